@@ -1,0 +1,8 @@
+//! Eventfront's domain: identifiers and parsed inputs (slugs, emails,
+//! idempotency keys) and the signatures edge and origin trust each other
+//! by. Plain Rust with no spin-sdk, so all of it is tested natively.
+
+pub mod ids;
+pub mod signing;
+
+pub use ids::{Email, IdempotencyKey, Slug};

@@ -1,0 +1,243 @@
+//! How edge and origin trust each other: an HMAC-SHA256 signature over the
+//! method, path, a timestamp and a digest of the body, sent in two headers.
+//! A verifier accepts any of its secrets (the current one and, during a
+//! rotation, the previous one), a bounded clock skew, and compares in
+//! constant time.
+
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+/// Unix seconds at which the request was signed.
+pub const TIMESTAMP_HEADER: &str = "eventfront-timestamp";
+/// `v1=<hex of the HMAC>`.
+pub const SIGNATURE_HEADER: &str = "eventfront-signature";
+/// How far a signature's timestamp may be from the verifier's clock.
+pub const DEFAULT_TOLERANCE_SECS: i64 = 300;
+/// Shorter secrets are refused: they could be guessed.
+pub const MIN_SECRET_LEN: usize = 16;
+
+type HmacSha256 = Hmac<Sha256>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("the request is not signed")]
+    Missing,
+    #[error("the signature headers are malformed")]
+    Malformed,
+    #[error("the signature's timestamp is outside the accepted window")]
+    Stale,
+    #[error("the signature does not match")]
+    Mismatch,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("signing secrets must be at least {MIN_SECRET_LEN} bytes")]
+pub struct WeakSecret;
+
+/// A shared secret, checked for length once.
+#[derive(Clone)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    pub fn new(secret: &str) -> Result<Self, WeakSecret> {
+        if secret.len() < MIN_SECRET_LEN {
+            return Err(WeakSecret);
+        }
+        Ok(Self(secret.as_bytes().to_vec()))
+    }
+
+    fn mac(&self, method: &str, path: &str, timestamp: i64, body: &[u8]) -> HmacSha256 {
+        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC accepts any key length");
+        mac.update(method.to_ascii_uppercase().as_bytes());
+        mac.update(b"\n");
+        mac.update(path.as_bytes());
+        mac.update(b"\n");
+        mac.update(timestamp.to_string().as_bytes());
+        mac.update(b"\n");
+        mac.update(hex::encode(Sha256::digest(body)).as_bytes());
+        mac
+    }
+
+    /// The two headers to add to a request: `(name, value)` pairs.
+    pub fn sign(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        timestamp: i64,
+        body: &[u8],
+    ) -> [(&'static str, String); 2] {
+        let tag = self
+            .mac(method, path_and_query, timestamp, body)
+            .finalize()
+            .into_bytes();
+        [
+            (TIMESTAMP_HEADER, timestamp.to_string()),
+            (SIGNATURE_HEADER, format!("v1={}", hex::encode(tag))),
+        ]
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// Checks signatures against one or more secrets.
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    secrets: Vec<Secret>,
+    tolerance_secs: i64,
+}
+
+impl Verifier {
+    /// Accepts a signature made with any of `secrets`.
+    pub fn new(secrets: Vec<Secret>) -> Self {
+        Self {
+            secrets,
+            tolerance_secs: DEFAULT_TOLERANCE_SECS,
+        }
+    }
+
+    pub fn with_tolerance(mut self, secs: i64) -> Self {
+        self.tolerance_secs = secs;
+        self
+    }
+
+    /// `now` is the verifier's clock in Unix seconds.
+    pub fn verify(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        timestamp: Option<&str>,
+        signature: Option<&str>,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), SignatureError> {
+        let (Some(timestamp), Some(signature)) = (timestamp, signature) else {
+            return Err(SignatureError::Missing);
+        };
+        let timestamp: i64 = timestamp.parse().map_err(|_| SignatureError::Malformed)?;
+        let tag = signature
+            .strip_prefix("v1=")
+            .and_then(|h| hex::decode(h).ok())
+            .ok_or(SignatureError::Malformed)?;
+        if (now - timestamp).abs() > self.tolerance_secs {
+            return Err(SignatureError::Stale);
+        }
+        let matched = self.secrets.iter().any(|secret| {
+            secret
+                .mac(method, path_and_query, timestamp, body)
+                .verify_slice(&tag)
+                .is_ok()
+        });
+        if matched {
+            Ok(())
+        } else {
+            Err(SignatureError::Mismatch)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_790_000_000;
+
+    fn secret(s: &str) -> Secret {
+        Secret::new(s).unwrap()
+    }
+
+    fn header<'a>(headers: &'a [(&str, String); 2], name: &str) -> Option<&'a str> {
+        headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn check(
+        verifier: &Verifier,
+        signed: &[(&str, String); 2],
+        body: &[u8],
+    ) -> Result<(), SignatureError> {
+        verifier.verify(
+            "POST",
+            "/x?y=1",
+            header(signed, TIMESTAMP_HEADER),
+            header(signed, SIGNATURE_HEADER),
+            body,
+            NOW,
+        )
+    }
+
+    #[test]
+    fn a_signature_verifies_and_any_change_breaks_it() {
+        let key = secret("0123456789abcdef-current");
+        let signed = key.sign("post", "/x?y=1", NOW, b"{}");
+        let verifier = Verifier::new(vec![key.clone()]);
+        assert_eq!(check(&verifier, &signed, b"{}"), Ok(()));
+        assert_eq!(
+            check(&verifier, &signed, b"{ }"),
+            Err(SignatureError::Mismatch)
+        );
+        let other_path = key.sign("POST", "/x?y=2", NOW, b"{}");
+        assert_eq!(
+            check(&verifier, &other_path, b"{}"),
+            Err(SignatureError::Mismatch)
+        );
+        let other_method = key.sign("PUT", "/x?y=1", NOW, b"{}");
+        assert_eq!(
+            check(&verifier, &other_method, b"{}"),
+            Err(SignatureError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn rotation_accepts_either_secret_and_nothing_else() {
+        let old = secret("old-secret-0123456789");
+        let new = secret("new-secret-0123456789");
+        let rotating = Verifier::new(vec![new.clone(), old.clone()]);
+        assert_eq!(
+            check(&rotating, &old.sign("POST", "/x?y=1", NOW, b""), b""),
+            Ok(())
+        );
+        assert_eq!(
+            check(&rotating, &new.sign("POST", "/x?y=1", NOW, b""), b""),
+            Ok(())
+        );
+        let stranger = secret("someone-else-0123456789");
+        assert_eq!(
+            check(&rotating, &stranger.sign("POST", "/x?y=1", NOW, b""), b""),
+            Err(SignatureError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn stale_missing_and_malformed_signatures_are_refused() {
+        let key = secret("0123456789abcdef-current");
+        let verifier = Verifier::new(vec![key.clone()]).with_tolerance(60);
+        let old = key.sign("POST", "/x?y=1", NOW - 61, b"");
+        assert_eq!(check(&verifier, &old, b""), Err(SignatureError::Stale));
+        let future = key.sign("POST", "/x?y=1", NOW + 61, b"");
+        assert_eq!(check(&verifier, &future, b""), Err(SignatureError::Stale));
+        let edge = key.sign("POST", "/x?y=1", NOW - 60, b"");
+        assert_eq!(check(&verifier, &edge, b""), Ok(()));
+        assert_eq!(
+            verifier.verify("POST", "/", None, Some("v1=00"), b"", NOW),
+            Err(SignatureError::Missing)
+        );
+        for bad in ["00", "v1=zz", "v2=00"] {
+            assert_eq!(
+                verifier.verify("POST", "/", Some("1"), Some(bad), b"", NOW),
+                Err(SignatureError::Malformed)
+            );
+        }
+    }
+
+    #[test]
+    fn short_secrets_are_refused() {
+        assert!(Secret::new("short").is_err());
+        assert!(Secret::new(&"k".repeat(MIN_SECRET_LEN)).is_ok());
+    }
+}

@@ -1,0 +1,515 @@
+//! A running Spin application: the manifest's components compiled and
+//! granted what the manifest says, incoming requests routed to them, and
+//! their outbound requests checked against `allowed_outbound_hosts`, routed
+//! in-process for `*.spin.internal`, and subject to injected link faults.
+
+use crate::engine::{engine, load_component};
+use crate::kv::{KvBackend, SqliteKv};
+use crate::manifest::{ComponentDecl, FileMount, Manifest};
+use crate::outbound::{AllowedHost, LinkFault, Links, is_allowed};
+use crate::pool::{GuestRequest, InstancePool, ReuseLimits, StoreFactory};
+use crate::routing::{RouteMatch, Router, internal_match};
+use crate::sqlite::SqliteDb;
+use crate::state::{ComponentCaps, InstanceState, SpinHost};
+use crate::variables::Variables;
+use anyhow::{Context, Result, ensure};
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use wasmtime::Store;
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime_wasi::{DirPerms, FilePerms, TrappableError, WasiCtx};
+use wasmtime_wasi_http::WasiHttpCtx;
+use wasmtime_wasi_http::p3::bindings::ServicePre;
+use wasmtime_wasi_http::p3::bindings::http::types::ErrorCode;
+use wasmtime_wasi_http::p3::{RequestOptions, WasiHttpHooks};
+
+/// How to start an app; `AppOptions::new(manifest)` gives Spin's defaults.
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    pub manifest: PathBuf,
+    /// Where the default key-value store and SQLite database live; `None`
+    /// keeps them in temporary files removed with the app.
+    pub state_dir: Option<PathBuf>,
+    /// Variable overrides, keyed as Spin reads them (`SPIN_VARIABLE_NAME`).
+    pub env: HashMap<String, String>,
+    /// Run only these components (selective deployment).
+    pub components: Option<Vec<String>>,
+    pub reuse: ReuseLimits,
+    /// A request still running after this gets a 500.
+    pub request_timeout: Duration,
+}
+
+impl AppOptions {
+    pub fn new(manifest: impl Into<PathBuf>) -> Self {
+        Self {
+            manifest: manifest.into(),
+            state_dir: None,
+            env: HashMap::new(),
+            components: None,
+            reuse: ReuseLimits::default(),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Sets a variable the way `SPIN_VARIABLE_<NAME>=value spin up` does.
+    pub fn variable(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.env
+            .insert(crate::variables::env_key(name), value.into());
+        self
+    }
+}
+
+/// A started app. Cloning is cheap; all clones are the same app.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<AppInner>,
+}
+
+struct AppInner {
+    manifest: Manifest,
+    router: Router,
+    components: HashMap<String, Arc<InstancePool>>,
+    links: Links,
+    // Kept alive for the app's lifetime: temporary state lives here.
+    _state: StateFiles,
+}
+
+struct StateFiles {
+    kv_db: Arc<std::sync::Mutex<rusqlite::Connection>>,
+    sqlite_default: Arc<SqliteDb>,
+    _temporary: Option<tempfile::TempDir>,
+}
+
+impl StateFiles {
+    fn open(state_dir: Option<&Path>) -> Result<Self> {
+        let (dir, temporary) = match state_dir {
+            Some(dir) => (dir.to_path_buf(), None),
+            None => {
+                let tmp = tempfile::tempdir()?;
+                (tmp.path().to_path_buf(), Some(tmp))
+            }
+        };
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create state folder {}", dir.display()))?;
+        Ok(Self {
+            kv_db: SqliteKv::open_database(&dir.join("sqlite_key_value.db"))?,
+            sqlite_default: Arc::new(SqliteDb::file(&dir.join("sqlite_db.db"))),
+            _temporary: temporary,
+        })
+    }
+}
+
+impl App {
+    pub async fn start(options: AppOptions) -> Result<Self> {
+        let mut manifest = Manifest::load(&options.manifest)?;
+        if let Some(ids) = &options.components {
+            manifest.retain_components(ids)?;
+        }
+        let variables = Variables::resolve(&manifest.variables, &options.env)?;
+        let state = StateFiles::open(options.state_dir.as_deref())?;
+        let linker = linker()?;
+        // Instances reach their own app for service chaining, so the app is
+        // built knowing its own (weak) address; errors travel out in a cell.
+        let mut failure = None;
+        let inner = Arc::new_cyclic(|weak: &Weak<AppInner>| {
+            let mut components = HashMap::new();
+            for decl in manifest.components.values() {
+                match component_pool(decl, &variables, &state, &linker, weak, &options) {
+                    Ok(pool) => {
+                        components.insert(decl.id.clone(), Arc::new(pool));
+                    }
+                    Err(e) => {
+                        failure.get_or_insert(e.context(format!("component {:?}", decl.id)));
+                    }
+                }
+            }
+            AppInner {
+                router: Router::new(&manifest.http_triggers),
+                manifest: manifest.clone(),
+                components,
+                links: Links::default(),
+                _state: state,
+            }
+        });
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(Self { inner }),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.inner.manifest.name
+    }
+
+    /// Fault injection on this app's outbound links.
+    pub fn links(&self) -> &Links {
+        &self.inner.links
+    }
+
+    /// How many instances of a component have been made so far.
+    pub fn instances_created(&self, component: &str) -> usize {
+        self.inner
+            .components
+            .get(component)
+            .map_or(0, |p| p.instances_created())
+    }
+
+    /// Handles a request from outside the app, as Spin's HTTP trigger does.
+    pub async fn handle(
+        &self,
+        request: http::Request<UnsyncBoxBody<Bytes, ErrorCode>>,
+        client: SocketAddr,
+    ) -> http::Response<Bytes> {
+        let path = request.uri().path().to_string();
+        match self.inner.router.route(&path) {
+            Some(matched) => self.inner.run(&matched, request, &client.to_string()).await,
+            None => plain(http::StatusCode::NOT_FOUND, "Not Found"),
+        }
+    }
+
+    /// Convenience for tests: a request with an in-memory body.
+    pub async fn send(&self, request: http::Request<Bytes>) -> http::Response<Bytes> {
+        let request = request.map(|b| Full::new(b).map_err(|e| match e {}).boxed_unsync());
+        self.handle(request, SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+    }
+
+    /// Convenience for tests: `GET path`.
+    pub async fn get(&self, path: &str) -> http::Response<Bytes> {
+        let request = http::Request::get(path)
+            .body(Bytes::new())
+            .expect("a path is a valid URI");
+        self.send(request).await
+    }
+}
+
+impl AppInner {
+    async fn run(
+        &self,
+        matched: &RouteMatch,
+        request: http::Request<UnsyncBoxBody<Bytes, ErrorCode>>,
+        client: &str,
+    ) -> http::Response<Bytes> {
+        let Some(pool) = self.components.get(&matched.component) else {
+            return plain(http::StatusCode::NOT_FOUND, "Not Found");
+        };
+        let request = match self.guest_request(matched, request, client) {
+            Ok(r) => r,
+            Err(_) => return plain(http::StatusCode::BAD_REQUEST, "Bad Request"),
+        };
+        match pool.handle(request).await {
+            Ok(response) => response,
+            Err(e) => {
+                eprintln!("[{}] {e:#}", matched.component);
+                plain(
+                    http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal Server Error",
+                )
+            }
+        }
+    }
+
+    /// Rebuilds the absolute URL the guest sees and adds the `spin-*` headers.
+    fn guest_request(
+        &self,
+        matched: &RouteMatch,
+        request: http::Request<UnsyncBoxBody<Bytes, ErrorCode>>,
+        client: &str,
+    ) -> Result<GuestRequest> {
+        let (mut parts, body) = request.into_parts();
+        let authority = match parts.uri.authority() {
+            Some(a) => a.to_string(),
+            None => parts
+                .headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("localhost")
+                .to_string(),
+        };
+        let scheme = parts.uri.scheme_str().unwrap_or("http").to_string();
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string();
+        let full_url = format!("{scheme}://{authority}{path_and_query}");
+        parts.uri = full_url.parse()?;
+        let spoofed: Vec<_> = parts
+            .headers
+            .keys()
+            .filter(|k| k.as_str().starts_with("spin-"))
+            .cloned()
+            .collect();
+        for name in spoofed {
+            parts.headers.remove(name);
+        }
+        for (name, value) in matched.spin_headers(&full_url, client) {
+            parts.headers.insert(name, value.parse()?);
+        }
+        Ok(http::Request::from_parts(parts, body))
+    }
+
+    async fn send_outbound(
+        self: Arc<Self>,
+        caps: &ComponentCaps,
+        request: GuestRequest,
+        options: Option<RequestOptions>,
+    ) -> Result<http::Response<UnsyncBoxBody<Bytes, ErrorCode>>, TrappableError<ErrorCode>> {
+        let uri = request.uri();
+        let scheme = uri.scheme_str().unwrap_or("https").to_string();
+        let host = uri
+            .host()
+            .ok_or(ErrorCode::HttpRequestUriInvalid)?
+            .to_string();
+        let port = uri
+            .port_u16()
+            .unwrap_or(if scheme == "https" { 443 } else { 80 });
+        if !is_allowed(&caps.allowed_hosts, &scheme, &host, port) {
+            eprintln!(
+                "[{}] A component tried to make an outbound network connection to disallowed \
+                 destination '{scheme}://{host}:{port}'.",
+                caps.id
+            );
+            return Err(ErrorCode::HttpRequestDenied.into());
+        }
+        let default_port = matches!((scheme.as_str(), port), ("http", 80) | ("https", 443));
+        let link = if default_port {
+            host.clone()
+        } else {
+            format!("{host}:{port}")
+        };
+        match self.links.fault(&link) {
+            Some(LinkFault::Cut) => return Err(ErrorCode::ConnectionRefused.into()),
+            Some(LinkFault::Delay(delay)) => tokio::time::sleep(delay).await,
+            None => {}
+        }
+        if let Some(component) = host.strip_suffix(".spin.internal") {
+            if !self.components.contains_key(component) {
+                // Spin treats an unknown chaining target as a host error.
+                return Err(TrappableError::trap(wasmtime::format_err!(
+                    "unknown routing destination {component:?}"
+                )));
+            }
+            let matched = internal_match(component, uri.path());
+            let response = self.run(&matched, request, CHAINED_CLIENT_ADDR).await;
+            return Ok(response.map(|b| Full::new(b).map_err(|e| match e {}).boxed_unsync()));
+        }
+        let (response, io) = wasmtime_wasi_http::p3::default_send_request(request, options).await?;
+        // The connection task must keep running while the guest reads the body.
+        tokio::spawn(io);
+        Ok(response.map(|b| b.boxed_unsync()))
+    }
+}
+
+fn plain(status: http::StatusCode, text: &'static str) -> http::Response<Bytes> {
+    let mut response = http::Response::new(Bytes::from_static(text.as_bytes()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain"),
+    );
+    response
+}
+
+fn linker() -> Result<Linker<InstanceState>> {
+    use crate::bindings::spin;
+    let mut linker = Linker::new(engine());
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi::p3::add_to_linker(&mut linker)?;
+    wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
+    spin::key_value::key_value::add_to_linker::<_, SpinHost>(&mut linker, InstanceState::spin)?;
+    spin::variables::variables::add_to_linker::<_, SpinHost>(&mut linker, InstanceState::spin)?;
+    spin::sqlite::sqlite::add_to_linker::<_, SpinHost>(&mut linker, InstanceState::spin)?;
+    Ok(linker)
+}
+
+/// The client address Spin reports for a request made by service chaining.
+const CHAINED_CLIENT_ADDR: &str = "0.0.0.0:0";
+
+/// The labels every app defines, as in Spin without a runtime config.
+const DEFAULT_LABEL: &str = "default";
+
+fn component_pool(
+    decl: &ComponentDecl,
+    variables: &Variables,
+    state: &StateFiles,
+    linker: &Linker<InstanceState>,
+    app: &Weak<AppInner>,
+    options: &AppOptions,
+) -> Result<InstancePool> {
+    let kv_defined = HashSet::from([DEFAULT_LABEL.to_string()]);
+    let mut kv: HashMap<String, Arc<dyn KvBackend>> = HashMap::new();
+    for label in &decl.key_value_stores {
+        ensure!(
+            kv_defined.contains(label),
+            "key_value_stores names {label:?}, which no runtime config defines"
+        );
+        kv.insert(
+            label.clone(),
+            Arc::new(SqliteKv::new(state.kv_db.clone(), label)),
+        );
+    }
+    let sqlite_defined = HashSet::from([DEFAULT_LABEL.to_string()]);
+    let mut sqlite = HashMap::new();
+    for name in &decl.sqlite_databases {
+        ensure!(
+            sqlite_defined.contains(name),
+            "sqlite_databases names {name:?}, which no runtime config defines"
+        );
+        sqlite.insert(name.clone(), state.sqlite_default.clone());
+    }
+    let component_variables = decl
+        .variables
+        .iter()
+        .map(|(name, template)| Ok((name.clone(), variables.render(template)?)))
+        .collect::<Result<HashMap<_, _>>>()?;
+    let allowed_hosts = decl
+        .allowed_outbound_hosts
+        .iter()
+        .map(|entry| AllowedHost::parse(&variables.render(entry)?))
+        .collect::<Result<Vec<_>>>()?;
+    let caps = Arc::new(ComponentCaps {
+        id: decl.id.clone(),
+        kv,
+        kv_defined,
+        sqlite,
+        sqlite_defined,
+        variables: component_variables,
+        allowed_hosts,
+    });
+
+    let component = load_component(&decl.source)?;
+    let pre = ServicePre::new(linker.instantiate_pre(&component)?)?;
+    let mounts = Arc::new(file_mounts(&decl.files, &options.manifest)?);
+    let environment = decl.environment.clone();
+    let app = app.clone();
+    let new_store: StoreFactory = Arc::new(move || {
+        let mut wasi = WasiCtx::builder();
+        wasi.inherit_stdout().inherit_stderr();
+        for (key, value) in &environment {
+            wasi.env(key, value);
+        }
+        for (host, guest) in &mounts.dirs {
+            wasi.preopened_dir(host, guest, DirPerms::READ, FilePerms::READ)?;
+        }
+        let state = InstanceState {
+            table: ResourceTable::new(),
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            hooks: Box::new(OutboundHooks {
+                app: app.clone(),
+                caps: caps.clone(),
+            }),
+            caps: caps.clone(),
+            interrupt: Default::default(),
+        };
+        Ok(Store::new(engine(), state))
+    });
+    Ok(InstancePool::new(
+        pre,
+        new_store,
+        options.reuse,
+        options.request_timeout,
+    ))
+}
+
+/// Folders preopened for a component, with the temporary copy that glob
+/// patterns are gathered into.
+struct Mounts {
+    dirs: Vec<(PathBuf, String)>,
+    _gathered: Option<tempfile::TempDir>,
+}
+
+fn file_mounts(files: &[FileMount], manifest: &Path) -> Result<Mounts> {
+    let base = manifest.parent().unwrap_or(Path::new("."));
+    let mut dirs = Vec::new();
+    let mut gathered: Option<tempfile::TempDir> = None;
+    for mount in files {
+        match mount {
+            FileMount::Directory {
+                source,
+                destination,
+            } => {
+                ensure!(
+                    source.is_dir(),
+                    "files: {} is not a folder",
+                    source.display()
+                );
+                dirs.push((source.clone(), destination.clone()));
+            }
+            FileMount::Pattern(pattern) => {
+                let root = match &gathered {
+                    Some(dir) => dir.path().to_path_buf(),
+                    None => {
+                        let dir = tempfile::tempdir()?;
+                        let path = dir.path().to_path_buf();
+                        gathered = Some(dir);
+                        dirs.push((path.clone(), "/".to_string()));
+                        path
+                    }
+                };
+                let full = base.join(pattern);
+                let full = full.to_str().context("file pattern is not UTF-8")?;
+                for entry in glob::glob(full)? {
+                    let entry = entry?;
+                    if entry.is_file() {
+                        let relative = entry.strip_prefix(base)?;
+                        let target = root.join(relative);
+                        if let Some(parent) = target.parent() {
+                            std::fs::create_dir_all(parent)?;
+                        }
+                        std::fs::copy(&entry, &target)?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(Mounts {
+        dirs,
+        _gathered: gathered,
+    })
+}
+
+/// Outbound HTTP for one component's instances.
+struct OutboundHooks {
+    app: Weak<AppInner>,
+    caps: Arc<ComponentCaps>,
+}
+
+type SendFuture = Box<
+    dyn Future<
+            Output = Result<
+                (
+                    http::Response<UnsyncBoxBody<Bytes, ErrorCode>>,
+                    Box<dyn Future<Output = Result<(), ErrorCode>> + Send>,
+                ),
+                TrappableError<ErrorCode>,
+            >,
+        > + Send,
+>;
+
+impl WasiHttpHooks for OutboundHooks {
+    fn send_request(
+        &mut self,
+        request: GuestRequest,
+        options: Option<RequestOptions>,
+        _response_done: Box<dyn Future<Output = Result<(), ErrorCode>> + Send>,
+    ) -> SendFuture {
+        let app = self.app.upgrade();
+        let caps = self.caps.clone();
+        Box::new(async move {
+            let app = app.ok_or(ErrorCode::InternalError(Some("app stopped".into())))?;
+            let response = app.send_outbound(&caps, request, options).await?;
+            Ok((
+                response,
+                Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>,
+            ))
+        })
+    }
+}

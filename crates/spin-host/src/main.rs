@@ -1,0 +1,99 @@
+//! `spin-test-host up`: serves a Spin app on a loopback port the way
+//! `spin up` does, for browser tests, benchmarks and multi-app topologies.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use spin_test_host::{App, AppOptions, LinkFault, ReuseLimits, Server};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(version, about = "Runs Spin 4.1 apps in-process, without the Spin CLI")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the app described by a manifest.
+    Up(UpArgs),
+}
+
+#[derive(clap::Args)]
+struct UpArgs {
+    #[arg(short = 'f', long = "manifest", default_value = "spin.toml")]
+    manifest: PathBuf,
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    listen: SocketAddr,
+    /// Where the default key-value store and SQLite database live
+    /// (default: `.spin` beside the manifest, as with `spin up`).
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+    /// Run only these components (selective deployment).
+    #[arg(short = 'c', long = "component-id")]
+    components: Vec<String>,
+    /// Set a variable, like `spin up --variable name=value`.
+    #[arg(long = "variable", value_parser = parse_pair)]
+    variables: Vec<(String, String)>,
+    #[arg(long, default_value_t = 128)]
+    max_instance_reuse_count: usize,
+    #[arg(long, default_value_t = 16)]
+    max_instance_concurrent_reuse_count: usize,
+    /// Milliseconds an idle instance is kept.
+    #[arg(long, default_value_t = 1000)]
+    idle_instance_timeout_ms: u64,
+    /// Milliseconds a request may run before it gets a 500.
+    #[arg(long, default_value_t = 30_000)]
+    request_timeout_ms: u64,
+    /// Delay every outbound request to an authority: `host:port=MS`.
+    #[arg(long = "link-delay", value_parser = parse_pair)]
+    link_delays: Vec<(String, String)>,
+}
+
+fn parse_pair(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("expected NAME=VALUE, got {s:?}"))
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let Cli {
+        command: Command::Up(args),
+    } = Cli::parse();
+    let state_dir = args.state_dir.unwrap_or_else(|| {
+        args.manifest
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join(".spin")
+    });
+    let mut options = AppOptions::new(&args.manifest);
+    options.state_dir = Some(state_dir);
+    options.env = std::env::vars()
+        .filter(|(k, _)| k.starts_with("SPIN_VARIABLE_"))
+        .collect();
+    for (name, value) in args.variables {
+        options = options.variable(&name, value);
+    }
+    if !args.components.is_empty() {
+        options.components = Some(args.components);
+    }
+    options.reuse = ReuseLimits {
+        max_requests: args.max_instance_reuse_count,
+        max_concurrent: args.max_instance_concurrent_reuse_count,
+        idle_timeout: Duration::from_millis(args.idle_instance_timeout_ms),
+    };
+    options.request_timeout = Duration::from_millis(args.request_timeout_ms);
+    let app = App::start(options).await?;
+    for (authority, ms) in args.link_delays {
+        let ms: u64 = ms.parse().context("--link-delay takes milliseconds")?;
+        app.links()
+            .set(&authority, LinkFault::Delay(Duration::from_millis(ms)));
+    }
+    let server = Server::bind(app.clone(), args.listen).await?;
+    println!("Serving {} on {}", app.name(), server.url());
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}

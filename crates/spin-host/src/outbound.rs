@@ -1,0 +1,239 @@
+//! Outbound HTTP policy: the `allowed_outbound_hosts` grammar Spin accepts
+//! (`scheme://host:port` with `*` wildcards, `*.suffix` hosts and port
+//! ranges), and the link controls tests use to cut or slow the path from one
+//! app to another.
+
+use anyhow::{Result, bail, ensure};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedHost {
+    scheme: Option<String>,
+    host: HostPattern,
+    port: PortPattern,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HostPattern {
+    Any,
+    Exact(String),
+    /// `*.example.com` matches `a.example.com` and `a.b.example.com`.
+    Subdomain(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PortPattern {
+    Any,
+    Range(u16, u16),
+}
+
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    }
+}
+
+impl AllowedHost {
+    /// Parses one resolved entry of `allowed_outbound_hosts`.
+    pub fn parse(entry: &str) -> Result<Self> {
+        let Some((scheme, rest)) = entry.split_once("://") else {
+            bail!("{entry:?} must have the form scheme://host[:port]");
+        };
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        ensure!(
+            !authority.contains('/'),
+            "{entry:?} must not contain a path"
+        );
+        let scheme = match scheme {
+            "*" => None,
+            s if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '+') => {
+                Some(s.to_ascii_lowercase())
+            }
+            _ => bail!("{entry:?} has an invalid scheme"),
+        };
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        };
+        ensure!(!host.is_empty(), "{entry:?} has no host");
+        let host = if host == "*" {
+            HostPattern::Any
+        } else if let Some(suffix) = host.strip_prefix("*.") {
+            HostPattern::Subdomain(suffix.to_ascii_lowercase())
+        } else {
+            ensure!(
+                !host.contains('*'),
+                "{entry:?}: '*' must stand alone or start the host"
+            );
+            HostPattern::Exact(host.to_ascii_lowercase())
+        };
+        let port = match port {
+            Some("*") => PortPattern::Any,
+            Some(p) => match p.split_once('-') {
+                Some((lo, hi)) => PortPattern::Range(lo.parse()?, hi.parse()?),
+                None => {
+                    let n: u16 = p.parse()?;
+                    PortPattern::Range(n, n)
+                }
+            },
+            None => match scheme.as_deref().and_then(default_port) {
+                Some(n) => PortPattern::Range(n, n),
+                None => bail!("{entry:?} must name a port for this scheme"),
+            },
+        };
+        Ok(Self { scheme, host, port })
+    }
+
+    pub fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
+        let scheme_ok = self.scheme.as_deref().is_none_or(|s| s == scheme);
+        let host = host.to_ascii_lowercase();
+        let host_ok = match &self.host {
+            HostPattern::Any => true,
+            HostPattern::Exact(h) => *h == host,
+            HostPattern::Subdomain(suffix) => host
+                .strip_suffix(suffix.as_str())
+                .is_some_and(|head| head.ends_with('.') && head.len() > 1),
+        };
+        let port_ok = match self.port {
+            PortPattern::Any => true,
+            PortPattern::Range(lo, hi) => (lo..=hi).contains(&port),
+        };
+        scheme_ok && host_ok && port_ok
+    }
+}
+
+/// Whether any entry allows `scheme://host:port`.
+pub fn is_allowed(allowed: &[AllowedHost], scheme: &str, host: &str, port: u16) -> bool {
+    allowed.iter().any(|a| a.allows(scheme, host, port))
+}
+
+/// A fault injected on the path to one authority (`host:port`, or
+/// `<id>.spin.internal`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkFault {
+    /// Connections are refused, as if the peer were down.
+    Cut,
+    /// The peer answers, but only after this delay.
+    Delay(Duration),
+}
+
+/// Faults on outbound links, shared by every instance of an app and
+/// changeable while the app runs.
+#[derive(Debug, Clone, Default)]
+pub struct Links {
+    faults: Arc<Mutex<HashMap<String, LinkFault>>>,
+}
+
+impl Links {
+    pub fn set(&self, authority: &str, fault: LinkFault) {
+        self.lock().insert(authority.to_ascii_lowercase(), fault);
+    }
+
+    pub fn heal(&self, authority: &str) {
+        self.lock().remove(&authority.to_ascii_lowercase());
+    }
+
+    pub fn fault(&self, authority: &str) -> Option<LinkFault> {
+        self.lock().get(&authority.to_ascii_lowercase()).copied()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, LinkFault>> {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allows(entry: &str, scheme: &str, host: &str, port: u16) -> bool {
+        AllowedHost::parse(entry)
+            .unwrap()
+            .allows(scheme, host, port)
+    }
+
+    #[test]
+    fn exact_hosts_use_the_schemes_default_port() {
+        assert!(allows(
+            "https://api.example.com",
+            "https",
+            "api.example.com",
+            443
+        ));
+        assert!(!allows(
+            "https://api.example.com",
+            "https",
+            "api.example.com",
+            8443
+        ));
+        assert!(!allows(
+            "https://api.example.com",
+            "http",
+            "api.example.com",
+            443
+        ));
+        assert!(allows(
+            "http://origin.spin.internal",
+            "http",
+            "origin.spin.internal",
+            80
+        ));
+        assert!(allows("http://127.0.0.1:3001/", "http", "127.0.0.1", 3001));
+    }
+
+    #[test]
+    fn wildcards_and_ranges() {
+        assert!(allows("*://*:*", "https", "anything", 1));
+        assert!(allows(
+            "http://*.example.com",
+            "http",
+            "a.b.example.com",
+            80
+        ));
+        assert!(!allows("http://*.example.com", "http", "example.com", 80));
+        assert!(!allows(
+            "http://*.example.com",
+            "http",
+            "badexample.com",
+            80
+        ));
+        assert!(allows(
+            "http://localhost:3000-3010",
+            "http",
+            "localhost",
+            3005
+        ));
+        assert!(!allows(
+            "http://localhost:3000-3010",
+            "http",
+            "localhost",
+            3011
+        ));
+    }
+
+    #[test]
+    fn malformed_entries_are_rejected() {
+        for bad in [
+            "example.com",
+            "https://",
+            "https://a.com/path",
+            "*://a.com",
+            "http://a*b.com",
+        ] {
+            assert!(AllowedHost::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn link_faults_are_set_and_healed() {
+        let links = Links::default();
+        links.set("Origin:80", LinkFault::Cut);
+        assert_eq!(links.fault("origin:80"), Some(LinkFault::Cut));
+        links.heal("origin:80");
+        assert_eq!(links.fault("origin:80"), None);
+    }
+}
