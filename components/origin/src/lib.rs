@@ -1,1 +1,17 @@
+//! The origin: Eventfront's source of truth. It owns every event, session,
+//! speaker and registration in Spin's `default` SQLite database and answers
+//! the edges. This file is the Spin glue; the work is in the modules.
 
+mod error;
+mod routes;
+
+use spin_sdk::http::{IntoResponse, Request};
+use spin_sdk::http_service;
+
+#[http_service]
+async fn handle(request: Request) -> impl IntoResponse {
+    match routes::route(request).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}

@@ -3,6 +3,9 @@
 //! by. Plain Rust with no spin-sdk, so all of it is tested natively.
 
 pub mod ids;
+pub mod problem;
+pub mod respond;
 pub mod signing;
 
 pub use ids::{Email, IdempotencyKey, Slug};
+pub use problem::{FieldError, Problem};

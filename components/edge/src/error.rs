@@ -1,0 +1,42 @@
+//! The edge's one error type and the HTTP answer for each case. Internal
+//! causes are logged, never sent.
+
+use eventfront_domain::Problem;
+use eventfront_domain::respond::{self, Reply};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EdgeError {
+    #[error("no such resource")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: &'static str },
+    #[error("origin unreachable: {0}")]
+    OriginUnavailable(String),
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("key-value store: {0}")]
+    Store(String),
+}
+
+impl EdgeError {
+    pub fn into_response(self) -> Reply {
+        match self {
+            EdgeError::NotFound => respond::not_found(),
+            EdgeError::MethodNotAllowed { allow } => respond::method_not_allowed(allow),
+            EdgeError::OriginUnavailable(cause) => {
+                eprintln!("edge: origin unavailable: {cause}");
+                respond::problem(
+                    &Problem::new(503, "The origin cannot be reached; try again shortly."),
+                    Some(2),
+                )
+            }
+            EdgeError::Config(cause) | EdgeError::Store(cause) => {
+                eprintln!("edge: {cause}");
+                respond::problem(
+                    &Problem::new(500, "The edge cannot serve this request right now."),
+                    None,
+                )
+            }
+        }
+    }
+}
