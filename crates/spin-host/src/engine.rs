@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 use wasmtime::component::Component;
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// How often the epoch advances; a guest yields to the host at each tick.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -22,6 +22,14 @@ pub fn engine() -> &'static Engine {
         config.wasm_component_model(true);
         config.wasm_component_model_async(true);
         config.epoch_interruption(true);
+        // Spin serves from a pooling allocator: instantiation reuses
+        // pre-reserved memory instead of mapping it anew per instance.
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_memories(1_000)
+            .total_tables(1_000)
+            .total_component_instances(1_000);
+        pool.max_memory_size(256 << 20);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).expect("wasmtime engine configuration is valid");
         let ticker = engine.weak();
         std::thread::Builder::new()
