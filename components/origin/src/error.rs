@@ -1,28 +1,93 @@
 //! The origin's one error type and the HTTP answer for each case. Internal
 //! causes are logged, never sent.
 
-use eventfront_domain::Problem;
 use eventfront_domain::respond::{self, Reply};
+use eventfront_domain::{FieldError, Problem};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OriginError {
-    #[error("no such resource")]
-    NotFound,
+    #[error("not found: {0}")]
+    NotFound(&'static str),
     #[error("method not allowed")]
     MethodNotAllowed { allow: &'static str },
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    #[error("malformed request: {0}")]
+    BadRequest(String),
+    #[error("body over {0} bytes")]
+    TooLarge(usize),
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("invalid fields")]
+    Invalid(Vec<FieldError>),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("idempotency key reused with another request")]
+    KeyReused,
     #[error("database: {0}")]
     Database(String),
+    #[error("configuration: {0}")]
+    Config(&'static str),
 }
 
 impl OriginError {
+    pub fn invalid(field: &str, message: &str) -> Self {
+        OriginError::Invalid(vec![FieldError::new(field, message)])
+    }
+
     pub fn into_response(self) -> Reply {
         match self {
-            OriginError::NotFound => respond::not_found(),
+            OriginError::NotFound(what) => respond::problem(&Problem::new(404, what), None),
             OriginError::MethodNotAllowed { allow } => respond::method_not_allowed(allow),
+            OriginError::Unauthorized(why) => {
+                let mut reply = respond::problem(&Problem::new(401, why), None);
+                reply.headers_mut().insert(
+                    http::header::WWW_AUTHENTICATE,
+                    http::HeaderValue::from_static("Bearer"),
+                );
+                reply
+            }
+            OriginError::BadRequest(why) => respond::problem(&Problem::new(400, why), None),
+            OriginError::TooLarge(limit) => respond::problem(
+                &Problem::new(413, format!("The body must be at most {limit} bytes.")),
+                None,
+            ),
+            OriginError::UnsupportedMediaType => respond::problem(
+                &Problem::new(
+                    415,
+                    "The body must be JSON (Content-Type: application/json).",
+                ),
+                None,
+            ),
+            OriginError::Invalid(errors) => {
+                let detail = match errors.len() {
+                    1 => format!("{} {}.", errors[0].field, errors[0].message),
+                    n => format!("{n} fields are invalid."),
+                };
+                respond::problem(&Problem::new(422, detail).with_errors(errors), None)
+            }
+            OriginError::Conflict(why) => respond::problem(&Problem::new(409, why), None),
+            OriginError::KeyReused => respond::problem(
+                &Problem::new(
+                    422,
+                    "This Idempotency-Key was already used with a different request.",
+                ),
+                None,
+            ),
+            OriginError::Config(cause) => {
+                eprintln!("origin configuration error: {cause}");
+                respond::problem(
+                    &Problem::new(500, "The origin is not configured to answer this."),
+                    None,
+                )
+            }
             OriginError::Database(cause) => {
                 eprintln!("origin database error: {cause}");
                 respond::problem(
-                    &Problem::new(503, "The database is unavailable; try again shortly."),
+                    &Problem::new(
+                        503,
+                        "The database is busy or unavailable; try again shortly.",
+                    ),
                     Some(1),
                 )
             }

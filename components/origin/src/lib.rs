@@ -2,8 +2,19 @@
 //! speaker and registration in Spin's `default` SQLite database and answers
 //! the edges. This file is the Spin glue; the work is in the modules.
 
+mod admin;
+mod audit;
+mod auth;
+mod db;
+mod demo;
+mod draft;
 mod error;
+mod publish;
+mod registration;
+mod request;
 mod routes;
+mod schema;
+mod sync;
 
 use spin_sdk::http::{IntoResponse, Request};
 use spin_sdk::http_service;

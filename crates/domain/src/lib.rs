@@ -2,10 +2,14 @@
 //! idempotency keys) and the signatures edge and origin trust each other
 //! by. Plain Rust with no spin-sdk, so all of it is tested natively.
 
+pub mod demo;
 pub mod ids;
+pub mod model;
 pub mod problem;
 pub mod respond;
 pub mod signing;
+pub mod snapshot;
+pub mod validate;
 
 pub use ids::{Email, IdempotencyKey, Slug};
 pub use problem::{FieldError, Problem};

@@ -2,25 +2,155 @@
 //! built components and the manifest are, and apps started from them.
 
 use bytes::Bytes;
+use eventfront_domain::signing::Secret;
 use spin_test_host::{App, AppOptions};
 use std::path::{Path, PathBuf};
+
+pub const SIGNING_SECRET: &str = "test-signing-secret-0123456789";
+pub const ADMIN_TOKEN: &str = "test-admin-token";
 
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// A built component, checked to exist.
+pub fn component_wasm(component: &str) -> PathBuf {
+    let wasm = workspace_root().join(format!("target/wasm32-wasip2/wasm/{component}.wasm"));
+    assert!(
+        wasm.exists(),
+        "{} is missing: run ./scripts/test, which builds the components first",
+        wasm.display()
+    );
+    wasm
+}
+
 /// The development manifest, checked for the components it names.
 pub fn dev_manifest() -> PathBuf {
-    let manifest = workspace_root().join("spin.toml");
-    for component in ["edge", "origin"] {
-        let wasm = workspace_root().join(format!("target/wasm32-wasip2/wasm/{component}.wasm"));
-        assert!(
-            wasm.exists(),
-            "{} is missing: run ./scripts/test, which builds the components first",
-            wasm.display()
-        );
+    component_wasm("edge");
+    component_wasm("origin");
+    workspace_root().join("spin.toml")
+}
+
+/// The origin alone on a public route, as in production, with its state in
+/// `state` so that tests can read its database.
+pub struct OriginApp {
+    pub app: App,
+    pub state: tempfile::TempDir,
+}
+
+impl OriginApp {
+    pub async fn start(options: impl FnOnce(AppOptions) -> AppOptions) -> Self {
+        let state = tempfile::tempdir().unwrap();
+        let manifest = state.path().join("origin.toml");
+        std::fs::write(
+            &manifest,
+            format!(
+                r#"spin_manifest_version = 2
+[application]
+name = "origin-under-test"
+[variables]
+signing_secret = {{ required = true, secret = true }}
+signing_secret_previous = {{ default = "", secret = true }}
+admin_token = {{ default = "", secret = true }}
+edge_urls = {{ default = "" }}
+[[trigger.http]]
+route = "/..."
+component = "origin"
+[component.origin]
+source = "{}"
+sqlite_databases = ["default"]
+allowed_outbound_hosts = ["http://127.0.0.1:*"]
+[component.origin.variables]
+signing_secret = "{{{{ signing_secret }}}}"
+signing_secret_previous = "{{{{ signing_secret_previous }}}}"
+admin_token = "{{{{ admin_token }}}}"
+edge_urls = "{{{{ edge_urls }}}}"
+"#,
+                component_wasm("origin").display()
+            ),
+        )
+        .unwrap();
+        let mut base = AppOptions::new(&manifest)
+            .variable("signing_secret", SIGNING_SECRET)
+            .variable("admin_token", ADMIN_TOKEN);
+        base.state_dir = Some(state.path().join("state"));
+        let app = App::start(options(base)).await.expect("the origin starts");
+        Self { app, state }
     }
-    manifest
+
+    /// Sends `request` signed as an edge would sign it.
+    pub async fn signed(&self, request: http::Request<Bytes>) -> http::Response<Bytes> {
+        self.app.send(sign(request, SIGNING_SECRET)).await
+    }
+
+    /// A signed organizer request with the admin token.
+    pub async fn admin(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> http::Response<Bytes> {
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {ADMIN_TOKEN}"));
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        let body = body.map_or_else(Bytes::new, |b| Bytes::from(b.to_string()));
+        self.signed(request.body(body).unwrap()).await
+    }
+
+    /// Every row of every table, for before/after comparisons.
+    pub fn dump(&self) -> Vec<String> {
+        let db = rusqlite::Connection::open(self.state.path().join("state/sqlite_db.db")).unwrap();
+        let tables: Vec<String> = db
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let mut out = Vec::new();
+        for table in tables {
+            let mut stmt = db
+                .prepare(&format!("SELECT * FROM \"{table}\" ORDER BY 1"))
+                .unwrap();
+            let columns = stmt.column_count();
+            let rows = stmt
+                .query_map([], |r| {
+                    let cells: Vec<String> = (0..columns)
+                        .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                        .collect();
+                    Ok(format!("{table}: {}", cells.join(" | ")))
+                })
+                .unwrap();
+            out.extend(rows.map(Result::unwrap));
+        }
+        out
+    }
+}
+
+/// Adds the edge signature headers to `request`.
+pub fn sign(request: http::Request<Bytes>, secret: &str) -> http::Request<Bytes> {
+    let (mut parts, body) = request.into_parts();
+    let target = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_string();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    for (name, value) in
+        Secret::new(secret)
+            .unwrap()
+            .sign(parts.method.as_str(), &target, now, &body)
+    {
+        parts.headers.insert(name, value.parse().unwrap());
+    }
+    http::Request::from_parts(parts, body)
 }
 
 /// The development app with its own temporary state.

@@ -1,0 +1,376 @@
+//! Organizers' draft editing: the event, the whole draft, one session or
+//! one speaker at a time, plus registrations and the audit log. Every
+//! write is validated whole before anything is written, and audited.
+
+use crate::audit;
+use crate::db::{Db, col_int, col_text, text};
+use crate::draft;
+use crate::error::OriginError;
+use crate::request::{Incoming, MAX_BODY};
+use eventfront_domain::respond::{self, Reply};
+use eventfront_domain::{FieldError, Slug, validate};
+use serde_json::{Value, json};
+use std::collections::HashSet;
+
+/// One entity's body is small; a whole draft may be large.
+const MAX_ENTITY: usize = 64 * 1024;
+const ACTOR: &str = "organizer";
+
+async fn existing_event(
+    db: &Db,
+    slug: &Slug,
+) -> Result<eventfront_domain::model::Event, OriginError> {
+    draft::load_event(db, slug)
+        .await?
+        .ok_or(OriginError::NotFound("There is no such event draft."))
+}
+
+/// `PUT /api/admin/events/{slug}`
+pub async fn put_event(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, OriginError> {
+    let event = validate::event(&request.json(MAX_ENTITY)?).map_err(OriginError::Invalid)?;
+    let created = db
+        .transaction(async |db| {
+            let existed = draft::load_event(db, slug).await?.is_some();
+            if existed {
+                let sessions = draft::load_sessions(db, slug).await?;
+                let misfits = validate::sessions_still_fit(&event, &sessions);
+                if !misfits.is_empty() {
+                    return Err(OriginError::Invalid(misfits));
+                }
+            }
+            draft::save_event(db, slug, &event).await?;
+            let action = if existed {
+                "event.updated"
+            } else {
+                "event.created"
+            };
+            audit::record(
+                db,
+                ACTOR,
+                action,
+                Some(slug.as_str()),
+                None,
+                &json!({ "name": event.name }),
+            )
+            .await?;
+            Ok(!existed)
+        })
+        .await?;
+    Ok(respond::json(if created { 201 } else { 200 }, &event))
+}
+
+/// `GET /api/admin/events/{slug}/draft`
+pub async fn get_draft(db: &Db, slug: &Slug) -> Result<Reply, OriginError> {
+    let draft = draft::load(db, slug)
+        .await?
+        .ok_or(OriginError::NotFound("There is no such event draft."))?;
+    let version = db
+        .row(
+            "SELECT current_version FROM events WHERE slug = ?",
+            [text(slug.as_str())],
+        )
+        .await?
+        .map_or(0, |r| col_int(&r, 0));
+    let mut body =
+        serde_json::to_value(&draft).map_err(|e| OriginError::Database(e.to_string()))?;
+    body["slug"] = json!(slug);
+    body["published_version"] = json!(version);
+    Ok(respond::json(200, &body))
+}
+
+/// `PUT /api/admin/events/{slug}/draft`: the whole draft in one request.
+pub async fn put_draft(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, OriginError> {
+    let imported = validate::draft(&request.json(MAX_BODY)?).map_err(OriginError::Invalid)?;
+    db.transaction(async |db| {
+        draft::replace(db, slug, &imported).await?;
+        audit::record(
+            db,
+            ACTOR,
+            "draft.imported",
+            Some(slug.as_str()),
+            None,
+            &json!({ "sessions": imported.sessions.len(), "speakers": imported.speakers.len() }),
+        )
+        .await
+    })
+    .await?;
+    get_draft(db, slug).await
+}
+
+/// `PUT /api/admin/events/{slug}/sessions/{id}`
+pub async fn put_session(
+    db: &Db,
+    slug: &Slug,
+    id: &Slug,
+    request: &Incoming,
+) -> Result<Reply, OriginError> {
+    let input = request.json(MAX_ENTITY)?;
+    let session = db
+        .transaction(async |db| {
+            let event = existing_event(db, slug).await?;
+            let speakers: HashSet<Slug> = draft::load_speakers(db, slug)
+                .await?
+                .into_iter()
+                .map(|s| s.id)
+                .collect();
+            let session =
+                validate::session(id, &input, &event, &speakers).map_err(OriginError::Invalid)?;
+            draft::save_session(db, slug, &session).await?;
+            audit::record(
+                db,
+                ACTOR,
+                "session.saved",
+                Some(slug.as_str()),
+                Some(id.as_str()),
+                &json!({ "title": session.title }),
+            )
+            .await?;
+            Ok(session)
+        })
+        .await?;
+    Ok(respond::json(200, &session))
+}
+
+/// `DELETE /api/admin/events/{slug}/sessions/{id}`
+pub async fn delete_session(db: &Db, slug: &Slug, id: &Slug) -> Result<Reply, OriginError> {
+    db.transaction(async |db| {
+        existing_event(db, slug).await?;
+        let gone = db
+            .row(
+                "DELETE FROM sessions WHERE event = ? AND id = ? RETURNING id",
+                [text(slug.as_str()), text(id.as_str())],
+            )
+            .await?;
+        if gone.is_some() {
+            audit::record(
+                db,
+                ACTOR,
+                "session.deleted",
+                Some(slug.as_str()),
+                Some(id.as_str()),
+                &json!({}),
+            )
+            .await?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(no_content())
+}
+
+/// `PUT /api/admin/events/{slug}/speakers/{id}`
+pub async fn put_speaker(
+    db: &Db,
+    slug: &Slug,
+    id: &Slug,
+    request: &Incoming,
+) -> Result<Reply, OriginError> {
+    let speaker =
+        validate::speaker(id, &request.json(MAX_ENTITY)?).map_err(OriginError::Invalid)?;
+    db.transaction(async |db| {
+        existing_event(db, slug).await?;
+        draft::save_speaker(db, slug, &speaker).await?;
+        audit::record(
+            db,
+            ACTOR,
+            "speaker.saved",
+            Some(slug.as_str()),
+            Some(id.as_str()),
+            &json!({ "name": speaker.name }),
+        )
+        .await
+    })
+    .await?;
+    Ok(respond::json(200, &speaker))
+}
+
+/// `DELETE /api/admin/events/{slug}/speakers/{id}`: refused while a
+/// session still names the speaker.
+pub async fn delete_speaker(db: &Db, slug: &Slug, id: &Slug) -> Result<Reply, OriginError> {
+    db.transaction(async |db| {
+        existing_event(db, slug).await?;
+        let using: Vec<String> = draft::load_sessions(db, slug)
+            .await?
+            .into_iter()
+            .filter(|s| s.speakers.contains(id))
+            .map(|s| s.id.to_string())
+            .collect();
+        if !using.is_empty() {
+            return Err(OriginError::Conflict(format!(
+                "The speaker still has sessions: {}. Remove them from those sessions first.",
+                using.join(", ")
+            )));
+        }
+        let gone = db
+            .row(
+                "DELETE FROM speakers WHERE event = ? AND id = ? RETURNING id",
+                [text(slug.as_str()), text(id.as_str())],
+            )
+            .await?;
+        if gone.is_some() {
+            audit::record(
+                db,
+                ACTOR,
+                "speaker.deleted",
+                Some(slug.as_str()),
+                Some(id.as_str()),
+                &json!({}),
+            )
+            .await?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(no_content())
+}
+
+fn no_content() -> Reply {
+    let mut reply = respond::bytes(204, "text/plain", Vec::new());
+    reply.headers_mut().remove(http::header::CONTENT_TYPE);
+    reply
+}
+
+/// `GET /api/admin/events/{slug}/registrations`, as JSON or CSV.
+pub async fn registrations(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, OriginError> {
+    let event = db
+        .row(
+            "SELECT capacity FROM events WHERE slug = ?",
+            [text(slug.as_str())],
+        )
+        .await?
+        .ok_or(OriginError::NotFound("There is no such event."))?;
+    let rows = db
+        .rows(
+            "SELECT id, seq, name, email, status, created_at, updated_at FROM registrations
+             WHERE event = ? ORDER BY seq",
+            [text(slug.as_str())],
+        )
+        .await?;
+    let mut waitlist = 0;
+    let mut list = Vec::with_capacity(rows.len());
+    let (mut confirmed, mut cancelled) = (0, 0);
+    for r in &rows {
+        let status = col_text(r, 4);
+        let position = match status.as_str() {
+            "waitlisted" => {
+                waitlist += 1;
+                Some(waitlist)
+            }
+            "confirmed" => {
+                confirmed += 1;
+                None
+            }
+            _ => {
+                cancelled += 1;
+                None
+            }
+        };
+        list.push(json!({
+            "id": col_text(r, 0),
+            "name": col_text(r, 2),
+            "email": col_text(r, 3),
+            "status": status,
+            "position": position,
+            "created_at": col_text(r, 5),
+            "updated_at": col_text(r, 6),
+        }));
+    }
+    if request.wants_csv() {
+        return Ok(respond::bytes(
+            200,
+            "text/csv; charset=utf-8",
+            to_csv(&list),
+        ));
+    }
+    Ok(respond::json(
+        200,
+        &json!({
+            "event": slug,
+            "capacity": event.get::<i64>(0),
+            "confirmed": confirmed,
+            "waitlisted": waitlist,
+            "cancelled": cancelled,
+            "registrations": list,
+        }),
+    ))
+}
+
+/// RFC 4180 CSV, with cells that a spreadsheet would run as formulas
+/// defused by a leading apostrophe.
+fn to_csv(list: &[Value]) -> String {
+    const COLUMNS: [&str; 7] = [
+        "id",
+        "name",
+        "email",
+        "status",
+        "position",
+        "created_at",
+        "updated_at",
+    ];
+    let mut out = COLUMNS.join(",");
+    out.push_str("\r\n");
+    for item in list {
+        let cells: Vec<String> = COLUMNS
+            .iter()
+            .map(|c| match &item[*c] {
+                Value::String(s) => csv_cell(s),
+                Value::Null => String::new(),
+                other => other.to_string(),
+            })
+            .collect();
+        out.push_str(&cells.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+fn csv_cell(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+/// `GET /api/admin/events/{slug}/audit`
+pub async fn audit_log(db: &Db, slug: &Slug) -> Result<Reply, OriginError> {
+    Ok(respond::json(
+        200,
+        &audit::list(db, slug.as_str(), 500).await?,
+    ))
+}
+
+/// Field errors for a body that must be an object with these keys only.
+pub fn unknown_fields(body: &Value, allowed: &[&str]) -> Vec<FieldError> {
+    body.as_object()
+        .map(|o| {
+            o.keys()
+                .filter(|k| !allowed.contains(&k.as_str()))
+                .map(|k| FieldError::new(k.as_str(), "is not a recognized field"))
+                .collect()
+        })
+        .unwrap_or_else(|| vec![FieldError::new("body", "must be a JSON object")])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_and_defuses_formulas() {
+        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        let csv = to_csv(&[
+            json!({"id": "1", "name": "A, B", "email": "a@x", "status": "waitlisted", "position": 2}),
+        ]);
+        assert!(csv.starts_with("id,name,email,status,position,created_at,updated_at\r\n"));
+        assert!(csv.contains("1,\"A, B\",a@x,waitlisted,2,,\r\n"), "{csv}");
+    }
+}

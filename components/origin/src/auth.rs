@@ -1,0 +1,71 @@
+//! Who may ask the origin anything: edges prove themselves by signature
+//! (the current or, during rotation, the previous shared secret), and
+//! organizers additionally by the admin bearer token.
+
+use crate::error::OriginError;
+use crate::request::Incoming;
+use eventfront_domain::signing::{SIGNATURE_HEADER, Secret, TIMESTAMP_HEADER, Verifier};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+async fn variable(name: &str) -> String {
+    spin_sdk::variables::get(name).await.unwrap_or_default()
+}
+
+/// The secret this origin signs with and the verifier it checks with.
+pub async fn signing_keys() -> Result<(Secret, Verifier), OriginError> {
+    let current = Secret::new(&variable("signing_secret").await)
+        .map_err(|_| OriginError::Config("signing_secret is unset or too short"))?;
+    let mut secrets = vec![current.clone()];
+    if let Ok(previous) = Secret::new(&variable("signing_secret_previous").await) {
+        secrets.push(previous);
+    }
+    Ok((current, Verifier::new(secrets)))
+}
+
+pub fn now_secs() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+/// Refuses any request an edge did not sign.
+pub async fn require_edge(request: &Incoming) -> Result<(), OriginError> {
+    let (_, verifier) = signing_keys().await?;
+    verifier
+        .verify(
+            request.method.as_str(),
+            &request.target,
+            request.header(TIMESTAMP_HEADER),
+            request.header(SIGNATURE_HEADER),
+            &request.body,
+            now_secs(),
+        )
+        .map_err(|_| OriginError::Unauthorized("This origin only answers its edges."))
+}
+
+/// Refuses organizer requests without the admin token. With no token
+/// configured, every organizer request is refused.
+pub async fn require_admin(request: &Incoming) -> Result<(), OriginError> {
+    let configured = variable("admin_token").await;
+    let offered = request
+        .header("authorization")
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if configured.is_empty() || offered.is_empty() || !same_secret(offered, &configured) {
+        return Err(OriginError::Unauthorized(
+            "Organizer requests need a valid bearer token.",
+        ));
+    }
+    Ok(())
+}
+
+/// Compares digests so that neither content nor length leaks through timing.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    Sha256::digest(a.as_bytes())
+        .ct_eq(&Sha256::digest(b.as_bytes()))
+        .into()
+}
+
+/// A manage token's stored form.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}

@@ -1,0 +1,265 @@
+//! Publishing: the draft becomes the next immutable version, rendered as
+//! the documents edges serve; a rollback republishes an old version's
+//! content as the next version. After each, every configured edge is told
+//! at once, signed, and whether it acknowledged is recorded.
+
+use crate::audit;
+use crate::auth::{now_secs, signing_keys};
+use crate::db::{Db, col_int, col_text, int, opt_int, text};
+use crate::draft;
+use crate::error::OriginError;
+use crate::request::Incoming;
+use eventfront_domain::model::Draft;
+use eventfront_domain::respond::{self, Reply};
+use eventfront_domain::snapshot::{self, ChangelogEntry};
+use eventfront_domain::{FieldError, Slug};
+use futures::FutureExt;
+use serde_json::{Value, json};
+use spin_sdk::http::body::IncomingBodyExt;
+use std::time::Duration;
+
+const MAX_NOTE: usize = 500;
+/// How long one edge gets to acknowledge a notice.
+const NOTICE_TIMEOUT: Duration = Duration::from_secs(2);
+/// The edge route that receives notices.
+pub const NOTICE_PATH: &str = "/_edge/publish";
+
+fn note_from(body: &Value) -> Result<String, OriginError> {
+    match body.get("note") {
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(Value::String(s)) if s.chars().count() <= MAX_NOTE => Ok(s.trim().to_string()),
+        Some(_) => Err(OriginError::invalid(
+            "note",
+            "must be text of at most 500 characters",
+        )),
+    }
+}
+
+/// Writes version N+1 of `slug` from `draft`. Runs inside the caller's
+/// transaction.
+pub async fn publish_in(
+    db: &Db,
+    slug: &Slug,
+    draft: &Draft,
+    note: &str,
+    from_version: Option<i64>,
+) -> Result<i64, OriginError> {
+    let current = db
+        .row(
+            "SELECT current_version FROM events WHERE slug = ?",
+            [text(slug.as_str())],
+        )
+        .await?
+        .ok_or(OriginError::NotFound("There is no such event draft."))?;
+    let version = col_int(&current, 0) + 1;
+    let changelog: Vec<ChangelogEntry> = db
+        .rows(
+            "SELECT version, published_at, note FROM snapshots WHERE event = ? ORDER BY version",
+            [text(slug.as_str())],
+        )
+        .await?
+        .iter()
+        .filter_map(|r| {
+            Some(ChangelogEntry {
+                version: col_int(r, 0) as u64,
+                published_at: col_text(r, 1).parse().ok()?,
+                note: col_text(r, 2),
+            })
+        })
+        .collect();
+    let now = jiff::Timestamp::now();
+    let built = snapshot::build(slug, draft, version as u64, now, note, &changelog);
+    db.exec(
+        "INSERT INTO snapshots (event, version, published_at, note, action, from_version, draft, bundle)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            text(slug.as_str()),
+            int(version),
+            text(now.to_string()),
+            text(note),
+            text(if from_version.is_some() { "rollback" } else { "publish" }),
+            opt_int(from_version),
+            text(stored(draft)?),
+            text(stored(&built)?),
+        ],
+    )
+    .await?;
+    let registration = &draft.event.registration;
+    db.exec(
+        "UPDATE events SET current_version = ?, reg_open = ?, capacity = ?, opens_at = ?, closes_at = ?
+         WHERE slug = ?",
+        [
+            int(version),
+            int(registration.open as i64),
+            opt_int(registration.capacity.map(i64::from)),
+            registration.opens_at.map_or(spin_sdk::sqlite::Value::Null, |t| text(t.to_string())),
+            registration.closes_at.map_or(spin_sdk::sqlite::Value::Null, |t| text(t.to_string())),
+            text(slug.as_str()),
+        ],
+    )
+    .await?;
+    let (action, detail) = match from_version {
+        Some(from) => (
+            "event.rolled_back",
+            json!({ "version": version, "from_version": from, "note": note }),
+        ),
+        None => (
+            "event.published",
+            json!({ "version": version, "note": note }),
+        ),
+    };
+    audit::record(db, "organizer", action, Some(slug.as_str()), None, &detail).await?;
+    Ok(version)
+}
+
+/// The stored form of a draft or snapshot; failing here is a bug, not bad input.
+fn stored<T: serde::Serialize>(value: &T) -> Result<String, OriginError> {
+    serde_json::to_string(value).map_err(|e| OriginError::Database(e.to_string()))
+}
+
+/// `POST /api/admin/events/{slug}/publish`
+pub async fn publish(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, OriginError> {
+    let body = request.json(4 * 1024)?;
+    reject_unknown(&body, &["note"])?;
+    let note = note_from(&body)?;
+    let version = db
+        .transaction(async |db| {
+            let draft = draft::load(db, slug)
+                .await?
+                .ok_or(OriginError::NotFound("There is no such event draft."))?;
+            publish_in(db, slug, &draft, &note, None).await
+        })
+        .await?;
+    announce(db, slug, version).await
+}
+
+/// `POST /api/admin/events/{slug}/rollback`: the old version's content
+/// becomes both the next version and the draft again, so the next publish
+/// does not bring back what was rolled back.
+pub async fn rollback(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, OriginError> {
+    let body = request.json(4 * 1024)?;
+    reject_unknown(&body, &["version", "note"])?;
+    let note = note_from(&body)?;
+    let Some(target) = body
+        .get("version")
+        .and_then(Value::as_i64)
+        .filter(|v| *v > 0)
+    else {
+        return Err(OriginError::invalid(
+            "version",
+            "must be a published version number",
+        ));
+    };
+    let version = db
+        .transaction(async |db| {
+            let old = db
+                .row(
+                    "SELECT draft FROM snapshots WHERE event = ? AND version = ?",
+                    [text(slug.as_str()), int(target)],
+                )
+                .await?
+                .ok_or_else(|| {
+                    OriginError::invalid("version", "is not a published version of this event")
+                })?;
+            let old: Draft = serde_json::from_str(&col_text(&old, 0))
+                .map_err(|e| OriginError::Database(e.to_string()))?;
+            draft::replace(db, slug, &old).await?;
+            let note = if note.is_empty() {
+                format!("Rolled back to version {target}")
+            } else {
+                note.clone()
+            };
+            publish_in(db, slug, &old, &note, Some(target)).await
+        })
+        .await?;
+    announce(db, slug, version).await
+}
+
+fn reject_unknown(body: &Value, allowed: &[&str]) -> Result<(), OriginError> {
+    let errors: Vec<FieldError> = crate::admin::unknown_fields(body, allowed);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(OriginError::Invalid(errors))
+    }
+}
+
+/// Tells every edge, records who acknowledged, and answers the organizer.
+async fn announce(db: &Db, slug: &Slug, version: i64) -> Result<Reply, OriginError> {
+    let outcomes = notify_edges(slug, version).await?;
+    let now = jiff::Timestamp::now().to_string();
+    for (edge, outcome) in &outcomes {
+        db.exec(
+            "INSERT OR REPLACE INTO edge_notices (event, version, edge, outcome, at) VALUES (?, ?, ?, ?, ?)",
+            [text(slug.as_str()), int(version), text(edge), text(outcome), text(&now)],
+        )
+        .await?;
+    }
+    let edges: Vec<Value> = outcomes
+        .iter()
+        .map(|(edge, outcome)| json!({ "edge": edge, "acknowledged": outcome == "acknowledged", "outcome": outcome }))
+        .collect();
+    Ok(respond::json(
+        201,
+        &json!({ "version": version, "edges": edges }),
+    ))
+}
+
+/// The edges this origin pushes to, from the `edge_urls` variable
+/// (separated by commas or spaces).
+async fn edge_urls() -> Vec<String> {
+    spin_sdk::variables::get("edge_urls")
+        .await
+        .unwrap_or_default()
+        .split([',', ' ', '\n'])
+        .map(|u| u.trim().trim_end_matches('/').to_string())
+        .filter(|u| !u.is_empty())
+        .collect()
+}
+
+/// Sends the signed notice to every edge concurrently, each bounded by
+/// `NOTICE_TIMEOUT`; returns `(edge, outcome)` pairs.
+pub async fn notify_edges(slug: &Slug, version: i64) -> Result<Vec<(String, String)>, OriginError> {
+    let urls = edge_urls().await;
+    if urls.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (secret, _) = signing_keys().await?;
+    let body = json!({ "slug": slug, "version": version }).to_string();
+    let sends = urls.into_iter().map(|url| {
+        let headers = secret.sign("POST", NOTICE_PATH, now_secs(), body.as_bytes());
+        let body = body.clone();
+        async move {
+            let mut request = http::Request::post(format!("{url}{NOTICE_PATH}"))
+                .header(http::header::CONTENT_TYPE, "application/json");
+            for (name, value) in headers {
+                request = request.header(name, value);
+            }
+            let outcome = match request.body(spin_sdk::http::FullBody::new(bytes::Bytes::from(body))) {
+                Ok(request) => {
+                    let send = async {
+                        match spin_sdk::http::send(request).await {
+                            Ok(response) => {
+                                let status = response.status();
+                                let _ = response.into_body().bytes().await;
+                                if status.is_success() {
+                                    "acknowledged".to_string()
+                                } else {
+                                    format!("refused ({})", status.as_u16())
+                                }
+                            }
+                            Err(e) => format!("unreachable ({e:?})"),
+                        }
+                    };
+                    futures::select! {
+                        outcome = send.fuse() => outcome,
+                        () = spin_sdk::time::sleep(NOTICE_TIMEOUT).fuse() => "timed out".to_string(),
+                    }
+                }
+                Err(e) => format!("invalid edge url ({e})"),
+            };
+            (url, outcome)
+        }
+    });
+    Ok(futures::future::join_all(sends).await)
+}

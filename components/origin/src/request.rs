@@ -1,0 +1,81 @@
+//! Reading a request safely: the body is bounded before it is parsed, its
+//! type checked, and JSON parse errors reported as 400s.
+
+use crate::error::OriginError;
+use serde_json::Value;
+use spin_sdk::http::Request;
+use spin_sdk::http::body::IncomingBodyExt;
+
+/// A request with its body read (within a limit).
+pub struct Incoming {
+    pub method: http::Method,
+    /// Path and query, as signed.
+    pub target: String,
+    pub headers: http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// The largest body the origin reads: a whole 2,000-session draft import.
+pub const MAX_BODY: usize = 4 << 20;
+
+impl Incoming {
+    pub async fn read(request: Request) -> Result<Self, OriginError> {
+        let (parts, body) = request.into_parts();
+        let declared = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > MAX_BODY) {
+            return Err(OriginError::TooLarge(MAX_BODY));
+        }
+        let body = body
+            .bytes()
+            .await
+            .map_err(|e| OriginError::BadRequest(format!("the body could not be read: {e:?}")))?;
+        if body.len() > MAX_BODY {
+            return Err(OriginError::TooLarge(MAX_BODY));
+        }
+        let target = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string();
+        Ok(Self {
+            method: parts.method,
+            target,
+            headers: parts.headers,
+            body: body.to_vec(),
+        })
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or("/")
+    }
+
+    /// The body as a JSON object, at most `limit` bytes.
+    pub fn json(&self, limit: usize) -> Result<Value, OriginError> {
+        if self.body.len() > limit {
+            return Err(OriginError::TooLarge(limit));
+        }
+        let is_json = self.header("content-type").is_some_and(|t| {
+            let t = t.split(';').next().unwrap_or("").trim();
+            t.eq_ignore_ascii_case("application/json")
+        });
+        if !is_json {
+            return Err(OriginError::UnsupportedMediaType);
+        }
+        serde_json::from_slice(&self.body)
+            .map_err(|e| OriginError::BadRequest(format!("The body is not valid JSON: {e}.")))
+    }
+
+    /// Whether the client asked for CSV rather than JSON.
+    pub fn wants_csv(&self) -> bool {
+        self.header("accept")
+            .is_some_and(|a| a.contains("text/csv"))
+    }
+}

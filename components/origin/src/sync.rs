@@ -1,0 +1,68 @@
+//! What edges fetch: the list of published events and each event's
+//! current snapshot, answered conditionally so an edge that is up to date
+//! gets a 304 and no body.
+
+use crate::db::{Db, col_int, col_text, int, text};
+use crate::error::OriginError;
+use crate::request::Incoming;
+use eventfront_domain::Slug;
+use eventfront_domain::respond::{self, Reply};
+use eventfront_domain::snapshot::Snapshot;
+use serde_json::json;
+
+/// `GET /_origin/events`
+pub async fn events(db: &Db) -> Result<Reply, OriginError> {
+    let rows = db
+        .rows(
+            "SELECT slug, current_version FROM events WHERE current_version > 0 ORDER BY slug",
+            [],
+        )
+        .await?;
+    let events: Vec<_> = rows
+        .iter()
+        .map(|r| json!({ "slug": col_text(r, 0), "version": col_int(r, 1) }))
+        .collect();
+    Ok(respond::json(200, &json!({ "events": events })))
+}
+
+/// `GET /_origin/events/{slug}/snapshot[?version=N]`
+pub async fn snapshot(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, OriginError> {
+    let wanted = request
+        .target
+        .split_once('?')
+        .and_then(|(_, q)| q.split('&').find_map(|p| p.strip_prefix("version=")))
+        .map(|v| v.parse::<i64>())
+        .transpose()
+        .map_err(|_| OriginError::invalid("version", "must be a whole number"))?;
+    let version = match wanted {
+        Some(v) => v,
+        None => db
+            .row(
+                "SELECT current_version FROM events WHERE slug = ? AND current_version > 0",
+                [text(slug.as_str())],
+            )
+            .await?
+            .map(|r| col_int(&r, 0))
+            .ok_or(OriginError::NotFound("There is no such published event."))?,
+    };
+    let etag = Snapshot::etag_for(version as u64);
+    if request.header("if-none-match") == Some(etag.as_str()) {
+        let mut reply = respond::bytes(304, "application/json", Vec::new());
+        reply
+            .headers_mut()
+            .insert(http::header::ETAG, etag.parse().expect("valid etag"));
+        return Ok(reply);
+    }
+    let bundle = db
+        .row(
+            "SELECT bundle FROM snapshots WHERE event = ? AND version = ?",
+            [text(slug.as_str()), int(version)],
+        )
+        .await?
+        .ok_or(OriginError::NotFound("There is no such version."))?;
+    let mut reply = respond::bytes(200, "application/json", col_text(&bundle, 0));
+    reply
+        .headers_mut()
+        .insert(http::header::ETAG, etag.parse().expect("valid etag"));
+    Ok(reply)
+}

@@ -1,0 +1,150 @@
+//! The event as organizers draft it: the event itself with its tracks and
+//! rooms, its sessions and its speakers. Values of these types are valid
+//! by construction (see `validate`); times are UTC instants and the event
+//! names the IANA zone they are shown in.
+
+use crate::ids::Slug;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub name: String,
+    pub timezone: String,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub venue: String,
+    #[serde(default)]
+    pub tracks: Vec<Track>,
+    #[serde(default)]
+    pub rooms: Vec<Room>,
+    #[serde(default)]
+    pub registration: RegistrationSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Track {
+    pub id: Slug,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Room {
+    pub id: Slug,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<u32>,
+}
+
+/// Whether and when attendees may register, and for how many seats.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegistrationSettings {
+    pub open: bool,
+    /// `None` is unlimited.
+    pub capacity: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opens_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closes_at: Option<Timestamp>,
+}
+
+impl Default for RegistrationSettings {
+    fn default() -> Self {
+        Self {
+            open: true,
+            capacity: None,
+            opens_at: None,
+            closes_at: None,
+        }
+    }
+}
+
+impl RegistrationSettings {
+    /// Whether a registration arriving at `now` is accepted.
+    pub fn accepts_at(&self, now: Timestamp) -> bool {
+        self.open
+            && self.opens_at.is_none_or(|t| now >= t)
+            && self.closes_at.is_none_or(|t| now < t)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SessionLinks {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slides: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: Slug,
+    pub title: String,
+    #[serde(rename = "abstract", default)]
+    pub summary: String,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    #[serde(default)]
+    pub track: Option<Slug>,
+    #[serde(default)]
+    pub room: Option<Slug>,
+    #[serde(default)]
+    pub speakers: Vec<Slug>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub links: SessionLinks,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Speaker {
+    pub id: Slug,
+    pub name: String,
+    #[serde(default)]
+    pub bio: String,
+    #[serde(default)]
+    pub affiliation: String,
+    /// Label → URL, e.g. `website`, `mastodon`.
+    #[serde(default)]
+    pub links: BTreeMap<String, String>,
+}
+
+/// Everything an organizer edits before publishing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Draft {
+    pub event: Event,
+    #[serde(default)]
+    pub sessions: Vec<Session>,
+    #[serde(default)]
+    pub speakers: Vec<Speaker>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registration_window_is_half_open() {
+        let at = |s: &str| s.parse::<Timestamp>().unwrap();
+        let settings = RegistrationSettings {
+            open: true,
+            capacity: Some(10),
+            opens_at: Some(at("2026-01-01T00:00:00Z")),
+            closes_at: Some(at("2026-02-01T00:00:00Z")),
+        };
+        assert!(!settings.accepts_at(at("2025-12-31T23:59:59Z")));
+        assert!(settings.accepts_at(at("2026-01-01T00:00:00Z")));
+        assert!(!settings.accepts_at(at("2026-02-01T00:00:00Z")));
+        let closed = RegistrationSettings {
+            open: false,
+            ..settings
+        };
+        assert!(!closed.accepts_at(at("2026-01-15T00:00:00Z")));
+    }
+}

@@ -1,0 +1,877 @@
+//! Turns organizers' JSON into the validated types of `model`, naming every
+//! bad field at once so the organizer page can show each error beside its
+//! field. Nothing here touches storage: a value that comes out is valid.
+
+use crate::ids::Slug;
+use crate::model::{
+    Draft, Event, RegistrationSettings, Room, Session, SessionLinks, Speaker, Track,
+};
+use crate::problem::FieldError;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashSet};
+
+pub const MAX_NAME: usize = 200;
+pub const MAX_TEXT: usize = 10_000;
+pub const MAX_TRACKS: usize = 50;
+pub const MAX_ROOMS: usize = 200;
+pub const MAX_SESSIONS: usize = 2_000;
+pub const MAX_SPEAKERS: usize = 2_000;
+const MAX_TAGS: usize = 20;
+const MAX_TAG: usize = 40;
+const MAX_URL: usize = 2_000;
+const MAX_LINKS: usize = 10;
+const MAX_SESSION_SPEAKERS: usize = 20;
+const MAX_CAPACITY: u64 = 1_000_000;
+
+pub type Errors = Vec<FieldError>;
+
+/// Reads fields of one JSON object, recording what is wrong with each.
+struct Reader<'a> {
+    object: &'a Map<String, Value>,
+    prefix: String,
+    errors: &'a mut Errors,
+}
+
+impl<'a> Reader<'a> {
+    /// `None` (with an error recorded) when `value` is not an object.
+    fn new(
+        value: &'a Value,
+        prefix: &str,
+        allowed: &[&str],
+        errors: &'a mut Errors,
+    ) -> Option<Self> {
+        let Some(object) = value.as_object() else {
+            errors.push(FieldError::new(
+                if prefix.is_empty() {
+                    "body"
+                } else {
+                    prefix.trim_end_matches('.')
+                },
+                "must be a JSON object",
+            ));
+            return None;
+        };
+        let mut reader = Self {
+            object,
+            prefix: prefix.to_string(),
+            errors,
+        };
+        for key in object.keys() {
+            if !allowed.contains(&key.as_str()) {
+                reader.fail(key, "is not a recognized field");
+            }
+        }
+        Some(reader)
+    }
+
+    fn fail(&mut self, key: &str, message: impl Into<String>) {
+        self.errors
+            .push(FieldError::new(format!("{}{key}", self.prefix), message));
+    }
+
+    fn present(&self, key: &str) -> Option<&'a Value> {
+        self.object.get(key).filter(|v| !v.is_null())
+    }
+
+    fn text(&mut self, key: &str, required: bool, max: usize) -> Option<String> {
+        match self.present(key) {
+            None if required => {
+                self.fail(key, "is required");
+                None
+            }
+            None => Some(String::new()),
+            Some(Value::String(s)) => {
+                let s = s.trim();
+                let chars = s.chars().count();
+                if required && chars == 0 {
+                    self.fail(key, "must not be empty");
+                    None
+                } else if chars > max {
+                    self.fail(key, format!("must be at most {max} characters"));
+                    None
+                } else if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+                    self.fail(key, "must not contain control characters");
+                    None
+                } else {
+                    Some(s.to_string())
+                }
+            }
+            Some(_) => {
+                self.fail(key, "must be a string");
+                None
+            }
+        }
+    }
+
+    fn timestamp(&mut self, key: &str, required: bool) -> Option<Option<Timestamp>> {
+        match self.present(key) {
+            None if required => {
+                self.fail(key, "is required");
+                None
+            }
+            None => Some(None),
+            Some(Value::String(s)) => match s.parse::<Timestamp>() {
+                Ok(t) => Some(Some(t)),
+                Err(_) => {
+                    self.fail(
+                        key,
+                        "must be an RFC 3339 time with an offset, such as 2027-06-08T09:00:00+01:00",
+                    );
+                    None
+                }
+            },
+            Some(_) => {
+                self.fail(key, "must be a string");
+                None
+            }
+        }
+    }
+
+    fn required_timestamp(&mut self, key: &str) -> Option<Timestamp> {
+        self.timestamp(key, true).flatten()
+    }
+
+    fn slug(&mut self, key: &str) -> Option<Option<Slug>> {
+        match self.present(key) {
+            None => Some(None),
+            Some(Value::String(s)) => match Slug::parse(s) {
+                Ok(slug) => Some(Some(slug)),
+                Err(e) => {
+                    self.fail(key, e.0);
+                    None
+                }
+            },
+            Some(_) => {
+                self.fail(key, "must be a string");
+                None
+            }
+        }
+    }
+
+    fn array(&mut self, key: &str, max: usize) -> Option<&'a [Value]> {
+        match self.present(key) {
+            None => Some(&[]),
+            Some(Value::Array(items)) if items.len() <= max => Some(items),
+            Some(Value::Array(_)) => {
+                self.fail(key, format!("must have at most {max} items"));
+                None
+            }
+            Some(_) => {
+                self.fail(key, "must be an array");
+                None
+            }
+        }
+    }
+
+    fn capacity(&mut self, key: &str) -> Option<Option<u32>> {
+        match self.present(key) {
+            None => Some(None),
+            Some(Value::Number(n)) => match n.as_u64() {
+                Some(c) if (1..=MAX_CAPACITY).contains(&c) => Some(Some(c as u32)),
+                _ => {
+                    self.fail(
+                        key,
+                        format!("must be a whole number from 1 to {MAX_CAPACITY}, or null"),
+                    );
+                    None
+                }
+            },
+            Some(_) => {
+                self.fail(key, "must be a number or null");
+                None
+            }
+        }
+    }
+
+    fn url(&mut self, key: &str) -> Option<Option<String>> {
+        match self.present(key) {
+            None => Some(None),
+            Some(Value::String(s)) if is_web_url(s) => Some(Some(s.clone())),
+            Some(_) => {
+                self.fail(key, "must be an http or https URL");
+                None
+            }
+        }
+    }
+
+    fn nested(&mut self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+}
+
+fn is_web_url(s: &str) -> bool {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    s.len() <= MAX_URL
+        && rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/'))
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+fn check_zone(name: &str) -> bool {
+    TimeZone::get(name).is_ok()
+}
+
+/// The event's own fields (tracks and rooms included).
+pub fn event(input: &Value) -> Result<Event, Errors> {
+    let mut errors = Vec::new();
+    let event = read_event(input, "", &mut errors);
+    match event {
+        Some(e) if errors.is_empty() => Ok(e),
+        _ => Err(errors),
+    }
+}
+
+fn read_event(input: &Value, prefix: &str, errors: &mut Errors) -> Option<Event> {
+    const FIELDS: &[&str] = &[
+        "name",
+        "timezone",
+        "starts_at",
+        "ends_at",
+        "description",
+        "venue",
+        "tracks",
+        "rooms",
+        "registration",
+    ];
+    let mut r = Reader::new(input, prefix, FIELDS, errors)?;
+    let name = r.text("name", true, MAX_NAME);
+    let timezone = r.text("timezone", true, 64);
+    if let Some(tz) = &timezone
+        && !check_zone(tz)
+    {
+        r.fail(
+            "timezone",
+            "must be an IANA time zone such as Europe/Lisbon",
+        );
+    }
+    let starts_at = r.required_timestamp("starts_at");
+    let ends_at = r.required_timestamp("ends_at");
+    if let (Some(s), Some(e)) = (starts_at, ends_at)
+        && e <= s
+    {
+        r.fail("ends_at", "must be after starts_at");
+    }
+    let description = r.text("description", false, MAX_TEXT);
+    let venue = r.text("venue", false, MAX_NAME);
+    let tracks = read_named_list(&mut r, "tracks", MAX_TRACKS, |r| {
+        Some(Track {
+            id: r.slug("id")?.or_else(|| {
+                r.fail("id", "is required");
+                None
+            })?,
+            name: r.text("name", true, MAX_NAME)?,
+        })
+    });
+    let rooms = read_named_list(&mut r, "rooms", MAX_ROOMS, |r| {
+        let id = r.slug("id")?.or_else(|| {
+            r.fail("id", "is required");
+            None
+        });
+        let name = r.text("name", true, MAX_NAME);
+        let capacity = r.capacity("capacity");
+        Some(Room {
+            id: id?,
+            name: name?,
+            capacity: capacity?,
+        })
+    });
+    let registration = match r.present("registration") {
+        None => Some(RegistrationSettings::default()),
+        Some(value) => {
+            let prefix = r.nested("registration.");
+            read_registration(value, &prefix, r.errors)
+        }
+    };
+    let tz_ok = timezone.as_deref().is_some_and(check_zone);
+    Some(Event {
+        name: name?,
+        timezone: timezone.filter(|_| tz_ok)?,
+        starts_at: starts_at?,
+        ends_at: ends_at?,
+        description: description?,
+        venue: venue?,
+        tracks: tracks?,
+        rooms: rooms?,
+        registration: registration?,
+    })
+}
+
+/// A list of objects with unique `id`s, each read by `item`.
+fn read_named_list<T>(
+    r: &mut Reader<'_>,
+    key: &str,
+    max: usize,
+    item: impl Fn(&mut Reader<'_>) -> Option<T>,
+) -> Option<Vec<T>>
+where
+    T: HasId,
+{
+    let items = r.array(key, max)?;
+    let base = r.nested(key);
+    let mut out = Vec::with_capacity(items.len());
+    let mut seen = HashSet::new();
+    let mut ok = true;
+    for (i, value) in items.iter().enumerate() {
+        let prefix = format!("{base}[{i}].");
+        let Some(mut reader) = Reader::new(value, &prefix, T::FIELDS, r.errors) else {
+            ok = false;
+            continue;
+        };
+        match item(&mut reader) {
+            Some(v) if seen.insert(v.id().clone()) => out.push(v),
+            Some(_) => {
+                reader.fail("id", "is used twice");
+                ok = false;
+            }
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+trait HasId {
+    const FIELDS: &'static [&'static str];
+    fn id(&self) -> &Slug;
+}
+
+impl HasId for Track {
+    const FIELDS: &'static [&'static str] = &["id", "name"];
+    fn id(&self) -> &Slug {
+        &self.id
+    }
+}
+
+impl HasId for Room {
+    const FIELDS: &'static [&'static str] = &["id", "name", "capacity"];
+    fn id(&self) -> &Slug {
+        &self.id
+    }
+}
+
+fn read_registration(
+    value: &Value,
+    prefix: &str,
+    errors: &mut Errors,
+) -> Option<RegistrationSettings> {
+    let mut r = Reader::new(
+        value,
+        prefix,
+        &["open", "capacity", "opens_at", "closes_at"],
+        errors,
+    )?;
+    let open = match r.present("open") {
+        None => Some(true),
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => {
+            r.fail("open", "must be true or false");
+            None
+        }
+    };
+    let capacity = r.capacity("capacity");
+    let opens_at = r.timestamp("opens_at", false);
+    let closes_at = r.timestamp("closes_at", false);
+    if let (Some(Some(o)), Some(Some(c))) = (opens_at, closes_at)
+        && c <= o
+    {
+        r.fail("closes_at", "must be after opens_at");
+        return None;
+    }
+    Some(RegistrationSettings {
+        open: open?,
+        capacity: capacity?,
+        opens_at: opens_at?,
+        closes_at: closes_at?,
+    })
+}
+
+/// A session of `event`, with references to tracks, rooms and speakers
+/// checked against `speakers` (the ids of the draft's speakers).
+pub fn session(
+    id: &Slug,
+    input: &Value,
+    event: &Event,
+    speakers: &HashSet<Slug>,
+) -> Result<Session, Errors> {
+    let mut errors = Vec::new();
+    let session = read_session(id.clone(), input, "", event, speakers, &mut errors);
+    match session {
+        Some(s) if errors.is_empty() => Ok(s),
+        _ => Err(errors),
+    }
+}
+
+fn read_session(
+    id: Slug,
+    input: &Value,
+    prefix: &str,
+    event: &Event,
+    speakers: &HashSet<Slug>,
+    errors: &mut Errors,
+) -> Option<Session> {
+    const FIELDS: &[&str] = &[
+        "id",
+        "title",
+        "abstract",
+        "starts_at",
+        "ends_at",
+        "track",
+        "room",
+        "speakers",
+        "tags",
+        "links",
+    ];
+    let mut r = Reader::new(input, prefix, FIELDS, errors)?;
+    if let Some(Value::String(body_id)) = r.present("id")
+        && body_id != id.as_str()
+    {
+        r.fail("id", "must match the id in the address");
+    }
+    let title = r.text("title", true, MAX_NAME);
+    let summary = r.text("abstract", false, MAX_TEXT);
+    let starts_at = r.required_timestamp("starts_at");
+    let ends_at = r.required_timestamp("ends_at");
+    if let (Some(s), Some(e)) = (starts_at, ends_at) {
+        if e <= s {
+            r.fail("ends_at", "must be after starts_at");
+        }
+        let (first, last) = event_days(event);
+        if s < first || e > last {
+            r.fail("starts_at", "must fall within the event's dates");
+        }
+    }
+    let track = r.slug("track");
+    if let Some(Some(t)) = &track
+        && !event.tracks.iter().any(|x| &x.id == t)
+    {
+        r.fail(
+            "track",
+            format!("names track {t:?}, which the event does not have"),
+        );
+    }
+    let room = r.slug("room");
+    if let Some(Some(rm)) = &room
+        && !event.rooms.iter().any(|x| &x.id == rm)
+    {
+        r.fail(
+            "room",
+            format!("names room {rm:?}, which the event does not have"),
+        );
+    }
+    let speaker_ids = read_speaker_refs(&mut r, speakers);
+    let tags = read_tags(&mut r);
+    let links = match r.present("links") {
+        None => Some(SessionLinks::default()),
+        Some(value) => {
+            let prefix = r.nested("links.");
+            read_session_links(value, &prefix, r.errors)
+        }
+    };
+    Some(Session {
+        id,
+        title: title?,
+        summary: summary?,
+        starts_at: starts_at?,
+        ends_at: ends_at?,
+        track: track?,
+        room: room?,
+        speakers: speaker_ids?,
+        tags: tags?,
+        links: links?,
+    })
+}
+
+/// The first instant of the event's first day and the last of its last
+/// day, in the event's own zone.
+fn event_days(event: &Event) -> (Timestamp, Timestamp) {
+    let tz = TimeZone::get(&event.timezone).unwrap_or(TimeZone::UTC);
+    let start = event.starts_at.to_zoned(tz.clone());
+    let end = event.ends_at.to_zoned(tz);
+    let first = start
+        .start_of_day()
+        .map_or(event.starts_at, |z| z.timestamp());
+    let last = end.end_of_day().map_or(event.ends_at, |z| z.timestamp());
+    (first, last)
+}
+
+fn read_speaker_refs(r: &mut Reader<'_>, known: &HashSet<Slug>) -> Option<Vec<Slug>> {
+    let items = r.array("speakers", MAX_SESSION_SPEAKERS)?;
+    let mut out = Vec::new();
+    let mut ok = true;
+    for item in items {
+        match item.as_str().map(Slug::parse) {
+            Some(Ok(id)) if known.contains(&id) => {
+                if !out.contains(&id) {
+                    out.push(id);
+                }
+            }
+            Some(Ok(id)) => {
+                r.fail(
+                    "speakers",
+                    format!("names speaker {id:?}, who is not in the draft"),
+                );
+                ok = false;
+            }
+            _ => {
+                r.fail("speakers", "must be a list of speaker ids");
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(out)
+}
+
+fn read_tags(r: &mut Reader<'_>) -> Option<Vec<String>> {
+    let items = r.array("tags", MAX_TAGS)?;
+    let tags: Option<Vec<String>> = items
+        .iter()
+        .map(|t| {
+            t.as_str()
+                .map(str::trim)
+                .filter(|t| !t.is_empty() && t.chars().count() <= MAX_TAG)
+                .map(String::from)
+        })
+        .collect();
+    if tags.is_none() {
+        r.fail(
+            "tags",
+            format!("must be a list of words of 1 to {MAX_TAG} characters"),
+        );
+    }
+    tags
+}
+
+fn read_session_links(value: &Value, prefix: &str, errors: &mut Errors) -> Option<SessionLinks> {
+    let mut r = Reader::new(value, prefix, &["live", "recording", "slides"], errors)?;
+    let live = r.url("live");
+    let recording = r.url("recording");
+    let slides = r.url("slides");
+    Some(SessionLinks {
+        live: live?,
+        recording: recording?,
+        slides: slides?,
+    })
+}
+
+/// A speaker of the draft.
+pub fn speaker(id: &Slug, input: &Value) -> Result<Speaker, Errors> {
+    let mut errors = Vec::new();
+    let speaker = read_speaker(id.clone(), input, "", &mut errors);
+    match speaker {
+        Some(s) if errors.is_empty() => Ok(s),
+        _ => Err(errors),
+    }
+}
+
+fn read_speaker(id: Slug, input: &Value, prefix: &str, errors: &mut Errors) -> Option<Speaker> {
+    let mut r = Reader::new(
+        input,
+        prefix,
+        &["id", "name", "bio", "affiliation", "links"],
+        errors,
+    )?;
+    if let Some(Value::String(body_id)) = r.present("id")
+        && body_id != id.as_str()
+    {
+        r.fail("id", "must match the id in the address");
+    }
+    let name = r.text("name", true, MAX_NAME);
+    let bio = r.text("bio", false, MAX_TEXT);
+    let affiliation = r.text("affiliation", false, MAX_NAME);
+    let links = match r.present("links") {
+        None => Some(BTreeMap::new()),
+        Some(Value::Object(map)) if map.len() <= MAX_LINKS => {
+            let mut links = BTreeMap::new();
+            let mut ok = true;
+            for (label, url) in map {
+                match url.as_str() {
+                    Some(u) if is_web_url(u) && (1..=MAX_TAG).contains(&label.len()) => {
+                        links.insert(label.clone(), u.to_string());
+                    }
+                    _ => ok = false,
+                }
+            }
+            if !ok {
+                r.fail("links", "must map short labels to http or https URLs");
+            }
+            ok.then_some(links)
+        }
+        Some(_) => {
+            r.fail(
+                "links",
+                format!("must be an object of at most {MAX_LINKS} labelled URLs"),
+            );
+            None
+        }
+    };
+    Some(Speaker {
+        id,
+        name: name?,
+        bio: bio?,
+        affiliation: affiliation?,
+        links: links?,
+    })
+}
+
+/// A whole draft, as imported in one request:
+/// `{event: {...}, speakers: [{id, ...}], sessions: [{id, ...}]}`.
+pub fn draft(input: &Value) -> Result<Draft, Errors> {
+    let mut errors = Vec::new();
+    let Some(mut r) = Reader::new(input, "", &["event", "sessions", "speakers"], &mut errors)
+    else {
+        return Err(errors);
+    };
+    let event = match r.present("event") {
+        Some(v) => read_event(v, "event.", r.errors),
+        None => {
+            r.fail("event", "is required");
+            None
+        }
+    };
+    let speakers = read_entities(&mut r, "speakers", MAX_SPEAKERS, |id, v, p, errors| {
+        read_speaker(id, v, p, errors)
+    });
+    let speaker_ids: HashSet<Slug> = speakers.iter().flatten().map(|s| s.id.clone()).collect();
+    let sessions = match &event {
+        Some(event) => read_entities(&mut r, "sessions", MAX_SESSIONS, |id, v, p, errors| {
+            read_session(id, v, p, event, &speaker_ids, errors)
+        }),
+        None => None,
+    };
+    match (event, sessions, speakers) {
+        (Some(event), Some(sessions), Some(speakers)) if errors.is_empty() => Ok(Draft {
+            event,
+            sessions,
+            speakers,
+        }),
+        _ => Err(errors),
+    }
+}
+
+fn read_entities<T>(
+    r: &mut Reader<'_>,
+    key: &str,
+    max: usize,
+    read: impl Fn(Slug, &Value, &str, &mut Errors) -> Option<T>,
+) -> Option<Vec<T>> {
+    let items = r.array(key, max)?;
+    let mut out = Vec::with_capacity(items.len());
+    let mut seen = HashSet::new();
+    let mut ok = true;
+    for (i, value) in items.iter().enumerate() {
+        let prefix = format!("{key}[{i}].");
+        let id = value.get("id").and_then(Value::as_str).map(Slug::parse);
+        match id {
+            Some(Ok(id)) if seen.insert(id.clone()) => match read(id, value, &prefix, r.errors) {
+                Some(v) => out.push(v),
+                None => ok = false,
+            },
+            Some(Ok(_)) => {
+                r.errors
+                    .push(FieldError::new(format!("{prefix}id"), "is used twice"));
+                ok = false;
+            }
+            Some(Err(e)) => {
+                r.errors.push(FieldError::new(format!("{prefix}id"), e.0));
+                ok = false;
+            }
+            None => {
+                r.errors
+                    .push(FieldError::new(format!("{prefix}id"), "is required"));
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(out)
+}
+
+/// What sessions would be left pointing at tracks or rooms that `event`
+/// no longer has, or outside its new dates.
+pub fn sessions_still_fit(event: &Event, sessions: &[Session]) -> Errors {
+    let (first, last) = event_days(event);
+    let mut errors = Vec::new();
+    for s in sessions {
+        if let Some(t) = &s.track
+            && !event.tracks.iter().any(|x| &x.id == t)
+        {
+            errors.push(FieldError::new(
+                "tracks",
+                format!("track {t:?} is still used by session {:?}", s.id.as_str()),
+            ));
+        }
+        if let Some(rm) = &s.room
+            && !event.rooms.iter().any(|x| &x.id == rm)
+        {
+            errors.push(FieldError::new(
+                "rooms",
+                format!("room {rm:?} is still used by session {:?}", s.id.as_str()),
+            ));
+        }
+        if s.starts_at < first || s.ends_at > last {
+            errors.push(FieldError::new(
+                "starts_at",
+                format!(
+                    "session {:?} would fall outside the event's dates",
+                    s.id.as_str()
+                ),
+            ));
+        }
+    }
+    errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event_json() -> Value {
+        json!({
+            "name": "Edge Summit",
+            "timezone": "Europe/Lisbon",
+            "starts_at": "2027-06-08T09:00:00+01:00",
+            "ends_at": "2027-06-10T18:00:00+01:00",
+            "tracks": [{"id": "runtime", "name": "Runtime"}],
+            "rooms": [{"id": "hall-a", "name": "Hall A", "capacity": 300}],
+            "registration": {"open": true, "capacity": 50}
+        })
+    }
+
+    fn fields(errors: &Errors) -> Vec<&str> {
+        errors.iter().map(|e| e.field.as_str()).collect()
+    }
+
+    #[test]
+    fn a_valid_event_parses() {
+        let event = event(&event_json()).unwrap();
+        assert_eq!(event.registration.capacity, Some(50));
+        assert_eq!(event.rooms[0].capacity, Some(300));
+        assert_eq!(event.starts_at.to_string(), "2027-06-08T08:00:00Z");
+    }
+
+    #[test]
+    fn every_bad_event_field_is_named() {
+        let bad = json!({
+            "name": "",
+            "timezone": "Mars/Olympus",
+            "starts_at": "2027-06-08 09:00",
+            "ends_at": 5,
+            "tracks": [{"id": "Bad Id", "name": "x"}, {"id": "a", "name": "x"}, {"id": "a", "name": "y"}],
+            "rooms": "none",
+            "registration": {"capacity": 0},
+            "colour": "blue"
+        });
+        let errors = event(&bad).unwrap_err();
+        let f = fields(&errors);
+        for expected in [
+            "name",
+            "timezone",
+            "starts_at",
+            "ends_at",
+            "tracks[0].id",
+            "tracks[2].id",
+            "rooms",
+            "registration.capacity",
+            "colour",
+        ] {
+            assert!(f.contains(&expected), "{expected} not in {f:?}");
+        }
+    }
+
+    #[test]
+    fn ends_must_follow_starts() {
+        let mut e = event_json();
+        e["ends_at"] = json!("2027-06-08T08:00:00+01:00");
+        assert_eq!(fields(&event(&e).unwrap_err()), ["ends_at"]);
+    }
+
+    #[test]
+    fn sessions_must_fit_the_event_and_reference_what_exists() {
+        let event = event(&event_json()).unwrap();
+        let speakers = HashSet::from([Slug::parse("ada").unwrap()]);
+        let id = Slug::parse("opening").unwrap();
+        let ok = json!({
+            "title": "Opening", "starts_at": "2027-06-08T09:00:00+01:00",
+            "ends_at": "2027-06-08T09:30:00+01:00", "track": "runtime", "room": "hall-a",
+            "speakers": ["ada"], "tags": ["keynote"], "links": {"slides": "https://example.org/s"}
+        });
+        let s = session(&id, &ok, &event, &speakers).unwrap();
+        assert_eq!(s.speakers, [Slug::parse("ada").unwrap()]);
+
+        let bad = json!({
+            "title": "x".repeat(MAX_NAME + 1), "starts_at": "2027-06-12T09:00:00+01:00",
+            "ends_at": "2027-06-12T08:00:00+01:00", "track": "nope", "room": "nowhere",
+            "speakers": ["grace"], "links": {"live": "ftp://x"}
+        });
+        let errors = session(&id, &bad, &event, &speakers).unwrap_err();
+        let f = fields(&errors);
+        for expected in [
+            "title",
+            "ends_at",
+            "starts_at",
+            "track",
+            "room",
+            "speakers",
+            "links.live",
+        ] {
+            assert!(f.contains(&expected), "{expected} not in {f:?}");
+        }
+    }
+
+    #[test]
+    fn a_session_on_the_last_evening_in_the_events_zone_fits() {
+        let event = event(&event_json()).unwrap();
+        let late = json!({
+            "title": "Party", "starts_at": "2027-06-10T20:00:00+01:00",
+            "ends_at": "2027-06-10T23:30:00+01:00"
+        });
+        let id = Slug::parse("party").unwrap();
+        assert!(session(&id, &late, &event, &HashSet::new()).is_ok());
+    }
+
+    #[test]
+    fn a_draft_imports_whole_or_not_at_all() {
+        let draft_json = json!({
+            "event": event_json(),
+            "speakers": [{"id": "ada", "name": "Ada"}],
+            "sessions": [{"id": "s1", "title": "One", "starts_at": "2027-06-08T10:00:00+01:00",
+                          "ends_at": "2027-06-08T10:30:00+01:00", "speakers": ["ada"]}]
+        });
+        let d = draft(&draft_json).unwrap();
+        assert_eq!((d.sessions.len(), d.speakers.len()), (1, 1));
+
+        let mut broken = draft_json.clone();
+        broken["sessions"][0]["speakers"] = json!(["nobody"]);
+        broken["speakers"][0]["links"] = json!({"web": "not a url"});
+        let errors = draft(&broken).unwrap_err();
+        let f = fields(&errors);
+        assert!(f.contains(&"sessions[0].speakers"), "{f:?}");
+        assert!(f.contains(&"speakers[0].links"), "{f:?}");
+    }
+
+    #[test]
+    fn removing_a_track_in_use_is_reported() {
+        let event = event(&event_json()).unwrap();
+        let session = Session {
+            id: Slug::parse("s").unwrap(),
+            title: "t".into(),
+            summary: String::new(),
+            starts_at: "2027-06-08T09:00:00Z".parse().unwrap(),
+            ends_at: "2027-06-08T10:00:00Z".parse().unwrap(),
+            track: Some(Slug::parse("runtime").unwrap()),
+            room: None,
+            speakers: vec![],
+            tags: vec![],
+            links: SessionLinks::default(),
+        };
+        assert!(sessions_still_fit(&event, std::slice::from_ref(&session)).is_empty());
+        let mut without = event.clone();
+        without.tracks.clear();
+        assert_eq!(
+            fields(&sessions_still_fit(&without, &[session])),
+            ["tracks"]
+        );
+    }
+}

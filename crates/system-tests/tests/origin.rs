@@ -1,0 +1,663 @@
+//! The origin through the test host, signed as an edge signs: trust,
+//! drafts, publishing, and registrations under concurrency.
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+use std::collections::{BTreeSet, HashSet};
+use system_tests::{ADMIN_TOKEN, OriginApp, json as body_json, sign};
+
+const EVENT: &str = "/api/admin/events/conf";
+
+fn event_body(capacity: Value) -> Value {
+    json!({
+        "name": "Conf 2027",
+        "timezone": "America/New_York",
+        "starts_at": "2027-03-01T09:00:00-05:00",
+        "ends_at": "2027-03-02T17:00:00-05:00",
+        "venue": "Hall",
+        "tracks": [{"id": "main", "name": "Main"}],
+        "rooms": [{"id": "a", "name": "Room A"}],
+        "registration": {"open": true, "capacity": capacity}
+    })
+}
+
+/// An origin with a published event `conf` of the given capacity.
+async fn origin_with_event(capacity: Value) -> OriginApp {
+    let origin = OriginApp::start(|o| o).await;
+    assert_eq!(
+        origin
+            .admin("PUT", EVENT, Some(event_body(capacity)))
+            .await
+            .status(),
+        201
+    );
+    let published = origin
+        .admin(
+            "POST",
+            &format!("{EVENT}/publish"),
+            Some(json!({"note": "first"})),
+        )
+        .await;
+    assert_eq!(published.status(), 201, "{:?}", published.body());
+    origin
+}
+
+fn register_request(key: &str, name: &str, email: &str) -> http::Request<Bytes> {
+    http::Request::post("/api/events/conf/registrations")
+        .header("content-type", "application/json")
+        .header("idempotency-key", key)
+        .body(Bytes::from(
+            json!({"name": name, "email": email}).to_string(),
+        ))
+        .unwrap()
+}
+
+async fn register(origin: &OriginApp, key: &str, email: &str) -> http::Response<Bytes> {
+    origin.signed(register_request(key, "Ada", email)).await
+}
+
+#[tokio::test]
+async fn only_signed_requests_are_answered() {
+    let origin =
+        OriginApp::start(|o| o.variable("signing_secret_previous", "retired-secret-0123456789"))
+            .await;
+    assert_eq!(
+        origin.app.get("/health").await.status(),
+        200,
+        "health is public"
+    );
+
+    let unsigned = origin.app.get("/_origin/events").await;
+    assert_eq!(unsigned.status(), 401);
+    let forged = origin
+        .app
+        .send(sign(
+            http::Request::get("/_origin/events")
+                .body(Bytes::new())
+                .unwrap(),
+            "some-other-secret-0123456",
+        ))
+        .await;
+    assert_eq!(forged.status(), 401);
+    let previous = origin
+        .app
+        .send(sign(
+            http::Request::get("/_origin/events")
+                .body(Bytes::new())
+                .unwrap(),
+            "retired-secret-0123456789",
+        ))
+        .await;
+    assert_eq!(
+        previous.status(),
+        200,
+        "the previous secret works during rotation"
+    );
+
+    let mut stale = sign(
+        http::Request::get("/_origin/events")
+            .body(Bytes::new())
+            .unwrap(),
+        system_tests::SIGNING_SECRET,
+    );
+    stale
+        .headers_mut()
+        .insert("eventfront-timestamp", "1000".parse().unwrap());
+    assert_eq!(origin.app.send(stale).await.status(), 401);
+
+    let tampered = sign(
+        register_request("k", "Ada", "ada@example.com"),
+        system_tests::SIGNING_SECRET,
+    );
+    let (parts, _) = tampered.into_parts();
+    let tampered = http::Request::from_parts(
+        parts,
+        Bytes::from(r#"{"name":"Eve","email":"eve@example.com"}"#),
+    );
+    let before = origin.dump();
+    assert_eq!(origin.app.send(tampered).await.status(), 401);
+    assert_eq!(before, origin.dump(), "a refused request changes nothing");
+}
+
+#[tokio::test]
+async fn the_demo_event_is_published_on_first_start() {
+    let origin = OriginApp::start(|o| o).await;
+    let events = origin
+        .signed(
+            http::Request::get("/_origin/events")
+                .body(Bytes::new())
+                .unwrap(),
+        )
+        .await;
+    let events = body_json(&events);
+    let demo = &events["events"][0];
+    assert_eq!(demo["version"], 1);
+    let slug = demo["slug"].as_str().unwrap();
+
+    let snapshot = origin
+        .signed(
+            http::Request::get(format!("/_origin/events/{slug}/snapshot"))
+                .body(Bytes::new())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(snapshot.status(), 200);
+    let etag = snapshot.headers()["etag"].to_str().unwrap().to_string();
+    let bundle = body_json(&snapshot);
+    let docs = &bundle["docs"];
+    let doc =
+        |name: &str| serde_json::from_str::<Value>(docs[name]["body"].as_str().unwrap()).unwrap();
+    let event = doc("event");
+    assert_ne!(event["timezone"], "UTC");
+    assert!(event["tracks"].as_array().unwrap().len() >= 4);
+    assert!(event["rooms"].as_array().unwrap().len() >= 6);
+    assert!(doc("sessions")["sessions"].as_array().unwrap().len() >= 60);
+    assert!(doc("speakers")["speakers"].as_array().unwrap().len() >= 40);
+    let days: BTreeSet<String> = doc("sessions")["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["starts_at"].as_str().unwrap()[..10].to_string())
+        .collect();
+    assert_eq!(days.len(), 3);
+
+    let conditional = origin
+        .signed(
+            http::Request::get(format!("/_origin/events/{slug}/snapshot"))
+                .header("if-none-match", &etag)
+                .body(Bytes::new())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(conditional.status(), 304);
+    assert!(conditional.body().is_empty());
+}
+
+#[tokio::test]
+async fn the_organizer_api_needs_the_token_and_refuses_all_without_one() {
+    let origin = OriginApp::start(|o| o).await;
+    let wrong = origin
+        .signed(
+            http::Request::get("/api/admin/events/conf/draft")
+                .header("authorization", "Bearer nope")
+                .body(Bytes::new())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(wrong.status(), 401);
+
+    let unconfigured = OriginApp::start(|o| o.variable("admin_token", "")).await;
+    let refused = unconfigured
+        .signed(
+            http::Request::get("/api/admin/events/conf/draft")
+                .header("authorization", "Bearer ")
+                .body(Bytes::new())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(refused.status(), 401);
+}
+
+#[tokio::test]
+async fn drafts_are_validated_whole_and_bad_input_changes_nothing() {
+    let origin = origin_with_event(json!(null)).await;
+    let speaker = origin
+        .admin(
+            "PUT",
+            &format!("{EVENT}/speakers/ada"),
+            Some(json!({"name": "Ada Lovelace"})),
+        )
+        .await;
+    assert_eq!(speaker.status(), 200);
+    let session = json!({
+        "title": "Engines", "starts_at": "2027-03-01T10:00:00-05:00",
+        "ends_at": "2027-03-01T10:45:00-05:00", "track": "main", "room": "a", "speakers": ["ada"]
+    });
+    assert_eq!(
+        origin
+            .admin("PUT", &format!("{EVENT}/sessions/engines"), Some(session))
+            .await
+            .status(),
+        200
+    );
+
+    let before = origin.dump();
+    let bad_session = origin
+        .admin(
+            "PUT",
+            &format!("{EVENT}/sessions/late"),
+            Some(json!({"title": "", "starts_at": "2027-04-01T10:00:00Z", "ends_at": "2027-04-01T09:00:00Z",
+                        "track": "nope", "speakers": ["grace"]})),
+        )
+        .await;
+    assert_eq!(bad_session.status(), 422);
+    assert_eq!(
+        bad_session.headers()["content-type"],
+        "application/problem+json"
+    );
+    let fields: HashSet<String> = body_json(&bad_session)["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_string())
+        .collect();
+    for f in ["title", "starts_at", "ends_at", "track", "speakers"] {
+        assert!(fields.contains(f), "{f} in {fields:?}");
+    }
+    let in_use = origin
+        .admin("DELETE", &format!("{EVENT}/speakers/ada"), None)
+        .await;
+    assert_eq!(in_use.status(), 409);
+    let mut without_tracks = event_body(json!(null));
+    without_tracks["tracks"] = json!([]);
+    let remove_track = origin.admin("PUT", EVENT, Some(without_tracks)).await;
+    assert_eq!(remove_track.status(), 422, "a track in use cannot go");
+    let not_json = origin
+        .signed(
+            http::Request::put(format!("{EVENT}/sessions/x"))
+                .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
+                .body(Bytes::from("title=x"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(not_json.status(), 415);
+    let malformed = origin
+        .signed(
+            http::Request::put(format!("{EVENT}/sessions/x"))
+                .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
+                .header("content-type", "application/json")
+                .body(Bytes::from("{\"title\": "))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(malformed.status(), 400);
+    let bad_import = origin
+        .admin(
+            "PUT",
+            &format!("{EVENT}/draft"),
+            Some(json!({"event": {"name": "x"}, "sessions": "no"})),
+        )
+        .await;
+    assert_eq!(bad_import.status(), 422);
+    assert_eq!(before, origin.dump(), "nothing was written");
+}
+
+#[tokio::test]
+async fn publishing_makes_immutable_versions_and_rollback_republishes_old_content() {
+    let origin = origin_with_event(json!(null)).await;
+    let session = json!({"title": "Keynote", "starts_at": "2027-03-01T09:00:00-05:00", "ends_at": "2027-03-01T10:00:00-05:00"});
+    origin
+        .admin(
+            "PUT",
+            &format!("{EVENT}/sessions/keynote"),
+            Some(session.clone()),
+        )
+        .await;
+    let v2 = origin
+        .admin(
+            "POST",
+            &format!("{EVENT}/publish"),
+            Some(json!({"note": "keynote added"})),
+        )
+        .await;
+    assert_eq!(body_json(&v2)["version"], 2);
+    let mut renamed = session;
+    renamed["title"] = json!("Opening keynote");
+    origin
+        .admin("PUT", &format!("{EVENT}/sessions/keynote"), Some(renamed))
+        .await;
+    let v3 = origin
+        .admin(
+            "POST",
+            &format!("{EVENT}/publish"),
+            Some(json!({"note": "renamed"})),
+        )
+        .await;
+    assert_eq!(body_json(&v3)["version"], 3);
+
+    let sessions_at = |bundle: &Value| -> Value {
+        serde_json::from_str(bundle["docs"]["sessions"]["body"].as_str().unwrap()).unwrap()
+    };
+    let fetch = |version: Option<u32>| {
+        let path = match version {
+            Some(v) => format!("/_origin/events/conf/snapshot?version={v}"),
+            None => "/_origin/events/conf/snapshot".to_string(),
+        };
+        origin.signed(http::Request::get(path).body(Bytes::new()).unwrap())
+    };
+    let current = body_json(&fetch(None).await);
+    assert_eq!(
+        sessions_at(&current)["sessions"][0]["title"],
+        "Opening keynote"
+    );
+    let old = body_json(&fetch(Some(2)).await);
+    assert_eq!(
+        sessions_at(&old)["sessions"][0]["title"],
+        "Keynote",
+        "version 2 never changes"
+    );
+
+    let rolled = origin
+        .admin(
+            "POST",
+            &format!("{EVENT}/rollback"),
+            Some(json!({"version": 2, "note": "undo rename"})),
+        )
+        .await;
+    assert_eq!(rolled.status(), 201);
+    assert_eq!(body_json(&rolled)["version"], 4);
+    let current = body_json(&fetch(None).await);
+    assert_eq!(current["version"], 4);
+    assert_eq!(sessions_at(&current)["sessions"][0]["title"], "Keynote");
+    let changelog: Value =
+        serde_json::from_str(current["docs"]["changelog"]["body"].as_str().unwrap()).unwrap();
+    let notes: Vec<&str> = changelog["changelog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["note"].as_str().unwrap())
+        .collect();
+    assert_eq!(notes, ["undo rename", "renamed", "keynote added", "first"]);
+    let draft = body_json(&origin.admin("GET", &format!("{EVENT}/draft"), None).await);
+    assert_eq!(
+        draft["sessions"][0]["title"], "Keynote",
+        "the draft is rolled back too"
+    );
+
+    let bad = origin
+        .admin(
+            "POST",
+            &format!("{EVENT}/rollback"),
+            Some(json!({"version": 99})),
+        )
+        .await;
+    assert_eq!(bad.status(), 422);
+    let audit = body_json(&origin.admin("GET", &format!("{EVENT}/audit"), None).await);
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions[0], "event.rolled_back");
+    assert!(
+        actions.contains(&"event.published") && actions.contains(&"session.saved"),
+        "{actions:?}"
+    );
+}
+
+#[tokio::test]
+async fn two_hundred_concurrent_registrations_never_overbook_fifty_seats() {
+    let origin = std::sync::Arc::new(origin_with_event(json!(50)).await);
+    let attempts = (0..200).map(|i| {
+        let origin = origin.clone();
+        tokio::spawn(async move {
+            register(
+                &origin,
+                &format!("key-{i}"),
+                &format!("person{i}@example.com"),
+            )
+            .await
+        })
+    });
+    let answers: Vec<Value> = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|r| {
+            let r = r.unwrap();
+            assert_eq!(r.status(), 201, "{:?}", r.body());
+            body_json(&r)
+        })
+        .collect();
+    let confirmed = answers
+        .iter()
+        .filter(|a| a["status"] == "confirmed")
+        .count();
+    let mut positions: Vec<i64> = answers
+        .iter()
+        .filter(|a| a["status"] == "waitlisted")
+        .map(|a| a["position"].as_i64().unwrap())
+        .collect();
+    positions.sort();
+    assert_eq!(confirmed, 50);
+    assert_eq!(positions, (1..=150).collect::<Vec<_>>());
+
+    let listing = body_json(
+        &origin
+            .admin("GET", &format!("{EVENT}/registrations"), None)
+            .await,
+    );
+    assert_eq!(listing["confirmed"], 50);
+    assert_eq!(listing["waitlisted"], 150);
+    let ids: HashSet<&str> = listing["registrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 200, "no duplicate rows");
+}
+
+#[tokio::test]
+async fn a_retried_key_replays_the_first_answer_and_creates_one_row() {
+    let origin = std::sync::Arc::new(origin_with_event(json!(10)).await);
+    let tries = (0..10).map(|_| {
+        let origin = origin.clone();
+        tokio::spawn(async move { register(&origin, "same-key", "ada@example.com").await })
+    });
+    let bodies: HashSet<Bytes> = futures::future::join_all(tries)
+        .await
+        .into_iter()
+        .map(|r| {
+            let r = r.unwrap();
+            assert_eq!(r.status(), 201);
+            r.into_body()
+        })
+        .collect();
+    assert_eq!(bodies.len(), 1, "identical answers byte for byte");
+    let listing = body_json(
+        &origin
+            .admin("GET", &format!("{EVENT}/registrations"), None)
+            .await,
+    );
+    assert_eq!(listing["registrations"].as_array().unwrap().len(), 1);
+
+    let other_body = register(&origin, "same-key", "grace@example.com").await;
+    assert_eq!(other_body.status(), 422);
+}
+
+#[tokio::test]
+async fn cancelling_promotes_the_next_in_line_and_is_harmless_twice() {
+    let origin = origin_with_event(json!(1)).await;
+    let first = body_json(&register(&origin, "k1", "one@example.com").await);
+    let second = body_json(&register(&origin, "k2", "two@example.com").await);
+    let third = body_json(&register(&origin, "k3", "three@example.com").await);
+    assert_eq!(
+        (
+            first["status"].as_str(),
+            second["position"].as_i64(),
+            third["position"].as_i64()
+        ),
+        (Some("confirmed"), Some(1), Some(2))
+    );
+
+    let manage = |id: &Value, token: &Value, method: &str| {
+        origin.signed(
+            http::Request::builder()
+                .method(method)
+                .uri(format!("/api/registrations/{}", id.as_str().unwrap()))
+                .header(
+                    "authorization",
+                    format!("Bearer {}", token.as_str().unwrap()),
+                )
+                .body(Bytes::new())
+                .unwrap(),
+        )
+    };
+    let wrong_token = manage(&first["id"], &json!("not-the-token"), "GET").await;
+    assert_eq!(wrong_token.status(), 404);
+    let unknown = manage(&json!("no-such-id"), &first["manage_token"], "GET").await;
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(
+        body_json(&wrong_token)["detail"],
+        body_json(&unknown)["detail"],
+        "no hint the id exists"
+    );
+
+    let cancelled = manage(&first["id"], &first["manage_token"], "DELETE").await;
+    assert_eq!(body_json(&cancelled)["status"], "cancelled");
+    let promoted = body_json(&manage(&second["id"], &second["manage_token"], "GET").await);
+    assert_eq!(promoted["status"], "confirmed");
+    let still_waiting = body_json(&manage(&third["id"], &third["manage_token"], "GET").await);
+    assert_eq!(still_waiting["position"], 1);
+
+    let before = origin.dump();
+    let again = manage(&first["id"], &first["manage_token"], "DELETE").await;
+    assert_eq!(
+        (
+            again.status().as_u16(),
+            body_json(&again)["status"].as_str()
+        ),
+        (200, Some("cancelled"))
+    );
+    assert_eq!(before, origin.dump(), "the second cancel changed nothing");
+    let audit = body_json(&origin.admin("GET", &format!("{EVENT}/audit"), None).await);
+    assert_eq!(audit["entries"][0]["action"], "registration.cancelled");
+    assert_eq!(audit["entries"][0]["detail"]["promoted"], second["id"]);
+}
+
+#[tokio::test]
+async fn a_registered_email_gets_a_fresh_looking_answer_and_nothing_is_created() {
+    let origin = origin_with_event(json!(null)).await;
+    let first = register(&origin, "a1", "ada@example.com").await;
+    let again = register(&origin, "a2", "ADA@example.com").await;
+    assert_eq!(again.status(), 201);
+    let (a, b) = (body_json(&first), body_json(&again));
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&a), keys(&b));
+    assert_eq!(a["status"], b["status"]);
+    assert_ne!(a["id"], b["id"]);
+    let listing = body_json(
+        &origin
+            .admin("GET", &format!("{EVENT}/registrations"), None)
+            .await,
+    );
+    assert_eq!(listing["registrations"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn bad_registrations_are_refused_and_change_nothing() {
+    let origin = origin_with_event(json!(5)).await;
+    let before = origin.dump();
+    let cases: Vec<(http::Request<Bytes>, u16)> = vec![
+        (register_request("k", "", "not-an-email"), 422),
+        (
+            http::Request::post("/api/events/conf/registrations")
+                .header("idempotency-key", "k")
+                .body(Bytes::from(r#"{"name":"A","email":"a@example.com"}"#))
+                .unwrap(),
+            415,
+        ),
+        (
+            http::Request::post("/api/events/conf/registrations")
+                .header("idempotency-key", "k")
+                .header("content-type", "application/json")
+                .body(Bytes::from("{\"name\":"))
+                .unwrap(),
+            400,
+        ),
+        (
+            http::Request::post("/api/events/conf/registrations")
+                .header("idempotency-key", "k")
+                .header("content-type", "application/json")
+                .body(Bytes::from(format!(
+                    r#"{{"name":"{}","email":"a@example.com"}}"#,
+                    "x".repeat(10_000)
+                )))
+                .unwrap(),
+            413,
+        ),
+        (
+            http::Request::post("/api/events/conf/registrations")
+                .header("content-type", "application/json")
+                .body(Bytes::from(r#"{"name":"A","email":"a@example.com"}"#))
+                .unwrap(),
+            422,
+        ),
+        (
+            http::Request::post("/api/events/nope/registrations")
+                .header("idempotency-key", "k")
+                .header("content-type", "application/json")
+                .body(Bytes::from(r#"{"name":"A","email":"a@example.com"}"#))
+                .unwrap(),
+            404,
+        ),
+        (
+            http::Request::get("/api/events/conf/registrations")
+                .body(Bytes::new())
+                .unwrap(),
+            405,
+        ),
+    ];
+    for (request, status) in cases {
+        let uri = request.uri().clone();
+        let response = origin.signed(request).await;
+        assert_eq!(response.status(), status, "{uri}: {:?}", response.body());
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+    }
+    assert_eq!(before, origin.dump());
+
+    let mut closed = event_body(json!(5));
+    closed["registration"]["open"] = json!(false);
+    origin.admin("PUT", EVENT, Some(closed)).await;
+    origin
+        .admin(
+            "POST",
+            &format!("{EVENT}/publish"),
+            Some(json!({"note": "closed"})),
+        )
+        .await;
+    assert_eq!(
+        register(&origin, "late", "late@example.com").await.status(),
+        409
+    );
+}
+
+#[tokio::test]
+async fn registrations_export_as_csv() {
+    let origin = origin_with_event(json!(null)).await;
+    origin
+        .signed(register_request("k1", "Ada, Countess", "ada@example.com"))
+        .await;
+    let csv = origin
+        .signed(
+            http::Request::get(format!("{EVENT}/registrations"))
+                .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
+                .header("accept", "text/csv")
+                .body(Bytes::new())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(csv.status(), 200);
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let text = String::from_utf8(csv.body().to_vec()).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("id,name,email,status,position,created_at,updated_at")
+    );
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .contains(",\"Ada, Countess\",ada@example.com,confirmed,")
+    );
+}
