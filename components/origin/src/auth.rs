@@ -6,21 +6,29 @@ use crate::error::OriginError;
 use crate::request::Incoming;
 use eventfront_domain::signing::{SIGNATURE_HEADER, Secret, TIMESTAMP_HEADER, Verifier};
 use sha2::{Digest, Sha256};
+use std::sync::OnceLock;
 use subtle::ConstantTimeEq;
 
 async fn variable(name: &str) -> String {
     spin_sdk::variables::get(name).await.unwrap_or_default()
 }
 
-/// The secret this origin signs with and the verifier it checks with.
+/// The secret this origin signs with and the verifier it checks with,
+/// read once per instance: Spin variables do not change while it lives.
 pub async fn signing_keys() -> Result<(Secret, Verifier), OriginError> {
+    static KEYS: OnceLock<(Secret, Verifier)> = OnceLock::new();
+    if let Some(keys) = KEYS.get() {
+        return Ok(keys.clone());
+    }
     let current = Secret::new(&variable("signing_secret").await)
         .map_err(|_| OriginError::Config("signing_secret is unset or too short"))?;
     let mut secrets = vec![current.clone()];
     if let Ok(previous) = Secret::new(&variable("signing_secret_previous").await) {
         secrets.push(previous);
     }
-    Ok((current, Verifier::new(secrets)))
+    Ok(KEYS
+        .get_or_init(|| (current, Verifier::new(secrets)))
+        .clone())
 }
 
 pub fn now_secs() -> i64 {

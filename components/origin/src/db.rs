@@ -7,6 +7,8 @@ use spin_sdk::sqlite::{Connection, RowResult, Value};
 
 pub struct Db(Connection);
 
+static WRITE_GATE: futures::lock::Mutex<()> = futures::lock::Mutex::new(());
+
 pub type Row = RowResult;
 
 fn failed(e: impl std::fmt::Debug) -> OriginError {
@@ -60,6 +62,11 @@ impl Db {
         &self,
         body: impl AsyncFnOnce(&Db) -> Result<T, OriginError>,
     ) -> Result<T, OriginError> {
+        // Requests sharing this instance queue here, in order, instead of
+        // in SQLite's busy handler, whose growing sleeps make waiters miss
+        // the lock long after it is free. Other instances still meet at
+        // SQLite's lock.
+        let _turn = WRITE_GATE.lock().await;
         self.exec("BEGIN IMMEDIATE", []).await?;
         match body(self).await {
             Ok(value) => {

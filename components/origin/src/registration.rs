@@ -95,55 +95,53 @@ pub async fn register(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply,
     let now = jiff::Timestamp::now();
     let (status, body) = db
         .transaction(async |db| {
-            if let Some(stored) = db
+            // One read for everything the decision needs keeps the write
+            // lock, which every concurrent registration waits for, brief.
+            let now_text = now.to_string();
+            let state = db
                 .row(
-                    "SELECT request_hash, status, body FROM idempotency WHERE key = ?",
-                    [text(key.as_str())],
+                    "SELECT
+                        i.request_hash, i.status, i.body,
+                        e.slug IS NOT NULL,
+                        coalesce(e.reg_open = 1
+                            AND (e.opens_at IS NULL OR e.opens_at <= ?3)
+                            AND (e.closes_at IS NULL OR ?3 < e.closes_at), 0),
+                        e.capacity,
+                        (SELECT count(*) FROM registrations WHERE event = ?1 AND status = 'confirmed'),
+                        (SELECT count(*) FROM registrations WHERE event = ?1 AND status = 'waitlisted'),
+                        (SELECT coalesce(max(seq), 0) FROM registrations WHERE event = ?1),
+                        EXISTS (SELECT 1 FROM registrations
+                                WHERE event = ?1 AND email_canonical = ?4 AND status != 'cancelled')
+                     FROM (SELECT 1)
+                     LEFT JOIN idempotency i ON i.key = ?2
+                     LEFT JOIN events e ON e.slug = ?1 AND e.current_version > 0",
+                    [
+                        text(slug.as_str()),
+                        text(key.as_str()),
+                        text(&now_text),
+                        text(new.email.canonical()),
+                    ],
                 )
                 .await?
-            {
-                if !same_secret(&col_text(&stored, 0), &request_hash) {
+                .ok_or_else(|| OriginError::Database("the decision query returned nothing".into()))?;
+            if state.get::<&str>(0).is_some() {
+                if !same_secret(&col_text(&state, 0), &request_hash) {
                     return Err(OriginError::KeyReused);
                 }
-                return Ok((col_int(&stored, 1) as u16, col_text(&stored, 2)));
+                return Ok((col_int(&state, 1) as u16, col_text(&state, 2)));
             }
-            let event = db
-                .row(
-                    "SELECT reg_open, capacity, opens_at, closes_at FROM events
-                     WHERE slug = ? AND current_version > 0",
-                    [text(slug.as_str())],
-                )
-                .await?
-                .ok_or(OriginError::NotFound("There is no such event."))?;
-            let window_open = col_int(&event, 0) == 1
-                && event
-                    .get::<&str>(2)
-                    .is_none_or(|t| t <= now.to_string().as_str())
-                && event
-                    .get::<&str>(3)
-                    .is_none_or(|t| now.to_string().as_str() < t);
-            if !window_open {
+            if col_int(&state, 3) == 0 {
+                return Err(OriginError::NotFound("There is no such event."));
+            }
+            if col_int(&state, 4) == 0 {
                 return Err(OriginError::Conflict(
                     "Registration for this event is closed.".into(),
                 ));
             }
-            let capacity = col_opt_int(&event, 1);
-            let counts = db
-                .row(
-                    "SELECT
-                        coalesce(sum(status = 'confirmed'), 0),
-                        coalesce(sum(status = 'waitlisted'), 0),
-                        coalesce(max(seq), 0)
-                     FROM registrations WHERE event = ?",
-                    [text(slug.as_str())],
-                )
-                .await?
-                .ok_or_else(|| OriginError::Database("no counts".into()))?;
-            let (confirmed, waitlisted, last_seq) = (
-                col_int(&counts, 0),
-                col_int(&counts, 1),
-                col_int(&counts, 2),
-            );
+            let capacity = col_opt_int(&state, 5);
+            let (confirmed, waitlisted, last_seq) =
+                (col_int(&state, 6), col_int(&state, 7), col_int(&state, 8));
+            let already = col_int(&state, 9) == 1;
             let has_seat = capacity.is_none_or(|c| confirmed < c);
             let (state, position) = if has_seat {
                 ("confirmed", None)
@@ -152,14 +150,6 @@ pub async fn register(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply,
             };
             let id = uuid::Uuid::new_v4().to_string();
             let token = random_token();
-            let already = db
-                .row(
-                    "SELECT 1 FROM registrations
-                     WHERE event = ? AND email_canonical = ? AND status != 'cancelled'",
-                    [text(slug.as_str()), text(new.email.canonical())],
-                )
-                .await?
-                .is_some();
             // Someone already registered gets the answer a newcomer would
             // get, and nothing is written, so the form reveals nobody.
             if !already {
@@ -177,8 +167,8 @@ pub async fn register(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply,
                         text(new.email.canonical()),
                         text(state),
                         text(token_hash(&token)),
-                        text(now.to_string()),
-                        text(now.to_string()),
+                        text(&now_text),
+                        text(&now_text),
                     ],
                 )
                 .await?;
@@ -191,7 +181,7 @@ pub async fn register(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply,
                     text(key.as_str()),
                     text(&request_hash),
                     text(&body),
-                    text(now.to_string()),
+                    text(&now_text),
                 ],
             )
             .await?;

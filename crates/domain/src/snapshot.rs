@@ -145,7 +145,7 @@ pub fn build(
         note: note.to_string(),
     }];
     entries.extend(changelog.iter().filter(|e| e.version < version).cloned());
-    entries.sort_by(|a, b| b.version.cmp(&a.version));
+    entries.sort_by_key(|e| std::cmp::Reverse(e.version));
     let changelog_doc = json!({
         "version": version,
         "changelog": entries

@@ -11,28 +11,71 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wasmtime::component::{Access, Accessor, FutureReader, Resource, StreamReader};
 
-/// A database a component may be granted, kept in a file.
+/// A database a component may be granted, kept in a file. Closed
+/// connections are kept for the next `open`, which saves reopening the
+/// file and re-preparing statements; a guest still sees a connection of its
+/// own, with no transaction left open by anyone else.
 pub struct SqliteDb {
     path: PathBuf,
+    idle: Mutex<Vec<rusqlite::Connection>>,
 }
+
+/// More idle connections than this are closed rather than kept.
+const MAX_IDLE: usize = 32;
 
 impl SqliteDb {
     pub fn file(path: &Path) -> Self {
         Self {
             path: path.to_path_buf(),
+            idle: Mutex::new(Vec::new()),
         }
     }
 
-    pub fn connect(&self) -> rusqlite::Result<rusqlite::Connection> {
-        let conn = rusqlite::Connection::open(&self.path)?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        Ok(conn)
+    fn connect(self: &Arc<Self>) -> rusqlite::Result<SqliteConnection> {
+        let reused = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match reused {
+            Some(conn) => conn,
+            None => {
+                let conn = rusqlite::Connection::open(&self.path)?;
+                conn.busy_timeout(Duration::from_secs(5))?;
+                conn
+            }
+        };
+        Ok(SqliteConnection {
+            conn: Arc::new(Mutex::new(conn)),
+            db: self.clone(),
+        })
     }
 }
 
 /// An open connection, as the guest's `connection` resource.
 pub struct SqliteConnection {
     conn: Arc<Mutex<rusqlite::Connection>>,
+    db: Arc<SqliteDb>,
+}
+
+impl Drop for SqliteConnection {
+    fn drop(&mut self) {
+        let Some(conn) = Arc::get_mut(&mut self.conn) else {
+            return;
+        };
+        let conn = std::mem::replace(
+            conn.get_mut().unwrap_or_else(|e| e.into_inner()),
+            match rusqlite::Connection::open_in_memory() {
+                Ok(placeholder) => placeholder,
+                Err(_) => return,
+            },
+        );
+        // A guest that left a transaction open has it rolled back, as
+        // closing the connection would have done.
+        if !conn.is_autocommit() && conn.execute_batch("ROLLBACK").is_err() {
+            return;
+        }
+        let mut idle = self.db.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < MAX_IDLE {
+            idle.push(conn);
+        }
+    }
 }
 
 fn io(e: impl std::fmt::Display) -> Error {
@@ -81,6 +124,8 @@ fn execute_blocking(
     Ok(QueryResult { columns, rows: out })
 }
 
+/// Runs a statement on the blocking pool: SQLite may wait there for its
+/// lock without stalling other requests.
 async fn run_blocking<R: Send + 'static>(
     f: impl FnOnce() -> Result<R, Error> + Send + 'static,
 ) -> wasmtime::Result<Result<R, Error>> {
@@ -105,9 +150,7 @@ fn open_in(
         Err(e) => return Ok(Err(e)),
     };
     match db.connect() {
-        Ok(conn) => Ok(Ok(view.table.push(SqliteConnection {
-            conn: Arc::new(Mutex::new(conn)),
-        })?)),
+        Ok(conn) => Ok(Ok(view.table.push(conn)?)),
         Err(e) => Ok(Err(io(e))),
     }
 }
