@@ -16,6 +16,12 @@ pub enum EdgeError {
     Config(String),
     #[error("key-value store: {0}")]
     Store(String),
+    #[error("body over {0} bytes")]
+    TooLarge(usize),
+    #[error("bad request: {0}")]
+    BadQuery(String),
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
 }
 
 impl EdgeError {
@@ -30,6 +36,12 @@ impl EdgeError {
                     Some(2),
                 )
             }
+            EdgeError::TooLarge(limit) => respond::problem(
+                &Problem::new(413, format!("The body must be at most {limit} bytes.")),
+                None,
+            ),
+            EdgeError::BadQuery(why) => respond::problem(&Problem::new(400, why), None),
+            EdgeError::Unauthorized(why) => respond::problem(&Problem::new(401, why), None),
             EdgeError::Config(cause) | EdgeError::Store(cause) => {
                 eprintln!("edge: {cause}");
                 respond::problem(

@@ -1,9 +1,15 @@
 //! The edge: serves attendees from the point of presence nearest them, out
-//! of Spin key-value storage, and forwards writes to the origin. This file
-//! is the Spin glue; the work is in the modules.
+//! of Spin key-value storage with a per-instance memory tier in front, and
+//! forwards writes to the origin, signed. This file is the Spin glue; the
+//! work is in the modules.
 
+mod cache;
 mod config;
 mod error;
+mod forward;
+mod notice;
+mod origin;
+mod reads;
 mod routes;
 
 use spin_sdk::http::{IntoResponse, Request};

@@ -1,36 +1,88 @@
 //! Which handler answers which method and path.
 
+use crate::cache::{self, INDEX_KEY};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
+use crate::reads::{self, ReadRequest};
+use crate::{forward, notice, origin};
+use bytes::Bytes;
+use eventfront_domain::Slug;
 use eventfront_domain::respond::{self, Reply};
+use eventfront_domain::snapshot;
+use http::Method;
 use serde_json::{Map, Value, json};
 use spin_sdk::http::Request;
-use spin_sdk::http::body::IncomingBodyExt;
-use spin_sdk::key_value::Store;
-
-/// Where the edge keeps what it knows of each event it holds.
-const EVENTS_KEY: &str = "meta/events";
 
 pub async fn route(request: Request) -> Result<Reply, EdgeError> {
+    let config = EdgeConfig::get().await?;
     let path = request.uri().path().to_string();
-    let get = request.method() == http::Method::GET;
-    match path.as_str() {
-        "/_edge/status" if get => status().await,
-        "/api/health" if get => health().await,
-        "/_edge/status" | "/api/health" => Err(EdgeError::MethodNotAllowed { allow: "GET" }),
+    let query = request.uri().query().map(str::to_string);
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let method = request.method().clone();
+    let if_none_match = request
+        .headers()
+        .get(http::header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let read = ReadRequest {
+        if_none_match: if_none_match.as_deref(),
+        query: query.as_deref(),
+    };
+    let get = |allowed: bool| {
+        if allowed {
+            Ok(())
+        } else {
+            Err(EdgeError::MethodNotAllowed { allow: "GET" })
+        }
+    };
+    match segments.as_slice() {
+        ["_edge", "status"] => {
+            get(method == Method::GET)?;
+            status(&config).await
+        }
+        ["_edge", "publish"] => match method {
+            Method::POST => notice::receive(&config, request).await,
+            _ => Err(EdgeError::MethodNotAllowed { allow: "POST" }),
+        },
+        ["api", "health"] => {
+            get(method == Method::GET)?;
+            health(&config).await
+        }
+        ["api", "events", _, "registrations"] => match method {
+            Method::POST => forward::forward(&config, request).await,
+            _ => Err(EdgeError::MethodNotAllowed { allow: "POST" }),
+        },
+        ["api", "registrations", _] | ["api", "admin", ..] => {
+            forward::forward(&config, request).await
+        }
+        ["api", "events"] => {
+            get(method == Method::GET)?;
+            events(&config, &read).await
+        }
+        ["api", "events", slug, rest @ ..] => {
+            get(method == Method::GET)?;
+            let slug = Slug::parse(slug).map_err(|_| EdgeError::NotFound)?;
+            let slug = slug.as_str();
+            match rest {
+                [] => reads::document(&config, slug, snapshot::EVENT, &read).await,
+                ["sessions"] => reads::document(&config, slug, snapshot::SESSIONS, &read).await,
+                ["speakers"] => reads::document(&config, slug, snapshot::SPEAKERS, &read).await,
+                ["changelog"] => reads::document(&config, slug, snapshot::CHANGELOG, &read).await,
+                [kind @ ("sessions" | "speakers"), id] => {
+                    reads::item(&config, slug, kind, id, &read).await
+                }
+                _ => Err(EdgeError::NotFound),
+            }
+        }
         _ => Err(EdgeError::NotFound),
     }
 }
 
 /// The edge's region and the version it holds of each event.
-async fn status() -> Result<Reply, EdgeError> {
-    let config = EdgeConfig::load().await?;
-    let store = Store::open_default()
-        .await
-        .map_err(|e| EdgeError::Store(format!("{e:?}")))?;
-    let events: Map<String, Value> = match store.get(EVENTS_KEY).await {
-        Ok(Some(bytes)) => serde_json::from_slice(&bytes)
-            .map_err(|e| EdgeError::Store(format!("{EVENTS_KEY}: {e}")))?,
+async fn status(config: &EdgeConfig) -> Result<Reply, EdgeError> {
+    let kv = cache::store().await?;
+    let events: Map<String, Value> = match kv.get(INDEX_KEY).await {
+        Ok(Some(bytes)) => serde_json::from_slice(&bytes).unwrap_or_default(),
         Ok(None) => Map::new(),
         Err(e) => return Err(EdgeError::Store(format!("{e:?}"))),
     };
@@ -40,25 +92,90 @@ async fn status() -> Result<Reply, EdgeError> {
     ))
 }
 
+/// Published events, from the origin's list, each summary from the cache.
+async fn events(config: &EdgeConfig, read: &ReadRequest<'_>) -> Result<Reply, EdgeError> {
+    let answer = origin::call(
+        config,
+        &Method::GET,
+        "/_origin/events",
+        &[],
+        Bytes::new(),
+        origin::FETCH_TIMEOUT,
+    )
+    .await;
+    let slugs: Vec<String> = match answer {
+        Ok(a) if a.status.is_success() => serde_json::from_slice::<Value>(&a.body)
+            .ok()
+            .and_then(|v| {
+                v["events"].as_array().map(|l| {
+                    l.iter()
+                        .filter_map(|e| e["slug"].as_str().map(String::from))
+                        .collect()
+                })
+            })
+            .unwrap_or_default(),
+        // Without the origin, list what this edge holds.
+        _ => {
+            let kv = cache::store().await?;
+            let held: Map<String, Value> = match kv.get(INDEX_KEY).await {
+                Ok(Some(bytes)) => serde_json::from_slice(&bytes).unwrap_or_default(),
+                _ => Map::new(),
+            };
+            held.keys().cloned().collect()
+        }
+    };
+    let mut list = Vec::new();
+    let mut newest = 0;
+    for slug in slugs {
+        let lookup = cache::lookup(config, &slug).await?;
+        if let Some((_, body)) = lookup.held.doc(snapshot::SUMMARY) {
+            list.push(serde_json::from_slice::<Value>(body).unwrap_or(Value::Null));
+        }
+        newest = newest.max(lookup.held.head.version);
+    }
+    let body = Bytes::from(json!({ "events": list }).to_string());
+    let tag = snapshot::etag(&body);
+    let mut reply = if read.if_none_match == Some(tag.as_str()) {
+        respond::bytes(304, "application/json", Bytes::new())
+    } else {
+        respond::bytes(200, "application/json", body)
+    };
+    for (name, value) in [
+        ("etag", tag),
+        (
+            "cache-control",
+            "public, max-age=5, stale-while-revalidate=30, stale-if-error=86400".to_string(),
+        ),
+        ("eventfront-version", newest.to_string()),
+        ("eventfront-edge", config.region.clone()),
+    ] {
+        if let Ok(value) = value.parse() {
+            reply.headers_mut().insert(name, value);
+        }
+    }
+    Ok(reply)
+}
+
 /// The edge and its origin, checked end to end.
-async fn health() -> Result<Reply, EdgeError> {
-    let config = EdgeConfig::load().await?;
-    let response = spin_sdk::http::get(format!("{}/health", config.origin_url))
-        .await
-        .map_err(|e| EdgeError::OriginUnavailable(format!("{e:?}")))?;
-    let status = response.status();
-    let body = response
-        .into_body()
-        .bytes()
-        .await
-        .map_err(|e| EdgeError::OriginUnavailable(format!("{e:?}")))?;
-    let origin: Value = serde_json::from_slice(&body)
-        .map_err(|e| EdgeError::OriginUnavailable(format!("origin answered {status}: {e}")))?;
-    if !status.is_success() {
+async fn health(config: &EdgeConfig) -> Result<Reply, EdgeError> {
+    let answer = origin::call(
+        config,
+        &Method::GET,
+        "/health",
+        &[],
+        Bytes::new(),
+        origin::FETCH_TIMEOUT,
+    )
+    .await
+    .map_err(|e| EdgeError::OriginUnavailable(e.0))?;
+    if !answer.status.is_success() {
         return Err(EdgeError::OriginUnavailable(format!(
-            "origin answered {status}"
+            "origin answered {}",
+            answer.status
         )));
     }
+    let origin: Value = serde_json::from_slice(&answer.body)
+        .map_err(|e| EdgeError::OriginUnavailable(format!("origin health: {e}")))?;
     Ok(respond::json(
         200,
         &json!({ "status": "ok", "region": config.region, "origin": origin }),

@@ -131,6 +131,69 @@ edge_urls = "{{{{ edge_urls }}}}"
     }
 }
 
+/// An edge alone, as in production: its own KV, its origin at `origin_url`,
+/// served on a loopback port so that the origin can notify it.
+pub struct EdgeApp {
+    pub app: App,
+    pub server: spin_test_host::Server,
+    _state: tempfile::TempDir,
+}
+
+impl EdgeApp {
+    pub async fn start(
+        region: &str,
+        origin_url: &str,
+        options: impl FnOnce(AppOptions) -> AppOptions,
+    ) -> Self {
+        let state = tempfile::tempdir().unwrap();
+        let manifest = state.path().join("edge.toml");
+        std::fs::write(
+            &manifest,
+            format!(
+                r#"spin_manifest_version = 2
+[application]
+name = "edge-{region}"
+[variables]
+region = {{ required = true }}
+origin_url = {{ required = true }}
+signing_secret = {{ required = true, secret = true }}
+signing_secret_previous = {{ default = "", secret = true }}
+staleness_secs = {{ default = "5" }}
+[[trigger.http]]
+route = "/..."
+component = "edge"
+[component.edge]
+source = "{}"
+key_value_stores = ["default"]
+allowed_outbound_hosts = ["{{{{ origin_url }}}}"]
+[component.edge.variables]
+region = "{{{{ region }}}}"
+origin_url = "{{{{ origin_url }}}}"
+signing_secret = "{{{{ signing_secret }}}}"
+signing_secret_previous = "{{{{ signing_secret_previous }}}}"
+staleness_secs = "{{{{ staleness_secs }}}}"
+"#,
+                component_wasm("edge").display()
+            ),
+        )
+        .unwrap();
+        let mut base = AppOptions::new(&manifest)
+            .variable("region", region)
+            .variable("origin_url", origin_url)
+            .variable("signing_secret", SIGNING_SECRET);
+        base.state_dir = Some(state.path().join("state"));
+        let app = App::start(options(base)).await.expect("the edge starts");
+        let server = spin_test_host::Server::bind(app.clone(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        Self {
+            app,
+            server,
+            _state: state,
+        }
+    }
+}
+
 /// Adds the edge signature headers to `request`.
 pub fn sign(request: http::Request<Bytes>, secret: &str) -> http::Request<Bytes> {
     let (mut parts, body) = request.into_parts();

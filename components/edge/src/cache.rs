@@ -1,0 +1,361 @@
+//! The edge's three tiers for one event's published snapshot: this
+//! instance's memory (rechecked against KV every `MEMORY_RECHECK`), Spin's
+//! key-value store (shared by the edge's instances, rechecked against the
+//! origin once older than the staleness window), and the origin itself.
+//! Versions only go up: nothing replaces a copy with an older one.
+
+use crate::config::EdgeConfig;
+use crate::error::EdgeError;
+use crate::origin::{self, FETCH_TIMEOUT};
+use bytes::Bytes;
+use eventfront_domain::snapshot::{Doc, Snapshot};
+use serde::{Deserialize, Serialize};
+use spin_sdk::key_value::Store;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How long this instance trusts its memory before asking KV whether a
+/// newer version arrived (another instance may have stored it).
+pub const MEMORY_RECHECK: Duration = Duration::from_millis(50);
+
+/// What the edge holds of one event, as kept in KV under `head/{slug}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Head {
+    pub version: u64,
+    /// Unix seconds when this version came from the origin.
+    pub fetched_at: i64,
+    /// Unix seconds when the origin last confirmed it is current.
+    pub checked_at: i64,
+    pub etags: BTreeMap<String, String>,
+}
+
+/// One event's snapshot in memory, documents ready to send.
+pub struct Held {
+    pub head: Head,
+    pub docs: HashMap<String, (String, Bytes)>,
+    loaded: Instant,
+}
+
+impl Held {
+    pub fn doc(&self, name: &str) -> Option<&(String, Bytes)> {
+        self.docs.get(name)
+    }
+}
+
+/// A copy to serve, and whether the origin could not confirm it lately.
+pub struct Lookup {
+    pub held: Arc<Held>,
+    pub stale: bool,
+}
+
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn memory() -> &'static Mutex<HashMap<String, Arc<Held>>> {
+    static MEMORY: OnceLock<Mutex<HashMap<String, Arc<Held>>>> = OnceLock::new();
+    MEMORY.get_or_init(Default::default)
+}
+
+fn remember(slug: &str, held: Arc<Held>) {
+    let mut memory = memory().lock().unwrap_or_else(|e| e.into_inner());
+    let newer_known = memory
+        .get(slug)
+        .is_some_and(|h| h.head.version > held.head.version);
+    if !newer_known {
+        memory.insert(slug.to_string(), held);
+    }
+}
+
+/// One fetch per event at a time in this instance: concurrent cold reads
+/// wait for it instead of all asking the origin.
+fn fetch_gate(slug: &str) -> Arc<futures::lock::Mutex<()>> {
+    static GATES: OnceLock<Mutex<HashMap<String, Arc<futures::lock::Mutex<()>>>>> = OnceLock::new();
+    GATES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(slug.to_string())
+        .or_default()
+        .clone()
+}
+
+pub async fn store() -> Result<Store, EdgeError> {
+    Store::open_default()
+        .await
+        .map_err(|e| EdgeError::Store(format!("{e:?}")))
+}
+
+fn kv_error(e: impl std::fmt::Debug) -> EdgeError {
+    EdgeError::Store(format!("{e:?}"))
+}
+
+async fn read_head(kv: &Store, slug: &str) -> Result<Option<Head>, EdgeError> {
+    match kv.get(format!("head/{slug}")).await.map_err(kv_error)? {
+        Some(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
+        None => Ok(None),
+    }
+}
+
+async fn load_from_kv(kv: &Store, slug: &str, head: Head) -> Result<Option<Held>, EdgeError> {
+    let mut docs = HashMap::new();
+    for (name, etag) in &head.etags {
+        match kv
+            .get(format!("doc/{slug}/{}/{name}", head.version))
+            .await
+            .map_err(kv_error)?
+        {
+            Some(body) => {
+                docs.insert(name.clone(), (etag.clone(), Bytes::from(body)));
+            }
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(Held {
+        head,
+        docs,
+        loaded: Instant::now(),
+    }))
+}
+
+/// The event's snapshot from the nearest tier that has it, revalidated
+/// with the origin once older than the staleness window.
+pub async fn lookup(config: &EdgeConfig, slug: &str) -> Result<Lookup, EdgeError> {
+    let in_memory = memory()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(slug)
+        .cloned();
+    let mut held = match in_memory {
+        Some(h) if h.loaded.elapsed() < MEMORY_RECHECK => Some(h),
+        other => refresh_from_kv(slug, other).await?,
+    };
+    if held.is_none() {
+        let gate = fetch_gate(slug);
+        let _turn = gate.lock().await;
+        held = refresh_from_kv(slug, None).await?;
+        if held.is_none() {
+            return match fetch(config, slug, None).await {
+                Fetched::Snapshot(s) => Ok(Lookup {
+                    held: store_snapshot(&s).await?,
+                    stale: false,
+                }),
+                Fetched::NotModified | Fetched::Unavailable(_) => {
+                    Err(EdgeError::OriginUnavailable(format!(
+                        "no copy of {slug} and the origin cannot be reached"
+                    )))
+                }
+                Fetched::Gone => Err(EdgeError::NotFound),
+            };
+        }
+    }
+    let held = held.expect("checked above");
+    if now_secs() - held.head.checked_at < config.staleness.as_secs().max(1) as i64 {
+        return Ok(Lookup { held, stale: false });
+    }
+    revalidate(config, slug, held).await
+}
+
+async fn refresh_from_kv(
+    slug: &str,
+    in_memory: Option<Arc<Held>>,
+) -> Result<Option<Arc<Held>>, EdgeError> {
+    let kv = store().await?;
+    let Some(head) = read_head(&kv, slug).await? else {
+        return Ok(in_memory);
+    };
+    let held = match in_memory {
+        Some(h) if h.head.version >= head.version => Arc::new(Held {
+            head: Head {
+                checked_at: head.checked_at.max(h.head.checked_at),
+                ..h.head.clone()
+            },
+            docs: h.docs.clone(),
+            loaded: Instant::now(),
+        }),
+        _ => match load_from_kv(&kv, slug, head).await? {
+            Some(held) => Arc::new(held),
+            None => return Ok(None),
+        },
+    };
+    remember(slug, held.clone());
+    Ok(Some(held))
+}
+
+/// Asks the origin whether `held` is still current; serves it marked stale
+/// if the origin cannot say.
+async fn revalidate(config: &EdgeConfig, slug: &str, held: Arc<Held>) -> Result<Lookup, EdgeError> {
+    let gate = fetch_gate(slug);
+    let _turn = gate.lock().await;
+    match fetch(config, slug, Some(held.head.version)).await {
+        Fetched::NotModified => {
+            let mut head = held.head.clone();
+            head.checked_at = now_secs();
+            let kv = store().await?;
+            write_head(&kv, slug, &head).await?;
+            let fresh = Arc::new(Held {
+                head,
+                docs: held.docs.clone(),
+                loaded: Instant::now(),
+            });
+            remember(slug, fresh.clone());
+            Ok(Lookup {
+                held: fresh,
+                stale: false,
+            })
+        }
+        Fetched::Snapshot(snapshot) => Ok(Lookup {
+            held: store_snapshot(&snapshot).await?,
+            stale: false,
+        }),
+        Fetched::Gone => Err(EdgeError::NotFound),
+        Fetched::Unavailable(why) => {
+            eprintln!("edge: serving {slug} v{} stale: {why}", held.head.version);
+            Ok(Lookup { held, stale: true })
+        }
+    }
+}
+
+enum Fetched {
+    Snapshot(Snapshot),
+    NotModified,
+    Gone,
+    Unavailable(String),
+}
+
+async fn fetch(config: &EdgeConfig, slug: &str, held_version: Option<u64>) -> Fetched {
+    let headers: Vec<(http::HeaderName, http::HeaderValue)> = held_version
+        .and_then(|v| Snapshot::etag_for(v).parse().ok())
+        .map(|etag| (http::header::IF_NONE_MATCH, etag))
+        .into_iter()
+        .collect();
+    let target = format!("/_origin/events/{slug}/snapshot");
+    match origin::call(
+        config,
+        &http::Method::GET,
+        &target,
+        &headers,
+        Bytes::new(),
+        FETCH_TIMEOUT,
+    )
+    .await
+    {
+        Err(e) => Fetched::Unavailable(e.0),
+        Ok(answer) => match answer.status.as_u16() {
+            304 => Fetched::NotModified,
+            404 => Fetched::Gone,
+            200 => match serde_json::from_slice::<Snapshot>(&answer.body) {
+                Ok(s) if held_version.is_none_or(|v| s.version > v) => Fetched::Snapshot(s),
+                Ok(_) => Fetched::NotModified,
+                Err(e) => Fetched::Unavailable(format!("unreadable snapshot: {e}")),
+            },
+            status => Fetched::Unavailable(format!("origin answered {status}")),
+        },
+    }
+}
+
+/// Fetches version `version` (or newer) unless something at least as new
+/// is held; used when the origin announces a publish.
+pub async fn ensure_version(
+    config: &EdgeConfig,
+    slug: &str,
+    version: u64,
+) -> Result<u64, EdgeError> {
+    let gate = fetch_gate(slug);
+    let _turn = gate.lock().await;
+    let kv = store().await?;
+    let held = read_head(&kv, slug).await?.map(|h| h.version);
+    if held.is_some_and(|h| h >= version) {
+        return Ok(held.unwrap_or(version));
+    }
+    match fetch(config, slug, held).await {
+        Fetched::Snapshot(s) => Ok(store_snapshot(&s).await?.head.version),
+        Fetched::NotModified => Ok(held.unwrap_or(0)),
+        Fetched::Gone => Err(EdgeError::NotFound),
+        Fetched::Unavailable(why) => Err(EdgeError::OriginUnavailable(why)),
+    }
+}
+
+async fn write_head(kv: &Store, slug: &str, head: &Head) -> Result<(), EdgeError> {
+    let bytes = serde_json::to_vec(head).map_err(kv_error)?;
+    kv.set(format!("head/{slug}"), &bytes)
+        .await
+        .map_err(kv_error)?;
+    update_index(kv, slug, head).await
+}
+
+/// Documents first, then the head that points at them, so a reader never
+/// finds a head without its documents; never over a newer head.
+async fn store_snapshot(snapshot: &Snapshot) -> Result<Arc<Held>, EdgeError> {
+    let kv = store().await?;
+    let slug = snapshot.slug.as_str();
+    let now = now_secs();
+    let head = Head {
+        version: snapshot.version,
+        fetched_at: now,
+        checked_at: now,
+        etags: snapshot
+            .docs
+            .iter()
+            .map(|(n, d)| (n.clone(), d.etag.clone()))
+            .collect(),
+    };
+    let current = read_head(&kv, slug).await?;
+    if let Some(current) = current.filter(|c| c.version > snapshot.version)
+        && let Some(newer) = load_from_kv(&kv, slug, current).await?
+    {
+        let newer = Arc::new(newer);
+        remember(slug, newer.clone());
+        return Ok(newer);
+    }
+    let mut docs = HashMap::new();
+    for (name, Doc { etag, body }) in &snapshot.docs {
+        kv.set(
+            format!("doc/{slug}/{}/{name}", snapshot.version),
+            body.as_bytes(),
+        )
+        .await
+        .map_err(kv_error)?;
+        docs.insert(name.clone(), (etag.clone(), Bytes::from(body.clone())));
+    }
+    write_head(&kv, slug, &head).await?;
+    let held = Arc::new(Held {
+        head,
+        docs,
+        loaded: Instant::now(),
+    });
+    remember(slug, held.clone());
+    Ok(held)
+}
+
+/// What `/_edge/status` reports, kept under `meta/events`.
+pub const INDEX_KEY: &str = "meta/events";
+
+async fn update_index(kv: &Store, slug: &str, head: &Head) -> Result<(), EdgeError> {
+    let mut index: BTreeMap<String, serde_json::Value> =
+        match kv.get(INDEX_KEY).await.map_err(kv_error)? {
+            Some(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
+            None => BTreeMap::new(),
+        };
+    let older = index
+        .get(slug)
+        .and_then(|e| e["version"].as_u64())
+        .is_some_and(|v| v > head.version);
+    if !older {
+        index.insert(
+            slug.to_string(),
+            serde_json::json!({
+                "version": head.version,
+                "fetched_at": head.fetched_at,
+                "checked_at": head.checked_at,
+            }),
+        );
+        kv.set(INDEX_KEY, &serde_json::to_vec(&index).map_err(kv_error)?)
+            .await
+            .map_err(kv_error)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! Writes and organizer requests, forwarded to the origin signed. The edge
+//! bounds the body first, passes the origin's answer through, and answers
+//! 503 with `Retry-After` when the origin cannot be reached: never a false
+//! confirmation.
+
+use crate::config::EdgeConfig;
+use crate::error::EdgeError;
+use crate::origin::{self, WRITE_TIMEOUT};
+use eventfront_domain::respond::{self, Reply};
+use spin_sdk::http::Request;
+use spin_sdk::http::body::IncomingBodyExt;
+
+/// The largest body the edge forwards (a whole draft import).
+pub const MAX_BODY: usize = 4 << 20;
+
+/// Request headers the origin needs; everything else stays at the edge.
+const PASSED_ON: [http::HeaderName; 5] = [
+    http::header::CONTENT_TYPE,
+    http::header::AUTHORIZATION,
+    http::header::ACCEPT,
+    http::header::IF_NONE_MATCH,
+    http::HeaderName::from_static("idempotency-key"),
+];
+
+/// Response headers worth passing back to the client.
+const PASSED_BACK: [http::HeaderName; 5] = [
+    http::header::CONTENT_TYPE,
+    http::header::RETRY_AFTER,
+    http::header::ALLOW,
+    http::header::WWW_AUTHENTICATE,
+    http::header::ETAG,
+];
+
+pub async fn forward(config: &EdgeConfig, request: Request) -> Result<Reply, EdgeError> {
+    let (parts, body) = request.into_parts();
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY) {
+        return Err(EdgeError::TooLarge(MAX_BODY));
+    }
+    let body = body
+        .bytes()
+        .await
+        .map_err(|e| EdgeError::BadQuery(format!("the body could not be read: {e:?}")))?;
+    if body.len() > MAX_BODY {
+        return Err(EdgeError::TooLarge(MAX_BODY));
+    }
+    let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let headers: Vec<_> = PASSED_ON
+        .iter()
+        .filter_map(|name| Some((name.clone(), parts.headers.get(name)?.clone())))
+        .collect();
+    let answer = origin::call(config, &parts.method, target, &headers, body, WRITE_TIMEOUT)
+        .await
+        .map_err(|e| EdgeError::OriginUnavailable(e.0))?;
+    if answer.status.is_server_error() && answer.status != http::StatusCode::SERVICE_UNAVAILABLE {
+        return Err(EdgeError::OriginUnavailable(format!(
+            "origin answered {}",
+            answer.status
+        )));
+    }
+    let mut reply = respond::bytes(answer.status.as_u16(), "application/json", answer.body);
+    for name in PASSED_BACK {
+        if let Some(value) = answer.headers.get(&name) {
+            reply.headers_mut().insert(name, value.clone());
+        }
+    }
+    reply.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    Ok(reply)
+}

@@ -1,0 +1,72 @@
+//! Talking to the origin: every request signed, every call bounded by a
+//! timeout, and an unreachable origin reported as such (never as an answer).
+
+use crate::config::EdgeConfig;
+use bytes::Bytes;
+use futures::FutureExt;
+use spin_sdk::http::FullBody;
+use spin_sdk::http::body::IncomingBodyExt;
+use std::time::Duration;
+
+/// How long a read-side call (snapshot fetch) may take.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a forwarded write may take before the attendee is told to retry.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the origin said, in full.
+pub struct Answer {
+    pub status: http::StatusCode,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+/// The origin could not be reached or did not answer in time.
+#[derive(Debug)]
+pub struct Unreachable(pub String);
+
+/// Sends a signed request to the origin and reads the whole answer.
+pub async fn call(
+    config: &EdgeConfig,
+    method: &http::Method,
+    target: &str,
+    headers: &[(http::HeaderName, http::HeaderValue)],
+    body: Bytes,
+    timeout: Duration,
+) -> Result<Answer, Unreachable> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let mut request = http::Request::builder()
+        .method(method.clone())
+        .uri(format!("{}{target}", config.origin_url));
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    for (name, value) in config.secret.sign(method.as_str(), target, now, &body) {
+        request = request.header(name, value);
+    }
+    let request = request
+        .body(FullBody::new(body))
+        .map_err(|e| Unreachable(format!("invalid request: {e}")))?;
+    let exchange = async {
+        let response = spin_sdk::http::send(request)
+            .await
+            .map_err(|e| Unreachable(format!("{e:?}")))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .bytes()
+            .await
+            .map_err(|e| Unreachable(format!("body: {e:?}")))?;
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
+    };
+    futures::select! {
+        answer = exchange.fuse() => answer,
+        () = spin_sdk::time::sleep(timeout).fuse() => Err(Unreachable(format!("no answer within {timeout:?}"))),
+    }
+}

@@ -1,0 +1,230 @@
+//! Attendee reads, answered from the cached snapshot: whole documents as
+//! stored, or a session, a speaker or a filtered agenda cut from them; each
+//! with an ETag, `If-None-Match` support and cache headers.
+
+use crate::cache::{self, Lookup, now_secs};
+use crate::config::EdgeConfig;
+use crate::error::EdgeError;
+use bytes::Bytes;
+use eventfront_domain::respond::{self, Reply};
+use eventfront_domain::snapshot::{self, etag};
+use serde_json::{Value, json};
+
+/// Browsers and CDNs may reuse a response briefly, and keep serving it
+/// while revalidating or while the edge is in trouble (RFC 5861).
+const CACHE_CONTROL: &str = "public, max-age=5, stale-while-revalidate=30, stale-if-error=86400";
+
+pub struct ReadRequest<'a> {
+    pub if_none_match: Option<&'a str>,
+    pub query: Option<&'a str>,
+}
+
+fn reply(
+    config: &EdgeConfig,
+    lookup: &Lookup,
+    request: &ReadRequest<'_>,
+    tag: &str,
+    body: Bytes,
+) -> Reply {
+    let not_modified = request
+        .if_none_match
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
+    let mut reply = if not_modified {
+        respond::bytes(304, "application/json", Bytes::new())
+    } else {
+        respond::bytes(200, "application/json", body)
+    };
+    let headers = reply.headers_mut();
+    let mut set = |name: &'static str, value: String| {
+        if let Ok(value) = value.parse() {
+            headers.insert(name, value);
+        }
+    };
+    set("etag", tag.to_string());
+    set("cache-control", CACHE_CONTROL.to_string());
+    set("eventfront-version", lookup.held.head.version.to_string());
+    set("eventfront-edge", config.region.clone());
+    if lookup.stale {
+        set(
+            "age",
+            (now_secs() - lookup.held.head.checked_at)
+                .max(0)
+                .to_string(),
+        );
+        set("eventfront-stale", "1".to_string());
+    }
+    reply
+}
+
+fn parse(bytes: &Bytes) -> Result<Value, EdgeError> {
+    serde_json::from_slice(bytes).map_err(|e| EdgeError::Store(format!("cached document: {e}")))
+}
+
+fn doc(lookup: &Lookup, name: &str) -> Result<(String, Bytes), EdgeError> {
+    lookup
+        .held
+        .doc(name)
+        .cloned()
+        .ok_or_else(|| EdgeError::Store(format!("snapshot without {name}")))
+}
+
+/// A stored document as it is.
+pub async fn document(
+    config: &EdgeConfig,
+    slug: &str,
+    name: &str,
+    request: &ReadRequest<'_>,
+) -> Result<Reply, EdgeError> {
+    let lookup = cache::lookup(config, slug).await?;
+    let (tag, body) = doc(&lookup, name)?;
+    if name == snapshot::SESSIONS && request.query.is_some_and(|q| !q.is_empty()) {
+        return filtered_sessions(config, &lookup, request);
+    }
+    Ok(reply(config, &lookup, request, &tag, body))
+}
+
+/// The filters the agenda accepts: `track`, `room`, `day` (the event's
+/// local date) and `q` (words in the title, abstract or speaker names).
+fn filtered_sessions(
+    config: &EdgeConfig,
+    lookup: &Lookup,
+    request: &ReadRequest<'_>,
+) -> Result<Reply, EdgeError> {
+    let (_, sessions) = doc(lookup, snapshot::SESSIONS)?;
+    let (_, speakers) = doc(lookup, snapshot::SPEAKERS)?;
+    let mut sessions = parse(&sessions)?;
+    let speakers = parse(&speakers)?;
+    let names: std::collections::HashMap<&str, String> = speakers["speakers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| Some((s["id"].as_str()?, s["name"].as_str()?.to_lowercase())))
+        .collect();
+    let mut filters = Vec::new();
+    for pair in request
+        .query
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = decode(value);
+        match key {
+            "track" | "room" | "day" | "q" => filters.push((key, value)),
+            _ => return Err(EdgeError::BadQuery(format!("unknown filter {key:?}"))),
+        }
+    }
+    let matches = |s: &Value| {
+        filters.iter().all(|(key, value)| match *key {
+            "track" => s["track"].as_str() == Some(value),
+            "room" => s["room"].as_str() == Some(value),
+            "day" => s["starts_at"]
+                .as_str()
+                .is_some_and(|t| t.starts_with(value.as_str())),
+            _ => {
+                let needle = value.to_lowercase();
+                let text = |f: &str| s[f].as_str().unwrap_or("").to_lowercase();
+                text("title").contains(&needle)
+                    || text("abstract").contains(&needle)
+                    || s["speakers"].as_array().into_iter().flatten().any(|id| {
+                        id.as_str()
+                            .and_then(|id| names.get(id))
+                            .is_some_and(|n| n.contains(&needle))
+                    })
+            }
+        })
+    };
+    if let Some(list) = sessions["sessions"].as_array_mut() {
+        list.retain(matches);
+    }
+    let body = Bytes::from(sessions.to_string());
+    let tag = etag(&body);
+    Ok(reply(config, lookup, request, &tag, body))
+}
+
+/// `%xx` and `+` decoding for query values.
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// One session with its speakers embedded, or one speaker with their
+/// sessions embedded.
+pub async fn item(
+    config: &EdgeConfig,
+    slug: &str,
+    kind: &str,
+    id: &str,
+    request: &ReadRequest<'_>,
+) -> Result<Reply, EdgeError> {
+    let lookup = cache::lookup(config, slug).await?;
+    let sessions = parse(&doc(&lookup, snapshot::SESSIONS)?.1)?;
+    let speakers = parse(&doc(&lookup, snapshot::SPEAKERS)?.1)?;
+    let find = |list: &Value, key: &str, id: &str| -> Option<Value> {
+        list[key]
+            .as_array()?
+            .iter()
+            .find(|x| x["id"] == id)
+            .cloned()
+    };
+    let (mut found, embed_from, embed_key, link_field) = match kind {
+        "sessions" => (
+            find(&sessions, "sessions", id),
+            &speakers,
+            "speakers",
+            "speakers",
+        ),
+        _ => (
+            find(&speakers, "speakers", id),
+            &sessions,
+            "sessions",
+            "sessions",
+        ),
+    };
+    let Some(item) = found.as_mut() else {
+        return Err(EdgeError::NotFound);
+    };
+    let embedded: Vec<Value> = item[link_field]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|linked| linked.as_str().and_then(|l| find(embed_from, embed_key, l)))
+        .collect();
+    item[link_field] = json!(embedded);
+    item["version"] = json!(lookup.held.head.version);
+    let body = Bytes::from(item.to_string());
+    let tag = etag(&body);
+    Ok(reply(config, &lookup, request, &tag, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode;
+
+    #[test]
+    fn query_values_are_decoded() {
+        assert_eq!(decode("edge+computing"), "edge computing");
+        assert_eq!(decode("caf%C3%A9"), "café");
+        assert_eq!(decode("100%"), "100%");
+        assert_eq!(decode("%zz"), "%zz");
+    }
+}

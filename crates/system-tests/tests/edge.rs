@@ -1,0 +1,373 @@
+//! The edge through the test host: reads from its cache with the contract's
+//! headers, writes forwarded signed, publishes pushed to every edge, lost
+//! notices caught up, and an origin in trouble.
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+use spin_test_host::{LinkFault, Server};
+use std::time::{Duration, Instant};
+use system_tests::{
+    ADMIN_TOKEN, EdgeApp, OriginApp, SIGNING_SECRET, dev_app, json as body_json, sign,
+};
+
+const DEMO: &str = "wasm-edge-summit-2027";
+
+fn header<'a>(response: &'a http::Response<Bytes>, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+#[tokio::test]
+async fn reads_carry_the_contract_headers_and_honour_if_none_match() {
+    let app = dev_app(|o| o).await;
+    let events = app.get("/api/events").await;
+    assert_eq!(events.status(), 200);
+    assert_eq!(body_json(&events)["events"][0]["slug"], DEMO);
+
+    let event = app.get(&format!("/api/events/{DEMO}")).await;
+    assert_eq!(event.status(), 200);
+    assert_eq!(header(&event, "eventfront-version"), Some("1"));
+    assert_eq!(header(&event, "eventfront-edge"), Some("local"));
+    let cache = header(&event, "cache-control").unwrap();
+    assert!(
+        cache.contains("max-age")
+            && cache.contains("stale-while-revalidate")
+            && cache.contains("stale-if-error"),
+        "{cache}"
+    );
+    assert_eq!(header(&event, "eventfront-stale"), None);
+    let etag = header(&event, "etag").unwrap().to_string();
+
+    let again = app
+        .send(
+            http::Request::get(format!("/api/events/{DEMO}"))
+                .header("if-none-match", &etag)
+                .body(Bytes::new())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(again.status(), 304);
+    assert!(again.body().is_empty());
+    assert_eq!(header(&again, "etag"), Some(etag.as_str()));
+
+    assert_eq!(app.get("/api/events/no-such-event").await.status(), 404);
+}
+
+async fn count(app: &spin_test_host::App, query: &str) -> usize {
+    body_json(
+        &app.get(&format!("/api/events/{DEMO}/sessions?{query}"))
+            .await,
+    )["sessions"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+#[tokio::test]
+async fn agenda_filters_and_embedded_items_work_on_the_cached_snapshot() {
+    let app = dev_app(|o| o).await;
+    let all = body_json(&app.get(&format!("/api/events/{DEMO}/sessions")).await);
+    let sessions = all["sessions"].as_array().unwrap();
+    let track = sessions[1]["track"].as_str().unwrap();
+    let in_track = sessions.iter().filter(|s| s["track"] == track).count();
+    assert_eq!(count(&app, &format!("track={track}")).await, in_track);
+    let room = sessions[0]["room"].as_str().unwrap();
+    assert_eq!(
+        count(&app, &format!("room={room}")).await,
+        sessions.iter().filter(|s| s["room"] == room).count()
+    );
+    let day = &sessions[0]["starts_at"].as_str().unwrap()[..10];
+    let on_day = count(&app, &format!("day={day}")).await;
+    assert!(on_day > 0 && on_day < sessions.len());
+    let word = sessions[0]["title"]
+        .as_str()
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_lowercase();
+    assert!(count(&app, &format!("q={word}")).await >= 1);
+    assert_eq!(count(&app, "q=zzzz-nothing-matches").await, 0);
+    assert_eq!(
+        app.get(&format!("/api/events/{DEMO}/sessions?colour=red"))
+            .await
+            .status(),
+        400
+    );
+
+    let id = sessions[0]["id"].as_str().unwrap();
+    let one = body_json(&app.get(&format!("/api/events/{DEMO}/sessions/{id}")).await);
+    assert!(
+        one["speakers"][0]["name"].is_string(),
+        "speakers embedded: {one}"
+    );
+    let speaker = one["speakers"][0]["id"].as_str().unwrap().to_string();
+    let who = body_json(
+        &app.get(&format!("/api/events/{DEMO}/speakers/{speaker}"))
+            .await,
+    );
+    assert!(
+        who["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["id"] == id)
+    );
+    assert_eq!(
+        app.get(&format!("/api/events/{DEMO}/sessions/nope"))
+            .await
+            .status(),
+        404
+    );
+    let changelog = body_json(&app.get(&format!("/api/events/{DEMO}/changelog")).await);
+    assert_eq!(changelog["changelog"][0]["version"], 1);
+}
+
+#[tokio::test]
+async fn writes_are_forwarded_signed_and_answered_by_the_origin() {
+    let app = dev_app(|o| o.variable("admin_token", ADMIN_TOKEN)).await;
+    let register = || {
+        http::Request::post(format!("/api/events/{DEMO}/registrations"))
+            .header("content-type", "application/json")
+            .header("idempotency-key", "edge-key-1")
+            .body(Bytes::from(
+                json!({"name": "Ada", "email": "ada@example.com"}).to_string(),
+            ))
+            .unwrap()
+    };
+    let first = app.send(register()).await;
+    assert_eq!(first.status(), 201, "{:?}", first.body());
+    let replay = app.send(register()).await;
+    assert_eq!(first.body(), replay.body());
+    let created = body_json(&first);
+    let status = app
+        .send(
+            http::Request::get(format!(
+                "/api/registrations/{}",
+                created["id"].as_str().unwrap()
+            ))
+            .header(
+                "authorization",
+                format!("Bearer {}", created["manage_token"].as_str().unwrap()),
+            )
+            .body(Bytes::new())
+            .unwrap(),
+        )
+        .await;
+    assert_eq!(body_json(&status)["status"], "confirmed");
+
+    let unauthorized = app.get(&format!("/api/admin/events/{DEMO}/draft")).await;
+    assert_eq!(unauthorized.status(), 401);
+    let draft = app
+        .send(
+            http::Request::get(format!("/api/admin/events/{DEMO}/draft"))
+                .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
+                .body(Bytes::new())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(draft.status(), 200);
+}
+
+/// One origin served on loopback and edges that it notifies.
+struct Topology {
+    origin: OriginApp,
+    _origin_server: Server,
+    edges: Vec<EdgeApp>,
+}
+
+async fn topology(regions: &[&str], staleness_secs: &str) -> Topology {
+    // The origin must know the edges' addresses before it starts, and the
+    // edges the origin's: bind the origin first on a port of its own.
+    let probe = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin_addr = probe.local_addr().unwrap();
+    drop(probe);
+    let origin_url = format!("http://{origin_addr}");
+    let mut edges = Vec::new();
+    for region in regions {
+        edges.push(
+            EdgeApp::start(region, &origin_url, |o| {
+                o.variable("staleness_secs", staleness_secs)
+            })
+            .await,
+        );
+    }
+    let edge_urls = edges
+        .iter()
+        .map(|e| e.server.url())
+        .collect::<Vec<_>>()
+        .join(",");
+    let origin = OriginApp::start(|o| o.variable("edge_urls", edge_urls)).await;
+    let origin_server = Server::bind(origin.app.clone(), origin_addr).await.unwrap();
+    Topology {
+        origin,
+        _origin_server: origin_server,
+        edges,
+    }
+}
+
+async fn rename_first_session(origin: &OriginApp, title: &str) -> u64 {
+    let draft = body_json(
+        &origin
+            .admin("GET", &format!("/api/admin/events/{DEMO}/draft"), None)
+            .await,
+    );
+    let mut session = draft["sessions"][0].clone();
+    let id = session["id"].as_str().unwrap().to_string();
+    session["title"] = json!(title);
+    let saved = origin
+        .admin(
+            "PUT",
+            &format!("/api/admin/events/{DEMO}/sessions/{id}"),
+            Some(session),
+        )
+        .await;
+    assert_eq!(saved.status(), 200, "{:?}", saved.body());
+    let published = origin
+        .admin(
+            "POST",
+            &format!("/api/admin/events/{DEMO}/publish"),
+            Some(json!({"note": title})),
+        )
+        .await;
+    assert_eq!(published.status(), 201);
+    body_json(&published)["version"].as_u64().unwrap()
+}
+
+async fn version_served(edge: &EdgeApp) -> u64 {
+    let response = edge.app.get(&format!("/api/events/{DEMO}/sessions")).await;
+    assert_eq!(response.status(), 200, "{:?}", response.body());
+    header(&response, "eventfront-version")
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_publish_reaches_every_edge_at_once() {
+    let t = topology(&["eu", "us", "ap"], "60").await;
+    for edge in &t.edges {
+        assert_eq!(version_served(edge).await, 1);
+    }
+    let version = rename_first_session(&t.origin, "Renamed for everyone").await;
+    for edge in &t.edges {
+        assert_eq!(
+            version_served(edge).await,
+            version,
+            "edge {} is current",
+            edge.server.url()
+        );
+        let sessions = body_json(&edge.app.get(&format!("/api/events/{DEMO}/sessions")).await);
+        assert!(sessions.to_string().contains("Renamed for everyone"));
+        let status = body_json(&edge.app.get("/_edge/status").await);
+        assert_eq!(status["events"][DEMO]["version"], version);
+    }
+}
+
+#[tokio::test]
+async fn forged_replayed_and_out_of_order_notices_change_nothing() {
+    let t = topology(&["eu"], "60").await;
+    let edge = &t.edges[0];
+    assert_eq!(version_served(edge).await, 1);
+    let notice = |version: u64, secret: &str| {
+        sign(
+            http::Request::post("/_edge/publish")
+                .header("content-type", "application/json")
+                .body(Bytes::from(
+                    json!({"slug": DEMO, "version": version}).to_string(),
+                ))
+                .unwrap(),
+            secret,
+        )
+    };
+    let forged = edge
+        .app
+        .send(notice(2, "an-attacker-secret-0123456789"))
+        .await;
+    assert_eq!(forged.status(), 401);
+    let mut stale = notice(2, SIGNING_SECRET);
+    stale
+        .headers_mut()
+        .insert("eventfront-timestamp", "1000".parse().unwrap());
+    assert_eq!(edge.app.send(stale).await.status(), 401);
+
+    // The link from origin to edge is cut, so only our notices arrive.
+    t.origin
+        .app
+        .links()
+        .set(&edge.server.addr().to_string(), LinkFault::Cut);
+    let v2 = rename_first_session(&t.origin, "Second").await;
+    let v3 = rename_first_session(&t.origin, "Third").await;
+    let newer = edge.app.send(notice(v3, SIGNING_SECRET)).await;
+    assert_eq!(body_json(&newer)["held"], v3);
+    let older = edge.app.send(notice(v2, SIGNING_SECRET)).await;
+    assert_eq!(older.status(), 200);
+    assert_eq!(body_json(&older)["held"], v3, "versions never go backwards");
+    let replayed = edge.app.send(notice(v3, SIGNING_SECRET)).await;
+    assert_eq!(body_json(&replayed)["held"], v3);
+    assert_eq!(version_served(edge).await, v3);
+}
+
+#[tokio::test]
+async fn an_edge_that_missed_a_notice_catches_up_within_the_staleness_window() {
+    let t = topology(&["eu"], "1").await;
+    let edge = &t.edges[0];
+    assert_eq!(version_served(edge).await, 1);
+    t.origin
+        .app
+        .links()
+        .set(&edge.server.addr().to_string(), LinkFault::Cut);
+    let version = rename_first_session(&t.origin, "Missed notice").await;
+    let started = Instant::now();
+    loop {
+        let served = version_served(edge).await;
+        if served == version {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "caught up within the window"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn with_the_origin_down_reads_are_stale_and_marked_and_writes_get_503() {
+    let t = topology(&["eu"], "1").await;
+    let edge = &t.edges[0];
+    assert_eq!(version_served(edge).await, 1);
+    let origin_authority = t._origin_server.addr().to_string();
+    edge.app.links().set(&origin_authority, LinkFault::Cut);
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+
+    let stale = edge.app.get(&format!("/api/events/{DEMO}")).await;
+    assert_eq!(stale.status(), 200);
+    assert_eq!(header(&stale, "eventfront-stale"), Some("1"));
+    assert!(header(&stale, "age").unwrap().parse::<u64>().unwrap() >= 1);
+
+    let write = edge
+        .app
+        .send(
+            http::Request::post(format!("/api/events/{DEMO}/registrations"))
+                .header("content-type", "application/json")
+                .header("idempotency-key", "k")
+                .body(Bytes::from(r#"{"name":"A","email":"a@example.com"}"#))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(write.status(), 503);
+    assert!(header(&write, "retry-after").is_some());
+
+    edge.app.links().heal(&origin_authority);
+    let fresh = edge.app.get(&format!("/api/events/{DEMO}")).await;
+    assert_eq!(header(&fresh, "eventfront-stale"), None, "recovered");
+}
+
+#[tokio::test]
+async fn a_cold_edge_without_its_origin_answers_503_with_retry_after() {
+    let edge = EdgeApp::start("eu", "http://127.0.0.1:9", |o| o).await;
+    let response = edge.app.get(&format!("/api/events/{DEMO}")).await;
+    assert_eq!(response.status(), 503);
+    assert!(header(&response, "retry-after").is_some());
+    let _: Value = body_json(&response);
+}
