@@ -26,13 +26,24 @@ fn reply(
     tag: &str,
     body: Bytes,
 ) -> Reply {
+    typed_reply(config, lookup, request, tag, "application/json", body)
+}
+
+fn typed_reply(
+    config: &EdgeConfig,
+    lookup: &Lookup,
+    request: &ReadRequest<'_>,
+    tag: &str,
+    content_type: &str,
+    body: Bytes,
+) -> Reply {
     let not_modified = request
         .if_none_match
         .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
     let mut reply = if not_modified {
-        respond::bytes(304, "application/json", Bytes::new())
+        respond::bytes(304, content_type, Bytes::new())
     } else {
-        respond::bytes(200, "application/json", body)
+        respond::bytes(200, content_type, body)
     };
     let headers = reply.headers_mut();
     let mut set = |name: &'static str, value: String| {
@@ -214,6 +225,45 @@ pub async fn item(
     let body = Bytes::from(item.to_string());
     let tag = etag(&body);
     Ok(reply(config, &lookup, request, &tag, body))
+}
+
+/// The whole agenda, or one session, as iCalendar.
+pub async fn ics(
+    config: &EdgeConfig,
+    slug: &str,
+    session: Option<&str>,
+    request: &ReadRequest<'_>,
+) -> Result<Reply, EdgeError> {
+    let lookup = cache::lookup(config, slug).await?;
+    let event = parse(&doc(&lookup, snapshot::EVENT)?.1)?;
+    let sessions = parse(&doc(&lookup, snapshot::SESSIONS)?.1)?;
+    let speakers = parse(&doc(&lookup, snapshot::SPEAKERS)?.1)?;
+    let changelog = parse(&doc(&lookup, snapshot::CHANGELOG)?.1)?;
+    let chosen: Vec<&Value> = sessions["sessions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| session.is_none_or(|id| s["id"] == id))
+        .collect();
+    if session.is_some() && chosen.is_empty() {
+        return Err(EdgeError::NotFound);
+    }
+    let stamp = changelog["changelog"][0]["published_at"]
+        .as_str()
+        .unwrap_or("1970-01-01T00:00:00Z");
+    let speakers = speakers["speakers"].as_array().cloned().unwrap_or_default();
+    let body = Bytes::from(eventfront_domain::ics::calendar(
+        &event, &chosen, &speakers, stamp,
+    ));
+    let tag = etag(&body);
+    Ok(typed_reply(
+        config,
+        &lookup,
+        request,
+        &tag,
+        "text/calendar; charset=utf-8",
+        body,
+    ))
 }
 
 #[cfg(test)]

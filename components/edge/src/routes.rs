@@ -68,6 +68,8 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
                 ["sessions"] => reads::document(&config, slug, snapshot::SESSIONS, &read).await,
                 ["speakers"] => reads::document(&config, slug, snapshot::SPEAKERS, &read).await,
                 ["changelog"] => reads::document(&config, slug, snapshot::CHANGELOG, &read).await,
+                ["schedule.ics"] => reads::ics(&config, slug, None, &read).await,
+                ["sessions", id, "session.ics"] => reads::ics(&config, slug, Some(id), &read).await,
                 [kind @ ("sessions" | "speakers"), id] => {
                     reads::item(&config, slug, kind, id, &read).await
                 }

@@ -3,6 +3,7 @@
 //! notices caught up, and an origin in trouble.
 
 use bytes::Bytes;
+use icalendar::Component as _;
 use serde_json::{Value, json};
 use spin_test_host::{LinkFault, Server};
 use std::time::{Duration, Instant};
@@ -370,4 +371,57 @@ async fn a_cold_edge_without_its_origin_answers_503_with_retry_after() {
     assert_eq!(response.status(), 503);
     assert!(header(&response, "retry-after").is_some());
     let _: Value = body_json(&response);
+}
+
+#[tokio::test]
+async fn icalendar_exports_parse_back_with_stable_uids() {
+    let app = dev_app(|o| o).await;
+    let sessions = body_json(&app.get(&format!("/api/events/{DEMO}/sessions")).await);
+    let sessions = sessions["sessions"].as_array().unwrap();
+    let schedule = app.get(&format!("/api/events/{DEMO}/schedule.ics")).await;
+    assert_eq!(schedule.status(), 200);
+    assert!(
+        header(&schedule, "content-type")
+            .unwrap()
+            .starts_with("text/calendar")
+    );
+    assert!(header(&schedule, "etag").is_some());
+    let text = String::from_utf8(schedule.body().to_vec()).unwrap();
+    let calendar: icalendar::Calendar = text.parse().expect("schedule.ics parses");
+    let uids: std::collections::HashSet<String> = calendar
+        .components
+        .iter()
+        .filter_map(|c| c.as_event())
+        .map(|e| e.get_uid().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        uids.len(),
+        sessions.len(),
+        "one VEVENT per session, UIDs unique"
+    );
+
+    let id = sessions[0]["id"].as_str().unwrap();
+    let one = app
+        .get(&format!("/api/events/{DEMO}/sessions/{id}/session.ics"))
+        .await;
+    let one: icalendar::Calendar = String::from_utf8(one.body().to_vec())
+        .unwrap()
+        .parse()
+        .unwrap();
+    let vevent = one.components[0].as_event().unwrap();
+    assert_eq!(
+        vevent.get_uid(),
+        Some(format!("{id}@{DEMO}.eventfront").as_str())
+    );
+    assert_eq!(vevent.get_summary(), sessions[0]["title"].as_str());
+    assert!(
+        uids.contains(vevent.get_uid().unwrap()),
+        "the same UID in both exports"
+    );
+    assert_eq!(
+        app.get(&format!("/api/events/{DEMO}/sessions/nope/session.ics"))
+            .await
+            .status(),
+        404
+    );
 }
