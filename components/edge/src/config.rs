@@ -16,6 +16,8 @@ pub struct EdgeConfig {
     pub verifier: Verifier,
     /// How old a copy may be before the edge asks the origin about it.
     pub staleness: Duration,
+    /// Registration attempts allowed per client address per minute.
+    pub registrations_per_minute: u32,
 }
 
 impl EdgeConfig {
@@ -36,7 +38,12 @@ impl EdgeConfig {
             .ok()
             .filter(|s| *s > 0.0)
             .map_or(Duration::from_secs(5), Duration::from_secs_f64);
+        let registrations_per_minute = optional("registrations_per_minute")
+            .await
+            .parse()
+            .unwrap_or(20);
         let config = EdgeConfig {
+            registrations_per_minute,
             region: variable("region").await?,
             origin_url: variable("origin_url")
                 .await?

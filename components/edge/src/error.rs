@@ -22,6 +22,10 @@ pub enum EdgeError {
     BadQuery(String),
     #[error("unauthorized: {0}")]
     Unauthorized(&'static str),
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("rate limited for {0} s")]
+    RateLimited(u32),
 }
 
 impl EdgeError {
@@ -39,6 +43,20 @@ impl EdgeError {
             EdgeError::TooLarge(limit) => respond::problem(
                 &Problem::new(413, format!("The body must be at most {limit} bytes.")),
                 None,
+            ),
+            EdgeError::UnsupportedMediaType => respond::problem(
+                &Problem::new(
+                    415,
+                    "The body must be JSON (Content-Type: application/json).",
+                ),
+                None,
+            ),
+            EdgeError::RateLimited(retry_after) => respond::problem(
+                &Problem::new(
+                    429,
+                    "Too many registration attempts from this address; try again shortly.",
+                ),
+                Some(retry_after),
             ),
             EdgeError::BadQuery(why) => respond::problem(&Problem::new(400, why), None),
             EdgeError::Unauthorized(why) => respond::problem(&Problem::new(401, why), None),

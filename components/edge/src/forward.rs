@@ -41,6 +41,24 @@ pub async fn forward(config: &EdgeConfig, request: Request) -> Result<Reply, Edg
     if declared.is_some_and(|n| n > MAX_BODY) {
         return Err(EdgeError::TooLarge(MAX_BODY));
     }
+    let sends_body = matches!(
+        parts.method,
+        http::Method::POST | http::Method::PUT | http::Method::PATCH
+    );
+    let is_json = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| {
+            t.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/json")
+        });
+    if sends_body && !is_json {
+        return Err(EdgeError::UnsupportedMediaType);
+    }
     let body = body
         .bytes()
         .await

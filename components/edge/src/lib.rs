@@ -7,6 +7,7 @@ mod cache;
 mod config;
 mod error;
 mod forward;
+mod limiter;
 mod notice;
 mod origin;
 mod reads;

@@ -4,7 +4,7 @@ use crate::cache::{self, INDEX_KEY};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::reads::{self, ReadRequest};
-use crate::{forward, notice, origin};
+use crate::{forward, limiter, notice, origin};
 use bytes::Bytes;
 use eventfront_domain::Slug;
 use eventfront_domain::respond::{self, Reply};
@@ -49,7 +49,16 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
             health(&config).await
         }
         ["api", "events", _, "registrations"] => match method {
-            Method::POST => forward::forward(&config, request).await,
+            Method::POST => {
+                let ip = limiter::client_ip(
+                    request
+                        .headers()
+                        .get("spin-client-addr")
+                        .and_then(|v| v.to_str().ok()),
+                );
+                limiter::admit(&ip, config.registrations_per_minute).await?;
+                forward::forward(&config, request).await
+            }
             _ => Err(EdgeError::MethodNotAllowed { allow: "POST" }),
         },
         ["api", "registrations", _] | ["api", "admin", ..] => {

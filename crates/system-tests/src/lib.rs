@@ -159,6 +159,7 @@ origin_url = {{ required = true }}
 signing_secret = {{ required = true, secret = true }}
 signing_secret_previous = {{ default = "", secret = true }}
 staleness_secs = {{ default = "5" }}
+registrations_per_minute = {{ default = "20" }}
 [[trigger.http]]
 route = "/..."
 component = "edge"
@@ -172,6 +173,7 @@ origin_url = "{{{{ origin_url }}}}"
 signing_secret = "{{{{ signing_secret }}}}"
 signing_secret_previous = "{{{{ signing_secret_previous }}}}"
 staleness_secs = "{{{{ staleness_secs }}}}"
+registrations_per_minute = "{{{{ registrations_per_minute }}}}"
 "#,
                 component_wasm("edge").display()
             ),

@@ -425,3 +425,73 @@ async fn icalendar_exports_parse_back_with_stable_uids() {
         404
     );
 }
+
+#[tokio::test]
+async fn the_edge_bounds_input_and_rate_limits_registration_attempts_per_client() {
+    let app = dev_app(|o| o.variable("registrations_per_minute", "4")).await;
+    let attempt = |n: usize| {
+        http::Request::post(format!("/api/events/{DEMO}/registrations"))
+            .header("content-type", "application/json")
+            .header("idempotency-key", format!("rate-{n}"))
+            .body(Bytes::from(
+                json!({"name": "A", "email": format!("a{n}@example.com")}).to_string(),
+            ))
+            .unwrap()
+    };
+    let not_json = app
+        .send(
+            http::Request::post(format!("/api/events/{DEMO}/registrations"))
+                .header("content-type", "text/plain")
+                .body(Bytes::from("name=A"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(not_json.status(), 415);
+    for n in 0..3 {
+        assert_eq!(app.send(attempt(n)).await.status(), 201);
+    }
+    let limited = app.send(attempt(3)).await;
+    assert_eq!(limited.status(), 429);
+    assert!(
+        header(&limited, "retry-after")
+            .unwrap()
+            .parse::<u32>()
+            .unwrap()
+            >= 1
+    );
+    let other_client = app
+        .handle(
+            attempt(4).map(|b| {
+                use http_body_util::BodyExt;
+                http_body_util::Full::new(b)
+                    .map_err(|e| match e {})
+                    .boxed_unsync()
+            }),
+            "127.0.0.2:40000".parse().unwrap(),
+        )
+        .await;
+    assert_eq!(
+        other_client.status(),
+        201,
+        "the limit is per client address"
+    );
+
+    let too_large = app
+        .send(
+            http::Request::put(format!("/api/admin/events/{DEMO}/draft"))
+                .header("content-type", "application/json")
+                .header("content-length", (8 << 20).to_string())
+                .body(Bytes::new())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(too_large.status(), 413);
+    let wrong_method = app
+        .send(
+            http::Request::delete(format!("/api/events/{DEMO}/registrations"))
+                .body(Bytes::new())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(wrong_method.status(), 405);
+}

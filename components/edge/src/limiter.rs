@@ -1,0 +1,66 @@
+//! Registration attempts per client address, counted in fixed one-minute
+//! windows in the edge's KV store so that every instance of the edge sees
+//! the same count. It only slows abusers down: capacity is decided at the
+//! origin, never here.
+
+use crate::cache::{self, now_secs};
+use crate::error::EdgeError;
+use serde::{Deserialize, Serialize};
+
+const WINDOW_SECS: i64 = 60;
+
+#[derive(Serialize, Deserialize)]
+struct Window {
+    started: i64,
+    count: u32,
+}
+
+/// The client's address without its port (`spin-client-addr` is `ip:port`).
+pub fn client_ip(spin_client_addr: Option<&str>) -> String {
+    let addr = spin_client_addr.unwrap_or("unknown");
+    match addr.rsplit_once(':') {
+        Some((ip, port)) if port.chars().all(|c| c.is_ascii_digit()) => {
+            ip.trim_matches(['[', ']']).to_string()
+        }
+        _ => addr.to_string(),
+    }
+}
+
+/// Counts one attempt; `Err(RateLimited)` once `per_minute` is exceeded.
+pub async fn admit(ip: &str, per_minute: u32) -> Result<(), EdgeError> {
+    let kv = cache::store().await?;
+    let key = format!("ratelimit/{ip}");
+    let now = now_secs();
+    let window = match kv.get(&key).await {
+        Ok(Some(bytes)) => serde_json::from_slice::<Window>(&bytes)
+            .ok()
+            .filter(|w| now - w.started < WINDOW_SECS),
+        Ok(None) => None,
+        Err(e) => return Err(EdgeError::Store(format!("{e:?}"))),
+    };
+    let mut window = window.unwrap_or(Window {
+        started: now,
+        count: 0,
+    });
+    if window.count >= per_minute {
+        let retry_after = (window.started + WINDOW_SECS - now).max(1) as u32;
+        return Err(EdgeError::RateLimited(retry_after));
+    }
+    window.count += 1;
+    let bytes = serde_json::to_vec(&window).map_err(|e| EdgeError::Store(e.to_string()))?;
+    kv.set(&key, &bytes)
+        .await
+        .map_err(|e| EdgeError::Store(format!("{e:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_ip;
+
+    #[test]
+    fn ports_are_dropped_from_client_addresses() {
+        assert_eq!(client_ip(Some("203.0.113.9:51234")), "203.0.113.9");
+        assert_eq!(client_ip(Some("[2001:db8::1]:443")), "2001:db8::1");
+        assert_eq!(client_ip(None), "unknown");
+    }
+}
