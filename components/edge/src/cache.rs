@@ -30,17 +30,33 @@ pub struct Head {
     pub etags: BTreeMap<String, String>,
 }
 
+/// A document ready to send, as is and gzipped.
+#[derive(Clone)]
+pub struct Ready {
+    pub etag: String,
+    pub body: Bytes,
+    pub gzip: Bytes,
+}
+
 /// One event's snapshot in memory, documents ready to send.
 pub struct Held {
     pub head: Head,
-    pub docs: HashMap<String, (String, Bytes)>,
+    pub docs: HashMap<String, Ready>,
     loaded: Instant,
 }
 
 impl Held {
-    pub fn doc(&self, name: &str) -> Option<&(String, Bytes)> {
+    pub fn doc(&self, name: &str) -> Option<&Ready> {
         self.docs.get(name)
     }
+}
+
+fn gzip(body: &[u8]) -> Bytes {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing to a Vec cannot fail.
+    let _ = encoder.write_all(body);
+    Bytes::from(encoder.finish().unwrap_or_default())
 }
 
 /// A copy to serve, and whether the origin could not confirm it lately.
@@ -103,15 +119,19 @@ async fn read_head(kv: &Store, slug: &str) -> Result<Option<Head>, EdgeError> {
 async fn load_from_kv(kv: &Store, slug: &str, head: Head) -> Result<Option<Held>, EdgeError> {
     let mut docs = HashMap::new();
     for (name, etag) in &head.etags {
-        match kv
-            .get(format!("doc/{slug}/{}/{name}", head.version))
-            .await
-            .map_err(kv_error)?
-        {
-            Some(body) => {
-                docs.insert(name.clone(), (etag.clone(), Bytes::from(body)));
+        let key = format!("doc/{slug}/{}/{name}", head.version);
+        let body = kv.get(&key).await.map_err(kv_error)?;
+        let zipped = kv.get(format!("{key}.gz")).await.map_err(kv_error)?;
+        match (body, zipped) {
+            (Some(body), Some(zipped)) => {
+                let ready = Ready {
+                    etag: etag.clone(),
+                    body: Bytes::from(body),
+                    gzip: Bytes::from(zipped),
+                };
+                docs.insert(name.clone(), ready);
             }
-            None => return Ok(None),
+            _ => return Ok(None),
         }
     }
     Ok(Some(Held {
@@ -313,13 +333,18 @@ async fn store_snapshot(snapshot: &Snapshot) -> Result<Arc<Held>, EdgeError> {
     }
     let mut docs = HashMap::new();
     for (name, Doc { etag, body }) in &snapshot.docs {
-        kv.set(
-            format!("doc/{slug}/{}/{name}", snapshot.version),
-            body.as_bytes(),
-        )
-        .await
-        .map_err(kv_error)?;
-        docs.insert(name.clone(), (etag.clone(), Bytes::from(body.clone())));
+        let key = format!("doc/{slug}/{}/{name}", snapshot.version);
+        let zipped = gzip(body.as_bytes());
+        kv.set(&key, body.as_bytes()).await.map_err(kv_error)?;
+        kv.set(format!("{key}.gz"), &zipped)
+            .await
+            .map_err(kv_error)?;
+        let ready = Ready {
+            etag: etag.clone(),
+            body: Bytes::from(body.clone()),
+            gzip: zipped,
+        };
+        docs.insert(name.clone(), ready);
     }
     write_head(&kv, slug, &head).await?;
     let held = Arc::new(Held {

@@ -17,6 +17,22 @@ const CACHE_CONTROL: &str = "public, max-age=5, stale-while-revalidate=30, stale
 pub struct ReadRequest<'a> {
     pub if_none_match: Option<&'a str>,
     pub query: Option<&'a str>,
+    pub accepts_gzip: bool,
+}
+
+/// Whether an `Accept-Encoding` value admits gzip.
+pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
+    accept_encoding.is_some_and(|value| {
+        value.split(',').any(|part| {
+            let mut pieces = part.split(';').map(str::trim);
+            let coding = pieces.next().unwrap_or("");
+            let refused = pieces.any(|p| {
+                p.replace(' ', "").starts_with("q=0")
+                    && !p.contains(['1', '2', '3', '4', '5', '6', '7', '8', '9'])
+            });
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+        })
+    })
 }
 
 fn reply(
@@ -52,6 +68,7 @@ fn typed_reply(
         }
     };
     set("etag", tag.to_string());
+    set("vary", "Accept-Encoding".to_string());
     set("cache-control", CACHE_CONTROL.to_string());
     set("eventfront-version", lookup.held.head.version.to_string());
     set("eventfront-edge", config.region.clone());
@@ -75,7 +92,7 @@ fn doc(lookup: &Lookup, name: &str) -> Result<(String, Bytes), EdgeError> {
     lookup
         .held
         .doc(name)
-        .cloned()
+        .map(|ready| (ready.etag.clone(), ready.body.clone()))
         .ok_or_else(|| EdgeError::Store(format!("snapshot without {name}")))
 }
 
@@ -87,11 +104,25 @@ pub async fn document(
     request: &ReadRequest<'_>,
 ) -> Result<Reply, EdgeError> {
     let lookup = cache::lookup(config, slug).await?;
-    let (tag, body) = doc(&lookup, name)?;
     if name == snapshot::SESSIONS && request.query.is_some_and(|q| !q.is_empty()) {
         return filtered_sessions(config, &lookup, request);
     }
-    Ok(reply(config, &lookup, request, &tag, body))
+    let ready = lookup
+        .held
+        .doc(name)
+        .cloned()
+        .ok_or_else(|| EdgeError::Store(format!("snapshot without {name}")))?;
+    if !request.accepts_gzip {
+        return Ok(reply(config, &lookup, request, &ready.etag, ready.body));
+    }
+    // The gzipped representation is a different one, with its own tag.
+    let tag = format!("{}-gz\"", ready.etag.trim_end_matches('"'));
+    let mut reply = reply(config, &lookup, request, &tag, ready.gzip);
+    reply.headers_mut().insert(
+        http::header::CONTENT_ENCODING,
+        http::HeaderValue::from_static("gzip"),
+    );
+    Ok(reply)
 }
 
 /// The filters the agenda accepts: `track`, `room`, `day` (the event's
@@ -268,7 +299,17 @@ pub async fn ics(
 
 #[cfg(test)]
 mod tests {
-    use super::decode;
+    use super::{accepts_gzip, decode};
+
+    #[test]
+    fn gzip_is_offered_only_when_accepted() {
+        assert!(accepts_gzip(Some("gzip, deflate, br")));
+        assert!(accepts_gzip(Some("br;q=1.0, gzip;q=0.8")));
+        assert!(accepts_gzip(Some("*")));
+        assert!(!accepts_gzip(Some("gzip;q=0")));
+        assert!(!accepts_gzip(Some("identity")));
+        assert!(!accepts_gzip(None));
+    }
 
     #[test]
     fn query_values_are_decoded() {

@@ -24,9 +24,16 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
         .get(http::header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let accepts_gzip = reads::accepts_gzip(
+        request
+            .headers()
+            .get(http::header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok()),
+    );
     let read = ReadRequest {
         if_none_match: if_none_match.as_deref(),
         query: query.as_deref(),
+        accepts_gzip,
     };
     let get = |allowed: bool| {
         if allowed {
@@ -139,8 +146,8 @@ async fn events(config: &EdgeConfig, read: &ReadRequest<'_>) -> Result<Reply, Ed
     let mut newest = 0;
     for slug in slugs {
         let lookup = cache::lookup(config, &slug).await?;
-        if let Some((_, body)) = lookup.held.doc(snapshot::SUMMARY) {
-            list.push(serde_json::from_slice::<Value>(body).unwrap_or(Value::Null));
+        if let Some(summary) = lookup.held.doc(snapshot::SUMMARY) {
+            list.push(serde_json::from_slice::<Value>(&summary.body).unwrap_or(Value::Null));
         }
         newest = newest.max(lookup.held.head.version);
     }

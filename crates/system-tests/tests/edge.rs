@@ -495,3 +495,32 @@ async fn the_edge_bounds_input_and_rate_limits_registration_attempts_per_client(
         .await;
     assert_eq!(wrong_method.status(), 405);
 }
+
+#[tokio::test]
+async fn documents_are_served_gzipped_when_the_client_accepts_it() {
+    use std::io::Read;
+    let app = dev_app(|o| o).await;
+    let path = format!("/api/events/{DEMO}/sessions");
+    let plain = app.get(&path).await;
+    assert_eq!(header(&plain, "content-encoding"), None);
+    let zipped = app
+        .send(
+            http::Request::get(&path)
+                .header("accept-encoding", "gzip, br")
+                .body(Bytes::new())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(header(&zipped, "content-encoding"), Some("gzip"));
+    assert_eq!(header(&zipped, "vary"), Some("Accept-Encoding"));
+    assert_ne!(header(&zipped, "etag"), header(&plain, "etag"));
+    assert!(
+        zipped.body().len() * 3 < plain.body().len(),
+        "compressed well"
+    );
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(&zipped.body()[..])
+        .read_to_end(&mut unzipped)
+        .unwrap();
+    assert_eq!(unzipped, plain.body().to_vec());
+}
