@@ -126,7 +126,8 @@ pub async fn document(
 }
 
 /// The filters the agenda accepts: `track`, `room`, `day` (the event's
-/// local date) and `q` (words in the title, abstract or speaker names).
+/// local date) and `q` (words in the title, abstract or speaker names),
+/// and `tz`, the IANA zone to show times in.
 fn filtered_sessions(
     config: &EdgeConfig,
     lookup: &Lookup,
@@ -143,6 +144,7 @@ fn filtered_sessions(
         .filter_map(|s| Some((s["id"].as_str()?, s["name"].as_str()?.to_lowercase())))
         .collect();
     let mut filters = Vec::new();
+    let mut render_in = None;
     for pair in request
         .query
         .unwrap_or("")
@@ -153,6 +155,12 @@ fn filtered_sessions(
         let value = decode(value);
         match key {
             "track" | "room" | "day" | "q" => filters.push((key, value)),
+            "tz" => {
+                let zone = jiff::tz::TimeZone::get(&value).map_err(|_| {
+                    EdgeError::BadQuery(format!("tz {value:?} is not an IANA time zone"))
+                })?;
+                render_in = Some(zone);
+            }
             _ => return Err(EdgeError::BadQuery(format!("unknown filter {key:?}"))),
         }
     }
@@ -177,7 +185,23 @@ fn filtered_sessions(
         })
     };
     if let Some(list) = sessions["sessions"].as_array_mut() {
+        // Filter on the event's own dates first, then show times in `tz`.
         list.retain(matches);
+        if let Some(zone) = &render_in {
+            for session in list.iter_mut() {
+                for field in ["starts_at", "ends_at"] {
+                    let instant = session[field]
+                        .as_str()
+                        .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+                    if let Some(instant) = instant {
+                        session[field] = json!(snapshot::render_time(instant, zone));
+                    }
+                }
+            }
+        }
+    }
+    if let Some(zone) = &render_in {
+        sessions["timezone"] = json!(zone.iana_name().unwrap_or("UTC"));
     }
     let body = Bytes::from(sessions.to_string());
     let tag = etag(&body);

@@ -524,3 +524,31 @@ async fn documents_are_served_gzipped_when_the_client_accepts_it() {
         .unwrap();
     assert_eq!(unzipped, plain.body().to_vec());
 }
+
+#[tokio::test]
+async fn times_render_in_a_requested_zone() {
+    let app = dev_app(|o| o).await;
+    let local = body_json(&app.get(&format!("/api/events/{DEMO}/sessions")).await);
+    let tokyo = body_json(
+        &app.get(&format!("/api/events/{DEMO}/sessions?tz=Asia/Tokyo"))
+            .await,
+    );
+    assert_eq!(tokyo["timezone"], "Asia/Tokyo");
+    let (a, b) = (
+        &local["sessions"][0]["starts_at"],
+        &tokyo["sessions"][0]["starts_at"],
+    );
+    assert!(b.as_str().unwrap().ends_with("+09:00"), "{b}");
+    let parse = |v: &Value| v.as_str().unwrap().parse::<jiff::Timestamp>().unwrap();
+    assert_eq!(
+        parse(a),
+        parse(b),
+        "the same instant, shown in another zone"
+    );
+    assert_eq!(
+        app.get(&format!("/api/events/{DEMO}/sessions?tz=Mars/Base"))
+            .await
+            .status(),
+        400
+    );
+}
