@@ -3,6 +3,7 @@
 //! forwards writes to the origin, signed. This file is the Spin glue; the
 //! work is in the modules.
 
+mod assets;
 mod cache;
 mod config;
 mod error;

@@ -4,7 +4,7 @@ use crate::cache::{self, INDEX_KEY};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::reads::{self, ReadRequest};
-use crate::{forward, limiter, notice, origin};
+use crate::{assets, forward, limiter, notice, origin};
 use bytes::Bytes;
 use eventfront_domain::Slug;
 use eventfront_domain::respond::{self, Reply};
@@ -92,7 +92,11 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
                 _ => Err(EdgeError::NotFound),
             }
         }
-        _ => Err(EdgeError::NotFound),
+        ["api", ..] | ["_edge", ..] => Err(EdgeError::NotFound),
+        _ => {
+            get(method == Method::GET || method == Method::HEAD)?;
+            assets::serve(&path, read.if_none_match)
+        }
     }
 }
 

@@ -552,3 +552,50 @@ async fn times_render_in_a_requested_zone() {
         400
     );
 }
+
+#[tokio::test]
+async fn static_pages_are_served_with_types_etags_and_cache_policy() {
+    let app = dev_app(|o| o).await;
+    let page = app.get("/").await;
+    assert_eq!(page.status(), 200);
+    assert!(
+        header(&page, "content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert_eq!(header(&page, "cache-control"), Some("no-cache"));
+    let deep_link = app.get("/sessions/some-session").await;
+    assert_eq!(deep_link.body(), page.body(), "page URLs reload the page");
+    let css = app.get("/app.css").await;
+    assert!(
+        header(&css, "content-type")
+            .unwrap()
+            .starts_with("text/css")
+    );
+    let etag = header(&css, "etag").unwrap().to_string();
+    let again = app
+        .send(
+            http::Request::get("/app.css")
+                .header("if-none-match", &etag)
+                .body(Bytes::new())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(again.status(), 304);
+    assert_eq!(app.get("/missing.png").await.status(), 404);
+    assert_eq!(app.get("/api/nothing-here").await.status(), 404);
+}
+
+#[tokio::test]
+async fn status_reports_each_event_held_with_its_times() {
+    let app = dev_app(|o| o.variable("region", "eu-west")).await;
+    app.get(&format!("/api/events/{DEMO}")).await;
+    let status = body_json(&app.get("/_edge/status").await);
+    assert_eq!(status["region"], "eu-west");
+    let held = &status["events"][DEMO];
+    assert_eq!(held["version"], 1);
+    for field in ["fetched_at", "checked_at"] {
+        let at = held[field].as_str().unwrap();
+        assert!(at.parse::<jiff::Timestamp>().is_ok(), "{field}: {at}");
+    }
+}

@@ -1,0 +1,128 @@
+//! The attendee and organizer pages: plain files from `static/`, mounted
+//! at `/static` by the manifest, read once per instance, served with a
+//! content type, an ETag and a cache policy (a year for fingerprinted
+//! assets, revalidate-always for the rest). Paths without a file extension
+//! are page URLs and get their page's `index.html`, so deep links reload.
+
+use crate::error::EdgeError;
+use bytes::Bytes;
+use eventfront_domain::respond::{self, Reply};
+use eventfront_domain::snapshot::etag;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+const ROOT: &str = "/static";
+
+/// Files already read in this instance, by path: `(content type, etag, bytes)`.
+fn cache() -> &'static Mutex<HashMap<String, (&'static str, String, Bytes)>> {
+    static CACHE: OnceLock<Mutex<HashMap<String, (&'static str, String, Bytes)>>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        Some("json") => "application/json",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("ico") => "image/x-icon",
+        Some("webmanifest") => "application/manifest+json",
+        Some("txt") => "text/plain; charset=utf-8",
+        Some("woff2") => "font/woff2",
+        _ => "application/octet-stream",
+    }
+}
+
+/// `app.3f9a2c1b.js`: a name with a hex segment of 8+ characters changes
+/// whenever its content does, so it may be cached for good.
+fn fingerprinted(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.split('.')
+        .any(|part| part.len() >= 8 && part.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// The file a request path names, if it names one safely.
+fn resolve(path: &str) -> Option<String> {
+    if path
+        .split('/')
+        .any(|seg| seg == ".." || seg.starts_with('.') && !seg.is_empty())
+    {
+        return None;
+    }
+    let last = path.rsplit('/').next().unwrap_or("");
+    let file = if last.contains('.') {
+        path.to_string()
+    } else if path == "/admin" || path.starts_with("/admin/") {
+        "/admin/index.html".to_string()
+    } else {
+        "/index.html".to_string()
+    };
+    Some(file)
+}
+
+pub fn serve(path: &str, if_none_match: Option<&str>) -> Result<Reply, EdgeError> {
+    let file = resolve(path).ok_or(EdgeError::NotFound)?;
+    let cached = cache()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&file)
+        .cloned();
+    let (kind, tag, body) = match cached {
+        Some(entry) => entry,
+        None => {
+            let body = Bytes::from(
+                std::fs::read(format!("{ROOT}{file}")).map_err(|_| EdgeError::NotFound)?,
+            );
+            let entry = (content_type(&file), etag(&body), body);
+            cache()
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(file.clone(), entry.clone());
+            entry
+        }
+    };
+    let mut reply = if if_none_match == Some(tag.as_str()) {
+        respond::bytes(304, kind, Bytes::new())
+    } else {
+        respond::bytes(200, kind, body)
+    };
+    let policy = if fingerprinted(&file) {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    let headers = reply.headers_mut();
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static(policy),
+    );
+    if let Ok(tag) = tag.parse() {
+        headers.insert(http::header::ETAG, tag);
+    }
+    Ok(reply)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_resolve_to_files_or_their_page() {
+        assert_eq!(resolve("/").as_deref(), Some("/index.html"));
+        assert_eq!(resolve("/sessions/keynote").as_deref(), Some("/index.html"));
+        assert_eq!(resolve("/admin/").as_deref(), Some("/admin/index.html"));
+        assert_eq!(resolve("/app.css").as_deref(), Some("/app.css"));
+        assert_eq!(resolve("/../secret.txt"), None);
+        assert_eq!(resolve("/.env"), None);
+    }
+
+    #[test]
+    fn only_fingerprinted_names_are_immutable() {
+        assert!(fingerprinted("/app.3f9a2c1b.js"));
+        assert!(!fingerprinted("/app.js"));
+        assert!(!fingerprinted("/index.html"));
+        assert_eq!(content_type("/a.css"), "text/css; charset=utf-8");
+    }
+}
