@@ -92,7 +92,9 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
                 _ => Err(EdgeError::NotFound),
             }
         }
-        ["api", ..] | ["_edge", ..] => Err(EdgeError::NotFound),
+        ["api", ..] => Err(EdgeError::NotFound),
+        // `/_…` is for operations, never a page.
+        [first, ..] if first.starts_with('_') => Err(EdgeError::NotFound),
         _ => {
             get(method == Method::GET || method == Method::HEAD)?;
             assets::serve(&path, read.if_none_match)
@@ -108,6 +110,23 @@ async fn status(config: &EdgeConfig) -> Result<Reply, EdgeError> {
         Ok(None) => Map::new(),
         Err(e) => return Err(EdgeError::Store(format!("{e:?}"))),
     };
+    // Times as RFC 3339, like every time in the API.
+    let rfc3339 = |v: &Value| {
+        v.as_i64()
+            .and_then(|s| jiff::Timestamp::from_second(s).ok())
+            .map_or(Value::Null, |t| json!(t.to_string()))
+    };
+    let events: Map<String, Value> = events
+        .into_iter()
+        .map(|(slug, e)| {
+            let entry = json!({
+                "version": e["version"],
+                "fetched_at": rfc3339(&e["fetched_at"]),
+                "checked_at": rfc3339(&e["checked_at"]),
+            });
+            (slug, entry)
+        })
+        .collect();
     Ok(respond::json(
         200,
         &json!({ "region": config.region, "events": events }),

@@ -29,8 +29,8 @@ async fn edge_reaches_the_origin_over_the_private_route() {
 #[tokio::test]
 async fn the_origin_is_not_reachable_from_outside() {
     let app = dev_app(|o| o).await;
-    // Everything public is the edge's: the origin's own path is not routed to it.
-    let direct = app.get("/health").await;
+    // Everything public is the edge's: the origin's own paths are not routed to it.
+    let direct = app.get("/_origin/events").await;
     assert_eq!(direct.status(), 404);
     assert_eq!(
         direct.headers()["content-type"],
@@ -61,7 +61,7 @@ async fn wrong_methods_and_unknown_paths_are_problems() {
         .await;
     assert_eq!(post.status(), 405);
     assert_eq!(post.headers()["allow"], "GET");
-    let missing = app.get("/nope").await;
+    let missing = app.get("/api/nope").await;
     assert_eq!(missing.status(), 404);
     assert_eq!(json(&missing)["title"], "Not Found");
 }
