@@ -30,24 +30,67 @@ pub struct Head {
     pub etags: BTreeMap<String, String>,
 }
 
-/// A document ready to send, as is and gzipped.
-#[derive(Clone)]
-pub struct Ready {
-    pub etag: String,
-    pub body: Bytes,
-    pub gzip: Bytes,
-}
-
-/// One event's snapshot in memory, documents ready to send.
+/// One event's snapshot in memory. Documents are read from KV the first
+/// time this instance needs them (one get), then kept: as stored, and
+/// gzipped under `{name}.gz`.
 pub struct Held {
     pub head: Head,
-    pub docs: HashMap<String, Ready>,
+    slug: String,
+    docs: Arc<Mutex<HashMap<String, Bytes>>>,
     loaded: Instant,
 }
 
+/// The key of a document's gzipped form.
+pub fn gzipped(name: &str) -> String {
+    format!("{name}.gz")
+}
+
 impl Held {
-    pub fn doc(&self, name: &str) -> Option<&Ready> {
-        self.docs.get(name)
+    fn from_head(slug: &str, head: Head) -> Self {
+        Self {
+            head,
+            slug: slug.to_string(),
+            docs: Default::default(),
+            loaded: Instant::now(),
+        }
+    }
+
+    /// The same documents under a refreshed head.
+    fn renewed(&self, head: Head) -> Self {
+        Self {
+            head,
+            slug: self.slug.clone(),
+            docs: self.docs.clone(),
+            loaded: Instant::now(),
+        }
+    }
+
+    pub fn etag(&self, name: &str) -> Option<&str> {
+        self.head
+            .etags
+            .get(name.trim_end_matches(".gz"))
+            .map(String::as_str)
+    }
+
+    /// A document (or its `.gz` form), from memory or else from KV.
+    pub async fn body(&self, key: &str) -> Result<Bytes, EdgeError> {
+        if let Some(body) = self.docs.lock().unwrap_or_else(|e| e.into_inner()).get(key) {
+            return Ok(body.clone());
+        }
+        let kv = store().await?;
+        let stored = kv
+            .get(format!("doc/{}/{}/{key}", self.slug, self.head.version))
+            .await
+            .map_err(kv_error)?
+            .ok_or_else(|| {
+                EdgeError::Store(format!("{} v{} has no {key}", self.slug, self.head.version))
+            })?;
+        let body = Bytes::from(stored);
+        self.docs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_string(), body.clone());
+        Ok(body)
     }
 }
 
@@ -116,31 +159,6 @@ async fn read_head(kv: &Store, slug: &str) -> Result<Option<Head>, EdgeError> {
     }
 }
 
-async fn load_from_kv(kv: &Store, slug: &str, head: Head) -> Result<Option<Held>, EdgeError> {
-    let mut docs = HashMap::new();
-    for (name, etag) in &head.etags {
-        let key = format!("doc/{slug}/{}/{name}", head.version);
-        let body = kv.get(&key).await.map_err(kv_error)?;
-        let zipped = kv.get(format!("{key}.gz")).await.map_err(kv_error)?;
-        match (body, zipped) {
-            (Some(body), Some(zipped)) => {
-                let ready = Ready {
-                    etag: etag.clone(),
-                    body: Bytes::from(body),
-                    gzip: Bytes::from(zipped),
-                };
-                docs.insert(name.clone(), ready);
-            }
-            _ => return Ok(None),
-        }
-    }
-    Ok(Some(Held {
-        head,
-        docs,
-        loaded: Instant::now(),
-    }))
-}
-
 /// The event's snapshot from the nearest tier that has it, revalidated
 /// with the origin once older than the staleness window.
 pub async fn lookup(config: &EdgeConfig, slug: &str) -> Result<Lookup, EdgeError> {
@@ -188,18 +206,11 @@ async fn refresh_from_kv(
         return Ok(in_memory);
     };
     let held = match in_memory {
-        Some(h) if h.head.version >= head.version => Arc::new(Held {
-            head: Head {
-                checked_at: head.checked_at.max(h.head.checked_at),
-                ..h.head.clone()
-            },
-            docs: h.docs.clone(),
-            loaded: Instant::now(),
-        }),
-        _ => match load_from_kv(&kv, slug, head).await? {
-            Some(held) => Arc::new(held),
-            None => return Ok(None),
-        },
+        Some(h) if h.head.version >= head.version => Arc::new(h.renewed(Head {
+            checked_at: head.checked_at.max(h.head.checked_at),
+            ..h.head.clone()
+        })),
+        _ => Arc::new(Held::from_head(slug, head)),
     };
     remember(slug, held.clone());
     Ok(Some(held))
@@ -216,11 +227,7 @@ async fn revalidate(config: &EdgeConfig, slug: &str, held: Arc<Held>) -> Result<
             head.checked_at = now_secs();
             let kv = store().await?;
             write_head(&kv, slug, &head).await?;
-            let fresh = Arc::new(Held {
-                head,
-                docs: held.docs.clone(),
-                loaded: Instant::now(),
-            });
+            let fresh = Arc::new(held.renewed(head));
             remember(slug, fresh.clone());
             Ok(Lookup {
                 held: fresh,
@@ -324,34 +331,28 @@ async fn store_snapshot(snapshot: &Snapshot) -> Result<Arc<Held>, EdgeError> {
             .collect(),
     };
     let current = read_head(&kv, slug).await?;
-    if let Some(current) = current.filter(|c| c.version > snapshot.version)
-        && let Some(newer) = load_from_kv(&kv, slug, current).await?
-    {
-        let newer = Arc::new(newer);
+    if let Some(current) = current.filter(|c| c.version > snapshot.version) {
+        let newer = Arc::new(Held::from_head(slug, current));
         remember(slug, newer.clone());
         return Ok(newer);
     }
-    let mut docs = HashMap::new();
-    for (name, Doc { etag, body }) in &snapshot.docs {
+    let held = Held::from_head(slug, head.clone());
+    for (name, Doc { body, .. }) in &snapshot.docs {
         let key = format!("doc/{slug}/{}/{name}", snapshot.version);
         let zipped = gzip(body.as_bytes());
         kv.set(&key, body.as_bytes()).await.map_err(kv_error)?;
-        kv.set(format!("{key}.gz"), &zipped)
-            .await
-            .map_err(kv_error)?;
-        let ready = Ready {
-            etag: etag.clone(),
-            body: Bytes::from(body.clone()),
-            gzip: zipped,
-        };
-        docs.insert(name.clone(), ready);
+        kv.set(
+            format!("doc/{slug}/{}/{}", snapshot.version, gzipped(name)),
+            &zipped,
+        )
+        .await
+        .map_err(kv_error)?;
+        let mut docs = held.docs.lock().unwrap_or_else(|e| e.into_inner());
+        docs.insert(name.clone(), Bytes::from(body.clone()));
+        docs.insert(gzipped(name), zipped);
     }
     write_head(&kv, slug, &head).await?;
-    let held = Arc::new(Held {
-        head,
-        docs,
-        loaded: Instant::now(),
-    });
+    let held = Arc::new(held);
     remember(slug, held.clone());
     Ok(held)
 }

@@ -88,12 +88,16 @@ fn parse(bytes: &Bytes) -> Result<Value, EdgeError> {
     serde_json::from_slice(bytes).map_err(|e| EdgeError::Store(format!("cached document: {e}")))
 }
 
-fn doc(lookup: &Lookup, name: &str) -> Result<(String, Bytes), EdgeError> {
+fn doc_tag(lookup: &Lookup, name: &str) -> Result<String, EdgeError> {
     lookup
         .held
-        .doc(name)
-        .map(|ready| (ready.etag.clone(), ready.body.clone()))
+        .etag(name)
+        .map(String::from)
         .ok_or_else(|| EdgeError::Store(format!("snapshot without {name}")))
+}
+
+async fn doc(lookup: &Lookup, name: &str) -> Result<(String, Bytes), EdgeError> {
+    Ok((doc_tag(lookup, name)?, lookup.held.body(name).await?))
 }
 
 /// A stored document as it is.
@@ -105,19 +109,17 @@ pub async fn document(
 ) -> Result<Reply, EdgeError> {
     let lookup = cache::lookup(config, slug).await?;
     if name == snapshot::SESSIONS && request.query.is_some_and(|q| !q.is_empty()) {
-        return filtered_sessions(config, &lookup, request);
+        return filtered_sessions(config, &lookup, request).await;
     }
-    let ready = lookup
-        .held
-        .doc(name)
-        .cloned()
-        .ok_or_else(|| EdgeError::Store(format!("snapshot without {name}")))?;
     if !request.accepts_gzip {
-        return Ok(reply(config, &lookup, request, &ready.etag, ready.body));
+        let (tag, body) = doc(&lookup, name).await?;
+        return Ok(reply(config, &lookup, request, &tag, body));
     }
     // The gzipped representation is a different one, with its own tag.
-    let tag = format!("{}-gz\"", ready.etag.trim_end_matches('"'));
-    let mut reply = reply(config, &lookup, request, &tag, ready.gzip);
+    let tag = doc_tag(&lookup, name)?;
+    let tag = format!("{}-gz\"", tag.trim_end_matches('"'));
+    let zipped = lookup.held.body(&cache::gzipped(name)).await?;
+    let mut reply = reply(config, &lookup, request, &tag, zipped);
     reply.headers_mut().insert(
         http::header::CONTENT_ENCODING,
         http::HeaderValue::from_static("gzip"),
@@ -128,13 +130,13 @@ pub async fn document(
 /// The filters the agenda accepts: `track`, `room`, `day` (the event's
 /// local date) and `q` (words in the title, abstract or speaker names),
 /// and `tz`, the IANA zone to show times in.
-fn filtered_sessions(
+async fn filtered_sessions(
     config: &EdgeConfig,
     lookup: &Lookup,
     request: &ReadRequest<'_>,
 ) -> Result<Reply, EdgeError> {
-    let (_, sessions) = doc(lookup, snapshot::SESSIONS)?;
-    let (_, speakers) = doc(lookup, snapshot::SPEAKERS)?;
+    let (_, sessions) = doc(lookup, snapshot::SESSIONS).await?;
+    let (_, speakers) = doc(lookup, snapshot::SPEAKERS).await?;
     let mut sessions = parse(&sessions)?;
     let speakers = parse(&speakers)?;
     let names: std::collections::HashMap<&str, String> = speakers["speakers"]
@@ -243,8 +245,8 @@ pub async fn item(
     request: &ReadRequest<'_>,
 ) -> Result<Reply, EdgeError> {
     let lookup = cache::lookup(config, slug).await?;
-    let sessions = parse(&doc(&lookup, snapshot::SESSIONS)?.1)?;
-    let speakers = parse(&doc(&lookup, snapshot::SPEAKERS)?.1)?;
+    let sessions = parse(&doc(&lookup, snapshot::SESSIONS).await?.1)?;
+    let speakers = parse(&doc(&lookup, snapshot::SPEAKERS).await?.1)?;
     let find = |list: &Value, key: &str, id: &str| -> Option<Value> {
         list[key]
             .as_array()?
@@ -290,10 +292,10 @@ pub async fn ics(
     request: &ReadRequest<'_>,
 ) -> Result<Reply, EdgeError> {
     let lookup = cache::lookup(config, slug).await?;
-    let event = parse(&doc(&lookup, snapshot::EVENT)?.1)?;
-    let sessions = parse(&doc(&lookup, snapshot::SESSIONS)?.1)?;
-    let speakers = parse(&doc(&lookup, snapshot::SPEAKERS)?.1)?;
-    let changelog = parse(&doc(&lookup, snapshot::CHANGELOG)?.1)?;
+    let event = parse(&doc(&lookup, snapshot::EVENT).await?.1)?;
+    let sessions = parse(&doc(&lookup, snapshot::SESSIONS).await?.1)?;
+    let speakers = parse(&doc(&lookup, snapshot::SPEAKERS).await?.1)?;
+    let changelog = parse(&doc(&lookup, snapshot::CHANGELOG).await?.1)?;
     let chosen: Vec<&Value> = sessions["sessions"]
         .as_array()
         .into_iter()

@@ -169,9 +169,8 @@ async fn events(config: &EdgeConfig, read: &ReadRequest<'_>) -> Result<Reply, Ed
     let mut newest = 0;
     for slug in slugs {
         let lookup = cache::lookup(config, &slug).await?;
-        if let Some(summary) = lookup.held.doc(snapshot::SUMMARY) {
-            list.push(serde_json::from_slice::<Value>(&summary.body).unwrap_or(Value::Null));
-        }
+        let summary = lookup.held.body(snapshot::SUMMARY).await?;
+        list.push(serde_json::from_slice::<Value>(&summary).unwrap_or(Value::Null));
         newest = newest.max(lookup.held.head.version);
     }
     let body = Bytes::from(json!({ "events": list }).to_string());
