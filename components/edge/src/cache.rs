@@ -119,8 +119,21 @@ fn memory() -> &'static Mutex<HashMap<String, Arc<Held>>> {
     MEMORY.get_or_init(Default::default)
 }
 
+/// At most this many events are kept in an instance's memory; beyond it
+/// the one loaded longest ago makes room (KV still has it).
+const MEMORY_EVENTS: usize = 32;
+
 fn remember(slug: &str, held: Arc<Held>) {
     let mut memory = memory().lock().unwrap_or_else(|e| e.into_inner());
+    if memory.len() >= MEMORY_EVENTS && !memory.contains_key(slug) {
+        let oldest = memory
+            .iter()
+            .min_by_key(|(_, h)| h.loaded)
+            .map(|(slug, _)| slug.clone());
+        if let Some(oldest) = oldest {
+            memory.remove(&oldest);
+        }
+    }
     let newer_known = memory
         .get(slug)
         .is_some_and(|h| h.head.version > held.head.version);

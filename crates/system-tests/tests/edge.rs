@@ -599,3 +599,68 @@ async fn status_reports_each_event_held_with_its_times() {
         assert!(at.parse::<jiff::Timestamp>().is_ok(), "{field}: {at}");
     }
 }
+
+#[tokio::test]
+async fn concurrent_cold_reads_ask_the_origin_once() {
+    use eventfront_domain::demo::{DEMO_SLUG, demo_draft};
+    use eventfront_domain::{Slug, snapshot};
+    use http_body_util::{BodyExt, Full};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    // A stand-in origin that counts snapshot fetches and answers slowly.
+    let bundle = snapshot::build(
+        &Slug::parse(DEMO_SLUG).unwrap(),
+        &demo_draft(),
+        1,
+        "2027-01-01T00:00:00Z".parse().unwrap(),
+        "demo",
+        &[],
+    );
+    let bundle = Bytes::from(serde_json::to_vec(&bundle).unwrap());
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin_url = format!("http://{}", listener.local_addr().unwrap());
+    let counted = fetches.clone();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let (bundle, counted) = (bundle.clone(), counted.clone());
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    move |request: hyper::Request<hyper::body::Incoming>| {
+                        let (bundle, counted) = (bundle.clone(), counted.clone());
+                        async move {
+                            let _ = request.into_body().collect().await;
+                            counted.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(300)).await;
+                            Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                                bundle,
+                            )))
+                        }
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    let edge = EdgeApp::start("eu", &origin_url, |o| o).await;
+    let reads = (0..16).map(|_| {
+        let app = edge.app.clone();
+        tokio::spawn(async move {
+            app.get(&format!("/api/events/{DEMO}/sessions"))
+                .await
+                .status()
+        })
+    });
+    for status in futures::future::join_all(reads).await {
+        assert_eq!(status.unwrap(), 200);
+    }
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        1,
+        "one fetch for 16 concurrent cold reads"
+    );
+}
