@@ -13,9 +13,12 @@ use std::sync::{Mutex, OnceLock};
 
 const ROOT: &str = "/static";
 
-/// Files already read in this instance, by path: `(content type, etag, bytes)`.
-fn cache() -> &'static Mutex<HashMap<String, (&'static str, String, Bytes)>> {
-    static CACHE: OnceLock<Mutex<HashMap<String, (&'static str, String, Bytes)>>> = OnceLock::new();
+/// A file as served: `(content type, etag, bytes)`.
+type Served = (&'static str, String, Bytes);
+
+/// Files already read in this instance, by path.
+fn cache() -> &'static Mutex<HashMap<String, Served>> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Served>>> = OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
 

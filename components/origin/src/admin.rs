@@ -133,29 +133,39 @@ pub async fn put_session(
 
 /// `DELETE /api/admin/events/{slug}/sessions/{id}`
 pub async fn delete_session(db: &Db, slug: &Slug, id: &Slug) -> Result<Reply, OriginError> {
-    db.transaction(async |db| {
-        existing_event(db, slug).await?;
-        let gone = db
-            .row(
-                "DELETE FROM sessions WHERE event = ? AND id = ? RETURNING id",
-                [text(slug.as_str()), text(id.as_str())],
-            )
-            .await?;
-        if gone.is_some() {
-            audit::record(
-                db,
-                ACTOR,
-                "session.deleted",
-                Some(slug.as_str()),
-                Some(id.as_str()),
-                &json!({}),
-            )
-            .await?;
-        }
-        Ok(())
-    })
-    .await?;
+    db.transaction(async |db| delete_row(db, slug, id, Entity::Session).await)
+        .await?;
     Ok(no_content())
+}
+
+#[derive(Clone, Copy)]
+enum Entity {
+    Session,
+    Speaker,
+}
+
+/// Deletes one draft session or speaker (deleting what is not there is
+/// not an error) and audits it if something went.
+async fn delete_row(db: &Db, slug: &Slug, id: &Slug, entity: Entity) -> Result<(), OriginError> {
+    existing_event(db, slug).await?;
+    let (sql, action) = match entity {
+        Entity::Session => (
+            "DELETE FROM sessions WHERE event = ? AND id = ? RETURNING id",
+            "session.deleted",
+        ),
+        Entity::Speaker => (
+            "DELETE FROM speakers WHERE event = ? AND id = ? RETURNING id",
+            "speaker.deleted",
+        ),
+    };
+    let gone = db
+        .row(sql, [text(slug.as_str()), text(id.as_str())])
+        .await?;
+    if gone.is_some() {
+        let (event, target) = (Some(slug.as_str()), Some(id.as_str()));
+        audit::record(db, ACTOR, action, event, target, &json!({})).await?;
+    }
+    Ok(())
 }
 
 /// `PUT /api/admin/events/{slug}/speakers/{id}`
@@ -201,24 +211,7 @@ pub async fn delete_speaker(db: &Db, slug: &Slug, id: &Slug) -> Result<Reply, Or
                 using.join(", ")
             )));
         }
-        let gone = db
-            .row(
-                "DELETE FROM speakers WHERE event = ? AND id = ? RETURNING id",
-                [text(slug.as_str()), text(id.as_str())],
-            )
-            .await?;
-        if gone.is_some() {
-            audit::record(
-                db,
-                ACTOR,
-                "speaker.deleted",
-                Some(slug.as_str()),
-                Some(id.as_str()),
-                &json!({}),
-            )
-            .await?;
-        }
-        Ok(())
+        delete_row(db, slug, id, Entity::Speaker).await
     })
     .await?;
     Ok(no_content())

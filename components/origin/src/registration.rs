@@ -191,7 +191,7 @@ pub async fn register(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply,
     Ok(respond::bytes(status, "application/json", body))
 }
 
-/// The registration `id` if `token` manages it, as `(event, seq, status, name, email, created_at)`.
+/// The registration `id`, if the bearer token in `request` manages it.
 async fn authorized(db: &Db, id: &str, request: &Incoming) -> Result<Registration, OriginError> {
     let token = request
         .header("authorization")
