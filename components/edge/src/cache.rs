@@ -19,6 +19,10 @@ use std::time::{Duration, Instant};
 /// newer version arrived (another instance may have stored it).
 pub const MEMORY_RECHECK: Duration = Duration::from_millis(50);
 
+/// How long reads are served stale, without asking, after the origin
+/// failed to answer a revalidation.
+const REVALIDATE_BACKOFF: Duration = Duration::from_secs(1);
+
 /// What the edge holds of one event, as kept in KV under `head/{slug}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Head {
@@ -232,6 +236,18 @@ async fn refresh_from_kv(
 /// Asks the origin whether `held` is still current; serves it marked stale
 /// if the origin cannot say.
 async fn revalidate(config: &EdgeConfig, slug: &str, held: Arc<Held>) -> Result<Lookup, EdgeError> {
+    // After a failed revalidation, reads are served stale without asking
+    // again for a while, so a hanging origin does not slow every read.
+    static BACKOFF: OnceLock<Mutex<HashMap<String, Instant>>> = OnceLock::new();
+    let backoff = BACKOFF.get_or_init(Default::default);
+    let waiting = backoff
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(slug)
+        .is_some_and(|until| Instant::now() < *until);
+    if waiting {
+        return Ok(Lookup { held, stale: true });
+    }
     let gate = fetch_gate(slug);
     let _turn = gate.lock().await;
     match fetch(config, slug, Some(held.head.version)).await {
@@ -254,6 +270,10 @@ async fn revalidate(config: &EdgeConfig, slug: &str, held: Arc<Held>) -> Result<
         Fetched::Gone => Err(EdgeError::NotFound),
         Fetched::Unavailable(why) => {
             eprintln!("edge: serving {slug} v{} stale: {why}", held.head.version);
+            backoff
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(slug.to_string(), Instant::now() + REVALIDATE_BACKOFF);
             Ok(Lookup { held, stale: true })
         }
     }
@@ -397,4 +417,81 @@ async fn update_index(kv: &Store, slug: &str, head: &Head) -> Result<(), EdgeErr
             .map_err(kv_error)?;
     }
     Ok(())
+}
+
+/// Which events are published: the origin's list, kept like a snapshot
+/// (memory, then KV under `meta/published`, then the origin once older
+/// than the staleness window); without the origin, the events held here.
+pub async fn published_slugs(config: &EdgeConfig) -> Result<Vec<String>, EdgeError> {
+    #[derive(Clone, Serialize, Deserialize)]
+    struct Published {
+        checked_at: i64,
+        slugs: Vec<String>,
+    }
+    // Trusted until the instant stored with it.
+    static MEMORY: Mutex<Option<(Instant, Published)>> = Mutex::new(None);
+    const KEY: &str = "meta/published";
+    let window = config.staleness.as_secs().max(1) as i64;
+    let remembered = MEMORY.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if let Some((until, list)) = &remembered
+        && Instant::now() < *until
+    {
+        return Ok(list.slugs.clone());
+    }
+    let kv = store().await?;
+    let stored: Option<Published> = kv
+        .get(KEY)
+        .await
+        .map_err(kv_error)?
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    let keep = |list: Published, trust: Duration| {
+        *MEMORY.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((Instant::now() + trust, list.clone()));
+        list.slugs
+    };
+    if let Some(list) = stored
+        .clone()
+        .filter(|l| now_secs() - l.checked_at < window)
+    {
+        return Ok(keep(list, MEMORY_RECHECK));
+    }
+    let answer = origin::call(
+        config,
+        &http::Method::GET,
+        "/_origin/events",
+        &[],
+        Bytes::new(),
+        FETCH_TIMEOUT,
+    )
+    .await;
+    let fresh = answer.ok().filter(|a| a.status.is_success()).and_then(|a| {
+        let body: serde_json::Value = serde_json::from_slice(&a.body).ok()?;
+        let slugs = body["events"]
+            .as_array()?
+            .iter()
+            .filter_map(|e| e["slug"].as_str().map(String::from))
+            .collect();
+        Some(Published {
+            checked_at: now_secs(),
+            slugs,
+        })
+    });
+    match (fresh, stored) {
+        (Some(list), _) => {
+            let bytes = serde_json::to_vec(&list).map_err(kv_error)?;
+            kv.set(KEY, &bytes).await.map_err(kv_error)?;
+            Ok(keep(list, MEMORY_RECHECK))
+        }
+        // The origin is away: the last list, without asking again for a window.
+        (None, Some(list)) => Ok(keep(list, config.staleness)),
+        // Never listed and the origin is away: what this edge holds.
+        (None, None) => {
+            let held: BTreeMap<String, serde_json::Value> =
+                match kv.get(INDEX_KEY).await.map_err(kv_error)? {
+                    Some(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
+                    None => BTreeMap::new(),
+                };
+            Ok(held.into_keys().collect())
+        }
+    }
 }

@@ -133,38 +133,9 @@ async fn status(config: &EdgeConfig) -> Result<Reply, EdgeError> {
     ))
 }
 
-/// Published events, from the origin's list, each summary from the cache.
+/// Published events, each summary from the cache.
 async fn events(config: &EdgeConfig, read: &ReadRequest<'_>) -> Result<Reply, EdgeError> {
-    let answer = origin::call(
-        config,
-        &Method::GET,
-        "/_origin/events",
-        &[],
-        Bytes::new(),
-        origin::FETCH_TIMEOUT,
-    )
-    .await;
-    let slugs: Vec<String> = match answer {
-        Ok(a) if a.status.is_success() => serde_json::from_slice::<Value>(&a.body)
-            .ok()
-            .and_then(|v| {
-                v["events"].as_array().map(|l| {
-                    l.iter()
-                        .filter_map(|e| e["slug"].as_str().map(String::from))
-                        .collect()
-                })
-            })
-            .unwrap_or_default(),
-        // Without the origin, list what this edge holds.
-        _ => {
-            let kv = cache::store().await?;
-            let held: Map<String, Value> = match kv.get(INDEX_KEY).await {
-                Ok(Some(bytes)) => serde_json::from_slice(&bytes).unwrap_or_default(),
-                _ => Map::new(),
-            };
-            held.keys().cloned().collect()
-        }
-    };
+    let slugs = cache::published_slugs(config).await?;
     let mut list = Vec::new();
     let mut newest = 0;
     for slug in slugs {
