@@ -405,16 +405,16 @@ async fn links_can_be_cut_and_slowed() {
 
     app.links().set(
         "back.spin.internal",
-        LinkFault::Delay(Duration::from_millis(300)),
+        LinkFault::Delay(Duration::from_secs(1)),
     );
     let started = Instant::now();
     assert!(body(&app.get(chained).await).starts_with("200 "));
-    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert!(started.elapsed() >= Duration::from_secs(1));
 
     app.links().heal("back.spin.internal");
     let started = Instant::now();
     assert!(body(&app.get(chained).await).starts_with("200 "));
-    assert!(started.elapsed() < Duration::from_millis(300));
+    assert!(started.elapsed() < Duration::from_secs(1));
 }
 
 #[tokio::test]
