@@ -39,40 +39,16 @@ pub struct OriginApp {
 }
 
 impl OriginApp {
+    /// `deploy/origin.toml`, with test secrets, no edges unless the options
+    /// name some, and outbound calls allowed to loopback ports.
     pub async fn start(options: impl FnOnce(AppOptions) -> AppOptions) -> Self {
+        component_wasm("origin");
         let state = tempfile::tempdir().unwrap();
-        let manifest = state.path().join("origin.toml");
-        std::fs::write(
-            &manifest,
-            format!(
-                r#"spin_manifest_version = 2
-[application]
-name = "origin-under-test"
-[variables]
-signing_secret = {{ required = true, secret = true }}
-signing_secret_previous = {{ default = "", secret = true }}
-admin_token = {{ default = "", secret = true }}
-edge_urls = {{ default = "" }}
-[[trigger.http]]
-route = "/..."
-component = "origin"
-[component.origin]
-source = "{}"
-sqlite_databases = ["default"]
-allowed_outbound_hosts = ["http://127.0.0.1:*"]
-[component.origin.variables]
-signing_secret = "{{{{ signing_secret }}}}"
-signing_secret_previous = "{{{{ signing_secret_previous }}}}"
-admin_token = "{{{{ admin_token }}}}"
-edge_urls = "{{{{ edge_urls }}}}"
-"#,
-                component_wasm("origin").display()
-            ),
-        )
-        .unwrap();
-        let mut base = AppOptions::new(&manifest)
+        let mut base = AppOptions::new(workspace_root().join("deploy/origin.toml"))
             .variable("signing_secret", SIGNING_SECRET)
-            .variable("admin_token", ADMIN_TOKEN);
+            .variable("admin_token", ADMIN_TOKEN)
+            .variable("edge_urls", "")
+            .variable("edge_hosts", "http://127.0.0.1:*");
         base.state_dir = Some(state.path().join("state"));
         let app = App::start(options(base)).await.expect("the origin starts");
         Self { app, state }
@@ -140,45 +116,15 @@ pub struct EdgeApp {
 }
 
 impl EdgeApp {
+    /// `deploy/edge.toml` for `region`, with the test signing secret.
     pub async fn start(
         region: &str,
         origin_url: &str,
         options: impl FnOnce(AppOptions) -> AppOptions,
     ) -> Self {
+        component_wasm("edge");
         let state = tempfile::tempdir().unwrap();
-        let manifest = state.path().join("edge.toml");
-        std::fs::write(
-            &manifest,
-            format!(
-                r#"spin_manifest_version = 2
-[application]
-name = "edge-{region}"
-[variables]
-region = {{ required = true }}
-origin_url = {{ required = true }}
-signing_secret = {{ required = true, secret = true }}
-signing_secret_previous = {{ default = "", secret = true }}
-staleness_secs = {{ default = "5" }}
-registrations_per_minute = {{ default = "20" }}
-[[trigger.http]]
-route = "/..."
-component = "edge"
-[component.edge]
-source = "{}"
-key_value_stores = ["default"]
-allowed_outbound_hosts = ["{{{{ origin_url }}}}"]
-[component.edge.variables]
-region = "{{{{ region }}}}"
-origin_url = "{{{{ origin_url }}}}"
-signing_secret = "{{{{ signing_secret }}}}"
-signing_secret_previous = "{{{{ signing_secret_previous }}}}"
-staleness_secs = "{{{{ staleness_secs }}}}"
-registrations_per_minute = "{{{{ registrations_per_minute }}}}"
-"#,
-                component_wasm("edge").display()
-            ),
-        )
-        .unwrap();
+        let manifest = workspace_root().join("deploy/edge.toml");
         let mut base = AppOptions::new(&manifest)
             .variable("region", region)
             .variable("origin_url", origin_url)
