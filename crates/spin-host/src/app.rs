@@ -4,11 +4,12 @@
 //! in-process for `*.spin.internal`, and subject to injected link faults.
 
 use crate::engine::{engine, load_component};
-use crate::kv::{KvBackend, SqliteKv};
+use crate::kv::{KvBackend, RedisKv, SqliteKv};
 use crate::manifest::{ComponentDecl, FileMount, Manifest};
 use crate::outbound::{AllowedHost, LinkFault, Links, is_allowed};
 use crate::pool::{GuestRequest, InstancePool, ReuseLimits, StoreFactory};
 use crate::routing::{RouteMatch, Router, internal_match};
+use crate::runtime_config::{KvStoreConfig, RuntimeConfig, SqliteConfig};
 use crate::sqlite::SqliteDb;
 use crate::state::{ComponentCaps, InstanceState, SpinHost};
 use crate::variables::Variables;
@@ -40,6 +41,8 @@ pub struct AppOptions {
     pub env: HashMap<String, String>,
     /// Run only these components (selective deployment).
     pub components: Option<Vec<String>>,
+    /// Spin's runtime configuration file: backends for stores and databases.
+    pub runtime_config: Option<PathBuf>,
     pub reuse: ReuseLimits,
     /// A request still running after this gets a 500.
     pub request_timeout: Duration,
@@ -52,6 +55,7 @@ impl AppOptions {
             state_dir: None,
             env: HashMap::new(),
             components: None,
+            runtime_config: None,
             reuse: ReuseLimits::default(),
             request_timeout: Duration::from_secs(30),
         }
@@ -80,14 +84,16 @@ struct AppInner {
     _state: StateFiles,
 }
 
+/// Where each store and database label lives: Spin's defaults in the
+/// state folder, overridden or extended by the runtime configuration.
 struct StateFiles {
-    kv_db: Arc<std::sync::Mutex<rusqlite::Connection>>,
-    sqlite_default: Arc<SqliteDb>,
+    kv: HashMap<String, Arc<dyn KvBackend>>,
+    sqlite: HashMap<String, Arc<SqliteDb>>,
     _temporary: Option<tempfile::TempDir>,
 }
 
 impl StateFiles {
-    fn open(state_dir: Option<&Path>) -> Result<Self> {
+    fn open(state_dir: Option<&Path>, runtime: &RuntimeConfig) -> Result<Self> {
         let (dir, temporary) = match state_dir {
             Some(dir) => (dir.to_path_buf(), None),
             None => {
@@ -97,9 +103,61 @@ impl StateFiles {
         };
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create state folder {}", dir.display()))?;
+        // Spin's default store: every `spin` label shares one file per path.
+        let mut files: HashMap<PathBuf, Arc<std::sync::Mutex<rusqlite::Connection>>> =
+            HashMap::new();
+        let mut spin_store = |path: PathBuf, label: &str| -> Result<Arc<dyn KvBackend>> {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            let db = match files.get(&path) {
+                Some(db) => db.clone(),
+                None => {
+                    let db = SqliteKv::open_database(&path)?;
+                    files.insert(path, db.clone());
+                    db
+                }
+            };
+            Ok(Arc::new(SqliteKv::new(db, label)))
+        };
+        let mut kv: HashMap<String, Arc<dyn KvBackend>> = HashMap::new();
+        if !runtime.key_value_stores.contains_key(DEFAULT_LABEL) {
+            kv.insert(
+                DEFAULT_LABEL.into(),
+                spin_store(dir.join("sqlite_key_value.db"), DEFAULT_LABEL)?,
+            );
+        }
+        for (label, store) in &runtime.key_value_stores {
+            let backend: Arc<dyn KvBackend> = match store {
+                KvStoreConfig::Spin { path } => spin_store(path.clone(), label)?,
+                KvStoreConfig::Redis { url } => Arc::new(
+                    RedisKv::connect(url)
+                        .with_context(|| format!("key_value_store.{label}: cannot reach {url}"))?,
+                ),
+            };
+            kv.insert(label.clone(), backend);
+        }
+        let mut sqlite = HashMap::new();
+        sqlite.insert(
+            DEFAULT_LABEL.to_string(),
+            Arc::new(SqliteDb::file(&dir.join("sqlite_db.db"))),
+        );
+        for (label, database) in &runtime.sqlite_databases {
+            match database {
+                SqliteConfig::Spin { path } => {
+                    if let Some(parent) = path.parent() {
+                        std::fs::create_dir_all(parent)?;
+                    }
+                    sqlite.insert(label.clone(), Arc::new(SqliteDb::file(path)));
+                }
+                SqliteConfig::Libsql { url } => anyhow::bail!(
+                    "sqlite_database.{label}: libSQL ({url}) runs only under Spin; this test host has no libSQL server"
+                ),
+            }
+        }
         Ok(Self {
-            kv_db: SqliteKv::open_database(&dir.join("sqlite_key_value.db"))?,
-            sqlite_default: Arc::new(SqliteDb::file(&dir.join("sqlite_db.db"))),
+            kv,
+            sqlite,
             _temporary: temporary,
         })
     }
@@ -112,7 +170,11 @@ impl App {
             manifest.retain_components(ids)?;
         }
         let variables = Variables::resolve(&manifest.variables, &options.env)?;
-        let state = StateFiles::open(options.state_dir.as_deref())?;
+        let runtime = match &options.runtime_config {
+            Some(path) => RuntimeConfig::load(path)?,
+            None => RuntimeConfig::default(),
+        };
+        let state = StateFiles::open(options.state_dir.as_deref(), &runtime)?;
         let linker = linker()?;
         // Instances reach their own app for service chaining, so the app is
         // built knowing its own (weak) address; errors travel out in a cell.
@@ -343,26 +405,21 @@ fn component_pool(
     app: &Weak<AppInner>,
     options: &AppOptions,
 ) -> Result<InstancePool> {
-    let kv_defined = HashSet::from([DEFAULT_LABEL.to_string()]);
+    let kv_defined: HashSet<String> = state.kv.keys().cloned().collect();
     let mut kv: HashMap<String, Arc<dyn KvBackend>> = HashMap::new();
     for label in &decl.key_value_stores {
-        ensure!(
-            kv_defined.contains(label),
-            "key_value_stores names {label:?}, which no runtime config defines"
-        );
-        kv.insert(
-            label.clone(),
-            Arc::new(SqliteKv::new(state.kv_db.clone(), label)),
-        );
+        let backend = state.kv.get(label).with_context(|| {
+            format!("key_value_stores names {label:?}, which no runtime config defines")
+        })?;
+        kv.insert(label.clone(), backend.clone());
     }
-    let sqlite_defined = HashSet::from([DEFAULT_LABEL.to_string()]);
+    let sqlite_defined: HashSet<String> = state.sqlite.keys().cloned().collect();
     let mut sqlite = HashMap::new();
     for name in &decl.sqlite_databases {
-        ensure!(
-            sqlite_defined.contains(name),
-            "sqlite_databases names {name:?}, which no runtime config defines"
-        );
-        sqlite.insert(name.clone(), state.sqlite_default.clone());
+        let db = state.sqlite.get(name).with_context(|| {
+            format!("sqlite_databases names {name:?}, which no runtime config defines")
+        })?;
+        sqlite.insert(name.clone(), db.clone());
     }
     let component_variables = decl
         .variables

@@ -98,6 +98,52 @@ impl KvBackend for SqliteKv {
     }
 }
 
+/// A store kept in Redis, as Spin's `redis` key-value backend keeps it:
+/// each key as a Redis string, under its own name.
+pub struct RedisKv {
+    conn: Mutex<redis::Connection>,
+}
+
+impl RedisKv {
+    pub fn connect(url: &str) -> Result<Self> {
+        let client = redis::Client::open(url)?;
+        let conn = client.get_connection_with_timeout(std::time::Duration::from_secs(5))?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn with<R>(
+        &self,
+        f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<R>,
+    ) -> Result<R> {
+        let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(f(&mut conn)?)
+    }
+}
+
+impl KvBackend for RedisKv {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.with(|c| redis::cmd("GET").arg(key).query(c))
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<()> {
+        self.with(|c| redis::cmd("SET").arg(key).arg(value).query(c))
+    }
+
+    fn delete(&self, key: &str) -> Result<()> {
+        self.with(|c| redis::cmd("DEL").arg(key).query(c))
+    }
+
+    fn exists(&self, key: &str) -> Result<bool> {
+        self.with(|c| redis::cmd("EXISTS").arg(key).query(c))
+    }
+
+    fn keys(&self) -> Result<Vec<String>> {
+        self.with(|c| redis::cmd("KEYS").arg("*").query(c))
+    }
+}
+
 /// An open store, as the guest's `store` resource.
 pub struct KvStore(Arc<dyn KvBackend>);
 

@@ -11,6 +11,7 @@ pub mod manifest;
 pub mod outbound;
 mod pool;
 mod routing;
+pub mod runtime_config;
 mod server;
 mod sqlite;
 mod state;

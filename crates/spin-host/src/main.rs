@@ -31,6 +31,9 @@ struct UpArgs {
     /// (default: `.spin` beside the manifest, as with `spin up`).
     #[arg(long)]
     state_dir: Option<PathBuf>,
+    /// Spin runtime configuration: key-value and SQLite backends.
+    #[arg(long = "runtime-config-file")]
+    runtime_config: Option<PathBuf>,
     /// Run only these components (selective deployment).
     #[arg(short = 'c', long = "component-id")]
     components: Vec<String>,
@@ -71,6 +74,7 @@ async fn main() -> Result<()> {
     });
     let mut options = AppOptions::new(&args.manifest);
     options.state_dir = Some(state_dir);
+    options.runtime_config = args.runtime_config;
     options.env = std::env::vars()
         .filter(|(k, _)| k.starts_with("SPIN_VARIABLE_"))
         .collect();

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use serde_json::json;
 use spin_test_host::Server;
 use spin_test_host::manifest::Manifest;
+use spin_test_host::runtime_config::RuntimeConfig;
 use system_tests::{EdgeApp, OriginApp, json as body_json, workspace_root};
 
 const DEMO: &str = "wasm-edge-summit-2027";
@@ -14,11 +15,114 @@ const OLD: &str = system_tests::SIGNING_SECRET;
 const NEW: &str = "the-new-signing-secret-56789";
 
 #[test]
-fn every_manifest_parses() {
+fn every_manifest_and_runtime_config_parses() {
     for manifest in ["spin.toml", "deploy/edge.toml", "deploy/origin.toml"] {
         let parsed = Manifest::load(&workspace_root().join(manifest));
         assert!(parsed.is_ok(), "{manifest}: {:#}", parsed.err().unwrap());
     }
+    for config in [
+        "deploy/edge.runtime-config.toml",
+        "deploy/origin.runtime-config.toml",
+    ] {
+        let parsed = RuntimeConfig::load(&workspace_root().join(config));
+        assert!(parsed.is_ok(), "{config}: {:#}", parsed.err().unwrap());
+    }
+}
+
+/// A `redis-server` on a free loopback port, stopped when dropped.
+struct Redis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Redis {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (.ci/run installs it)");
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "redis-server started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Self { child, port }
+    }
+
+    fn cli(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli is installed");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn an_edge_on_redis_serves_exactly_what_an_edge_on_the_default_store_serves() {
+    let redis = Redis::start();
+    let dir = tempfile::tempdir().unwrap();
+    let runtime_config = dir.path().join("runtime-config.toml");
+    std::fs::write(
+        &runtime_config,
+        format!(
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:{}\"\n",
+            redis.port
+        ),
+    )
+    .unwrap();
+    let (_origin, server) = origin_on_port((OLD, ""), "").await;
+    let default_store =
+        EdgeApp::start("eu", &server.url(), |o| o.variable("signing_secret", OLD)).await;
+    let on_redis = EdgeApp::start("us", &server.url(), |o| {
+        let mut o = o.variable("signing_secret", OLD);
+        o.runtime_config = Some(runtime_config.clone());
+        o
+    })
+    .await;
+    for path in [
+        format!("/api/events/{DEMO}"),
+        format!("/api/events/{DEMO}/sessions"),
+        format!("/api/events/{DEMO}/sessions?q=rust&tz=Asia/Tokyo"),
+        format!("/api/events/{DEMO}/speakers"),
+        format!("/api/events/{DEMO}/changelog"),
+        format!("/api/events/{DEMO}/schedule.ics"),
+    ] {
+        let (a, b) = (
+            default_store.app.get(&path).await,
+            on_redis.app.get(&path).await,
+        );
+        assert_eq!(
+            (a.status().as_u16(), b.status().as_u16()),
+            (200, 200),
+            "{path}"
+        );
+        assert_eq!(a.body(), b.body(), "{path}");
+        assert_eq!(a.headers().get("etag"), b.headers().get("etag"), "{path}");
+    }
+    assert_eq!(
+        redis.cli(&["EXISTS", &format!("head/{DEMO}")]),
+        "1",
+        "the edge wrote to Redis"
+    );
 }
 
 /// An origin on a loopback port with `secrets` (current, previous).
