@@ -10,6 +10,7 @@ mod kv;
 pub mod manifest;
 pub mod outbound;
 mod pool;
+pub mod proxy;
 mod routing;
 pub mod runtime_config;
 mod server;

@@ -19,6 +19,21 @@ struct Cli {
 enum Command {
     /// Serve the app described by a manifest.
     Up(UpArgs),
+    /// Forward HTTP to another address after a delay: a slow network link
+    /// for region simulations, usable in front of `spin up` too.
+    Proxy(ProxyArgs),
+}
+
+#[derive(clap::Args)]
+struct ProxyArgs {
+    #[arg(long)]
+    listen: SocketAddr,
+    /// Where to forward, e.g. `http://127.0.0.1:3001`.
+    #[arg(long)]
+    to: String,
+    /// Round-trip milliseconds added to every request.
+    #[arg(long, default_value_t = 0)]
+    delay_ms: u64,
 }
 
 #[derive(clap::Args)]
@@ -63,9 +78,24 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let Cli {
-        command: Command::Up(args),
-    } = Cli::parse();
+    match Cli::parse().command {
+        Command::Up(args) => up(args).await,
+        Command::Proxy(args) => {
+            let delay = Duration::from_millis(args.delay_ms);
+            let proxy =
+                spin_test_host::proxy::DelayProxy::bind(args.listen, &args.to, delay).await?;
+            println!(
+                "Forwarding {} to {} with {delay:?} round trip",
+                proxy.url(),
+                args.to
+            );
+            tokio::signal::ctrl_c().await?;
+            Ok(())
+        }
+    }
+}
+
+async fn up(args: UpArgs) -> Result<()> {
     let state_dir = args.state_dir.unwrap_or_else(|| {
         args.manifest
             .parent()
