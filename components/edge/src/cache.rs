@@ -11,7 +11,9 @@ use bytes::Bytes;
 use eventfront_domain::snapshot::{Doc, Snapshot};
 use serde::{Deserialize, Serialize};
 use spin_sdk::key_value::Store;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -41,6 +43,8 @@ pub struct Held {
     pub head: Head,
     slug: String,
     docs: Arc<Mutex<HashMap<String, Bytes>>>,
+    /// Documents parsed once, for reads that cut pieces out of them.
+    parsed: Arc<Mutex<HashMap<String, Arc<serde_json::Value>>>>,
     loaded: Instant,
 }
 
@@ -55,6 +59,7 @@ impl Held {
             head,
             slug: slug.to_string(),
             docs: Default::default(),
+            parsed: Default::default(),
             loaded: Instant::now(),
         }
     }
@@ -65,6 +70,7 @@ impl Held {
             head,
             slug: self.slug.clone(),
             docs: self.docs.clone(),
+            parsed: self.parsed.clone(),
             loaded: Instant::now(),
         }
     }
@@ -95,6 +101,28 @@ impl Held {
             .unwrap_or_else(|e| e.into_inner())
             .insert(key.to_string(), body.clone());
         Ok(body)
+    }
+
+    /// A document as JSON, parsed the first time this instance needs it.
+    pub async fn json(&self, name: &str) -> Result<Arc<serde_json::Value>, EdgeError> {
+        if let Some(value) = self
+            .parsed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+        {
+            return Ok(value.clone());
+        }
+        let body = self.body(name).await?;
+        let value: Arc<serde_json::Value> = Arc::new(
+            serde_json::from_slice(&body)
+                .map_err(|e| EdgeError::Store(format!("cached {name}: {e}")))?,
+        );
+        self.parsed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_string(), value.clone());
+        Ok(value)
     }
 }
 
@@ -159,13 +187,20 @@ fn fetch_gate(slug: &str) -> Arc<futures::lock::Mutex<()>> {
         .clone()
 }
 
-pub async fn store() -> Result<Store, EdgeError> {
-    Store::open_default()
-        .await
-        .map_err(|e| EdgeError::Store(format!("{e:?}")))
+/// The default store, opened once per instance and reused: opening it
+/// costs more than a get.
+pub async fn store() -> Result<Rc<Store>, EdgeError> {
+    thread_local! {
+        static STORE: RefCell<Option<Rc<Store>>> = const { RefCell::new(None) };
+    }
+    if let Some(store) = STORE.with_borrow(Clone::clone) {
+        return Ok(store);
+    }
+    let opened = Rc::new(Store::open_default().await.map_err(kv_error)?);
+    Ok(STORE.with_borrow_mut(|slot| slot.get_or_insert(opened).clone()))
 }
 
-fn kv_error(e: impl std::fmt::Debug) -> EdgeError {
+pub fn kv_error(e: impl std::fmt::Debug) -> EdgeError {
     EdgeError::Store(format!("{e:?}"))
 }
 

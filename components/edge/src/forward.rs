@@ -6,6 +6,7 @@
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::origin::{self, WRITE_TIMEOUT};
+use eventfront_domain::headers::{declared_length, is_json};
 use eventfront_domain::respond::{self, Reply};
 use spin_sdk::http::Request;
 use spin_sdk::http::body::IncomingBodyExt;
@@ -33,30 +34,14 @@ const PASSED_BACK: [http::HeaderName; 5] = [
 
 pub async fn forward(config: &EdgeConfig, request: Request) -> Result<Reply, EdgeError> {
     let (parts, body) = request.into_parts();
-    let declared = parts
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY) {
+    if declared_length(&parts.headers).is_some_and(|n| n > MAX_BODY) {
         return Err(EdgeError::TooLarge(MAX_BODY));
     }
     let sends_body = matches!(
         parts.method,
         http::Method::POST | http::Method::PUT | http::Method::PATCH
     );
-    let is_json = parts
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| {
-            t.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .eq_ignore_ascii_case("application/json")
-        });
-    if sends_body && !is_json {
+    if sends_body && !is_json(&parts.headers) {
         return Err(EdgeError::UnsupportedMediaType);
     }
     let body = body

@@ -36,7 +36,7 @@ pub async fn admit(ip: &str, per_minute: u32) -> Result<(), EdgeError> {
             .ok()
             .filter(|w| now - w.started < WINDOW_SECS),
         Ok(None) => None,
-        Err(e) => return Err(EdgeError::Store(format!("{e:?}"))),
+        Err(e) => return Err(cache::kv_error(e)),
     };
     let mut window = window.unwrap_or(Window {
         started: now,
@@ -48,9 +48,7 @@ pub async fn admit(ip: &str, per_minute: u32) -> Result<(), EdgeError> {
     }
     window.count += 1;
     let bytes = serde_json::to_vec(&window).map_err(|e| EdgeError::Store(e.to_string()))?;
-    kv.set(&key, &bytes)
-        .await
-        .map_err(|e| EdgeError::Store(format!("{e:?}")))
+    kv.set(&key, &bytes).await.map_err(cache::kv_error)
 }
 
 #[cfg(test)]

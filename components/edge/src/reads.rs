@@ -26,10 +26,9 @@ pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
         value.split(',').any(|part| {
             let mut pieces = part.split(';').map(str::trim);
             let coding = pieces.next().unwrap_or("");
-            let refused = pieces.any(|p| {
-                p.replace(' ', "").starts_with("q=0")
-                    && !p.contains(['1', '2', '3', '4', '5', '6', '7', '8', '9'])
-            });
+            let refused = pieces
+                .filter_map(|p| p.strip_prefix("q="))
+                .any(|q| q.trim().parse::<f32>().is_ok_and(|q| q == 0.0));
             (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
         })
     })
@@ -84,10 +83,6 @@ fn typed_reply(
     reply
 }
 
-fn parse(bytes: &Bytes) -> Result<Value, EdgeError> {
-    serde_json::from_slice(bytes).map_err(|e| EdgeError::Store(format!("cached document: {e}")))
-}
-
 fn doc_tag(lookup: &Lookup, name: &str) -> Result<String, EdgeError> {
     lookup
         .held
@@ -135,10 +130,8 @@ async fn filtered_sessions(
     lookup: &Lookup,
     request: &ReadRequest<'_>,
 ) -> Result<Reply, EdgeError> {
-    let (_, sessions) = doc(lookup, snapshot::SESSIONS).await?;
-    let (_, speakers) = doc(lookup, snapshot::SPEAKERS).await?;
-    let mut sessions = parse(&sessions)?;
-    let speakers = parse(&speakers)?;
+    let sessions = lookup.held.json(snapshot::SESSIONS).await?;
+    let speakers = lookup.held.json(snapshot::SPEAKERS).await?;
     let names: std::collections::HashMap<&str, String> = speakers["speakers"]
         .as_array()
         .into_iter()
@@ -186,9 +179,15 @@ async fn filtered_sessions(
             }
         })
     };
-    if let Some(list) = sessions["sessions"].as_array_mut() {
-        // Filter on the event's own dates first, then show times in `tz`.
-        list.retain(matches);
+    // Filter on the event's own dates first, then show times in `tz`.
+    let mut list: Vec<Value> = sessions["sessions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| matches(s))
+        .cloned()
+        .collect();
+    {
         if let Some(zone) = &render_in {
             for session in list.iter_mut() {
                 for field in ["starts_at", "ends_at"] {
@@ -202,37 +201,20 @@ async fn filtered_sessions(
             }
         }
     }
+    let mut answer = json!({ "version": sessions["version"], "sessions": list });
     if let Some(zone) = &render_in {
-        sessions["timezone"] = json!(zone.iana_name().unwrap_or("UTC"));
+        answer["timezone"] = json!(zone.iana_name().unwrap_or("UTC"));
     }
-    let body = Bytes::from(sessions.to_string());
+    let body = Bytes::from(answer.to_string());
     let tag = etag(&body);
     Ok(reply(config, lookup, request, &tag, body))
 }
 
-/// `%xx` and `+` decoding for query values.
+/// `%xx` and `+` decoding for query values (malformed escapes kept as-is).
 fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(&s.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// One session with its speakers embedded, or one speaker with their
@@ -245,8 +227,8 @@ pub async fn item(
     request: &ReadRequest<'_>,
 ) -> Result<Reply, EdgeError> {
     let lookup = cache::lookup(config, slug).await?;
-    let sessions = parse(&doc(&lookup, snapshot::SESSIONS).await?.1)?;
-    let speakers = parse(&doc(&lookup, snapshot::SPEAKERS).await?.1)?;
+    let sessions = lookup.held.json(snapshot::SESSIONS).await?;
+    let speakers = lookup.held.json(snapshot::SPEAKERS).await?;
     let find = |list: &Value, key: &str, id: &str| -> Option<Value> {
         list[key]
             .as_array()?
@@ -292,10 +274,10 @@ pub async fn ics(
     request: &ReadRequest<'_>,
 ) -> Result<Reply, EdgeError> {
     let lookup = cache::lookup(config, slug).await?;
-    let event = parse(&doc(&lookup, snapshot::EVENT).await?.1)?;
-    let sessions = parse(&doc(&lookup, snapshot::SESSIONS).await?.1)?;
-    let speakers = parse(&doc(&lookup, snapshot::SPEAKERS).await?.1)?;
-    let changelog = parse(&doc(&lookup, snapshot::CHANGELOG).await?.1)?;
+    let event = lookup.held.json(snapshot::EVENT).await?;
+    let sessions = lookup.held.json(snapshot::SESSIONS).await?;
+    let speakers = lookup.held.json(snapshot::SPEAKERS).await?;
+    let changelog = lookup.held.json(snapshot::CHANGELOG).await?;
     let chosen: Vec<&Value> = sessions["sessions"]
         .as_array()
         .into_iter()
@@ -308,9 +290,11 @@ pub async fn ics(
     let stamp = changelog["changelog"][0]["published_at"]
         .as_str()
         .unwrap_or("1970-01-01T00:00:00Z");
-    let speakers = speakers["speakers"].as_array().cloned().unwrap_or_default();
+    let speakers = speakers["speakers"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice);
     let body = Bytes::from(eventfront_domain::ics::calendar(
-        &event, &chosen, &speakers, stamp,
+        &event, &chosen, speakers, stamp,
     ));
     let tag = etag(&body);
     Ok(typed_reply(

@@ -108,7 +108,7 @@ async fn status(config: &EdgeConfig) -> Result<Reply, EdgeError> {
     let events: Map<String, Value> = match kv.get(INDEX_KEY).await {
         Ok(Some(bytes)) => serde_json::from_slice(&bytes).unwrap_or_default(),
         Ok(None) => Map::new(),
-        Err(e) => return Err(EdgeError::Store(format!("{e:?}"))),
+        Err(e) => return Err(cache::kv_error(e)),
     };
     // Times as RFC 3339, like every time in the API.
     let rfc3339 = |v: &Value| {

@@ -2,6 +2,7 @@
 //! type checked, and JSON parse errors reported as 400s.
 
 use crate::error::OriginError;
+use eventfront_domain::headers::{declared_length, is_json};
 use serde_json::Value;
 use spin_sdk::http::Request;
 use spin_sdk::http::body::IncomingBodyExt;
@@ -21,12 +22,7 @@ pub const MAX_BODY: usize = 4 << 20;
 impl Incoming {
     pub async fn read(request: Request) -> Result<Self, OriginError> {
         let (parts, body) = request.into_parts();
-        let declared = parts
-            .headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        if declared.is_some_and(|n| n > MAX_BODY) {
+        if declared_length(&parts.headers).is_some_and(|n| n > MAX_BODY) {
             return Err(OriginError::TooLarge(MAX_BODY));
         }
         let body = body
@@ -62,11 +58,7 @@ impl Incoming {
         if self.body.len() > limit {
             return Err(OriginError::TooLarge(limit));
         }
-        let is_json = self.header("content-type").is_some_and(|t| {
-            let t = t.split(';').next().unwrap_or("").trim();
-            t.eq_ignore_ascii_case("application/json")
-        });
-        if !is_json {
+        if !is_json(&self.headers) {
             return Err(OriginError::UnsupportedMediaType);
         }
         serde_json::from_slice(&self.body)

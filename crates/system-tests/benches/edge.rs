@@ -11,10 +11,10 @@
 //! are built (`./scripts/test` builds them).
 
 use serde_json::json;
-use spin_test_host::{App, AppOptions, ReuseLimits, Server};
+use spin_test_host::{App, AppOptions, ReuseLimits};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use system_tests::{EdgeApp, OriginApp, component_wasm, json as body_json};
+use system_tests::{EdgeApp, Topology, component_wasm, json as body_json, topology};
 
 const DEMO: &str = "wasm-edge-summit-2027";
 const READS: usize = 4_000;
@@ -136,26 +136,9 @@ async fn reads() {
 async fn propagation() {
     const EDGES: usize = 10;
     const PUBLISHES: usize = 50;
-    let probe = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin_addr = probe.local_addr().unwrap();
-    drop(probe);
-    let origin_url = format!("http://{origin_addr}");
-    let mut edges = Vec::new();
-    for i in 0..EDGES {
-        edges.push(
-            EdgeApp::start(&format!("r{i}"), &origin_url, |o| {
-                o.variable("staleness_secs", "60")
-            })
-            .await,
-        );
-    }
-    let urls = edges
-        .iter()
-        .map(|e| e.server.url())
-        .collect::<Vec<_>>()
-        .join(",");
-    let origin = OriginApp::start(|o| o.variable("edge_urls", urls)).await;
-    let _server = Server::bind(origin.app.clone(), origin_addr).await.unwrap();
+    let regions: Vec<String> = (0..EDGES).map(|i| format!("r{i}")).collect();
+    let regions: Vec<&str> = regions.iter().map(String::as_str).collect();
+    let Topology { origin, edges, .. } = topology(&regions, "60").await;
     for edge in &edges {
         assert_eq!(
             edge.app.get(&format!("/api/events/{DEMO}")).await.status(),

@@ -179,3 +179,42 @@ pub fn json(response: &http::Response<Bytes>) -> serde_json::Value {
         )
     })
 }
+
+/// One origin served on loopback and edges, one per region, that it
+/// notifies; each edge with its own KV and the given staleness window.
+pub struct Topology {
+    pub origin: OriginApp,
+    pub origin_server: spin_test_host::Server,
+    pub edges: Vec<EdgeApp>,
+}
+
+pub async fn topology(regions: &[&str], staleness_secs: &str) -> Topology {
+    // The origin must know the edges' addresses before it starts, and the
+    // edges the origin's: reserve the origin's port first.
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin_addr = probe.local_addr().unwrap();
+    drop(probe);
+    let origin_url = format!("http://{origin_addr}");
+    let mut edges = Vec::new();
+    for region in regions {
+        let edge = EdgeApp::start(region, &origin_url, |o| {
+            o.variable("staleness_secs", staleness_secs)
+        })
+        .await;
+        edges.push(edge);
+    }
+    let edge_urls = edges
+        .iter()
+        .map(|e| e.server.url())
+        .collect::<Vec<_>>()
+        .join(",");
+    let origin = OriginApp::start(|o| o.variable("edge_urls", edge_urls)).await;
+    let origin_server = spin_test_host::Server::bind(origin.app.clone(), origin_addr)
+        .await
+        .unwrap();
+    Topology {
+        origin,
+        origin_server,
+        edges,
+    }
+}

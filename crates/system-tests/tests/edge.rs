@@ -5,10 +5,10 @@
 use bytes::Bytes;
 use icalendar::Component as _;
 use serde_json::{Value, json};
-use spin_test_host::{LinkFault, Server};
+use spin_test_host::LinkFault;
 use std::time::{Duration, Instant};
 use system_tests::{
-    ADMIN_TOKEN, EdgeApp, OriginApp, SIGNING_SECRET, dev_app, json as body_json, sign,
+    ADMIN_TOKEN, EdgeApp, OriginApp, SIGNING_SECRET, dev_app, json as body_json, sign, topology,
 };
 
 const DEMO: &str = "wasm-edge-summit-2027";
@@ -169,43 +169,6 @@ async fn writes_are_forwarded_signed_and_answered_by_the_origin() {
     assert_eq!(draft.status(), 200);
 }
 
-/// One origin served on loopback and edges that it notifies.
-struct Topology {
-    origin: OriginApp,
-    _origin_server: Server,
-    edges: Vec<EdgeApp>,
-}
-
-async fn topology(regions: &[&str], staleness_secs: &str) -> Topology {
-    // The origin must know the edges' addresses before it starts, and the
-    // edges the origin's: bind the origin first on a port of its own.
-    let probe = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin_addr = probe.local_addr().unwrap();
-    drop(probe);
-    let origin_url = format!("http://{origin_addr}");
-    let mut edges = Vec::new();
-    for region in regions {
-        edges.push(
-            EdgeApp::start(region, &origin_url, |o| {
-                o.variable("staleness_secs", staleness_secs)
-            })
-            .await,
-        );
-    }
-    let edge_urls = edges
-        .iter()
-        .map(|e| e.server.url())
-        .collect::<Vec<_>>()
-        .join(",");
-    let origin = OriginApp::start(|o| o.variable("edge_urls", edge_urls)).await;
-    let origin_server = Server::bind(origin.app.clone(), origin_addr).await.unwrap();
-    Topology {
-        origin,
-        _origin_server: origin_server,
-        edges,
-    }
-}
-
 async fn rename_first_session(origin: &OriginApp, title: &str) -> u64 {
     let draft = body_json(
         &origin
@@ -337,7 +300,7 @@ async fn with_the_origin_down_reads_are_stale_and_marked_and_writes_get_503() {
     let t = topology(&["eu"], "1").await;
     let edge = &t.edges[0];
     assert_eq!(version_served(edge).await, 1);
-    let origin_authority = t._origin_server.addr().to_string();
+    let origin_authority = t.origin_server.addr().to_string();
     edge.app.links().set(&origin_authority, LinkFault::Cut);
     tokio::time::sleep(Duration::from_millis(2_100)).await;
 
