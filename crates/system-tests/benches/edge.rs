@@ -138,7 +138,11 @@ async fn propagation() {
     const PUBLISHES: usize = 50;
     let regions: Vec<String> = (0..EDGES).map(|i| format!("r{i}")).collect();
     let regions: Vec<&str> = regions.iter().map(String::as_str).collect();
-    let Topology { origin, edges, .. } = topology(&regions, "60").await;
+    let Topology {
+        origin,
+        origin_server: _serving,
+        edges,
+    } = topology(&regions, "60").await;
     for edge in &edges {
         assert_eq!(
             edge.app.get(&format!("/api/events/{DEMO}")).await.status(),
