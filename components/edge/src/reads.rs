@@ -6,6 +6,7 @@ use crate::cache::{self, Lookup, now_secs};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use bytes::Bytes;
+use eventfront_domain::filter::{SessionFilter, speaker_names};
 use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::snapshot::{self, etag};
 use serde_json::{Value, json};
@@ -122,99 +123,44 @@ pub async fn document(
     Ok(reply)
 }
 
-/// The filters the agenda accepts: `track`, `room`, `day` (the event's
-/// local date) and `q` (words in the title, abstract or speaker names),
-/// and `tz`, the IANA zone to show times in.
+/// The agenda cut by the query's filters (see `eventfront_domain::filter`),
+/// times shown in `tz` when it is given.
 async fn filtered_sessions(
     config: &EdgeConfig,
     lookup: &Lookup,
     request: &ReadRequest<'_>,
 ) -> Result<Reply, EdgeError> {
+    let filter = SessionFilter::parse(request.query.unwrap_or("")).map_err(EdgeError::BadQuery)?;
     let sessions = lookup.held.json(snapshot::SESSIONS).await?;
     let speakers = lookup.held.json(snapshot::SPEAKERS).await?;
-    let names: std::collections::HashMap<&str, String> = speakers["speakers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| Some((s["id"].as_str()?, s["name"].as_str()?.to_lowercase())))
-        .collect();
-    let mut filters = Vec::new();
-    let mut render_in = None;
-    for pair in request
-        .query
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-    {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let value = decode(value);
-        match key {
-            "track" | "room" | "day" | "q" => filters.push((key, value)),
-            "tz" => {
-                let zone = jiff::tz::TimeZone::get(&value).map_err(|_| {
-                    EdgeError::BadQuery(format!("tz {value:?} is not an IANA time zone"))
-                })?;
-                render_in = Some(zone);
-            }
-            _ => return Err(EdgeError::BadQuery(format!("unknown filter {key:?}"))),
-        }
-    }
-    let matches = |s: &Value| {
-        filters.iter().all(|(key, value)| match *key {
-            "track" => s["track"].as_str() == Some(value),
-            "room" => s["room"].as_str() == Some(value),
-            "day" => s["starts_at"]
-                .as_str()
-                .is_some_and(|t| t.starts_with(value.as_str())),
-            _ => {
-                let needle = value.to_lowercase();
-                let text = |f: &str| s[f].as_str().unwrap_or("").to_lowercase();
-                text("title").contains(&needle)
-                    || text("abstract").contains(&needle)
-                    || s["speakers"].as_array().into_iter().flatten().any(|id| {
-                        id.as_str()
-                            .and_then(|id| names.get(id))
-                            .is_some_and(|n| n.contains(&needle))
-                    })
-            }
-        })
-    };
+    let names = speaker_names(&speakers);
     // Filter on the event's own dates first, then show times in `tz`.
     let mut list: Vec<Value> = sessions["sessions"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|s| matches(s))
+        .filter(|s| filter.matches(s, &names))
         .cloned()
         .collect();
-    {
-        if let Some(zone) = &render_in {
-            for session in list.iter_mut() {
-                for field in ["starts_at", "ends_at"] {
-                    let instant = session[field]
-                        .as_str()
-                        .and_then(|t| t.parse::<jiff::Timestamp>().ok());
-                    if let Some(instant) = instant {
-                        session[field] = json!(snapshot::render_time(instant, zone));
-                    }
+    if let Some(zone) = &filter.render_in {
+        for session in list.iter_mut() {
+            for field in ["starts_at", "ends_at"] {
+                let instant = session[field]
+                    .as_str()
+                    .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+                if let Some(instant) = instant {
+                    session[field] = json!(snapshot::render_time(instant, zone));
                 }
             }
         }
     }
     let mut answer = json!({ "version": sessions["version"], "sessions": list });
-    if let Some(zone) = &render_in {
+    if let Some(zone) = &filter.render_in {
         answer["timezone"] = json!(zone.iana_name().unwrap_or("UTC"));
     }
     let body = Bytes::from(answer.to_string());
     let tag = etag(&body);
     Ok(reply(config, lookup, request, &tag, body))
-}
-
-/// `%xx` and `+` decoding for query values (malformed escapes kept as-is).
-fn decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(&s.replace('+', " "))
-        .decode_utf8_lossy()
-        .into_owned()
 }
 
 /// One session with its speakers embedded, or one speaker with their
@@ -278,11 +224,18 @@ pub async fn ics(
     let sessions = lookup.held.json(snapshot::SESSIONS).await?;
     let speakers = lookup.held.json(snapshot::SPEAKERS).await?;
     let changelog = lookup.held.json(snapshot::CHANGELOG).await?;
+    // The whole-agenda export takes the agenda's filters, so a personal
+    // agenda is `?sessions=a,b,c`; calendars are always in UTC.
+    let filter = match session {
+        Some(_) => SessionFilter::default(),
+        None => SessionFilter::parse(request.query.unwrap_or("")).map_err(EdgeError::BadQuery)?,
+    };
+    let names = speaker_names(&speakers);
     let chosen: Vec<&Value> = sessions["sessions"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|s| session.is_none_or(|id| s["id"] == id))
+        .filter(|s| session.is_none_or(|id| s["id"] == id) && filter.matches(s, &names))
         .collect();
     if session.is_some() && chosen.is_empty() {
         return Err(EdgeError::NotFound);
@@ -309,7 +262,7 @@ pub async fn ics(
 
 #[cfg(test)]
 mod tests {
-    use super::{accepts_gzip, decode};
+    use super::accepts_gzip;
 
     #[test]
     fn gzip_is_offered_only_when_accepted() {
@@ -319,13 +272,5 @@ mod tests {
         assert!(!accepts_gzip(Some("gzip;q=0")));
         assert!(!accepts_gzip(Some("identity")));
         assert!(!accepts_gzip(None));
-    }
-
-    #[test]
-    fn query_values_are_decoded() {
-        assert_eq!(decode("edge+computing"), "edge computing");
-        assert_eq!(decode("caf%C3%A9"), "café");
-        assert_eq!(decode("100%"), "100%");
-        assert_eq!(decode("%zz"), "%zz");
     }
 }

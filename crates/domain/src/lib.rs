@@ -3,6 +3,7 @@
 //! by. Plain Rust with no spin-sdk, so all of it is tested natively.
 
 pub mod demo;
+pub mod filter;
 pub mod headers;
 pub mod ics;
 pub mod ids;

@@ -393,6 +393,41 @@ async fn icalendar_exports_parse_back_with_stable_uids() {
         uids.contains(vevent.get_uid().unwrap()),
         "the same UID in both exports"
     );
+
+    // A personal agenda: the whole-agenda export cut to chosen sessions.
+    let (first, second) = (
+        sessions[3]["id"].as_str().unwrap(),
+        sessions[40]["id"].as_str().unwrap(),
+    );
+    let mine = app
+        .get(&format!(
+            "/api/events/{DEMO}/schedule.ics?sessions={first},{second}"
+        ))
+        .await;
+    assert_eq!(mine.status(), 200);
+    let mine: icalendar::Calendar = String::from_utf8(mine.body().to_vec())
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut chosen: Vec<&str> = mine
+        .components
+        .iter()
+        .filter_map(|c| c.as_event()?.get_uid())
+        .collect();
+    chosen.sort_unstable();
+    let mut expected = vec![
+        format!("{first}@{DEMO}.eventfront"),
+        format!("{second}@{DEMO}.eventfront"),
+    ];
+    expected.sort_unstable();
+    assert_eq!(chosen, expected);
+    assert_eq!(
+        app.get(&format!("/api/events/{DEMO}/schedule.ics?colour=red"))
+            .await
+            .status(),
+        400,
+        "the export refuses filters it does not know, as the agenda does"
+    );
     assert_eq!(
         app.get(&format!("/api/events/{DEMO}/sessions/nope/session.ics"))
             .await

@@ -1,0 +1,161 @@
+//! The agenda's query filters, shared by the JSON agenda and the iCalendar
+//! export: `track`, `room`, `day` (a date in the event's zone), `q` (words
+//! in the title, abstract or speaker names), `sessions` (a comma-separated
+//! list of ids, for a personal agenda) and `tz` (the IANA zone to render
+//! times in). Sessions are the snapshot's JSON, so the edge filters what it
+//! already holds without re-parsing into model types.
+
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+
+#[derive(Debug, Default)]
+pub struct SessionFilter {
+    track: Option<String>,
+    room: Option<String>,
+    day: Option<String>,
+    text: Option<String>,
+    ids: Option<HashSet<String>>,
+    /// Where times should be shown; `None` keeps the event's zone.
+    pub render_in: Option<jiff::tz::TimeZone>,
+}
+
+impl SessionFilter {
+    /// Parses a raw query string; an unknown key or zone is an error whose
+    /// text is fit to show the client.
+    pub fn parse(query: &str) -> Result<Self, String> {
+        let mut filter = Self::default();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let value = decode(value);
+            match key {
+                "track" => filter.track = Some(value),
+                "room" => filter.room = Some(value),
+                "day" => filter.day = Some(value),
+                "q" => filter.text = Some(value.to_lowercase()),
+                "sessions" => {
+                    filter.ids = Some(
+                        value
+                            .split(',')
+                            .map(str::trim)
+                            .filter(|id| !id.is_empty())
+                            .map(String::from)
+                            .collect(),
+                    );
+                }
+                "tz" => {
+                    let zone = jiff::tz::TimeZone::get(&value)
+                        .map_err(|_| format!("tz {value:?} is not an IANA time zone"))?;
+                    filter.render_in = Some(zone);
+                }
+                _ => return Err(format!("unknown filter {key:?}")),
+            }
+        }
+        Ok(filter)
+    }
+
+    /// Whether one session passes every filter. `speaker_names` maps
+    /// speaker ids to lower-cased names, for `q`.
+    pub fn matches(&self, session: &Value, speaker_names: &HashMap<&str, String>) -> bool {
+        let field = |name: &str| session[name].as_str();
+        self.track
+            .as_deref()
+            .is_none_or(|t| field("track") == Some(t))
+            && self
+                .room
+                .as_deref()
+                .is_none_or(|r| field("room") == Some(r))
+            && self
+                .day
+                .as_deref()
+                .is_none_or(|d| field("starts_at").is_some_and(|t| t.starts_with(d)))
+            && self
+                .ids
+                .as_ref()
+                .is_none_or(|ids| field("id").is_some_and(|id| ids.contains(id)))
+            && self.text.as_deref().is_none_or(|needle| {
+                let lower = |name: &str| field(name).unwrap_or("").to_lowercase();
+                lower("title").contains(needle)
+                    || lower("abstract").contains(needle)
+                    || session["speakers"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|id| speaker_names.get(id.as_str()?))
+                        .any(|name| name.contains(needle))
+            })
+    }
+}
+
+/// Speaker ids to lower-cased names, from a speakers document.
+pub fn speaker_names(speakers: &Value) -> HashMap<&str, String> {
+    speakers["speakers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| Some((s["id"].as_str()?, s["name"].as_str()?.to_lowercase())))
+        .collect()
+}
+
+/// `%xx` and `+` decoding for query values (malformed escapes kept as-is).
+fn decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(&s.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn agenda() -> (Value, Value) {
+        let sessions = json!([
+            {"id": "a", "title": "Opening", "abstract": "Welcome", "track": "edge",
+             "room": "main", "starts_at": "2027-06-08T09:00:00+01:00", "speakers": ["ada"]},
+            {"id": "b", "title": "Components", "abstract": "WIT in depth", "track": "runtime",
+             "room": "lab", "starts_at": "2027-06-09T10:00:00+01:00", "speakers": []},
+        ]);
+        let speakers = json!({"speakers": [{"id": "ada", "name": "Ada Lovelace"}]});
+        (sessions, speakers)
+    }
+
+    fn chosen(query: &str) -> Vec<String> {
+        let (sessions, speakers) = agenda();
+        let names = speaker_names(&speakers);
+        let filter = SessionFilter::parse(query).unwrap();
+        sessions
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| filter.matches(s, &names))
+            .map(|s| s["id"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn every_filter_narrows_and_they_combine() {
+        assert_eq!(chosen(""), ["a", "b"]);
+        assert_eq!(chosen("track=runtime"), ["b"]);
+        assert_eq!(chosen("room=main"), ["a"]);
+        assert_eq!(chosen("day=2027-06-09"), ["b"]);
+        assert_eq!(chosen("q=LOVELACE"), ["a"], "speaker names are searched");
+        assert_eq!(chosen("q=wit+in"), ["b"], "abstracts are searched");
+        assert_eq!(chosen("sessions=b,%20a,"), ["a", "b"]);
+        assert_eq!(chosen("sessions=b&track=edge"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn bad_keys_and_zones_are_refused_and_values_decoded() {
+        assert!(SessionFilter::parse("colour=red").is_err());
+        assert!(SessionFilter::parse("tz=Mars/Olympus").is_err());
+        assert!(
+            SessionFilter::parse("tz=Asia%2FTokyo")
+                .unwrap()
+                .render_in
+                .is_some()
+        );
+        assert_eq!(decode("caf%C3%A9"), "café");
+        assert_eq!(decode("100%"), "100%");
+        assert_eq!(decode("%zz"), "%zz");
+    }
+}
