@@ -1,71 +1,631 @@
-// The agenda of a published event, read from the edge's API (see API.md).
-"use strict";
+// The attendee site: agenda, session and speaker pages, personal agenda
+// and registration, each view at its own URL, all data from the edge's
+// public API (shared/API.md). Stars and manage links stay in this browser.
 
-const $ = (id) => document.getElementById(id);
+import { api, ApiError, withRetry, h, showFieldErrors, clearFieldErrors, clock, dateIn, longDate, zoneCity } from "/common.js";
 
-async function getJson(path) {
-  const response = await fetch(path, { headers: { accept: "application/json" } });
-  if (!response.ok) throw new Error(`${path}: ${response.status}`);
-  return { body: await response.json(), headers: response.headers };
+const main = document.getElementById("main");
+const viewerZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+const REFRESH_MS = 30_000;
+
+/** What the page holds of one event, and which agenda version it shows. */
+const state = { slug: null, event: null, sessions: [], speakers: [], sessionById: new Map(), speakerById: new Map(), version: null, loadedAt: 0 };
+
+// ---------------------------------------------------------------- storage
+
+function readJson(storage, key, fallback) {
+  try {
+    return JSON.parse(storage.getItem(key)) ?? fallback;
+  } catch {
+    return fallback;
+  }
 }
 
-function localTime(iso) {
-  // The API renders times in the event's zone; show them as written there.
-  return iso.slice(11, 16);
+const starsKey = () => `eventfront:stars:${state.slug}`;
+const stars = () => new Set(readJson(localStorage, starsKey(), []));
+function toggleStar(id) {
+  const set = stars();
+  if (set.has(id)) set.delete(id);
+  else set.add(id);
+  localStorage.setItem(starsKey(), JSON.stringify([...set]));
+  updateStarCount();
+  return set.has(id);
 }
 
-async function showEvent(slug) {
-  const [{ body: event }, { body: agenda, headers }] = await Promise.all([
-    getJson(`/api/events/${encodeURIComponent(slug)}`),
-    getJson(`/api/events/${encodeURIComponent(slug)}/sessions`),
-  ]);
-  $("event-name").textContent = event.name;
-  $("event-meta").textContent = `${event.venue} · times in ${event.timezone}`;
+const REGISTRATIONS_KEY = "eventfront:registrations";
+const savedRegistrations = () => readJson(localStorage, REGISTRATIONS_KEY, []);
+function saveRegistration(entry) {
+  const list = savedRegistrations().filter((r) => r.id !== entry.id);
+  list.unshift(entry);
+  localStorage.setItem(REGISTRATIONS_KEY, JSON.stringify(list.slice(0, 20)));
+}
+
+// ---------------------------------------------------------------- loading
+
+/** The three documents of one event, and the version and edge they came from. */
+async function loadEvent(slug) {
+  const base = `/api/events/${encodeURIComponent(slug)}`;
+  // Always a conditional request (a 304 is tiny): a copy the browser serves
+  // on its own could not say whether the edge's copy is stale now.
+  const options = { cache: "no-cache" };
+  const [event, sessions, speakers] = await Promise.all([api(base, options), api(`${base}/sessions`, options), api(`${base}/speakers`, options)]);
+  const version = Number(sessions.headers.get("eventfront-version"));
+  const changed = state.slug === slug && state.version !== null && version !== state.version;
+  Object.assign(state, {
+    slug,
+    event: event.data,
+    sessions: sessions.data.sessions,
+    speakers: speakers.data.speakers,
+    sessionById: new Map(sessions.data.sessions.map((s) => [s.id, s])),
+    speakerById: new Map(speakers.data.speakers.map((s) => [s.id, s])),
+    version,
+    loadedAt: Date.now(),
+  });
+  showFreshness(sessions.headers, changed);
+  return changed;
+}
+
+function showFreshness(headers, changed) {
+  const line = document.getElementById("freshness");
   const stale = headers.get("eventfront-stale") === "1";
-  const freshness = $("freshness");
-  freshness.textContent = `Agenda version ${headers.get("eventfront-version")} from edge ${headers.get("eventfront-edge")}` +
-    (stale ? " — the organizer's server is unreachable, this copy may be out of date" : "");
-  freshness.className = stale ? "stale" : "";
-  const rooms = Object.fromEntries(event.rooms.map((r) => [r.id, r.name]));
-  const days = new Map();
-  for (const session of agenda.sessions) {
-    const day = session.starts_at.slice(0, 10);
-    if (!days.has(day)) days.set(day, []);
-    days.get(day).push(session);
+  const edge = headers.get("eventfront-edge");
+  let text = `Agenda version ${state.version}${edge ? `, served by the ${edge} edge` : ""}.`;
+  if (changed) text = `The agenda was updated: now showing version ${state.version}.`;
+  if (stale) {
+    const age = Number(headers.get("age"));
+    const minutes = Number.isFinite(age) && age >= 60 ? ` about ${Math.round(age / 60)} min ago` : "";
+    text += ` This may be out of date: the organizer's server cannot be reached, so this is the copy the edge last confirmed${minutes}.`;
   }
-  const root = $("agenda");
-  root.replaceChildren();
-  for (const [day, sessions] of days) {
-    const heading = document.createElement("h2");
-    heading.textContent = day;
-    const list = document.createElement("ol");
-    for (const s of sessions) {
-      const item = document.createElement("li");
-      const time = document.createElement("time");
-      time.dateTime = s.starts_at;
-      time.textContent = `${localTime(s.starts_at)}–${localTime(s.ends_at)}`;
-      const title = document.createElement("strong");
-      title.textContent = s.title;
-      const where = document.createElement("span");
-      where.className = "where";
-      where.textContent = s.room ? ` · ${rooms[s.room] || s.room}` : "";
-      item.append(time, title, where);
-      list.append(item);
-    }
-    root.append(heading, list);
+  line.textContent = text;
+  line.classList.toggle("stale", stale);
+}
+
+function showEventHeading() {
+  const { event } = state;
+  document.getElementById("event-name").textContent = event.name;
+  const days = `${longDate(dateIn(event.starts_at, event.timezone))} – ${longDate(dateIn(event.ends_at, event.timezone))}`;
+  document.getElementById("event-meta").textContent = [days, event.venue].filter(Boolean).join(" · ");
+  const base = `/events/${state.slug}`;
+  document.getElementById("nav-agenda").href = `${base}/`;
+  document.getElementById("nav-speakers").href = `${base}/speakers`;
+  document.getElementById("nav-mine").href = `${base}/my-agenda`;
+  document.getElementById("nav-register").href = `${base}/register`;
+  document.getElementById("sections").hidden = false;
+  updateStarCount();
+}
+
+function updateStarCount() {
+  const count = state.slug ? [...stars()].filter((id) => state.sessionById.has(id)).length : 0;
+  document.getElementById("star-count").textContent = count ? `(${count})` : "";
+}
+
+function markCurrentNav(id) {
+  for (const link of document.querySelectorAll("#sections a")) {
+    if (link.id === id) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
   }
 }
 
-async function main() {
-  const { body } = await getJson("/api/events");
-  const select = $("event");
-  for (const e of body.events) {
-    select.append(new Option(e.name, e.slug));
-  }
-  select.addEventListener("change", () => showEvent(select.value));
-  if (body.events.length) await showEvent(body.events[0].slug);
+// ---------------------------------------------------------------- routing
+
+function go(path, { replace = false } = {}) {
+  if (replace) history.replaceState(null, "", path);
+  else history.pushState(null, "", path);
+  route().catch(showFailure);
 }
 
-main().catch((error) => {
-  $("freshness").textContent = `The agenda could not be loaded (${error.message}).`;
+/** Same-site links that name a page are followed without a reload. */
+document.addEventListener("click", (e) => {
+  const link = e.target.closest("a");
+  if (!link || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+  const url = new URL(link.href, location.href);
+  if (url.origin !== location.origin || link.hasAttribute("download") || link.target) return;
+  if (url.pathname.startsWith("/api/") || url.pathname.startsWith("/admin")) return;
+  if (url.pathname === location.pathname && url.search === location.search && url.hash) return;
+  e.preventDefault();
+  go(url.pathname + url.search + url.hash);
 });
+addEventListener("popstate", () => route().catch(showFailure));
+
+/** Renders `nodes` as the page, titles it and moves focus for screen readers. */
+function render(title, nodes, { focus = true } = {}) {
+  main.replaceChildren(...nodes.flat().filter(Boolean));
+  document.title = state.event ? `${title} · ${state.event.name}` : title;
+  if (focus) main.focus({ preventScroll: false });
+}
+
+async function route() {
+  const path = location.pathname;
+  const manage = path.match(/^\/registrations\/([^/]+)\/?$/);
+  if (manage) return manageView(decodeURIComponent(manage[1]));
+  if (path === "/" || path === "/index.html") {
+    const { data } = await api("/api/events");
+    if (!data.events.length) return render("No events", [h("h1", {}, "No events yet"), h("p", {}, "Nothing has been published.")]);
+    return go(`/events/${data.events[0].slug}/${location.search}`, { replace: true });
+  }
+  const match = path.match(/^\/events\/([a-z0-9][a-z0-9-]*)(?:\/(.*))?$/);
+  if (!match) return notFound();
+  const [, slug, rest = ""] = match;
+  if (state.slug !== slug || Date.now() - state.loadedAt > REFRESH_MS) {
+    try {
+      await loadEvent(slug);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) return notFound("There is no such event.");
+      throw error;
+    }
+    showEventHeading();
+  }
+  const parts = rest.split("/").filter(Boolean).map(decodeURIComponent);
+  if (parts.length === 0) return agendaView();
+  if (parts[0] === "sessions" && parts.length === 2) return sessionView(parts[1]);
+  if (parts[0] === "speakers" && parts.length === 1) return speakersView();
+  if (parts[0] === "speakers" && parts.length === 2) return speakerView(parts[1]);
+  if (parts[0] === "my-agenda" && parts.length === 1) return myAgendaView();
+  if (parts[0] === "register" && parts.length === 1) return registerView();
+  return notFound();
+}
+
+function notFound(why = "There is no page at this address.") {
+  markCurrentNav(null);
+  render("Not found", [h("h1", {}, "Not found"), h("p", {}, why, " "), h("p", {}, h("a", { href: "/" }, "Go to the agenda"))]);
+}
+
+function showFailure(error) {
+  console.warn(error);
+  const why = error instanceof ApiError ? error.message : "The site cannot be reached right now; check your connection.";
+  render("Unavailable", [
+    h("h1", {}, "This page could not be loaded"),
+    h("p", { role: "alert" }, why),
+    h("button", { type: "button", onclick: () => route().catch(showFailure) }, "Try again"),
+  ]);
+}
+
+// ---------------------------------------------------------------- agenda
+
+/** Which zone times are shown in: the event's unless the viewer chose theirs. */
+function displayZone(params = new URLSearchParams(location.search)) {
+  return params.get("tz") === "local" ? viewerZone : state.event.timezone;
+}
+
+const trackName = (id) => state.event.tracks.find((t) => t.id === id)?.name;
+const roomName = (id) => state.event.rooms.find((r) => r.id === id)?.name;
+const trackIndex = (id) => state.event.tracks.findIndex((t) => t.id === id);
+const speakerNames = (session) => session.speakers.map((id) => state.speakerById.get(id)?.name).filter(Boolean);
+const sessionPath = (id) => `/events/${state.slug}/sessions/${id}`;
+const speakerPath = (id) => `/events/${state.slug}/speakers/${id}`;
+
+/** Lower-cased, accents removed, so "cafe" finds "Café". */
+const fold = (text) => text.normalize("NFD").replace(/\p{Diacritic}/gu, "").toLowerCase();
+
+function matches(session, { track, room, q }) {
+  if (track && session.track !== track) return false;
+  if (room && session.room !== room) return false;
+  if (q) {
+    const haystack = fold([session.title, session.abstract, ...speakerNames(session)].join(" "));
+    return fold(q).split(/\s+/).filter(Boolean).every((word) => haystack.includes(word));
+  }
+  return true;
+}
+
+/** The moment "now / next" is worked out for: the clock, or `?at=` to preview a moment. */
+function now() {
+  const at = Date.parse(new URLSearchParams(location.search).get("at") || "");
+  return Number.isNaN(at) ? Date.now() : at;
+}
+
+/** A toggle that stars a session; `labelled` adds visible words beside the ★. */
+function starButton(session, { labelled = false } = {}) {
+  const button = h("button", {
+    type: "button",
+    className: "star",
+    "aria-pressed": String(stars().has(session.id)),
+    "aria-label": `Star “${session.title}”`,
+    title: "Keep in my agenda",
+  }, h("span", { "aria-hidden": "true" }, labelled ? "★ Star" : "★"));
+  button.addEventListener("click", () => {
+    button.setAttribute("aria-pressed", String(toggleStar(session.id)));
+  });
+  return button;
+}
+
+/** One session as a card: time, room, title, speakers, track, star. */
+function sessionCard(session, zone, placement) {
+  const index = trackIndex(session.track);
+  return h("article", {
+    className: `session${index >= 0 ? ` track-${index % 6}` : " track-none"}`,
+    style: placement,
+    "aria-labelledby": `title-${session.id}`,
+    dataset: { session: session.id },
+  },
+  h("p", { className: "when" },
+    h("time", { dateTime: session.starts_at }, `${clock(session.starts_at, zone)}–${clock(session.ends_at, zone)}`),
+    session.room ? h("span", { className: "room" }, ` · ${roomName(session.room) ?? session.room}`) : null),
+  h("h3", { id: `title-${session.id}` }, h("a", { href: sessionPath(session.id) }, session.title)),
+  session.speakers.length ? h("p", { className: "who" }, speakerNames(session).join(", ")) : null,
+  session.track ? h("p", { className: "track" }, trackName(session.track) ?? session.track) : null,
+  starButton(session));
+}
+
+/**
+ * One day: a grid with a column per room and a row per time boundary on
+ * wide screens; the same cards in time order on narrow ones (CSS decides).
+ */
+function dayGrid(date, sessions, zone) {
+  const rooms = state.event.rooms.filter((r) => sessions.some((s) => s.room === r.id));
+  const bounds = [...new Set(sessions.flatMap((s) => [Date.parse(s.starts_at), Date.parse(s.ends_at)]))].sort((a, b) => a - b);
+  const row = (iso) => bounds.indexOf(Date.parse(iso)) + 2;
+  const column = (session) => {
+    const at = rooms.findIndex((r) => r.id === session.room);
+    return at < 0 ? "2 / -1" : String(at + 2);
+  };
+  const grid = h("div", { className: "day-grid", style: `--rooms: ${Math.max(rooms.length, 1)}` },
+    rooms.map((r, i) => h("div", { className: "room-head", style: `grid-column: ${i + 2}`, "aria-hidden": "true" }, r.name)),
+    [...new Set(sessions.map((s) => s.starts_at))].map((start) =>
+      h("div", { className: "slot-time", style: `grid-row: ${row(start)}`, "aria-hidden": "true" }, clock(start, zone))),
+    sessions.map((s) => sessionCard(s, zone, `grid-column: ${column(s)}; grid-row: ${row(s.starts_at)} / ${row(s.ends_at)}`)));
+  return h("section", { className: "day", "aria-labelledby": `day-${date}` }, h("h2", { id: `day-${date}` }, longDate(date)), grid);
+}
+
+/** Sessions running at `moment` and the ones starting next. */
+function nowAndNext(sessions, moment, zone) {
+  const current = sessions.filter((s) => Date.parse(s.starts_at) <= moment && moment < Date.parse(s.ends_at));
+  const upcoming = sessions.filter((s) => Date.parse(s.starts_at) > moment);
+  const nextStart = Math.min(...upcoming.map((s) => Date.parse(s.starts_at)));
+  const next = upcoming.filter((s) => Date.parse(s.starts_at) === nextStart);
+  const list = (items, empty) => (items.length ? h("div", { className: "cards" }, items.map((s) => sessionCard(s, zone))) : h("p", {}, empty));
+  return h("section", { className: "now-next", "aria-labelledby": "now-heading" },
+    h("h2", { id: "now-heading" }, `Now · ${clock(moment, zone)}`),
+    list(current, "Nothing is on right now."),
+    h("h2", {}, "Up next"),
+    list(next, "That was the last session."));
+}
+
+function select(id, label, options, value) {
+  return h("div", { className: "field" },
+    h("label", { htmlFor: id }, label),
+    h("select", { id, name: id }, options.map(([v, text]) => h("option", { value: v, selected: v === value }, text))));
+}
+
+function agendaView() {
+  markCurrentNav("nav-agenda");
+  const params = new URLSearchParams(location.search);
+  const zone = displayZone(params);
+  const filters = { track: params.get("track") || "", room: params.get("room") || "", q: params.get("q") || "" };
+  const days = [...new Set(state.sessions.map((s) => dateIn(s.starts_at, zone)))];
+  const day = days.includes(params.get("day")) ? params.get("day") : "";
+
+  const eventZone = state.event.timezone;
+  const zoneChoice = h("fieldset", { className: "zone" },
+    h("legend", {}, "Show times in"),
+    h("label", {}, h("input", { type: "radio", name: "tz", value: "event", checked: zone === eventZone && params.get("tz") !== "local" }),
+      ` Event time (${zoneCity(eventZone)}, ${eventZone})`),
+    h("label", {}, h("input", { type: "radio", name: "tz", value: "local", checked: params.get("tz") === "local" }),
+      ` My time (${zoneCity(viewerZone)}, ${viewerZone})`));
+  const controls = h("form", { className: "filters", role: "search", "aria-label": "Filter the agenda", onsubmit: (e) => e.preventDefault() },
+    select("day", "Day", [["", "All days"], ...days.map((d) => [d, longDate(d)])], day),
+    select("track", "Track", [["", "All tracks"], ...state.event.tracks.map((t) => [t.id, t.name])], filters.track),
+    select("room", "Room", [["", "All rooms"], ...state.event.rooms.map((r) => [r.id, r.name])], filters.room),
+    h("div", { className: "field grow" }, h("label", { htmlFor: "q" }, "Search"),
+      h("input", { type: "search", id: "q", name: "q", value: filters.q, placeholder: "Title, abstract or speaker", autocomplete: "off" })),
+    zoneChoice);
+
+  const results = h("div", { id: "agenda-results" });
+  const fill = () => {
+    const p = new URLSearchParams(location.search);
+    const z = displayZone(p);
+    const f = { track: p.get("track") || "", room: p.get("room") || "", q: p.get("q") || "" };
+    const d = p.get("day") || "";
+    const chosen = state.sessions.filter((s) => matches(s, f));
+    const byDay = new Map();
+    for (const s of chosen) {
+      const key = dateIn(s.starts_at, z);
+      if (d && key !== d) continue;
+      if (!byDay.has(key)) byDay.set(key, []);
+      byDay.get(key).push(s);
+    }
+    const moment = now();
+    const running = Date.parse(state.event.starts_at) <= moment && moment < Date.parse(state.event.ends_at);
+    const count = [...byDay.values()].reduce((n, list) => n + list.length, 0);
+    results.replaceChildren(
+      ...(running ? [nowAndNext(chosen, moment, z)] : []),
+      h("p", { className: "summary", role: "status" },
+        `${count} ${count === 1 ? "session" : "sessions"}, times in ${zoneCity(z)} time (${z}).`),
+      ...[...byDay].map(([date, list]) => dayGrid(date, list, z)),
+    );
+  };
+  const update = () => {
+    const p = new URLSearchParams(location.search);
+    for (const name of ["day", "track", "room", "q"]) {
+      const value = controls.elements.namedItem(name).value.trim();
+      if (value) p.set(name, value);
+      else p.delete(name);
+    }
+    if (controls.querySelector("input[name=tz]:checked")?.value === "local") p.set("tz", "local");
+    else p.delete("tz");
+    const query = p.toString();
+    history.replaceState(null, "", `${location.pathname}${query ? `?${query}` : ""}`);
+    fill();
+  };
+  let typing;
+  controls.addEventListener("change", update);
+  controls.elements.namedItem("q").addEventListener("input", () => {
+    clearTimeout(typing);
+    typing = setTimeout(update, 150);
+  });
+  render("Agenda", [h("h1", {}, "Agenda"), controls, results], { focus: false });
+  fill();
+}
+
+// ---------------------------------------------------------------- session and speaker pages
+
+function timeRange(session, zone) {
+  return `${longDate(dateIn(session.starts_at, zone))}, ${clock(session.starts_at, zone)}–${clock(session.ends_at, zone)}`;
+}
+
+function sessionView(id) {
+  markCurrentNav(null);
+  const session = state.sessionById.get(id);
+  if (!session) return notFound("There is no such session in this version of the agenda.");
+  const eventZone = state.event.timezone;
+  const links = Object.entries({ live: "Watch live", recording: "Recording", slides: "Slides" })
+    .filter(([key]) => session.links?.[key])
+    .map(([key, label]) => h("li", {}, h("a", { href: session.links[key], rel: "noopener" }, label)));
+  render(session.title, [
+    h("p", { className: "crumbs" }, h("a", { href: `/events/${state.slug}/` }, "← Agenda")),
+    h("article", { className: "detail" },
+      h("h1", {}, session.title),
+      h("dl", { className: "facts" },
+        h("dt", {}, "When"),
+        h("dd", {}, h("time", { dateTime: session.starts_at }, timeRange(session, eventZone)), ` (${zoneCity(eventZone)} time)`,
+          viewerZone !== eventZone ? h("span", { className: "meta" }, ` · ${timeRange(session, viewerZone)} your time (${zoneCity(viewerZone)})`) : null),
+        session.room ? [h("dt", {}, "Room"), h("dd", {}, roomName(session.room) ?? session.room)] : null,
+        session.track ? [h("dt", {}, "Track"), h("dd", {}, trackName(session.track) ?? session.track)] : null,
+        session.tags?.length ? [h("dt", {}, "Tags"), h("dd", {}, session.tags.join(", "))] : null),
+      session.speakers.length
+        ? h("section", { "aria-labelledby": "speakers-heading" }, h("h2", { id: "speakers-heading" }, "Speakers"),
+          h("ul", { className: "people" }, session.speakers.map((sid) => state.speakerById.get(sid)).filter(Boolean).map((sp) =>
+            h("li", {}, h("a", { href: speakerPath(sp.id) }, sp.name), sp.affiliation ? `, ${sp.affiliation}` : ""))))
+        : null,
+      h("h2", {}, "About this session"),
+      h("p", { className: "abstract" }, session.abstract || "No description yet."),
+      links.length ? [h("h2", {}, "Watch and read"), h("ul", { className: "links" }, links)] : null,
+      h("div", { className: "actions" },
+        starButton(session, { labelled: true }),
+        h("a", {
+          className: "button",
+          href: `/api/events/${state.slug}/sessions/${encodeURIComponent(session.id)}/session.ics`,
+          download: `${session.id}.ics`,
+        }, "Add to calendar (.ics)"))),
+  ]);
+}
+
+function speakersView() {
+  markCurrentNav("nav-speakers");
+  const sorted = [...state.speakers].sort((a, b) => a.name.localeCompare(b.name));
+  render("Speakers", [
+    h("h1", {}, "Speakers"),
+    h("ul", { className: "people columns" }, sorted.map((sp) =>
+      h("li", {}, h("a", { href: speakerPath(sp.id) }, sp.name), sp.affiliation ? h("span", { className: "meta" }, ` · ${sp.affiliation}`) : null))),
+  ]);
+}
+
+function speakerView(id) {
+  markCurrentNav("nav-speakers");
+  const speaker = state.speakerById.get(id);
+  if (!speaker) return notFound("There is no such speaker in this version of the agenda.");
+  const zone = displayZone();
+  const sessions = state.sessions.filter((s) => s.speakers.includes(id));
+  render(speaker.name, [
+    h("p", { className: "crumbs" }, h("a", { href: `/events/${state.slug}/speakers` }, "← Speakers")),
+    h("article", { className: "detail" },
+      h("h1", {}, speaker.name),
+      speaker.affiliation ? h("p", { className: "meta" }, speaker.affiliation) : null,
+      h("p", {}, speaker.bio || ""),
+      Object.keys(speaker.links || {}).length
+        ? h("ul", { className: "links" }, Object.entries(speaker.links).map(([label, url]) => h("li", {}, h("a", { href: url, rel: "noopener" }, label))))
+        : null,
+      h("h2", {}, sessions.length === 1 ? "Session" : "Sessions"),
+      h("div", { className: "cards" }, sessions.map((s) => sessionCard(s, zone)))),
+  ]);
+}
+
+// ---------------------------------------------------------------- personal agenda
+
+function myAgendaView() {
+  markCurrentNav("nav-mine");
+  const zone = displayZone();
+  const starred = stars();
+  const mine = state.sessions.filter((s) => starred.has(s.id));
+  const missing = [...starred].filter((id) => !state.sessionById.has(id)).length;
+  const ids = mine.map((s) => s.id).join(",");
+  const byDay = new Map();
+  for (const s of mine) {
+    const key = dateIn(s.starts_at, zone);
+    if (!byDay.has(key)) byDay.set(key, []);
+    byDay.get(key).push(s);
+  }
+  render("My agenda", [
+    h("h1", {}, "My agenda"),
+    h("p", { className: "meta" }, "The sessions you star are kept in this browser only."),
+    mine.length
+      ? h("p", {}, h("a", {
+        className: "button",
+        id: "download-mine",
+        href: `/api/events/${state.slug}/schedule.ics?sessions=${encodeURIComponent(ids)}`,
+        download: `${state.slug}-my-agenda.ics`,
+      }, `Download my agenda (.ics, ${mine.length} ${mine.length === 1 ? "session" : "sessions"})`))
+      : h("p", {}, "Nothing starred yet. Use the ★ button on a session in the ", h("a", { href: `/events/${state.slug}/` }, "agenda"), "."),
+    missing ? h("p", { className: "notice" }, `${missing} starred ${missing === 1 ? "session is" : "sessions are"} no longer in the agenda.`) : null,
+    ...[...byDay].map(([date, list]) => h("section", { className: "day" }, h("h2", {}, longDate(date)), h("div", { className: "cards" }, list.map((s) => sessionCard(s, zone))))),
+  ]);
+}
+
+// ---------------------------------------------------------------- registration
+
+function field(id, label, input, hint) {
+  return h("div", { className: "field" }, h("label", { htmlFor: id }, label), hint ? h("p", { className: "hint", id: `${id}-hint` }, hint) : null, input);
+}
+
+const managePath = (entry) => `/registrations/${encodeURIComponent(entry.id)}#token=${encodeURIComponent(entry.token)}`;
+
+function outcomePanel(answer) {
+  const confirmed = answer.status === "confirmed";
+  return h("div", { className: `outcome ${confirmed ? "ok" : "wait"}`, id: "outcome", role: "status", tabIndex: -1 },
+    h("h2", {}, confirmed ? "You are registered: confirmed" : `You are on the waitlist: position ${answer.position}`),
+    h("p", {}, confirmed
+      ? "Your seat is confirmed."
+      : "Every seat is taken. If someone cancels, the first person on the waitlist gets their seat; this page and your manage link show your current status."),
+    h("p", {}, "Keep this link to see your status or cancel: ", h("a", { href: managePath({ id: answer.id, token: answer.manage_token }), id: "manage-link" }, "manage my registration"), "."));
+}
+
+function registerView() {
+  markCurrentNav("nav-register");
+  const settings = state.event.registration || { open: false };
+  const pendingKey = `eventfront:pending-registration:${state.slug}`;
+  const mine = savedRegistrations().filter((r) => r.event === state.slug);
+  const previous = mine.length
+    ? h("section", { "aria-labelledby": "mine-heading" }, h("h2", { id: "mine-heading" }, "Registrations made in this browser"),
+      h("ul", {}, mine.map((r) => h("li", {}, h("a", { href: managePath(r) }, `${r.name} — manage`)))))
+    : null;
+  if (!settings.open) {
+    return render("Register", [h("h1", {}, "Register"), h("p", { className: "notice" }, "Registration is closed."), previous]);
+  }
+  const progress = h("p", { id: "progress", className: "progress", role: "status" });
+  const formError = h("div", { id: "form-error", role: "alert" });
+  const form = h("form", { id: "register-form", noValidate: true, "aria-describedby": "capacity" },
+    field("reg-name", "Full name", h("input", { id: "reg-name", name: "name", autocomplete: "name", required: true })),
+    field("reg-email", "Email", h("input", { id: "reg-email", name: "email", type: "email", autocomplete: "email", required: true, "aria-describedby": "reg-email-hint" }),
+      "We use it only to tell you about this event."),
+    h("button", { type: "submit", id: "register-button" }, "Register"),
+    progress, formError);
+  const outcome = h("div", {});
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = { name: form.elements.name.value.trim(), email: form.elements.email.value.trim() };
+    // One key per submission: a retry of the same details reuses it, so the
+    // origin answers a retried request exactly once.
+    const pending = readJson(sessionStorage, pendingKey, null);
+    const key = pending && JSON.stringify(pending.body) === JSON.stringify(body) ? pending.key : crypto.randomUUID();
+    sessionStorage.setItem(pendingKey, JSON.stringify({ key, body }));
+    clearFieldErrors(form);
+    formError.replaceChildren();
+    outcome.replaceChildren();
+    const button = form.querySelector("#register-button");
+    button.disabled = true;
+    progress.textContent = "Sending your registration…";
+    try {
+      const { data } = await withRetry(() => api(`/api/events/${state.slug}/registrations`, {
+        method: "POST", body, headers: { "idempotency-key": key },
+      }), {
+        onWait: ({ attempt, of, seconds }) => {
+          progress.textContent = seconds > 0
+            ? `The server is busy. Trying again in ${seconds} s (attempt ${attempt} of ${of})…`
+            : `Sending again (attempt ${attempt} of ${of})…`;
+        },
+      });
+      sessionStorage.removeItem(pendingKey);
+      saveRegistration({ id: data.id, token: data.manage_token, event: state.slug, name: body.name });
+      progress.textContent = "";
+      form.hidden = true;
+      outcome.replaceChildren(outcomePanel(data));
+      outcome.querySelector("#outcome").focus();
+    } catch (error) {
+      progress.textContent = "";
+      if (error instanceof ApiError && error.fieldErrors.length) {
+        const rest = showFieldErrors(form, error.fieldErrors);
+        if (rest.length) formError.append(h("p", { className: "error" }, rest.map((r) => r.message).join(" ")));
+      } else {
+        const why = error instanceof ApiError
+          ? error.message
+          : "The site could not be reached.";
+        formError.append(h("p", { className: "error" },
+          `Your registration did not go through: ${why} `,
+          isNetworkOrBusy(error) ? "Your details are kept; press Register to try again — you will not be registered twice." : ""));
+      }
+    } finally {
+      button.disabled = false;
+    }
+  });
+  const capacity = settings.capacity == null ? "There is no limit on seats." : `${settings.capacity} seats. When they are taken, you join the waitlist in order of arrival.`;
+  render("Register", [h("h1", {}, `Register for ${state.event.name}`), h("p", { id: "capacity" }, capacity), form, outcome, previous]);
+}
+
+const isNetworkOrBusy = (error) => !(error instanceof ApiError) || error.status === 503 || error.status === 429;
+
+// ---------------------------------------------------------------- manage one registration
+
+async function manageView(id) {
+  markCurrentNav(null);
+  const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
+  const token = fromHash || savedRegistrations().find((r) => r.id === id)?.token;
+  if (!token) return render("Registration", [h("h1", {}, "Your registration"), h("p", { role: "alert" }, "This link is incomplete: it has no manage token.")]);
+  let registration;
+  try {
+    ({ data: registration } = await api(`/api/registrations/${encodeURIComponent(id)}`, { token }));
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) {
+      return render("Registration", [h("h1", {}, "Your registration"), h("p", { role: "alert" }, "This manage link is not valid.")]);
+    }
+    throw error;
+  }
+  const statusText = (r) => (r.status === "waitlisted" ? `waitlisted, position ${r.position}` : r.status);
+  const status = h("p", { id: "registration-status", className: `status-${registration.status}`, role: "status" }, `Status: ${statusText(registration)}`);
+  const actions = h("div", { className: "actions" });
+  const showActions = () => {
+    if (registration.status === "cancelled") {
+      actions.replaceChildren(h("p", {}, "This registration is cancelled. You can ", h("a", { href: `/events/${registration.event}/register` }, "register again"), "."));
+      return;
+    }
+    const cancel = h("button", { type: "button", id: "cancel-registration", className: "danger" }, "Cancel my registration");
+    cancel.addEventListener("click", () => {
+      const confirm = h("button", { type: "button", id: "confirm-cancel", className: "danger" }, "Yes, cancel it");
+      const keep = h("button", { type: "button", onclick: showActions }, "No, keep it");
+      confirm.addEventListener("click", async () => {
+        confirm.disabled = true;
+        try {
+          await withRetry(() => api(`/api/registrations/${encodeURIComponent(id)}`, { method: "DELETE", token }), {
+            onWait: ({ seconds }) => { status.textContent = `The server is busy; trying again in ${seconds} s…`; },
+          });
+          ({ data: registration } = await api(`/api/registrations/${encodeURIComponent(id)}`, { token, cache: "no-store" }));
+          status.className = `status-${registration.status}`;
+          status.textContent = `Status: ${statusText(registration)}`;
+          showActions();
+        } catch (error) {
+          actions.append(h("p", { className: "error", role: "alert" }, `Cancelling did not work: ${error.message}`));
+          confirm.disabled = false;
+        }
+      });
+      actions.replaceChildren(h("p", {}, "Cancel this registration? Your seat goes to the next person on the waitlist."), confirm, " ", keep);
+      confirm.focus();
+    });
+    actions.replaceChildren(cancel);
+  };
+  showActions();
+  render("Your registration", [
+    h("h1", {}, "Your registration"),
+    h("dl", { className: "facts" },
+      h("dt", {}, "Name"), h("dd", {}, registration.name),
+      h("dt", {}, "Email"), h("dd", {}, registration.email),
+      h("dt", {}, "Event"), h("dd", {}, h("a", { href: `/events/${registration.event}/` }, registration.event))),
+    status,
+    actions,
+  ]);
+}
+
+// ---------------------------------------------------------------- keeping the agenda current
+
+/** While the page is open, pick up new versions (the browser revalidates with the ETag). */
+setInterval(async () => {
+  if (document.hidden || !state.slug) return;
+  try {
+    if (await loadEvent(state.slug)) {
+      showEventHeading();
+      const typing = document.activeElement?.matches("input, textarea, select");
+      if (!typing && !location.pathname.startsWith("/registrations/") && !location.pathname.endsWith("/register")) await route();
+    }
+  } catch (error) {
+    console.warn("refresh failed", error);
+  }
+}, REFRESH_MS);
+
+route().catch(showFailure);

@@ -1,6 +1,8 @@
 //! Shared set-up for Eventfront's component and end-to-end tests: where the
 //! built components and the manifest are, and apps started from them.
 
+pub mod browser;
+
 use bytes::Bytes;
 use eventfront_domain::signing::Secret;
 use spin_test_host::{App, AppOptions};

@@ -1,0 +1,478 @@
+//! The attendee and organizer pages in a real headless Chromium, against
+//! the whole development app (edge, origin, demo event) served on
+//! loopback by the test host. Screenshots land in `test-output/browser/`.
+
+use bytes::Bytes;
+use icalendar::Component;
+use eventfront_domain::demo::DEMO_SLUG as DEMO;
+use serde_json::{Value, json};
+use spin_test_host::{App, AppOptions, LinkFault, Server};
+use std::time::Duration;
+use system_tests::browser::{Browser, until};
+use system_tests::{ADMIN_TOKEN, dev_app, json as body_json};
+
+/// One browser at a time: three Chromiums on two cores only slow each other.
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+const KEYNOTE: &str = "opening-keynote-webassembly-s-next-five-years";
+/// The browser's own zone, far from the event's (Europe/Lisbon).
+const VIEWER_ZONE: &str = "Asia/Tokyo";
+
+async fn system(options: impl FnOnce(AppOptions) -> AppOptions) -> (App, Server) {
+    let app = dev_app(|o| options(o.variable("admin_token", ADMIN_TOKEN))).await;
+    let server = Server::bind(app.clone(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("the app listens on loopback");
+    (app, server)
+}
+
+async fn admin(app: &App, method: &str, path: &str, body: Option<Value>) -> http::Response<Bytes> {
+    let request = http::Request::builder()
+        .method(method)
+        .uri(format!("/api/admin/events/{DEMO}{path}"))
+        .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
+        .header("content-type", "application/json")
+        .body(Bytes::from(body.map(|b| b.to_string()).unwrap_or_default()))
+        .unwrap();
+    app.send(request).await
+}
+
+async fn sessions(app: &App, query: &str) -> Vec<Value> {
+    let answer = app
+        .get(&format!("/api/events/{DEMO}/sessions{query}"))
+        .await;
+    body_json(&answer)["sessions"].as_array().unwrap().clone()
+}
+
+async fn wait_count(browser: &Browser, css: &str, wanted: usize) {
+    until(&format!("{wanted} × {css}"), || async {
+        (browser.count(css).await == wanted).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn attendees_browse_filter_search_and_keep_a_personal_agenda() {
+    let _turn = TURN.lock().await;
+    let (app, server) = system(|o| o.variable("staleness_secs", "1")).await;
+    let browser = Browser::start(&server.url(), VIEWER_ZONE).await;
+    let all = sessions(&app, "").await;
+
+    // `/` leads to the one published event's agenda, every session shown.
+    browser.open("/").await;
+    browser.wait_text("#freshness", "Agenda version 1").await;
+    assert_eq!(browser.path().await, format!("/events/{DEMO}/"));
+    wait_count(&browser, "article.session", all.len()).await;
+    let keynote_time = format!("article[data-session='{KEYNOTE}'] time");
+    assert_eq!(
+        browser.text(&keynote_time).await.unwrap(),
+        "09:00–09:45",
+        "event time by default"
+    );
+    assert_eq!(
+        browser
+            .eval("return getComputedStyle(document.querySelector('.day-grid')).display")
+            .await,
+        "grid",
+        "rooms side by side on a wide screen"
+    );
+    let desktop = browser.screenshot("agenda-desktop").await;
+
+    // The viewer's own zone, then back.
+    browser.click("input[name=tz][value=local]").await;
+    browser.wait_text(&keynote_time, "17:00–17:45").await;
+    browser.wait_text(".summary", VIEWER_ZONE).await;
+    assert!(browser.path().await.contains("tz=local"));
+    browser.click("input[name=tz][value=event]").await;
+    browser.wait_text(&keynote_time, "09:00–09:45").await;
+
+    // Filters, each matching what the API's own filters select.
+    browser.choose("#track", "edge").await;
+    wait_count(
+        &browser,
+        "article.session",
+        sessions(&app, "?track=edge").await.len(),
+    )
+    .await;
+    browser.choose("#day", "2027-06-09").await;
+    wait_count(
+        &browser,
+        "article.session",
+        sessions(&app, "?track=edge&day=2027-06-09").await.len(),
+    )
+    .await;
+    browser.choose("#track", "").await;
+    browser.choose("#day", "").await;
+    browser.choose("#room", "lab-a").await;
+    wait_count(
+        &browser,
+        "article.session",
+        sessions(&app, "?room=lab-a").await.len(),
+    )
+    .await;
+    browser.choose("#room", "").await;
+
+    // Search reaches speaker names, and the URL keeps it across a reload.
+    browser.type_into("#q", "halvorsen").await;
+    let by_speaker = sessions(&app, "?q=halvorsen").await.len();
+    assert!(by_speaker >= 1);
+    wait_count(&browser, "article.session", by_speaker).await;
+    browser.client.refresh().await.unwrap();
+    wait_count(&browser, "article.session", by_speaker).await;
+    assert!(browser.path().await.contains("q=halvorsen"));
+    browser.type_into("#q", "").await;
+    wait_count(&browser, "article.session", all.len()).await;
+
+    // "Now / next" while the event runs, previewed at a moment on day two.
+    browser
+        .open(&format!("/events/{DEMO}/?at=2027-06-09T10:15:00%2B01:00"))
+        .await;
+    browser.wait_text(".now-next h2", "Now · 10:15").await;
+    let running_then = all
+        .iter()
+        .filter(|s| {
+            s["starts_at"].as_str().unwrap() <= "2027-06-09T10:15:00+01:00"
+                && s["ends_at"].as_str().unwrap() > "2027-06-09T10:15:00+01:00"
+        })
+        .count();
+    assert!(running_then > 0);
+    assert!(browser.count(".now-next article.session").await > running_then);
+
+    // A session page has its own URL, survives a reload and links its speaker.
+    browser.open(&format!("/events/{DEMO}/")).await;
+    browser
+        .click(&format!("article[data-session='{KEYNOTE}'] h3 a"))
+        .await;
+    let keynote = all.iter().find(|s| s["id"] == KEYNOTE).unwrap();
+    let title = keynote["title"].as_str().unwrap();
+    browser.wait_text("h1", title).await;
+    assert_eq!(
+        browser.path().await,
+        format!("/events/{DEMO}/sessions/{KEYNOTE}")
+    );
+    browser.client.refresh().await.unwrap();
+    browser.wait_text("h1", title).await;
+    browser.wait_text(".facts", "Tagus Auditorium").await;
+    let calendar = browser
+        .find("a[download][href$='session.ics']")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    let one = app.get(&calendar).await;
+    assert_eq!(one.status(), 200, "the add-to-calendar link works");
+    assert!(String::from_utf8_lossy(one.body()).contains(&format!("UID:{KEYNOTE}@")));
+    browser.click(".people a").await;
+    let speaker = &keynote["speakers"][0];
+    browser.wait_text("h1", "Ingrid Halvorsen").await;
+    assert_eq!(
+        browser.path().await,
+        format!("/events/{DEMO}/speakers/{}", speaker.as_str().unwrap())
+    );
+    browser.client.refresh().await.unwrap();
+    browser.wait_text("h1", "Ingrid Halvorsen").await;
+
+    // Two stars make a personal agenda, downloadable as iCalendar.
+    browser.open(&format!("/events/{DEMO}/")).await;
+    let starred = [KEYNOTE, all[10]["id"].as_str().unwrap()];
+    for id in starred {
+        let star = format!("article[data-session='{id}'] button.star");
+        browser.click(&star).await;
+        assert_eq!(
+            browser
+                .find(&star)
+                .await
+                .attr("aria-pressed")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("true")
+        );
+    }
+    browser.wait_text("#star-count", "(2)").await;
+    browser.click("#nav-mine").await;
+    wait_count(&browser, "article.session", 2).await;
+    browser.client.refresh().await.unwrap();
+    wait_count(&browser, "article.session", 2).await;
+    browser.click("#download-mine").await;
+    let ics = browser.downloaded(&format!("{DEMO}-my-agenda.ics")).await;
+    let calendar: icalendar::Calendar = String::from_utf8(ics).unwrap().parse().unwrap();
+    let mut uids: Vec<String> = calendar
+        .components
+        .iter()
+        .filter_map(|c| Some(c.as_event()?.get_uid()?.to_string()))
+        .collect();
+    uids.sort();
+    let mut expected: Vec<String> = starred
+        .iter()
+        .map(|id| format!("{id}@{DEMO}.eventfront"))
+        .collect();
+    expected.sort();
+    assert_eq!(uids, expected);
+
+    // A phone gets the same agenda as a list that fits the screen.
+    browser.open(&format!("/events/{DEMO}/")).await;
+    browser.resize(390, 844).await;
+    wait_count(&browser, "article.session", all.len()).await;
+    assert_eq!(
+        browser
+            .eval("return getComputedStyle(document.querySelector('.day-grid')).display")
+            .await,
+        "flex"
+    );
+    assert_eq!(
+        browser
+            .eval("return document.documentElement.scrollWidth <= window.innerWidth")
+            .await,
+        true,
+        "nothing wider than the phone's screen"
+    );
+    let phone = browser.screenshot("agenda-phone").await;
+    assert!(desktop.exists() && phone.exists());
+
+    let errors = browser.console_errors(true).await;
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+
+    // With the origin unreachable and the copy past its window, the page says so.
+    app.links().set("origin.spin.internal", LinkFault::Cut);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    browser.client.refresh().await.unwrap();
+    browser.wait_text("#freshness", "may be out of date").await;
+    assert_eq!(
+        browser
+            .find("#freshness")
+            .await
+            .attr("class")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("freshness stale")
+    );
+    wait_count(&browser, "article.session", all.len()).await;
+    browser.close().await;
+}
+
+/// Reads a registration's manage link from the outcome panel.
+async fn manage_link(browser: &Browser) -> String {
+    browser
+        .find("#manage-link")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .expect("the outcome links to the manage page")
+}
+
+async fn register(browser: &Browser, name: &str, email: &str) {
+    browser.open(&format!("/events/{DEMO}/register")).await;
+    browser.type_into("#reg-name", name).await;
+    browser.type_into("#reg-email", email).await;
+    browser.click("#register-button").await;
+}
+
+#[tokio::test]
+async fn attendees_register_join_the_waitlist_retry_and_cancel() {
+    let _turn = TURN.lock().await;
+    let (app, server) = system(|o| o).await;
+    // Two seats, published, so the page says so.
+    let draft = body_json(&admin(&app, "GET", "/draft", None).await);
+    let mut event = draft["event"].clone();
+    event["registration"]["capacity"] = json!(2);
+    assert_eq!(admin(&app, "PUT", "", Some(event)).await.status(), 200);
+    let published = admin(&app, "POST", "/publish", Some(json!({"note": "two seats"}))).await;
+    assert_eq!(published.status(), 201);
+    let browser = Browser::start(&server.url(), VIEWER_ZONE).await;
+
+    // The API's field messages appear beside their fields.
+    register(&browser, "", "not-an-email").await;
+    browser.wait_text("#capacity", "2 seats").await;
+    let email_error = browser
+        .wait_text(
+            "#reg-email ~ .field-error, .field:has(#reg-email) .field-error",
+            "",
+        )
+        .await;
+    assert!(!email_error.is_empty());
+    assert!(
+        browser
+            .text(".field:has(#reg-name) .field-error")
+            .await
+            .is_some()
+    );
+    assert_eq!(
+        browser
+            .find("#reg-email")
+            .await
+            .attr("aria-invalid")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("true")
+    );
+
+    register(&browser, "Ada Lovelace", "ada@example.com").await;
+    browser.wait_text("#outcome h2", "confirmed").await;
+    let ada = manage_link(&browser).await;
+    register(&browser, "Grace Hopper", "grace@example.com").await;
+    browser.wait_text("#outcome h2", "confirmed").await;
+
+    // The origin is unreachable: the page retries with the same key,
+    // shows its progress, and completes once the origin is back.
+    app.links().set("origin.spin.internal", LinkFault::Cut);
+    register(&browser, "Linus Torvalds", "linus@example.com").await;
+    browser.wait_text("#progress", "Trying again in").await;
+    app.links().heal("origin.spin.internal");
+    browser
+        .wait_text("#outcome h2", "on the waitlist: position 1")
+        .await;
+    let linus = manage_link(&browser).await;
+    let list = body_json(&admin(&app, "GET", "/registrations", None).await);
+    let rows = list["registrations"].as_array().unwrap();
+    assert_eq!(rows.len(), 3, "the retries registered once: {rows:?}");
+    assert_eq!(list["confirmed"], 2);
+    assert_eq!(list["waitlisted"], 1);
+
+    // Ada cancels from her manage link; Linus is promoted.
+    browser.open(&ada).await;
+    browser.wait_text("#registration-status", "confirmed").await;
+    browser.click("#cancel-registration").await;
+    browser.click("#confirm-cancel").await;
+    browser.wait_text("#registration-status", "cancelled").await;
+    browser.client.refresh().await.unwrap();
+    browser.wait_text("#registration-status", "cancelled").await;
+    browser.open(&linus).await;
+    browser.wait_text("#registration-status", "confirmed").await;
+    browser.screenshot("manage-registration").await;
+
+    // A manage link with a wrong token reveals nothing.
+    let forged = linus.split('#').next().unwrap().to_string() + "#token=forged";
+    browser.open(&forged).await;
+    browser.wait_text("main", "not valid").await;
+
+    let errors = browser.console_errors(false).await;
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn organizers_edit_publish_roll_back_and_attendees_see_it() {
+    let _turn = TURN.lock().await;
+    let (app, server) = system(|o| o).await;
+    let browser = Browser::start(&server.url(), VIEWER_ZONE).await;
+
+    // A wrong token is refused on the form.
+    browser.open("/admin/").await;
+    browser.type_into("#token", "wrong").await;
+    browser.click("#sign-in button[type=submit]").await;
+    browser.wait_text("#sign-in-error", "refused").await;
+    assert_eq!(
+        browser
+            .find("#token")
+            .await
+            .attr("aria-invalid")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("true")
+    );
+    browser.type_into("#token", ADMIN_TOKEN).await;
+    browser.click("#sign-in button[type=submit]").await;
+    browser
+        .wait_text("#admin-status", "Published version: 1")
+        .await;
+    browser
+        .wait_text("h1", "WebAssembly Edge Summit 2027")
+        .await;
+
+    // Edit the keynote's title: an empty one is refused beside the field.
+    browser
+        .click(&format!("button[data-edit='{KEYNOTE}']"))
+        .await;
+    browser.type_into("#session-title", " ").await;
+    browser.click("#session-form button[type=submit]").await;
+    browser
+        .wait_text(".field:has(#session-title) .field-error", "")
+        .await;
+    const RETITLED: &str = "Keynote: Wasm Everywhere, Five Years On";
+    browser.type_into("#session-title", RETITLED).await;
+    browser.click("#session-form button[type=submit]").await;
+    browser
+        .wait_text("#admin-status", "saved to the draft")
+        .await;
+
+    // Publish, and see the version live on the edge.
+    browser
+        .type_into("#publish-note", "Retitled the keynote")
+        .await;
+    browser.click("#publish-form button[type=submit]").await;
+    browser
+        .wait_text("#admin-status", "Version 2 is live on the local edge")
+        .await;
+    browser
+        .wait_text("#changelog", "Retitled the keynote")
+        .await;
+    browser.screenshot("organizer").await;
+
+    // Registrations and their CSV, and the audit log.
+    admin_registration(&app).await;
+    browser
+        .click("#registrations-section button.secondary")
+        .await;
+    browser
+        .wait_text("#registration-summary", "500 seats · 1 confirmed")
+        .await;
+    browser.click("#export-csv").await;
+    let csv = browser
+        .downloaded(&format!("{DEMO}-registrations.csv"))
+        .await;
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(csv.starts_with("id,name,email,status"), "{csv}");
+    assert!(csv.contains("Marie Curie"));
+    browser.wait_text("#audit", "event.published").await;
+    browser.wait_text("#audit", "session.saved").await;
+
+    // The attendee page shows the new title.
+    browser.open(&format!("/events/{DEMO}/")).await;
+    browser
+        .wait_text(&format!("article[data-session='{KEYNOTE}'] h3"), RETITLED)
+        .await;
+
+    // Roll back to version 1: live as version 3 with the old title.
+    browser.open("/admin/").await;
+    browser.find("#rollback-version option[value='1']").await;
+    browser.choose("#rollback-version", "1").await;
+    browser
+        .type_into("#rollback-note", "Back to the original")
+        .await;
+    browser.click("#rollback-form button[type=submit]").await;
+    browser
+        .wait_text("#admin-status", "Version 3 is live")
+        .await;
+    browser.open(&format!("/events/{DEMO}/")).await;
+    let original = sessions(&app, "").await;
+    let original = original.iter().find(|s| s["id"] == KEYNOTE).unwrap()["title"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(original, RETITLED);
+    browser
+        .wait_text(&format!("article[data-session='{KEYNOTE}'] h3"), &original)
+        .await;
+
+    let errors = browser.console_errors(false).await;
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    browser.close().await;
+}
+
+/// One registration made through the public API, for the organizer to see.
+async fn admin_registration(app: &App) {
+    let request = http::Request::post(format!("/api/events/{DEMO}/registrations"))
+        .header("content-type", "application/json")
+        .header("idempotency-key", "browser-test-marie")
+        .body(Bytes::from(
+            json!({"name": "Marie Curie", "email": "marie@example.com"}).to_string(),
+        ))
+        .unwrap();
+    assert_eq!(app.send(request).await.status(), 201);
+}

@@ -1,0 +1,196 @@
+// What the attendee and organizer pages share: calling the edge's API
+// (shared/API.md) with RFC 9457 problems turned into errors that name their
+// fields, the retry policy for writes, building DOM without innerHTML, and
+// showing instants in a chosen IANA zone.
+
+/** An answer the API refused, with its problem details. */
+export class ApiError extends Error {
+  constructor(status, problem, retryAfter) {
+    super(problem?.detail || problem?.title || `The server answered ${status}.`);
+    this.status = status;
+    this.problem = problem;
+    this.fieldErrors = Array.isArray(problem?.errors) ? problem.errors : [];
+    this.retryAfter = retryAfter;
+  }
+}
+
+/** Seconds from a Retry-After header (delta-seconds or an HTTP date). */
+function retryAfterSeconds(value) {
+  if (!value) return null;
+  if (/^\d+$/.test(value.trim())) return Number(value);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - Date.now()) / 1000));
+}
+
+/**
+ * One API call. JSON bodies are sent as JSON; the answer is parsed by its
+ * content type. Anything but 2xx throws an ApiError; a network failure
+ * throws the browser's TypeError.
+ */
+export async function api(path, { method = "GET", body, token, headers = {}, accept = "application/json", cache } = {}) {
+  const init = { method, headers: { accept, ...headers } };
+  if (cache) init.cache = cache;
+  if (body !== undefined) {
+    init.body = typeof body === "string" ? body : JSON.stringify(body);
+    init.headers["content-type"] = "application/json";
+  }
+  if (token) init.headers.authorization = `Bearer ${token}`;
+  const response = await fetch(path, init);
+  const type = response.headers.get("content-type") || "";
+  let data = null;
+  if (response.status !== 204 && response.status !== 304) {
+    data = type.includes("json") ? await response.json().catch(() => null) : await response.text();
+  }
+  if (!response.ok) {
+    const problem = data && typeof data === "object" ? data : null;
+    throw new ApiError(response.status, problem, retryAfterSeconds(response.headers.get("retry-after")));
+  }
+  return { data, headers: response.headers, status: response.status };
+}
+
+/** Whether trying the same request again later may succeed. */
+export function isRetryable(error) {
+  return !(error instanceof ApiError) || error.status === 503 || error.status === 429;
+}
+
+/**
+ * Runs `attempt` until it succeeds, retrying what `isRetryable` allows:
+ * after Retry-After when the server gave one, else with growing pauses.
+ * `onWait({attempt, of, seconds})` is told every second of every wait, so
+ * the page can show its progress. Gives up after `attempts` tries.
+ */
+export async function withRetry(attempt, { attempts = 8, onWait = () => {} } = {}) {
+  for (let tried = 1; ; tried++) {
+    try {
+      return await attempt(tried);
+    } catch (error) {
+      if (!isRetryable(error) || tried >= attempts) throw error;
+      const wait = error.retryAfter ?? Math.min(2 ** (tried - 1), 30);
+      for (let left = Math.min(wait, 60); left > 0; left--) {
+        onWait({ attempt: tried + 1, of: attempts, seconds: left, error });
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+      onWait({ attempt: tried + 1, of: attempts, seconds: 0, error });
+    }
+  }
+}
+
+/** `h("a", {href: "/x"}, "text", child)`: an element, children as text or nodes. */
+export function h(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else if (name === "dataset") Object.assign(node.dataset, value);
+    else if (name === "style") node.setAttribute("style", value);
+    else if (name in node && typeof node[name] !== "function" && !name.includes("-")) {
+      try {
+        node[name] = value;
+      } catch {
+        node.setAttribute(name, value); // a read-only property such as `list`
+      }
+    } else node.setAttribute(name, value === true ? "" : value);
+  }
+  node.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  return node;
+}
+
+/** The input a problem's field name refers to: `tracks[2].id` → `tracks`. */
+function fieldControl(form, field) {
+  const name = field.split(/[[.]/)[0];
+  return form.elements.namedItem(field) || form.elements.namedItem(name);
+}
+
+/** Removes every message a previous `showFieldErrors` put on `form`. */
+export function clearFieldErrors(form) {
+  for (const message of form.querySelectorAll(".field-error")) message.remove();
+  for (const control of form.querySelectorAll("[aria-invalid]")) {
+    control.removeAttribute("aria-invalid");
+    control.removeAttribute("aria-describedby");
+  }
+}
+
+/**
+ * Puts each `{field, message}` next to its input, tied to it for screen
+ * readers, focuses the first, and returns the errors no input matched.
+ */
+export function showFieldErrors(form, errors) {
+  clearFieldErrors(form);
+  const unmatched = [];
+  let first = null;
+  for (const [index, { field, message }] of errors.entries()) {
+    const control = fieldControl(form, field);
+    if (!control || !control.id) {
+      unmatched.push({ field, message });
+      continue;
+    }
+    const id = `${control.id}-error-${index}`;
+    const text = field.split(/[[.]/)[0] === field ? message : `${field}: ${message}`;
+    control.setAttribute("aria-invalid", "true");
+    const described = control.getAttribute("aria-describedby");
+    control.setAttribute("aria-describedby", described ? `${described} ${id}` : id);
+    control.closest(".field")?.append(h("p", { className: "field-error", id }, text));
+    first ??= control;
+  }
+  first?.focus();
+  return unmatched;
+}
+
+const formatters = new Map();
+function formatter(zone, options) {
+  const key = zone + JSON.stringify(options);
+  if (!formatters.has(key)) {
+    formatters.set(key, new Intl.DateTimeFormat("en-GB", { timeZone: zone, ...options }));
+  }
+  return formatters.get(key);
+}
+
+/** `09:30` in `zone`. */
+export function clock(instant, zone) {
+  return formatter(zone, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(new Date(instant));
+}
+
+/** `2027-06-08`: the date of `instant` in `zone`. */
+export function dateIn(instant, zone) {
+  const parts = formatter(zone, { year: "numeric", month: "2-digit", day: "2-digit" }).formatToParts(new Date(instant));
+  const part = (type) => parts.find((p) => p.type === type).value;
+  return `${part("year")}-${part("month")}-${part("day")}`;
+}
+
+/** `Tuesday 8 June` for a `2027-06-08` date. */
+export function longDate(date) {
+  return formatter("UTC", { weekday: "long", day: "numeric", month: "long" }).format(new Date(`${date}T12:00:00Z`));
+}
+
+/** The zone's offset from UTC in minutes at `instant`. */
+function offsetMinutes(instant, zone) {
+  const parts = formatter(zone, {
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+  }).formatToParts(new Date(instant));
+  const part = (type) => Number(parts.find((p) => p.type === type).value);
+  const wall = Date.UTC(part("year"), part("month") - 1, part("day"), part("hour"), part("minute"), part("second"));
+  return Math.round((wall - Math.floor(instant / 1000) * 1000) / 60000);
+}
+
+/** `2027-06-08T09:00` as wall time in `zone` → RFC 3339 with the zone's offset. */
+export function wallTimeToRfc3339(wall, zone) {
+  const asUtc = Date.parse(`${wall}:00Z`);
+  if (Number.isNaN(asUtc)) return wall;
+  // The offset at the guessed instant, corrected once across a DST change.
+  let offset = offsetMinutes(asUtc - offsetMinutes(asUtc, zone) * 60000, zone);
+  const sign = offset < 0 ? "-" : "+";
+  offset = Math.abs(offset);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${wall}:00${sign}${pad(Math.floor(offset / 60))}:${pad(offset % 60)}`;
+}
+
+/** An RFC 3339 instant as `2027-06-08T09:00` wall time in `zone`, for datetime-local inputs. */
+export function rfc3339ToWallTime(instant, zone) {
+  if (!instant) return "";
+  return `${dateIn(instant, zone)}T${clock(instant, zone)}`;
+}
+
+/** The city part of an IANA zone, for labels: `America/New_York` → `New York`. */
+export function zoneCity(zone) {
+  return zone.split("/").pop().replaceAll("_", " ");
+}
