@@ -1,9 +1,11 @@
 //! The attendee and organizer pages: plain files from `static/`, mounted
 //! at `/static` by the manifest, read once per instance, served with a
 //! content type, an ETag and a cache policy (a year for fingerprinted
-//! assets, revalidate-always for the rest). Paths without a file extension
-//! are page URLs and get their page's `index.html`, so deep links reload.
+//! assets, revalidate-always for the rest), gzipped once per instance for
+//! clients that accept it. Paths without a file extension are page URLs
+//! and get their page's `index.html`, so deep links reload.
 
+use crate::cache::gzip;
 use crate::error::EdgeError;
 use bytes::Bytes;
 use eventfront_domain::respond::{self, Reply};
@@ -13,8 +15,36 @@ use std::sync::{Mutex, OnceLock};
 
 const ROOT: &str = "/static";
 
-/// A file as served: `(content type, etag, bytes)`.
-type Served = (&'static str, String, Bytes);
+/// A file as served: its type, and its bytes with their ETag as they are
+/// and, for text worth compressing, gzipped.
+#[derive(Clone)]
+struct Served {
+    kind: &'static str,
+    plain: (String, Bytes),
+    gzipped: Option<(String, Bytes)>,
+}
+
+/// Below this, gzip saves less than its own header and a round of work.
+const COMPRESS_FROM: usize = 1024;
+
+impl Served {
+    fn new(file: &str, body: Bytes) -> Self {
+        let kind = content_type(file);
+        let compressible =
+            kind.starts_with("text/") || kind.contains("json") || kind.contains("svg");
+        let plain_tag = etag(&body);
+        let gzipped = (compressible && body.len() >= COMPRESS_FROM).then(|| {
+            // Its own validator: the bytes differ, so must the tag.
+            let tag = format!("{}-gz\"", plain_tag.trim_end_matches('"'));
+            (tag, gzip(&body))
+        });
+        Self {
+            kind,
+            plain: (plain_tag, body),
+            gzipped,
+        }
+    }
+}
 
 /// Files already read in this instance, by path.
 fn cache() -> &'static Mutex<HashMap<String, Served>> {
@@ -65,20 +95,22 @@ fn resolve(path: &str) -> Option<String> {
     Some(file)
 }
 
-pub fn serve(path: &str, if_none_match: Option<&str>) -> Result<Reply, EdgeError> {
+pub fn serve(
+    path: &str,
+    if_none_match: Option<&str>,
+    accepts_gzip: bool,
+) -> Result<Reply, EdgeError> {
     let file = resolve(path).ok_or(EdgeError::NotFound)?;
     let cached = cache()
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .get(&file)
         .cloned();
-    let (kind, tag, body) = match cached {
+    let served = match cached {
         Some(entry) => entry,
         None => {
-            let body = Bytes::from(
-                std::fs::read(format!("{ROOT}{file}")).map_err(|_| EdgeError::NotFound)?,
-            );
-            let entry = (content_type(&file), etag(&body), body);
+            let body = std::fs::read(format!("{ROOT}{file}")).map_err(|_| EdgeError::NotFound)?;
+            let entry = Served::new(&file, Bytes::from(body));
             cache()
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -86,10 +118,12 @@ pub fn serve(path: &str, if_none_match: Option<&str>) -> Result<Reply, EdgeError
             entry
         }
     };
+    let gzipped = served.gzipped.as_ref().filter(|_| accepts_gzip);
+    let (tag, body) = gzipped.unwrap_or(&served.plain);
     let mut reply = if if_none_match == Some(tag.as_str()) {
-        respond::bytes(304, kind, Bytes::new())
+        respond::bytes(304, served.kind, Bytes::new())
     } else {
-        respond::bytes(200, kind, body)
+        respond::bytes(200, served.kind, body.clone())
     };
     let policy = if fingerprinted(&file) {
         "public, max-age=31536000, immutable"
@@ -103,6 +137,18 @@ pub fn serve(path: &str, if_none_match: Option<&str>) -> Result<Reply, EdgeError
     );
     if let Ok(tag) = tag.parse() {
         headers.insert(http::header::ETAG, tag);
+    }
+    if served.gzipped.is_some() {
+        headers.insert(
+            http::header::VARY,
+            http::HeaderValue::from_static("Accept-Encoding"),
+        );
+    }
+    if gzipped.is_some() {
+        headers.insert(
+            http::header::CONTENT_ENCODING,
+            http::HeaderValue::from_static("gzip"),
+        );
     }
     Ok(reply)
 }

@@ -126,7 +126,7 @@ impl Held {
     }
 }
 
-fn gzip(body: &[u8]) -> Bytes {
+pub fn gzip(body: &[u8]) -> Bytes {
     use std::io::Write;
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     // Writing to a Vec cannot fail.

@@ -97,7 +97,7 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
         [first, ..] if first.starts_with('_') => Err(EdgeError::NotFound),
         _ => {
             get(method == Method::GET || method == Method::HEAD)?;
-            assets::serve(&path, read.if_none_match)
+            assets::serve(&path, read.if_none_match, read.accepts_gzip)
         }
     }
 }

@@ -1,7 +1,8 @@
 //! A headless Chromium driven over WebDriver (Debian's `chromium` and
 //! `chromedriver`, which `.ci/run` installs), for the tests of the pages
 //! in `static/`: start it, wait for what a person would wait for, read the
-//! console, save screenshots into `test-output/browser/`.
+//! console, check accessibility with axe-core, save screenshots into
+//! `test-output/browser/`.
 
 use fantoccini::elements::Element;
 use fantoccini::wd::WebDriverCompatibleCommand;
@@ -29,6 +30,11 @@ pub fn output_dir() -> PathBuf {
     let dir = crate::workspace_root().join("test-output").join("browser");
     std::fs::create_dir_all(&dir).expect("the screenshot folder can be made");
     dir
+}
+
+/// axe-core, the accessibility rules engine, as `scripts/test` installs it.
+fn axe_script() -> PathBuf {
+    crate::workspace_root().join("target/browser-tools/node_modules/axe-core/axe.min.js")
 }
 
 fn free_port() -> u16 {
@@ -172,6 +178,16 @@ impl Browser {
         input.send_keys(text).await.expect("the input takes keys");
     }
 
+    /// Sends keys to the element `css` as a keyboard would (`" "` is Space,
+    /// `"\u{E007}"` is Enter).
+    pub async fn press(&self, css: &str, keys: &str) {
+        self.find(css)
+            .await
+            .send_keys(keys)
+            .await
+            .unwrap_or_else(|e| panic!("{css} takes the keys: {e}"));
+    }
+
     /// Picks the option with this value in the select `css`.
     pub async fn choose(&self, css: &str, value: &str) {
         self.find(css)
@@ -204,6 +220,36 @@ impl Browser {
             .filter(|e| e["level"] == "SEVERE")
             .filter(|e| with_network || e["source"] != "network")
             .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// The WCAG 2.1 A/AA rules axe-core finds broken on the page as it is
+    /// now (names, labels, contrast, landmarks, ARIA), one line each.
+    pub async fn accessibility_violations(&self) -> Vec<String> {
+        let axe = std::fs::read_to_string(axe_script()).unwrap_or_else(|e| {
+            panic!(
+                "axe-core is missing at {} ({e}); scripts/test installs it",
+                axe_script().display()
+            )
+        });
+        self.eval(&axe).await;
+        let found = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+                   .then((r) => done(r.violations.map((v) =>
+                      `${v.id}: ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)),
+                         (e) => done([`axe failed: ${e}`]));",
+                vec![],
+            )
+            .await
+            .expect("axe-core runs");
+        found
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| v.as_str().unwrap_or_default().to_string())
             .collect()
     }
 

@@ -3,8 +3,8 @@
 //! loopback by the test host. Screenshots land in `test-output/browser/`.
 
 use bytes::Bytes;
-use icalendar::Component;
 use eventfront_domain::demo::DEMO_SLUG as DEMO;
+use icalendar::Component;
 use serde_json::{Value, json};
 use spin_test_host::{App, AppOptions, LinkFault, Server};
 use std::time::Duration;
@@ -44,6 +44,15 @@ async fn sessions(app: &App, query: &str) -> Vec<Value> {
     body_json(&answer)["sessions"].as_array().unwrap().clone()
 }
 
+async fn assert_accessible(browser: &Browser, page: &str) {
+    let violations = browser.accessibility_violations().await;
+    assert!(
+        violations.is_empty(),
+        "{page} breaks WCAG 2.1 AA rules:\n{}",
+        violations.join("\n")
+    );
+}
+
 async fn wait_count(browser: &Browser, css: &str, wanted: usize) {
     until(&format!("{wanted} × {css}"), || async {
         (browser.count(css).await == wanted).then_some(())
@@ -77,6 +86,7 @@ async fn attendees_browse_filter_search_and_keep_a_personal_agenda() {
         "rooms side by side on a wide screen"
     );
     let desktop = browser.screenshot("agenda-desktop").await;
+    assert_accessible(&browser, "the agenda").await;
 
     // The viewer's own zone, then back.
     browser.click("input[name=tz][value=local]").await;
@@ -153,6 +163,7 @@ async fn attendees_browse_filter_search_and_keep_a_personal_agenda() {
     browser.client.refresh().await.unwrap();
     browser.wait_text("h1", title).await;
     browser.wait_text(".facts", "Tagus Auditorium").await;
+    assert_accessible(&browser, "a session page").await;
     let calendar = browser
         .find("a[download][href$='session.ics']")
         .await
@@ -177,8 +188,9 @@ async fn attendees_browse_filter_search_and_keep_a_personal_agenda() {
     browser.open(&format!("/events/{DEMO}/")).await;
     let starred = [KEYNOTE, all[10]["id"].as_str().unwrap()];
     for id in starred {
+        // By keyboard: Space on the focused toggle, as a keyboard user would.
         let star = format!("article[data-session='{id}'] button.star");
-        browser.click(&star).await;
+        browser.press(&star, " ").await;
         assert_eq!(
             browser
                 .find(&star)
@@ -229,6 +241,7 @@ async fn attendees_browse_filter_search_and_keep_a_personal_agenda() {
         "nothing wider than the phone's screen"
     );
     let phone = browser.screenshot("agenda-phone").await;
+    assert_accessible(&browser, "the agenda on a phone").await;
     assert!(desktop.exists() && phone.exists());
 
     let errors = browser.console_errors(true).await;
@@ -311,6 +324,8 @@ async fn attendees_register_join_the_waitlist_retry_and_cancel() {
         Some("true")
     );
 
+    assert_accessible(&browser, "the registration form with errors").await;
+
     register(&browser, "Ada Lovelace", "ada@example.com").await;
     browser.wait_text("#outcome h2", "confirmed").await;
     let ada = manage_link(&browser).await;
@@ -344,6 +359,7 @@ async fn attendees_register_join_the_waitlist_retry_and_cancel() {
     browser.open(&linus).await;
     browser.wait_text("#registration-status", "confirmed").await;
     browser.screenshot("manage-registration").await;
+    assert_accessible(&browser, "the manage page").await;
 
     // A manage link with a wrong token reveals nothing.
     let forged = linus.split('#').next().unwrap().to_string() + "#token=forged";
@@ -412,7 +428,9 @@ async fn organizers_edit_publish_roll_back_and_attendees_see_it() {
     browser
         .wait_text("#changelog", "Retitled the keynote")
         .await;
+    browser.eval("window.scrollTo(0, 0)").await;
     browser.screenshot("organizer").await;
+    assert_accessible(&browser, "the organizer page").await;
 
     // Registrations and their CSV, and the audit log.
     admin_registration(&app).await;

@@ -564,7 +564,7 @@ async fn times_render_in_a_requested_zone() {
 }
 
 #[tokio::test]
-async fn static_pages_are_served_with_types_etags_and_cache_policy() {
+async fn static_pages_are_served_with_types_etags_gzip_and_cache_policy() {
     let app = dev_app(|o| o).await;
     let page = app.get("/").await;
     assert_eq!(page.status(), 200);
@@ -592,6 +592,32 @@ async fn static_pages_are_served_with_types_etags_and_cache_policy() {
         )
         .await;
     assert_eq!(again.status(), 304);
+    let admin = app.get("/admin/").await;
+    assert!(String::from_utf8_lossy(admin.body()).contains("/admin/admin.js"));
+
+    // Text goes gzipped to clients that accept it, under its own ETag.
+    let zipped = app
+        .send(
+            http::Request::get("/app.js")
+                .header("accept-encoding", "gzip, br")
+                .body(Bytes::new())
+                .unwrap(),
+        )
+        .await;
+    let plain = app.get("/app.js").await;
+    assert_eq!(header(&zipped, "content-encoding"), Some("gzip"));
+    assert_eq!(header(&zipped, "vary"), Some("Accept-Encoding"));
+    assert_eq!(header(&plain, "content-encoding"), None);
+    assert_ne!(header(&zipped, "etag"), header(&plain, "etag"));
+    let mut unzipped = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(zipped.body().as_ref()),
+        &mut unzipped,
+    )
+    .unwrap();
+    assert_eq!(unzipped, plain.body().as_ref());
+    assert!(zipped.body().len() * 2 < plain.body().len());
+
     assert_eq!(app.get("/missing.png").await.status(), 404);
     assert_eq!(app.get("/api/nothing-here").await.status(), 404);
 }
