@@ -29,6 +29,74 @@ fn every_manifest_and_runtime_config_parses() {
     }
 }
 
+/// Every SpinKube `SpinApp` in `deploy/spinkube/` names only components its
+/// app has and sets only variables its manifest declares, takes every
+/// secret from a Kubernetes Secret, and leaves no required variable unset.
+#[test]
+fn spinkube_resources_match_their_manifests() {
+    let dir = workspace_root().join("deploy/spinkube");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let file = path.file_name().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let docs = yaml_rust2::YamlLoader::load_from_str(&text)
+            .unwrap_or_else(|e| panic!("{file} is not YAML: {e}"));
+        let app = &docs[0];
+        assert_eq!(
+            app["apiVersion"].as_str(),
+            Some("core.spinkube.dev/v1alpha1"),
+            "{file}"
+        );
+        assert_eq!(app["kind"].as_str(), Some("SpinApp"), "{file}");
+        let components: Vec<&str> = app["spec"]["components"]
+            .as_vec()
+            .unwrap_or_else(|| panic!("{file}: spec.components lists the components"))
+            .iter()
+            .filter_map(|c| c.as_str())
+            .collect();
+        let manifest = match components.as_slice() {
+            ["edge"] => "deploy/edge.toml",
+            ["origin"] => "deploy/origin.toml",
+            other => panic!("{file}: a SpinApp runs the edge or the origin, not {other:?}"),
+        };
+        let manifest = Manifest::load(&workspace_root().join(manifest)).unwrap();
+        let mut set = std::collections::BTreeSet::new();
+        for variable in app["spec"]["variables"].as_vec().into_iter().flatten() {
+            let name = variable["name"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{file}: a variable without a name"));
+            let declared = manifest
+                .variables
+                .get(name)
+                .unwrap_or_else(|| panic!("{file}: {name} is not a variable of {}", manifest.name));
+            let from_secret = !variable["valueFrom"]["secretKeyRef"]["name"].is_badvalue();
+            if declared.secret {
+                assert!(
+                    from_secret,
+                    "{file}: the secret {name} must come from a Secret"
+                );
+            } else {
+                assert!(
+                    from_secret || variable["value"].as_str().is_some(),
+                    "{file}: {name} has no value"
+                );
+            }
+            set.insert(name.to_string());
+        }
+        for (name, declared) in &manifest.variables {
+            if declared.required {
+                assert!(set.contains(name), "{file}: the required {name} is not set");
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 2, "an edge and an origin SpinApp");
+}
+
 /// A `redis-server` on a free loopback port, stopped when dropped.
 struct Redis {
     child: std::process::Child,
@@ -47,7 +115,7 @@ impl Redis {
             .args(["--save", "", "--appendonly", "no"])
             .stdout(std::process::Stdio::null())
             .spawn()
-            .expect("redis-server is installed (.ci/run installs it)");
+            .expect("redis-server is installed (scripts/test installs it)");
         let started = std::time::Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
