@@ -65,6 +65,11 @@ async function loadEvent(slug) {
   return changed;
 }
 
+/** Sets a live region's text only when it changes, so it is not re-announced. */
+function announce(element, text) {
+  if (element.textContent !== text) element.textContent = text;
+}
+
 function showFreshness(headers, changed) {
   const line = document.getElementById("freshness");
   const stale = headers.get("eventfront-stale") === "1";
@@ -76,8 +81,16 @@ function showFreshness(headers, changed) {
     const minutes = Number.isFinite(age) && age >= 60 ? ` about ${Math.round(age / 60)} min ago` : "";
     text += ` This may be out of date: the organizer's server cannot be reached, so this is the copy the edge last confirmed${minutes}.`;
   }
-  line.textContent = text;
+  announce(line, text);
   line.classList.toggle("stale", stale);
+}
+
+/** The periodic check failed: say since when the page has not been able to look. */
+function showCheckFailed() {
+  const line = document.getElementById("freshness");
+  const since = clock(state.loadedAt, viewerZone);
+  announce(line, `Agenda version ${state.version}. Couldn't check for updates since ${since} (your time); you may be offline.`);
+  line.classList.add("stale");
 }
 
 function showEventHeading() {
@@ -127,11 +140,37 @@ document.addEventListener("click", (e) => {
 });
 addEventListener("popstate", () => route().catch(showFailure));
 
-/** Renders `nodes` as the page, titles it and moves focus for screen readers. */
+/** True while the page redraws itself after a background check. */
+let redrawing = false;
+/** Draws the page again without moving focus away from where the visitor is. */
+async function redraw(draw) {
+  redrawing = true;
+  try {
+    await draw();
+  } finally {
+    redrawing = false;
+  }
+}
+/** The "now / next" clock of the agenda on screen, stopped when it goes. */
+let nowTimer = null;
+
+/**
+ * Renders `nodes` as the page and titles it. A page the visitor went to
+ * gets focus, so screen readers start there; a redraw of the same page
+ * after a background check keeps focus where it was.
+ */
 function render(title, nodes, { focus = true } = {}) {
+  clearInterval(nowTimer);
+  const focused = document.activeElement;
+  const focusWasInside = main.contains(focused) && focused !== main;
   main.replaceChildren(...nodes.flat().filter(Boolean));
   document.title = state.event ? `${title} · ${state.event.name}` : title;
-  if (focus) main.focus({ preventScroll: false });
+  if (!redrawing) {
+    if (focus) main.focus({ preventScroll: false });
+  } else if (focusWasInside) {
+    const again = focused.id && document.getElementById(focused.id);
+    (again || main).focus({ preventScroll: true });
+  }
 }
 
 async function route() {
@@ -182,10 +221,23 @@ function showFailure(error) {
 
 // ---------------------------------------------------------------- agenda
 
-/** Which zone times are shown in: the event's unless the viewer chose theirs. */
-function displayZone(params = new URLSearchParams(location.search)) {
-  return params.get("tz") === "local" ? viewerZone : state.event.timezone;
+const ZONE_KEY = "eventfront:times-in";
+
+/** Whether the viewer chose their own zone: `?tz=` when given, else their last choice. */
+function wantsLocalTime(params = new URLSearchParams(location.search)) {
+  const chosen = params.get("tz") ?? localStorage.getItem(ZONE_KEY);
+  return chosen === "local";
 }
+
+/** Which zone times are shown in: the event's unless the viewer chose theirs. */
+function displayZone(params) {
+  return wantsLocalTime(params) ? viewerZone : state.event.timezone;
+}
+
+const zoneNote = (zone) => h("p", { className: "meta" }, `Times in ${zoneCity(zone)} time (${zone}).`);
+
+/** Only web links are shown as links; anything else is left out. */
+const webUrl = (url) => (/^https?:\/\//i.test(url ?? "") ? url : null);
 
 const trackName = (id) => state.event.tracks.find((t) => t.id === id)?.name;
 const roomName = (id) => state.event.rooms.find((r) => r.id === id)?.name;
@@ -214,7 +266,7 @@ function now() {
 }
 
 /** A toggle that stars a session; `labelled` adds visible words beside the ★. */
-function starButton(session, { labelled = false } = {}) {
+function starButton(session, { labelled = false, onToggle } = {}) {
   const button = h("button", {
     type: "button",
     className: "star",
@@ -224,26 +276,32 @@ function starButton(session, { labelled = false } = {}) {
   }, h("span", { "aria-hidden": "true" }, labelled ? "★ Star" : "★"));
   button.addEventListener("click", () => {
     button.setAttribute("aria-pressed", String(toggleStar(session.id)));
+    onToggle?.();
   });
   return button;
 }
 
-/** One session as a card: time, room, title, speakers, track, star. */
-function sessionCard(session, zone, placement) {
+/**
+ * One session as a card: time, room, title, speakers, track, star. `where`
+ * names the list it is in, so its ids stay unique when a session shows
+ * twice (now / next and its day).
+ */
+function sessionCard(session, zone, { where = "list", placement, onToggle } = {}) {
   const index = trackIndex(session.track);
+  const titleId = `${where}-title-${session.id}`;
   return h("article", {
     className: `session${index >= 0 ? ` track-${index % 6}` : " track-none"}`,
     style: placement,
-    "aria-labelledby": `title-${session.id}`,
+    "aria-labelledby": titleId,
     dataset: { session: session.id },
   },
   h("p", { className: "when" },
     h("time", { dateTime: session.starts_at }, `${clock(session.starts_at, zone)}–${clock(session.ends_at, zone)}`),
     session.room ? h("span", { className: "room" }, ` · ${roomName(session.room) ?? session.room}`) : null),
-  h("h3", { id: `title-${session.id}` }, h("a", { href: sessionPath(session.id) }, session.title)),
+  h("h3", { id: titleId }, h("a", { href: sessionPath(session.id) }, session.title)),
   session.speakers.length ? h("p", { className: "who" }, speakerNames(session).join(", ")) : null,
   session.track ? h("p", { className: "track" }, trackName(session.track) ?? session.track) : null,
-  starButton(session));
+  starButton(session, { onToggle }));
 }
 
 /**
@@ -254,15 +312,15 @@ function dayGrid(date, sessions, zone) {
   const rooms = state.event.rooms.filter((r) => sessions.some((s) => s.room === r.id));
   const bounds = [...new Set(sessions.flatMap((s) => [Date.parse(s.starts_at), Date.parse(s.ends_at)]))].sort((a, b) => a - b);
   const row = (iso) => bounds.indexOf(Date.parse(iso)) + 2;
-  const column = (session) => {
-    const at = rooms.findIndex((r) => r.id === session.room);
-    return at < 0 ? "2 / -1" : String(at + 2);
-  };
+  const roomIndex = (session) => rooms.findIndex((r) => r.id === session.room);
+  const column = (session) => (roomIndex(session) < 0 ? "2 / -1" : String(roomIndex(session) + 2));
+  // Cards in reading order: by time, then left to right, as the grid shows them.
+  sessions = [...sessions].sort((a, b) => Date.parse(a.starts_at) - Date.parse(b.starts_at) || roomIndex(a) - roomIndex(b));
   const grid = h("div", { className: "day-grid", style: `--rooms: ${Math.max(rooms.length, 1)}` },
     rooms.map((r, i) => h("div", { className: "room-head", style: `grid-column: ${i + 2}`, "aria-hidden": "true" }, r.name)),
     [...new Set(sessions.map((s) => s.starts_at))].map((start) =>
       h("div", { className: "slot-time", style: `grid-row: ${row(start)}`, "aria-hidden": "true" }, clock(start, zone))),
-    sessions.map((s) => sessionCard(s, zone, `grid-column: ${column(s)}; grid-row: ${row(s.starts_at)} / ${row(s.ends_at)}`)));
+    sessions.map((s) => sessionCard(s, zone, { where: "day", placement: `grid-column: ${column(s)}; grid-row: ${row(s.starts_at)} / ${row(s.ends_at)}` })));
   return h("section", { className: "day", "aria-labelledby": `day-${date}` }, h("h2", { id: `day-${date}` }, longDate(date)), grid);
 }
 
@@ -272,12 +330,12 @@ function nowAndNext(sessions, moment, zone) {
   const upcoming = sessions.filter((s) => Date.parse(s.starts_at) > moment);
   const nextStart = Math.min(...upcoming.map((s) => Date.parse(s.starts_at)));
   const next = upcoming.filter((s) => Date.parse(s.starts_at) === nextStart);
-  const list = (items, empty) => (items.length ? h("div", { className: "cards" }, items.map((s) => sessionCard(s, zone))) : h("p", {}, empty));
+  const list = (items, empty, where) => (items.length ? h("div", { className: "cards" }, items.map((s) => sessionCard(s, zone, { where }))) : h("p", {}, empty));
   return h("section", { className: "now-next", "aria-labelledby": "now-heading" },
     h("h2", { id: "now-heading" }, `Now · ${clock(moment, zone)}`),
-    list(current, "Nothing is on right now."),
+    list(current, "Nothing is on right now.", "now"),
     h("h2", {}, "Up next"),
-    list(next, "That was the last session."));
+    list(next, "That was the last session.", "next"));
 }
 
 function select(id, label, options, value) {
@@ -289,17 +347,23 @@ function select(id, label, options, value) {
 function agendaView() {
   markCurrentNav("nav-agenda");
   const params = new URLSearchParams(location.search);
+  const local = wantsLocalTime(params);
   const zone = displayZone(params);
   const filters = { track: params.get("track") || "", room: params.get("room") || "", q: params.get("q") || "" };
+  // Days are dates in the zone shown, so they change with the zone.
   const days = [...new Set(state.sessions.map((s) => dateIn(s.starts_at, zone)))];
   const day = days.includes(params.get("day")) ? params.get("day") : "";
+  if (params.get("day") && !day) {
+    params.delete("day");
+    history.replaceState(null, "", `${location.pathname}${params.size ? `?${params}` : ""}`);
+  }
 
   const eventZone = state.event.timezone;
   const zoneChoice = h("fieldset", { className: "zone" },
     h("legend", {}, "Show times in"),
-    h("label", {}, h("input", { type: "radio", name: "tz", value: "event", checked: zone === eventZone && params.get("tz") !== "local" }),
+    h("label", {}, h("input", { type: "radio", name: "tz", id: "tz-event", value: "event", checked: !local }),
       ` Event time (${zoneCity(eventZone)}, ${eventZone})`),
-    h("label", {}, h("input", { type: "radio", name: "tz", value: "local", checked: params.get("tz") === "local" }),
+    h("label", {}, h("input", { type: "radio", name: "tz", id: "tz-local", value: "local", checked: local }),
       ` My time (${zoneCity(viewerZone)}, ${viewerZone})`));
   const controls = h("form", { className: "filters", role: "search", "aria-label": "Filter the agenda", onsubmit: (e) => e.preventDefault() },
     select("day", "Day", [["", "All days"], ...days.map((d) => [d, longDate(d)])], day),
@@ -309,29 +373,30 @@ function agendaView() {
       h("input", { type: "search", id: "q", name: "q", value: filters.q, placeholder: "Title, abstract or speaker", autocomplete: "off" })),
     zoneChoice);
 
-  const results = h("div", { id: "agenda-results" });
+  // One status line for the whole view, so screen readers hear each new count.
+  const summary = h("p", { className: "summary", role: "status", id: "agenda-summary" });
+  const nowSlot = h("div", {});
+  const dayList = h("div", {});
+  const chosenSessions = () => state.sessions.filter((s) => matches(s, filters));
+  const tick = () => {
+    const moment = now();
+    const running = Date.parse(state.event.starts_at) <= moment && moment < Date.parse(state.event.ends_at);
+    nowSlot.replaceChildren(...(running ? [nowAndNext(chosenSessions(), moment, zone)] : []));
+    return running;
+  };
   const fill = () => {
-    const p = new URLSearchParams(location.search);
-    const z = displayZone(p);
-    const f = { track: p.get("track") || "", room: p.get("room") || "", q: p.get("q") || "" };
-    const d = p.get("day") || "";
-    const chosen = state.sessions.filter((s) => matches(s, f));
+    const chosenDay = controls.elements.namedItem("day").value;
     const byDay = new Map();
-    for (const s of chosen) {
-      const key = dateIn(s.starts_at, z);
-      if (d && key !== d) continue;
+    for (const s of chosenSessions()) {
+      const key = dateIn(s.starts_at, zone);
+      if (chosenDay && key !== chosenDay) continue;
       if (!byDay.has(key)) byDay.set(key, []);
       byDay.get(key).push(s);
     }
-    const moment = now();
-    const running = Date.parse(state.event.starts_at) <= moment && moment < Date.parse(state.event.ends_at);
     const count = [...byDay.values()].reduce((n, list) => n + list.length, 0);
-    results.replaceChildren(
-      ...(running ? [nowAndNext(chosen, moment, z)] : []),
-      h("p", { className: "summary", role: "status" },
-        `${count} ${count === 1 ? "session" : "sessions"}, times in ${zoneCity(z)} time (${z}).`),
-      ...[...byDay].map(([date, list]) => dayGrid(date, list, z)),
-    );
+    announce(summary, `${count} ${count === 1 ? "session" : "sessions"}, times in ${zoneCity(zone)} time (${zone}).`);
+    dayList.replaceChildren(...[...byDay].map(([date, list]) => dayGrid(date, list, zone)));
+    tick();
   };
   const update = () => {
     const p = new URLSearchParams(location.search);
@@ -340,10 +405,18 @@ function agendaView() {
       if (value) p.set(name, value);
       else p.delete(name);
     }
-    if (controls.querySelector("input[name=tz]:checked")?.value === "local") p.set("tz", "local");
+    const wantsLocal = controls.querySelector("input[name=tz]:checked")?.value === "local";
+    localStorage.setItem(ZONE_KEY, wantsLocal ? "local" : "event");
+    if (wantsLocal) p.set("tz", "local");
     else p.delete("tz");
     const query = p.toString();
     history.replaceState(null, "", `${location.pathname}${query ? `?${query}` : ""}`);
+    if (wantsLocal !== local) {
+      // Another zone has other days: draw the view again, keeping focus.
+      redraw(agendaView);
+      return;
+    }
+    Object.assign(filters, { track: p.get("track") || "", room: p.get("room") || "", q: p.get("q") || "" });
     fill();
   };
   let typing;
@@ -352,8 +425,10 @@ function agendaView() {
     clearTimeout(typing);
     typing = setTimeout(update, 150);
   });
-  render("Agenda", [h("h1", {}, "Agenda"), controls, results], { focus: false });
+  render("Agenda", [h("h1", {}, "Agenda"), controls, nowSlot, summary, dayList], { focus: false });
   fill();
+  // While the event runs, "now / next" follows the clock (not a preview's `?at=`).
+  if (!params.get("at") && Date.now() < Date.parse(state.event.ends_at)) nowTimer = setInterval(tick, 60_000);
 }
 
 // ---------------------------------------------------------------- session and speaker pages
@@ -368,7 +443,7 @@ function sessionView(id) {
   if (!session) return notFound("There is no such session in this version of the agenda.");
   const eventZone = state.event.timezone;
   const links = Object.entries({ live: "Watch live", recording: "Recording", slides: "Slides" })
-    .filter(([key]) => session.links?.[key])
+    .filter(([key]) => webUrl(session.links?.[key]))
     .map(([key, label]) => h("li", {}, h("a", { href: session.links[key], rel: "noopener" }, label)));
   render(session.title, [
     h("p", { className: "crumbs" }, h("a", { href: `/events/${state.slug}/` }, "← Agenda")),
@@ -422,9 +497,11 @@ function speakerView(id) {
       speaker.affiliation ? h("p", { className: "meta" }, speaker.affiliation) : null,
       h("p", {}, speaker.bio || ""),
       Object.keys(speaker.links || {}).length
-        ? h("ul", { className: "links" }, Object.entries(speaker.links).map(([label, url]) => h("li", {}, h("a", { href: url, rel: "noopener" }, label))))
+        ? h("ul", { className: "links" }, Object.entries(speaker.links).filter(([, url]) => webUrl(url))
+          .map(([label, url]) => h("li", {}, h("a", { href: url, rel: "noopener" }, label))))
         : null,
       h("h2", {}, sessions.length === 1 ? "Session" : "Sessions"),
+      zoneNote(zone),
       h("div", { className: "cards" }, sessions.map((s) => sessionCard(s, zone)))),
   ]);
 }
@@ -456,9 +533,13 @@ function myAgendaView() {
       }, `Download my agenda (.ics, ${mine.length} ${mine.length === 1 ? "session" : "sessions"})`))
       : h("p", {}, "Nothing starred yet. Use the ★ button on a session in the ", h("a", { href: `/events/${state.slug}/` }, "agenda"), "."),
     missing ? h("p", { className: "notice" }, `${missing} starred ${missing === 1 ? "session is" : "sessions are"} no longer in the agenda.`) : null,
-    ...[...byDay].map(([date, list]) => h("section", { className: "day" }, h("h2", {}, longDate(date)), h("div", { className: "cards" }, list.map((s) => sessionCard(s, zone))))),
+    mine.length ? zoneNote(zone) : null,
+    // Unstarring here takes the session off this page at once.
+    ...[...byDay].map(([date, list]) => h("section", { className: "day" }, h("h2", {}, longDate(date)),
+      h("div", { className: "cards" }, list.map((s) => sessionCard(s, zone, { onToggle: () => redraw(myAgendaView) }))))),
   ]);
 }
+
 
 // ---------------------------------------------------------------- registration
 
@@ -474,7 +555,7 @@ function outcomePanel(answer) {
     h("h2", {}, confirmed ? "You are registered: confirmed" : `You are on the waitlist: position ${answer.position}`),
     h("p", {}, confirmed
       ? "Your seat is confirmed."
-      : "Every seat is taken. If someone cancels, the first person on the waitlist gets their seat; this page and your manage link show your current status."),
+      : "Every seat is taken. If someone cancels, the first person on the waitlist gets their seat. Your manage link always shows your current status."),
     h("p", {}, "Keep this link to see your status or cancel: ", h("a", { href: managePath({ id: answer.id, token: answer.manage_token }), id: "manage-link" }, "manage my registration"), "."));
 }
 
@@ -487,10 +568,28 @@ function registerView() {
     ? h("section", { "aria-labelledby": "mine-heading" }, h("h2", { id: "mine-heading" }, "Registrations made in this browser"),
       h("ul", {}, mine.map((r) => h("li", {}, h("a", { href: managePath(r) }, `${r.name} — manage`)))))
     : null;
-  if (!settings.open) {
-    return render("Register", [h("h1", {}, "Register"), h("p", { className: "notice" }, "Registration is closed."), previous]);
+  const moment = Date.now();
+  const zone = state.event.timezone;
+  const at = (instant) => `${longDate(dateIn(instant, zone))}, ${clock(instant, zone)} (${zoneCity(zone)} time)`;
+  const closedBecause = !settings.open
+    ? "Registration is closed."
+    : settings.opens_at && moment < Date.parse(settings.opens_at)
+      ? `Registration opens on ${at(settings.opens_at)}.`
+      : settings.closes_at && moment >= Date.parse(settings.closes_at)
+        ? `Registration closed on ${at(settings.closes_at)}.`
+        : null;
+  if (closedBecause) {
+    return render("Register", [h("h1", {}, "Register"), h("p", { className: "notice" }, closedBecause), previous]);
   }
-  const progress = h("p", { id: "progress", className: "progress", role: "status" });
+  // What is being done is announced once per attempt; the countdown beside
+  // it ticks visibly without being read out every second.
+  const progressStatus = h("span", { role: "status", id: "progress-status" });
+  const countdown = h("span", { "aria-hidden": "true", id: "progress-countdown" });
+  const progress = h("p", { id: "progress", className: "progress" }, progressStatus, " ", countdown);
+  const showProgress = (text, ticking = "") => {
+    announce(progressStatus, text);
+    countdown.textContent = ticking;
+  };
   const formError = h("div", { id: "form-error", role: "alert" });
   const form = h("form", { id: "register-form", noValidate: true, "aria-describedby": "capacity" },
     field("reg-name", "Full name", h("input", { id: "reg-name", name: "name", autocomplete: "name", required: true })),
@@ -512,25 +611,25 @@ function registerView() {
     outcome.replaceChildren();
     const button = form.querySelector("#register-button");
     button.disabled = true;
-    progress.textContent = "Sending your registration…";
+    showProgress("Sending your registration…");
     try {
       const { data } = await withRetry(() => api(`/api/events/${state.slug}/registrations`, {
         method: "POST", body, headers: { "idempotency-key": key },
       }), {
-        onWait: ({ attempt, of, seconds }) => {
-          progress.textContent = seconds > 0
-            ? `The server is busy. Trying again in ${seconds} s (attempt ${attempt} of ${of})…`
-            : `Sending again (attempt ${attempt} of ${of})…`;
+        onWait: ({ attempt, of, seconds, error }) => {
+          const why = error instanceof ApiError ? "The server is busy" : "No connection";
+          if (seconds > 0) showProgress(`${why}; trying again (attempt ${attempt} of ${of}).`, `Next try in ${seconds} s…`);
+          else showProgress(`Sending again (attempt ${attempt} of ${of})…`);
         },
       });
       sessionStorage.removeItem(pendingKey);
       saveRegistration({ id: data.id, token: data.manage_token, event: state.slug, name: body.name });
-      progress.textContent = "";
+      showProgress("");
       form.hidden = true;
       outcome.replaceChildren(outcomePanel(data));
       outcome.querySelector("#outcome").focus();
     } catch (error) {
-      progress.textContent = "";
+      showProgress("");
       if (error instanceof ApiError && error.fieldErrors.length) {
         const rest = showFieldErrors(form, error.fieldErrors);
         if (rest.length) formError.append(h("p", { className: "error" }, rest.map((r) => r.message).join(" ")));
@@ -569,7 +668,7 @@ async function manageView(id) {
     throw error;
   }
   const statusText = (r) => (r.status === "waitlisted" ? `waitlisted, position ${r.position}` : r.status);
-  const status = h("p", { id: "registration-status", className: `status-${registration.status}`, role: "status" }, `Status: ${statusText(registration)}`);
+  const status = h("p", { id: "registration-status", className: `status-${registration.status}`, role: "status", tabIndex: -1 }, `Status: ${statusText(registration)}`);
   const actions = h("div", { className: "actions" });
   const showActions = () => {
     if (registration.status === "cancelled") {
@@ -590,6 +689,7 @@ async function manageView(id) {
           status.className = `status-${registration.status}`;
           status.textContent = `Status: ${statusText(registration)}`;
           showActions();
+          status.focus();
         } catch (error) {
           actions.append(h("p", { className: "error", role: "alert" }, `Cancelling did not work: ${error.message}`));
           confirm.disabled = false;
@@ -621,10 +721,12 @@ setInterval(async () => {
     if (await loadEvent(state.slug)) {
       showEventHeading();
       const typing = document.activeElement?.matches("input, textarea, select");
-      if (!typing && !location.pathname.startsWith("/registrations/") && !location.pathname.endsWith("/register")) await route();
+      if (!typing && !location.pathname.startsWith("/registrations/") && !location.pathname.endsWith("/register")) {
+        await redraw(route);
+      }
     }
-  } catch (error) {
-    console.warn("refresh failed", error);
+  } catch {
+    showCheckFailed();
   }
 }, REFRESH_MS);
 

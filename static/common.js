@@ -82,7 +82,9 @@ export function h(tag, attributes = {}, ...children) {
     if (value === undefined || value === null || value === false) continue;
     if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
     else if (name === "dataset") Object.assign(node.dataset, value);
-    else if (name === "style") node.setAttribute("style", value);
+    // Through the CSSOM, which a Content-Security-Policy without
+    // 'unsafe-inline' styles still allows.
+    else if (name === "style") node.style.cssText = value;
     else if (name in node && typeof node[name] !== "function" && !name.includes("-")) {
       try {
         node[name] = value;
@@ -106,7 +108,11 @@ export function clearFieldErrors(form) {
   for (const message of form.querySelectorAll(".field-error")) message.remove();
   for (const control of form.querySelectorAll("[aria-invalid]")) {
     control.removeAttribute("aria-invalid");
-    control.removeAttribute("aria-describedby");
+    // Back to what described it before (a hint, say), or nothing.
+    const before = control.dataset.describedBefore;
+    if (before) control.setAttribute("aria-describedby", before);
+    else control.removeAttribute("aria-describedby");
+    delete control.dataset.describedBefore;
   }
 }
 
@@ -126,6 +132,9 @@ export function showFieldErrors(form, errors) {
     }
     const id = `${control.id}-error-${index}`;
     const text = field.split(/[[.]/)[0] === field ? message : `${field}: ${message}`;
+    if (control.getAttribute("aria-invalid") !== "true") {
+      control.dataset.describedBefore = control.getAttribute("aria-describedby") ?? "";
+    }
     control.setAttribute("aria-invalid", "true");
     const described = control.getAttribute("aria-describedby");
     control.setAttribute("aria-describedby", described ? `${described} ${id}` : id);

@@ -142,12 +142,15 @@ function dashboard() {
   document.title = `${state.slug} · Organizer · Eventfront`;
 }
 
+/** Shows the draft again after a change, keeping the place and the focus. */
 async function reload(message) {
+  const focusedId = document.activeElement?.id;
   await loadDraft();
   const scroll = scrollY;
   dashboard();
   scrollTo(0, scroll);
   say(message);
+  (document.getElementById(focusedId) ?? statusLine).focus({ preventScroll: true });
 }
 
 function section(id, title, ...children) {
@@ -186,6 +189,11 @@ function eventSection() {
   ], async (f) => {
     const value = (name) => f.elements.namedItem(name).value.trim();
     const tz = value("timezone");
+    try {
+      new Intl.DateTimeFormat("en", { timeZone: tz });
+    } catch {
+      throw new ApiError(422, { detail: "The time zone is not one this browser knows.", errors: [{ field: "timezone", message: `${tz || "(empty)"} is not an IANA time zone, such as Europe/Lisbon` }] });
+    }
     const when = (name) => (value(name) ? wallTimeToRfc3339(value(name), tz) : undefined);
     const body = {
       name: value("name"),
@@ -274,6 +282,8 @@ function sessionsSection() {
       };
       const id = value("id");
       if (!id) throw new ApiError(422, { detail: "The session needs an id.", errors: [{ field: "id", message: "is required" }] });
+      const taken = !session && sessions.find((other) => other.id === id);
+      if (taken) throw new ApiError(409, { detail: "That id is taken.", errors: [{ field: "id", message: `is already used by “${taken.title}”; edit that session instead` }] });
       await call(`/sessions/${encodeURIComponent(id)}`, { method: "PUT", body });
       await reload(`Session “${body.title}” saved to the draft.`);
     }, "Save session");
@@ -332,13 +342,18 @@ function speakersSection() {
         "One per line: label: https://…"),
     ], async (f) => {
       const value = (name) => f.elements.namedItem(name).value.trim();
-      const links = Object.fromEntries(lines(value("links")).map((line) => {
-        const at = line.indexOf(":");
-        return [line.slice(0, at).trim(), line.slice(at + 1).trim()];
-      }));
+      const links = {};
+      for (const line of lines(value("links"))) {
+        // `label: https://…`: the label ends at the first ": ", so the URL's own colon stays.
+        const at = line.indexOf(": ");
+        if (at < 1) throw new ApiError(422, { detail: "A link is not in the form label: URL.", errors: [{ field: "links", message: `“${line}” needs a label first, as in “website: https://…”` }] });
+        links[line.slice(0, at).trim()] = line.slice(at + 2).trim();
+      }
       const body = { name: value("name"), affiliation: value("affiliation"), bio: value("bio"), links };
       const id = value("id");
       if (!id) throw new ApiError(422, { detail: "The speaker needs an id.", errors: [{ field: "id", message: "is required" }] });
+      const taken = !speaker && speakers.find((other) => other.id === id);
+      if (taken) throw new ApiError(409, { detail: "That id is taken.", errors: [{ field: "id", message: `is already used by ${taken.name}; edit them instead` }] });
       await call(`/speakers/${encodeURIComponent(id)}`, { method: "PUT", body });
       await reload(`Speaker ${body.name} saved to the draft.`);
     }, "Save speaker");
@@ -431,7 +446,7 @@ function publishSection() {
     const { data } = await call("/publish", { method: "POST", body: { note: f.elements.note.value.trim() } });
     await announce(data, started);
   }, "Publish the draft");
-  const versions = h("select", { id: "rollback-version", name: "version" });
+  const versions = h("select", { id: "rollback-version", name: "version", disabled: true });
   const rollback = editorForm("rollback-form", [
     h("h3", {}, "Roll back"),
     h("p", {}, "Publishes an earlier version's content as a new version, and resets the draft to it."),
@@ -443,10 +458,15 @@ function publishSection() {
     const { data } = await call("/rollback", { method: "POST", body });
     await announce(data, started);
   }, "Roll back");
+  rollback.querySelector("button[type=submit]").disabled = true;
   const changelog = h("ol", { id: "changelog", reversed: true });
   api(`/api/events/${encodeURIComponent(state.slug)}/changelog`, { cache: "no-store" }).then(({ data }) => {
     changelog.replaceChildren(...data.changelog.map((c) => h("li", { value: c.version }, `v${c.version} · ${c.published_at}${c.note ? ` · ${c.note}` : ""}`)));
-    versions.replaceChildren(...data.changelog.map((c) => h("option", { value: c.version }, `Version ${c.version}${c.note ? ` — ${c.note}` : ""}`)));
+    // Rolling back to the version being served would change nothing.
+    const earlier = data.changelog.filter((c) => c.version !== state.draft.published_version);
+    versions.replaceChildren(...earlier.map((c) => h("option", { value: c.version }, `Version ${c.version}${c.note ? ` — ${c.note}` : ""}`)));
+    versions.disabled = earlier.length === 0;
+    rollback.querySelector("button[type=submit]").disabled = earlier.length === 0;
   }, () => changelog.replaceChildren(h("li", {}, "Nothing published yet.")));
   return section("publish-section", "Publish", publish, rollback, h("h3", {}, "Published versions"), changelog);
 }

@@ -24,6 +24,9 @@ struct Served {
     gzipped: Option<(String, Bytes)>,
 }
 
+const PAGE_POLICY: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; \
+     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
 /// Below this, gzip saves less than its own header and a round of work.
 const COMPRESS_FROM: usize = 1024;
 
@@ -137,6 +140,22 @@ pub fn serve(
     );
     if let Ok(tag) = tag.parse() {
         headers.insert(http::header::ETAG, tag);
+    }
+    if served.kind.starts_with("text/html") {
+        // Pages load only their own files, talk only to this edge, and may
+        // not be framed (the organizer page holds a token).
+        headers.insert(
+            http::header::CONTENT_SECURITY_POLICY,
+            http::HeaderValue::from_static(PAGE_POLICY),
+        );
+        headers.insert(
+            http::header::X_CONTENT_TYPE_OPTIONS,
+            http::HeaderValue::from_static("nosniff"),
+        );
+        headers.insert(
+            http::header::REFERRER_POLICY,
+            http::HeaderValue::from_static("same-origin"),
+        );
     }
     if served.gzipped.is_some() {
         headers.insert(

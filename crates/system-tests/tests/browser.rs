@@ -85,6 +85,15 @@ async fn attendees_browse_filter_search_and_keep_a_personal_agenda() {
         "grid",
         "rooms side by side on a wide screen"
     );
+    assert_eq!(
+        browser
+            .eval(&format!(
+                "return getComputedStyle(document.querySelector(\"article[data-session='{KEYNOTE}']\")).gridColumnStart"
+            ))
+            .await,
+        "2",
+        "the keynote sits in its room's column (the first)"
+    );
     let desktop = browser.screenshot("agenda-desktop").await;
     assert_accessible(&browser, "the agenda").await;
 
@@ -93,8 +102,11 @@ async fn attendees_browse_filter_search_and_keep_a_personal_agenda() {
     browser.wait_text(&keynote_time, "17:00–17:45").await;
     browser.wait_text(".summary", VIEWER_ZONE).await;
     assert!(browser.path().await.contains("tz=local"));
+    // Evening sessions in Lisbon fall on the next day in Tokyo.
+    assert_eq!(browser.count("#day option[value='2027-06-11']").await, 1);
     browser.click("input[name=tz][value=event]").await;
     browser.wait_text(&keynote_time, "09:00–09:45").await;
+    assert_eq!(browser.count("#day option[value='2027-06-11']").await, 0);
 
     // Filters, each matching what the API's own filters select.
     browser.choose("#track", "edge").await;
@@ -222,6 +234,11 @@ async fn attendees_browse_filter_search_and_keep_a_personal_agenda() {
         .collect();
     expected.sort();
     assert_eq!(uids, expected);
+    // Unstarring on this page takes the session off it.
+    browser
+        .click(&format!("article[data-session='{KEYNOTE}'] button.star"))
+        .await;
+    wait_count(&browser, "article.session", 1).await;
 
     // A phone gets the same agenda as a list that fits the screen.
     browser.open(&format!("/events/{DEMO}/")).await;
@@ -336,7 +353,16 @@ async fn attendees_register_join_the_waitlist_retry_and_cancel() {
     // shows its progress, and completes once the origin is back.
     app.links().set("origin.spin.internal", LinkFault::Cut);
     register(&browser, "Linus Torvalds", "linus@example.com").await;
-    browser.wait_text("#progress", "Trying again in").await;
+    browser
+        .wait_text("#progress", "trying again (attempt 2")
+        .await;
+    assert!(
+        browser
+            .text("#progress-countdown")
+            .await
+            .unwrap()
+            .contains("Next try in")
+    );
     app.links().heal("origin.spin.internal");
     browser
         .wait_text("#outcome h2", "on the waitlist: position 1")
@@ -409,6 +435,17 @@ async fn organizers_edit_publish_roll_back_and_attendees_see_it() {
     browser.click("#session-form button[type=submit]").await;
     browser
         .wait_text(".field:has(#session-title) .field-error", "")
+        .await;
+    // A new session may not take an existing session's id.
+    browser.click("#new-session").await;
+    browser.type_into("#session-id", KEYNOTE).await;
+    browser.type_into("#session-title", "Impostor").await;
+    browser.click("#session-form button[type=submit]").await;
+    browser
+        .wait_text(".field:has(#session-id) .field-error", "already used")
+        .await;
+    browser
+        .click(&format!("button[data-edit='{KEYNOTE}']"))
         .await;
     const RETITLED: &str = "Keynote: Wasm Everywhere, Five Years On";
     browser.type_into("#session-title", RETITLED).await;

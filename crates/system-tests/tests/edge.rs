@@ -574,6 +574,8 @@ async fn static_pages_are_served_with_types_etags_gzip_and_cache_policy() {
             .starts_with("text/html")
     );
     assert_eq!(header(&page, "cache-control"), Some("no-cache"));
+    let policy = header(&page, "content-security-policy").unwrap();
+    assert!(policy.contains("default-src 'self'") && policy.contains("frame-ancestors 'none'"));
     let deep_link = app.get("/sessions/some-session").await;
     assert_eq!(deep_link.body(), page.body(), "page URLs reload the page");
     let css = app.get("/app.css").await;
