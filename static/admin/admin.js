@@ -183,7 +183,7 @@ function eventSection() {
       h("legend", {}, "Registration"),
       h("div", { className: "field" }, h("label", {}, h("input", { type: "checkbox", id: "registration-open", name: "registration.open", checked: registration.open }), " Open for registration")),
       h("div", { className: "row" },
-        field("registration-capacity", "Seats", input("registration-capacity", "registration.capacity", registration.capacity ?? "", { type: "number", min: "0", "aria-describedby": "registration-capacity-hint" }), "Empty means unlimited."),
+        field("registration-capacity", "Seats", input("registration-capacity", "registration.capacity", registration.capacity ?? "", { type: "number", min: "0", "aria-describedby": "registration-capacity-hint" }), "Empty means unlimited. Counts for registrations once published."),
         field("registration-opens", "Opens (event time, optional)", input("registration-opens", "registration.opens_at", rfc3339ToWallTime(registration.opens_at, zone), { type: "datetime-local" })),
         field("registration-closes", "Closes (event time, optional)", input("registration-closes", "registration.closes_at", rfc3339ToWallTime(registration.closes_at, zone), { type: "datetime-local" })))),
   ], async (f) => {

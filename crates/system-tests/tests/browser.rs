@@ -454,6 +454,12 @@ async fn organizers_edit_publish_roll_back_and_attendees_see_it() {
         .wait_text("#admin-status", "saved to the draft")
         .await;
 
+    // Fewer seats in the event form: they are part of the draft and count
+    // for registrations once published.
+    browser.type_into("#registration-capacity", "300").await;
+    browser.click("#event-form button[type=submit]").await;
+    browser.wait_text("#admin-status", "Event saved").await;
+
     // Publish, and see the version live on the edge.
     browser
         .type_into("#publish-note", "Retitled the keynote")
@@ -475,7 +481,7 @@ async fn organizers_edit_publish_roll_back_and_attendees_see_it() {
         .click("#registrations-section button.secondary")
         .await;
     browser
-        .wait_text("#registration-summary", "500 seats · 1 confirmed")
+        .wait_text("#registration-summary", "300 seats · 1 confirmed")
         .await;
     browser.click("#export-csv").await;
     let csv = browser
@@ -486,6 +492,22 @@ async fn organizers_edit_publish_roll_back_and_attendees_see_it() {
     assert!(csv.contains("Marie Curie"));
     browser.wait_text("#audit", "event.published").await;
     browser.wait_text("#audit", "session.saved").await;
+
+    browser.wait_text("#audit", "event.updated").await;
+
+    // An import is all or nothing: a session in a room the draft lacks is
+    // refused with the field named, and nothing changes.
+    let before = body_json(&admin(&app, "GET", "/draft", None).await);
+    let mut session = before["sessions"][0].clone();
+    session["room"] = json!("no-such-room");
+    session["speakers"] = json!([]);
+    let draft = json!({ "event": before["event"], "sessions": [session], "speakers": [] });
+    browser.type_into("#import-json", &draft.to_string()).await;
+    browser.click("#import-form button[type=submit]").await;
+    browser
+        .wait_text("#import-form-error", "sessions[0].room")
+        .await;
+    assert_eq!(body_json(&admin(&app, "GET", "/draft", None).await), before);
 
     // The attendee page shows the new title.
     browser.open(&format!("/events/{DEMO}/")).await;
