@@ -2,7 +2,8 @@
 //! instance's memory (rechecked against KV every `MEMORY_RECHECK`), Spin's
 //! key-value store (shared by the edge's instances, rechecked against the
 //! origin once older than the staleness window), and the origin itself.
-//! Versions only go up: nothing replaces a copy with an older one.
+//! Versions only go up: nothing replaces a copy with an older one. KV is
+//! a cache: while it fails, reads go on from memory and the origin.
 
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
@@ -14,6 +15,7 @@ use spin_sdk::key_value::Store;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -204,11 +206,43 @@ pub fn kv_error(e: impl std::fmt::Debug) -> EdgeError {
     EdgeError::Store(format!("{e:?}"))
 }
 
-async fn read_head(kv: &Store, slug: &str) -> Result<Option<Head>, EdgeError> {
-    match kv.get(format!("head/{slug}")).await.map_err(kv_error)? {
-        Some(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
-        None => Ok(None),
+/// A failing store counts as a miss: what memory and the origin can serve
+/// is served. Each instance logs when an outage starts and when it ends.
+fn kv_or_miss<T>(result: Result<T, EdgeError>) -> Option<T> {
+    static FAILING: AtomicBool = AtomicBool::new(false);
+    match result {
+        Ok(value) => {
+            if FAILING.swap(false, Ordering::Relaxed) {
+                eprintln!("edge: key-value store answers again");
+            }
+            Some(value)
+        }
+        Err(e) => {
+            if !FAILING.swap(true, Ordering::Relaxed) {
+                eprintln!("edge: {e}; serving from memory and the origin");
+            }
+            None
+        }
     }
+}
+
+/// The value under `key`, or `None` when there is none or the store fails.
+pub async fn kv_get(key: &str) -> Option<Vec<u8>> {
+    let kv = kv_or_miss(store().await)?;
+    kv_or_miss(kv.get(key).await.map_err(kv_error)).flatten()
+}
+
+/// Stores `value` if the store can take it; a failure is logged, not raised.
+pub async fn kv_set(key: &str, value: &[u8]) {
+    if let Some(kv) = kv_or_miss(store().await) {
+        kv_or_miss(kv.set(key, value).await.map_err(kv_error));
+    }
+}
+
+async fn stored_head(slug: &str) -> Option<Head> {
+    kv_get(&format!("head/{slug}"))
+        .await
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
 }
 
 /// The event's snapshot from the nearest tier that has it, revalidated
@@ -221,16 +255,16 @@ pub async fn lookup(config: &EdgeConfig, slug: &str) -> Result<Lookup, EdgeError
         .cloned();
     let mut held = match in_memory {
         Some(h) if h.loaded.elapsed() < MEMORY_RECHECK => Some(h),
-        other => refresh_from_kv(slug, other).await?,
+        other => refresh_from_kv(slug, other).await,
     };
     if held.is_none() {
         let gate = fetch_gate(slug);
         let _turn = gate.lock().await;
-        held = refresh_from_kv(slug, None).await?;
+        held = refresh_from_kv(slug, None).await;
         if held.is_none() {
             return match fetch(config, slug, None).await {
                 Fetched::Snapshot(s) => Ok(Lookup {
-                    held: store_snapshot(&s).await?,
+                    held: store_snapshot(&s).await,
                     stale: false,
                 }),
                 Fetched::NotModified | Fetched::Unavailable(_) => {
@@ -249,13 +283,15 @@ pub async fn lookup(config: &EdgeConfig, slug: &str) -> Result<Lookup, EdgeError
     revalidate(config, slug, held).await
 }
 
-async fn refresh_from_kv(
-    slug: &str,
-    in_memory: Option<Arc<Held>>,
-) -> Result<Option<Arc<Held>>, EdgeError> {
-    let kv = store().await?;
-    let Some(head) = read_head(&kv, slug).await? else {
-        return Ok(in_memory);
+async fn refresh_from_kv(slug: &str, in_memory: Option<Arc<Held>>) -> Option<Arc<Held>> {
+    let Some(head) = stored_head(slug).await else {
+        // Nothing newer to be had from KV: memory is trusted for another
+        // recheck interval rather than asking a failing store every read.
+        let kept = in_memory.map(|h| Arc::new(h.renewed(h.head.clone())));
+        if let Some(kept) = &kept {
+            remember(slug, kept.clone());
+        }
+        return kept;
     };
     let held = match in_memory {
         Some(h) if h.head.version >= head.version => Arc::new(h.renewed(Head {
@@ -265,7 +301,7 @@ async fn refresh_from_kv(
         _ => Arc::new(Held::from_head(slug, head)),
     };
     remember(slug, held.clone());
-    Ok(Some(held))
+    Some(held)
 }
 
 /// Asks the origin whether `held` is still current; serves it marked stale
@@ -289,8 +325,7 @@ async fn revalidate(config: &EdgeConfig, slug: &str, held: Arc<Held>) -> Result<
         Fetched::NotModified => {
             let mut head = held.head.clone();
             head.checked_at = now_secs();
-            let kv = store().await?;
-            write_head(&kv, slug, &head).await?;
+            kv_or_miss(write_head(slug, &head).await);
             let fresh = Arc::new(held.renewed(head));
             remember(slug, fresh.clone());
             Ok(Lookup {
@@ -299,7 +334,7 @@ async fn revalidate(config: &EdgeConfig, slug: &str, held: Arc<Held>) -> Result<
             })
         }
         Fetched::Snapshot(snapshot) => Ok(Lookup {
-            held: store_snapshot(&snapshot).await?,
+            held: store_snapshot(&snapshot).await,
             stale: false,
         }),
         Fetched::Gone => Err(EdgeError::NotFound),
@@ -361,31 +396,35 @@ pub async fn ensure_version(
 ) -> Result<u64, EdgeError> {
     let gate = fetch_gate(slug);
     let _turn = gate.lock().await;
-    let kv = store().await?;
-    let held = read_head(&kv, slug).await?.map(|h| h.version);
+    let in_memory = memory()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(slug)
+        .map(|h| h.head.version);
+    let held = stored_head(slug).await.map(|h| h.version).max(in_memory);
     if held.is_some_and(|h| h >= version) {
         return Ok(held.unwrap_or(version));
     }
     match fetch(config, slug, held).await {
-        Fetched::Snapshot(s) => Ok(store_snapshot(&s).await?.head.version),
+        Fetched::Snapshot(s) => Ok(store_snapshot(&s).await.head.version),
         Fetched::NotModified => Ok(held.unwrap_or(0)),
         Fetched::Gone => Err(EdgeError::NotFound),
         Fetched::Unavailable(why) => Err(EdgeError::OriginUnavailable(why)),
     }
 }
 
-async fn write_head(kv: &Store, slug: &str, head: &Head) -> Result<(), EdgeError> {
+async fn write_head(slug: &str, head: &Head) -> Result<(), EdgeError> {
+    let kv = store().await?;
     let bytes = serde_json::to_vec(head).map_err(kv_error)?;
     kv.set(format!("head/{slug}"), &bytes)
         .await
         .map_err(kv_error)?;
-    update_index(kv, slug, head).await
+    update_index(&kv, slug, head).await
 }
 
-/// Documents first, then the head that points at them, so a reader never
-/// finds a head without its documents; never over a newer head.
-async fn store_snapshot(snapshot: &Snapshot) -> Result<Arc<Held>, EdgeError> {
-    let kv = store().await?;
+/// Keeps a snapshot from the origin in memory, and in KV when the store
+/// takes it; never over a newer head.
+async fn store_snapshot(snapshot: &Snapshot) -> Arc<Held> {
     let slug = snapshot.slug.as_str();
     let now = now_secs();
     let head = Head {
@@ -398,31 +437,43 @@ async fn store_snapshot(snapshot: &Snapshot) -> Result<Arc<Held>, EdgeError> {
             .map(|(n, d)| (n.clone(), d.etag.clone()))
             .collect(),
     };
-    let current = read_head(&kv, slug).await?;
-    if let Some(current) = current.filter(|c| c.version > snapshot.version) {
+    if let Some(current) = stored_head(slug)
+        .await
+        .filter(|c| c.version > snapshot.version)
+    {
         let newer = Arc::new(Held::from_head(slug, current));
         remember(slug, newer.clone());
-        return Ok(newer);
+        return newer;
     }
-    let held = Held::from_head(slug, head.clone());
-    for (name, Doc { body, .. }) in &snapshot.docs {
-        let key = format!("doc/{slug}/{}/{name}", snapshot.version);
-        let zipped = gzip(body.as_bytes());
-        kv.set(&key, body.as_bytes()).await.map_err(kv_error)?;
+    let held = Held::from_head(slug, head);
+    let docs: HashMap<String, Bytes> = snapshot
+        .docs
+        .iter()
+        .flat_map(|(name, Doc { body, .. })| {
+            let body = Bytes::from(body.clone());
+            [(gzipped(name), gzip(&body)), (name.clone(), body)]
+        })
+        .collect();
+    kv_or_miss(persist(&held, &docs).await);
+    *held.docs.lock().unwrap_or_else(|e| e.into_inner()) = docs;
+    let held = Arc::new(held);
+    remember(slug, held.clone());
+    held
+}
+
+/// Documents first, then the head that points at them, so a reader never
+/// finds a head without its documents.
+async fn persist(held: &Held, docs: &HashMap<String, Bytes>) -> Result<(), EdgeError> {
+    let kv = store().await?;
+    for (key, body) in docs {
         kv.set(
-            format!("doc/{slug}/{}/{}", snapshot.version, gzipped(name)),
-            &zipped,
+            format!("doc/{}/{}/{key}", held.slug, held.head.version),
+            body,
         )
         .await
         .map_err(kv_error)?;
-        let mut docs = held.docs.lock().unwrap_or_else(|e| e.into_inner());
-        docs.insert(name.clone(), Bytes::from(body.clone()));
-        docs.insert(gzipped(name), zipped);
     }
-    write_head(&kv, slug, &head).await?;
-    let held = Arc::new(held);
-    remember(slug, held.clone());
-    Ok(held)
+    write_head(&held.slug, &held.head).await
 }
 
 /// What `/_edge/status` reports, kept under `meta/events`.
@@ -473,11 +524,8 @@ pub async fn published_slugs(config: &EdgeConfig) -> Result<Vec<String>, EdgeErr
     {
         return Ok(list.slugs.clone());
     }
-    let kv = store().await?;
-    let stored: Option<Published> = kv
-        .get(KEY)
+    let stored: Option<Published> = kv_get(KEY)
         .await
-        .map_err(kv_error)?
         .and_then(|bytes| serde_json::from_slice(&bytes).ok());
     let keep = |list: Published, trust: Duration| {
         *MEMORY.lock().unwrap_or_else(|e| e.into_inner()) =
@@ -514,18 +562,17 @@ pub async fn published_slugs(config: &EdgeConfig) -> Result<Vec<String>, EdgeErr
     match (fresh, stored) {
         (Some(list), _) => {
             let bytes = serde_json::to_vec(&list).map_err(kv_error)?;
-            kv.set(KEY, &bytes).await.map_err(kv_error)?;
+            kv_set(KEY, &bytes).await;
             Ok(keep(list, MEMORY_RECHECK))
         }
         // The origin is away: the last list, without asking again for a window.
         (None, Some(list)) => Ok(keep(list, config.staleness)),
         // Never listed and the origin is away: what this edge holds.
         (None, None) => {
-            let held: BTreeMap<String, serde_json::Value> =
-                match kv.get(INDEX_KEY).await.map_err(kv_error)? {
-                    Some(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
-                    None => BTreeMap::new(),
-                };
+            let held: BTreeMap<String, serde_json::Value> = kv_get(INDEX_KEY)
+                .await
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                .unwrap_or_default();
             Ok(held.into_keys().collect())
         }
     }

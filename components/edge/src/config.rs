@@ -16,7 +16,8 @@ pub struct EdgeConfig {
     pub verifier: Verifier,
     /// How old a copy may be before the edge asks the origin about it.
     pub staleness: Duration,
-    /// Registration attempts allowed per client address per minute.
+    /// Registration attempts allowed per client address per minute; `0`
+    /// leaves limiting to the platform in front (each count is a KV write).
     pub registrations_per_minute: u32,
 }
 

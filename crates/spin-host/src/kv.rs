@@ -99,26 +99,49 @@ impl KvBackend for SqliteKv {
 }
 
 /// A store kept in Redis, as Spin's `redis` key-value backend keeps it:
-/// each key as a Redis string, under its own name.
+/// each key as a Redis string, under its own name. Like Spin's, it
+/// reconnects after the server went away instead of failing for good.
 pub struct RedisKv {
-    conn: Mutex<redis::Connection>,
+    client: redis::Client,
+    conn: Mutex<Option<redis::Connection>>,
 }
+
+/// Bounds on each connect and command, so a hanging server fails calls
+/// instead of holding them.
+const REDIS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl RedisKv {
     pub fn connect(url: &str) -> Result<Self> {
-        let client = redis::Client::open(url)?;
-        let conn = client.get_connection_with_timeout(std::time::Duration::from_secs(5))?;
-        Ok(Self {
-            conn: Mutex::new(conn),
-        })
+        let store = Self {
+            client: redis::Client::open(url)?,
+            conn: Mutex::new(None),
+        };
+        // Fail at start, as Spin does, when the server cannot be reached.
+        store.with(|c| redis::cmd("PING").query::<String>(c))?;
+        Ok(store)
     }
 
     fn with<R>(
         &self,
         f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<R>,
     ) -> Result<R> {
-        let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(f(&mut conn)?)
+        let mut slot = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let conn = match slot.as_mut() {
+            Some(conn) => conn,
+            None => {
+                let conn = self.client.get_connection_with_timeout(REDIS_TIMEOUT)?;
+                conn.set_read_timeout(Some(REDIS_TIMEOUT))?;
+                conn.set_write_timeout(Some(REDIS_TIMEOUT))?;
+                slot.insert(conn)
+            }
+        };
+        let result = f(conn);
+        if let Err(e) = &result
+            && (e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error())
+        {
+            *slot = None;
+        }
+        Ok(result?)
     }
 }
 

@@ -506,6 +506,27 @@ async fn the_edge_bounds_input_and_rate_limits_registration_attempts_per_client(
     assert_eq!(wrong_method.status(), 405);
 }
 
+/// `0` leaves rate limiting to the platform in front of the edge (on
+/// Akamai Functions each count would be one of 50 KV writes a second).
+#[tokio::test]
+async fn a_zero_registration_limit_counts_nothing() {
+    let app = dev_app(|o| o.variable("registrations_per_minute", "0")).await;
+    for n in 0..30 {
+        let registered = app
+            .send(
+                http::Request::post(format!("/api/events/{DEMO}/registrations"))
+                    .header("content-type", "application/json")
+                    .header("idempotency-key", format!("unlimited-{n}"))
+                    .body(Bytes::from(
+                        json!({"name": "U", "email": format!("u{n}@example.com")}).to_string(),
+                    ))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(registered.status(), 201, "attempt {n}");
+    }
+}
+
 #[tokio::test]
 async fn documents_are_served_gzipped_when_the_client_accepts_it() {
     use std::io::Read;

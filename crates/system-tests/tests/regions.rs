@@ -110,6 +110,10 @@ impl Redis {
             .local_addr()
             .unwrap()
             .port();
+        Self::start_on(port)
+    }
+
+    fn start_on(port: u16) -> Self {
         let child = std::process::Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
@@ -144,19 +148,24 @@ impl Drop for Redis {
     }
 }
 
+/// A runtime config putting the default store in the Redis on `port`.
+fn redis_runtime_config(dir: &tempfile::TempDir, port: u16) -> std::path::PathBuf {
+    let path = dir.path().join("runtime-config.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:{port}\"\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
 #[tokio::test]
 async fn an_edge_on_redis_serves_exactly_what_an_edge_on_the_default_store_serves() {
     let redis = Redis::start();
     let dir = tempfile::tempdir().unwrap();
-    let runtime_config = dir.path().join("runtime-config.toml");
-    std::fs::write(
-        &runtime_config,
-        format!(
-            "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://127.0.0.1:{}\"\n",
-            redis.port
-        ),
-    )
-    .unwrap();
+    let runtime_config = redis_runtime_config(&dir, redis.port);
     let (_origin, server) = origin_on_port((OLD, ""), "").await;
     let default_store =
         EdgeApp::start("eu", &server.url(), |o| o.variable("signing_secret", OLD)).await;
@@ -291,4 +300,73 @@ async fn rotating_the_signing_secret_keeps_every_edge_working() {
         edges.iter().all(|e| e["acknowledged"] == true),
         "both edges accept notices signed with the new secret: {edges:?}"
     );
+}
+
+/// KV is the edge's cache, not its source of truth: with its Redis gone the
+/// edge keeps serving what it holds, fetches what it lacks from the origin,
+/// forwards registrations and takes publishes; when Redis is back, the
+/// edge stores in it again.
+#[tokio::test]
+async fn an_edge_outlives_an_outage_of_its_redis() {
+    let redis = Redis::start();
+    let port = redis.port;
+    let dir = tempfile::tempdir().unwrap();
+    let runtime_config = redis_runtime_config(&dir, port);
+    let port_probe = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin_addr = port_probe.local_addr().unwrap();
+    drop(port_probe);
+    let edge = EdgeApp::start("us", &format!("http://{origin_addr}"), |o| {
+        let mut o = o.variable("signing_secret", OLD);
+        o.runtime_config = Some(runtime_config.clone());
+        o
+    })
+    .await;
+    let origin = OriginApp::start(|o| {
+        o.variable("signing_secret", OLD)
+            .variable("edge_urls", edge.server.url())
+    })
+    .await;
+    let _server = Server::bind(origin.app.clone(), origin_addr).await.unwrap();
+    let held = format!("/api/events/{DEMO}/sessions");
+    assert_eq!(edge.app.get(&held).await.status(), 200);
+    assert_eq!(redis.cli(&["EXISTS", &format!("head/{DEMO}")]), "1");
+
+    drop(redis);
+    // Past the 50 ms for which an instance trusts its memory without KV.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    for path in [
+        held,
+        format!("/api/events/{DEMO}/speakers"),
+        format!("/api/events/{DEMO}/schedule.ics"),
+        "/api/events".to_string(),
+    ] {
+        assert_eq!(edge.app.get(&path).await.status(), 200, "{path}");
+    }
+    let registered = edge
+        .app
+        .send(
+            http::Request::post(format!("/api/events/{DEMO}/registrations"))
+                .header("content-type", "application/json")
+                .header("idempotency-key", "redis-outage")
+                .body(Bytes::from(
+                    json!({"name": "Grace Hopper", "email": "grace@example.com"}).to_string(),
+                ))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(registered.status(), 201, "registrations never wait for KV");
+    let publish_path = format!("/api/admin/events/{DEMO}/publish");
+    let publish =
+        |note: &'static str| origin.admin("POST", &publish_path, Some(json!({ "note": note })));
+    let published = body_json(&publish("during the outage").await);
+    assert_eq!(published["edges"][0]["acknowledged"], true, "{published}");
+    let event = edge.app.get(&format!("/api/events/{DEMO}")).await;
+    assert_eq!(event.headers()["eventfront-version"], "2");
+
+    let redis = Redis::start_on(port);
+    let published = body_json(&publish("after the outage").await);
+    assert_eq!(published["edges"][0]["acknowledged"], true, "{published}");
+    let head: serde_json::Value =
+        serde_json::from_str(&redis.cli(&["GET", &format!("head/{DEMO}")])).unwrap();
+    assert_eq!(head["version"], 3, "the edge reconnected to Redis");
 }
