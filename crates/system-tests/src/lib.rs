@@ -166,6 +166,17 @@ pub fn sign(request: http::Request<Bytes>, secret: &str) -> http::Request<Bytes>
     http::Request::from_parts(parts, body)
 }
 
+/// A public registration for `slug`, as a browser sends it to the edge.
+pub fn registration(slug: &str, key: &str, name: &str, email: &str) -> http::Request<Bytes> {
+    http::Request::post(format!("/api/events/{slug}/registrations"))
+        .header("content-type", "application/json")
+        .header("idempotency-key", key)
+        .body(Bytes::from(
+            serde_json::json!({ "name": name, "email": email }).to_string(),
+        ))
+        .unwrap()
+}
+
 /// The development app with its own temporary state.
 pub async fn dev_app(options: impl FnOnce(AppOptions) -> AppOptions) -> App {
     App::start(options(AppOptions::new(dev_manifest())))

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use spin_test_host::{App, AppOptions, LinkFault, Server};
 use std::time::Duration;
 use system_tests::browser::{Browser, until};
-use system_tests::{ADMIN_TOKEN, dev_app, json as body_json};
+use system_tests::{ADMIN_TOKEN, dev_app, json as body_json, registration};
 
 /// One browser at a time: three Chromiums on two cores only slow each other.
 static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -544,12 +544,11 @@ async fn organizers_edit_publish_roll_back_and_attendees_see_it() {
 
 /// One registration made through the public API, for the organizer to see.
 async fn admin_registration(app: &App) {
-    let request = http::Request::post(format!("/api/events/{DEMO}/registrations"))
-        .header("content-type", "application/json")
-        .header("idempotency-key", "browser-test-marie")
-        .body(Bytes::from(
-            json!({"name": "Marie Curie", "email": "marie@example.com"}).to_string(),
-        ))
-        .unwrap();
+    let request = registration(
+        DEMO,
+        "browser-test-marie",
+        "Marie Curie",
+        "marie@example.com",
+    );
     assert_eq!(app.send(request).await.status(), 201);
 }

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use spin_test_host::LinkFault;
 use std::time::{Duration, Instant};
 use system_tests::{
-    ADMIN_TOKEN, EdgeApp, OriginApp, SIGNING_SECRET, dev_app, json as body_json, sign, topology,
+    ADMIN_TOKEN, EdgeApp, OriginApp, SIGNING_SECRET, dev_app, json as body_json, registration,
+    sign, topology,
 };
 
 const DEMO: &str = "wasm-edge-summit-2027";
@@ -126,15 +127,7 @@ async fn agenda_filters_and_embedded_items_work_on_the_cached_snapshot() {
 #[tokio::test]
 async fn writes_are_forwarded_signed_and_answered_by_the_origin() {
     let app = dev_app(|o| o.variable("admin_token", ADMIN_TOKEN)).await;
-    let register = || {
-        http::Request::post(format!("/api/events/{DEMO}/registrations"))
-            .header("content-type", "application/json")
-            .header("idempotency-key", "edge-key-1")
-            .body(Bytes::from(
-                json!({"name": "Ada", "email": "ada@example.com"}).to_string(),
-            ))
-            .unwrap()
-    };
+    let register = || registration(DEMO, "edge-key-1", "Ada", "ada@example.com");
     let first = app.send(register()).await;
     assert_eq!(first.status(), 201, "{:?}", first.body());
     let replay = app.send(register()).await;
@@ -311,13 +304,7 @@ async fn with_the_origin_down_reads_are_stale_and_marked_and_writes_get_503() {
 
     let write = edge
         .app
-        .send(
-            http::Request::post(format!("/api/events/{DEMO}/registrations"))
-                .header("content-type", "application/json")
-                .header("idempotency-key", "k")
-                .body(Bytes::from(r#"{"name":"A","email":"a@example.com"}"#))
-                .unwrap(),
-        )
+        .send(registration(DEMO, "k", "A", "a@example.com"))
         .await;
     assert_eq!(write.status(), 503);
     assert!(header(&write, "retry-after").is_some());
@@ -440,13 +427,12 @@ async fn icalendar_exports_parse_back_with_stable_uids() {
 async fn the_edge_bounds_input_and_rate_limits_registration_attempts_per_client() {
     let app = dev_app(|o| o.variable("registrations_per_minute", "4")).await;
     let attempt = |n: usize| {
-        http::Request::post(format!("/api/events/{DEMO}/registrations"))
-            .header("content-type", "application/json")
-            .header("idempotency-key", format!("rate-{n}"))
-            .body(Bytes::from(
-                json!({"name": "A", "email": format!("a{n}@example.com")}).to_string(),
-            ))
-            .unwrap()
+        registration(
+            DEMO,
+            &format!("rate-{n}"),
+            "A",
+            &format!("a{n}@example.com"),
+        )
     };
     let not_json = app
         .send(
@@ -513,15 +499,12 @@ async fn a_zero_registration_limit_counts_nothing() {
     let app = dev_app(|o| o.variable("registrations_per_minute", "0")).await;
     for n in 0..30 {
         let registered = app
-            .send(
-                http::Request::post(format!("/api/events/{DEMO}/registrations"))
-                    .header("content-type", "application/json")
-                    .header("idempotency-key", format!("unlimited-{n}"))
-                    .body(Bytes::from(
-                        json!({"name": "U", "email": format!("u{n}@example.com")}).to_string(),
-                    ))
-                    .unwrap(),
-            )
+            .send(registration(
+                DEMO,
+                &format!("unlimited-{n}"),
+                "U",
+                &format!("u{n}@example.com"),
+            ))
             .await;
         assert_eq!(registered.status(), 201, "attempt {n}");
     }

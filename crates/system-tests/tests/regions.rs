@@ -2,12 +2,11 @@
 //! edge with its own KV, trusting each other only by signature, and a
 //! secret rotation that keeps every edge working throughout.
 
-use bytes::Bytes;
 use serde_json::json;
 use spin_test_host::Server;
 use spin_test_host::manifest::Manifest;
 use spin_test_host::runtime_config::RuntimeConfig;
-use system_tests::{EdgeApp, OriginApp, json as body_json, workspace_root};
+use system_tests::{EdgeApp, OriginApp, json as body_json, registration, workspace_root};
 
 const DEMO: &str = "wasm-edge-summit-2027";
 /// The test helpers sign organizer requests with this one.
@@ -271,16 +270,12 @@ async fn rotating_the_signing_secret_keeps_every_edge_working() {
         );
         let registered = edge
             .app
-            .send(
-                http::Request::post(format!("/api/events/{DEMO}/registrations"))
-                    .header("content-type", "application/json")
-                    .header("idempotency-key", format!("rotation-{}", edge.server.url()))
-                    .body(Bytes::from(
-                        json!({"name": "R", "email": format!("r{}@example.com", edge.server.addr().port())})
-                            .to_string(),
-                    ))
-                    .unwrap(),
-            )
+            .send(registration(
+                DEMO,
+                &format!("rotation-{}", edge.server.url()),
+                "R",
+                &format!("r{}@example.com", edge.server.addr().port()),
+            ))
             .await;
         assert_eq!(
             registered.status(),
@@ -344,15 +339,12 @@ async fn an_edge_outlives_an_outage_of_its_redis() {
     }
     let registered = edge
         .app
-        .send(
-            http::Request::post(format!("/api/events/{DEMO}/registrations"))
-                .header("content-type", "application/json")
-                .header("idempotency-key", "redis-outage")
-                .body(Bytes::from(
-                    json!({"name": "Grace Hopper", "email": "grace@example.com"}).to_string(),
-                ))
-                .unwrap(),
-        )
+        .send(registration(
+            DEMO,
+            "redis-outage",
+            "Grace Hopper",
+            "grace@example.com",
+        ))
         .await;
     assert_eq!(registered.status(), 201, "registrations never wait for KV");
     let publish_path = format!("/api/admin/events/{DEMO}/publish");
