@@ -84,25 +84,51 @@ impl Held {
             .map(String::as_str)
     }
 
-    /// A document (or its `.gz` form), from memory or else from KV.
+    /// A document (or its `.gz` form), from memory, else from KV, else
+    /// from the origin.
     pub async fn body(&self, key: &str) -> Result<Bytes, EdgeError> {
         if let Some(body) = self.docs.lock().unwrap_or_else(|e| e.into_inner()).get(key) {
             return Ok(body.clone());
         }
-        let kv = store().await?;
-        let stored = kv
-            .get(format!("doc/{}/{}/{key}", self.slug, self.head.version))
-            .await
-            .map_err(kv_error)?
-            .ok_or_else(|| {
-                EdgeError::Store(format!("{} v{} has no {key}", self.slug, self.head.version))
-            })?;
+        let stored = kv_get(&format!("doc/{}/{}/{key}", self.slug, self.head.version)).await;
+        let Some(stored) = stored else {
+            return self.refill(key).await;
+        };
         let body = Bytes::from(stored);
         self.docs
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(key.to_string(), body.clone());
         Ok(body)
+    }
+
+    /// KV lost the document (a Redis evicting under `maxmemory`) or fails:
+    /// the origin's snapshot fills memory while it is still this version.
+    async fn refill(&self, key: &str) -> Result<Bytes, EdgeError> {
+        let config = EdgeConfig::get().await?;
+        let why = match fetch(&config, &self.slug, None).await {
+            Fetched::Snapshot(snapshot) if snapshot.version == self.head.version => {
+                let docs = snapshot_docs(&snapshot);
+                let body = docs.get(key).cloned();
+                self.docs
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend(docs);
+                return body.ok_or(EdgeError::NotFound);
+            }
+            Fetched::Snapshot(newer) => {
+                // The next read serves the newer version whole.
+                store_snapshot(&newer).await;
+                format!("{} moved on from v{}", self.slug, self.head.version)
+            }
+            Fetched::Gone => return Err(EdgeError::NotFound),
+            Fetched::NotModified => "the origin answered 304 unasked".to_string(),
+            Fetched::Unavailable(why) => why,
+        };
+        Err(EdgeError::OriginUnavailable(format!(
+            "{key} of {} v{} is in neither memory nor KV: {why}",
+            self.slug, self.head.version
+        )))
     }
 
     /// A document as JSON, parsed the first time this instance needs it.
@@ -446,19 +472,24 @@ async fn store_snapshot(snapshot: &Snapshot) -> Arc<Held> {
         return newer;
     }
     let held = Held::from_head(slug, head);
-    let docs: HashMap<String, Bytes> = snapshot
+    let docs = snapshot_docs(snapshot);
+    kv_or_miss(persist(&held, &docs).await);
+    *held.docs.lock().unwrap_or_else(|e| e.into_inner()) = docs;
+    let held = Arc::new(held);
+    remember(slug, held.clone());
+    held
+}
+
+/// Every document of `snapshot`, as stored and gzipped.
+fn snapshot_docs(snapshot: &Snapshot) -> HashMap<String, Bytes> {
+    snapshot
         .docs
         .iter()
         .flat_map(|(name, Doc { body, .. })| {
             let body = Bytes::from(body.clone());
             [(gzipped(name), gzip(&body)), (name.clone(), body)]
         })
-        .collect();
-    kv_or_miss(persist(&held, &docs).await);
-    *held.docs.lock().unwrap_or_else(|e| e.into_inner()) = docs;
-    let held = Arc::new(held);
-    remember(slug, held.clone());
-    held
+        .collect()
 }
 
 /// Documents first, then the head that points at them, so a reader never

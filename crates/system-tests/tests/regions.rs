@@ -3,9 +3,9 @@
 //! secret rotation that keeps every edge working throughout.
 
 use serde_json::json;
-use spin_test_host::Server;
 use spin_test_host::manifest::Manifest;
 use spin_test_host::runtime_config::RuntimeConfig;
+use spin_test_host::{ReuseLimits, Server};
 use system_tests::{EdgeApp, OriginApp, json as body_json, registration, workspace_root};
 
 const DEMO: &str = "wasm-edge-summit-2027";
@@ -361,4 +361,34 @@ async fn an_edge_outlives_an_outage_of_its_redis() {
     let head: serde_json::Value =
         serde_json::from_str(&redis.cli(&["GET", &format!("head/{DEMO}")])).unwrap();
     assert_eq!(head["version"], 3, "the edge reconnected to Redis");
+}
+
+/// A Redis under `maxmemory` may evict any key: an edge that finds the head
+/// but not a document it points at gets the document from the origin.
+#[tokio::test]
+async fn an_edge_refills_a_document_its_redis_evicted() {
+    let redis = Redis::start();
+    let dir = tempfile::tempdir().unwrap();
+    let runtime_config = redis_runtime_config(&dir, redis.port);
+    let (_origin, server) = origin_on_port((OLD, ""), "").await;
+    // A fresh instance per request: nothing is remembered between reads.
+    let edge = EdgeApp::start("eu", &server.url(), |o| {
+        let mut o = o.variable("signing_secret", OLD);
+        o.runtime_config = Some(runtime_config.clone());
+        o.reuse = ReuseLimits {
+            max_requests: 1,
+            max_concurrent: 1,
+            ..ReuseLimits::default()
+        };
+        o
+    })
+    .await;
+    let path = format!("/api/events/{DEMO}/sessions");
+    let before = edge.app.get(&path).await;
+    assert_eq!(before.status(), 200);
+    let evicted = format!("doc/{DEMO}/1/sessions");
+    assert_eq!(redis.cli(&["DEL", &evicted]), "1");
+    let after = edge.app.get(&path).await;
+    assert_eq!(after.status(), 200);
+    assert_eq!(after.body(), before.body());
 }
