@@ -508,7 +508,34 @@ async fn persist(held: &Held, docs: &HashMap<String, Bytes>) -> Result<(), EdgeE
 }
 
 /// What `/_edge/status` reports, kept under `meta/events`.
-pub const INDEX_KEY: &str = "meta/events";
+const INDEX_KEY: &str = "meta/events";
+
+fn index_entry(head: &Head) -> serde_json::Value {
+    serde_json::json!({
+        "version": head.version,
+        "fetched_at": head.fetched_at,
+        "checked_at": head.checked_at,
+    })
+}
+
+/// Each event this edge holds, with its version and times: the index in
+/// KV, and this instance's memory where it is newer or KV fails.
+pub async fn holdings() -> BTreeMap<String, serde_json::Value> {
+    let mut held: BTreeMap<String, serde_json::Value> = kv_get(INDEX_KEY)
+        .await
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default();
+    for (slug, in_memory) in memory().lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        let behind = held
+            .get(slug)
+            .and_then(|e| e["version"].as_u64())
+            .is_none_or(|v| v < in_memory.head.version);
+        if behind {
+            held.insert(slug.clone(), index_entry(&in_memory.head));
+        }
+    }
+    held
+}
 
 async fn update_index(kv: &Store, slug: &str, head: &Head) -> Result<(), EdgeError> {
     let mut index: BTreeMap<String, serde_json::Value> =
@@ -521,14 +548,7 @@ async fn update_index(kv: &Store, slug: &str, head: &Head) -> Result<(), EdgeErr
         .and_then(|e| e["version"].as_u64())
         .is_some_and(|v| v > head.version);
     if !older {
-        index.insert(
-            slug.to_string(),
-            serde_json::json!({
-                "version": head.version,
-                "fetched_at": head.fetched_at,
-                "checked_at": head.checked_at,
-            }),
-        );
+        index.insert(slug.to_string(), index_entry(head));
         kv.set(INDEX_KEY, &serde_json::to_vec(&index).map_err(kv_error)?)
             .await
             .map_err(kv_error)?;
@@ -599,12 +619,6 @@ pub async fn published_slugs(config: &EdgeConfig) -> Result<Vec<String>, EdgeErr
         // The origin is away: the last list, without asking again for a window.
         (None, Some(list)) => Ok(keep(list, config.staleness)),
         // Never listed and the origin is away: what this edge holds.
-        (None, None) => {
-            let held: BTreeMap<String, serde_json::Value> = kv_get(INDEX_KEY)
-                .await
-                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-                .unwrap_or_default();
-            Ok(held.into_keys().collect())
-        }
+        (None, None) => Ok(holdings().await.into_keys().collect()),
     }
 }

@@ -1,6 +1,6 @@
 //! Which handler answers which method and path.
 
-use crate::cache::{self, INDEX_KEY};
+use crate::cache;
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::reads::{self, ReadRequest};
@@ -104,12 +104,7 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
 
 /// The edge's region and the version it holds of each event.
 async fn status(config: &EdgeConfig) -> Result<Reply, EdgeError> {
-    let kv = cache::store().await?;
-    let events: Map<String, Value> = match kv.get(INDEX_KEY).await {
-        Ok(Some(bytes)) => serde_json::from_slice(&bytes).unwrap_or_default(),
-        Ok(None) => Map::new(),
-        Err(e) => return Err(cache::kv_error(e)),
-    };
+    let events = cache::holdings().await;
     // Times as RFC 3339, like every time in the API.
     let rfc3339 = |v: &Value| {
         v.as_i64()

@@ -354,6 +354,11 @@ async fn an_edge_outlives_an_outage_of_its_redis() {
     assert_eq!(published["edges"][0]["acknowledged"], true, "{published}");
     let event = edge.app.get(&format!("/api/events/{DEMO}")).await;
     assert_eq!(event.headers()["eventfront-version"], "2");
+    let status = body_json(&edge.app.get("/_edge/status").await);
+    assert_eq!(
+        status["events"][DEMO]["version"], 2,
+        "the status the organizer page watches: {status}"
+    );
 
     let redis = Redis::start_on(port);
     let published = body_json(&publish("after the outage").await);
