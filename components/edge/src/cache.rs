@@ -87,8 +87,8 @@ impl Held {
     /// A document (or its `.gz` form), from memory, else from KV, else
     /// from the origin.
     pub async fn body(&self, key: &str) -> Result<Bytes, EdgeError> {
-        if let Some(body) = self.docs.lock().unwrap_or_else(|e| e.into_inner()).get(key) {
-            return Ok(body.clone());
+        if let Some(body) = self.in_memory(key) {
+            return Ok(body);
         }
         let stored = kv_get(&format!("doc/{}/{}/{key}", self.slug, self.head.version)).await;
         let Some(stored) = stored else {
@@ -102,9 +102,23 @@ impl Held {
         Ok(body)
     }
 
+    fn in_memory(&self, key: &str) -> Option<Bytes> {
+        self.docs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned()
+    }
+
     /// KV lost the document (a Redis evicting under `maxmemory`) or fails:
     /// the origin's snapshot fills memory while it is still this version.
+    /// One fetch per event at a time: concurrent reads wait and find it.
     async fn refill(&self, key: &str) -> Result<Bytes, EdgeError> {
+        let gate = fetch_gate(&self.slug);
+        let _turn = gate.lock().await;
+        if let Some(body) = self.in_memory(key) {
+            return Ok(body);
+        }
         let config = EdgeConfig::get().await?;
         let why = match fetch(&config, &self.slug, None).await {
             Fetched::Snapshot(snapshot) if snapshot.version == self.head.version => {
@@ -177,6 +191,14 @@ pub fn now_secs() -> i64 {
 fn memory() -> &'static Mutex<HashMap<String, Arc<Held>>> {
     static MEMORY: OnceLock<Mutex<HashMap<String, Arc<Held>>>> = OnceLock::new();
     MEMORY.get_or_init(Default::default)
+}
+
+fn held_in_memory(slug: &str) -> Option<Arc<Held>> {
+    memory()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(slug)
+        .cloned()
 }
 
 /// At most this many events are kept in an instance's memory; beyond it
@@ -274,12 +296,7 @@ async fn stored_head(slug: &str) -> Option<Head> {
 /// The event's snapshot from the nearest tier that has it, revalidated
 /// with the origin once older than the staleness window.
 pub async fn lookup(config: &EdgeConfig, slug: &str) -> Result<Lookup, EdgeError> {
-    let in_memory = memory()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(slug)
-        .cloned();
-    let mut held = match in_memory {
+    let mut held = match held_in_memory(slug) {
         Some(h) if h.loaded.elapsed() < MEMORY_RECHECK => Some(h),
         other => refresh_from_kv(slug, other).await,
     };
@@ -422,11 +439,7 @@ pub async fn ensure_version(
 ) -> Result<u64, EdgeError> {
     let gate = fetch_gate(slug);
     let _turn = gate.lock().await;
-    let in_memory = memory()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(slug)
-        .map(|h| h.head.version);
+    let in_memory = held_in_memory(slug).map(|h| h.head.version);
     let held = stored_head(slug).await.map(|h| h.version).max(in_memory);
     if held.is_some_and(|h| h >= version) {
         return Ok(held.unwrap_or(version));

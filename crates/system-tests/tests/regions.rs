@@ -5,7 +5,7 @@
 use serde_json::json;
 use spin_test_host::manifest::Manifest;
 use spin_test_host::runtime_config::RuntimeConfig;
-use spin_test_host::{ReuseLimits, Server};
+use spin_test_host::{AppOptions, ReuseLimits, Server};
 use system_tests::{EdgeApp, OriginApp, json as body_json, registration, workspace_root};
 
 const DEMO: &str = "wasm-edge-summit-2027";
@@ -104,12 +104,7 @@ struct Redis {
 
 impl Redis {
     fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        Self::start_on(port)
+        Self::start_on(free_loopback_addr().port())
     }
 
     fn start_on(port: u16) -> Self {
@@ -147,6 +142,21 @@ impl Drop for Redis {
     }
 }
 
+/// A loopback address no one listens on yet, for a server started later.
+fn free_loopback_addr() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// An edge trusted by the origin, its default store in Redis.
+fn on_redis(options: AppOptions, runtime_config: &std::path::Path) -> AppOptions {
+    let mut options = options.variable("signing_secret", OLD);
+    options.runtime_config = Some(runtime_config.to_path_buf());
+    options
+}
+
 /// A runtime config putting the default store in the Redis on `port`.
 fn redis_runtime_config(dir: &tempfile::TempDir, port: u16) -> std::path::PathBuf {
     let path = dir.path().join("runtime-config.toml");
@@ -168,12 +178,7 @@ async fn an_edge_on_redis_serves_exactly_what_an_edge_on_the_default_store_serve
     let (_origin, server) = origin_on_port((OLD, ""), "").await;
     let default_store =
         EdgeApp::start("eu", &server.url(), |o| o.variable("signing_secret", OLD)).await;
-    let on_redis = EdgeApp::start("us", &server.url(), |o| {
-        let mut o = o.variable("signing_secret", OLD);
-        o.runtime_config = Some(runtime_config.clone());
-        o
-    })
-    .await;
+    let on_redis = EdgeApp::start("us", &server.url(), |o| on_redis(o, &runtime_config)).await;
     for path in [
         format!("/api/events/{DEMO}"),
         format!("/api/events/{DEMO}/sessions"),
@@ -240,9 +245,7 @@ async fn an_edge_with_the_wrong_secret_is_refused() {
 async fn rotating_the_signing_secret_keeps_every_edge_working() {
     // Mid-rotation: the origin signs with the new secret and still accepts
     // the old; one edge has switched, the other not yet. Each accepts both.
-    let port_probe = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin_addr = port_probe.local_addr().unwrap();
-    drop(port_probe);
+    let origin_addr = free_loopback_addr();
     let origin_url = format!("http://{origin_addr}");
     let edge_old = EdgeApp::start("eu", &origin_url, |o| {
         o.variable("signing_secret", OLD)
@@ -307,13 +310,9 @@ async fn an_edge_outlives_an_outage_of_its_redis() {
     let port = redis.port;
     let dir = tempfile::tempdir().unwrap();
     let runtime_config = redis_runtime_config(&dir, port);
-    let port_probe = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin_addr = port_probe.local_addr().unwrap();
-    drop(port_probe);
+    let origin_addr = free_loopback_addr();
     let edge = EdgeApp::start("us", &format!("http://{origin_addr}"), |o| {
-        let mut o = o.variable("signing_secret", OLD);
-        o.runtime_config = Some(runtime_config.clone());
-        o
+        on_redis(o, &runtime_config)
     })
     .await;
     let origin = OriginApp::start(|o| {
@@ -378,8 +377,7 @@ async fn an_edge_refills_a_document_its_redis_evicted() {
     let (_origin, server) = origin_on_port((OLD, ""), "").await;
     // A fresh instance per request: nothing is remembered between reads.
     let edge = EdgeApp::start("eu", &server.url(), |o| {
-        let mut o = o.variable("signing_secret", OLD);
-        o.runtime_config = Some(runtime_config.clone());
+        let mut o = on_redis(o, &runtime_config);
         o.reuse = ReuseLimits {
             max_requests: 1,
             max_concurrent: 1,
