@@ -123,11 +123,7 @@ pub fn serve(
     };
     let gzipped = served.gzipped.as_ref().filter(|_| accepts_gzip);
     let (tag, body) = gzipped.unwrap_or(&served.plain);
-    let mut reply = if if_none_match == Some(tag.as_str()) {
-        respond::bytes(304, served.kind, Bytes::new())
-    } else {
-        respond::bytes(200, served.kind, body.clone())
-    };
+    let mut reply = respond::conditional(if_none_match, tag, served.kind, body.clone());
     let policy = if fingerprinted(&file) {
         "public, max-age=31536000, immutable"
     } else {
@@ -138,9 +134,6 @@ pub fn serve(
         http::header::CACHE_CONTROL,
         http::HeaderValue::from_static(policy),
     );
-    if let Ok(tag) = tag.parse() {
-        headers.insert(http::header::ETAG, tag);
-    }
     if served.kind.starts_with("text/html") {
         // Pages load only their own files, talk only to this edge, and may
         // not be framed (the organizer page holds a token).

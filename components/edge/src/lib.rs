@@ -8,6 +8,7 @@ mod cache;
 mod config;
 mod error;
 mod forward;
+mod kv;
 mod limiter;
 mod notice;
 mod origin;

@@ -3,8 +3,9 @@
 //! the same count. It only slows abusers down: capacity is decided at the
 //! origin, never here.
 
-use crate::cache::{self, now_secs};
+use crate::cache::now_ms;
 use crate::error::EdgeError;
+use crate::kv;
 use serde::{Deserialize, Serialize};
 
 const WINDOW_SECS: i64 = 60;
@@ -34,10 +35,9 @@ pub async fn admit(ip: &str, per_minute: u32) -> Result<(), EdgeError> {
         return Ok(());
     }
     let key = format!("ratelimit/{ip}");
-    let now = now_secs();
-    let mut window = cache::kv_get(&key)
+    let now = now_ms() / 1000;
+    let mut window = kv::get_json::<Window>(&key)
         .await
-        .and_then(|bytes| serde_json::from_slice::<Window>(&bytes).ok())
         .filter(|w| now - w.started < WINDOW_SECS)
         .unwrap_or(Window {
             started: now,
@@ -48,8 +48,7 @@ pub async fn admit(ip: &str, per_minute: u32) -> Result<(), EdgeError> {
         return Err(EdgeError::RateLimited(retry_after));
     }
     window.count += 1;
-    let bytes = serde_json::to_vec(&window).map_err(|e| EdgeError::Store(e.to_string()))?;
-    cache::kv_set(&key, &bytes).await;
+    kv::set_json(&key, &window).await;
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 //! the edge already holds (a replay, or one overtaken by a newer notice)
 //! changes nothing.
 
-use crate::cache::{self, now_secs};
+use crate::cache::{self, now_ms};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use eventfront_domain::Slug;
@@ -41,7 +41,7 @@ pub async fn receive(config: &EdgeConfig, request: Request) -> Result<Reply, Edg
             header(TIMESTAMP_HEADER),
             header(SIGNATURE_HEADER),
             &body,
-            now_secs(),
+            now_ms() / 1000,
         )
         .map_err(|_| EdgeError::Unauthorized("Only the origin may announce a publish."))?;
     let notice: Notice = serde_json::from_slice(&body)

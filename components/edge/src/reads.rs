@@ -2,7 +2,7 @@
 //! stored, or a session, a speaker or a filtered agenda cut from them; each
 //! with an ETag, `If-None-Match` support and cache headers.
 
-use crate::cache::{self, Lookup, now_secs};
+use crate::cache::{self, Lookup, now_ms};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use bytes::Bytes;
@@ -10,10 +10,12 @@ use eventfront_domain::filter::{SessionFilter, speaker_names};
 use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::snapshot::{self, etag};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 /// Browsers and CDNs may reuse a response briefly, and keep serving it
 /// while revalidating or while the edge is in trouble (RFC 5861).
-const CACHE_CONTROL: &str = "public, max-age=5, stale-while-revalidate=30, stale-if-error=86400";
+pub const CACHE_CONTROL: &str =
+    "public, max-age=5, stale-while-revalidate=30, stale-if-error=86400";
 
 pub struct ReadRequest<'a> {
     pub if_none_match: Option<&'a str>,
@@ -53,32 +55,20 @@ fn typed_reply(
     content_type: &str,
     body: Bytes,
 ) -> Reply {
-    let not_modified = request
-        .if_none_match
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
-    let mut reply = if not_modified {
-        respond::bytes(304, content_type, Bytes::new())
-    } else {
-        respond::bytes(200, content_type, body)
-    };
+    let mut reply = respond::conditional(request.if_none_match, tag, content_type, body);
     let headers = reply.headers_mut();
     let mut set = |name: &'static str, value: String| {
         if let Ok(value) = value.parse() {
             headers.insert(name, value);
         }
     };
-    set("etag", tag.to_string());
     set("vary", "Accept-Encoding".to_string());
     set("cache-control", CACHE_CONTROL.to_string());
     set("eventfront-version", lookup.held.head.version.to_string());
     set("eventfront-edge", config.region.clone());
     if lookup.stale {
-        set(
-            "age",
-            (now_secs() - lookup.held.head.checked_at)
-                .max(0)
-                .to_string(),
-        );
+        let age_ms = (now_ms() - lookup.held.head.checked_at_ms).max(0);
+        set("age", (age_ms / 1000).to_string());
         set("eventfront-stale", "1".to_string());
     }
     reply
@@ -98,7 +88,7 @@ async fn doc(lookup: &Lookup, name: &str) -> Result<(String, Bytes), EdgeError> 
 
 /// A stored document as it is.
 pub async fn document(
-    config: &EdgeConfig,
+    config: &Arc<EdgeConfig>,
     slug: &str,
     name: &str,
     request: &ReadRequest<'_>,
@@ -166,7 +156,7 @@ async fn filtered_sessions(
 /// One session with its speakers embedded, or one speaker with their
 /// sessions embedded.
 pub async fn item(
-    config: &EdgeConfig,
+    config: &Arc<EdgeConfig>,
     slug: &str,
     kind: &str,
     id: &str,
@@ -214,7 +204,7 @@ pub async fn item(
 
 /// The whole agenda, or one session, as iCalendar.
 pub async fn ics(
-    config: &EdgeConfig,
+    config: &Arc<EdgeConfig>,
     slug: &str,
     session: Option<&str>,
     request: &ReadRequest<'_>,

@@ -4,14 +4,16 @@ use crate::cache;
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::reads::{self, ReadRequest};
-use crate::{assets, forward, limiter, notice, origin};
+use crate::{assets, forward, kv, limiter, notice};
 use bytes::Bytes;
 use eventfront_domain::Slug;
+use eventfront_domain::freshness;
 use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::snapshot;
 use http::Method;
 use serde_json::{Map, Value, json};
 use spin_sdk::http::Request;
+use std::sync::Arc;
 
 pub async fn route(request: Request) -> Result<Reply, EdgeError> {
     let config = EdgeConfig::get().await?;
@@ -102,22 +104,21 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
     }
 }
 
+/// RFC 3339, like every time in the API.
+fn rfc3339(ms: i64) -> Value {
+    jiff::Timestamp::from_millisecond(ms).map_or(Value::Null, |t| json!(t.to_string()))
+}
+
 /// The edge's region and the version it holds of each event.
 async fn status(config: &EdgeConfig) -> Result<Reply, EdgeError> {
-    let events = cache::holdings().await;
-    // Times as RFC 3339, like every time in the API.
-    let rfc3339 = |v: &Value| {
-        v.as_i64()
-            .and_then(|s| jiff::Timestamp::from_second(s).ok())
-            .map_or(Value::Null, |t| json!(t.to_string()))
-    };
-    let events: Map<String, Value> = events
+    let events: Map<String, Value> = cache::holdings()
+        .await
         .into_iter()
         .map(|(slug, e)| {
             let entry = json!({
-                "version": e["version"],
-                "fetched_at": rfc3339(&e["fetched_at"]),
-                "checked_at": rfc3339(&e["checked_at"]),
+                "version": e.version,
+                "fetched_at": rfc3339(e.fetched_at_ms),
+                "checked_at": rfc3339(e.checked_at_ms),
             });
             (slug, entry)
         })
@@ -128,30 +129,35 @@ async fn status(config: &EdgeConfig) -> Result<Reply, EdgeError> {
     ))
 }
 
-/// Published events, each summary from the cache.
-async fn events(config: &EdgeConfig, read: &ReadRequest<'_>) -> Result<Reply, EdgeError> {
-    let slugs = cache::published_slugs(config).await?;
+/// Published events, each summary from the cache. An event that cannot be
+/// served right now is left out rather than failing the whole list.
+async fn events(config: &Arc<EdgeConfig>, read: &ReadRequest<'_>) -> Result<Reply, EdgeError> {
+    let slugs = match cache::published::list(config).await {
+        Some(list) => list.slugs,
+        // Never listed and the origin is away: what this edge holds.
+        None => cache::holdings().await.into_keys().collect(),
+    };
     let mut list = Vec::new();
     let mut newest = 0;
     for slug in slugs {
-        let lookup = cache::lookup(config, &slug).await?;
-        let summary = lookup.held.body(snapshot::SUMMARY).await?;
-        list.push(serde_json::from_slice::<Value>(&summary).unwrap_or(Value::Null));
-        newest = newest.max(lookup.held.head.version);
+        let summary = async {
+            let lookup = cache::lookup(config, &slug).await?;
+            let summary = lookup.held.body(snapshot::SUMMARY).await?;
+            Ok::<_, EdgeError>((lookup.held.head.version, summary))
+        };
+        match summary.await {
+            Ok((version, summary)) => {
+                list.push(serde_json::from_slice::<Value>(&summary).unwrap_or(Value::Null));
+                newest = newest.max(version);
+            }
+            Err(e) => eprintln!("edge: {slug} left out of the event list: {e}"),
+        }
     }
     let body = Bytes::from(json!({ "events": list }).to_string());
     let tag = snapshot::etag(&body);
-    let mut reply = if read.if_none_match == Some(tag.as_str()) {
-        respond::bytes(304, "application/json", Bytes::new())
-    } else {
-        respond::bytes(200, "application/json", body)
-    };
+    let mut reply = respond::conditional(read.if_none_match, &tag, "application/json", body);
     for (name, value) in [
-        ("etag", tag),
-        (
-            "cache-control",
-            "public, max-age=5, stale-while-revalidate=30, stale-if-error=86400".to_string(),
-        ),
+        ("cache-control", reads::CACHE_CONTROL.to_string()),
         ("eventfront-version", newest.to_string()),
         ("eventfront-edge", config.region.clone()),
     ] {
@@ -162,28 +168,33 @@ async fn events(config: &EdgeConfig, read: &ReadRequest<'_>) -> Result<Reply, Ed
     Ok(reply)
 }
 
-/// The edge and its origin, checked end to end.
+/// The edge's own view of itself, never a call to the origin: its region,
+/// whether its KV store answers, and each event it holds with its version
+/// and whether that copy is older than a revalidation should leave it.
 async fn health(config: &EdgeConfig) -> Result<Reply, EdgeError> {
-    let answer = origin::call(
-        config,
-        &Method::GET,
-        "/health",
-        &[],
-        Bytes::new(),
-        origin::FETCH_TIMEOUT,
-    )
-    .await
-    .map_err(|e| EdgeError::OriginUnavailable(e.0))?;
-    if !answer.status.is_success() {
-        return Err(EdgeError::OriginUnavailable(format!(
-            "origin answered {}",
-            answer.status
-        )));
-    }
-    let origin: Value = serde_json::from_slice(&answer.body)
-        .map_err(|e| EdgeError::OriginUnavailable(format!("origin health: {e}")))?;
+    let now = cache::now_ms();
+    let overdue = freshness::millis(config.staleness) + freshness::millis(freshness::LEASE_TTL);
+    let events: Map<String, Value> = cache::holdings()
+        .await
+        .into_iter()
+        .map(|(slug, e)| {
+            let stale = now - e.checked_at_ms >= overdue;
+            let entry = json!({
+                "version": e.version,
+                "checked_at": rfc3339(e.checked_at_ms),
+                "stale": stale,
+            });
+            (slug, entry)
+        })
+        .collect();
+    let kv = if kv::failing() { "failing" } else { "ok" };
     Ok(respond::json(
         200,
-        &json!({ "status": "ok", "region": config.region, "origin": origin }),
+        &json!({
+            "status": if kv == "ok" { "ok" } else { "degraded" },
+            "region": config.region,
+            "kv": kv,
+            "events": events,
+        }),
     ))
 }

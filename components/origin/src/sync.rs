@@ -6,6 +6,7 @@ use crate::db::{Db, col_int, col_text, int, text};
 use crate::error::OriginError;
 use crate::request::Incoming;
 use eventfront_domain::Slug;
+use eventfront_domain::conditional::none_match;
 use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::snapshot::Snapshot;
 use serde_json::json;
@@ -46,7 +47,7 @@ pub async fn snapshot(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply,
             .ok_or(OriginError::NotFound("There is no such published event."))?,
     };
     let etag = Snapshot::etag_for(version as u64);
-    if request.header("if-none-match") == Some(etag.as_str()) {
+    if none_match(request.header("if-none-match"), &etag) {
         let mut reply = respond::bytes(304, "application/json", Vec::new());
         reply
             .headers_mut()

@@ -1,9 +1,11 @@
 //! Eventfront's domain: identifiers and parsed inputs (slugs, emails,
-//! idempotency keys) and the signatures edge and origin trust each other
-//! by. Plain Rust with no spin-sdk, so all of it is tested natively.
+//! idempotency keys), the signatures edge and origin trust each other
+//! by, and the edge's freshness rule. Plain Rust with no spin-sdk, so all of it is tested natively.
 
+pub mod conditional;
 pub mod demo;
 pub mod filter;
+pub mod freshness;
 pub mod headers;
 pub mod ics;
 pub mod ids;

@@ -22,6 +22,26 @@ pub fn bytes(status: u16, content_type: &str, body: impl Into<Bytes>) -> Reply {
         .expect("status and content type are valid")
 }
 
+/// A representation tagged `etag`: 304 with no body when `if_none_match`
+/// matches it (weakly, lists and `*` included), else 200 with `body`.
+/// Every read route answers through this one helper.
+pub fn conditional(
+    if_none_match: Option<&str>,
+    etag: &str,
+    content_type: &str,
+    body: impl Into<Bytes>,
+) -> Reply {
+    let mut reply = if crate::conditional::none_match(if_none_match, etag) {
+        bytes(304, content_type, Bytes::new())
+    } else {
+        bytes(200, content_type, body)
+    };
+    if let Ok(value) = etag.parse() {
+        reply.headers_mut().insert(http::header::ETAG, value);
+    }
+    reply
+}
+
 /// A problem+json answer, with `Retry-After` where the status asks for one.
 pub fn problem(problem: &Problem, retry_after_secs: Option<u32>) -> Reply {
     let mut reply = bytes(problem.status, PROBLEM, problem.to_json());
@@ -63,5 +83,15 @@ mod tests {
         assert_eq!(reply.status(), 503);
         assert_eq!(reply.headers()["content-type"], PROBLEM);
         assert_eq!(reply.headers()["retry-after"], "2");
+    }
+
+    #[test]
+    fn conditional_answers_304_for_a_matching_tag_and_keeps_the_tag() {
+        let fresh = conditional(Some("W/\"a\", \"b\""), "\"b\"", "text/plain", "body");
+        assert_eq!(fresh.status(), 304);
+        assert_eq!(fresh.headers()["etag"], "\"b\"");
+        let changed = conditional(Some("\"a\""), "\"b\"", "text/plain", "body");
+        assert_eq!(changed.status(), 200);
+        assert_eq!(changed.headers()["etag"], "\"b\"");
     }
 }

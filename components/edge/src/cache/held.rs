@@ -1,0 +1,156 @@
+//! One event's snapshot in an instance's memory. Documents are read from KV
+//! the first time this instance needs them (one get), then kept, as stored
+//! and gzipped under `{name}.gz`; JSON documents are parsed once.
+
+use super::fetch::{self, Fetched};
+use super::head::Head;
+use super::instance::instance;
+use super::{Failure, snapshot_docs, store_snapshot};
+use crate::config::EdgeConfig;
+use crate::error::EdgeError;
+use crate::kv;
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+pub struct Held {
+    pub head: Head,
+    slug: String,
+    docs: Arc<Mutex<HashMap<String, Bytes>>>,
+    parsed: Arc<Mutex<HashMap<String, Arc<serde_json::Value>>>>,
+    /// When memory last checked this against KV.
+    pub loaded: Instant,
+}
+
+/// The key of a document's gzipped form.
+pub fn gzipped(name: &str) -> String {
+    format!("{name}.gz")
+}
+
+impl Held {
+    pub fn from_head(slug: &str, head: Head) -> Self {
+        Self {
+            head,
+            slug: slug.to_string(),
+            docs: Default::default(),
+            parsed: Default::default(),
+            loaded: Instant::now(),
+        }
+    }
+
+    /// A snapshot just fetched, with every document already in memory.
+    pub fn with_docs(slug: &str, head: Head, docs: HashMap<String, Bytes>) -> Self {
+        let held = Self::from_head(slug, head);
+        *held.docs.lock().unwrap_or_else(|e| e.into_inner()) = docs;
+        held
+    }
+
+    /// The same documents under a refreshed head (same version).
+    pub fn renewed(&self, head: Head) -> Self {
+        Self {
+            head,
+            slug: self.slug.clone(),
+            docs: self.docs.clone(),
+            parsed: self.parsed.clone(),
+            loaded: Instant::now(),
+        }
+    }
+
+    pub fn etag(&self, name: &str) -> Option<&str> {
+        self.head
+            .etags
+            .get(name.trim_end_matches(".gz"))
+            .map(String::as_str)
+    }
+
+    /// A document (or its `.gz` form), from memory, else from KV, else
+    /// from the origin.
+    pub async fn body(&self, key: &str) -> Result<Bytes, EdgeError> {
+        if let Some(body) = self.in_memory(key) {
+            return Ok(body);
+        }
+        let stored = kv::get(&format!("doc/{}/{}/{key}", self.slug, self.head.version)).await;
+        let Some(stored) = stored else {
+            return self.refill(key).await;
+        };
+        let body = Bytes::from(stored);
+        self.docs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_string(), body.clone());
+        Ok(body)
+    }
+
+    fn in_memory(&self, key: &str) -> Option<Bytes> {
+        self.docs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned()
+    }
+
+    /// KV lost the document (a Redis evicting under `maxmemory`) or fails:
+    /// the origin's snapshot fills memory while it is still this version.
+    /// Concurrent reads share one fetch.
+    async fn refill(&self, key: &str) -> Result<Bytes, EdgeError> {
+        let config = EdgeConfig::get().await?;
+        let (slug, version) = (self.slug.clone(), self.head.version);
+        let docs = instance()
+            .refills
+            .join(&format!("{slug}/{version}"), move || {
+                refill_docs(config, slug, version)
+            })
+            .await?;
+        self.docs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(docs.iter().map(|(k, v)| (k.clone(), v.clone())));
+        docs.get(key).cloned().ok_or(EdgeError::NotFound)
+    }
+
+    /// A document as JSON, parsed the first time this instance needs it.
+    pub async fn json(&self, name: &str) -> Result<Arc<serde_json::Value>, EdgeError> {
+        if let Some(value) = self
+            .parsed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+        {
+            return Ok(value.clone());
+        }
+        let body = self.body(name).await?;
+        let value: Arc<serde_json::Value> = Arc::new(
+            serde_json::from_slice(&body)
+                .map_err(|e| EdgeError::Store(format!("cached {name}: {e}")))?,
+        );
+        self.parsed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_string(), value.clone());
+        Ok(value)
+    }
+}
+
+async fn refill_docs(
+    config: Arc<EdgeConfig>,
+    slug: String,
+    version: u64,
+) -> Result<Arc<HashMap<String, Bytes>>, Failure> {
+    let why = match fetch::snapshot(&config, &slug, None).await {
+        Fetched::Snapshot(snapshot) if snapshot.version == version => {
+            return Ok(Arc::new(snapshot_docs(&snapshot)));
+        }
+        Fetched::Snapshot(newer) => {
+            // The next read serves the newer version whole.
+            store_snapshot(&newer).await;
+            format!("{slug} moved on from v{version}")
+        }
+        Fetched::Gone => return Err(Failure::Gone),
+        Fetched::NotModified => "the origin answered 304 unasked".to_string(),
+        Fetched::Unavailable(why) => why,
+    };
+    Err(Failure::Unavailable(format!(
+        "a document of {slug} v{version} is in neither memory nor KV: {why}"
+    )))
+}

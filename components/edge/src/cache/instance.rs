@@ -1,0 +1,126 @@
+//! Everything one edge instance keeps between requests (Spin reuses a
+//! WASIp3 instance for many), behind one handle: the events it holds in
+//! memory, the revalidation leases it knows of, the published list, and
+//! the calls in flight that concurrent requests share. Every map is
+//! bounded.
+
+use super::flights::Flights;
+use super::held::Held;
+use super::published::Published;
+use super::{Cold, Refill};
+use eventfront_domain::freshness::{Lease, Millis};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long this instance trusts its memory before asking KV whether a
+/// newer version arrived (another instance may have stored it).
+pub const MEMORY_RECHECK: Duration = Duration::from_millis(50);
+
+/// At most this many events are kept in an instance's memory; beyond it
+/// the one loaded longest ago makes room (KV still has it).
+const MEMORY_EVENTS: usize = 32;
+
+/// Leases are known for held events and the published list; this bounds
+/// them whatever the slugs asked for.
+const LEASES: usize = 2 * MEMORY_EVENTS;
+
+#[derive(Default)]
+pub struct Instance {
+    memory: RefCell<HashMap<String, Arc<Held>>>,
+    leases: RefCell<HashMap<String, Lease>>,
+    published: RefCell<Option<(Instant, Published)>>,
+    /// Cold snapshot fetches, by slug.
+    pub cold: Flights<Cold>,
+    /// Documents refilled from the origin, by slug and version.
+    pub refills: Flights<Refill>,
+    /// The published list fetched with nothing held.
+    pub lists: Flights<Option<Published>>,
+}
+
+thread_local! {
+    static INSTANCE: Rc<Instance> = Rc::default();
+}
+
+/// This instance's state.
+pub fn instance() -> Rc<Instance> {
+    INSTANCE.with(Rc::clone)
+}
+
+impl Instance {
+    pub fn held(&self, slug: &str) -> Option<Arc<Held>> {
+        self.memory.borrow().get(slug).cloned()
+    }
+
+    /// Every event held in memory.
+    pub fn all_held(&self) -> Vec<(String, Arc<Held>)> {
+        self.memory
+            .borrow()
+            .iter()
+            .map(|(slug, held)| (slug.clone(), held.clone()))
+            .collect()
+    }
+
+    /// Keeps `held` unless memory has a newer version; returns what memory
+    /// now holds.
+    pub fn remember(&self, slug: &str, held: Arc<Held>) -> Arc<Held> {
+        let mut memory = self.memory.borrow_mut();
+        if let Some(newer) = memory
+            .get(slug)
+            .filter(|h| h.head.version > held.head.version)
+        {
+            return newer.clone();
+        }
+        if memory.len() >= MEMORY_EVENTS && !memory.contains_key(slug) {
+            let oldest = memory
+                .iter()
+                .min_by_key(|(_, h)| h.loaded)
+                .map(|(slug, _)| slug.clone());
+            if let Some(oldest) = oldest {
+                memory.remove(&oldest);
+            }
+        }
+        memory.insert(slug.to_string(), held.clone());
+        held
+    }
+
+    pub fn forget(&self, slug: &str) {
+        self.memory.borrow_mut().remove(slug);
+        self.leases.borrow_mut().remove(slug);
+    }
+
+    /// The lease under `key` as this instance last saw or wrote it.
+    pub fn lease(&self, key: &str) -> Option<Lease> {
+        self.leases.borrow().get(key).copied()
+    }
+
+    pub fn set_lease(&self, key: &str, lease: Lease, now: Millis) {
+        let mut leases = self.leases.borrow_mut();
+        if leases.len() >= LEASES && !leases.contains_key(key) {
+            leases.retain(|_, l| l.active(now));
+            if leases.len() >= LEASES {
+                leases.clear();
+            }
+        }
+        leases.insert(key.to_string(), lease);
+    }
+
+    pub fn clear_lease(&self, key: &str) {
+        self.leases.borrow_mut().remove(key);
+    }
+
+    /// The published list, while memory may still trust it.
+    pub fn published(&self) -> Option<Published> {
+        self.published
+            .borrow()
+            .as_ref()
+            .filter(|(loaded, _)| loaded.elapsed() < MEMORY_RECHECK)
+            .map(|(_, list)| list.clone())
+    }
+
+    pub fn remember_published(&self, list: Published) {
+        *self.published.borrow_mut() = Some((Instant::now(), list));
+    }
+}

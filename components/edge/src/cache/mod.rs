@@ -1,0 +1,242 @@
+//! The edge's three tiers for one event's published snapshot: this
+//! instance's memory (rechecked against KV every `MEMORY_RECHECK`), Spin's
+//! key-value store (shared by the edge's instances), and the origin. The
+//! freshness rule itself is `eventfront_domain::freshness`; this module
+//! turns its answers into memory, KV and origin calls. A read never waits
+//! for the origin while a copy exists: past the staleness window one read
+//! per edge is elected to revalidate in the background. Versions only go
+//! up, in memory and in KV. KV is a cache: while it fails, reads go on
+//! from memory and the origin.
+
+mod fetch;
+mod flights;
+mod head;
+mod held;
+mod index;
+mod instance;
+mod lease;
+pub mod published;
+
+pub use held::{Held, gzipped};
+pub use index::holdings;
+pub use instance::MEMORY_RECHECK;
+
+use crate::config::EdgeConfig;
+use crate::error::EdgeError;
+use crate::kv;
+use bytes::Bytes;
+use eventfront_domain::freshness::{self, Decision, Millis};
+use eventfront_domain::snapshot::{Doc, Snapshot};
+use fetch::Fetched;
+use head::Head;
+use instance::instance;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Why the origin could not give the edge what it needed.
+#[derive(Debug, Clone)]
+pub enum Failure {
+    Gone,
+    Unavailable(String),
+}
+
+impl From<Failure> for EdgeError {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Gone => EdgeError::NotFound,
+            Failure::Unavailable(why) => EdgeError::OriginUnavailable(why),
+        }
+    }
+}
+
+/// A cold read's shared outcome.
+pub type Cold = Result<Arc<Held>, Failure>;
+/// A refill's shared outcome: every document of the version.
+pub type Refill = Result<Arc<HashMap<String, Bytes>>, Failure>;
+
+/// A copy to serve, and whether the origin could not confirm it lately.
+pub struct Lookup {
+    pub held: Arc<Held>,
+    pub stale: bool,
+}
+
+pub fn now_ms() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, freshness::millis)
+}
+
+/// The event's snapshot from the nearest tier that has it.
+pub async fn lookup(config: &Arc<EdgeConfig>, slug: &str) -> Result<Lookup, EdgeError> {
+    let instance = instance();
+    let held = match instance.held(slug) {
+        Some(h) if h.loaded.elapsed() < MEMORY_RECHECK => Some(h),
+        in_memory => refresh_from_kv(slug, in_memory).await,
+    };
+    let now = now_ms();
+    let copy = held.as_ref().map(|h| h.head.copy());
+    // The lease is read only once the copy is past its window.
+    let lease = match &copy {
+        Some(c) if !freshness::within_window(c, now, config.staleness) => {
+            lease::current(slug, now).await
+        }
+        _ => None,
+    };
+    match (
+        held,
+        freshness::decide(copy.as_ref(), lease.as_ref(), now, config.staleness),
+    ) {
+        (Some(held), Decision::Serve { stale, revalidate }) => {
+            if revalidate {
+                let work = revalidate_copy(config.clone(), slug.to_string(), held.head.clone());
+                lease::elect(slug, now, work);
+            }
+            Ok(Lookup { held, stale })
+        }
+        _ => {
+            let config = config.clone();
+            let owned = slug.to_string();
+            let held = instance
+                .cold
+                .join(slug, move || cold(config, owned))
+                .await?;
+            Ok(Lookup { held, stale: false })
+        }
+    }
+}
+
+/// KV's head merged with memory's copy; memory wins when newer, and is
+/// trusted for another recheck interval when KV has nothing or fails.
+async fn refresh_from_kv(slug: &str, in_memory: Option<Arc<Held>>) -> Option<Arc<Held>> {
+    let instance = instance();
+    let held = match (head::read(slug).await, in_memory) {
+        (None, None) => return None,
+        (None, Some(h)) => h.renewed(h.head.clone()),
+        (Some(head), Some(h)) if h.head.version > head.version => h.renewed(h.head.clone()),
+        (Some(head), Some(h)) if h.head.version == head.version => h.renewed(Head {
+            checked_at_ms: head.checked_at_ms.max(h.head.checked_at_ms),
+            ..h.head.clone()
+        }),
+        (Some(head), _) => Held::from_head(slug, head),
+    };
+    Some(instance.remember(slug, Arc::new(held)))
+}
+
+/// No copy anywhere: the origin's snapshot, unless the published list says
+/// there is no such event (then the origin is not asked at all).
+async fn cold(config: Arc<EdgeConfig>, slug: String) -> Cold {
+    if published::names(&config, &slug).await == Some(false) {
+        return Err(Failure::Gone);
+    }
+    match fetch::snapshot(&config, &slug, None).await {
+        Fetched::Snapshot(snapshot) => Ok(store_snapshot(&snapshot).await),
+        Fetched::Gone => Err(Failure::Gone),
+        Fetched::NotModified => Err(Failure::Unavailable(
+            "the origin answered 304 unasked".into(),
+        )),
+        Fetched::Unavailable(_) => Err(Failure::Unavailable(format!(
+            "no copy of {slug} and the origin cannot be reached"
+        ))),
+    }
+}
+
+/// Background work of the read elected past the window: asks the origin
+/// whether `held` is still current. Returns whether the origin answered.
+async fn revalidate_copy(config: Arc<EdgeConfig>, slug: String, held: Head) -> bool {
+    let instance = instance();
+    match fetch::snapshot(&config, &slug, Some(held.version)).await {
+        Fetched::NotModified => {
+            let standing = head::confirm(&slug, &held, now_ms()).await;
+            let renewed = match instance.held(&slug) {
+                Some(h) if h.head.version == standing.version => h.renewed(standing),
+                _ => Held::from_head(&slug, standing),
+            };
+            instance.remember(&slug, Arc::new(renewed));
+            true
+        }
+        Fetched::Snapshot(snapshot) => {
+            store_snapshot(&snapshot).await;
+            true
+        }
+        Fetched::Gone => {
+            eprintln!("edge: {slug} is no longer published");
+            instance.forget(&slug);
+            head::remove(&slug).await;
+            true
+        }
+        Fetched::Unavailable(why) => {
+            eprintln!("edge: serving {slug} v{} stale: {why}", held.version);
+            false
+        }
+    }
+}
+
+/// Fetches version `version` (or newer) unless something at least as new
+/// is held; used when the origin announces a publish.
+pub async fn ensure_version(
+    config: &EdgeConfig,
+    slug: &str,
+    version: u64,
+) -> Result<u64, EdgeError> {
+    let in_memory = instance().held(slug).map(|h| h.head.version);
+    let held = head::read(slug).await.map(|h| h.version).max(in_memory);
+    if held.is_some_and(|h| h >= version) {
+        return Ok(held.unwrap_or(version));
+    }
+    let result = match fetch::snapshot(config, slug, held).await {
+        Fetched::Snapshot(s) => Ok(store_snapshot(&s).await.head.version),
+        Fetched::NotModified => Ok(held.unwrap_or(0)),
+        Fetched::Gone => Err(EdgeError::NotFound),
+        Fetched::Unavailable(why) => Err(EdgeError::OriginUnavailable(why)),
+    };
+    if result.is_ok() {
+        published::add(slug).await;
+    }
+    result
+}
+
+/// Keeps a snapshot from the origin in memory, and in KV when the store
+/// takes it: documents first, then the head that points at them, so a
+/// reader never finds a head without its documents; never over a newer
+/// head. Returns what is now held.
+async fn store_snapshot(snapshot: &Snapshot) -> Arc<Held> {
+    let slug = snapshot.slug.as_str();
+    let head = Head::of(snapshot, now_ms());
+    let docs = snapshot_docs(snapshot);
+    let mut stored = true;
+    for (key, body) in &docs {
+        let key = format!("doc/{slug}/{}/{key}", snapshot.version);
+        stored = stored && kv::set(&key, body).await;
+    }
+    let standing = if stored {
+        head::write(slug, head.clone()).await
+    } else {
+        head.clone()
+    };
+    let held = if standing.version == head.version {
+        Held::with_docs(slug, standing, docs)
+    } else {
+        Held::from_head(slug, standing)
+    };
+    instance().remember(slug, Arc::new(held))
+}
+
+/// Every document of `snapshot`, as stored and gzipped.
+fn snapshot_docs(snapshot: &Snapshot) -> HashMap<String, Bytes> {
+    snapshot
+        .docs
+        .iter()
+        .flat_map(|(name, Doc { body, .. })| {
+            let body = Bytes::from(body.clone());
+            [(gzipped(name), gzip(&body)), (name.clone(), body)]
+        })
+        .collect()
+}
+
+pub fn gzip(body: &[u8]) -> Bytes {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing to a Vec cannot fail.
+    let _ = encoder.write_all(body);
+    Bytes::from(encoder.finish().unwrap_or_default())
+}
