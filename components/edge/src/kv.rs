@@ -84,3 +84,20 @@ pub async fn delete(key: &str) {
         answered(kv.delete(key).await.map_err(error));
     }
 }
+
+/// Every key that starts with `prefix`, read as a stream so the whole key
+/// set is never held; empty when the store fails.
+pub async fn keys_with_prefix(prefix: &str) -> Vec<String> {
+    let Some(kv) = answered(store().await) else {
+        return Vec::new();
+    };
+    let mut keys = kv.get_keys().await;
+    let mut found = Vec::new();
+    while let Some(key) = keys.next().await {
+        if key.starts_with(prefix) {
+            found.push(key);
+        }
+    }
+    answered(keys.result().await.map_err(error));
+    found
+}

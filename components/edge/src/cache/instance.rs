@@ -27,10 +27,19 @@ const MEMORY_EVENTS: usize = 32;
 /// them whatever the slugs asked for.
 const LEASES: usize = 2 * MEMORY_EVENTS;
 
+/// A lease as this instance knows it: its own (trusted until it ends) or
+/// one read from KV (trusted like memory, for `MEMORY_RECHECK`).
+#[derive(Clone, Copy)]
+struct KnownLease {
+    lease: Lease,
+    own: bool,
+    seen: Instant,
+}
+
 #[derive(Default)]
 pub struct Instance {
     memory: RefCell<HashMap<String, Arc<Held>>>,
-    leases: RefCell<HashMap<String, Lease>>,
+    leases: RefCell<HashMap<String, KnownLease>>,
     published: RefCell<Option<(Instant, Published)>>,
     /// Cold snapshot fetches, by slug.
     pub cold: Flights<Cold>,
@@ -91,20 +100,50 @@ impl Instance {
         self.leases.borrow_mut().remove(slug);
     }
 
-    /// The lease under `key` as this instance last saw or wrote it.
-    pub fn lease(&self, key: &str) -> Option<Lease> {
-        self.leases.borrow().get(key).copied()
+    /// The lease of `key` as far as this instance can answer without KV.
+    pub fn lease(&self, key: &str, now: Millis) -> Option<Lease> {
+        let leases = self.leases.borrow();
+        let known = leases.get(key)?;
+        let trusted = if known.own {
+            known.lease.active(now)
+        } else {
+            known.seen.elapsed() < MEMORY_RECHECK
+        };
+        trusted.then_some(known.lease)
     }
 
-    pub fn set_lease(&self, key: &str, lease: Lease, now: Millis) {
+    /// Whether this instance leads a revalidation of `key` right now.
+    pub fn leads(&self, key: &str, now: Millis) -> bool {
+        self.leases
+            .borrow()
+            .get(key)
+            .is_some_and(|k| k.own && k.lease.active(now))
+    }
+
+    /// A lease read from KV.
+    pub fn saw_lease(&self, key: &str, lease: Lease, now: Millis) {
+        self.keep_lease(key, lease, false, now);
+    }
+
+    /// A lease this instance wrote.
+    pub fn took_lease(&self, key: &str, lease: Lease, now: Millis) {
+        self.keep_lease(key, lease, true, now);
+    }
+
+    fn keep_lease(&self, key: &str, lease: Lease, own: bool, now: Millis) {
         let mut leases = self.leases.borrow_mut();
         if leases.len() >= LEASES && !leases.contains_key(key) {
-            leases.retain(|_, l| l.active(now));
+            leases.retain(|_, k| k.lease.active(now));
             if leases.len() >= LEASES {
                 leases.clear();
             }
         }
-        leases.insert(key.to_string(), lease);
+        let known = KnownLease {
+            lease,
+            own,
+            seen: Instant::now(),
+        };
+        leases.insert(key.to_string(), known);
     }
 
     pub fn clear_lease(&self, key: &str) {

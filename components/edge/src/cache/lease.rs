@@ -20,18 +20,23 @@ fn kv_key(key: &str) -> String {
     format!("lease/{key}")
 }
 
-/// The lease of `key`: this instance's own knowledge while it is active,
-/// else KV's (one get).
+/// The lease of `key`: this instance's own knowledge while it holds, else
+/// KV's (one get).
 pub async fn current(key: &str, now: Millis) -> Option<Lease> {
     let instance = instance();
-    if let Some(lease) = instance.lease(key).filter(|l| l.active(now)) {
+    if let Some(lease) = instance.lease(key, now) {
         return Some(lease);
     }
-    let stored: Option<Lease> = kv::get_json(&kv_key(key)).await;
+    let stored = stored(key).await;
     if let Some(lease) = stored {
-        instance.set_lease(key, lease, now);
+        instance.saw_lease(key, lease, now);
     }
     stored
+}
+
+/// The lease of `key` as KV has it.
+pub async fn stored(key: &str) -> Option<Lease> {
+    kv::get_json(&kv_key(key)).await
 }
 
 /// Starts `work` in the background unless this instance already leads a
@@ -39,29 +44,49 @@ pub async fn current(key: &str, now: Millis) -> Option<Lease> {
 /// did the lease is released, else it is left as a backoff for everyone.
 pub fn elect(key: &str, now: Millis, work: impl Future<Output = bool> + 'static) {
     let instance = instance();
-    if instance.lease(key).is_some_and(|l| l.active(now)) {
+    if instance.leads(key, now) {
         return;
     }
-    let mine = Lease::taken(now, spin_sdk::wasip3::random::random::get_random_u64());
-    instance.set_lease(key, mine, now);
+    let mine = take(key, now);
     let key = key.to_string();
     spin_sdk::wasip3::spawn(async move {
         if kv::set_json(&kv_key(&key), &mine).await {
             spin_sdk::time::sleep(SETTLE).await;
             let standing: Option<Lease> = kv::get_json(&kv_key(&key)).await;
             if let Some(other) = standing.filter(|l| l.owner != mine.owner) {
-                instance.set_lease(&key, other, now_ms());
+                instance.saw_lease(&key, other, now_ms());
                 return;
             }
         }
-        if work.await {
-            instance.clear_lease(&key);
-            kv::delete(&kv_key(&key)).await;
-        } else {
-            let now = now_ms();
-            let backoff = Lease::backing_off(now);
-            instance.set_lease(&key, backoff, now);
-            kv::set_json(&kv_key(&key), &backoff).await;
-        }
+        release(&key, work.await).await;
     });
+}
+
+/// Takes the lease of `key` in this instance; KV learns of it when the
+/// caller writes it (`announce`).
+fn take(key: &str, now: Millis) -> Lease {
+    let mine = Lease::taken(now, spin_sdk::wasip3::random::random::get_random_u64());
+    instance().took_lease(key, mine, now);
+    mine
+}
+
+/// Takes the lease of `key` and tells every instance: for a cold fetch,
+/// whose readers are waiting anyway.
+pub async fn announce(key: &str, now: Millis) {
+    let mine = take(key, now);
+    kv::set_json(&kv_key(key), &mine).await;
+}
+
+/// Ends a lease: released when the origin answered, else left as a backoff.
+pub async fn release(key: &str, answered: bool) {
+    let instance = instance();
+    if answered {
+        instance.clear_lease(key);
+        kv::delete(&kv_key(key)).await;
+    } else {
+        let now = now_ms();
+        let backoff = Lease::backing_off(now);
+        instance.took_lease(key, backoff, now);
+        kv::set_json(&kv_key(key), &backoff).await;
+    }
 }

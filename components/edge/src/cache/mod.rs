@@ -123,20 +123,64 @@ async fn refresh_from_kv(slug: &str, in_memory: Option<Arc<Held>>) -> Option<Arc
 }
 
 /// No copy anywhere: the origin's snapshot, unless the published list says
-/// there is no such event (then the origin is not asked at all).
+/// there is no such event (then the origin is not asked at all). One
+/// instance fetches while the others wait for its head to appear in KV;
+/// after a failure everyone is answered at once until the backoff ends.
 async fn cold(config: Arc<EdgeConfig>, slug: String) -> Cold {
     if published::names(&config, &slug).await == Some(false) {
         return Err(Failure::Gone);
     }
-    match fetch::snapshot(&config, &slug, None).await {
-        Fetched::Snapshot(snapshot) => Ok(store_snapshot(&snapshot).await),
-        Fetched::Gone => Err(Failure::Gone),
-        Fetched::NotModified => Err(Failure::Unavailable(
-            "the origin answered 304 unasked".into(),
-        )),
-        Fetched::Unavailable(_) => Err(Failure::Unavailable(format!(
+    let unreachable = || {
+        Failure::Unavailable(format!(
             "no copy of {slug} and the origin cannot be reached"
-        ))),
+        ))
+    };
+    let now = now_ms();
+    match lease::current(&slug, now).await {
+        Some(lease) if lease.active(now) && lease.failed => return Err(unreachable()),
+        Some(lease) if lease.active(now) => match fetched_elsewhere(&slug).await {
+            Elsewhere::Stored(held) => return Ok(held),
+            Elsewhere::Failed => return Err(unreachable()),
+            Elsewhere::Ended => {}
+        },
+        _ => {}
+    }
+    lease::announce(&slug, now).await;
+    let (result, answered) = match fetch::snapshot(&config, &slug, None).await {
+        Fetched::Snapshot(snapshot) => (Ok(store_snapshot(&snapshot).await), true),
+        Fetched::Gone => (Err(Failure::Gone), true),
+        Fetched::NotModified | Fetched::Unavailable(_) => (Err(unreachable()), false),
+    };
+    lease::release(&slug, answered).await;
+    result
+}
+
+/// How often a cold read waiting for another instance's fetch looks in KV.
+const COLD_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
+enum Elsewhere {
+    Stored(Arc<Held>),
+    Failed,
+    /// The lease ended with nothing stored (KV lost it, or the fetcher
+    /// died): this read fetches itself.
+    Ended,
+}
+
+/// Waits for another instance's cold fetch: until its head is in KV, or its
+/// lease says it failed or is gone.
+async fn fetched_elsewhere(slug: &str) -> Elsewhere {
+    loop {
+        spin_sdk::time::sleep(COLD_POLL).await;
+        if let Some(head) = head::read(slug).await {
+            let held = Arc::new(Held::from_head(slug, head));
+            return Elsewhere::Stored(instance().remember(slug, held));
+        }
+        let now = now_ms();
+        match lease::stored(slug).await {
+            Some(lease) if lease.active(now) && lease.failed => return Elsewhere::Failed,
+            Some(lease) if lease.active(now) => {}
+            _ => return Elsewhere::Ended,
+        }
     }
 }
 
