@@ -1,65 +1,152 @@
-//! Registration attempts per client address, counted in fixed one-minute
-//! windows in the edge's KV store so that every instance of the edge sees
-//! the same count. It only slows abusers down: capacity is decided at the
-//! origin, never here.
+//! Registration attempts per client, counted in fixed one-minute windows:
+//! in this instance's memory, so that a burst into one instance is counted
+//! before any KV round trip, and in the edge's KV store, so that every
+//! instance sees about the same count. IPv6 clients are counted by their
+//! /64, which one subscriber usually holds whole. Counts live under
+//! `ratelimit/{window}/{client}`, and windows that ended are swept away in
+//! the background, so no client address is kept past the next minute in
+//! which the edge is used. The limit only slows abusers down: capacity is
+//! decided at the origin, never here.
 
 use crate::cache::now_ms;
 use crate::error::EdgeError;
 use crate::kv;
-use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 
 const WINDOW_SECS: i64 = 60;
+const PREFIX: &str = "ratelimit/";
+/// The last window whose predecessors were swept, shared by the instances.
+const SWEPT_KEY: &str = "meta/ratelimit-swept";
+/// Clients counted in one instance's memory at most; beyond it memory
+/// starts over and KV's count stands alone.
+const CLIENTS_IN_MEMORY: usize = 4_096;
 
-#[derive(Serialize, Deserialize)]
-struct Window {
-    started: i64,
-    count: u32,
+thread_local! {
+    /// This instance's counts in the current window.
+    static COUNTS: RefCell<(i64, HashMap<String, u32>)> = RefCell::default();
 }
 
-/// The client's address without its port (`spin-client-addr` is `ip:port`).
-pub fn client_ip(spin_client_addr: Option<&str>) -> String {
+/// Whom an attempt is counted against: the address Spin saw, without its
+/// port, and an IPv6 address as its /64.
+pub fn client_key(spin_client_addr: Option<&str>) -> String {
     let addr = spin_client_addr.unwrap_or("unknown");
-    match addr.rsplit_once(':') {
-        Some((ip, port)) if port.chars().all(|c| c.is_ascii_digit()) => {
-            ip.trim_matches(['[', ']']).to_string()
-        }
-        _ => addr.to_string(),
+    let ip = addr
+        .parse::<SocketAddr>()
+        .map(|s| s.ip())
+        .or_else(|_| addr.parse::<IpAddr>());
+    match ip {
+        Ok(IpAddr::V4(v4)) => v4.to_string(),
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        Err(_) => "unknown".to_string(),
     }
 }
 
-/// Counts one attempt; `Err(RateLimited)` once `per_minute` is exceeded.
-/// `0` turns the limit off. A failing store admits: the count is a guard
+fn window_of(now_secs: i64) -> i64 {
+    now_secs - now_secs.rem_euclid(WINDOW_SECS)
+}
+
+/// Counts one attempt by `client` in this instance and returns the count.
+/// Synchronous, so concurrent attempts in one instance never read the same
+/// number.
+fn count_here(client: &str, window: i64) -> u32 {
+    COUNTS.with_borrow_mut(|(counted_window, counts)| {
+        if *counted_window != window || counts.len() >= CLIENTS_IN_MEMORY {
+            *counted_window = window;
+            counts.clear();
+        }
+        let count = counts.entry(client.to_string()).or_default();
+        *count += 1;
+        *count
+    })
+}
+
+/// Counts one attempt; `Err(RateLimited)` once `per_minute` is exceeded,
+/// with the seconds until the window ends. `0` turns the limit off. A
+/// failing store admits on this instance's count: the limit is a guard
 /// against abuse, and no registration may be lost to it.
-pub async fn admit(ip: &str, per_minute: u32) -> Result<(), EdgeError> {
+pub async fn admit(client: &str, per_minute: u32) -> Result<(), EdgeError> {
     if per_minute == 0 {
         return Ok(());
     }
-    let key = format!("ratelimit/{ip}");
     let now = now_ms() / 1000;
-    let mut window = kv::get_json::<Window>(&key)
-        .await
-        .filter(|w| now - w.started < WINDOW_SECS)
-        .unwrap_or(Window {
-            started: now,
-            count: 0,
-        });
-    if window.count >= per_minute {
-        let retry_after = (window.started + WINDOW_SECS - now).max(1) as u32;
+    let window = window_of(now);
+    let retry_after = (window + WINDOW_SECS - now).max(1) as u32;
+    let here = count_here(client, window);
+    if here > per_minute {
         return Err(EdgeError::RateLimited(retry_after));
     }
-    window.count += 1;
-    kv::set_json(&key, &window).await;
+    let key = format!("{PREFIX}{window}/{client}");
+    let elsewhere: u32 = kv::get_json(&key).await.unwrap_or(0);
+    let count = here.max(elsewhere.saturating_add(1));
+    if count > per_minute {
+        return Err(EdgeError::RateLimited(retry_after));
+    }
+    kv::set_json(&key, &count).await;
+    spin_sdk::wasip3::spawn(sweep_ended_windows());
     Ok(())
+}
+
+/// Deletes the counts of windows that ended, at most once per window per
+/// edge. Runs after the response; listing keys is the store's most costly
+/// call, so it is made only when a window turned.
+pub async fn sweep_ended_windows() {
+    let window = window_of(now_ms() / 1000);
+    let swept: i64 = kv::get_json(SWEPT_KEY).await.unwrap_or(0);
+    if swept >= window {
+        return;
+    }
+    kv::set_json(SWEPT_KEY, &window).await;
+    for key in kv::keys_with_prefix(PREFIX).await {
+        let ended = key[PREFIX.len()..]
+            .split_once('/')
+            .and_then(|(w, _)| w.parse::<i64>().ok())
+            .is_none_or(|w| w < window);
+        if ended {
+            kv::delete(&key).await;
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::client_ip;
+    use super::*;
 
     #[test]
-    fn ports_are_dropped_from_client_addresses() {
-        assert_eq!(client_ip(Some("203.0.113.9:51234")), "203.0.113.9");
-        assert_eq!(client_ip(Some("[2001:db8::1]:443")), "2001:db8::1");
-        assert_eq!(client_ip(None), "unknown");
+    fn clients_are_counted_by_address_and_ipv6_by_its_64() {
+        assert_eq!(client_key(Some("203.0.113.9:51234")), "203.0.113.9");
+        assert_eq!(client_key(Some("203.0.113.9")), "203.0.113.9");
+        assert_eq!(
+            client_key(Some("[2001:db8:1:2:aaaa::1]:443")),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            client_key(Some("[2001:db8:1:2:bbbb::9]:443")),
+            client_key(Some("[2001:db8:1:2:aaaa::1]:443"))
+        );
+        assert_eq!(client_key(Some("[::ffff:192.0.2.1]:80")), "192.0.2.1");
+        assert_eq!(client_key(Some("nonsense")), "unknown");
+        assert_eq!(client_key(None), "unknown");
+    }
+
+    #[test]
+    fn a_burst_in_one_instance_counts_every_attempt() {
+        let counts: Vec<u32> = (0..5).map(|_| count_here("198.51.100.7", 120)).collect();
+        assert_eq!(counts, [1, 2, 3, 4, 5]);
+        assert_eq!(count_here("198.51.100.8", 120), 1);
+        assert_eq!(count_here("198.51.100.7", 180), 1, "a new window");
+    }
+
+    #[test]
+    fn windows_are_whole_minutes() {
+        assert_eq!(window_of(119), 60);
+        assert_eq!(window_of(120), 120);
     }
 }

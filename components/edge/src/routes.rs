@@ -59,13 +59,17 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
         }
         ["api", "events", _, "registrations"] => match method {
             Method::POST => {
-                let ip = limiter::client_ip(
+                // Spin appends its own `spin-client-addr` after any the
+                // client sent: only the last one is Spin's.
+                let client = limiter::client_key(
                     request
                         .headers()
-                        .get("spin-client-addr")
+                        .get_all("spin-client-addr")
+                        .iter()
+                        .next_back()
                         .and_then(|v| v.to_str().ok()),
                 );
-                limiter::admit(&ip, config.registrations_per_minute).await?;
+                limiter::admit(&client, config.registrations_per_minute).await?;
                 forward::forward(&config, request).await
             }
             _ => Err(EdgeError::MethodNotAllowed { allow: "POST" }),
