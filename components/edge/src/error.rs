@@ -54,7 +54,7 @@ impl EdgeError {
             EdgeError::RateLimited(retry_after) => respond::problem(
                 &Problem::new(
                     429,
-                    "Too many registration attempts from this address; try again shortly.",
+                    "Too many attempts from this address; try again after Retry-After seconds.",
                 ),
                 Some(retry_after),
             ),

@@ -1,4 +1,6 @@
-//! Registration attempts per client, counted in fixed one-minute windows:
+//! Per-client limits, counted in fixed one-minute windows: registration
+//! attempts, and failed organizer sign-ins (so a token cannot be guessed at
+//! speed). Each is counted
 //! in this instance's memory, so that a burst into one instance is counted
 //! before any KV round trip, and in the edge's KV store, so that every
 //! instance sees about the same count. IPv6 clients are counted by their
@@ -24,8 +26,30 @@ const SWEPT_KEY: &str = "meta/ratelimit-swept";
 const CLIENTS_IN_MEMORY: usize = 4_096;
 
 thread_local! {
-    /// This instance's counts in the current window.
+    /// This instance's counts in the current window, by counter and client.
     static COUNTS: RefCell<(i64, HashMap<String, u32>)> = RefCell::default();
+}
+
+/// What is counted, and how many a client may have per minute.
+#[derive(Clone, Copy)]
+pub struct Limit {
+    name: &'static str,
+    pub per_minute: u32,
+}
+
+impl Limit {
+    pub const fn registrations(per_minute: u32) -> Self {
+        Self {
+            name: "registrations",
+            per_minute,
+        }
+    }
+
+    /// Failed organizer sign-ins: a few typing mistakes, never a search.
+    pub const ADMIN_FAILURES: Self = Self {
+        name: "admin-failures",
+        per_minute: 10,
+    };
 }
 
 /// Whom an attempt is counted against: the address Spin saw, without its
@@ -53,45 +77,91 @@ fn window_of(now_secs: i64) -> i64 {
     now_secs - now_secs.rem_euclid(WINDOW_SECS)
 }
 
-/// Counts one attempt by `client` in this instance and returns the count.
-/// Synchronous, so concurrent attempts in one instance never read the same
-/// number.
-fn count_here(client: &str, window: i64) -> u32 {
+/// Counts one more for `key` in this instance and returns the count, or
+/// reads it (`add` 0). Synchronous, so concurrent attempts in one instance
+/// never read the same number.
+fn count_here(key: &str, window: i64, add: u32) -> u32 {
     COUNTS.with_borrow_mut(|(counted_window, counts)| {
         if *counted_window != window || counts.len() >= CLIENTS_IN_MEMORY {
             *counted_window = window;
             counts.clear();
         }
-        let count = counts.entry(client.to_string()).or_default();
-        *count += 1;
+        let count = counts.entry(key.to_string()).or_default();
+        *count += add;
         *count
     })
 }
 
-/// Counts one attempt; `Err(RateLimited)` once `per_minute` is exceeded,
-/// with the seconds until the window ends. `0` turns the limit off. A
-/// failing store admits on this instance's count: the limit is a guard
-/// against abuse, and no registration may be lost to it.
-pub async fn admit(client: &str, per_minute: u32) -> Result<(), EdgeError> {
-    if per_minute == 0 {
-        return Ok(());
-    }
+struct Now {
+    window: i64,
+    retry_after: u32,
+}
+
+fn now() -> Now {
     let now = now_ms() / 1000;
     let window = window_of(now);
-    let retry_after = (window + WINDOW_SECS - now).max(1) as u32;
-    let here = count_here(client, window);
-    if here > per_minute {
-        return Err(EdgeError::RateLimited(retry_after));
+    Now {
+        window,
+        retry_after: (window + WINDOW_SECS - now).max(1) as u32,
     }
-    let key = format!("{PREFIX}{window}/{client}");
-    let elsewhere: u32 = kv::get_json(&key).await.unwrap_or(0);
-    let count = here.max(elsewhere.saturating_add(1));
-    if count > per_minute {
-        return Err(EdgeError::RateLimited(retry_after));
+}
+
+impl Limit {
+    fn kv_key(&self, window: i64, client: &str) -> String {
+        format!("{PREFIX}{window}/{}/{client}", self.name)
     }
-    kv::set_json(&key, &count).await;
-    spin_sdk::wasip3::spawn(sweep_ended_windows());
-    Ok(())
+
+    /// Counts one attempt; `Err(RateLimited)` once the limit is exceeded,
+    /// with the seconds until the window ends. A limit of `0` is off. A
+    /// failing store admits on this instance's count: the limit is a guard
+    /// against abuse, and no registration may be lost to it.
+    pub async fn admit(&self, client: &str) -> Result<(), EdgeError> {
+        if self.per_minute == 0 {
+            return Ok(());
+        }
+        let Now {
+            window,
+            retry_after,
+        } = now();
+        let key = self.kv_key(window, client);
+        let here = count_here(&key, window, 1);
+        if here > self.per_minute {
+            return Err(EdgeError::RateLimited(retry_after));
+        }
+        let elsewhere: u32 = kv::get_json(&key).await.unwrap_or(0);
+        let count = here.max(elsewhere.saturating_add(1));
+        if count > self.per_minute {
+            return Err(EdgeError::RateLimited(retry_after));
+        }
+        kv::set_json(&key, &count).await;
+        spin_sdk::wasip3::spawn(sweep_ended_windows());
+        Ok(())
+    }
+
+    /// Refuses a client that already reached the limit, counting nothing.
+    pub async fn check(&self, client: &str) -> Result<(), EdgeError> {
+        let Now {
+            window,
+            retry_after,
+        } = now();
+        let key = self.kv_key(window, client);
+        let here = count_here(&key, window, 0);
+        let elsewhere: u32 = kv::get_json(&key).await.unwrap_or(0);
+        if here.max(elsewhere) >= self.per_minute {
+            return Err(EdgeError::RateLimited(retry_after));
+        }
+        Ok(())
+    }
+
+    /// Counts one against `client` after the fact (a failed sign-in).
+    pub async fn record(&self, client: &str) {
+        let Now { window, .. } = now();
+        let key = self.kv_key(window, client);
+        let here = count_here(&key, window, 1);
+        let elsewhere: u32 = kv::get_json(&key).await.unwrap_or(0);
+        kv::set_json(&key, &here.max(elsewhere.saturating_add(1))).await;
+        spin_sdk::wasip3::spawn(sweep_ended_windows());
+    }
 }
 
 /// Deletes the counts of windows that ended, at most once per window per
@@ -138,10 +208,13 @@ mod tests {
 
     #[test]
     fn a_burst_in_one_instance_counts_every_attempt() {
-        let counts: Vec<u32> = (0..5).map(|_| count_here("198.51.100.7", 120)).collect();
+        let counts: Vec<u32> = (0..5)
+            .map(|_| count_here("a/198.51.100.7", 120, 1))
+            .collect();
         assert_eq!(counts, [1, 2, 3, 4, 5]);
-        assert_eq!(count_here("198.51.100.8", 120), 1);
-        assert_eq!(count_here("198.51.100.7", 180), 1, "a new window");
+        assert_eq!(count_here("a/198.51.100.7", 120, 0), 5, "reading adds none");
+        assert_eq!(count_here("a/198.51.100.8", 120, 1), 1);
+        assert_eq!(count_here("a/198.51.100.7", 180, 1), 1, "a new window");
     }
 
     #[test]

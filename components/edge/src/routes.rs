@@ -3,8 +3,9 @@
 use crate::cache;
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
+use crate::limiter::{self, Limit};
 use crate::reads::{self, ReadRequest};
-use crate::{assets, forward, kv, limiter, notice};
+use crate::{assets, forward, kv, notice};
 use bytes::Bytes;
 use eventfront_domain::Slug;
 use eventfront_domain::freshness;
@@ -59,23 +60,25 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
         }
         ["api", "events", _, "registrations"] => match method {
             Method::POST => {
-                // Spin appends its own `spin-client-addr` after any the
-                // client sent: only the last one is Spin's.
-                let client = limiter::client_key(
-                    request
-                        .headers()
-                        .get_all("spin-client-addr")
-                        .iter()
-                        .next_back()
-                        .and_then(|v| v.to_str().ok()),
-                );
-                limiter::admit(&client, config.registrations_per_minute).await?;
+                let client = client_of(&request);
+                Limit::registrations(config.registrations_per_minute)
+                    .admit(&client)
+                    .await?;
                 forward::forward(&config, request).await
             }
             _ => Err(EdgeError::MethodNotAllowed { allow: "POST" }),
         },
-        ["api", "registrations", _] | ["api", "admin", ..] => {
-            forward::forward(&config, request).await
+        ["api", "registrations", _] => forward::forward(&config, request).await,
+        ["api", "admin", ..] => {
+            let client = client_of(&request);
+            Limit::ADMIN_FAILURES.check(&client).await?;
+            let answer = forward::forward(&config, request).await?;
+            if answer.status() == http::StatusCode::UNAUTHORIZED {
+                // Never the token: who failed, and that they did.
+                eprintln!("edge: failed organizer sign-in from {client}");
+                Limit::ADMIN_FAILURES.record(&client).await;
+            }
+            Ok(answer)
         }
         ["api", "events"] => {
             get(method == Method::GET)?;
@@ -106,6 +109,19 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
             assets::serve(&path, read.if_none_match, read.accepts_gzip)
         }
     }
+}
+
+/// Whom per-client limits count: Spin appends its own `spin-client-addr`
+/// after any the client sent, so only the last one is Spin's.
+fn client_of(request: &Request) -> String {
+    limiter::client_key(
+        request
+            .headers()
+            .get_all("spin-client-addr")
+            .iter()
+            .next_back()
+            .and_then(|v| v.to_str().ok()),
+    )
 }
 
 /// RFC 3339, like every time in the API.

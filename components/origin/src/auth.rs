@@ -50,10 +50,24 @@ pub async fn require_edge(request: &Incoming) -> Result<(), OriginError> {
         .map_err(|_| OriginError::Unauthorized("This origin only answers its edges."))
 }
 
+/// The shortest admin token accepted: a guessable token is worse than none.
+pub const MIN_ADMIN_TOKEN: usize = 32;
+
+const TOKEN_TOO_SHORT: &str = "the admin_token variable must be at least 32 bytes";
+
 /// Refuses organizer requests without the admin token. With no token
-/// configured, every organizer request is refused.
+/// configured, every organizer request is refused; with one too short to
+/// resist guessing, they are answered 503 naming the variable (a component
+/// cannot refuse to start, so this is how it refuses).
 pub async fn require_admin(request: &Incoming) -> Result<(), OriginError> {
     let configured = variable("admin_token").await;
+    if !configured.is_empty() && configured.len() < MIN_ADMIN_TOKEN {
+        static LOGGED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if !LOGGED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            eprintln!("origin configuration error: {TOKEN_TOO_SHORT}; the organizer API is closed");
+        }
+        return Err(OriginError::OrganizerClosed(TOKEN_TOO_SHORT));
+    }
     let offered = request
         .header("authorization")
         .and_then(|h| h.strip_prefix("Bearer "))

@@ -28,6 +28,10 @@ pub enum OriginError {
     Database(String),
     #[error("configuration: {0}")]
     Config(&'static str),
+    /// The organizer API stays closed: a variable is set to something it
+    /// must not be (logged once per instance where it is found).
+    #[error("organizer API closed: {0}")]
+    OrganizerClosed(&'static str),
 }
 
 impl OriginError {
@@ -81,6 +85,10 @@ impl OriginError {
                     None,
                 )
             }
+            OriginError::OrganizerClosed(why) => respond::problem(
+                &Problem::new(503, format!("The organizer API is closed: {why}.")),
+                None,
+            ),
             OriginError::Database(cause) => {
                 eprintln!("origin database error: {cause}");
                 respond::problem(
