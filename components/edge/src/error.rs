@@ -28,6 +28,15 @@ pub enum EdgeError {
     RateLimited(u32),
 }
 
+impl From<eventfront_domain::body::BodyError> for EdgeError {
+    fn from(e: eventfront_domain::body::BodyError) -> Self {
+        match e {
+            eventfront_domain::body::BodyError::TooLarge(limit) => EdgeError::TooLarge(limit),
+            eventfront_domain::body::BodyError::Unreadable(why) => EdgeError::BadQuery(why),
+        }
+    }
+}
+
 impl EdgeError {
     pub fn into_response(self) -> Reply {
         match self {

@@ -6,13 +6,17 @@
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::origin::{self, WRITE_TIMEOUT};
+use bytes::Bytes;
+use eventfront_domain::body::read_limited;
 use eventfront_domain::headers::{declared_length, is_json};
 use eventfront_domain::respond::{self, Reply};
 use spin_sdk::http::Request;
-use spin_sdk::http::body::IncomingBodyExt;
 
-/// The largest body the edge forwards (a whole draft import).
-pub const MAX_BODY: usize = 4 << 20;
+/// The largest body the edge forwards to organizer routes: a whole draft
+/// import.
+pub const MAX_ADMIN_BODY: usize = 4 << 20;
+/// The largest registration: a name, an email and a few answers.
+pub const MAX_REGISTRATION_BODY: usize = 8 << 10;
 
 /// Request headers the origin needs; everything else stays at the edge.
 const PASSED_ON: [http::HeaderName; 5] = [
@@ -32,25 +36,40 @@ const PASSED_BACK: [http::HeaderName; 5] = [
     http::header::ETAG,
 ];
 
-pub async fn forward(config: &EdgeConfig, request: Request) -> Result<Reply, EdgeError> {
-    let (parts, body) = request.into_parts();
-    if declared_length(&parts.headers).is_some_and(|n| n > MAX_BODY) {
-        return Err(EdgeError::TooLarge(MAX_BODY));
+/// A request body read as it streams in, refused with 413 past `limit`
+/// (or when `Content-Length` announces more).
+pub async fn bounded<B>(
+    headers: &http::HeaderMap,
+    body: B,
+    limit: usize,
+) -> Result<Bytes, EdgeError>
+where
+    B: http_body::Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    if declared_length(headers).is_some_and(|n| n > limit) {
+        return Err(EdgeError::TooLarge(limit));
     }
+    Ok(read_limited(body, limit).await?)
+}
+
+/// Forwards `request` with a body of at most `limit` bytes; methods that
+/// carry none (GET, HEAD, DELETE) may send none.
+pub async fn forward(
+    config: &EdgeConfig,
+    request: Request,
+    limit: usize,
+) -> Result<Reply, EdgeError> {
+    let (parts, body) = request.into_parts();
     let sends_body = matches!(
         parts.method,
         http::Method::POST | http::Method::PUT | http::Method::PATCH
     );
+    let limit = if sends_body { limit } else { 0 };
     if sends_body && !is_json(&parts.headers) {
         return Err(EdgeError::UnsupportedMediaType);
     }
-    let body = body
-        .bytes()
-        .await
-        .map_err(|e| EdgeError::BadQuery(format!("the body could not be read: {e:?}")))?;
-    if body.len() > MAX_BODY {
-        return Err(EdgeError::TooLarge(MAX_BODY));
-    }
+    let body = bounded(&parts.headers, body, limit).await?;
     let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let headers: Vec<_> = PASSED_ON
         .iter()

@@ -6,12 +6,12 @@
 use crate::cache::{self, now_ms};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
+use crate::forward;
 use eventfront_domain::Slug;
 use eventfront_domain::respond::{self, Reply};
-use eventfront_domain::signing::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use eventfront_domain::signing::{Direction, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use serde::Deserialize;
 use spin_sdk::http::Request;
-use spin_sdk::http::body::IncomingBodyExt;
 
 const MAX_NOTICE: usize = 4 * 1024;
 
@@ -24,18 +24,23 @@ struct Notice {
 
 pub async fn receive(config: &EdgeConfig, request: Request) -> Result<Reply, EdgeError> {
     let (parts, body) = request.into_parts();
-    let body = body
-        .bytes()
-        .await
-        .map_err(|e| EdgeError::BadQuery(format!("the body could not be read: {e:?}")))?;
-    if body.len() > MAX_NOTICE {
-        return Err(EdgeError::TooLarge(MAX_NOTICE));
-    }
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let forged = |_| EdgeError::Unauthorized("Only the origin may announce a publish.");
+    // Headers and their time window first: an unsigned body is never read.
+    config
+        .verifier
+        .precheck(
+            header(TIMESTAMP_HEADER),
+            header(SIGNATURE_HEADER),
+            now_ms() / 1000,
+        )
+        .map_err(forged)?;
+    let body = forward::bounded(&parts.headers, body, MAX_NOTICE).await?;
     let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     config
         .verifier
         .verify(
+            Direction::ToEdge,
             parts.method.as_str(),
             target,
             header(TIMESTAMP_HEADER),
@@ -43,7 +48,7 @@ pub async fn receive(config: &EdgeConfig, request: Request) -> Result<Reply, Edg
             &body,
             now_ms() / 1000,
         )
-        .map_err(|_| EdgeError::Unauthorized("Only the origin may announce a publish."))?;
+        .map_err(forged)?;
     let notice: Notice = serde_json::from_slice(&body)
         .map_err(|e| EdgeError::BadQuery(format!("The notice is not valid: {e}.")))?;
     let held = cache::ensure_version(config, notice.slug.as_str(), notice.version).await?;

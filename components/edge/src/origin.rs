@@ -3,6 +3,7 @@
 
 use crate::config::EdgeConfig;
 use bytes::Bytes;
+use eventfront_domain::signing::Direction;
 use futures::FutureExt;
 use spin_sdk::http::FullBody;
 use spin_sdk::http::body::IncomingBodyExt;
@@ -42,7 +43,11 @@ pub async fn call(
     for (name, value) in headers {
         request = request.header(name, value);
     }
-    for (name, value) in config.secret.sign(method.as_str(), target, now, &body) {
+    for (name, value) in
+        config
+            .secret
+            .sign(Direction::ToOrigin, method.as_str(), target, now, &body)
+    {
         request = request.header(name, value);
     }
     let request = request

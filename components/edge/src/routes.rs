@@ -64,15 +64,21 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
                 Limit::registrations(config.registrations_per_minute)
                     .admit(&client)
                     .await?;
-                forward::forward(&config, request).await
+                forward::forward(&config, request, forward::MAX_REGISTRATION_BODY).await
             }
             _ => Err(EdgeError::MethodNotAllowed { allow: "POST" }),
         },
-        ["api", "registrations", _] => forward::forward(&config, request).await,
+        ["api", "registrations", _] => forward::forward(&config, request, 0).await,
         ["api", "admin", ..] => {
+            // Only organizers send these: without a token nothing is read.
+            if !request.headers().contains_key(http::header::AUTHORIZATION) {
+                return Err(EdgeError::Unauthorized(
+                    "Organizer requests need a valid bearer token.",
+                ));
+            }
             let client = client_of(&request);
             Limit::ADMIN_FAILURES.check(&client).await?;
-            let answer = forward::forward(&config, request).await?;
+            let answer = forward::forward(&config, request, forward::MAX_ADMIN_BODY).await?;
             if answer.status() == http::StatusCode::UNAUTHORIZED {
                 // Never the token: who failed, and that they did.
                 eprintln!("edge: failed organizer sign-in from {client}");

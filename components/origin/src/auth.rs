@@ -4,7 +4,7 @@
 
 use crate::error::OriginError;
 use crate::request::Incoming;
-use eventfront_domain::signing::{SIGNATURE_HEADER, Secret, TIMESTAMP_HEADER, Verifier};
+use eventfront_domain::signing::{Direction, SIGNATURE_HEADER, Secret, TIMESTAMP_HEADER, Verifier};
 use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 use subtle::ConstantTimeEq;
@@ -35,11 +35,27 @@ pub fn now_secs() -> i64 {
     jiff::Timestamp::now().as_second()
 }
 
+/// Refuses a request whose signature headers are missing, malformed or
+/// outside the time window, before its body is read.
+pub async fn precheck_edge(headers: &http::HeaderMap) -> Result<(), OriginError> {
+    let (_, verifier) = signing_keys().await?;
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    verifier
+        .precheck(
+            header(TIMESTAMP_HEADER),
+            header(SIGNATURE_HEADER),
+            now_secs(),
+        )
+        .map(|_| ())
+        .map_err(|_| OriginError::Unauthorized("This origin only answers its edges."))
+}
+
 /// Refuses any request an edge did not sign.
 pub async fn require_edge(request: &Incoming) -> Result<(), OriginError> {
     let (_, verifier) = signing_keys().await?;
     verifier
         .verify(
+            Direction::ToOrigin,
             request.method.as_str(),
             &request.target,
             request.header(TIMESTAMP_HEADER),

@@ -11,6 +11,7 @@ use crate::error::OriginError;
 use crate::request::Incoming;
 use eventfront_domain::model::Draft;
 use eventfront_domain::respond::{self, Reply};
+use eventfront_domain::signing::Direction;
 use eventfront_domain::snapshot::{self, ChangelogEntry};
 use eventfront_domain::{FieldError, Slug};
 use futures::FutureExt;
@@ -227,7 +228,7 @@ pub async fn notify_edges(slug: &Slug, version: i64) -> Result<Vec<(String, Stri
     let (secret, _) = signing_keys().await?;
     let body = json!({ "slug": slug, "version": version }).to_string();
     let sends = urls.into_iter().map(|url| {
-        let headers = secret.sign("POST", NOTICE_PATH, now_secs(), body.as_bytes());
+        let headers = secret.sign(Direction::ToEdge, "POST", NOTICE_PATH, now_secs(), body.as_bytes());
         let body = body.clone();
         async move {
             let mut request = http::Request::post(format!("{url}{NOTICE_PATH}"))

@@ -1,11 +1,11 @@
-//! Reading a request safely: the body is bounded before it is parsed, its
+//! Reading a request safely: the body is bounded as it streams in, its
 //! type checked, and JSON parse errors reported as 400s.
 
 use crate::error::OriginError;
+use eventfront_domain::body::{BodyError, read_limited};
 use eventfront_domain::headers::{declared_length, is_json};
 use serde_json::Value;
 use spin_sdk::http::Request;
-use spin_sdk::http::body::IncomingBodyExt;
 
 /// A request with its body read (within a limit).
 pub struct Incoming {
@@ -25,13 +25,10 @@ impl Incoming {
         if declared_length(&parts.headers).is_some_and(|n| n > MAX_BODY) {
             return Err(OriginError::TooLarge(MAX_BODY));
         }
-        let body = body
-            .bytes()
-            .await
-            .map_err(|e| OriginError::BadRequest(format!("the body could not be read: {e:?}")))?;
-        if body.len() > MAX_BODY {
-            return Err(OriginError::TooLarge(MAX_BODY));
-        }
+        let body = read_limited(body, MAX_BODY).await.map_err(|e| match e {
+            BodyError::TooLarge(limit) => OriginError::TooLarge(limit),
+            BodyError::Unreadable(why) => OriginError::BadRequest(why),
+        })?;
         let target = parts
             .uri
             .path_and_query()

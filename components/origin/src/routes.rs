@@ -1,7 +1,7 @@
 //! Which handler answers which method and path. Everything but `/health`
 //! must be signed by an edge; organizer routes also need the admin token.
 
-use crate::auth::{require_admin, require_edge};
+use crate::auth::{precheck_edge, require_admin, require_edge};
 use crate::db::Db;
 use crate::error::OriginError;
 use crate::request::Incoming;
@@ -16,6 +16,10 @@ fn slug(s: &str) -> Result<Slug, OriginError> {
 }
 
 pub async fn route(request: Request) -> Result<Reply, OriginError> {
+    // An unsigned or stale request is refused before its body is read.
+    if request.uri().path() != "/health" {
+        precheck_edge(request.headers()).await?;
+    }
     let request = Incoming::read(request).await?;
     let path = request.path().to_string();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();

@@ -2,6 +2,7 @@
 //! idempotency keys), the signatures edge and origin trust each other
 //! by, and the edge's freshness rule. Plain Rust with no spin-sdk, so all of it is tested natively.
 
+pub mod body;
 pub mod conditional;
 pub mod demo;
 pub mod filter;

@@ -1,5 +1,7 @@
-//! How edge and origin trust each other: an HMAC-SHA256 signature over the
-//! method, path, a timestamp and a digest of the body, sent in two headers.
+//! How edge and origin trust each other: an HMAC-SHA256 signature over a
+//! direction label, the method, path, a timestamp and a digest of the body,
+//! sent in two headers. The label makes a request the edge signed for its
+//! origin useless as a notice from the origin, and the other way round.
 //! A verifier accepts any of its secrets (the current one and, during a
 //! rotation, the previous one), a bounded clock skew, and compares in
 //! constant time.
@@ -17,6 +19,24 @@ pub const DEFAULT_TOLERANCE_SECS: i64 = 300;
 pub const MIN_SECRET_LEN: usize = 16;
 
 type HmacSha256 = Hmac<Sha256>;
+
+/// Which way a signed request travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Forwarded writes, snapshot fetches and other calls from an edge.
+    ToOrigin,
+    /// Publish notices from the origin.
+    ToEdge,
+}
+
+impl Direction {
+    fn label(self) -> &'static [u8] {
+        match self {
+            Direction::ToOrigin => b"eventfront/v1 edge-to-origin",
+            Direction::ToEdge => b"eventfront/v1 origin-to-edge",
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
@@ -46,8 +66,17 @@ impl Secret {
         Ok(Self(secret.as_bytes().to_vec()))
     }
 
-    fn mac(&self, method: &str, path: &str, timestamp: i64, body: &[u8]) -> HmacSha256 {
+    fn mac(
+        &self,
+        direction: Direction,
+        method: &str,
+        path: &str,
+        timestamp: i64,
+        body: &[u8],
+    ) -> HmacSha256 {
         let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC accepts any key length");
+        mac.update(direction.label());
+        mac.update(b"\n");
         mac.update(method.to_ascii_uppercase().as_bytes());
         mac.update(b"\n");
         mac.update(path.as_bytes());
@@ -61,13 +90,14 @@ impl Secret {
     /// The two headers to add to a request: `(name, value)` pairs.
     pub fn sign(
         &self,
+        direction: Direction,
         method: &str,
         path_and_query: &str,
         timestamp: i64,
         body: &[u8],
     ) -> [(&'static str, String); 2] {
         let tag = self
-            .mac(method, path_and_query, timestamp, body)
+            .mac(direction, method, path_and_query, timestamp, body)
             .finalize()
             .into_bytes();
         [
@@ -104,16 +134,15 @@ impl Verifier {
         self
     }
 
-    /// `now` is the verifier's clock in Unix seconds.
-    pub fn verify(
+    /// What can be checked before the body is read: both headers there and
+    /// well formed, and the timestamp within the window. `now` is the
+    /// verifier's clock in Unix seconds.
+    pub fn precheck(
         &self,
-        method: &str,
-        path_and_query: &str,
         timestamp: Option<&str>,
         signature: Option<&str>,
-        body: &[u8],
         now: i64,
-    ) -> Result<(), SignatureError> {
+    ) -> Result<(i64, Vec<u8>), SignatureError> {
         let (Some(timestamp), Some(signature)) = (timestamp, signature) else {
             return Err(SignatureError::Missing);
         };
@@ -122,12 +151,29 @@ impl Verifier {
             .strip_prefix("v1=")
             .and_then(|h| hex::decode(h).ok())
             .ok_or(SignatureError::Malformed)?;
-        if (now - timestamp).abs() > self.tolerance_secs {
+        // `abs_diff` cannot overflow, whatever timestamp is sent.
+        if now.abs_diff(timestamp) > self.tolerance_secs.unsigned_abs() {
             return Err(SignatureError::Stale);
         }
+        Ok((timestamp, tag))
+    }
+
+    /// `now` is the verifier's clock in Unix seconds.
+    #[allow(clippy::too_many_arguments)]
+    pub fn verify(
+        &self,
+        direction: Direction,
+        method: &str,
+        path_and_query: &str,
+        timestamp: Option<&str>,
+        signature: Option<&str>,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), SignatureError> {
+        let (timestamp, tag) = self.precheck(timestamp, signature, now)?;
         let matched = self.secrets.iter().any(|secret| {
             secret
-                .mac(method, path_and_query, timestamp, body)
+                .mac(direction, method, path_and_query, timestamp, body)
                 .verify_slice(&tag)
                 .is_ok()
         });
@@ -162,6 +208,7 @@ mod tests {
         body: &[u8],
     ) -> Result<(), SignatureError> {
         verifier.verify(
+            Direction::ToOrigin,
             "POST",
             "/x?y=1",
             header(signed, TIMESTAMP_HEADER),
@@ -174,19 +221,19 @@ mod tests {
     #[test]
     fn a_signature_verifies_and_any_change_breaks_it() {
         let key = secret("0123456789abcdef-current");
-        let signed = key.sign("post", "/x?y=1", NOW, b"{}");
+        let signed = key.sign(Direction::ToOrigin, "post", "/x?y=1", NOW, b"{}");
         let verifier = Verifier::new(vec![key.clone()]);
         assert_eq!(check(&verifier, &signed, b"{}"), Ok(()));
         assert_eq!(
             check(&verifier, &signed, b"{ }"),
             Err(SignatureError::Mismatch)
         );
-        let other_path = key.sign("POST", "/x?y=2", NOW, b"{}");
+        let other_path = key.sign(Direction::ToOrigin, "POST", "/x?y=2", NOW, b"{}");
         assert_eq!(
             check(&verifier, &other_path, b"{}"),
             Err(SignatureError::Mismatch)
         );
-        let other_method = key.sign("PUT", "/x?y=1", NOW, b"{}");
+        let other_method = key.sign(Direction::ToOrigin, "PUT", "/x?y=1", NOW, b"{}");
         assert_eq!(
             check(&verifier, &other_method, b"{}"),
             Err(SignatureError::Mismatch)
@@ -199,16 +246,28 @@ mod tests {
         let new = secret("new-secret-0123456789");
         let rotating = Verifier::new(vec![new.clone(), old.clone()]);
         assert_eq!(
-            check(&rotating, &old.sign("POST", "/x?y=1", NOW, b""), b""),
+            check(
+                &rotating,
+                &old.sign(Direction::ToOrigin, "POST", "/x?y=1", NOW, b""),
+                b""
+            ),
             Ok(())
         );
         assert_eq!(
-            check(&rotating, &new.sign("POST", "/x?y=1", NOW, b""), b""),
+            check(
+                &rotating,
+                &new.sign(Direction::ToOrigin, "POST", "/x?y=1", NOW, b""),
+                b""
+            ),
             Ok(())
         );
         let stranger = secret("someone-else-0123456789");
         assert_eq!(
-            check(&rotating, &stranger.sign("POST", "/x?y=1", NOW, b""), b""),
+            check(
+                &rotating,
+                &stranger.sign(Direction::ToOrigin, "POST", "/x?y=1", NOW, b""),
+                b""
+            ),
             Err(SignatureError::Mismatch)
         );
     }
@@ -217,22 +276,72 @@ mod tests {
     fn stale_missing_and_malformed_signatures_are_refused() {
         let key = secret("0123456789abcdef-current");
         let verifier = Verifier::new(vec![key.clone()]).with_tolerance(60);
-        let old = key.sign("POST", "/x?y=1", NOW - 61, b"");
+        let old = key.sign(Direction::ToOrigin, "POST", "/x?y=1", NOW - 61, b"");
         assert_eq!(check(&verifier, &old, b""), Err(SignatureError::Stale));
-        let future = key.sign("POST", "/x?y=1", NOW + 61, b"");
+        let future = key.sign(Direction::ToOrigin, "POST", "/x?y=1", NOW + 61, b"");
         assert_eq!(check(&verifier, &future, b""), Err(SignatureError::Stale));
-        let edge = key.sign("POST", "/x?y=1", NOW - 60, b"");
+        let edge = key.sign(Direction::ToOrigin, "POST", "/x?y=1", NOW - 60, b"");
         assert_eq!(check(&verifier, &edge, b""), Ok(()));
         assert_eq!(
-            verifier.verify("POST", "/", None, Some("v1=00"), b"", NOW),
+            verifier.verify(
+                Direction::ToOrigin,
+                "POST",
+                "/",
+                None,
+                Some("v1=00"),
+                b"",
+                NOW
+            ),
             Err(SignatureError::Missing)
         );
         for bad in ["00", "v1=zz", "v2=00"] {
             assert_eq!(
-                verifier.verify("POST", "/", Some("1"), Some(bad), b"", NOW),
+                verifier.verify(
+                    Direction::ToOrigin,
+                    "POST",
+                    "/",
+                    Some("1"),
+                    Some(bad),
+                    b"",
+                    NOW
+                ),
                 Err(SignatureError::Malformed)
             );
         }
+    }
+
+    #[test]
+    fn a_signature_is_good_only_in_its_direction() {
+        let key = secret("0123456789abcdef-current");
+        let verifier = Verifier::new(vec![key.clone()]);
+        let to_origin = key.sign(Direction::ToOrigin, "POST", "/_edge/publish", NOW, b"{}");
+        let as_notice = verifier.verify(
+            Direction::ToEdge,
+            "POST",
+            "/_edge/publish",
+            header(&to_origin, TIMESTAMP_HEADER),
+            header(&to_origin, SIGNATURE_HEADER),
+            b"{}",
+            NOW,
+        );
+        assert_eq!(as_notice, Err(SignatureError::Mismatch));
+    }
+
+    #[test]
+    fn extreme_timestamps_are_stale_not_overflows() {
+        let key = secret("0123456789abcdef-current");
+        let verifier = Verifier::new(vec![key]);
+        for timestamp in [i64::MIN, i64::MAX, -1] {
+            assert_eq!(
+                verifier.precheck(Some(&timestamp.to_string()), Some("v1=00"), NOW),
+                Err(SignatureError::Stale)
+            );
+        }
+        assert!(
+            verifier
+                .precheck(Some(&NOW.to_string()), Some("v1=00"), NOW)
+                .is_ok()
+        );
     }
 
     #[test]
