@@ -288,8 +288,8 @@ pub async fn registrations(db: &Db, slug: &Slug, request: &Incoming) -> Result<R
     ))
 }
 
-/// RFC 4180 CSV, with cells that a spreadsheet would run as formulas
-/// defused by a leading apostrophe.
+/// RFC 4180 CSV (written by the `csv` crate), with every cell a
+/// spreadsheet would run as a formula defused.
 fn to_csv(list: &[Value]) -> String {
     const COLUMNS: [&str; 7] = [
         "id",
@@ -300,34 +300,40 @@ fn to_csv(list: &[Value]) -> String {
         "created_at",
         "updated_at",
     ];
-    let mut out = COLUMNS.join(",");
-    out.push_str("\r\n");
-    for item in list {
-        let cells: Vec<String> = COLUMNS
-            .iter()
-            .map(|c| match &item[*c] {
-                Value::String(s) => csv_cell(s),
-                Value::Null => String::new(),
-                other => other.to_string(),
-            })
-            .collect();
-        out.push_str(&cells.join(","));
-        out.push_str("\r\n");
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    let rows = std::iter::once(COLUMNS.map(String::from)).chain(list.iter().map(|item| {
+        COLUMNS.map(|c| match &item[c] {
+            Value::String(s) => defused(s),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        })
+    }));
+    for row in rows {
+        // Writing to memory fails only on a bug in the writer.
+        writer.write_record(&row).expect("CSV to memory");
     }
-    out
+    String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
-fn csv_cell(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
+/// A cell a spreadsheet shows as text: one that would start a formula
+/// (`=`, `+`, `-`, `@`, or a tab or CR before them, even after spaces) gets
+/// a leading apostrophe, as does every part after a `;` or `|` (the list
+/// separators of other locales, which would split the cell there).
+fn defused(cell: &str) -> String {
+    let starts_formula = |part: &str| {
+        part.trim_start_matches(' ')
+            .starts_with(['=', '+', '-', '@', '\t', '\r'])
     };
-    if s.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
+    let mut out = String::with_capacity(cell.len() + 1);
+    for part in cell.split_inclusive([';', '|']) {
+        if starts_formula(part) {
+            out.push('\'');
+        }
+        out.push_str(part);
     }
+    out
 }
 
 /// `GET /api/admin/events/{slug}/audit`
@@ -356,14 +362,34 @@ mod tests {
 
     #[test]
     fn csv_quotes_and_defuses_formulas() {
-        assert_eq!(csv_cell("plain"), "plain");
-        assert_eq!(csv_cell("a,b"), "\"a,b\"");
-        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_cell("=HYPERLINK(1)"), "'=HYPERLINK(1)");
-        let csv = to_csv(&[
-            json!({"id": "1", "name": "A, B", "email": "a@x", "status": "waitlisted", "position": 2}),
-        ]);
-        assert!(csv.starts_with("id,name,email,status,position,created_at,updated_at\r\n"));
-        assert!(csv.contains("1,\"A, B\",a@x,waitlisted,2,,\r\n"), "{csv}");
+        assert_eq!(defused("plain"), "plain");
+        assert_eq!(defused("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        assert_eq!(defused("  +1"), "'  +1");
+        assert_eq!(defused("\t=1"), "'\t=1");
+        assert_eq!(defused("a;=cmd|' /C calc'!A0"), "a;'=cmd|' /C calc'!A0");
+        assert_eq!(defused("x-ray@example.com"), "x-ray@example.com");
+        let csv = to_csv(&[json!({
+            "id": "1", "name": "A, \"B\"", "email": "a@x", "status": "waitlisted",
+            "position": 2, "created_at": "-1"
+        })]);
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        assert_eq!(
+            reader.headers().unwrap(),
+            vec![
+                "id",
+                "name",
+                "email",
+                "status",
+                "position",
+                "created_at",
+                "updated_at"
+            ]
+        );
+        let row = reader.records().next().unwrap().unwrap();
+        assert_eq!(
+            row,
+            vec!["1", "A, \"B\"", "a@x", "waitlisted", "2", "'-1", ""]
+        );
+        assert!(csv.ends_with("\r\n"));
     }
 }

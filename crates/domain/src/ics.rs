@@ -4,8 +4,38 @@
 //! duplicates. Built from the snapshot's JSON documents.
 
 use chrono::{DateTime, Utc};
-use icalendar::{Calendar, Component, Event, EventLike};
+use icalendar::{Calendar, Component, Event, EventLike, Property};
 use serde_json::Value;
+
+/// Who made the calendar (RFC 5545 §3.7.3).
+pub const PRODID: &str = "-//Eventfront//Eventfront agenda//EN";
+
+/// A one-line value: any control character (a line break above all, which
+/// would start a new property) becomes a space. Published data refuses
+/// them already; this holds for data stored before it did.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// A text that may keep its line breaks (`\n`, which the writer escapes);
+/// other control characters, a bare CR among them, become spaces.
+fn multi_line(text: &str) -> String {
+    text.replace("\r\n", "\n")
+        .chars()
+        .map(|c| if c.is_control() && c != '\n' { ' ' } else { c })
+        .collect()
+}
+
+/// RFC 5545 TEXT escaping, for properties the writer passes through as
+/// they are (`NAME` is not one it knows as text).
+fn escaped(text: &str) -> String {
+    one_line(text)
+        .replace('\\', "\\\\")
+        .replace(';', "\\;")
+        .replace(',', "\\,")
+}
 
 fn utc(value: &Value) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(value.as_str()?)
@@ -35,12 +65,21 @@ pub fn calendar(event: &Value, sessions: &[&Value], speakers: &[Value], stamp: &
             .filter_map(|id| {
                 speakers.iter().find(|s| &s["id"] == id)?["name"]
                     .as_str()
-                    .map(String::from)
+                    .map(one_line)
             })
             .collect()
     };
-    let mut calendar = Calendar::new();
-    calendar.name(event["name"].as_str().unwrap_or(slug));
+    let name = escaped(event["name"].as_str().unwrap_or(slug));
+    let mut calendar = Calendar::empty();
+    for (key, value) in [
+        ("VERSION", "2.0"),
+        ("PRODID", PRODID),
+        ("CALSCALE", "GREGORIAN"),
+        ("NAME", &name),
+        ("X-WR-CALNAME", &name),
+    ] {
+        calendar.append_property(Property::new(key, value));
+    }
     for session in sessions {
         let (Some(starts), Some(ends)) = (utc(&session["starts_at"]), utc(&session["ends_at"]))
         else {
@@ -56,12 +95,12 @@ pub fn calendar(event: &Value, sessions: &[&Value], speakers: &[Value], stamp: &
         vevent
             .uid(&format!("{id}@{slug}.eventfront"))
             .timestamp(stamp)
-            .summary(session["title"].as_str().unwrap_or_default())
-            .description(description.trim())
+            .summary(&one_line(session["title"].as_str().unwrap_or_default()))
+            .description(&multi_line(description.trim()))
             .starts(starts)
             .ends(ends);
         if let Some(room) = room_name(&session["room"]) {
-            vevent.location(&room);
+            vevent.location(&one_line(&room));
         }
         calendar.push(vevent.done());
     }
@@ -104,5 +143,45 @@ mod tests {
             other => panic!("start not in UTC: {other:?}"),
         };
         assert_eq!(starts.to_rfc3339(), "2027-06-08T08:00:00+00:00");
+    }
+
+    #[test]
+    fn nothing_stored_can_add_a_line_or_a_property() {
+        let event = json!({
+            "slug": "summit",
+            "name": "Summit\nBEGIN:VEVENT\r\nUID:evil, with; marks\\",
+            "rooms": [{"id": "a", "name": "Hall\r\nX-EVIL:1"}]
+        });
+        let session = json!({
+            "id": "s", "title": "Talk\r\nATTENDEE:mailto:x@example.com",
+            "abstract": "Line one\r\nLine two\rstill two", "starts_at": "2027-06-08T09:00:00+01:00",
+            "ends_at": "2027-06-08T09:30:00+01:00", "room": "a", "speakers": []
+        });
+        let text = calendar(&event, &[&session], &[], "2027-01-01T00:00:00Z");
+        let lines: Vec<&str> = text.split("\r\n").collect();
+        assert_eq!(
+            lines
+                .iter()
+                .filter(|l| l.starts_with("BEGIN:VEVENT"))
+                .count(),
+            1
+        );
+        for forged in ["UID:evil", "X-EVIL", "ATTENDEE"] {
+            assert!(
+                !lines.iter().any(|l| l.starts_with(forged)),
+                "{forged} in\n{text}"
+            );
+        }
+        assert!(lines.contains(&format!("PRODID:{PRODID}").as_str()));
+        let parsed: icalendar::Calendar = text.parse().unwrap();
+        assert_eq!(
+            parsed.get_name(),
+            Some("Summit BEGIN:VEVENT  UID:evil\\, with\\; marks\\\\")
+        );
+        let vevent = parsed.components[0].as_event().unwrap();
+        assert_eq!(
+            vevent.get_description(),
+            Some("Line one\nLine two still two")
+        );
     }
 }

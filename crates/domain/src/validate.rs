@@ -75,6 +75,19 @@ impl<'a> Reader<'a> {
         self.object.get(key).filter(|v| !v.is_null())
     }
 
+    /// A one-line text: names, titles, places. No control character at
+    /// all, so nothing can break the line it is written on (an iCalendar
+    /// property, a CSV cell, a header).
+    fn line(&mut self, key: &str, required: bool, max: usize) -> Option<String> {
+        let text = self.text(key, required, max)?;
+        if text.chars().any(char::is_control) {
+            self.fail(key, "must be one line, without control characters");
+            return None;
+        }
+        Some(text)
+    }
+
+    /// A text that may run over several lines (descriptions, abstracts).
     fn text(&mut self, key: &str, required: bool, max: usize) -> Option<String> {
         match self.present(key) {
             None if required => {
@@ -237,8 +250,8 @@ fn read_event(input: &Value, prefix: &str, errors: &mut Errors) -> Option<Event>
         "registration",
     ];
     let mut r = Reader::new(input, prefix, FIELDS, errors)?;
-    let name = r.text("name", true, MAX_NAME);
-    let timezone = r.text("timezone", true, 64);
+    let name = r.line("name", true, MAX_NAME);
+    let timezone = r.line("timezone", true, 64);
     if let Some(tz) = &timezone
         && !check_zone(tz)
     {
@@ -255,14 +268,14 @@ fn read_event(input: &Value, prefix: &str, errors: &mut Errors) -> Option<Event>
         r.fail("ends_at", "must be after starts_at");
     }
     let description = r.text("description", false, MAX_TEXT);
-    let venue = r.text("venue", false, MAX_NAME);
+    let venue = r.line("venue", false, MAX_NAME);
     let tracks = read_named_list(&mut r, "tracks", MAX_TRACKS, |r| {
         Some(Track {
             id: r.slug("id")?.or_else(|| {
                 r.fail("id", "is required");
                 None
             })?,
-            name: r.text("name", true, MAX_NAME)?,
+            name: r.line("name", true, MAX_NAME)?,
         })
     });
     let rooms = read_named_list(&mut r, "rooms", MAX_ROOMS, |r| {
@@ -270,7 +283,7 @@ fn read_event(input: &Value, prefix: &str, errors: &mut Errors) -> Option<Event>
             r.fail("id", "is required");
             None
         });
-        let name = r.text("name", true, MAX_NAME);
+        let name = r.line("name", true, MAX_NAME);
         let capacity = r.capacity("capacity");
         Some(Room {
             id: id?,
@@ -429,7 +442,7 @@ fn read_session(
     {
         r.fail("id", "must match the id in the address");
     }
-    let title = r.text("title", true, MAX_NAME);
+    let title = r.line("title", true, MAX_NAME);
     let summary = r.text("abstract", false, MAX_TEXT);
     let starts_at = r.required_timestamp("starts_at");
     let ends_at = r.required_timestamp("ends_at");
@@ -577,9 +590,9 @@ fn read_speaker(id: Slug, input: &Value, prefix: &str, errors: &mut Errors) -> O
     {
         r.fail("id", "must match the id in the address");
     }
-    let name = r.text("name", true, MAX_NAME);
+    let name = r.line("name", true, MAX_NAME);
     let bio = r.text("bio", false, MAX_TEXT);
-    let affiliation = r.text("affiliation", false, MAX_NAME);
+    let affiliation = r.line("affiliation", false, MAX_NAME);
     let links = match r.present("links") {
         None => Some(BTreeMap::new()),
         Some(Value::Object(map)) if map.len() <= MAX_LINKS => {
@@ -778,6 +791,27 @@ mod tests {
         ] {
             assert!(f.contains(&expected), "{expected} not in {f:?}");
         }
+    }
+
+    #[test]
+    fn one_line_fields_refuse_line_breaks_and_descriptions_keep_them() {
+        let mut e = event_json();
+        e["name"] = json!("Summit\r\nBEGIN:VEVENT");
+        e["venue"] = json!("Hall\u{0007}");
+        e["tracks"][0]["name"] = json!("Run\ntime");
+        e["rooms"][0]["name"] = json!("Hall\tA");
+        e["description"] = json!("Two\nlines\tand a tab");
+        assert_eq!(
+            fields(&event(&e).unwrap_err()),
+            ["name", "venue", "tracks[0].name", "rooms[0].name"]
+        );
+        let id = Slug::parse("ada").unwrap();
+        let errors = speaker(
+            &id,
+            &json!({"name": "Ada\nLovelace", "affiliation": "A\rB"}),
+        )
+        .unwrap_err();
+        assert_eq!(fields(&errors), ["name", "affiliation"]);
     }
 
     #[test]
