@@ -3,6 +3,7 @@
 
 use crate::error::EdgeError;
 use eventfront_domain::signing::{Secret, Verifier};
+use ipnet::IpNet;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -19,6 +20,12 @@ pub struct EdgeConfig {
     /// Registration attempts allowed per client address per minute; `0`
     /// leaves limiting to the platform in front (each count is a KV write).
     pub registrations_per_minute: u32,
+    /// Proxies in front of the edge whose forwarding header names the
+    /// client (`trusted_proxies`, addresses or CIDR blocks); empty trusts
+    /// none, and the address Spin saw is the client.
+    pub trusted_proxies: Vec<IpNet>,
+    /// The header those proxies name the client in.
+    pub client_ip_header: String,
 }
 
 impl EdgeConfig {
@@ -43,8 +50,31 @@ impl EdgeConfig {
             .await
             .parse()
             .unwrap_or(20);
+        let trusted_proxies = optional("trusted_proxies")
+            .await
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .filter_map(|entry| {
+                let net = entry
+                    .parse::<IpNet>()
+                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(IpNet::from));
+                if net.is_err() {
+                    eprintln!(
+                        "edge: trusted_proxies: {entry:?} is not an address or CIDR block; ignored"
+                    );
+                }
+                net.ok()
+            })
+            .collect();
+        let client_ip_header = match optional("client_ip_header").await.trim() {
+            "" => "x-forwarded-for".to_string(),
+            header => header.to_ascii_lowercase(),
+        };
         let config = EdgeConfig {
             registrations_per_minute,
+            trusted_proxies,
+            client_ip_header,
             region: variable("region").await?,
             origin_url: variable("origin_url")
                 .await?

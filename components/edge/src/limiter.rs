@@ -13,6 +13,7 @@
 use crate::cache::now_ms;
 use crate::error::EdgeError;
 use crate::kv;
+use ipnet::IpNet;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -52,24 +53,56 @@ impl Limit {
     };
 }
 
-/// Whom an attempt is counted against: the address Spin saw, without its
-/// port, and an IPv6 address as its /64.
-pub fn client_key(spin_client_addr: Option<&str>) -> String {
-    let addr = spin_client_addr.unwrap_or("unknown");
-    let ip = addr
-        .parse::<SocketAddr>()
+/// An address as `spin-client-addr` or a forwarding header writes it:
+/// `ip`, `ip:port` or `[ipv6]:port`.
+fn parse_ip(addr: &str) -> Option<IpAddr> {
+    let addr = addr.trim();
+    addr.parse::<SocketAddr>()
         .map(|s| s.ip())
-        .or_else(|_| addr.parse::<IpAddr>());
+        .or_else(|_| addr.trim_matches(['[', ']']).parse::<IpAddr>())
+        .ok()
+}
+
+/// Whom an attempt is counted against: the address Spin saw, without its
+/// port, and an IPv6 address as its /64; or the client behind trusted
+/// proxies: when the address Spin saw is one of
+/// `trusted`, the forwarding header (`X-Forwarded-For` style, nearest hop
+/// last) is read from the right, past every trusted hop, to the first
+/// address no trusted proxy vouches beyond. From anyone else the header is
+/// ignored: a client cannot choose the address it is counted as.
+pub fn client_key_behind(
+    spin_client_addr: Option<&str>,
+    forwarded: Option<&str>,
+    trusted: &[IpNet],
+) -> String {
+    let Some(mut client) = spin_client_addr.and_then(parse_ip) else {
+        return "unknown".to_string();
+    };
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if is_trusted(&client) {
+        for hop in forwarded.unwrap_or("").rsplit(',') {
+            let Some(ip) = parse_ip(hop) else {
+                break;
+            };
+            client = ip;
+            if !is_trusted(&ip) {
+                break;
+            }
+        }
+    }
+    key_of(client)
+}
+
+fn key_of(ip: IpAddr) -> String {
     match ip {
-        Ok(IpAddr::V4(v4)) => v4.to_string(),
-        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => v4.to_string(),
             None => {
                 let s = v6.segments();
                 format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
             }
         },
-        Err(_) => "unknown".to_string(),
     }
 }
 
@@ -189,6 +222,10 @@ pub async fn sweep_ended_windows() {
 mod tests {
     use super::*;
 
+    fn client_key(spin_client_addr: Option<&str>) -> String {
+        client_key_behind(spin_client_addr, None, &[])
+    }
+
     #[test]
     fn clients_are_counted_by_address_and_ipv6_by_its_64() {
         assert_eq!(client_key(Some("203.0.113.9:51234")), "203.0.113.9");
@@ -204,6 +241,39 @@ mod tests {
         assert_eq!(client_key(Some("[::ffff:192.0.2.1]:80")), "192.0.2.1");
         assert_eq!(client_key(Some("nonsense")), "unknown");
         assert_eq!(client_key(None), "unknown");
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_trusted_proxies() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let header = Some("203.0.113.66, 198.51.100.2, 10.1.1.1");
+        // From the proxy: the hop before the trusted ones.
+        assert_eq!(
+            client_key_behind(Some("10.0.0.5:1234"), header, &trusted),
+            "198.51.100.2"
+        );
+        // From anyone else the header is the client's own word: ignored.
+        assert_eq!(
+            client_key_behind(Some("192.0.2.9:1234"), header, &trusted),
+            "192.0.2.9"
+        );
+        assert_eq!(
+            client_key_behind(Some("192.0.2.9:1234"), header, &[]),
+            "192.0.2.9"
+        );
+        // A proxy that forwards nothing readable: the proxy itself.
+        assert_eq!(
+            client_key_behind(Some("10.0.0.5:1234"), Some("junk"), &trusted),
+            "10.0.0.5"
+        );
+        assert_eq!(
+            client_key_behind(Some("10.0.0.5:1234"), None, &trusted),
+            "10.0.0.5"
+        );
+        assert_eq!(
+            client_key_behind(Some("10.0.0.5:1"), Some("[2001:db8:1:2::7]:443"), &trusted),
+            "2001:db8:1:2::/64"
+        );
     }
 
     #[test]

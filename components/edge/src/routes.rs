@@ -60,7 +60,7 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
         }
         ["api", "events", _, "registrations"] => match method {
             Method::POST => {
-                let client = client_of(&request);
+                let client = client_of(&config, &request);
                 Limit::registrations(config.registrations_per_minute)
                     .admit(&client)
                     .await?;
@@ -76,7 +76,7 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
                     "Organizer requests need a valid bearer token.",
                 ));
             }
-            let client = client_of(&request);
+            let client = client_of(&config, &request);
             Limit::ADMIN_FAILURES.check(&client).await?;
             let answer = forward::forward(&config, request, forward::MAX_ADMIN_BODY).await?;
             if answer.status() == http::StatusCode::UNAUTHORIZED {
@@ -117,16 +117,23 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
     }
 }
 
-/// Whom per-client limits count: Spin appends its own `spin-client-addr`
-/// after any the client sent, so only the last one is Spin's.
-fn client_of(request: &Request) -> String {
-    limiter::client_key(
+/// Whom per-client limits count. Spin appends its own `spin-client-addr`
+/// after any the client sent, so only the last one is Spin's; behind a
+/// proxy the operator trusts, the proxy's forwarding header names the
+/// client.
+fn client_of(config: &EdgeConfig, request: &Request) -> String {
+    let last = |name: &str| {
         request
             .headers()
-            .get_all("spin-client-addr")
+            .get_all(name)
             .iter()
             .next_back()
-            .and_then(|v| v.to_str().ok()),
+            .and_then(|v| v.to_str().ok())
+    };
+    limiter::client_key_behind(
+        last("spin-client-addr"),
+        last(&config.client_ip_header),
+        &config.trusted_proxies,
     )
 }
 

@@ -1,10 +1,19 @@
-//! The demo event that a fresh database starts with, so that the first
-//! `spin up` shows a realistic published agenda with no extra command.
+//! The demo event that a fresh development database starts with, so that
+//! the first `spin up` shows a realistic published agenda with no extra
+//! command. Only when `seed_demo` asks for it: on in the development
+//! `spin.toml`, off in every production manifest.
 
 use crate::db::Db;
 use crate::error::OriginError;
 use eventfront_domain::Slug;
 use eventfront_domain::demo::{DEMO_SLUG, demo_draft};
+
+/// Whether the `seed_demo` variable asks for the demo event.
+pub async fn wanted() -> bool {
+    spin_sdk::variables::get("seed_demo")
+        .await
+        .is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
 
 /// Writes and publishes the demo event; runs inside the migration's
 /// transaction, so it happens exactly once.

@@ -98,6 +98,13 @@ pub async fn register(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply,
             // One read for everything the decision needs keeps the write
             // lock, which every concurrent registration waits for, brief.
             let now_text = now.to_string();
+            // Idempotency records live a day: a retry comes within minutes.
+            let expired = now - jiff::SignedDuration::from_hours(IDEMPOTENCY_HOURS);
+            db.exec(
+                "DELETE FROM idempotency WHERE created_at < ?",
+                [text(&expired.to_string())],
+            )
+            .await?;
             let state = db
                 .row(
                     "SELECT
@@ -190,6 +197,9 @@ pub async fn register(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply,
         .await?;
     Ok(respond::bytes(status, "application/json", body))
 }
+
+/// How long a registration's answer is kept for replays of its key.
+const IDEMPOTENCY_HOURS: i64 = 24;
 
 /// The registration `id`, if the bearer token in `request` manages it.
 async fn authorized(db: &Db, id: &str, request: &Incoming) -> Result<Registration, OriginError> {

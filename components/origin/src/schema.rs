@@ -10,7 +10,8 @@ use crate::error::OriginError;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Each entry moves the schema from version `index` to `index + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE events (
     slug            TEXT PRIMARY KEY,
     draft           TEXT NOT NULL,
@@ -101,7 +102,12 @@ CREATE TABLE edge_notices (
     at       TEXT NOT NULL,
     PRIMARY KEY (event, version, edge)
 );
-"#];
+"#,
+    // Idempotency records expire after a day: found by age.
+    r#"
+CREATE INDEX idempotency_created ON idempotency (created_at);
+"#,
+];
 
 /// Set once this instance has seen the schema current.
 static CURRENT: AtomicBool = AtomicBool::new(false);
@@ -133,7 +139,7 @@ pub async fn ensure(db: &Db) -> Result<(), OriginError> {
         // PRAGMA takes no parameters; `version` is our own number.
         db.exec(&format!("PRAGMA user_version = {version}"), [])
             .await?;
-        if fresh {
+        if fresh && crate::demo::wanted().await {
             crate::demo::seed(db).await?;
         }
         Ok(())
