@@ -115,6 +115,7 @@ pub async fn put_session(
                 .collect();
             let session =
                 validate::session(id, &input, &event, &speakers).map_err(OriginError::Invalid)?;
+            within_limit(db, "sessions", slug, id, validate::MAX_SESSIONS).await?;
             draft::save_session(db, slug, &session).await?;
             audit::record(
                 db,
@@ -179,6 +180,7 @@ pub async fn put_speaker(
         validate::speaker(id, &request.json(MAX_ENTITY)?).map_err(OriginError::Invalid)?;
     db.transaction(async |db| {
         existing_event(db, slug).await?;
+        within_limit(db, "speakers", slug, id, validate::MAX_SPEAKERS).await?;
         draft::save_speaker(db, slug, &speaker).await?;
         audit::record(
             db,
@@ -192,6 +194,31 @@ pub async fn put_speaker(
     })
     .await?;
     Ok(respond::json(200, &speaker))
+}
+
+/// Refuses a new session or speaker that would take the draft past what an
+/// import accepts, so that every draft can always be imported again.
+async fn within_limit(
+    db: &Db,
+    table: &'static str,
+    slug: &Slug,
+    id: &Slug,
+    limit: usize,
+) -> Result<(), OriginError> {
+    // `table` is one of two names written in this file, never input.
+    let others = db
+        .row(
+            &format!("SELECT count(*) FROM {table} WHERE event = ? AND id != ?"),
+            [text(slug.as_str()), text(id.as_str())],
+        )
+        .await?
+        .map_or(0, |r| col_int(&r, 0));
+    if others as usize >= limit {
+        return Err(OriginError::Conflict(format!(
+            "The draft already has {limit} {table}, the most an event can have."
+        )));
+    }
+    Ok(())
 }
 
 /// `DELETE /api/admin/events/{slug}/speakers/{id}`: refused while a

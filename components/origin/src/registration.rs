@@ -102,7 +102,7 @@ pub async fn register(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply,
             let expired = now - jiff::SignedDuration::from_hours(IDEMPOTENCY_HOURS);
             db.exec(
                 "DELETE FROM idempotency WHERE created_at < ?",
-                [text(&expired.to_string())],
+                [text(expired.to_string())],
             )
             .await?;
             let state = db
