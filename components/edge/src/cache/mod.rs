@@ -257,12 +257,30 @@ async fn store_snapshot(snapshot: &Snapshot) -> Arc<Held> {
     } else {
         head.clone()
     };
+    if stored && standing.version == head.version {
+        spin_sdk::wasip3::spawn(remove_old_versions(slug.to_string(), head.version));
+    }
     let held = if standing.version == head.version {
         Held::with_docs(slug, standing, docs)
     } else {
         Held::from_head(slug, standing)
     };
     instance().remember(slug, Arc::new(held))
+}
+
+/// Deletes the documents of versions no reader can still want: older than
+/// the one before `current` (a fresh instance that read the previous head a
+/// moment ago may still fetch its documents). Runs after the response.
+async fn remove_old_versions(slug: String, current: u64) {
+    let prefix = format!("doc/{slug}/");
+    for key in kv::keys_with_prefix(&prefix).await {
+        let version = key[prefix.len()..]
+            .split_once('/')
+            .and_then(|(v, _)| v.parse::<u64>().ok());
+        if version.is_some_and(|v| v + 1 < current) {
+            kv::delete(&key).await;
+        }
+    }
 }
 
 /// Every document of `snapshot`, as stored and gzipped.
