@@ -4,7 +4,7 @@
 //! in-process for `*.spin.internal`, and subject to injected link faults.
 
 use crate::engine::{engine, load_component};
-use crate::kv::{KvBackend, RedisKv, SqliteKv};
+use crate::kv::{Counted, KvBackend, KvCounts, RedisKv, SqliteKv};
 use crate::manifest::{ComponentDecl, FileMount, Manifest};
 use crate::outbound::{AllowedHost, LinkFault, Links, is_allowed};
 use crate::pool::{GuestRequest, InstancePool, ReuseLimits, StoreFactory};
@@ -44,7 +44,10 @@ pub struct AppOptions {
     /// Spin's runtime configuration file: backends for stores and databases.
     pub runtime_config: Option<PathBuf>,
     pub reuse: ReuseLimits,
-    /// A request still running after this gets a 500.
+    /// A request with no response after this gets a 500, and work a guest
+    /// spawned is cut off this long after its last response, as Spin's
+    /// `--request-timeout` does. Spin sets none by default; the host keeps
+    /// 30 s so that a hung guest fails a test rather than hanging it.
     pub request_timeout: Duration,
 }
 
@@ -81,13 +84,15 @@ struct AppInner {
     components: HashMap<String, Arc<InstancePool>>,
     links: Links,
     // Kept alive for the app's lifetime: temporary state lives here.
-    _state: StateFiles,
+    state: StateFiles,
 }
 
 /// Where each store and database label lives: Spin's defaults in the
 /// state folder, overridden or extended by the runtime configuration.
 struct StateFiles {
     kv: HashMap<String, Arc<dyn KvBackend>>,
+    /// The same stores, for their operation counts.
+    kv_counted: HashMap<String, Arc<Counted>>,
     sqlite: HashMap<String, Arc<SqliteDb>>,
     _temporary: Option<tempfile::TempDir>,
 }
@@ -137,6 +142,14 @@ impl StateFiles {
             };
             kv.insert(label.clone(), backend);
         }
+        let kv_counted: HashMap<String, Arc<Counted>> = kv
+            .into_iter()
+            .map(|(label, backend)| (label, Arc::new(Counted::new(backend))))
+            .collect();
+        let kv = kv_counted
+            .iter()
+            .map(|(label, counted)| (label.clone(), counted.clone() as Arc<dyn KvBackend>))
+            .collect();
         let mut sqlite = HashMap::new();
         sqlite.insert(
             DEFAULT_LABEL.to_string(),
@@ -157,6 +170,7 @@ impl StateFiles {
         }
         Ok(Self {
             kv,
+            kv_counted,
             sqlite,
             _temporary: temporary,
         })
@@ -196,7 +210,7 @@ impl App {
                 manifest: manifest.clone(),
                 components,
                 links: Links::default(),
-                _state: state,
+                state,
             }
         });
         match failure {
@@ -212,6 +226,15 @@ impl App {
     /// Fault injection on this app's outbound links.
     pub fn links(&self) -> &Links {
         &self.inner.links
+    }
+
+    /// How many operations the key-value store `label` has served so far.
+    pub fn kv_counts(&self, label: &str) -> KvCounts {
+        self.inner
+            .state
+            .kv_counted
+            .get(label)
+            .map_or_else(KvCounts::default, |c| c.counts())
     }
 
     /// How many instances of a component have been made so far.
@@ -237,9 +260,18 @@ impl App {
 
     /// Convenience for tests: a request with an in-memory body.
     pub async fn send(&self, request: http::Request<Bytes>) -> http::Response<Bytes> {
-        let request = request.map(|b| Full::new(b).map_err(|e| match e {}).boxed_unsync());
-        self.handle(request, SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.send_from(request, SocketAddr::from(([127, 0, 0, 1], 0)))
             .await
+    }
+
+    /// Convenience for tests: a request with an in-memory body from `client`.
+    pub async fn send_from(
+        &self,
+        request: http::Request<Bytes>,
+        client: SocketAddr,
+    ) -> http::Response<Bytes> {
+        let request = request.map(|b| Full::new(b).map_err(|e| match e {}).boxed_unsync());
+        self.handle(request, client).await
     }
 
     /// Convenience for tests: `GET path`.
@@ -302,17 +334,11 @@ impl AppInner {
             .to_string();
         let full_url = format!("{scheme}://{authority}{path_and_query}");
         parts.uri = full_url.parse()?;
-        let spoofed: Vec<_> = parts
-            .headers
-            .keys()
-            .filter(|k| k.as_str().starts_with("spin-"))
-            .cloned()
-            .collect();
-        for name in spoofed {
-            parts.headers.remove(name);
-        }
+        // As Spin 4.1 does: the client's headers stay, `spin-*` ones
+        // included, and Spin's own are appended after them, so a guest that
+        // reads the first value of `spin-client-addr` reads the client's.
         for (name, value) in matched.spin_headers(&full_url, client) {
-            parts.headers.insert(name, value.parse()?);
+            parts.headers.append(name, value.parse()?);
         }
         Ok(http::Request::from_parts(parts, body))
     }
@@ -346,9 +372,22 @@ impl AppInner {
         } else {
             format!("{host}:{port}")
         };
-        match self.links.fault(&link) {
+        let fault = self.links.fault(&link);
+        match fault {
             Some(LinkFault::Cut) => return Err(ErrorCode::ConnectionRefused.into()),
+            Some(LinkFault::LoseAnswer) => {}
             Some(LinkFault::Delay(delay)) => tokio::time::sleep(delay).await,
+            Some(LinkFault::Hang) => {
+                // What `default_send_request` does with a peer that never
+                // answers: wait for the first byte as long as the guest
+                // allows (wasmtime's default when it sets nothing), then
+                // give up. A guest with its own shorter timeout ends first.
+                let wait = options
+                    .and_then(|o| o.first_byte_timeout)
+                    .unwrap_or(HUNG_PEER_DEFAULT_WAIT);
+                tokio::time::sleep(wait).await;
+                return Err(ErrorCode::ConnectionReadTimeout.into());
+            }
             None => {}
         }
         if let Some(component) = host.strip_suffix(".spin.internal") {
@@ -360,11 +399,19 @@ impl AppInner {
             }
             let matched = internal_match(component, uri.path());
             let response = self.run(&matched, request, CHAINED_CLIENT_ADDR).await;
+            if fault == Some(LinkFault::LoseAnswer) {
+                return Err(ErrorCode::ConnectionTerminated.into());
+            }
             return Ok(response.map(|b| Full::new(b).map_err(|e| match e {}).boxed_unsync()));
         }
         let (response, io) = wasmtime_wasi_http::p3::default_send_request(request, options).await?;
         // The connection task must keep running while the guest reads the body.
         tokio::spawn(io);
+        if fault == Some(LinkFault::LoseAnswer) {
+            // The peer did the work; its answer is lost on the way back.
+            let _ = response.into_body().collect().await;
+            return Err(ErrorCode::ConnectionTerminated.into());
+        }
         Ok(response.map(|b| b.boxed_unsync()))
     }
 }
@@ -390,6 +437,9 @@ fn linker() -> Result<Linker<InstanceState>> {
     spin::sqlite::sqlite::add_to_linker::<_, SpinHost>(&mut linker, InstanceState::spin)?;
     Ok(linker)
 }
+
+/// wasmtime's first-byte timeout for outbound requests that set none.
+const HUNG_PEER_DEFAULT_WAIT: Duration = Duration::from_secs(600);
 
 /// The client address Spin reports for a request made by service chaining.
 const CHAINED_CLIENT_ADDR: &str = "0.0.0.0:0";
@@ -464,7 +514,6 @@ fn component_pool(
                 caps: caps.clone(),
             }),
             caps: caps.clone(),
-            interrupt: Default::default(),
         };
         Ok(Store::new(engine(), state))
     });

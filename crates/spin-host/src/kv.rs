@@ -8,6 +8,7 @@ use crate::state::{SpinHost, SpinView};
 use anyhow::Result;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use wasmtime::component::{Access, Accessor, FutureReader, Resource, StreamReader};
 
@@ -18,6 +19,64 @@ pub trait KvBackend: Send + Sync + 'static {
     fn delete(&self, key: &str) -> Result<()>;
     fn exists(&self, key: &str) -> Result<bool>;
     fn keys(&self) -> Result<Vec<String>>;
+}
+
+/// How many operations a store has served, so tests can hold a component
+/// to a per-request KV budget.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KvCounts {
+    pub gets: usize,
+    pub sets: usize,
+    pub deletes: usize,
+}
+
+/// A store that counts what passes through it.
+pub struct Counted {
+    inner: Arc<dyn KvBackend>,
+    gets: AtomicUsize,
+    sets: AtomicUsize,
+    deletes: AtomicUsize,
+}
+
+impl Counted {
+    pub fn new(inner: Arc<dyn KvBackend>) -> Self {
+        Self {
+            inner,
+            gets: AtomicUsize::new(0),
+            sets: AtomicUsize::new(0),
+            deletes: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn counts(&self) -> KvCounts {
+        KvCounts {
+            gets: self.gets.load(Ordering::Relaxed),
+            sets: self.sets.load(Ordering::Relaxed),
+            deletes: self.deletes.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl KvBackend for Counted {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.gets.fetch_add(1, Ordering::Relaxed);
+        self.inner.get(key)
+    }
+    fn set(&self, key: &str, value: &[u8]) -> Result<()> {
+        self.sets.fetch_add(1, Ordering::Relaxed);
+        self.inner.set(key, value)
+    }
+    fn delete(&self, key: &str) -> Result<()> {
+        self.deletes.fetch_add(1, Ordering::Relaxed);
+        self.inner.delete(key)
+    }
+    fn exists(&self, key: &str) -> Result<bool> {
+        self.gets.fetch_add(1, Ordering::Relaxed);
+        self.inner.exists(key)
+    }
+    fn keys(&self) -> Result<Vec<String>> {
+        self.inner.keys()
+    }
 }
 
 /// SQLite-backed stores sharing one database file, each label a partition

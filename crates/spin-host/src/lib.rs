@@ -19,6 +19,9 @@ mod state;
 pub mod variables;
 
 pub use app::{App, AppOptions};
+pub use kv::KvCounts;
 pub use outbound::LinkFault;
 pub use pool::ReuseLimits;
 pub use server::Server;
+/// The error type of request bodies handed to `App::handle`.
+pub use wasmtime_wasi_http::p3::bindings::http::types::ErrorCode;

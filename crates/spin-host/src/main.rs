@@ -20,7 +20,10 @@ enum Command {
     /// Serve the app described by a manifest.
     Up(UpArgs),
     /// Forward HTTP to another address after a delay: a slow network link
-    /// for region simulations, usable in front of `spin up` too.
+    /// for region simulations, usable in front of `spin up` too. Lines on
+    /// standard input change the link while it runs: `pass`, `delay MS`,
+    /// `hang` (requests read, never answered) or `refuse` (connections
+    /// refused).
     Proxy(ProxyArgs),
 }
 
@@ -34,6 +37,9 @@ struct ProxyArgs {
     /// Round-trip milliseconds added to every request.
     #[arg(long, default_value_t = 0)]
     delay_ms: u64,
+    /// Start broken instead: `hang` or `refuse`.
+    #[arg(long, value_parser = ["hang", "refuse"])]
+    fault: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -80,19 +86,33 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
 async fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Up(args) => up(args).await,
-        Command::Proxy(args) => {
-            let delay = Duration::from_millis(args.delay_ms);
-            let proxy =
-                spin_test_host::proxy::DelayProxy::bind(args.listen, &args.to, delay).await?;
-            println!(
-                "Forwarding {} to {} with {delay:?} round trip",
-                proxy.url(),
-                args.to
-            );
-            tokio::signal::ctrl_c().await?;
-            Ok(())
-        }
+        Command::Proxy(args) => proxy(args).await,
     }
+}
+
+async fn proxy(args: ProxyArgs) -> Result<()> {
+    use spin_test_host::proxy::{DelayProxy, parse_fault};
+    let delay = Duration::from_millis(args.delay_ms);
+    let fault = match &args.fault {
+        Some(word) => parse_fault(word)?,
+        None if delay.is_zero() => None,
+        None => Some(LinkFault::Delay(delay)),
+    };
+    let proxy = std::sync::Arc::new(DelayProxy::with_fault(args.listen, &args.to, fault).await?);
+    println!("Forwarding {} to {} ({fault:?})", proxy.url(), args.to);
+    let commands = proxy.clone();
+    // A plain thread: reading stdin blocks. When stdin is closed (e.g.
+    // /dev/null) the link stays as it is.
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines().map_while(Result::ok) {
+            match parse_fault(&line) {
+                Ok(fault) => commands.set(fault),
+                Err(e) => eprintln!("proxy: {e:#}"),
+            }
+        }
+    });
+    tokio::signal::ctrl_c().await?;
+    Ok(())
 }
 
 async fn up(args: UpArgs) -> Result<()> {

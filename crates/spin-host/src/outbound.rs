@@ -119,6 +119,12 @@ pub enum LinkFault {
     Cut,
     /// The peer answers, but only after this delay.
     Delay(Duration),
+    /// The connection is accepted and the request never answered, as by a
+    /// peer that is wedged rather than down: only a timeout ends the call.
+    Hang,
+    /// The request reaches the peer, which does the work, and the answer
+    /// is lost on the way back: what makes retries need idempotency.
+    LoseAnswer,
 }
 
 /// Faults on outbound links, shared by every instance of an app and

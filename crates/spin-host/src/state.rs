@@ -9,7 +9,6 @@ use crate::outbound::AllowedHost;
 use crate::sqlite::SqliteDb;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use wasmtime::component::{HasData, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::WasiHttpCtx;
@@ -56,9 +55,6 @@ pub struct InstanceState {
     pub http: WasiHttpCtx,
     pub hooks: Box<dyn WasiHttpHooks>,
     pub caps: Arc<ComponentCaps>,
-    /// Set when a request overran its time: the guest is then interrupted
-    /// at its next epoch tick.
-    pub interrupt: Arc<AtomicBool>,
 }
 
 /// Marker type on which Spin's interfaces are implemented.

@@ -194,6 +194,9 @@ async fn concurrent_requests_share_an_instance_up_to_the_limit() {
     let mut options = AppOptions::new(&path);
     options.reuse.max_concurrent = 4;
     let app = start(options).await;
+    // As under Spin, a burst at a cold component starts an instance per
+    // request (no instance is yet there to take them), so warm one first.
+    assert_eq!(app.get("/instance").await.status(), 200);
     let requests = (0..12).map(|_| {
         let app = app.clone();
         tokio::spawn(async move { instance_report(&app.get("/instance?sleep=300").await) })
@@ -232,6 +235,88 @@ async fn an_idle_instance_is_dropped() {
     let (later, served, _) = instance_report(&app.get("/instance").await);
     assert_ne!(first, later);
     assert_eq!(served, 1);
+}
+
+/// Spin 4.1 keeps an instance until the guest's task ends, so work a guest
+/// spawns after answering runs to completion whatever the reuse settings:
+/// even a fresh instance per request, or an idle timeout shorter than the
+/// work, does not cut it off.
+#[tokio::test]
+async fn work_spawned_after_the_response_runs_to_completion() {
+    let fresh = ReuseLimits {
+        max_requests: 1,
+        max_concurrent: 1,
+        ..ReuseLimits::default()
+    };
+    let short_idle = ReuseLimits {
+        idle_timeout: Duration::from_millis(50),
+        ..ReuseLimits::default()
+    };
+    for (mode, reuse) in [
+        ("Spin's default reuse", ReuseLimits::default()),
+        ("a 50 ms idle timeout", short_idle),
+        ("a fresh instance per request", fresh),
+    ] {
+        let (_dir, path) = manifest(ONE_PROBE);
+        let mut options = AppOptions::new(&path);
+        options.reuse = reuse;
+        let app = start(options).await;
+        let started = Instant::now();
+        let answer = post(&app, "/later/default/refilled?sleep=400").await;
+        let answered = started.elapsed();
+        assert_eq!(answer.status(), 202, "{mode}: {}", body(&answer));
+        assert!(
+            answered < Duration::from_millis(250),
+            "{mode}: the response waited for the spawned work ({answered:?})"
+        );
+        assert_eq!(
+            app.get("/kv/default/refilled").await.status(),
+            404,
+            "{mode}: the key is written only after the sleep"
+        );
+        let written = loop {
+            let got = app.get("/kv/default/refilled").await;
+            if got.status() == 200 {
+                break body(&got);
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "{mode}: the spawned write never landed"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(written, "written after the response", "{mode}");
+        assert!(started.elapsed() >= Duration::from_millis(400), "{mode}");
+    }
+}
+
+/// Spin bounds the work a guest does after its last response by the
+/// request timeout too: the instance is then dropped with the work.
+#[tokio::test]
+async fn spawned_work_is_cut_off_a_request_timeout_after_the_response() {
+    let (_dir, path) = manifest(ONE_PROBE);
+    let mut options = AppOptions::new(&path);
+    options.request_timeout = Duration::from_millis(300);
+    let app = start(options).await;
+    let answer = post(&app, "/later/default/late?sleep=1200").await;
+    assert_eq!(answer.status(), 202);
+    let first: u64 = body(&answer).parse().unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(app.get("/kv/default/late").await.status(), 404);
+    let (next, _, _) = instance_report(&app.get("/instance").await);
+    assert_ne!(first, next, "the instance went with its unfinished work");
+}
+
+#[tokio::test]
+async fn a_trapping_instance_is_dropped() {
+    let (_dir, path) = manifest(ONE_PROBE);
+    let app = start(AppOptions::new(&path)).await;
+    let (before, _, _) = instance_report(&app.get("/instance").await);
+    assert_eq!(app.get("/panic").await.status(), 500);
+    let (after, served, _) = instance_report(&app.get("/instance").await);
+    assert_ne!(before, after, "the trapped instance is not reused");
+    assert_eq!(served, 1);
+    assert_eq!(app.instances_created("probe"), 2);
 }
 
 const WITH_VARIABLES: &str = r#"
@@ -335,9 +420,11 @@ async fn spin_headers_describe_the_route() {
     ] {
         assert!(headers.contains(expected), "{expected} in\n{headers}");
     }
+    // Spin 4.1 keeps a client's `spin-*` headers and appends its own after
+    // them; guests must read the last value.
     assert!(
-        !headers.contains("6.6.6.6"),
-        "client cannot spoof spin headers"
+        headers.contains("spin-client-addr: 6.6.6.6:1"),
+        "the client's header is kept, as Spin keeps it\n{headers}"
     );
 }
 
@@ -489,4 +576,19 @@ async fn http_get(url: &str) -> (u16, String) {
     let status = response.status().as_u16();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test]
+async fn a_hung_link_never_answers_until_healed() {
+    let (_dir, path) = manifest(CHAINED);
+    let app = start(AppOptions::new(&path)).await;
+    let chained = "/front/outbound?url=http://back.spin.internal/instance";
+
+    // The probe sets no timeout of its own, so nothing ends the call.
+    app.links().set("back.spin.internal", LinkFault::Hang);
+    let hung = tokio::time::timeout(Duration::from_millis(500), app.get(chained)).await;
+    assert!(hung.is_err(), "a hung link answered");
+
+    app.links().heal("back.spin.internal");
+    assert!(body(&app.get(chained).await).starts_with("200 "));
 }
