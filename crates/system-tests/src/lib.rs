@@ -2,14 +2,16 @@
 //! built components and the manifest are, and apps started from them.
 
 pub mod browser;
+pub mod fake_origin;
+pub mod load;
 
 use bytes::Bytes;
-use eventfront_domain::signing::Secret;
+use eventfront_domain::signing::{Direction, Secret};
 use spin_test_host::{App, AppOptions};
 use std::path::{Path, PathBuf};
 
 pub const SIGNING_SECRET: &str = "test-signing-secret-0123456789";
-pub const ADMIN_TOKEN: &str = "test-admin-token";
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
 
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -49,6 +51,7 @@ impl OriginApp {
         let mut base = AppOptions::new(workspace_root().join("deploy/origin.toml"))
             .variable("signing_secret", SIGNING_SECRET)
             .variable("admin_token", ADMIN_TOKEN)
+            .variable("seed_demo", "true")
             .variable("edge_urls", "")
             .variable("edge_hosts", "http://127.0.0.1:*");
         base.state_dir = Some(state.path().join("state"));
@@ -114,10 +117,23 @@ impl OriginApp {
 pub struct EdgeApp {
     pub app: App,
     pub server: spin_test_host::Server,
-    _state: tempfile::TempDir,
+    state: tempfile::TempDir,
 }
 
 impl EdgeApp {
+    /// Every key in the edge's default key-value store.
+    pub fn kv_keys(&self) -> Vec<String> {
+        let db = rusqlite::Connection::open(self.state.path().join("state/sqlite_key_value.db"))
+            .unwrap();
+        let mut keys = db
+            .prepare("SELECT key FROM spin_key_value WHERE store = 'default' ORDER BY key")
+            .unwrap();
+        keys.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
     /// `deploy/edge.toml` for `region`, with the test signing secret.
     pub async fn start(
         region: &str,
@@ -136,16 +152,25 @@ impl EdgeApp {
         let server = spin_test_host::Server::bind(app.clone(), "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
-        Self {
-            app,
-            server,
-            _state: state,
-        }
+        Self { app, server, state }
     }
 }
 
 /// Adds the edge signature headers to `request`.
 pub fn sign(request: http::Request<Bytes>, secret: &str) -> http::Request<Bytes> {
+    sign_as(Direction::ToOrigin, request, secret)
+}
+
+/// Adds the origin's signature headers to a notice for an edge.
+pub fn sign_notice(request: http::Request<Bytes>, secret: &str) -> http::Request<Bytes> {
+    sign_as(Direction::ToEdge, request, secret)
+}
+
+fn sign_as(
+    direction: Direction,
+    request: http::Request<Bytes>,
+    secret: &str,
+) -> http::Request<Bytes> {
     let (mut parts, body) = request.into_parts();
     let target = parts
         .uri
@@ -156,11 +181,8 @@ pub fn sign(request: http::Request<Bytes>, secret: &str) -> http::Request<Bytes>
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    for (name, value) in
-        Secret::new(secret)
-            .unwrap()
-            .sign(parts.method.as_str(), &target, now, &body)
-    {
+    let secret = Secret::new(secret).unwrap();
+    for (name, value) in secret.sign(direction, parts.method.as_str(), &target, now, &body) {
         parts.headers.insert(name, value.parse().unwrap());
     }
     http::Request::from_parts(parts, body)
@@ -202,6 +224,21 @@ pub struct Topology {
 }
 
 pub async fn topology(regions: &[&str], staleness_secs: &str) -> Topology {
+    topology_with(
+        regions,
+        |o| o.variable("staleness_secs", staleness_secs),
+        |o| o,
+    )
+    .await
+}
+
+/// Like [`topology`], with the edges' and the origin's options set by the
+/// caller: nothing set gives the apps as deployed (default staleness).
+pub async fn topology_with(
+    regions: &[&str],
+    edge_options: impl Fn(AppOptions) -> AppOptions,
+    origin_options: impl FnOnce(AppOptions) -> AppOptions,
+) -> Topology {
     // The origin must know the edges' addresses before it starts, and the
     // edges the origin's: reserve the origin's port first.
     let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -210,18 +247,14 @@ pub async fn topology(regions: &[&str], staleness_secs: &str) -> Topology {
     let origin_url = format!("http://{origin_addr}");
     let mut edges = Vec::new();
     for region in regions {
-        let edge = EdgeApp::start(region, &origin_url, |o| {
-            o.variable("staleness_secs", staleness_secs)
-        })
-        .await;
-        edges.push(edge);
+        edges.push(EdgeApp::start(region, &origin_url, &edge_options).await);
     }
     let edge_urls = edges
         .iter()
         .map(|e| e.server.url())
         .collect::<Vec<_>>()
         .join(",");
-    let origin = OriginApp::start(|o| o.variable("edge_urls", edge_urls)).await;
+    let origin = OriginApp::start(|o| origin_options(o.variable("edge_urls", edge_urls))).await;
     let origin_server = spin_test_host::Server::bind(origin.app.clone(), origin_addr)
         .await
         .unwrap();

@@ -6,10 +6,11 @@ use bytes::Bytes;
 use icalendar::Component as _;
 use serde_json::{Value, json};
 use spin_test_host::LinkFault;
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 use system_tests::{
     ADMIN_TOKEN, EdgeApp, OriginApp, SIGNING_SECRET, dev_app, json as body_json, registration,
-    sign, topology,
+    sign_notice, topology,
 };
 
 const DEMO: &str = "wasm-edge-summit-2027";
@@ -221,12 +222,46 @@ async fn a_publish_reaches_every_edge_at_once() {
 }
 
 #[tokio::test]
+async fn documents_of_versions_no_reader_wants_leave_kv() {
+    let t = topology(&["eu"], "60").await;
+    let edge = &t.edges[0];
+    assert_eq!(version_served(edge).await, 1);
+    let mut version = 1;
+    for title in ["Second", "Third", "Fourth"] {
+        version = rename_first_session(&t.origin, title).await;
+        assert_eq!(version_served(edge).await, version);
+    }
+    let started = Instant::now();
+    loop {
+        let versions: BTreeSet<u64> = edge
+            .kv_keys()
+            .iter()
+            .filter_map(|k| {
+                k.strip_prefix(&format!("doc/{DEMO}/"))?
+                    .split('/')
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        if versions == BTreeSet::from([version - 1, version]) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "still {versions:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
 async fn forged_replayed_and_out_of_order_notices_change_nothing() {
     let t = topology(&["eu"], "60").await;
     let edge = &t.edges[0];
     assert_eq!(version_served(edge).await, 1);
     let notice = |version: u64, secret: &str| {
-        sign(
+        sign_notice(
             http::Request::post("/_edge/publish")
                 .header("content-type", "application/json")
                 .body(Bytes::from(
@@ -297,8 +332,18 @@ async fn with_the_origin_down_reads_are_stale_and_marked_and_writes_get_503() {
     edge.app.links().set(&origin_authority, LinkFault::Cut);
     tokio::time::sleep(Duration::from_millis(2_100)).await;
 
-    let stale = edge.app.get(&format!("/api/events/{DEMO}")).await;
-    assert_eq!(stale.status(), 200);
+    // The first read past the window is served at once and starts a
+    // revalidation; once that has failed, reads are marked stale.
+    let cut = Instant::now();
+    let stale = loop {
+        let read = edge.app.get(&format!("/api/events/{DEMO}")).await;
+        assert_eq!(read.status(), 200);
+        if header(&read, "eventfront-stale").is_some() {
+            break read;
+        }
+        assert!(cut.elapsed() < Duration::from_secs(1), "marked stale");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(header(&stale, "eventfront-stale"), Some("1"));
     assert!(header(&stale, "age").unwrap().parse::<u64>().unwrap() >= 1);
 
@@ -456,15 +501,7 @@ async fn the_edge_bounds_input_and_rate_limits_registration_attempts_per_client(
             >= 1
     );
     let other_client = app
-        .handle(
-            attempt(4).map(|b| {
-                use http_body_util::BodyExt;
-                http_body_util::Full::new(b)
-                    .map_err(|e| match e {})
-                    .boxed_unsync()
-            }),
-            "127.0.0.2:40000".parse().unwrap(),
-        )
+        .send_from(attempt(4), "127.0.0.2:40000".parse().unwrap())
         .await;
     assert_eq!(
         other_client.status(),
@@ -476,6 +513,7 @@ async fn the_edge_bounds_input_and_rate_limits_registration_attempts_per_client(
         .send(
             http::Request::put(format!("/api/admin/events/{DEMO}/draft"))
                 .header("content-type", "application/json")
+                .header("authorization", "Bearer anything")
                 .header("content-length", (8 << 20).to_string())
                 .body(Bytes::new())
                 .unwrap(),
@@ -490,6 +528,144 @@ async fn the_edge_bounds_input_and_rate_limits_registration_attempts_per_client(
         )
         .await;
     assert_eq!(wrong_method.status(), 405);
+}
+
+#[tokio::test]
+async fn a_forged_client_address_neither_escapes_the_limit_nor_locks_out_its_victim() {
+    let app = dev_app(|o| o.variable("registrations_per_minute", "5")).await;
+    let mut admitted = 0;
+    for n in 0..12 {
+        let mut forged = registration(
+            DEMO,
+            &format!("forged-{n}"),
+            "A",
+            &format!("f{n}@example.com"),
+        );
+        // Under Spin the client's header comes first, Spin's own after it.
+        forged.headers_mut().insert(
+            "spin-client-addr",
+            format!("198.51.100.{n}:4000").parse().unwrap(),
+        );
+        if app.send(forged).await.status() == 201 {
+            admitted += 1;
+        }
+    }
+    assert_eq!(admitted, 5, "counted by the address Spin saw");
+    let victim = app
+        .send_from(
+            registration(DEMO, "victim", "V", "v@example.com"),
+            "198.51.100.1:4000".parse().unwrap(),
+        )
+        .await;
+    assert_eq!(victim.status(), 201, "a forged victim is not locked out");
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_its_forwarding_header_names_the_client() {
+    let app = dev_app(|o| {
+        o.variable("registrations_per_minute", "2")
+            .variable("trusted_proxies", "10.0.0.0/8")
+    })
+    .await;
+    let attempt = |n: usize, forwarded: &str| {
+        let mut request = registration(
+            DEMO,
+            &format!("proxied-{n}"),
+            "P",
+            &format!("p{n}@example.com"),
+        );
+        request
+            .headers_mut()
+            .insert("x-forwarded-for", forwarded.parse().unwrap());
+        request
+    };
+    let proxy = "10.1.2.3:443".parse().unwrap();
+    let statuses: Vec<u16> = futures::future::join_all((0..3).map(|n| {
+        let app = app.clone();
+        let request = attempt(n, &format!("198.51.100.{n}, 10.9.9.9"));
+        async move { app.send_from(request, proxy).await.status().as_u16() }
+    }))
+    .await;
+    assert_eq!(statuses, [201, 201, 201], "three clients behind one proxy");
+    let mut same = Vec::new();
+    for n in 3..6 {
+        same.push(
+            app.send_from(attempt(n, "203.0.113.7"), proxy)
+                .await
+                .status(),
+        );
+    }
+    assert_eq!(same, [201, 201, 429], "one client behind the proxy");
+    // Not from the proxy: the header is the client's own claim, ignored.
+    let stranger = "192.0.2.44:1000".parse().unwrap();
+    let mut direct = Vec::new();
+    for n in 6..9 {
+        direct.push(
+            app.send_from(attempt(n, &format!("198.51.100.{n}")), stranger)
+                .await
+                .status(),
+        );
+    }
+    assert_eq!(direct, [201, 201, 429]);
+}
+
+#[tokio::test]
+async fn organizer_token_guessing_is_throttled_per_client() {
+    let app = dev_app(|o| o.variable("admin_token", ADMIN_TOKEN)).await;
+    let draft = |token: &str| {
+        http::Request::get(format!("/api/admin/events/{DEMO}/draft"))
+            .header("authorization", format!("Bearer {token}"))
+            .body(Bytes::new())
+            .unwrap()
+    };
+    let guesser = "203.0.113.50:5000".parse().unwrap();
+    for n in 0..10 {
+        let guess = app.send_from(draft(&format!("guess-{n}")), guesser).await;
+        assert_eq!(guess.status(), 401, "guess {n}");
+    }
+    let throttled = app.send_from(draft("one-more-guess"), guesser).await;
+    assert_eq!(throttled.status(), 429);
+    assert!(
+        header(&throttled, "retry-after")
+            .unwrap()
+            .parse::<u32>()
+            .unwrap()
+            >= 1
+    );
+    assert_eq!(
+        app.send_from(draft(ADMIN_TOKEN), guesser).await.status(),
+        429,
+        "not even the right token is tried for a minute"
+    );
+    let organizer = "203.0.113.51:5000".parse().unwrap();
+    assert_eq!(
+        app.send_from(draft(ADMIN_TOKEN), organizer).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_short_admin_token_closes_the_organizer_api() {
+    let app = dev_app(|o| o.variable("admin_token", "too-short-to-be-safe")).await;
+    let response = app
+        .send(
+            http::Request::get(format!("/api/admin/events/{DEMO}/draft"))
+                .header("authorization", "Bearer too-short-to-be-safe")
+                .body(Bytes::new())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    assert!(
+        body_json(&response)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("admin_token")
+    );
 }
 
 /// `0` leaves rate limiting to the platform in front of the edge (on
@@ -644,51 +820,12 @@ async fn status_reports_each_event_held_with_its_times() {
 
 #[tokio::test]
 async fn concurrent_cold_reads_ask_the_origin_once() {
-    use eventfront_domain::demo::{DEMO_SLUG, demo_draft};
-    use eventfront_domain::{Slug, snapshot};
-    use http_body_util::{BodyExt, Full};
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::Ordering;
+    use system_tests::fake_origin::{Behaviour, FakeOrigin};
 
-    // A stand-in origin that counts snapshot fetches and answers slowly.
-    let bundle = snapshot::build(
-        &Slug::parse(DEMO_SLUG).unwrap(),
-        &demo_draft(),
-        1,
-        "2027-01-01T00:00:00Z".parse().unwrap(),
-        "demo",
-        &[],
-    );
-    let bundle = Bytes::from(serde_json::to_vec(&bundle).unwrap());
-    let fetches = Arc::new(AtomicUsize::new(0));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin_url = format!("http://{}", listener.local_addr().unwrap());
-    let counted = fetches.clone();
-    tokio::spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            let (bundle, counted) = (bundle.clone(), counted.clone());
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(
-                    move |request: hyper::Request<hyper::body::Incoming>| {
-                        let (bundle, counted) = (bundle.clone(), counted.clone());
-                        async move {
-                            let _ = request.into_body().collect().await;
-                            counted.fetch_add(1, Ordering::SeqCst);
-                            tokio::time::sleep(Duration::from_millis(300)).await;
-                            Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
-                                bundle,
-                            )))
-                        }
-                    },
-                );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    let edge = EdgeApp::start("eu", &origin_url, |o| o).await;
+    let origin = FakeOrigin::start().await;
+    origin.behave(Behaviour::Slow(Duration::from_millis(300)));
+    let edge = EdgeApp::start("eu", &origin.url, |o| o).await;
     let reads = (0..16).map(|_| {
         let app = edge.app.clone();
         tokio::spawn(async move {
@@ -701,9 +838,37 @@ async fn concurrent_cold_reads_ask_the_origin_once() {
         assert_eq!(status.unwrap(), 200);
     }
     assert_eq!(
-        fetches.load(Ordering::SeqCst),
+        origin.calls().full.load(Ordering::SeqCst),
         1,
         "one fetch for 16 concurrent cold reads"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_cold_reads_share_one_failure() {
+    use system_tests::fake_origin::{Behaviour, FakeOrigin};
+
+    // A hung origin: the one shared fetch times out after 3 s, and every
+    // waiter gets its answer then, instead of queueing to repeat it.
+    let origin = FakeOrigin::start().await;
+    origin.behave(Behaviour::Hung);
+    let edge = EdgeApp::start("eu", &origin.url, |o| o).await;
+    let started = Instant::now();
+    let reads = (0..16).map(|_| {
+        let app = edge.app.clone();
+        tokio::spawn(async move {
+            app.get(&format!("/api/events/{DEMO}/sessions"))
+                .await
+                .status()
+        })
+    });
+    for status in futures::future::join_all(reads).await {
+        assert_eq!(status.unwrap(), 503);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
     );
 }
 
@@ -727,4 +892,66 @@ async fn listing_events_within_the_window_costs_no_origin_call() {
         "{:?}",
         started.elapsed()
     );
+}
+
+/// A request whose body never ends: 1 KiB chunks for as long as it is read.
+fn endless(
+    method: http::Method,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> http::Request<http_body_util::combinators::UnsyncBoxBody<Bytes, spin_test_host::ErrorCode>> {
+    use http_body_util::BodyExt;
+    let chunks = futures::stream::repeat_with(|| {
+        Ok::<_, spin_test_host::ErrorCode>(http_body::Frame::data(Bytes::from(vec![b'x'; 1024])))
+    });
+    let mut request = http::Request::builder().method(method).uri(path);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request
+        .body(http_body_util::StreamBody::new(chunks).boxed_unsync())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn endless_bodies_are_cut_off_at_each_routes_limit() {
+    let app = dev_app(|o| o.variable("admin_token", ADMIN_TOKEN)).await;
+    let client = "127.0.0.1:9000".parse().unwrap();
+    let json = [("content-type", "application/json")];
+    let cases = [
+        (
+            http::Method::POST,
+            format!("/api/events/{DEMO}/registrations"),
+            &json[..],
+            413,
+        ),
+        (
+            http::Method::DELETE,
+            "/api/registrations/some-id".to_string(),
+            &[][..],
+            413,
+        ),
+        (
+            http::Method::POST,
+            "/_edge/publish".to_string(),
+            &json[..],
+            401,
+        ),
+        (
+            http::Method::PUT,
+            format!("/api/admin/events/{DEMO}/draft"),
+            &json[..],
+            401,
+        ),
+    ];
+    for (method, path, headers, expected) in cases {
+        let answer = tokio::time::timeout(
+            Duration::from_secs(10),
+            app.handle(endless(method.clone(), &path, headers), client),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{method} {path} read an endless body"));
+        assert_eq!(answer.status(), expected, "{method} {path}");
+        assert_eq!(answer.headers()["content-type"], "application/problem+json");
+    }
 }

@@ -19,11 +19,14 @@ async fn edge_reports_its_region_from_a_variable() {
 #[tokio::test]
 async fn edge_reaches_the_origin_over_the_private_route() {
     let app = dev_app(|o| o).await;
-    let health = app.get("/api/health").await;
-    assert_eq!(health.status(), 200, "{:?}", health.body());
-    let body = json(&health);
-    assert_eq!(body["origin"]["database"], "ok");
-    assert_eq!(body["region"], "local");
+    let event = app.get("/api/events/wasm-edge-summit-2027").await;
+    assert_eq!(event.status(), 200, "{:?}", event.body());
+    let health = json(&app.get("/api/health").await);
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["region"], "local");
+    assert_eq!(health["kv"], "ok");
+    assert_eq!(health["events"]["wasm-edge-summit-2027"]["version"], 1);
+    assert_eq!(health["events"]["wasm-edge-summit-2027"]["stale"], false);
 }
 
 #[tokio::test]
@@ -40,13 +43,17 @@ async fn the_origin_is_not_reachable_from_outside() {
 }
 
 #[tokio::test]
-async fn an_unreachable_origin_gives_503_with_retry_after() {
+async fn an_unreachable_origin_gives_503_with_retry_after_and_health_still_answers() {
     let app = dev_app(|o| o).await;
     app.links().set("origin.spin.internal", LinkFault::Cut);
+    let cold = app.get("/api/events/wasm-edge-summit-2027").await;
+    assert_eq!(cold.status(), 503);
+    assert!(cold.headers().contains_key("retry-after"));
+    assert_eq!(json(&cold)["status"], 503);
+    // Health is the edge's own state: it never asks the origin.
     let health = app.get("/api/health").await;
-    assert_eq!(health.status(), 503);
-    assert!(health.headers().contains_key("retry-after"));
-    assert_eq!(json(&health)["status"], 503);
+    assert_eq!(health.status(), 200);
+    assert_eq!(json(&health)["status"], "ok");
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! within a timeout, and records which edges acknowledged.
 
 use bytes::Bytes;
-use eventfront_domain::signing::{SIGNATURE_HEADER, Secret, TIMESTAMP_HEADER, Verifier};
+use eventfront_domain::signing::{Direction, SIGNATURE_HEADER, Secret, TIMESTAMP_HEADER, Verifier};
 use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
@@ -46,6 +46,7 @@ async fn fake_edge(delay: Duration, status: u16) -> FakeEdge {
                                 .as_secs() as i64;
                             let genuine = Verifier::new(vec![Secret::new(SIGNING_SECRET).unwrap()])
                                 .verify(
+                                    Direction::ToEdge,
                                     parts.method.as_str(),
                                     parts.uri.path(),
                                     header(TIMESTAMP_HEADER).as_deref(),

@@ -467,6 +467,83 @@ async fn a_retried_key_replays_the_first_answer_and_creates_one_row() {
 }
 
 #[tokio::test]
+async fn single_edits_keep_the_draft_within_what_an_import_accepts() {
+    let origin = origin_with_event(json!(null)).await;
+    let speakers: Vec<Value> = (0..eventfront_domain::validate::MAX_SPEAKERS)
+        .map(|n| json!({"id": format!("s{n}"), "name": format!("Speaker {n}")}))
+        .collect();
+    let full = json!({"event": event_body(json!(null)), "sessions": [], "speakers": speakers});
+    let imported = origin
+        .admin("PUT", &format!("{EVENT}/draft"), Some(full))
+        .await;
+    assert_eq!(imported.status(), 200, "{:?}", imported.body());
+    let one_more = origin
+        .admin(
+            "PUT",
+            &format!("{EVENT}/speakers/extra"),
+            Some(json!({"name": "Extra"})),
+        )
+        .await;
+    assert_eq!(one_more.status(), 409);
+    let renamed = origin
+        .admin(
+            "PUT",
+            &format!("{EVENT}/speakers/s7"),
+            Some(json!({"name": "Renamed"})),
+        )
+        .await;
+    assert_eq!(
+        renamed.status(),
+        200,
+        "an existing speaker can still change"
+    );
+}
+
+#[tokio::test]
+async fn idempotency_records_expire_after_a_day() {
+    let origin = origin_with_event(json!(10)).await;
+    assert_eq!(
+        register(&origin, "old-key", "ada@example.com")
+            .await
+            .status(),
+        201
+    );
+    // Age the record past its day, as a clock 25 hours on would.
+    let db = rusqlite::Connection::open(origin.state.path().join("state/sqlite_db.db")).unwrap();
+    let aged = db
+        .execute(
+            "UPDATE idempotency SET created_at = '2000-01-01T00:00:00Z' WHERE key = 'old-key'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(aged, 1);
+    // A new request under the old key is a new request, not a misuse.
+    let reused = register(&origin, "old-key", "grace@example.com").await;
+    assert_eq!(reused.status(), 201, "{:?}", reused.body());
+    let left: i64 = db
+        .query_row(
+            "SELECT count(*) FROM idempotency WHERE created_at < '2001'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0, "the expired record is gone");
+}
+
+#[tokio::test]
+async fn a_production_origin_starts_empty() {
+    let origin = OriginApp::start(|o| o.variable("seed_demo", "false")).await;
+    let events = origin
+        .signed(
+            http::Request::get("/_origin/events")
+                .body(Bytes::new())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(body_json(&events)["events"], json!([]));
+}
+
+#[tokio::test]
 async fn cancelling_promotes_the_next_in_line_and_is_harmless_twice() {
     let origin = origin_with_event(json!(1)).await;
     let first = body_json(&register(&origin, "k1", "one@example.com").await);

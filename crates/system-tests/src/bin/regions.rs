@@ -1,32 +1,113 @@
 //! A region simulation on one machine: the origin and three edges (eu, us,
-//! ap) as separate apps on loopback ports, each edge with its own KV and a
-//! delayed link to the origin, then a table of what attendees would see.
+//! ap) as separate apps on loopback ports, deployed as users get them
+//! (default staleness window), each edge with its own KV and a delayed link
+//! to the origin; many attendees per edge read the agenda for several
+//! staleness windows over the link as set, then hung, then refusing, and
+//! tables show what they saw.
 //!
 //! `./scripts/regions` builds and runs it with the project's test host;
 //! `./scripts/regions --spin` runs the apps under `spin up` instead (Spin
-//! 4.1+ on the PATH). Delays are round trips in milliseconds:
-//! `--delays 80,150,250`.
+//! 4.1+ on the PATH). Options: `--delays 80,150,250` (round trips in
+//! milliseconds), `--secs 20` (per phase), `--clients 32` (per edge).
+//!
+//! Every child runs in its own process group, stopped as a group (SIGTERM,
+//! then SIGKILL after a grace period) at the end, on Ctrl-C and on a panic:
+//! `spin up` serves from a `spin trigger` child that outlives `spin up`
+//! itself when only that is killed.
 
 use bytes::Bytes;
-use eventfront_domain::signing::Secret;
+use eventfront_domain::signing::{Direction, Secret};
 use http_body_util::{BodyExt, Full};
+use rustix::process::{Pid, Signal, kill_process_group, test_kill_process_group};
+use std::io::Write;
 use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
+use system_tests::load::{Answer, Figures, Reader, agenda_mix, ms, read_load};
 
 const DEMO: &str = "wasm-edge-summit-2027";
 const SECRET: &str = "region-simulation-signing-secret";
-const ADMIN: &str = "region-simulation-admin";
-const READS: usize = 200;
+const ADMIN: &str = "region-simulation-admin-token-0123456789";
+const REGIONS: [&str; 3] = ["eu", "us", "ap"];
+/// Sequential reads through each edge to the origin.
+const VIA_ORIGIN_READS: usize = 50;
+/// How long a stopped child's group gets to exit before it is killed.
+const GRACE: Duration = Duration::from_secs(5);
 
-/// A child process stopped when dropped.
-struct Running(Child);
+/// A child process in its own process group, so that stopping it also
+/// stops whatever it started.
+struct Running {
+    name: String,
+    child: Child,
+    /// Commands for a proxy: how its link behaves from now on.
+    stdin: Option<ChildStdin>,
+    stopped: bool,
+}
+
+impl Running {
+    fn spawn(name: &str, command: &mut Command) -> Self {
+        let mut child = command
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Self {
+            name: name.to_string(),
+            stdin: child.stdin.take(),
+            child,
+            stopped: false,
+        }
+    }
+
+    fn group(&self) -> Pid {
+        Pid::from_child(&self.child)
+    }
+
+    /// Tells a proxy how its link behaves: `pass`, `delay MS`, `hang`,
+    /// `refuse`.
+    fn tell(&mut self, command: &str) {
+        let stdin = self.stdin.as_mut().expect("only proxies take commands");
+        writeln!(stdin, "{command}")
+            .and_then(|()| stdin.flush())
+            .unwrap_or_else(|e| panic!("{} did not take {command:?}: {e}", self.name));
+    }
+
+    /// Whether anything of the group is left, reaping the child itself.
+    fn alive(&mut self) -> bool {
+        let _ = self.child.try_wait();
+        test_kill_process_group(self.group()).is_ok()
+    }
+}
+
+/// Stops every group: SIGTERM to all at once, SIGKILL to those still there
+/// after the grace period.
+fn stop(children: &mut [Running]) {
+    let mut children: Vec<&mut Running> = children.iter_mut().filter(|c| !c.stopped).collect();
+    for child in &children {
+        let _ = kill_process_group(child.group(), Signal::TERM);
+    }
+    let started = Instant::now();
+    while children.iter_mut().any(|c| c.alive()) && started.elapsed() < GRACE {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for child in &mut children {
+        if child.alive() {
+            eprintln!(
+                "{}: its group still ran {GRACE:?} after SIGTERM: killed",
+                child.name
+            );
+            let _ = kill_process_group(child.group(), Signal::KILL);
+        }
+        let _ = child.child.wait();
+        // The id may now be reused: never signal it again.
+        child.stopped = true;
+    }
+}
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        stop(std::slice::from_mut(self));
     }
 }
 
@@ -41,7 +122,7 @@ struct Tools {
     root: PathBuf,
     host: PathBuf,
     spin: bool,
-    state: tempfile::TempDir,
+    state: PathBuf,
 }
 
 impl Tools {
@@ -60,28 +141,26 @@ impl Tools {
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--state-dir")
-            .arg(self.state.path().join(name))
+            .arg(self.state.join(name))
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         for (key, value) in variables {
             command.env(format!("SPIN_VARIABLE_{}", key.to_uppercase()), value);
         }
-        Running(
-            command
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {name}: {e}")),
-        )
+        Running::spawn(name, &mut command)
     }
 
+    /// A link from `port` to `to`, taking commands on its standard input.
     fn proxy(&self, port: u16, to: u16, delay_ms: u64) -> Running {
-        let child = Command::new(&self.host)
-            .args(["proxy", "--listen", &format!("127.0.0.1:{port}")])
-            .args(["--to", &format!("http://127.0.0.1:{to}")])
-            .args(["--delay-ms", &delay_ms.to_string()])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start a delaying proxy");
-        Running(child)
+        Running::spawn(
+            &format!("proxy :{port} to :{to}"),
+            Command::new(&self.host)
+                .args(["proxy", "--listen", &format!("127.0.0.1:{port}")])
+                .args(["--to", &format!("http://127.0.0.1:{to}")])
+                .args(["--delay-ms", &delay_ms.to_string()])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null()),
+        )
     }
 }
 
@@ -95,6 +174,10 @@ async fn send(
     let stream = tokio::net::TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port)))
         .await
         .ok()?;
+    // A connection per read, as a first visit makes (and so no Nagle stall
+    // on a kept-alive one); closed with a reset so that thousands of reads
+    // a second do not use up the ports in TIME_WAIT.
+    stream.set_zero_linger().ok()?;
     let (mut sender, connection) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
             .await
@@ -119,13 +202,25 @@ async fn send(
     ))
 }
 
-async fn wait_ready(port: u16, path: &str) {
+/// An attendee reading from one edge over TCP.
+struct Attendee(u16);
+
+impl Reader for Attendee {
+    async fn read(&mut self, path: &str) -> Answer {
+        send(self.0, "GET", path, &[], Bytes::new())
+            .await
+            .map_or(Answer::NONE, |(status, headers, _)| {
+                Answer::of(status, &headers)
+            })
+    }
+}
+
+async fn wait_ready(port: u16, path: &str) -> Bytes {
     let started = Instant::now();
-    while send(port, "GET", path, &[], Bytes::new())
-        .await
-        .map(|r| r.0)
-        != Some(200)
-    {
+    loop {
+        if let Some((200, _, body)) = send(port, "GET", path, &[], Bytes::new()).await {
+            return body;
+        }
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "port {port} never answered {path}"
@@ -134,51 +229,168 @@ async fn wait_ready(port: u16, path: &str) {
     }
 }
 
-async fn percentiles(port: u16, path: &str) -> (f64, f64) {
-    let mut samples = Vec::with_capacity(READS);
-    for _ in 0..READS {
+/// p50 and p99 of sequential reads that the edge forwards to the origin
+/// every time: the organizer's draft (the edge answers attendee reads, and
+/// its health, from what it holds).
+async fn via_origin(port: u16) -> (f64, f64) {
+    let path = format!("/api/admin/events/{DEMO}/draft");
+    let auth = [("authorization".to_string(), format!("Bearer {ADMIN}"))];
+    let mut samples = Vec::with_capacity(VIA_ORIGIN_READS);
+    for _ in 0..VIA_ORIGIN_READS {
         let started = Instant::now();
-        let answer = send(port, "GET", path, &[], Bytes::new()).await;
+        let answer = send(port, "GET", &path, &auth, Bytes::new()).await;
         assert_eq!(answer.map(|a| a.0), Some(200), "{path}");
-        samples.push(started.elapsed().as_secs_f64() * 1e3);
+        samples.push(ms(started.elapsed()));
     }
     samples.sort_by(f64::total_cmp);
-    (samples[READS / 2], samples[READS * 99 / 100])
+    (
+        samples[VIA_ORIGIN_READS / 2],
+        samples[VIA_ORIGIN_READS * 99 / 100],
+    )
 }
 
-#[tokio::main]
-async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let spin = args.iter().any(|a| a == "--spin");
-    let delays: Vec<u64> = args
-        .iter()
-        .position(|a| a == "--delays")
-        .and_then(|i| args.get(i + 1))
-        .map_or("80,150,250", String::as_str)
-        .split(',')
-        .map(|d| {
-            d.trim()
-                .parse()
-                .expect("--delays takes milliseconds, e.g. 80,150,250")
-        })
+struct Options {
+    spin: bool,
+    delays: Vec<u64>,
+    phase: Duration,
+    clients: usize,
+}
+
+impl Options {
+    fn parse() -> Self {
+        let args: Vec<String> = std::env::args().collect();
+        let value = |name: &str| {
+            args.iter()
+                .position(|a| a == name)
+                .and_then(|i| args.get(i + 1))
+                .map(String::as_str)
+        };
+        let number = |name: &str, default: u64| {
+            value(name).map_or(default, |v| {
+                v.parse()
+                    .unwrap_or_else(|_| panic!("{name} takes a whole number"))
+            })
+        };
+        Self {
+            spin: args.iter().any(|a| a == "--spin"),
+            delays: value("--delays")
+                .unwrap_or("80,150,250")
+                .split(',')
+                .map(|d| {
+                    d.trim()
+                        .parse()
+                        .expect("--delays takes milliseconds, e.g. 80,150,250")
+                })
+                .collect(),
+            // Four of the default 5 s staleness windows.
+            phase: Duration::from_secs(number("--secs", 20)),
+            clients: number("--clients", 32) as usize,
+        }
+    }
+}
+
+/// Publishes a version through the origin and reports, per edge, when it
+/// first served it (ms after the publish was sent).
+async fn publish(origin_port: u16, edge_ports: &[u16]) -> Vec<Option<f64>> {
+    // Signed and authorized as the edge would forward it.
+    let body = Bytes::from(r#"{"note":"region simulation"}"#);
+    let path = format!("/api/admin/events/{DEMO}/publish");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut headers: Vec<(String, String)> = Secret::new(SECRET)
+        .unwrap()
+        .sign(Direction::ToOrigin, "POST", &path, now, &body)
+        .into_iter()
+        .map(|(n, v)| (n.to_string(), v))
         .collect();
+    headers.push(("authorization".into(), format!("Bearer {ADMIN}")));
+    headers.push(("content-type".into(), "application/json".into()));
+    let event = format!("/api/events/{DEMO}");
+    let held = send(edge_ports[0], "GET", &event, &[], Bytes::new())
+        .await
+        .and_then(|r| {
+            r.1.get("eventfront-version")?
+                .to_str()
+                .ok()?
+                .parse::<u64>()
+                .ok()
+        })
+        .expect("the edge serves the event");
+    let version = (held + 1).to_string();
+    let started = Instant::now();
+    // Edges are polled while the publish is under way: the organizer's
+    // answer waits for the slowest edge, the nearest edges do not.
+    let publish =
+        tokio::spawn(async move { send(origin_port, "POST", &path, &headers, body).await });
+    let mut reached = vec![None; edge_ports.len()];
+    while reached.iter().any(Option::is_none) && started.elapsed() < Duration::from_secs(30) {
+        for (i, port) in edge_ports.iter().enumerate() {
+            if reached[i].is_none()
+                && let Some((200, headers, _)) = send(*port, "GET", &event, &[], Bytes::new()).await
+                && headers
+                    .get("eventfront-version")
+                    .and_then(|v| v.to_str().ok())
+                    == Some(version.as_str())
+            {
+                reached[i] = Some(ms(started.elapsed()));
+            }
+        }
+    }
+    let published = publish.await.ok().flatten().expect("publish answered");
+    assert_eq!(published.0, 201, "publish: {:?}", published.2);
+    reached
+}
+
+fn print_phase(title: &str, options: &Options, figures: &[Figures]) {
+    println!(
+        "\n{title}: {} clients per edge, {} s, every edge at once (ms)",
+        options.clients,
+        options.phase.as_secs()
+    );
+    println!(
+        "{:<6} {:>9} {:>9} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8}",
+        "edge", "link RTT", "reads", "req/s", "p50", "p99", "max", "non-200", "stale"
+    );
+    for ((region, delay), f) in REGIONS.iter().zip(&options.delays).zip(figures) {
+        println!(
+            "{region:<6} {delay:>9} {:>9} {:>8.0} {:>8.2} {:>8.2} {:>9.2} {:>8} {:>8}",
+            f.reads,
+            f.per_second,
+            ms(f.p50),
+            ms(f.p99),
+            ms(f.max),
+            f.non_200,
+            f.stale
+        );
+    }
+}
+
+async fn simulate(options: &Options, state: &std::path::Path, running: &mut Vec<Running>) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let tools = Tools {
         host: root.join("target/release/spin-test-host"),
         root,
-        spin,
-        state: tempfile::tempdir().unwrap(),
+        spin: options.spin,
+        state: state.to_path_buf(),
     };
-    let regions = ["eu", "us", "ap"];
+    assert!(
+        options.delays.len() >= REGIONS.len(),
+        "--delays needs one round trip per edge ({})",
+        REGIONS.join(", ")
+    );
     let origin_port = free_port();
-    let edge_ports: Vec<u16> = regions.iter().map(|_| free_port()).collect();
-    let mut running = Vec::new();
+    let edge_ports: Vec<u16> = REGIONS.iter().map(|_| free_port()).collect();
     // Each edge reaches the origin through its own delayed link, and the
-    // origin reaches each edge through one delayed the same.
+    // origin reaches each edge through one delayed the same. The links to
+    // the origin are the ones broken later: indexes into `running`.
     let mut to_origin = Vec::new();
+    let mut origin_links = Vec::new();
     let mut to_edges = Vec::new();
-    for (i, delay) in delays.iter().enumerate().take(regions.len()) {
+    for (i, delay) in options.delays.iter().enumerate().take(REGIONS.len()) {
         let (a, b) = (free_port(), free_port());
+        origin_links.push(running.len());
         running.push(tools.proxy(a, origin_port, *delay));
         running.push(tools.proxy(b, edge_ports[i], *delay));
         to_origin.push(a);
@@ -196,11 +408,12 @@ async fn main() {
         &[
             ("signing_secret", SECRET.into()),
             ("admin_token", ADMIN.into()),
+            ("seed_demo", "true".into()),
             ("edge_urls", edge_urls),
             ("edge_hosts", "http://127.0.0.1:*".into()),
         ],
     ));
-    for (i, region) in regions.iter().enumerate() {
+    for (i, region) in REGIONS.iter().enumerate() {
         running.push(tools.up(
             "deploy/edge.toml",
             edge_ports[i],
@@ -209,96 +422,87 @@ async fn main() {
                 ("region", region.to_string()),
                 ("origin_url", format!("http://127.0.0.1:{}", to_origin[i])),
                 ("signing_secret", SECRET.into()),
-                ("staleness_secs", "60".into()),
             ],
         ));
     }
     wait_ready(origin_port, "/health").await;
+    let mut sessions = Bytes::new();
     for port in &edge_ports {
-        wait_ready(*port, &format!("/api/events/{DEMO}/sessions")).await;
+        sessions = wait_ready(*port, &format!("/api/events/{DEMO}/sessions")).await;
     }
+    let paths = agenda_mix(DEMO, &sessions);
 
-    // A publish, signed and authorized as the edge would forward it.
-    let body = Bytes::from(r#"{"note":"region simulation"}"#);
-    let path = format!("/api/admin/events/{DEMO}/publish");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let mut headers: Vec<(String, String)> = Secret::new(SECRET)
-        .unwrap()
-        .sign("POST", &path, now, &body)
-        .into_iter()
-        .map(|(n, v)| (n.to_string(), v))
-        .collect();
-    headers.push(("authorization".into(), format!("Bearer {ADMIN}")));
-    headers.push(("content-type".into(), "application/json".into()));
-    // Edges are polled while the publish is under way: the organizer's
-    // answer waits for the slowest edge, the nearest edges do not.
-    let held = send(
-        edge_ports[0],
-        "GET",
-        &format!("/api/events/{DEMO}"),
-        &[],
-        Bytes::new(),
-    )
-    .await
-    .and_then(|r| {
-        r.1.get("eventfront-version")?
-            .to_str()
-            .ok()?
-            .parse::<u64>()
-            .ok()
-    })
-    .expect("the edge serves the event");
-    let version = (held + 1).to_string();
-    let started = Instant::now();
-    let publish =
-        tokio::spawn(async move { send(origin_port, "POST", &path, &headers, body).await });
-    let mut reached = vec![None; regions.len()];
-    while reached.iter().any(Option::is_none) && started.elapsed() < Duration::from_secs(30) {
-        for (i, port) in edge_ports.iter().enumerate() {
-            if reached[i].is_none()
-                && let Some((200, headers, _)) = send(
-                    *port,
-                    "GET",
-                    &format!("/api/events/{DEMO}"),
-                    &[],
-                    Bytes::new(),
-                )
-                .await
-                && headers
-                    .get("eventfront-version")
-                    .and_then(|v| v.to_str().ok())
-                    == Some(version.as_str())
-            {
-                reached[i] = Some(started.elapsed().as_secs_f64() * 1e3);
-            }
-        }
-    }
-
-    let published = publish.await.ok().flatten().expect("publish answered");
-    assert_eq!(published.0, 201, "publish: {:?}", published.2);
+    let reached = publish(origin_port, &edge_ports).await;
+    let forwarded = futures::future::join_all(edge_ports.iter().map(|p| via_origin(*p))).await;
 
     println!(
-        "Region simulation ({}; {READS} reads per column; times in ms)",
-        if spin { "spin up" } else { "project test host" }
+        "Region simulation ({}; staleness as deployed; reads cycle {})",
+        if options.spin {
+            "spin up"
+        } else {
+            "project test host"
+        },
+        paths.join(", ")
     );
     println!(
-        "{:<6} {:>9} {:>20} {:>22} {:>16}",
-        "edge", "link RTT", "edge read p50/p99", "via origin p50/p99", "publish reached"
+        "{:<6} {:>9} {:>22} {:>16}",
+        "edge", "link RTT", "via origin p50/p99", "publish reached"
     );
-    for (i, region) in regions.iter().enumerate() {
-        let (edge_p50, edge_p99) =
-            percentiles(edge_ports[i], &format!("/api/events/{DEMO}/sessions")).await;
-        let (origin_p50, origin_p99) = percentiles(edge_ports[i], "/api/health").await;
+    for (i, region) in REGIONS.iter().enumerate() {
+        let (p50, p99) = forwarded[i];
         let reach = reached[i].map_or("not within 30 s".to_string(), |ms| format!("{ms:.1}"));
         println!(
-            "{region:<6} {:>9} {:>20} {:>22} {reach:>16}",
-            delays.get(i).copied().unwrap_or(0),
-            format!("{edge_p50:.2} / {edge_p99:.2}"),
-            format!("{origin_p50:.2} / {origin_p99:.2}"),
+            "{region:<6} {:>9} {:>22} {reach:>16}",
+            options.delays[i],
+            format!("{p50:.2} / {p99:.2}"),
         );
     }
-    drop(running);
+
+    // The edges already hold a copy; each phase breaks the links to the
+    // origin a different way, the first leaves them as set.
+    for (title, command) in [
+        ("edge reads, links as set", None),
+        ("edge reads, origin links hung", Some("hang")),
+        ("edge reads, origin links refusing", Some("refuse")),
+    ] {
+        for (i, &link) in origin_links.iter().enumerate() {
+            let healthy = format!("delay {}", options.delays[i]);
+            running[link].tell(command.unwrap_or(healthy.as_str()));
+        }
+        let loads = edge_ports.iter().map(|port| {
+            let readers = (0..options.clients).map(|_| Attendee(*port)).collect();
+            read_load(readers, options.phase, &paths)
+        });
+        let figures = futures::future::join_all(loads).await;
+        print_phase(title, options, &figures);
+    }
+}
+
+/// Ctrl-C, or SIGTERM from whoever started us.
+async fn shutdown_requested() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM can be handled");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let options = Options::parse();
+    // Outlives the apps, which keep their state in it.
+    let state = tempfile::tempdir().unwrap();
+    // Children in their own groups miss the terminal's Ctrl-C: we stop them.
+    let mut running = Vec::new();
+    let interrupted = tokio::select! {
+        () = simulate(&options, state.path(), &mut running) => false,
+        () = shutdown_requested() => true,
+    };
+    stop(&mut running);
+    drop(state);
+    if interrupted {
+        eprintln!("interrupted: every app and link stopped");
+        std::process::exit(130);
+    }
 }

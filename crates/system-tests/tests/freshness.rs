@@ -1,0 +1,240 @@
+//! The edge's freshness promise through the test host, against a stand-in
+//! origin that counts and stalls what the edge asks: readers never wait for
+//! the origin while a copy exists, one revalidation per window across all
+//! instances, none within the window, a missed publish caught within the
+//! bound, unknown slugs kept from the origin, and versions that never go
+//! back.
+
+use bytes::Bytes;
+use serde_json::json;
+use spin_test_host::ReuseLimits;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use system_tests::fake_origin::{Behaviour, FakeOrigin};
+use system_tests::{EdgeApp, SIGNING_SECRET, json as body_json, sign_notice};
+
+const DEMO: &str = "wasm-edge-summit-2027";
+const SESSIONS: &str = "/api/events/wasm-edge-summit-2027/sessions";
+
+/// Spin's instance reuse turned off: every request gets a fresh instance.
+fn fresh_instances() -> ReuseLimits {
+    ReuseLimits {
+        max_requests: 1,
+        max_concurrent: 1,
+        ..ReuseLimits::default()
+    }
+}
+
+async fn edge(origin: &FakeOrigin, staleness: &str, reuse: ReuseLimits) -> EdgeApp {
+    let edge = EdgeApp::start("eu", &origin.url, |mut o| {
+        o.reuse = reuse;
+        o.variable("staleness_secs", staleness)
+    })
+    .await;
+    let warm = edge.app.get(SESSIONS).await;
+    assert_eq!(warm.status(), 200, "{:?}", warm.body());
+    edge
+}
+
+fn header<'a>(response: &'a http::Response<Bytes>, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+fn version(response: &http::Response<Bytes>) -> u64 {
+    header(response, "eventfront-version")
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// `clients` concurrent reads; each one's status, staleness and latency.
+async fn burst(edge: &EdgeApp, clients: usize) -> Vec<(u16, bool, Duration)> {
+    let reads = (0..clients).map(|_| {
+        let app = edge.app.clone();
+        tokio::spawn(async move {
+            let sent = Instant::now();
+            let response = app.get(SESSIONS).await;
+            let stale = header(&response, "eventfront-stale") == Some("1");
+            (response.status().as_u16(), stale, sent.elapsed())
+        })
+    });
+    futures::future::join_all(reads)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[tokio::test]
+async fn readers_answer_from_the_copy_while_the_origin_hangs() {
+    let origin = FakeOrigin::start().await;
+    let edge = edge(&origin, "1", ReuseLimits::default()).await;
+    origin.behave(Behaviour::Hung);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+
+    // Past the window: one read is elected to revalidate, and it hangs in
+    // the background; nobody waits for it.
+    let first = burst(&edge, 64).await;
+    // After the revalidation timed out (3 s) the copy is marked stale.
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    let later = burst(&edge, 64).await;
+    for (status, _, latency) in first.iter().chain(&later) {
+        assert_eq!(*status, 200);
+        assert!(
+            *latency < Duration::from_millis(500),
+            "a read waited {latency:?}"
+        );
+    }
+    assert!(later.iter().all(|(_, stale, _)| *stale), "marked stale");
+    assert_eq!(origin.calls().conditional.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn one_revalidation_per_window_across_fresh_instances() {
+    let origin = FakeOrigin::start().await;
+    let edge = edge(&origin, "1", fresh_instances()).await;
+    let started = Instant::now();
+    let run = Duration::from_millis(3_500);
+    let clients = (0..16).map(|_| {
+        let app = edge.app.clone();
+        tokio::spawn(async move {
+            while started.elapsed() < run {
+                assert_eq!(app.get(SESSIONS).await.status(), 200);
+            }
+        })
+    });
+    for client in futures::future::join_all(clients).await {
+        client.unwrap();
+    }
+    // Let the last elected revalidation finish.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let windows = run.as_secs_f64().ceil() as usize + 1;
+    let revalidations = origin.calls().conditional.load(Ordering::SeqCst);
+    assert!(
+        (1..=2 * windows).contains(&revalidations),
+        "{revalidations} revalidations over {windows} windows"
+    );
+    assert!(edge.app.instances_created("edge") > 16, "fresh instances");
+}
+
+#[tokio::test]
+async fn fresh_instances_within_the_window_never_ask_the_origin() {
+    let origin = FakeOrigin::start().await;
+    let edge = edge(&origin, "5", fresh_instances()).await;
+    for _ in 0..10 {
+        for (status, stale, _) in burst(&edge, 10).await {
+            assert_eq!(status, 200);
+            assert!(!stale);
+        }
+    }
+    let calls = origin.calls();
+    assert_eq!(calls.conditional.load(Ordering::SeqCst), 0);
+    assert_eq!(calls.full.load(Ordering::SeqCst), 1, "the warm-up only");
+    assert_eq!(calls.lists.load(Ordering::SeqCst), 1, "the warm-up only");
+}
+
+#[tokio::test]
+async fn a_missed_publish_is_caught_within_the_bound_by_fresh_instances() {
+    let origin = FakeOrigin::start().await;
+    let edge = edge(&origin, "1", fresh_instances()).await;
+    origin.publish(2);
+    let published = Instant::now();
+    loop {
+        let read = edge.app.get(SESSIONS).await;
+        assert_eq!(read.status(), 200);
+        if version(&read) == 2 {
+            break;
+        }
+        // The window, one revalidation round trip, and slack for the host.
+        assert!(
+            published.elapsed() < Duration::from_millis(2_500),
+            "still v1 after {:?}",
+            published.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn unknown_slugs_never_reach_the_origin() {
+    let origin = FakeOrigin::start().await;
+    let edge = edge(&origin, "5", ReuseLimits::default()).await;
+    for round in 0..3 {
+        for n in 0..20 {
+            let missing = edge.app.get(&format!("/api/events/no-such-{n}")).await;
+            assert_eq!(missing.status(), 404, "round {round}");
+        }
+    }
+    let calls = origin.calls();
+    assert_eq!(calls.unknown.load(Ordering::SeqCst), 0);
+    assert_eq!(calls.lists.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_late_not_modified_never_takes_the_head_back() {
+    let origin = FakeOrigin::start().await;
+    let edge = edge(&origin, "1", ReuseLimits::default()).await;
+    origin.behave(Behaviour::LateNotModified(Duration::from_millis(1_000)));
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    // This read elects a revalidation of v1, whose 304 is held back.
+    assert_eq!(version(&edge.app.get(SESSIONS).await), 1);
+    let asked = Instant::now();
+    while origin.calls().conditional.load(Ordering::SeqCst) == 0 {
+        assert!(
+            asked.elapsed() < Duration::from_secs(2),
+            "revalidation started"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Meanwhile v2 is published and announced.
+    origin.publish(2);
+    let notice = sign_notice(
+        http::Request::post("/_edge/publish")
+            .header("content-type", "application/json")
+            .body(Bytes::from(json!({"slug": DEMO, "version": 2}).to_string()))
+            .unwrap(),
+        SIGNING_SECRET,
+    );
+    assert_eq!(body_json(&edge.app.send(notice).await)["held"], 2);
+    // The late 304 for v1 lands; v2 stays, in memory and in KV.
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    for _ in 0..5 {
+        assert_eq!(version(&edge.app.get(SESSIONS).await), 2);
+    }
+    let status = body_json(&edge.app.get("/_edge/status").await);
+    assert_eq!(status["events"][DEMO]["version"], 2);
+}
+
+#[tokio::test]
+async fn a_read_within_the_window_costs_at_most_two_kv_gets_and_no_writes() {
+    let origin = FakeOrigin::start().await;
+    let fresh = edge(&origin, "30", fresh_instances()).await;
+    let before = fresh.app.kv_counts("default");
+    for _ in 0..20 {
+        assert_eq!(fresh.app.get(SESSIONS).await.status(), 200);
+    }
+    let cost = fresh.app.kv_counts("default");
+    assert!(cost.gets - before.gets <= 2 * 20, "{before:?} → {cost:?}");
+    assert_eq!((cost.sets, cost.deletes), (before.sets, before.deletes));
+
+    // A reused instance answers from memory: at most one head get per
+    // memory recheck interval (one more where an interval began before the
+    // run), however many reads.
+    let reused = edge(&origin, "30", ReuseLimits::default()).await;
+    let before = reused.app.kv_counts("default");
+    let started = Instant::now();
+    let mut reads = 0;
+    while started.elapsed() < Duration::from_millis(40) || reads < 5 {
+        assert_eq!(reused.app.get(SESSIONS).await.status(), 200);
+        reads += 1;
+    }
+    let cost = reused.app.kv_counts("default");
+    let rechecks = started.elapsed().as_millis() as usize / 50 + 1;
+    let instances = reused.app.instances_created("edge");
+    assert!(
+        cost.gets - before.gets <= (rechecks + 1) * instances,
+        "{reads} reads in {instances} instances: {before:?} → {cost:?}"
+    );
+    assert_eq!((cost.sets, cost.deletes), (before.sets, before.deletes));
+    assert_eq!(origin.calls().conditional.load(Ordering::SeqCst), 0);
+}
