@@ -1,7 +1,8 @@
 //! What the host itself costs per request, and what a fresh instance adds to
-//! it: GETs of the `probe` fixture's smallest route, in-process (no sockets),
-//! with Spin's default instance reuse and with a fresh instance per request,
-//! from one client and from 16 concurrent ones. Prints req/s (median of
+//! it: GETs of the `probe` fixture's smallest route, with Spin's default
+//! instance reuse and with a fresh instance per request, from one client and
+//! from 16 concurrent ones in-process, and from 16 over HTTP as Spin was
+//! measured. Prints req/s (median of
 //! several runs), p50/p99/max latency, CPU time per request (which, unlike
 //! the others, holds up on a busy machine), and the fresh/reused ratio
 //! beside the one measured under a real Spin 4.1; never passes or fails on
@@ -12,7 +13,9 @@
 //! after `./scripts/test` (or the wasm build step of it) has built the
 //! fixture.
 
-use spin_test_host::{App, AppOptions, ReuseLimits};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use spin_test_host::{App, AppOptions, ReuseLimits, Server};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -43,20 +46,67 @@ fn probe_manifest(dir: &Path) -> PathBuf {
     manifest
 }
 
+/// How the clients reach the app.
+#[derive(Clone, Copy, PartialEq)]
+enum Via {
+    /// Calls into the app, as the test suites do.
+    InProcess,
+    /// HTTP/1.1 over loopback, one keep-alive connection per client, as a
+    /// load generator in front of `spin up` would.
+    Http,
+}
+
+/// One GET of the probe's smallest route.
+async fn get(app: &App, http: &mut Option<HttpClient>) {
+    let status = match http {
+        None => app.get("/instance").await.status(),
+        Some(client) => {
+            let request = http::Request::get("/instance")
+                .header("host", "localhost")
+                .body(Empty::<Bytes>::new())
+                .unwrap();
+            let response = client.send_request(request).await.unwrap();
+            let status = response.status();
+            response.into_body().collect().await.unwrap();
+            status
+        }
+    };
+    assert_eq!(status, 200);
+}
+
+type HttpClient = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
+
+async fn connect(server: &Server) -> HttpClient {
+    let stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let (client, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    client
+}
+
 /// One run: `REQUESTS` GETs from `clients` clients at once. Returns the
 /// wall time and every request's latency.
-async fn run(app: &App, clients: usize) -> (Duration, Vec<Duration>) {
+async fn run(app: &App, server: Option<&Server>, clients: usize) -> (Duration, Vec<Duration>) {
+    let mut connections = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        connections.push(match server {
+            Some(server) => Some(connect(server).await),
+            None => None,
+        });
+    }
     let started = Instant::now();
-    let tasks: Vec<_> = (0..clients)
-        .map(|_| {
+    let tasks: Vec<_> = connections
+        .into_iter()
+        .map(|mut http| {
             let app = app.clone();
             tokio::spawn(async move {
                 let mut latencies = Vec::with_capacity(REQUESTS / clients);
                 for _ in 0..REQUESTS / clients {
                     let sent = Instant::now();
-                    let response = app.get("/instance").await;
+                    get(&app, &mut http).await;
                     latencies.push(sent.elapsed());
-                    assert_eq!(response.status(), 200);
                 }
                 latencies
             })
@@ -88,17 +138,26 @@ struct Figures {
     instances: usize,
 }
 
-async fn measure(reuse: ReuseLimits, clients: usize, manifest: &Path) -> Figures {
+async fn measure(reuse: ReuseLimits, via: Via, clients: usize, manifest: &Path) -> Figures {
     let mut options = AppOptions::new(manifest);
     options.reuse = reuse;
     let app = App::start(options).await.unwrap();
-    run(&app, clients).await; // warm-up: first instances, allocator slots
+    let server = match via {
+        Via::InProcess => None,
+        Via::Http => Some(
+            Server::bind(app.clone(), "127.0.0.1:0".parse().unwrap())
+                .await
+                .unwrap(),
+        ),
+    };
+    let server = server.as_ref();
+    run(&app, server, clients).await; // warm-up: first instances, allocator slots
     let before = app.instances_created("probe");
     let cpu_before = cpu_time();
     let mut rates = Vec::with_capacity(RUNS);
     let mut latencies = Vec::with_capacity(RUNS * REQUESTS);
     for _ in 0..RUNS {
-        let (elapsed, mut run_latencies) = run(&app, clients).await;
+        let (elapsed, mut run_latencies) = run(&app, server, clients).await;
         rates.push(run_latencies.len() as f64 / elapsed.as_secs_f64());
         latencies.append(&mut run_latencies);
     }
@@ -149,20 +208,27 @@ async fn main() {
         ..ReuseLimits::default()
     };
     println!(
-        "host per-request cost, in-process GETs of a tiny route, {REQUESTS} per run, \
+        "host per-request cost, GETs of a tiny route, {REQUESTS} per run, \
          median req/s of {RUNS} runs, latencies over all runs"
     );
-    for clients in [1, CLIENTS] {
-        println!("{clients} client(s):");
+    for (via, clients) in [
+        (Via::InProcess, 1),
+        (Via::InProcess, CLIENTS),
+        (Via::Http, CLIENTS),
+    ] {
+        match via {
+            Via::InProcess => println!("{clients} client(s), in-process:"),
+            Via::Http => println!("{clients} client(s), HTTP/1.1 keep-alive over loopback:"),
+        }
         let reused = if wanted("reuse") {
-            let f = measure(ReuseLimits::default(), clients, &manifest).await;
+            let f = measure(ReuseLimits::default(), via, clients, &manifest).await;
             print("instance reuse 128/16 (Spin default)", &f);
             Some(f)
         } else {
             None
         };
         let fresh = if wanted("fresh") {
-            let f = measure(fresh_limits, clients, &manifest).await;
+            let f = measure(fresh_limits, via, clients, &manifest).await;
             print("fresh instance per request (1/1)", &f);
             Some(f)
         } else {
@@ -184,8 +250,8 @@ async fn main() {
         }
     }
     println!(
-        "faster than Spin by design: no sockets or HTTP parsing (every figure), and a \
-         fresh instance resets only the memory pages it dirtied where Spin resets 2 MiB \
-         (engine.rs)"
+        "faster than Spin by design: no sockets or HTTP parsing in-process, and a fresh \
+         instance resets only the memory pages it dirtied where Spin resets 2 MiB \
+         (engine.rs); the load generator shares the host's cores"
     );
 }
