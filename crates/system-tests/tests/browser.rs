@@ -264,9 +264,14 @@ async fn attendees_browse_filter_search_and_keep_a_personal_agenda() {
     let errors = browser.console_errors(true).await;
     assert!(errors.is_empty(), "console errors: {errors:?}");
 
-    // With the origin unreachable and the copy past its window, the page says so.
+    // With the origin unreachable and the copy past its window, the first
+    // read (another attendee's) is served at once and starts a
+    // revalidation; once that has failed, the page says so.
     app.links().set("origin.spin.internal", LinkFault::Cut);
     tokio::time::sleep(Duration::from_millis(1500)).await;
+    let noticed = app.get("/api/events/wasm-edge-summit-2027/sessions").await;
+    assert_eq!(noticed.status(), 200, "served from the copy");
+    tokio::time::sleep(Duration::from_millis(300)).await;
     browser.client.refresh().await.unwrap();
     browser.wait_text("#freshness", "may be out of date").await;
     assert_eq!(
