@@ -818,6 +818,22 @@ async fn status_reports_each_event_held_with_its_times() {
     }
 }
 
+/// The statuses of `n` concurrent reads of the agenda.
+async fn concurrent_reads(edge: &EdgeApp, n: usize) -> Vec<u16> {
+    let reads = (0..n).map(|_| {
+        let app = edge.app.clone();
+        tokio::spawn(async move {
+            let path = format!("/api/events/{DEMO}/sessions");
+            app.get(&path).await.status().as_u16()
+        })
+    });
+    futures::future::join_all(reads)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect()
+}
+
 #[tokio::test]
 async fn concurrent_cold_reads_ask_the_origin_once() {
     use std::sync::atomic::Ordering;
@@ -826,17 +842,7 @@ async fn concurrent_cold_reads_ask_the_origin_once() {
     let origin = FakeOrigin::start().await;
     origin.behave(Behaviour::Slow(Duration::from_millis(300)));
     let edge = EdgeApp::start("eu", &origin.url, |o| o).await;
-    let reads = (0..16).map(|_| {
-        let app = edge.app.clone();
-        tokio::spawn(async move {
-            app.get(&format!("/api/events/{DEMO}/sessions"))
-                .await
-                .status()
-        })
-    });
-    for status in futures::future::join_all(reads).await {
-        assert_eq!(status.unwrap(), 200);
-    }
+    assert_eq!(concurrent_reads(&edge, 16).await, [200; 16]);
     assert_eq!(
         origin.calls().full.load(Ordering::SeqCst),
         1,
@@ -854,17 +860,7 @@ async fn concurrent_cold_reads_share_one_failure() {
     origin.behave(Behaviour::Hung);
     let edge = EdgeApp::start("eu", &origin.url, |o| o).await;
     let started = Instant::now();
-    let reads = (0..16).map(|_| {
-        let app = edge.app.clone();
-        tokio::spawn(async move {
-            app.get(&format!("/api/events/{DEMO}/sessions"))
-                .await
-                .status()
-        })
-    });
-    for status in futures::future::join_all(reads).await {
-        assert_eq!(status.unwrap(), 503);
-    }
+    assert_eq!(concurrent_reads(&edge, 16).await, [503; 16]);
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "{:?}",
