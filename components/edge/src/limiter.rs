@@ -14,7 +14,7 @@ use crate::cache::now_ms;
 use crate::error::EdgeError;
 use crate::kv;
 use ipnet::IpNet;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
@@ -29,6 +29,8 @@ const CLIENTS_IN_MEMORY: usize = 4_096;
 thread_local! {
     /// This instance's counts in the current window, by counter and client.
     static COUNTS: RefCell<(i64, HashMap<String, u32>)> = RefCell::default();
+    /// The last window this instance knows to be swept.
+    static SWEPT_HERE: Cell<i64> = const { Cell::new(0) };
 }
 
 /// What is counted, and how many a client may have per minute.
@@ -200,9 +202,14 @@ impl Limit {
 /// Deletes the counts of windows that ended, at most once per window per
 /// edge. Runs after the response; listing keys is the store's most costly
 /// call, so it is made only when a window turned.
-pub async fn sweep_ended_windows() {
+async fn sweep_ended_windows() {
     let window = window_of(now_ms() / 1000);
+    // A reused instance asks KV once per window, not once per attempt.
+    if SWEPT_HERE.get() >= window {
+        return;
+    }
     let swept: i64 = kv::get_json(SWEPT_KEY).await.unwrap_or(0);
+    SWEPT_HERE.set(window);
     if swept >= window {
         return;
     }
