@@ -1,80 +1,72 @@
-//! `spin:sqlite@3.1.0` for guests. Every `open` is a connection of its own,
-//! so a transaction begun on one is isolated from requests that run
-//! concurrently on others; statements run on the blocking pool because
-//! SQLite waits on locks.
+//! `spin:sqlite@3.1.0` for guests, as Spin 4.1 serves it: every `open` is a
+//! connection of its own, so a transaction begun on one is isolated from
+//! requests that run concurrently on others; statements run on the blocking
+//! pool because SQLite waits on locks.
 
 use crate::bindings::spin::sqlite::sqlite::{self as wit, Error, QueryResult, RowResult, Value};
 use crate::state::{SpinHost, SpinView};
 use rusqlite::types::ValueRef;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
 use wasmtime::component::{Access, Accessor, FutureReader, Resource, StreamReader};
 
-/// A database a component may be granted, kept in a file. Closed
-/// connections are kept for the next `open`, which saves reopening the
-/// file and re-preparing statements; a guest still sees a connection of its
-/// own, with no transaction left open by anyone else.
+/// A database a component may be granted, kept in a file.
 pub struct SqliteDb {
     path: PathBuf,
-    idle: Mutex<Vec<rusqlite::Connection>>,
 }
-
-/// More idle connections than this are closed rather than kept.
-const MAX_IDLE: usize = 32;
 
 impl SqliteDb {
     pub fn file(path: &Path) -> Self {
         Self {
             path: path.to_path_buf(),
-            idle: Mutex::new(Vec::new()),
         }
     }
 
-    fn connect(self: &Arc<Self>) -> rusqlite::Result<SqliteConnection> {
-        let reused = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let conn = match reused {
-            Some(conn) => conn,
-            None => {
-                let conn = rusqlite::Connection::open(&self.path)?;
-                conn.busy_timeout(Duration::from_secs(5))?;
-                conn
-            }
-        };
-        Ok(SqliteConnection {
-            conn: Arc::new(Mutex::new(conn)),
+    fn connect(self: &Arc<Self>) -> SqliteConnection {
+        SqliteConnection {
+            conn: Arc::new(OnceLock::new()),
             db: self.clone(),
-        })
+        }
     }
 }
 
-/// An open connection, as the guest's `connection` resource.
+/// An open connection, as the guest's `connection` resource. As in Spin
+/// 4.1, every `open` is a new SQLite connection of its own, opened on its
+/// first statement and closed when the guest drops it: nothing is pooled,
+/// so each request pays what it pays under Spin (opening the file, reading
+/// the schema, preparing each statement again), and a transaction the
+/// guest leaves open dies with its connection.
 pub struct SqliteConnection {
-    conn: Arc<Mutex<rusqlite::Connection>>,
+    conn: Arc<OnceLock<Mutex<rusqlite::Connection>>>,
     db: Arc<SqliteDb>,
 }
 
-impl Drop for SqliteConnection {
-    fn drop(&mut self) {
-        let Some(conn) = Arc::get_mut(&mut self.conn) else {
-            return;
-        };
-        let conn = std::mem::replace(
-            conn.get_mut().unwrap_or_else(|e| e.into_inner()),
-            match rusqlite::Connection::open_in_memory() {
-                Ok(placeholder) => placeholder,
-                Err(_) => return,
-            },
-        );
-        // A guest that left a transaction open has it rolled back, as
-        // closing the connection would have done.
-        if !conn.is_autocommit() && conn.execute_batch("ROLLBACK").is_err() {
-            return;
+impl SqliteConnection {
+    fn shared(&self) -> SharedConnection {
+        SharedConnection {
+            conn: self.conn.clone(),
+            path: self.db.path.clone(),
         }
-        let mut idle = self.db.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < MAX_IDLE {
-            idle.push(conn);
+    }
+}
+
+/// What a statement needs of a connection, movable to the blocking pool.
+struct SharedConnection {
+    conn: Arc<OnceLock<Mutex<rusqlite::Connection>>>,
+    path: PathBuf,
+}
+
+impl SharedConnection {
+    /// The connection, opened now if this is its first statement. rusqlite
+    /// opens with a 5 s busy timeout, as Spin's does.
+    fn get(&self) -> Result<std::sync::MutexGuard<'_, rusqlite::Connection>, Error> {
+        if self.conn.get().is_none() {
+            let opened = rusqlite::Connection::open(&self.path).map_err(io)?;
+            // A lost race just drops the second connection.
+            let _ = self.conn.set(Mutex::new(opened));
         }
+        let conn = self.conn.get().expect("set above");
+        Ok(conn.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
@@ -104,11 +96,11 @@ fn from_sql(v: ValueRef<'_>) -> Value {
 }
 
 fn execute_blocking(
-    conn: &Mutex<rusqlite::Connection>,
+    conn: &SharedConnection,
     statement: &str,
     parameters: Vec<Value>,
 ) -> Result<QueryResult, Error> {
-    let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+    let conn = conn.get()?;
     let mut stmt = conn.prepare_cached(statement).map_err(io)?;
     let columns: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
     let params = rusqlite::params_from_iter(parameters.into_iter().map(to_sql));
@@ -137,8 +129,8 @@ async fn run_blocking<R: Send + 'static>(
 fn connection<T>(
     accessor: &Accessor<T, SpinHost>,
     conn: &Resource<SqliteConnection>,
-) -> wasmtime::Result<Arc<Mutex<rusqlite::Connection>>> {
-    accessor.with(|mut access| Ok(access.get().table.get(conn)?.conn.clone()))
+) -> wasmtime::Result<SharedConnection> {
+    accessor.with(|mut access| Ok(access.get().table.get(conn)?.shared()))
 }
 
 fn open_in(
@@ -149,10 +141,7 @@ fn open_in(
         Ok(db) => db,
         Err(e) => return Ok(Err(e)),
     };
-    match db.connect() {
-        Ok(conn) => Ok(Ok(view.table.push(conn)?)),
-        Err(e) => Ok(Err(io(e))),
-    }
+    Ok(Ok(view.table.push(db.connect())?))
 }
 
 impl<T> wit::HostConnectionWithStore<T> for SpinHost {
@@ -198,8 +187,7 @@ impl<T> wit::HostConnectionWithStore<T> for SpinHost {
         conn: Resource<SqliteConnection>,
     ) -> wasmtime::Result<i64> {
         let conn = connection(accessor, &conn)?;
-        let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(conn.last_insert_rowid())
+        Ok(conn.get().map_or(0, |c| c.last_insert_rowid()))
     }
 
     async fn changes_async(
@@ -207,8 +195,7 @@ impl<T> wit::HostConnectionWithStore<T> for SpinHost {
         conn: Resource<SqliteConnection>,
     ) -> wasmtime::Result<u64> {
         let conn = connection(accessor, &conn)?;
-        let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(conn.changes())
+        Ok(conn.get().map_or(0, |c| c.changes()))
     }
 
     fn drop(
@@ -234,20 +221,18 @@ impl wit::HostConnection for SpinView<'_> {
         statement: String,
         parameters: Vec<Value>,
     ) -> wasmtime::Result<Result<QueryResult, Error>> {
-        let conn = self.table.get(&conn)?.conn.clone();
+        let conn = self.table.get(&conn)?.shared();
         Ok(execute_blocking(&conn, &statement, parameters))
     }
 
     fn last_insert_rowid(&mut self, conn: Resource<SqliteConnection>) -> wasmtime::Result<i64> {
-        let conn = self.table.get(&conn)?.conn.clone();
-        let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(conn.last_insert_rowid())
+        let conn = self.table.get(&conn)?.shared();
+        Ok(conn.get().map_or(0, |c| c.last_insert_rowid()))
     }
 
     fn changes(&mut self, conn: Resource<SqliteConnection>) -> wasmtime::Result<u64> {
-        let conn = self.table.get(&conn)?.conn.clone();
-        let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(conn.changes())
+        let conn = self.table.get(&conn)?.shared();
+        Ok(conn.get().map_or(0, |c| c.changes()))
     }
 }
 
