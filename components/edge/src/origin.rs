@@ -13,6 +13,10 @@ use std::time::Duration;
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a forwarded write may take before the attendee is told to retry.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+// The origin's longest wait for a registration's decision, with room for
+// the decision and the round trip, fits well inside the edge's wait.
+const _: () =
+    assert!(WRITE_TIMEOUT.as_millis() >= 4 * eventfront_domain::seats::DECISION_WAIT.as_millis());
 
 /// What the origin said, in full.
 pub struct Answer {

@@ -3,7 +3,7 @@
 //! write is validated whole before anything is written, and audited.
 
 use crate::audit;
-use crate::db::{Db, col_int, col_text, text};
+use crate::db::{Db, text};
 use crate::draft;
 use crate::error::OriginError;
 use crate::request::{Incoming, MAX_BODY};
@@ -70,7 +70,7 @@ pub async fn get_draft(db: &Db, slug: &Slug) -> Result<Reply, OriginError> {
             [text(slug.as_str())],
         )
         .await?
-        .map_or(0, |r| col_int(&r, 0));
+        .map_or(0, |r| r.int("current_version"));
     let mut body =
         serde_json::to_value(&draft).map_err(|e| OriginError::Database(e.to_string()))?;
     body["slug"] = json!(slug);
@@ -208,11 +208,11 @@ async fn within_limit(
     // `table` is one of two names written in this file, never input.
     let others = db
         .row(
-            &format!("SELECT count(*) FROM {table} WHERE event = ? AND id != ?"),
+            &format!("SELECT count(*) AS n FROM {table} WHERE event = ? AND id != ?"),
             [text(slug.as_str()), text(id.as_str())],
         )
         .await?
-        .map_or(0, |r| col_int(&r, 0));
+        .map_or(0, |r| r.int("n"));
     if others as usize >= limit {
         return Err(OriginError::Conflict(format!(
             "The draft already has {limit} {table}, the most an event can have."
@@ -270,7 +270,7 @@ pub async fn registrations(db: &Db, slug: &Slug, request: &Incoming) -> Result<R
     let mut list = Vec::with_capacity(rows.len());
     let (mut confirmed, mut cancelled) = (0, 0);
     for r in &rows {
-        let status = col_text(r, 4);
+        let status = r.text("status");
         let position = match status.as_str() {
             "waitlisted" => {
                 waitlist += 1;
@@ -286,13 +286,13 @@ pub async fn registrations(db: &Db, slug: &Slug, request: &Incoming) -> Result<R
             }
         };
         list.push(json!({
-            "id": col_text(r, 0),
-            "name": col_text(r, 2),
-            "email": col_text(r, 3),
+            "id": r.text("id"),
+            "name": r.text("name"),
+            "email": r.text("email"),
             "status": status,
             "position": position,
-            "created_at": col_text(r, 5),
-            "updated_at": col_text(r, 6),
+            "created_at": r.text("created_at"),
+            "updated_at": r.text("updated_at"),
         }));
     }
     if request.wants_csv() {
@@ -306,7 +306,7 @@ pub async fn registrations(db: &Db, slug: &Slug, request: &Incoming) -> Result<R
         200,
         &json!({
             "event": slug,
-            "capacity": event.get::<i64>(0),
+            "capacity": event.opt_int("capacity"),
             "confirmed": confirmed,
             "waitlisted": waitlist,
             "cancelled": cancelled,

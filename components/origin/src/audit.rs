@@ -1,7 +1,7 @@
 //! The audit log: who did what, when, to which event. Written in the same
 //! transaction as the change it records.
 
-use crate::db::{Db, col_int, col_text, int, text};
+use crate::db::{Db, int, text};
 use crate::error::OriginError;
 use serde_json::{Value, json};
 
@@ -40,12 +40,12 @@ pub async fn list(db: &Db, event: &str, limit: i64) -> Result<Value, OriginError
         .iter()
         .map(|r| {
             json!({
-                "id": col_int(r, 0),
-                "at": col_text(r, 1),
-                "actor": col_text(r, 2),
-                "action": col_text(r, 3),
-                "target": r.get::<&str>(4),
-                "detail": serde_json::from_str::<Value>(&col_text(r, 5)).unwrap_or(Value::Null),
+                "id": r.int("id"),
+                "at": r.text("at"),
+                "actor": r.text("actor"),
+                "action": r.text("action"),
+                "target": r.opt_text("target"),
+                "detail": serde_json::from_str::<Value>(&r.text("detail")).unwrap_or(Value::Null),
             })
         })
         .collect();

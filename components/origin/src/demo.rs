@@ -7,20 +7,47 @@ use crate::db::Db;
 use crate::error::OriginError;
 use eventfront_domain::Slug;
 use eventfront_domain::demo::{DEMO_SLUG, demo_draft};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Whether the `seed_demo` variable asks for the demo event.
-pub async fn wanted() -> bool {
+async fn wanted() -> bool {
     spin_sdk::variables::get("seed_demo")
         .await
         .is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }
 
-/// Writes and publishes the demo event; runs inside the migration's
-/// transaction, so it happens exactly once.
-pub async fn seed(db: &Db) -> Result<(), OriginError> {
-    let slug = Slug::parse(DEMO_SLUG).expect("the demo slug is valid");
-    let draft = demo_draft();
-    crate::draft::replace(db, &slug, &draft).await?;
-    crate::publish::publish_in(db, &slug, &draft, "Demo event", None).await?;
+/// Set once this instance has seen the demo question settled.
+static SETTLED: AtomicBool = AtomicBool::new(false);
+
+/// Writes and publishes the demo event if it is wanted and the database
+/// has no event yet. The check and the writes share one transaction, so
+/// instances starting together seed it once.
+pub async fn seed_if_wanted(db: &Db) -> Result<(), OriginError> {
+    if SETTLED.load(Ordering::Acquire) {
+        return Ok(());
+    }
+    // A plain read first, so that an instance starting while the write
+    // lock is taken does not wait for it.
+    if wanted().await && !has_events(db).await? {
+        db.transaction(async |db| {
+            if has_events(db).await? {
+                return Ok(());
+            }
+            let slug = Slug::parse(DEMO_SLUG).expect("the demo slug is valid");
+            let draft = demo_draft();
+            crate::draft::replace(db, &slug, &draft).await?;
+            crate::publish::publish_in(db, &slug, &draft, "Demo event", None).await?;
+            Ok(())
+        })
+        .await?;
+    }
+    SETTLED.store(true, Ordering::Release);
     Ok(())
+}
+
+async fn has_events(db: &Db) -> Result<bool, OriginError> {
+    Ok(db
+        .row("SELECT EXISTS (SELECT 1 FROM events) AS any", [])
+        .await?
+        .is_some_and(|r| r.int("any") == 1))
 }

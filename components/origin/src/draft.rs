@@ -1,7 +1,7 @@
 //! The draft in SQL: the event row with its tracks and rooms, and the
 //! sessions and speakers, read and written as the domain's types.
 
-use crate::db::{Db, col_text, int, opt_int, text};
+use crate::db::{Db, int, opt_int, text};
 use crate::error::OriginError;
 use eventfront_domain::Slug;
 use eventfront_domain::model::{Draft, Event, Room, Session, Speaker, Track};
@@ -20,7 +20,7 @@ pub async fn load_event(db: &Db, slug: &Slug) -> Result<Option<Event>, OriginErr
     else {
         return Ok(None);
     };
-    let mut event: Event = serde_json::from_str(&col_text(&row, 0)).map_err(corrupt)?;
+    let mut event: Event = serde_json::from_str(&row.text("draft")).map_err(corrupt)?;
     event.tracks = db
         .rows(
             "SELECT id, name FROM tracks WHERE event = ? ORDER BY position",
@@ -30,8 +30,8 @@ pub async fn load_event(db: &Db, slug: &Slug) -> Result<Option<Event>, OriginErr
         .iter()
         .map(|r| {
             Ok(Track {
-                id: Slug::parse(&col_text(r, 0)).map_err(corrupt)?,
-                name: col_text(r, 1),
+                id: Slug::parse(&r.text("id")).map_err(corrupt)?,
+                name: r.text("name"),
             })
         })
         .collect::<Result<_, OriginError>>()?;
@@ -44,9 +44,9 @@ pub async fn load_event(db: &Db, slug: &Slug) -> Result<Option<Event>, OriginErr
         .iter()
         .map(|r| {
             Ok(Room {
-                id: Slug::parse(&col_text(r, 0)).map_err(corrupt)?,
-                name: col_text(r, 1),
-                capacity: r.get::<i64>(2).map(|c| c as u32),
+                id: Slug::parse(&r.text("id")).map_err(corrupt)?,
+                name: r.text("name"),
+                capacity: r.opt_int("capacity").map(|c| c as u32),
             })
         })
         .collect::<Result<_, OriginError>>()?;
@@ -60,7 +60,7 @@ pub async fn load_sessions(db: &Db, slug: &Slug) -> Result<Vec<Session>, OriginE
     )
     .await?
     .iter()
-    .map(|r| serde_json::from_str(&col_text(r, 0)).map_err(corrupt))
+    .map(|r| serde_json::from_str(&r.text("data")).map_err(corrupt))
     .collect()
 }
 
@@ -71,7 +71,7 @@ pub async fn load_speakers(db: &Db, slug: &Slug) -> Result<Vec<Speaker>, OriginE
     )
     .await?
     .iter()
-    .map(|r| serde_json::from_str(&col_text(r, 0)).map_err(corrupt))
+    .map(|r| serde_json::from_str(&r.text("data")).map_err(corrupt))
     .collect()
 }
 

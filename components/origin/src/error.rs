@@ -26,6 +26,10 @@ pub enum OriginError {
     KeyReused,
     #[error("database: {0}")]
     Database(String),
+    /// The write lock stayed taken for this request's whole wait budget;
+    /// nothing was written, so a retry with the same key is safe.
+    #[error("database busy")]
+    Busy,
     #[error("configuration: {0}")]
     Config(&'static str),
     /// The organizer API stays closed: a variable is set to something it
@@ -88,6 +92,13 @@ impl OriginError {
             OriginError::OrganizerClosed(why) => respond::problem(
                 &Problem::new(503, format!("The organizer API is closed: {why}.")),
                 None,
+            ),
+            OriginError::Busy => respond::problem(
+                &Problem::new(
+                    503,
+                    "Too many changes are waiting to be written; nothing was changed. Try again shortly.",
+                ),
+                Some(1),
             ),
             OriginError::Database(cause) => {
                 eprintln!("origin database error: {cause}");

@@ -9,11 +9,13 @@ mod db;
 mod demo;
 mod draft;
 mod error;
+mod group_commit;
 mod publish;
 mod registration;
 mod request;
 mod routes;
 mod schema;
+mod seats;
 mod sync;
 
 use spin_sdk::http::{IntoResponse, Request};

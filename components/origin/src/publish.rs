@@ -5,10 +5,11 @@
 
 use crate::audit;
 use crate::auth::{now_secs, signing_keys};
-use crate::db::{Db, col_int, col_text, int, opt_int, text};
+use crate::db::{Db, int, opt_int, text};
 use crate::draft;
 use crate::error::OriginError;
 use crate::request::Incoming;
+use crate::seats;
 use eventfront_domain::model::Draft;
 use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::signing::Direction;
@@ -52,7 +53,7 @@ pub async fn publish_in(
         )
         .await?
         .ok_or(OriginError::NotFound("There is no such event draft."))?;
-    let version = col_int(&current, 0) + 1;
+    let version = current.int("current_version") + 1;
     let changelog: Vec<ChangelogEntry> = db
         .rows(
             "SELECT version, published_at, note FROM snapshots WHERE event = ? ORDER BY version",
@@ -62,9 +63,9 @@ pub async fn publish_in(
         .iter()
         .filter_map(|r| {
             Some(ChangelogEntry {
-                version: col_int(r, 0) as u64,
-                published_at: col_text(r, 1).parse().ok()?,
-                note: col_text(r, 2),
+                version: r.int("version") as u64,
+                published_at: r.text("published_at").parse().ok()?,
+                note: r.text("note"),
             })
         })
         .collect();
@@ -87,18 +88,20 @@ pub async fn publish_in(
     .await?;
     let registration = &draft.event.registration;
     db.exec(
-        "UPDATE events SET current_version = ?, reg_open = ?, capacity = ?, opens_at = ?, closes_at = ?
+        "UPDATE events SET current_version = ?, reg_open = ?, capacity = ?, opens_at_ms = ?, closes_at_ms = ?
          WHERE slug = ?",
         [
             int(version),
             int(registration.open as i64),
             opt_int(registration.capacity.map(i64::from)),
-            registration.opens_at.map_or(spin_sdk::sqlite::Value::Null, |t| text(t.to_string())),
-            registration.closes_at.map_or(spin_sdk::sqlite::Value::Null, |t| text(t.to_string())),
+            opt_int(registration.opens_at.map(seats::to_ms)),
+            opt_int(registration.closes_at.map(seats::to_ms)),
             text(slug.as_str()),
         ],
     )
     .await?;
+    // A raised or removed capacity is a seat added: the line moves first.
+    seats::promote_for_new_settings(db, slug.as_str()).await?;
     let (action, detail) = match from_version {
         Some(from) => (
             "event.rolled_back",
@@ -162,7 +165,7 @@ pub async fn rollback(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply,
                 .ok_or_else(|| {
                     OriginError::invalid("version", "is not a published version of this event")
                 })?;
-            let old: Draft = serde_json::from_str(&col_text(&old, 0))
+            let old: Draft = serde_json::from_str(&old.text("draft"))
                 .map_err(|e| OriginError::Database(e.to_string()))?;
             draft::replace(db, slug, &old).await?;
             let note = if note.is_empty() {

@@ -1,12 +1,13 @@
-//! Registrations, decided once and atomically: the idempotency record, the
-//! capacity check, the waitlist position and the stored answer are all
-//! written in the one transaction that holds SQLite's write lock, so no
-//! concurrency can overbook or duplicate, and a retry replays the answer.
+//! Registrations as attendees send them: parsed, replayed from their
+//! stored answer when the key was seen, and otherwise decided by
+//! `group_commit`; shown and cancelled by the holder of the manage token,
+//! a freed seat going to the first in line in the same transaction.
 
 use crate::auth::{same_secret, token_hash};
-use crate::db::{Db, col_int, col_opt_int, col_text, int, text};
+use crate::db::{Db, int, text};
 use crate::error::OriginError;
 use crate::request::Incoming;
+use crate::{group_commit, seats};
 use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::{Email, FieldError, IdempotencyKey, Slug};
 use serde_json::{Value, json};
@@ -65,14 +66,14 @@ fn parse(request: &Incoming) -> Result<NewRegistration, OriginError> {
     }
 }
 
-fn random_token() -> String {
+pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
     bytes[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
     bytes[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
     hex::encode(bytes)
 }
 
-fn answer(id: &str, status: &str, token: &str, position: Option<i64>) -> Value {
+pub fn answer(id: &str, status: &str, token: &str, position: Option<u32>) -> Value {
     let mut body = json!({ "id": id, "status": status, "manage_token": token });
     if let Some(p) = position {
         body["position"] = json!(p);
@@ -92,114 +93,55 @@ pub async fn register(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply,
     let request_hash = hex::encode(Sha256::digest(
         [request.target.as_bytes(), b"\n", &request.body].concat(),
     ));
-    let now = jiff::Timestamp::now();
-    let (status, body) = db
-        .transaction(async |db| {
-            // One read for everything the decision needs keeps the write
-            // lock, which every concurrent registration waits for, brief.
-            let now_text = now.to_string();
-            // Idempotency records live a day: a retry comes within minutes.
-            let expired = now - jiff::SignedDuration::from_hours(IDEMPOTENCY_HOURS);
-            db.exec(
-                "DELETE FROM idempotency WHERE created_at < ?",
-                [text(expired.to_string())],
-            )
-            .await?;
-            let state = db
-                .row(
-                    "SELECT
-                        i.request_hash, i.status, i.body,
-                        e.slug IS NOT NULL,
-                        coalesce(e.reg_open = 1
-                            AND (e.opens_at IS NULL OR e.opens_at <= ?3)
-                            AND (e.closes_at IS NULL OR ?3 < e.closes_at), 0),
-                        e.capacity,
-                        (SELECT count(*) FROM registrations WHERE event = ?1 AND status = 'confirmed'),
-                        (SELECT count(*) FROM registrations WHERE event = ?1 AND status = 'waitlisted'),
-                        (SELECT coalesce(max(seq), 0) FROM registrations WHERE event = ?1),
-                        EXISTS (SELECT 1 FROM registrations
-                                WHERE event = ?1 AND email_canonical = ?4 AND status != 'cancelled')
-                     FROM (SELECT 1)
-                     LEFT JOIN idempotency i ON i.key = ?2
-                     LEFT JOIN events e ON e.slug = ?1 AND e.current_version > 0",
-                    [
-                        text(slug.as_str()),
-                        text(key.as_str()),
-                        text(&now_text),
-                        text(new.email.canonical()),
-                    ],
-                )
-                .await?
-                .ok_or_else(|| OriginError::Database("the decision query returned nothing".into()))?;
-            if state.get::<&str>(0).is_some() {
-                if !same_secret(&col_text(&state, 0), &request_hash) {
-                    return Err(OriginError::KeyReused);
-                }
-                return Ok((col_int(&state, 1) as u16, col_text(&state, 2)));
-            }
-            if col_int(&state, 3) == 0 {
-                return Err(OriginError::NotFound("There is no such event."));
-            }
-            if col_int(&state, 4) == 0 {
-                return Err(OriginError::Conflict(
-                    "Registration for this event is closed.".into(),
-                ));
-            }
-            let capacity = col_opt_int(&state, 5);
-            let (confirmed, waitlisted, last_seq) =
-                (col_int(&state, 6), col_int(&state, 7), col_int(&state, 8));
-            let already = col_int(&state, 9) == 1;
-            let has_seat = capacity.is_none_or(|c| confirmed < c);
-            let (state, position) = if has_seat {
-                ("confirmed", None)
-            } else {
-                ("waitlisted", Some(waitlisted + 1))
-            };
-            let id = uuid::Uuid::new_v4().to_string();
-            let token = random_token();
-            // Someone already registered gets the answer a newcomer would
-            // get, and nothing is written, so the form reveals nobody.
-            if !already {
-                db.exec(
-                    "INSERT INTO registrations
-                     (id, event, seq, name, email, email_canonical, status,
-                      manage_token_hash, created_at, updated_at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        text(&id),
-                        text(slug.as_str()),
-                        int(last_seq + 1),
-                        text(&new.name),
-                        text(new.email.as_str()),
-                        text(new.email.canonical()),
-                        text(state),
-                        text(token_hash(&token)),
-                        text(&now_text),
-                        text(&now_text),
-                    ],
-                )
-                .await?;
-            }
-            let body = answer(&id, state, &token, position).to_string();
-            db.exec(
-                "INSERT INTO idempotency (key, request_hash, status, body, created_at)
-                 VALUES (?, ?, 201, ?, ?)",
-                [
-                    text(key.as_str()),
-                    text(&request_hash),
-                    text(&body),
-                    text(&now_text),
-                ],
-            )
-            .await?;
-            Ok((201, body))
-        })
-        .await?;
+    // A retry is answered from what was stored, with a plain read that
+    // never waits for the write lock; only new keys join the queue.
+    let (status, body) = match stored_answer(db, key.as_str(), &request_hash).await? {
+        Some(answer) => answer,
+        None => {
+            group_commit::decide(group_commit::Pending {
+                slug: slug.clone(),
+                key,
+                request_hash,
+                name: new.name,
+                email: new.email,
+                arrived: jiff::Timestamp::now(),
+            })
+            .await?
+        }
+    };
     Ok(respond::bytes(status, "application/json", body))
 }
 
 /// How long a registration's answer is kept for replays of its key.
 const IDEMPOTENCY_HOURS: i64 = 24;
+
+/// The oldest idempotency record still replayed, in stored milliseconds.
+pub fn oldest_kept(now: jiff::Timestamp) -> i64 {
+    (now - jiff::SignedDuration::from_hours(IDEMPOTENCY_HOURS)).as_millisecond()
+}
+
+/// The answer stored for `key`, if it was decided within the last day:
+/// `KeyReused` if it was decided for a different request.
+pub async fn stored_answer(
+    db: &Db,
+    key: &str,
+    request_hash: &str,
+) -> Result<Option<(u16, String)>, OriginError> {
+    let Some(row) = db
+        .row(
+            "SELECT request_hash, status, body FROM idempotency
+             WHERE key = ? AND created_ms >= ?",
+            [text(key), int(oldest_kept(jiff::Timestamp::now()))],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    if !same_secret(&row.text("request_hash"), request_hash) {
+        return Err(OriginError::KeyReused);
+    }
+    Ok(Some((row.int("status") as u16, row.text("body"))))
+}
 
 /// The registration `id`, if the bearer token in `request` manages it.
 async fn authorized(db: &Db, id: &str, request: &Incoming) -> Result<Registration, OriginError> {
@@ -216,15 +158,18 @@ async fn authorized(db: &Db, id: &str, request: &Incoming) -> Result<Registratio
         .await?;
     // The same 404 for a wrong token as for an unknown id: no hint either way.
     match row {
-        Some(r) if !token.is_empty() && same_secret(&token_hash(token), &col_text(&r, 6)) => {
+        Some(r)
+            if !token.is_empty()
+                && same_secret(&token_hash(token), &r.text("manage_token_hash")) =>
+        {
             Ok(Registration {
                 id: id.to_string(),
-                event: col_text(&r, 0),
-                seq: col_int(&r, 1),
-                status: col_text(&r, 2),
-                name: col_text(&r, 3),
-                email: col_text(&r, 4),
-                created_at: col_text(&r, 5),
+                event: r.text("event"),
+                seq: r.int("seq"),
+                status: r.text("status"),
+                name: r.text("name"),
+                email: r.text("email"),
+                created_at: r.text("created_at"),
             })
         }
         _ => Err(OriginError::NotFound("There is no such registration.")),
@@ -252,21 +197,17 @@ impl Registration {
             "created_at": self.created_at,
         });
         if self.status == "waitlisted" {
-            body["position"] = json!(waitlist_position(db, &self.event, self.seq).await?);
+            let ahead = db
+                .row(
+                    "SELECT count(*) AS position FROM registrations
+                     WHERE event = ? AND status = 'waitlisted' AND seq <= ?",
+                    [text(&self.event), int(self.seq)],
+                )
+                .await?;
+            body["position"] = json!(ahead.map_or(0, |r| r.int("position")));
         }
         Ok(body)
     }
-}
-
-pub async fn waitlist_position(db: &Db, event: &str, seq: i64) -> Result<i64, OriginError> {
-    let row = db
-        .row(
-            "SELECT count(*) FROM registrations
-             WHERE event = ? AND status = 'waitlisted' AND seq <= ?",
-            [text(event), int(seq)],
-        )
-        .await?;
-    Ok(row.map_or(0, |r| col_int(&r, 0)))
 }
 
 /// `GET /api/registrations/{id}`
@@ -285,55 +226,30 @@ pub async fn cancel(db: &Db, id: &str, request: &Incoming) -> Result<Reply, Orig
             if registration.status == "cancelled" {
                 return Ok(registration);
             }
-            let freed_seat = registration.status == "confirmed";
+            // The ledger as it stands before the cancellation is written.
+            let promotions = seats::load(db, &registration.event)
+                .await?
+                .map_or(0, |mut stored| {
+                    stored.ledger.release(registration.status == "confirmed")
+                });
             db.exec(
                 "UPDATE registrations SET status = 'cancelled', updated_at = ? WHERE id = ?",
                 [text(&now), text(id)],
             )
             .await?;
-            let mut detail = json!({ "registration": id, "was": registration.status });
-            if freed_seat
-                && let Some(promoted) = promote_next(db, &registration.event, &now).await?
-            {
-                detail["promoted"] = json!(promoted);
-            }
             crate::audit::record(
                 db,
                 "attendee",
                 "registration.cancelled",
                 Some(&registration.event),
                 Some(id),
-                &detail,
+                &json!({ "registration": id, "was": registration.status }),
             )
             .await?;
+            seats::promote(db, &registration.event, promotions, "cancellation").await?;
             registration.status = "cancelled".into();
             Ok(registration)
         })
         .await?;
     Ok(respond::json(200, &registration.to_json(db).await?))
-}
-
-/// Confirms the first waitlisted registration if the event has a free seat.
-pub async fn promote_next(db: &Db, event: &str, now: &str) -> Result<Option<String>, OriginError> {
-    let next = db
-        .row(
-            "SELECT r.id FROM registrations r JOIN events e ON e.slug = r.event
-             WHERE r.event = ? AND r.status = 'waitlisted'
-               AND (e.capacity IS NULL OR
-                    (SELECT count(*) FROM registrations c
-                     WHERE c.event = r.event AND c.status = 'confirmed') < e.capacity)
-             ORDER BY r.seq LIMIT 1",
-            [text(event)],
-        )
-        .await?;
-    let Some(next) = next else {
-        return Ok(None);
-    };
-    let promoted = col_text(&next, 0);
-    db.exec(
-        "UPDATE registrations SET status = 'confirmed', updated_at = ? WHERE id = ?",
-        [text(now), text(&promoted)],
-    )
-    .await?;
-    Ok(Some(promoted))
 }

@@ -38,6 +38,8 @@ pub async fn route(request: Request) -> Result<Reply, OriginError> {
     }
     require_edge(&request).await?;
     let db = Db::open().await?;
+    crate::schema::migrate(&db).await?;
+    crate::demo::seed_if_wanted(&db).await?;
     let m = &method;
     match segments.as_slice() {
         ["_origin", "events"] => {

@@ -1,11 +1,12 @@
-//! The origin's schema, applied on first use and migrated forward in
-//! numbered steps, each in one transaction, so that a fresh database works
-//! on the first request and an existing one keeps its data. `REFERENCES`
+//! The origin's schema, applied before the first request an instance
+//! answers and migrated forward in numbered steps, all in one transaction,
+//! so that a fresh database works on the first request and an existing one
+//! keeps its data. `REFERENCES`
 //! document the relations; SQLite enforces them only per connection with a
 //! pragma, so the origin keeps them by writing related rows in one
 //! transaction instead.
 
-use crate::db::{Db, col_int};
+use crate::db::Db;
 use crate::error::OriginError;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -107,25 +108,46 @@ CREATE TABLE edge_notices (
     r#"
 CREATE INDEX idempotency_created ON idempotency (created_at);
 "#,
+    // The registration window and idempotency ages as integer
+    // milliseconds since the Unix epoch: RFC 3339 text compares as text,
+    // which is wrong across fractional seconds and offsets.
+    r#"
+ALTER TABLE events ADD COLUMN opens_at_ms INTEGER;
+ALTER TABLE events ADD COLUMN closes_at_ms INTEGER;
+UPDATE events SET
+    opens_at_ms = CAST(strftime('%s', opens_at) AS INTEGER) * 1000
+        + CAST(substr(strftime('%f', opens_at), 4) AS INTEGER),
+    closes_at_ms = CAST(strftime('%s', closes_at) AS INTEGER) * 1000
+        + CAST(substr(strftime('%f', closes_at), 4) AS INTEGER);
+ALTER TABLE events DROP COLUMN opens_at;
+ALTER TABLE events DROP COLUMN closes_at;
+ALTER TABLE idempotency ADD COLUMN created_ms INTEGER NOT NULL DEFAULT 0;
+UPDATE idempotency SET created_ms = CAST(strftime('%s', created_at) AS INTEGER) * 1000;
+DROP INDEX idempotency_created;
+ALTER TABLE idempotency DROP COLUMN created_at;
+CREATE INDEX idempotency_created ON idempotency (created_ms);
+"#,
 ];
 
 /// Set once this instance has seen the schema current.
 static CURRENT: AtomicBool = AtomicBool::new(false);
 
-pub async fn ensure(db: &Db) -> Result<(), OriginError> {
+pub async fn migrate(db: &Db) -> Result<(), OriginError> {
     if CURRENT.load(Ordering::Acquire) {
+        return Ok(());
+    }
+    // A plain read first: a fresh instance over a current database must
+    // not wait for the write lock (a replayed registration never does).
+    if version(db).await? == MIGRATIONS.len() {
+        CURRENT.store(true, Ordering::Release);
         return Ok(());
     }
     // WAL lets readers proceed while one registration writes.
     db.exec("PRAGMA journal_mode = WAL", []).await?;
     db.transaction(async |db| {
-        // Read inside the write transaction: two instances starting at
-        // once must not both migrate.
-        let mut version = db
-            .row("PRAGMA user_version", [])
-            .await?
-            .map_or(0, |r| col_int(&r, 0)) as usize;
-        let fresh = version == 0;
+        // Read again inside the write transaction: two instances starting
+        // at once must not both migrate.
+        let mut version = version(db).await?;
         while version < MIGRATIONS.len() {
             for statement in MIGRATIONS[version]
                 .split(';')
@@ -139,12 +161,16 @@ pub async fn ensure(db: &Db) -> Result<(), OriginError> {
         // PRAGMA takes no parameters; `version` is our own number.
         db.exec(&format!("PRAGMA user_version = {version}"), [])
             .await?;
-        if fresh && crate::demo::wanted().await {
-            crate::demo::seed(db).await?;
-        }
         Ok(())
     })
     .await?;
     CURRENT.store(true, Ordering::Release);
     Ok(())
+}
+
+async fn version(db: &Db) -> Result<usize, OriginError> {
+    Ok(db
+        .row("PRAGMA user_version", [])
+        .await?
+        .map_or(0, |r| r.int("user_version")) as usize)
 }

@@ -2,7 +2,7 @@
 //! current snapshot, answered conditionally so an edge that is up to date
 //! gets a 304 and no body.
 
-use crate::db::{Db, col_int, col_text, int, text};
+use crate::db::{Db, int, text};
 use crate::error::OriginError;
 use crate::request::Incoming;
 use eventfront_domain::Slug;
@@ -21,7 +21,7 @@ pub async fn events(db: &Db) -> Result<Reply, OriginError> {
         .await?;
     let events: Vec<_> = rows
         .iter()
-        .map(|r| json!({ "slug": col_text(r, 0), "version": col_int(r, 1) }))
+        .map(|r| json!({ "slug": r.text("slug"), "version": r.int("current_version") }))
         .collect();
     Ok(respond::json(200, &json!({ "events": events })))
 }
@@ -43,7 +43,7 @@ pub async fn snapshot(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply,
                 [text(slug.as_str())],
             )
             .await?
-            .map(|r| col_int(&r, 0))
+            .map(|r| r.int("current_version"))
             .ok_or(OriginError::NotFound("There is no such published event."))?,
     };
     let etag = Snapshot::etag_for(version as u64);
@@ -61,7 +61,7 @@ pub async fn snapshot(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply,
         )
         .await?
         .ok_or(OriginError::NotFound("There is no such version."))?;
-    let mut reply = respond::bytes(200, "application/json", col_text(&bundle, 0));
+    let mut reply = respond::bytes(200, "application/json", bundle.text("bundle"));
     reply
         .headers_mut()
         .insert(http::header::ETAG, etag.parse().expect("valid etag"));

@@ -1,6 +1,6 @@
 //! Eventfront's domain: identifiers and parsed inputs (slugs, emails,
 //! idempotency keys), the signatures edge and origin trust each other
-//! by, and the edge's freshness rule. Plain Rust with no spin-sdk, so all of it is tested natively.
+//! by, the edge's freshness rule and the registration rule. Plain Rust with no spin-sdk, so all of it is tested natively.
 
 pub mod body;
 pub mod conditional;
@@ -13,6 +13,7 @@ pub mod ids;
 pub mod model;
 pub mod problem;
 pub mod respond;
+pub mod seats;
 pub mod signing;
 pub mod snapshot;
 pub mod validate;

@@ -512,7 +512,7 @@ async fn idempotency_records_expire_after_a_day() {
     let db = rusqlite::Connection::open(origin.state.path().join("state/sqlite_db.db")).unwrap();
     let aged = db
         .execute(
-            "UPDATE idempotency SET created_at = '2000-01-01T00:00:00Z' WHERE key = 'old-key'",
+            "UPDATE idempotency SET created_ms = 946684800000 WHERE key = 'old-key'",
             [],
         )
         .unwrap();
@@ -522,7 +522,7 @@ async fn idempotency_records_expire_after_a_day() {
     assert_eq!(reused.status(), 201, "{:?}", reused.body());
     let left: i64 = db
         .query_row(
-            "SELECT count(*) FROM idempotency WHERE created_at < '2001'",
+            "SELECT count(*) FROM idempotency WHERE created_ms < 978307200000",
             [],
             |r| r.get(0),
         )
@@ -599,8 +599,11 @@ async fn cancelling_promotes_the_next_in_line_and_is_harmless_twice() {
     );
     assert_eq!(before, origin.dump(), "the second cancel changed nothing");
     let audit = body_json(&origin.admin("GET", &format!("{EVENT}/audit"), None).await);
-    assert_eq!(audit["entries"][0]["action"], "registration.cancelled");
-    assert_eq!(audit["entries"][0]["detail"]["promoted"], second["id"]);
+    // Newest first: the promotion, then the cancellation that caused it.
+    assert_eq!(audit["entries"][0]["action"], "registration.promoted");
+    assert_eq!(audit["entries"][0]["target"], second["id"]);
+    assert_eq!(audit["entries"][0]["detail"]["cause"], "cancellation");
+    assert_eq!(audit["entries"][1]["action"], "registration.cancelled");
 }
 
 #[tokio::test]
@@ -737,4 +740,237 @@ async fn registrations_export_as_csv() {
             .unwrap()
             .contains(",\"Ada, Countess\",ada@example.com,confirmed,")
     );
+}
+
+/// The organizer's listing of `conf`'s registrations, in line order.
+async fn listing(origin: &OriginApp) -> Value {
+    body_json(
+        &origin
+            .admin("GET", &format!("{EVENT}/registrations"), None)
+            .await,
+    )
+}
+
+/// Republishes `conf` with registration settings `registration`.
+async fn republish(origin: &OriginApp, registration: Value) {
+    let mut event = event_body(json!(null));
+    event["registration"] = registration;
+    assert_eq!(origin.admin("PUT", EVENT, Some(event)).await.status(), 200);
+    let published = origin
+        .admin("POST", &format!("{EVENT}/publish"), Some(json!({})))
+        .await;
+    assert_eq!(published.status(), 201, "{:?}", published.body());
+}
+
+fn cancel_request(answer: &Value) -> http::Request<Bytes> {
+    http::Request::delete(format!(
+        "/api/registrations/{}",
+        answer["id"].as_str().unwrap()
+    ))
+    .header(
+        "authorization",
+        format!("Bearer {}", answer["manage_token"].as_str().unwrap()),
+    )
+    .body(Bytes::new())
+    .unwrap()
+}
+
+/// What deciding one at a time guarantees, whatever the interleaving: no
+/// overbooking, no seat free while someone waits, the line in arrival
+/// order (nobody confirmed behind a waiting registration), and one audited
+/// promotion per registration that waited and now holds a seat.
+#[tokio::test]
+async fn concurrent_registrations_and_cancellations_decide_as_one_by_one() {
+    let origin = std::sync::Arc::new(origin_with_event(json!(20)).await);
+    let attempts = (0..60).map(|i| {
+        let origin = origin.clone();
+        tokio::spawn(async move {
+            let response = register(&origin, &format!("k{i}"), &format!("p{i}@example.com")).await;
+            assert_eq!(response.status(), 201, "{:?}", response.body());
+            let answer = body_json(&response);
+            // Every third attendee cancels at once, while others register.
+            if i % 3 == 0 {
+                let cancelled = origin.signed(cancel_request(&answer)).await;
+                assert_eq!(cancelled.status(), 200, "{:?}", cancelled.body());
+            }
+            answer
+        })
+    });
+    let answers: Vec<Value> = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+
+    let listing = listing(&origin).await;
+    assert_eq!(
+        (
+            &listing["confirmed"],
+            &listing["waitlisted"],
+            &listing["cancelled"]
+        ),
+        (&json!(20), &json!(20), &json!(20)),
+        "40 still registered for 20 seats"
+    );
+    let line: Vec<&str> = listing["registrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .filter(|s| *s != "cancelled")
+        .collect();
+    let first_waiting = line.iter().position(|s| *s == "waitlisted").unwrap();
+    assert!(
+        line[first_waiting..].iter().all(|s| *s == "waitlisted"),
+        "nobody holds a seat behind someone waiting: {line:?}"
+    );
+    let registrations = listing["registrations"].as_array().unwrap();
+    let waited: HashSet<&str> = answers
+        .iter()
+        .filter(|a| a["status"] == "waitlisted")
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    let seated_after_waiting: HashSet<&str> = registrations
+        .iter()
+        .filter(|r| r["status"] == "confirmed")
+        .map(|r| r["id"].as_str().unwrap())
+        .filter(|id| waited.contains(id))
+        .collect();
+    let audit = body_json(&origin.admin("GET", &format!("{EVENT}/audit"), None).await);
+    let promoted: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "registration.promoted")
+        .map(|e| e["target"].as_str().unwrap())
+        .collect();
+    let promoted_once: HashSet<&str> = promoted.iter().copied().collect();
+    assert_eq!(promoted.len(), promoted_once.len(), "nobody promoted twice");
+    assert!(
+        promoted_once.is_subset(&waited),
+        "only those who waited are promoted"
+    );
+    // Some promoted attendees went on to cancel; the rest hold their seat.
+    assert!(seated_after_waiting.is_subset(&promoted_once));
+}
+
+#[tokio::test]
+async fn added_seats_promote_the_line_in_order_before_any_newcomer() {
+    let origin = origin_with_event(json!(2)).await;
+    let mut answers = Vec::new();
+    for i in 0..5 {
+        answers.push(body_json(
+            &register(&origin, &format!("k{i}"), &format!("p{i}@example.com")).await,
+        ));
+    }
+    assert_eq!(answers[4]["position"], 3);
+
+    republish(&origin, json!({"open": true, "capacity": 3})).await;
+    let audit = body_json(&origin.admin("GET", &format!("{EVENT}/audit"), None).await);
+    let promoted: Vec<&Value> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "registration.promoted")
+        .collect();
+    assert_eq!(promoted.len(), 1);
+    assert_eq!(promoted[0]["target"], answers[2]["id"], "first in line");
+    assert_eq!(promoted[0]["detail"]["cause"], "capacity");
+    let newcomer = body_json(&register(&origin, "k5", "p5@example.com").await);
+    assert_eq!(
+        (newcomer["status"].as_str(), newcomer["position"].as_i64()),
+        (Some("waitlisted"), Some(3)),
+        "the newcomer joins the end of the line"
+    );
+
+    republish(&origin, json!({"open": true, "capacity": null})).await;
+    let unlimited = listing(&origin).await;
+    assert_eq!(
+        (&unlimited["confirmed"], &unlimited["waitlisted"]),
+        (&json!(6), &json!(0))
+    );
+
+    // Fewer seats than people holding one takes no seat away.
+    republish(&origin, json!({"open": true, "capacity": 1})).await;
+    assert_eq!(listing(&origin).await["confirmed"], 6);
+    let late = body_json(&register(&origin, "k6", "p6@example.com").await);
+    assert_eq!(late["position"], 1);
+}
+
+/// Holds SQLite's write lock from outside, as a long transaction of
+/// another instance would.
+fn hold_write_lock(origin: &OriginApp) -> rusqlite::Connection {
+    let db = rusqlite::Connection::open(origin.state.path().join("state/sqlite_db.db")).unwrap();
+    db.execute_batch("BEGIN IMMEDIATE").unwrap();
+    db
+}
+
+#[tokio::test]
+async fn a_replay_never_waits_for_the_lock_and_a_long_wait_is_refused_safely() {
+    let origin = origin_with_event(json!(10)).await;
+    let first = register(&origin, "first", "ada@example.com").await;
+    assert_eq!(first.status(), 201);
+
+    let holder = hold_write_lock(&origin);
+    // Were the replay queued for the lock, it would wait out its budget
+    // and be refused: the lock is held throughout.
+    let replay = register(&origin, "first", "ada@example.com").await;
+    assert_eq!(
+        (replay.status(), replay.body()),
+        (first.status(), first.body())
+    );
+    let refused = register(&origin, "second", "grace@example.com").await;
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    assert_eq!(
+        refused.headers()["content-type"],
+        "application/problem+json"
+    );
+    let stored: i64 = holder
+        .query_row(
+            "SELECT count(*) FROM idempotency WHERE key = 'second'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(stored, 0, "nothing was written for the refused key");
+    holder.execute_batch("ROLLBACK").unwrap();
+
+    let retried = register(&origin, "second", "grace@example.com").await;
+    assert_eq!(retried.status(), 201);
+    let again = register(&origin, "second", "grace@example.com").await;
+    assert_eq!(again.body(), retried.body(), "the retry's answer is kept");
+    assert_eq!(listing(&origin).await["confirmed"], 2);
+}
+
+#[tokio::test]
+async fn the_registration_window_is_kept_by_instant() {
+    let origin = origin_with_event(json!(null)).await;
+    let now = jiff::Timestamp::now();
+    let open_until = |closes: jiff::Timestamp| {
+        json!({
+            "open": true, "capacity": null,
+            "opens_at": (now - jiff::SignedDuration::from_mins(1)).to_string(),
+            "closes_at": closes.to_string(),
+        })
+    };
+    republish(
+        &origin,
+        open_until(now + jiff::SignedDuration::from_hours(1)),
+    )
+    .await;
+    assert_eq!(
+        register(&origin, "in", "in@example.com").await.status(),
+        201
+    );
+    // Closed a few milliseconds ago, written with an offset.
+    let closed = (now - jiff::SignedDuration::from_millis(5))
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(5)))
+        .strftime("%Y-%m-%dT%H:%M:%S%.3f%:z")
+        .to_string();
+    let mut settings = open_until(now);
+    settings["closes_at"] = json!(closed);
+    republish(&origin, settings).await;
+    let late = register(&origin, "late", "late@example.com").await;
+    assert_eq!(late.status(), 409, "{:?}", late.body());
 }
