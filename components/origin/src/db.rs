@@ -5,20 +5,29 @@
 
 use crate::error::OriginError;
 use spin_sdk::sqlite::{Connection, Error, Value};
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-pub struct Db(Connection);
+pub struct Db {
+    connection: Connection,
+    /// Whether SQLite's own busy wait is shortened on this connection (see
+    /// `begin_within`); readers never need that, so it costs a statement
+    /// only for writers.
+    polls_for_lock: Cell<bool>,
+}
 
 static WRITE_GATE: futures::lock::Mutex<()> = futures::lock::Mutex::new(());
 
 /// How long a request waits for SQLite's write lock unless it says
 /// otherwise; the registration path sets its own, shorter, budget.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+/// How long SQLite waits for the write lock before the origin asks again.
+const LOCK_POLL: Duration = Duration::from_millis(20);
 
 fn failed(e: Error) -> OriginError {
     match e {
-        // Another instance held the write lock for the whole busy timeout.
+        // Another connection holds the write lock.
         Error::Io(message) if message.contains("database is locked") => OriginError::Busy,
         e => OriginError::Database(format!("{e:?}")),
     }
@@ -63,21 +72,63 @@ impl Row {
     }
 }
 
+/// A connection this instance keeps across requests: opening one costs
+/// more than most statements (SQLite reads the whole schema first).
+#[derive(Clone)]
+pub struct Kept(Rc<Db>);
+
+impl std::ops::Deref for Kept {
+    type Target = Db;
+
+    fn deref(&self) -> &Db {
+        &self.0
+    }
+}
+
+thread_local! {
+    static READER: RefCell<Option<Kept>> = const { RefCell::new(None) };
+}
+
+/// Reads outside any transaction, shared by every request of this
+/// instance. Never used to write: a transaction on it would show its
+/// uncommitted rows to the other requests reading through it.
+pub struct Reader(Kept);
+
+impl Reader {
+    pub async fn get() -> Result<Self, OriginError> {
+        Ok(Self(Db::kept(&READER).await?))
+    }
+
+    pub async fn row(
+        &self,
+        sql: &str,
+        params: impl IntoIterator<Item = Value>,
+    ) -> Result<Option<Row>, OriginError> {
+        self.0.row(sql, params).await
+    }
+}
+
 impl Db {
     /// A connection of this request's own. The schema is not touched here:
     /// `schema::migrate` runs once per instance, before the first route.
     pub async fn open() -> Result<Self, OriginError> {
-        let db = Self(Connection::open_default().await.map_err(failed)?);
-        db.wait_for_lock(BUSY_TIMEOUT).await?;
-        Ok(db)
+        Ok(Self {
+            connection: Connection::open_default().await.map_err(failed)?,
+            polls_for_lock: Cell::new(false),
+        })
     }
 
-    /// How long statements on this connection wait for another instance's
-    /// write lock before failing with `OriginError::Busy`.
-    pub async fn wait_for_lock(&self, limit: Duration) -> Result<(), OriginError> {
-        // PRAGMA takes no parameters; the number is ours.
-        self.exec(&format!("PRAGMA busy_timeout = {}", limit.as_millis()), [])
-            .await
+    /// A connection kept by this instance for one task's own use (the
+    /// registration queue's), opened on first use.
+    pub async fn kept(
+        slot: &'static std::thread::LocalKey<RefCell<Option<Kept>>>,
+    ) -> Result<Kept, OriginError> {
+        if let Some(kept) = slot.with_borrow(Clone::clone) {
+            return Ok(kept);
+        }
+        let kept = Kept(Rc::new(Db::open().await?));
+        slot.set(Some(kept.clone()));
+        Ok(kept)
     }
 
     pub async fn rows(
@@ -85,7 +136,7 @@ impl Db {
         sql: &str,
         params: impl IntoIterator<Item = Value>,
     ) -> Result<Vec<Row>, OriginError> {
-        let result = self.0.execute(sql, params).await.map_err(failed)?;
+        let result = self.connection.execute(sql, params).await.map_err(failed)?;
         let columns: Rc<[String]> = result.columns().into();
         let rows = result.collect().await.map_err(failed)?;
         Ok(rows
@@ -121,12 +172,20 @@ impl Db {
         &self,
         body: impl AsyncFnOnce(&Db) -> Result<T, OriginError>,
     ) -> Result<T, OriginError> {
+        self.transaction_within(LOCK_WAIT, body).await
+    }
+
+    /// `transaction`, failing with `OriginError::Busy` if the write lock
+    /// is not had within `limit`.
+    pub async fn transaction_within<T>(
+        &self,
+        limit: Duration,
+        body: impl AsyncFnOnce(&Db) -> Result<T, OriginError>,
+    ) -> Result<T, OriginError> {
         // Requests sharing this instance queue here, in order, instead of
-        // in SQLite's busy handler, whose growing sleeps make waiters miss
-        // the lock long after it is free. Other instances still meet at
-        // SQLite's lock.
+        // at SQLite's lock.
         let _turn = WRITE_GATE.lock().await;
-        self.exec("BEGIN IMMEDIATE", []).await?;
+        self.begin_within(limit).await?;
         match body(self).await {
             Ok(value) => {
                 self.exec("COMMIT", []).await?;
@@ -135,6 +194,28 @@ impl Db {
             Err(e) => {
                 let _ = self.exec("ROLLBACK", []).await;
                 Err(e)
+            }
+        }
+    }
+
+    /// Takes the write lock within `limit`. SQLite's own busy wait sleeps
+    /// ever longer (up to 100 ms a time), leaving the lock idle long after
+    /// it is released while instances wait; so SQLite is asked to wait
+    /// only `LOCK_POLL` at a time (it retries within that after 1, 3, 8
+    /// and 18 ms), and asked again until `limit`.
+    async fn begin_within(&self, limit: Duration) -> Result<(), OriginError> {
+        if !self.polls_for_lock.get() {
+            // PRAGMA takes no parameters; the number is ours.
+            let poll = LOCK_POLL.as_millis();
+            self.exec(&format!("PRAGMA busy_timeout = {poll}"), [])
+                .await?;
+            self.polls_for_lock.set(true);
+        }
+        let asked = Instant::now();
+        loop {
+            match self.exec("BEGIN IMMEDIATE", []).await {
+                Err(OriginError::Busy) if asked.elapsed() < limit => {}
+                outcome => return outcome,
             }
         }
     }

@@ -8,13 +8,15 @@
 //! past that, or when the queue is already full, it is answered 503 with
 //! `Retry-After` and nothing is written, so a retry with its key is safe.
 
-use crate::db::{Db, int, text};
+use crate::auth::{same_secret, token_hash};
+use crate::db::{Db, Kept, int, text};
 use crate::error::OriginError;
-use crate::registration::{answer, oldest_kept, random_token, stored_answer};
-use crate::{auth::token_hash, seats};
+use crate::registration::{answer, oldest_kept, random_token};
+use crate::seats;
 use eventfront_domain::seats::{DECISION_WAIT, Placement, Refusal};
 use eventfront_domain::{Email, IdempotencyKey, Slug};
 use futures::channel::oneshot;
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -50,12 +52,19 @@ static QUEUE: Mutex<Queue> = Mutex::new(Queue {
     draining: false,
 });
 
+thread_local! {
+    /// The queue's own connection, kept by the instance: only the one task
+    /// draining the queue uses it, one transaction at a time.
+    static WRITER: RefCell<Option<Kept>> = const { RefCell::new(None) };
+}
+
 /// More waiting than this in one instance is answered 503 at once: they
 /// could not all be decided within `DECISION_WAIT`.
 const MAX_WAITING: usize = 512;
 /// Registrations decided in one transaction at most, so that one commit
-/// never holds the write lock for long.
-const MAX_BATCH: usize = 128;
+/// never holds the write lock for long (and its statements stay under
+/// SQLite's parameter limit).
+const MAX_BATCH: usize = 64;
 
 fn queue() -> std::sync::MutexGuard<'static, Queue> {
     QUEUE.lock().unwrap_or_else(|e| e.into_inner())
@@ -88,28 +97,80 @@ pub async fn decide(pending: Pending) -> Decided {
     })
 }
 
-/// Decides batches until the queue is empty.
+/// Decides batches until the queue is empty. The lock is waited for
+/// first and the batch taken once it is held, so that everything arriving
+/// while this instance waits for another's commit joins the next batch.
 async fn drain() {
-    let db = Db::open().await;
+    let db = match Db::kept(&WRITER).await {
+        Ok(db) => db,
+        Err(e) => return fail_all(&e),
+    };
     loop {
-        let batch: Vec<Queued> = {
+        let oldest = {
             let mut queue = queue();
-            if queue.waiting.is_empty() {
-                queue.draining = false;
-                return;
+            match queue.waiting.front() {
+                Some(queued) => queued.since,
+                None => {
+                    queue.draining = false;
+                    return;
+                }
             }
-            let take = queue.waiting.len().min(MAX_BATCH);
-            queue.waiting.drain(..take).collect()
         };
-        match &db {
-            Ok(db) => decide_batch(db, batch).await,
+        // The lock is waited for only as long as the oldest may still wait.
+        let budget = DECISION_WAIT.saturating_sub(oldest.elapsed());
+        let mut batch = Vec::new();
+        let outcome = db
+            .transaction_within(budget, async |db| {
+                batch = take_batch();
+                let pendings: Vec<&Pending> = batch.iter().map(|q| &q.pending).collect();
+                decide_all(db, &pendings).await
+            })
+            .await;
+        match outcome {
+            Ok(answers) => {
+                for (queued, decided) in batch.into_iter().zip(answers) {
+                    let _ = queued.answer.send(decided);
+                }
+            }
+            // The lock was not had in time: those out of time are told to
+            // retry, the rest wait on.
+            Err(OriginError::Busy) if batch.is_empty() => refuse_late(),
+            Err(e) if batch.is_empty() => return fail_all(&e),
             Err(e) => {
                 for queued in batch {
-                    let _ = queued.answer.send(Err(shared(e)));
+                    let _ = queued.answer.send(Err(shared(&e)));
                 }
             }
         }
     }
+}
+
+fn take_batch() -> Vec<Queued> {
+    let mut queue = queue();
+    let take = queue.waiting.len().min(MAX_BATCH);
+    queue.waiting.drain(..take).collect()
+}
+
+/// Answers 503 to every registration that has waited its whole budget.
+fn refuse_late() {
+    let mut queue = queue();
+    let (late, waiting): (VecDeque<_>, VecDeque<_>) = std::mem::take(&mut queue.waiting)
+        .into_iter()
+        .partition(|q| q.since.elapsed() >= DECISION_WAIT);
+    queue.waiting = waiting;
+    for queued in late {
+        let _ = queued.answer.send(Err(OriginError::Busy));
+    }
+}
+
+/// The database failed before any decision: every waiting registration
+/// gets the error, and the queue is free for the next arrival to drain.
+fn fail_all(e: &OriginError) {
+    let mut queue = queue();
+    for queued in queue.waiting.drain(..) {
+        let _ = queued.answer.send(Err(shared(e)));
+    }
+    queue.draining = false;
 }
 
 /// One error reported to every registration of a failed batch.
@@ -117,42 +178,6 @@ fn shared(e: &OriginError) -> OriginError {
     match e {
         OriginError::Busy => OriginError::Busy,
         e => OriginError::Database(e.to_string()),
-    }
-}
-
-async fn decide_batch(db: &Db, batch: Vec<Queued>) {
-    // Those that waited their whole budget in this instance are refused
-    // before the lock is even asked for.
-    let (late, batch): (Vec<_>, Vec<_>) = batch
-        .into_iter()
-        .partition(|q| q.since.elapsed() >= DECISION_WAIT);
-    for queued in late {
-        let _ = queued.answer.send(Err(OriginError::Busy));
-    }
-    let Some(oldest) = batch.first() else {
-        return;
-    };
-    // The lock is waited for only as long as the oldest may still wait.
-    let budget = DECISION_WAIT.saturating_sub(oldest.since.elapsed());
-    let pendings: Vec<&Pending> = batch.iter().map(|q| &q.pending).collect();
-    let outcome = match db.wait_for_lock(budget).await {
-        Ok(()) => {
-            db.transaction(async |db| decide_all(db, &pendings).await)
-                .await
-        }
-        Err(e) => Err(e),
-    };
-    match outcome {
-        Ok(answers) => {
-            for (queued, decided) in batch.into_iter().zip(answers) {
-                let _ = queued.answer.send(decided);
-            }
-        }
-        Err(e) => {
-            for queued in batch {
-                let _ = queued.answer.send(Err(shared(&e)));
-            }
-        }
     }
 }
 
@@ -167,37 +192,36 @@ struct Accepted<'a> {
 
 /// Decides every pending registration in order, inside the write
 /// transaction; an `Err` for one registration is its answer, an `Err` for
-/// the whole is a failed transaction.
+/// the whole is a failed transaction. What it reads, it reads for the
+/// whole batch at once: the statements per batch do not grow with it.
 async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginError> {
     let now = jiff::Timestamp::now();
-    db.exec(
-        "DELETE FROM idempotency WHERE created_ms < ?",
-        [int(oldest_kept(now))],
-    )
-    .await?;
+    sweep_expired_answers(db, now).await?;
+    // Keys decided before, by another instance since our first read.
+    let earlier = stored_answers(db, batch, now).await?;
+    let mut registered = registered_addresses(db, batch).await?;
     let mut ledgers: HashMap<&str, Option<seats::Stored>> = HashMap::new();
-    // Keys and addresses decided earlier in this same batch.
+    // Keys decided earlier in this same batch.
     let mut answered: HashMap<&str, (&str, u16, String)> = HashMap::new();
-    let mut registered: HashSet<(&str, String)> = HashSet::new();
     let mut accepted = Vec::new();
     let mut answers = Vec::with_capacity(batch.len());
     for pending in batch {
         let key = pending.key.as_str();
         let slug = pending.slug.as_str();
-        if let Some((hash, status, body)) = answered.get(key) {
-            answers.push(if *hash == pending.request_hash {
-                Ok((*status, body.clone()))
+        let before = earlier
+            .get(key)
+            .map(|(hash, status, body)| (hash.as_str(), *status, body))
+            .or_else(|| {
+                answered
+                    .get(key)
+                    .map(|(hash, status, body)| (*hash, *status, body))
+            });
+        if let Some((hash, status, body)) = before {
+            answers.push(if same_secret(hash, &pending.request_hash) {
+                Ok((status, body.clone()))
             } else {
                 Err(OriginError::KeyReused)
             });
-            continue;
-        }
-        // Another instance may have decided this key since our first read.
-        if let Some(stored) = stored_answer(db, key, &pending.request_hash)
-            .await
-            .transpose()
-        {
-            answers.push(stored);
             continue;
         }
         if !ledgers.contains_key(slug) {
@@ -214,16 +238,8 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
             answers.push(Err(OriginError::NotFound("There is no such event.")));
             continue;
         };
-        let canonical = pending.email.canonical();
-        let already = registered.contains(&(slug, canonical.clone()))
-            || db
-                .row(
-                    "SELECT EXISTS (SELECT 1 FROM registrations
-                        WHERE event = ? AND email_canonical = ? AND status != 'cancelled') AS already",
-                    [text(slug), text(&canonical)],
-                )
-                .await?
-                .is_some_and(|r| r.int("already") == 1);
+        let address = (slug.to_string(), pending.email.canonical());
+        let already = registered.contains(&address);
         // Someone already registered gets the answer a newcomer would get,
         // and nothing is stored for them, so the form reveals nobody.
         let placement = if already {
@@ -246,7 +262,7 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
         let body = answer(&id, status, &token, position).to_string();
         if !already {
             stored.last_seq += 1;
-            registered.insert((slug, canonical));
+            registered.insert(address);
             accepted.push(Accepted {
                 pending,
                 id,
@@ -262,7 +278,89 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
     Ok(answers)
 }
 
-/// Writes the batch's registrations and stored answers, one statement each.
+/// When this instance last removed expired idempotency records.
+static SWEPT_AT: Mutex<Option<Instant>> = Mutex::new(None);
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Removes idempotency records past their day, once a minute per instance
+/// (replays ignore expired records anyway, so this only bounds the table).
+async fn sweep_expired_answers(db: &Db, now: jiff::Timestamp) -> Result<(), OriginError> {
+    let due = SWEPT_AT
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .is_none_or(|at| at.elapsed() >= SWEEP_EVERY);
+    if due {
+        db.exec(
+            "DELETE FROM idempotency WHERE created_ms < ?",
+            [int(oldest_kept(now))],
+        )
+        .await?;
+        *SWEPT_AT.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+    }
+    Ok(())
+}
+
+/// The stored answers, by key, for the batch's keys.
+async fn stored_answers(
+    db: &Db,
+    batch: &[&Pending],
+    now: jiff::Timestamp,
+) -> Result<HashMap<String, (String, u16, String)>, OriginError> {
+    let mut params = vec![int(oldest_kept(now))];
+    params.extend(batch.iter().map(|p| text(p.key.as_str())));
+    let rows = db
+        .rows(
+            &format!(
+                "SELECT key, request_hash, status, body FROM idempotency
+                 WHERE created_ms >= ? AND key IN ({})",
+                vec!["?"; batch.len()].join(", ")
+            ),
+            params,
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                r.text("key"),
+                (
+                    r.text("request_hash"),
+                    r.int("status") as u16,
+                    r.text("body"),
+                ),
+            )
+        })
+        .collect())
+}
+
+/// Which of the batch's (event, address) pairs already hold a registration.
+async fn registered_addresses(
+    db: &Db,
+    batch: &[&Pending],
+) -> Result<HashSet<(String, String)>, OriginError> {
+    let params: Vec<_> = batch
+        .iter()
+        .flat_map(|p| [text(p.slug.as_str()), text(p.email.canonical())])
+        .collect();
+    let rows = db
+        .rows(
+            &format!(
+                "SELECT event, email_canonical FROM registrations
+                 WHERE status != 'cancelled' AND (event, email_canonical) IN (VALUES {})",
+                placeholders(batch.len(), 2)
+            ),
+            params,
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.text("event"), r.text("email_canonical")))
+        .collect())
+}
+
+/// Writes the batch's registrations and stored answers, one statement each
+/// (a batch is at most `MAX_BATCH` rows). A stored answer replaces an
+/// expired one under the same key that no sweep has removed yet.
 async fn store(
     db: &Db,
     accepted: &[Accepted<'_>],
@@ -270,11 +368,10 @@ async fn store(
     now: jiff::Timestamp,
 ) -> Result<(), OriginError> {
     let now_text = now.to_string();
-    for chunk in accepted.chunks(ROWS_PER_INSERT) {
-        let mut params = Vec::with_capacity(chunk.len() * 10);
-        for row in chunk {
+    if !accepted.is_empty() {
+        let params = accepted.iter().flat_map(|row| {
             let p = row.pending;
-            params.extend([
+            [
                 text(&row.id),
                 text(p.slug.as_str()),
                 int(row.seq),
@@ -285,35 +382,33 @@ async fn store(
                 text(&row.token_hash),
                 text(&now_text),
                 text(&now_text),
-            ]);
-        }
+            ]
+        });
         db.exec(
             &format!(
                 "INSERT INTO registrations
                  (id, event, seq, name, email, email_canonical, status,
                   manage_token_hash, created_at, updated_at) VALUES {}",
-                placeholders(chunk.len(), 10)
+                placeholders(accepted.len(), 10)
             ),
             params,
         )
         .await?;
     }
-    let answers: Vec<_> = answered.iter().collect();
-    for chunk in answers.chunks(ROWS_PER_INSERT) {
-        let mut params = Vec::with_capacity(chunk.len() * 5);
-        for (key, (hash, status, body)) in chunk {
-            params.extend([
-                text(**key),
+    if !answered.is_empty() {
+        let params = answered.iter().flat_map(|(key, (hash, status, body))| {
+            [
+                text(*key),
                 text(*hash),
                 int(i64::from(*status)),
                 text(body),
                 int(now.as_millisecond()),
-            ]);
-        }
+            ]
+        });
         db.exec(
             &format!(
-                "INSERT INTO idempotency (key, request_hash, status, body, created_ms) VALUES {}",
-                placeholders(chunk.len(), 5)
+                "INSERT OR REPLACE INTO idempotency (key, request_hash, status, body, created_ms) VALUES {}",
+                placeholders(answered.len(), 5)
             ),
             params,
         )
@@ -321,9 +416,6 @@ async fn store(
     }
     Ok(())
 }
-
-/// Rows per multi-row INSERT: well under SQLite's parameter limit.
-const ROWS_PER_INSERT: usize = 64;
 
 /// `(?, ?, …), (?, ?, …)…`: `rows` groups of `columns` placeholders.
 fn placeholders(rows: usize, columns: usize) -> String {

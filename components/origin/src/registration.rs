@@ -4,7 +4,7 @@
 //! a freed seat going to the first in line in the same transaction.
 
 use crate::auth::{same_secret, token_hash};
-use crate::db::{Db, int, text};
+use crate::db::{Db, Reader, int, text};
 use crate::error::OriginError;
 use crate::request::Incoming;
 use crate::{group_commit, seats};
@@ -82,7 +82,7 @@ pub fn answer(id: &str, status: &str, token: &str, position: Option<u32>) -> Val
 }
 
 /// `POST /api/events/{slug}/registrations`
-pub async fn register(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, OriginError> {
+pub async fn register(slug: &Slug, request: &Incoming) -> Result<Reply, OriginError> {
     let key = request
         .header("idempotency-key")
         .ok_or_else(|| OriginError::invalid("Idempotency-Key", "header is required"))
@@ -95,7 +95,8 @@ pub async fn register(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply,
     ));
     // A retry is answered from what was stored, with a plain read that
     // never waits for the write lock; only new keys join the queue.
-    let (status, body) = match stored_answer(db, key.as_str(), &request_hash).await? {
+    let reader = Reader::get().await?;
+    let (status, body) = match stored_answer(&reader, key.as_str(), &request_hash).await? {
         Some(answer) => answer,
         None => {
             group_commit::decide(group_commit::Pending {
@@ -122,12 +123,12 @@ pub fn oldest_kept(now: jiff::Timestamp) -> i64 {
 
 /// The answer stored for `key`, if it was decided within the last day:
 /// `KeyReused` if it was decided for a different request.
-pub async fn stored_answer(
-    db: &Db,
+async fn stored_answer(
+    reader: &Reader,
     key: &str,
     request_hash: &str,
 ) -> Result<Option<(u16, String)>, OriginError> {
-    let Some(row) = db
+    let Some(row) = reader
         .row(
             "SELECT request_hash, status, body FROM idempotency
              WHERE key = ? AND created_ms >= ?",

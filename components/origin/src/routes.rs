@@ -52,7 +52,7 @@ pub async fn route(request: Request) -> Result<Reply, OriginError> {
         }
         ["api", "events", s, "registrations"] => {
             only(m, "POST")?;
-            registration::register(&db, &slug(s)?, &request).await
+            registration::register(&slug(s)?, &request).await
         }
         ["api", "registrations", id] => match *m {
             Method::GET => registration::show(&db, id, &request).await,
