@@ -1,120 +1,635 @@
-//! A registration burst against the origin through the test host:
-//! registrations per second and p50/p99 latency at 1, 16 and 64 concurrent
-//! clients, for a capacity-limited and an unlimited event, with a check
-//! that no run overbooked. Prints figures (median of 3 runs per setting);
-//! never passes or fails on time.
+//! A registration burst through the edge and the origin together, as in
+//! production: the development manifest (`spin.toml`: one app, the edge
+//! forwarding writes signed to the origin's private route, Spin's default
+//! instance reuse) served over HTTP on a loopback port, and clients on
+//! HTTP/1.1 keep-alive connections, one each, as `wrk` sends them.
 //!
-//! Run with `cargo bench -p system-tests --bench registration_burst` after
-//! the components are built (`./scripts/test` builds them).
+//! One event with 500 seats, created and published through the organizer
+//! API. At 1, 16, 64 and 256 clients, closed loop (each client sends its
+//! next registration when the last is answered) for a fixed time, a fresh
+//! app per run and several runs per case: registrations per second (201
+//! answers), p50, p99 and max latency over every answer, and the answers by
+//! status (a 503 with `Retry-After` or a 429 is a refusal, counted, not a
+//! failure). Each registration has its own Idempotency-Key, email and
+//! attendee address: the edge trusts 127.0.0.1 as a proxy and reads the
+//! attendee from `X-Forwarded-For`, so the per-address limit stays as users
+//! get it and no address nears it. After every run the organizer's list
+//! must show the capacity held: the bench panics on an overbooking, never
+//! on a time. The baseline, in the same app right after each run: the same
+//! clients for the same time replaying keys already decided, which crosses
+//! the same edge, limiter, signature and origin read but no decision; the
+//! ratio shows what deciding costs.
+//!
+//! Build the components first
+//! (`cargo build --target wasm32-wasip2 --profile wasm -p edge -p origin`),
+//! then:
+//!   cargo bench -p system-tests --bench registration_burst
+//!     in the test host (`spin_test_host::Server`, in this process);
+//!   REG_BENCH_MODE=spin cargo bench -p system-tests --bench registration_burst
+//!     (or `-- --spin`) under `spin up` (Spin 4.1+ on the PATH), each run a
+//!     `spin up` in its own process group with its own state directory.
+//! `REG_BENCH_SECS` (default 8, as `wrk -d 8`) sets each run's length,
+//! `REG_BENCH_RUNS` (default 3) the runs per case, the median by
+//! throughput printed. The components' logs go to stderr.
 
 use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use rustix::process::{Pid, Signal, kill_process_group, test_kill_process_group};
 use serde_json::{Value, json};
+use spin_test_host::{App, AppOptions, Server};
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
-use system_tests::{OriginApp, json as body_json};
+use system_tests::load::ms;
+use system_tests::{ADMIN_TOKEN, dev_manifest};
 
-const REGISTRATIONS: usize = 1_000;
-const RUNS: usize = 3;
-const LIMITED_CAPACITY: u64 = 500;
+const SLUG: &str = "burst";
+const CAPACITY: u64 = 500;
+const CLIENTS: [usize; 4] = [1, 16, 64, 256];
+/// Variables set on the development app; everything else as the manifest
+/// has it (the default registration limit included).
+const VARIABLES: [(&str, &str); 3] = [
+    ("admin_token", ADMIN_TOKEN),
+    ("seed_demo", "false"),
+    // The clients are the attendees' proxy: the limit counts the address
+    // each registration names in `X-Forwarded-For`.
+    ("trusted_proxies", "127.0.0.1"),
+];
+/// An exchange unanswered after this counts as no answer; longer than the
+/// edge's 10 s write timeout, so it only ends true hangs.
+const GIVE_UP: Duration = Duration::from_secs(60);
+/// How long `spin up` gets to start serving.
+const SPIN_READY: Duration = Duration::from_secs(60);
+/// How long a stopped `spin up` group gets to exit before it is killed.
+const GRACE: Duration = Duration::from_secs(5);
 
-struct Run {
+enum Mode {
+    Host,
+    Spin(PathBuf),
+}
+
+/// The mode asked for, or `None` when it is Spin and no `spin` is on the
+/// PATH.
+fn mode() -> Option<Mode> {
+    let asked = std::env::var("REG_BENCH_MODE").unwrap_or_default();
+    let spin = match asked.as_str() {
+        "" | "host" => std::env::args().any(|a| a == "--spin"),
+        "spin" => true,
+        other => panic!("REG_BENCH_MODE is `host` or `spin`, not {other:?}"),
+    };
+    if !spin {
+        return Some(Mode::Host);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("spin"))
+        .find(|candidate| candidate.is_file())
+        .map(Mode::Spin)
+}
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name).map_or(default, |v| {
+        v.parse()
+            .unwrap_or_else(|_| panic!("{name} takes a whole number, not {v:?}"))
+    })
+}
+
+/// `spin up` in its own process group: stopping it stops the
+/// `spin trigger` child that serves, which outlives `spin up` otherwise.
+struct SpinUp(Child);
+
+impl SpinUp {
+    fn group(&self) -> Pid {
+        Pid::from_child(&self.0)
+    }
+
+    /// Whether anything of the group is left, reaping `spin up` itself
+    /// (a zombie still counts as a member).
+    fn alive(&mut self) -> bool {
+        let _ = self.0.try_wait();
+        test_kill_process_group(self.group()).is_ok()
+    }
+}
+
+impl Drop for SpinUp {
+    fn drop(&mut self) {
+        let _ = kill_process_group(self.group(), Signal::TERM);
+        let started = Instant::now();
+        while self.alive() && started.elapsed() < GRACE {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if self.alive() {
+            eprintln!("spin up: its group still ran {GRACE:?} after SIGTERM: killed");
+            let _ = kill_process_group(self.group(), Signal::KILL);
+        }
+        let _ = self.0.wait();
+    }
+}
+
+/// The development app on a loopback port with fresh state. Dropping it
+/// stops the app before its state directory is removed.
+struct Served {
+    addr: SocketAddr,
+    _server: Option<Server>,
+    _spin: Option<SpinUp>,
+    _state: tempfile::TempDir,
+}
+
+async fn serve(mode: &Mode) -> Served {
+    let state = tempfile::tempdir().unwrap();
+    let (addr, server, spin_up) = match mode {
+        Mode::Host => {
+            let mut options = AppOptions::new(dev_manifest());
+            for (name, value) in VARIABLES {
+                options = options.variable(name, value);
+            }
+            options.state_dir = Some(state.path().join("state"));
+            let app = App::start(options)
+                .await
+                .expect("the development app starts");
+            let server = Server::bind(app, "127.0.0.1:0".parse().unwrap())
+                .await
+                .unwrap();
+            (server.addr(), Some(server), None)
+        }
+        Mode::Spin(spin) => {
+            let addr = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free loopback port");
+            let mut command = Command::new(spin);
+            command
+                .arg("up")
+                .arg("--from")
+                .arg(dev_manifest())
+                .arg("--listen")
+                .arg(addr.to_string())
+                .arg("--state-dir")
+                .arg(state.path().join("state"))
+                .stdout(Stdio::null())
+                .process_group(0);
+            for (name, value) in VARIABLES {
+                command.env(format!("SPIN_VARIABLE_{}", name.to_uppercase()), value);
+            }
+            let up = SpinUp(
+                command
+                    .spawn()
+                    .unwrap_or_else(|e| panic!("cannot start {}: {e}", spin.display())),
+            );
+            (addr, None, Some(wait_ready(up, addr).await))
+        }
+    };
+    Served {
+        addr,
+        _server: server,
+        _spin: spin_up,
+        _state: state,
+    }
+}
+
+/// Polls the edge's health until `spin up` serves it.
+async fn wait_ready(mut up: SpinUp, addr: SocketAddr) -> SpinUp {
+    let started = Instant::now();
+    loop {
+        let mut probe = Client::new(addr);
+        if let Some(answer) = probe
+            .exchange(request(addr, "GET", "/api/health", &[], None))
+            .await
+            && answer.status == 200
+        {
+            return up;
+        }
+        if let Ok(Some(status)) = up.0.try_wait() {
+            panic!("spin up exited ({status}) before serving {addr}");
+        }
+        assert!(
+            started.elapsed() < SPIN_READY,
+            "spin up did not serve {addr}/api/health within {SPIN_READY:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+struct Answer {
+    status: u16,
+    headers: http::HeaderMap,
+    body: Bytes,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "a {} answer that is not JSON ({e}): {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+}
+
+/// One kept-alive HTTP/1.1 connection, made again when it breaks.
+struct Client {
+    addr: SocketAddr,
+    sender: Option<SendRequest<Full<Bytes>>>,
+}
+
+impl Client {
+    fn new(addr: SocketAddr) -> Self {
+        Self { addr, sender: None }
+    }
+
+    /// The answer, or `None` when there was none (connection refused or
+    /// broken, or nothing within [`GIVE_UP`]).
+    async fn exchange(&mut self, request: http::Request<Full<Bytes>>) -> Option<Answer> {
+        let answer = tokio::time::timeout(GIVE_UP, async {
+            if self.sender.as_ref().is_none_or(SendRequest::is_closed) {
+                self.sender = Some(connect(self.addr).await?);
+            }
+            let sender = self.sender.as_mut()?;
+            sender.ready().await.ok()?;
+            let (parts, body) = sender.send_request(request).await.ok()?.into_parts();
+            Some(Answer {
+                status: parts.status.as_u16(),
+                headers: parts.headers,
+                body: body.collect().await.ok()?.to_bytes(),
+            })
+        })
+        .await
+        .ok()
+        .flatten();
+        if answer.is_none() {
+            self.sender = None;
+        }
+        answer
+    }
+}
+
+async fn connect(addr: SocketAddr) -> Option<SendRequest<Full<Bytes>>> {
+    let stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+    // As wrk does: no Nagle delay on the client's side.
+    stream.set_nodelay(true).ok()?;
+    let (sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .ok()?;
+    tokio::spawn(connection);
+    Some(sender)
+}
+
+fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: Option<&Value>,
+) -> http::Request<Full<Bytes>> {
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", addr.to_string());
+    if body.is_some() {
+        request = request.header("content-type", "application/json");
+    }
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let body = body.map_or_else(Bytes::new, |b| Bytes::from(b.to_string()));
+    request.body(Full::new(body)).unwrap()
+}
+
+/// An organizer request through the edge, which must succeed.
+async fn organizer(client: &mut Client, method: &str, path: &str, body: Option<Value>) -> Value {
+    let auth = [("authorization", format!("Bearer {ADMIN_TOKEN}"))];
+    let answer = client
+        .exchange(request(client.addr, method, path, &auth, body.as_ref()))
+        .await
+        .unwrap_or_else(|| panic!("{method} {path}: no answer"));
+    assert!(
+        (200..300).contains(&answer.status),
+        "{method} {path}: {} {}",
+        answer.status,
+        String::from_utf8_lossy(&answer.body)
+    );
+    answer.json()
+}
+
+/// What one registration was answered with.
+enum Outcome {
+    Confirmed,
+    Waitlisted,
+    /// Anything but a 201, by label.
+    Other(String),
+}
+
+/// Attendee `i`'s address: 10.0.0.1 onwards, one per registration.
+fn attendee_address(i: u32) -> Ipv4Addr {
+    assert!(
+        i < 0x00ff_ffff,
+        "more registrations than 10/8 has addresses"
+    );
+    Ipv4Addr::from(0x0a00_0000 | (i + 1))
+}
+
+async fn register(client: &mut Client, i: u32) -> Outcome {
+    let body =
+        json!({"name": format!("Attendee {i}"), "email": format!("attendee{i}@example.com")});
+    let headers = [
+        ("idempotency-key", format!("burst-{i}")),
+        ("x-forwarded-for", attendee_address(i).to_string()),
+    ];
+    let path = format!("/api/events/{SLUG}/registrations");
+    let Some(answer) = client
+        .exchange(request(client.addr, "POST", &path, &headers, Some(&body)))
+        .await
+    else {
+        return Outcome::Other("no answer".to_string());
+    };
+    match answer.status {
+        201 => match answer.json()["status"].as_str() {
+            Some("confirmed") => Outcome::Confirmed,
+            Some("waitlisted") => Outcome::Waitlisted,
+            _ => panic!(
+                "a 201 that is neither confirmed nor waitlisted: {}",
+                String::from_utf8_lossy(&answer.body)
+            ),
+        },
+        503 if !answer.headers.contains_key(http::header::RETRY_AFTER) => {
+            Outcome::Other("503 without Retry-After".to_string())
+        }
+        status => Outcome::Other(status.to_string()),
+    }
+}
+
+/// A label for an answer after which the origin may still have taken the
+/// seat: none, or a server error (the edge gives up on a slow origin with
+/// a 503 while the origin's transaction may yet commit).
+fn may_have_registered(label: &str) -> bool {
+    label == "no answer" || label.starts_with('5')
+}
+
+/// Answers per second (201s only) and latencies over every answer.
+struct Figures {
     per_second: f64,
     p50: Duration,
     p99: Duration,
+    max: Duration,
 }
 
-async fn burst(concurrency: usize, capacity: Option<u64>) -> Run {
-    let origin = Arc::new(OriginApp::start(|o| o).await);
+impl Figures {
+    fn of(seen: &[(Duration, Outcome)], elapsed: Duration) -> Self {
+        let answered = seen
+            .iter()
+            .filter(|(_, o)| !matches!(o, Outcome::Other(_)))
+            .count();
+        let mut latencies: Vec<Duration> = seen.iter().map(|(d, _)| *d).collect();
+        latencies.sort_unstable();
+        let at = |q: usize| latencies[(latencies.len() * q / 100).min(latencies.len() - 1)];
+        Self {
+            per_second: answered as f64 / elapsed.as_secs_f64(),
+            p50: at(50),
+            p99: at(99),
+            max: latencies[latencies.len() - 1],
+        }
+    }
+}
+
+struct Run {
+    figures: Figures,
+    /// The same load replaying decided keys.
+    replay: Figures,
+    confirmed: u64,
+    waitlisted: u64,
+    other: BTreeMap<String, u64>,
+    /// Confirmed in the organizer's list.
+    held: u64,
+}
+
+impl Run {
+    fn answered_201(&self) -> u64 {
+        self.confirmed + self.waitlisted
+    }
+
+    fn other_total(&self) -> u64 {
+        self.other.values().sum()
+    }
+}
+
+/// `clients` clients on connections of their own, each registering the
+/// attendee `pick` names next as soon as its last answer came, for
+/// `duration`; registrations under way at the end are waited for and
+/// counted. Every answer with its latency, and the time it all took.
+async fn closed_loop(
+    addr: SocketAddr,
+    clients: usize,
+    duration: Duration,
+    pick: impl Fn() -> u32 + Send + Sync + 'static,
+) -> (Vec<(Duration, Outcome)>, Duration) {
+    let pick = Arc::new(pick);
+    let started = Instant::now();
+    let deadline = started + duration;
+    let tasks = (0..clients).map(|_| {
+        let pick = pick.clone();
+        let mut client = Client::new(addr);
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while Instant::now() < deadline {
+                let i = pick();
+                let sent = Instant::now();
+                let outcome = register(&mut client, i).await;
+                seen.push((sent.elapsed(), outcome));
+            }
+            seen
+        })
+    });
+    let seen = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .flat_map(|client| client.expect("a client panicked"))
+        .collect();
+    (seen, started.elapsed())
+}
+
+async fn run(mode: &Mode, clients: usize, duration: Duration) -> Run {
+    let served = serve(mode).await;
+    let mut setup = Client::new(served.addr);
     let event = json!({
         "name": "Burst", "timezone": "UTC",
         "starts_at": "2027-01-01T09:00:00Z", "ends_at": "2027-01-01T18:00:00Z",
-        "registration": {"open": true, "capacity": capacity}
+        "registration": {"open": true, "capacity": CAPACITY}
     });
-    origin
-        .admin("PUT", "/api/admin/events/burst", Some(event))
-        .await;
-    origin
-        .admin("POST", "/api/admin/events/burst/publish", Some(json!({})))
-        .await;
+    let admin = format!("/api/admin/events/{SLUG}");
+    organizer(&mut setup, "PUT", &admin, Some(event)).await;
+    organizer(
+        &mut setup,
+        "POST",
+        &format!("{admin}/publish"),
+        Some(json!({})),
+    )
+    .await;
 
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let started = Instant::now();
-    let clients = (0..concurrency).map(|_| {
-        let origin = origin.clone();
-        let next = next.clone();
-        tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= REGISTRATIONS {
-                    return latencies;
-                }
-                let request = http::Request::post("/api/events/burst/registrations")
-                    .header("content-type", "application/json")
-                    .header("idempotency-key", format!("burst-{i}"))
-                    .body(Bytes::from(
-                        json!({"name": "P", "email": format!("p{i}@example.com")}).to_string(),
-                    ))
-                    .unwrap();
-                let sent = Instant::now();
-                let response = origin.signed(request).await;
-                latencies.push(sent.elapsed());
-                assert_eq!(response.status(), 201, "{:?}", response.body());
-            }
-        })
-    });
-    let mut latencies: Vec<Duration> = futures::future::join_all(clients)
-        .await
-        .into_iter()
-        .flat_map(Result::unwrap)
-        .collect();
-    let elapsed = started.elapsed();
-
-    let listing: Value = body_json(
-        &origin
-            .admin("GET", "/api/admin/events/burst/registrations", None)
-            .await,
-    );
-    let confirmed = listing["confirmed"].as_u64().unwrap();
-    let expected = capacity
-        .unwrap_or(REGISTRATIONS as u64)
-        .min(REGISTRATIONS as u64);
-    assert_eq!(confirmed, expected, "overbooked or lost registrations");
-
-    latencies.sort();
-    Run {
-        per_second: REGISTRATIONS as f64 / elapsed.as_secs_f64(),
-        p50: latencies[latencies.len() / 2],
-        p99: latencies[latencies.len() * 99 / 100],
+    let next = Arc::new(AtomicU32::new(0));
+    let (seen, elapsed) = closed_loop(served.addr, clients, duration, move || {
+        next.fetch_add(1, Ordering::Relaxed)
+    })
+    .await;
+    let figures = Figures::of(&seen, elapsed);
+    let (mut confirmed, mut waitlisted, mut other) = (0, 0, BTreeMap::new());
+    for (_, outcome) in &seen {
+        match outcome {
+            Outcome::Confirmed => confirmed += 1,
+            Outcome::Waitlisted => waitlisted += 1,
+            Outcome::Other(label) => *other.entry(label.clone()).or_default() += 1,
+        }
     }
+    // The baseline: the same clients for the same time replaying keys
+    // already decided, the same path through edge and origin save the
+    // decision, in the same app right after.
+    let decided = seen.len() as u32;
+    let again = Arc::new(AtomicU32::new(0));
+    let (replays, replay_elapsed) = closed_loop(served.addr, clients, duration, move || {
+        again.fetch_add(1, Ordering::Relaxed) % decided
+    })
+    .await;
+    let replay = Figures::of(&replays, replay_elapsed);
+    let listing = organizer(&mut setup, "GET", &format!("{admin}/registrations"), None).await;
+    let held = listing["confirmed"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("the organizer's list has no `confirmed` count: {listing}"));
+    let run = Run {
+        figures,
+        replay,
+        confirmed,
+        waitlisted,
+        other,
+        held,
+    };
+    check_capacity(&run, clients);
+    run
+}
+
+/// The capacity held: never more confirmed than seats, every confirmation
+/// answered is in the list, and nobody waitlisted while a seat was free.
+/// With every answer a clear one that is `confirmed == min(capacity, 201
+/// answers)`; a seat may also have gone to a registration answered with a
+/// server error or nothing, whose retry with its key would be confirmed.
+fn check_capacity(run: &Run, clients: usize) {
+    let case = format!("{clients} clients");
+    assert!(
+        run.held <= CAPACITY && run.confirmed <= CAPACITY,
+        "OVERBOOKED at {case}: {} confirmed in the organizer's list and {} confirmations \
+         answered, for {CAPACITY} seats",
+        run.held,
+        run.confirmed
+    );
+    assert!(
+        run.confirmed <= run.held,
+        "at {case}: {} confirmations answered but only {} confirmed in the organizer's list",
+        run.confirmed,
+        run.held
+    );
+    let unclear: u64 = run
+        .other
+        .iter()
+        .filter(|(label, _)| may_have_registered(label))
+        .map(|(_, n)| n)
+        .sum();
+    assert!(
+        run.held - run.confirmed <= unclear,
+        "at {case}: {} confirmed in the organizer's list, {} confirmations answered, and only \
+         {unclear} answers that could account for the difference",
+        run.held,
+        run.confirmed
+    );
+    assert!(
+        run.waitlisted == 0 || run.held == CAPACITY,
+        "at {case}: {} waitlisted while only {} of {CAPACITY} seats were confirmed",
+        run.waitlisted,
+        run.held
+    );
+}
+
+fn other_column(run: &Run) -> String {
+    let total = run.other_total();
+    if total == 0 {
+        return "0".to_string();
+    }
+    let labels: Vec<String> = run
+        .other
+        .iter()
+        .map(|(label, n)| format!("{label}: {n}"))
+        .collect();
+    format!("{total} ({})", labels.join(", "))
 }
 
 #[tokio::main]
 async fn main() {
+    let Some(mode) = mode() else {
+        println!(
+            "registration burst: spin mode asked for, but no `spin` is on the PATH; \
+             nothing measured (install Spin 4.1+ or run without REG_BENCH_MODE=spin / --spin)"
+        );
+        return;
+    };
+    let duration = Duration::from_secs(env_number("REG_BENCH_SECS", 8).max(1));
+    let runs = env_number("REG_BENCH_RUNS", 3).max(1) as usize;
+    let mode_line = match &mode {
+        Mode::Host => {
+            "host: the test host in this process, sharing its cores with the clients".to_string()
+        }
+        Mode::Spin(spin) => format!("spin: `{} up`, a process of its own", spin.display()),
+    };
     println!(
-        "registration burst: {REGISTRATIONS} registrations per run, median of {RUNS} runs, \
-         {} cores",
+        "registration burst through the edge and the origin (spin.toml), {} cores, mode {mode_line}",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
-        "{:<10} {:>8} {:>12} {:>10} {:>10}",
-        "event", "clients", "reg/s", "p50 ms", "p99 ms"
+        "one event of {CAPACITY} seats; per case {runs} run(s) of {} s, each on a fresh app, \
+         the median by reg/s shown; keep-alive HTTP/1.1, one connection per client, closed loop",
+        duration.as_secs()
     );
-    for (label, capacity) in [("limited", Some(LIMITED_CAPACITY)), ("unlimited", None)] {
-        for concurrency in [1, 16, 64] {
-            let mut runs = Vec::new();
-            for _ in 0..RUNS {
-                runs.push(burst(concurrency, capacity).await);
-            }
-            runs.sort_by(|a, b| a.per_second.total_cmp(&b.per_second));
-            let median = &runs[RUNS / 2];
-            println!(
-                "{label:<10} {concurrency:>8} {:>12.0} {:>10.2} {:>10.2}",
-                median.per_second,
-                median.p50.as_secs_f64() * 1e3,
-                median.p99.as_secs_f64() * 1e3
-            );
+    println!(
+        "reg/s counts 201 answers (confirmed or waitlisted); latencies cover every answer; \
+         replay/s is the same load replaying decided keys right after, in the same app \
+         (the path without the decision), and xreplay the ratio\n"
+    );
+    println!("clients | reg/s | p50 ms | p99 ms | max ms |   201 | replay/s | xreplay | other");
+    for clients in CLIENTS {
+        let mut done = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            done.push(run(&mode, clients, duration).await);
         }
+        done.sort_by(|a, b| a.figures.per_second.total_cmp(&b.figures.per_second));
+        let median = &done[runs / 2];
+        let f = &median.figures;
+        println!(
+            "{clients:>7} | {:>5.0} | {:>6.2} | {:>6.2} | {:>6.1} | {:>5} | {:>8.0} | {:>7.2} | {}",
+            f.per_second,
+            ms(f.p50),
+            ms(f.p99),
+            ms(f.max),
+            median.answered_201(),
+            median.replay.per_second,
+            f.per_second / median.replay.per_second,
+            other_column(median)
+        );
+        let throughputs: Vec<String> = done
+            .iter()
+            .map(|r| format!("{:.0}", r.figures.per_second))
+            .collect();
+        println!(
+            "        runs {} reg/s; median run: {} confirmed, {} waitlisted; organizer's list: \
+             {} of {CAPACITY} seats confirmed",
+            throughputs.join(", "),
+            median.confirmed,
+            median.waitlisted,
+            median.held
+        );
     }
-    println!("no run overbooked: confirmed seats equalled min(capacity, registrations) every time");
+    println!("\ncapacity held in every run: never more than {CAPACITY} confirmed");
 }
