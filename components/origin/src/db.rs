@@ -186,14 +186,31 @@ impl Db {
         // at SQLite's lock.
         let _turn = WRITE_GATE.lock().await;
         self.begin_within(limit).await?;
-        match body(self).await {
-            Ok(value) => {
-                self.exec("COMMIT", []).await?;
-                Ok(value)
-            }
-            Err(e) => {
-                let _ = self.exec("ROLLBACK", []).await;
-                Err(e)
+        let outcome = match body(self).await {
+            Ok(value) => self.exec("COMMIT", []).await.map(|()| value),
+            Err(e) => Err(e),
+        };
+        // A failed body or commit leaves nothing open on this connection,
+        // which the instance may keep for its next transaction.
+        if outcome.is_err() {
+            let _ = self.exec("ROLLBACK", []).await;
+        }
+        outcome
+    }
+
+    /// Puts the database in write-ahead-log mode, so that readers never
+    /// wait for a writer. Switching needs the database to itself and fails
+    /// at once (SQLite's busy wait does not apply) while another
+    /// connection is using it, as when instances start together; so it is
+    /// asked again until `LOCK_WAIT`.
+    pub async fn use_write_ahead_log(&self) -> Result<(), OriginError> {
+        let asked = Instant::now();
+        loop {
+            match self.exec("PRAGMA journal_mode = WAL", []).await {
+                Err(OriginError::Busy) if asked.elapsed() < LOCK_WAIT => {
+                    spin_sdk::time::sleep(Duration::from_millis(2)).await;
+                }
+                outcome => return outcome,
             }
         }
     }
