@@ -9,62 +9,12 @@ use crate::error::OriginError;
 use crate::request::Incoming;
 use crate::{group_commit, seats};
 use eventfront_domain::respond::{self, Reply};
-use eventfront_domain::{Email, FieldError, IdempotencyKey, Slug};
+use eventfront_domain::{IdempotencyKey, Slug, validate};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 /// A registration body is two short fields; anything larger is not one.
 const MAX_BODY: usize = 8 * 1024;
-const MAX_NAME: usize = 200;
-
-struct NewRegistration {
-    name: String,
-    email: Email,
-}
-
-fn parse(request: &Incoming) -> Result<NewRegistration, OriginError> {
-    let body = request.json(MAX_BODY)?;
-    let Value::Object(fields) = &body else {
-        return Err(OriginError::invalid("body", "must be a JSON object"));
-    };
-    let mut errors = Vec::new();
-    for key in fields
-        .keys()
-        .filter(|k| !["name", "email"].contains(&k.as_str()))
-    {
-        errors.push(FieldError::new(key.as_str(), "is not a recognized field"));
-    }
-    let name = match fields.get("name").and_then(Value::as_str).map(str::trim) {
-        Some(n)
-            if !n.is_empty()
-                && n.chars().count() <= MAX_NAME
-                && !n.chars().any(char::is_control) =>
-        {
-            Some(n.to_string())
-        }
-        Some(_) => {
-            errors.push(FieldError::new("name", "must be 1 to 200 characters"));
-            None
-        }
-        None => {
-            errors.push(FieldError::new("name", "is required"));
-            None
-        }
-    };
-    let email = match fields.get("email").and_then(Value::as_str) {
-        Some(e) => Email::parse(e)
-            .map_err(|e| errors.push(FieldError::new("email", e.0)))
-            .ok(),
-        None => {
-            errors.push(FieldError::new("email", "is required"));
-            None
-        }
-    };
-    match (name, email) {
-        (Some(name), Some(email)) if errors.is_empty() => Ok(NewRegistration { name, email }),
-        _ => Err(OriginError::Invalid(errors)),
-    }
-}
 
 pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
@@ -89,7 +39,7 @@ pub async fn register(slug: &Slug, request: &Incoming) -> Result<Reply, OriginEr
         .and_then(|k| {
             IdempotencyKey::parse(k).map_err(|e| OriginError::invalid("Idempotency-Key", e.0))
         })?;
-    let new = parse(request)?;
+    let new = validate::registration(&request.json(MAX_BODY)?).map_err(OriginError::Invalid)?;
     let request_hash = hex::encode(Sha256::digest(
         [request.target.as_bytes(), b"\n", &request.body].concat(),
     ));

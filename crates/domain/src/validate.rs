@@ -1,8 +1,8 @@
-//! Turns organizers' JSON into the validated types of `model`, naming every
-//! bad field at once so the organizer page can show each error beside its
-//! field. Nothing here touches storage: a value that comes out is valid.
+//! Turns organizers' JSON into the validated types of `model`, and an
+//! attendee's registration into a `NewRegistration`, naming every bad
+//! field at once so the pages can show each error beside its field. Nothing here touches storage: a value that comes out is valid.
 
-use crate::ids::Slug;
+use crate::ids::{Email, Slug};
 use crate::model::{
     Draft, Event, RegistrationSettings, Room, Session, SessionLinks, Speaker, Track,
 };
@@ -568,6 +568,40 @@ fn read_session_links(value: &Value, prefix: &str, errors: &mut Errors) -> Optio
     })
 }
 
+/// What an attendee sends to register: a name and an email address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRegistration {
+    pub name: String,
+    pub email: Email,
+}
+
+/// An attendee's registration body.
+pub fn registration(input: &Value) -> Result<NewRegistration, Errors> {
+    let mut errors = Vec::new();
+    let registration = Reader::new(input, "", &["name", "email"], &mut errors).and_then(|mut r| {
+        let name = r.line("name", true, MAX_NAME);
+        let email = match r.present("email") {
+            Some(Value::String(e)) => Email::parse(e).map_err(|e| r.fail("email", e.0)).ok(),
+            Some(_) => {
+                r.fail("email", "must be a string");
+                None
+            }
+            None => {
+                r.fail("email", "is required");
+                None
+            }
+        };
+        Some(NewRegistration {
+            name: name?,
+            email: email?,
+        })
+    });
+    match registration {
+        Some(r) if errors.is_empty() => Ok(r),
+        _ => Err(errors),
+    }
+}
+
 /// A speaker of the draft.
 pub fn speaker(id: &Slug, input: &Value) -> Result<Speaker, Errors> {
     let mut errors = Vec::new();
@@ -738,6 +772,30 @@ pub fn sessions_still_fit(event: &Event, sessions: &[Session]) -> Errors {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_registration_is_a_name_on_one_line_and_an_email() {
+        let ok = registration(&json!({"name": "  Ada  ", "email": "ada@example.com"})).unwrap();
+        assert_eq!(ok.name, "Ada");
+        assert_eq!(ok.email.as_str(), "ada@example.com");
+
+        let fields = |body: Value| -> Vec<String> {
+            registration(&body)
+                .unwrap_err()
+                .into_iter()
+                .map(|e| e.field)
+                .collect()
+        };
+        assert_eq!(fields(json!({"name": "A\nB", "email": "a@b.c"})), ["name"]);
+        assert_eq!(fields(json!({"name": "A", "email": "nope"})), ["email"]);
+        assert_eq!(fields(json!({"name": "A", "email": 7})), ["email"]);
+        assert_eq!(fields(json!({})), ["name", "email"]);
+        assert_eq!(
+            fields(json!({"name": "A", "email": "a@b.c", "admin": true})),
+            ["admin"]
+        );
+        assert_eq!(fields(json!(["A", "a@b.c"])), ["body"]);
+    }
     use serde_json::json;
 
     fn event_json() -> Value {

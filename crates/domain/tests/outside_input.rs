@@ -41,6 +41,7 @@ const KEYS: &[&str] = &[
     "links",
     "tags",
     "description",
+    "email",
 ];
 
 fn json() -> impl Strategy<Value = Value> {
@@ -98,6 +99,23 @@ proptest! {
         let id = Slug::parse("someone").unwrap();
         if let Err(errors) = validate::speaker(&id, &input) {
             prop_assert!(!errors.is_empty());
+        }
+    }
+
+    #[test]
+    fn registrations_are_parsed_or_refused_by_field(input in json(), name in ".{0,220}", email in ".{0,80}") {
+        for body in [input, serde_json::json!({"name": name, "email": email})] {
+            match validate::registration(&body) {
+                Ok(new) => {
+                    // What comes out can be written on one line anywhere.
+                    prop_assert!(!new.name.is_empty() && !new.name.chars().any(char::is_control));
+                    prop_assert!(new.name.chars().count() <= validate::MAX_NAME);
+                }
+                Err(errors) => {
+                    prop_assert!(!errors.is_empty());
+                    prop_assert!(errors.iter().all(|e| !e.message.is_empty()));
+                }
+            }
         }
     }
 
