@@ -438,6 +438,25 @@ async function announce(answer, started) {
   await reload(`${live}${edges ? ` Edges notified: ${edges}.` : ""}`);
 }
 
+/** Archiving, or how to bring back an archived event; nothing before a first publish. */
+function archiveForm() {
+  if (!state.draft.published_version) return null;
+  if (state.draft.archived) {
+    return h("p", { id: "archived-note", className: "notice" },
+      "This event is archived: attendees cannot see it and registration is closed. Publish the draft to bring it back.");
+  }
+  return editorForm("archive-form", [
+    h("h3", {}, "Archive"),
+    h("p", {}, "Takes the event off the public list and every edge, and stops registration. Nothing is deleted; publishing again brings it back."),
+    field("archive-note", "Note", input("archive-note", "note", "", { placeholder: "Why" })),
+  ], async (f) => {
+    if (!window.confirm(`Archive ${state.slug}? Attendees will no longer see it.`)) return;
+    const { data } = await call("/archive", { method: "POST", body: { note: f.elements.note.value.trim() } });
+    const edges = (data.edges ?? []).map((e) => `${e.edge} ${e.acknowledged ? "acknowledged" : e.outcome}`).join(", ");
+    await reload(`Archived.${edges ? ` Edges notified: ${edges}.` : ""}`);
+  }, "Archive the event");
+}
+
 function publishSection() {
   const publish = editorForm("publish-form", [
     field("publish-note", "Note for the changelog", input("publish-note", "note", "", { placeholder: "What changed" })),
@@ -468,7 +487,7 @@ function publishSection() {
     versions.disabled = earlier.length === 0;
     rollback.querySelector("button[type=submit]").disabled = earlier.length === 0;
   }, () => changelog.replaceChildren(h("li", {}, "Nothing published yet.")));
-  return section("publish-section", "Publish", publish, rollback, h("h3", {}, "Published versions"), changelog);
+  return section("publish-section", "Publish", publish, rollback, archiveForm(), h("h3", {}, "Published versions"), changelog);
 }
 
 // ---------------------------------------------------------------- registrations and audit

@@ -1,7 +1,7 @@
 //! `POST /_edge/publish`: the origin's signed notice that a version was
-//! published. Forged or stale notices are refused; a notice for a version
-//! the edge already holds (a replay, or one overtaken by a newer notice)
-//! changes nothing.
+//! published, or that the event was archived. Forged or stale notices are
+//! refused; a notice for a version the edge already holds (a replay, or
+//! one overtaken by a newer notice) changes nothing.
 
 use crate::cache::{self, now_ms};
 use crate::config::EdgeConfig;
@@ -20,6 +20,9 @@ const MAX_NOTICE: usize = 4 * 1024;
 struct Notice {
     slug: Slug,
     version: u64,
+    /// The organizer archived the event: drop it rather than fetch it.
+    #[serde(default)]
+    archived: bool,
 }
 
 pub async fn receive(config: &EdgeConfig, request: Request) -> Result<Reply, EdgeError> {
@@ -51,6 +54,13 @@ pub async fn receive(config: &EdgeConfig, request: Request) -> Result<Reply, Edg
         .map_err(forged)?;
     let notice: Notice = serde_json::from_slice(&body)
         .map_err(|e| EdgeError::BadQuery(format!("The notice is not valid: {e}.")))?;
+    if notice.archived {
+        let withdrawn = cache::withdraw_archived(notice.slug.as_str(), notice.version).await;
+        return Ok(respond::json(
+            200,
+            &serde_json::json!({ "slug": notice.slug, "archived": notice.version, "withdrawn": withdrawn }),
+        ));
+    }
     let held = cache::ensure_version(config, notice.slug.as_str(), notice.version).await?;
     Ok(respond::json(
         200,

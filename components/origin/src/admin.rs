@@ -64,17 +64,19 @@ pub async fn get_draft(db: &Db, slug: &Slug) -> Result<Reply, OriginError> {
     let draft = draft::load(db, slug)
         .await?
         .ok_or(OriginError::NotFound("There is no such event draft."))?;
-    let version = db
+    let state = db
         .row(
-            "SELECT current_version FROM events WHERE slug = ?",
+            "SELECT current_version, archived_at_ms IS NOT NULL AS archived FROM events WHERE slug = ?",
             [text(slug.as_str())],
         )
-        .await?
-        .map_or(0, |r| r.int("current_version"));
+        .await?;
+    let version = state.as_ref().map_or(0, |r| r.int("current_version"));
+    let archived = state.is_some_and(|r| r.int("archived") == 1);
     let mut body =
         serde_json::to_value(&draft).map_err(|e| OriginError::Database(e.to_string()))?;
     body["slug"] = json!(slug);
     body["published_version"] = json!(version);
+    body["archived"] = json!(archived);
     Ok(respond::json(200, &body))
 }
 

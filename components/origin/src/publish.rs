@@ -1,7 +1,8 @@
 //! Publishing: the draft becomes the next immutable version, rendered as
 //! the documents edges serve; a rollback republishes an old version's
-//! content as the next version. After each, every configured edge is told
-//! at once, signed, and whether it acknowledged is recorded.
+//! content as the next version; archiving withdraws the event until it is
+//! published again. After each, every configured edge is told at once,
+//! signed, and whether it acknowledged is recorded (or reported).
 
 use crate::audit;
 use crate::auth::{now_secs, signing_keys};
@@ -88,7 +89,8 @@ pub async fn publish_in(
     .await?;
     let registration = &draft.event.registration;
     db.exec(
-        "UPDATE events SET current_version = ?, reg_open = ?, capacity = ?, opens_at_ms = ?, closes_at_ms = ?
+        "UPDATE events SET current_version = ?, reg_open = ?, capacity = ?, opens_at_ms = ?, closes_at_ms = ?,
+             archived_at_ms = NULL
          WHERE slug = ?",
         [
             int(version),
@@ -190,7 +192,7 @@ fn reject_unknown(body: &Value, allowed: &[&str]) -> Result<(), OriginError> {
 
 /// Tells every edge, records who acknowledged, and answers the organizer.
 async fn announce(db: &Db, slug: &Slug, version: i64) -> Result<Reply, OriginError> {
-    let outcomes = notify_edges(slug, version).await?;
+    let outcomes = notify_edges(&json!({ "slug": slug, "version": version })).await?;
     let now = jiff::Timestamp::now().to_string();
     for (edge, outcome) in &outcomes {
         db.exec(
@@ -199,13 +201,65 @@ async fn announce(db: &Db, slug: &Slug, version: i64) -> Result<Reply, OriginErr
         )
         .await?;
     }
-    let edges: Vec<Value> = outcomes
-        .iter()
-        .map(|(edge, outcome)| json!({ "edge": edge, "acknowledged": outcome == "acknowledged", "outcome": outcome }))
-        .collect();
     Ok(respond::json(
         201,
-        &json!({ "version": version, "edges": edges }),
+        &json!({ "version": version, "edges": edge_report(&outcomes) }),
+    ))
+}
+
+fn edge_report(outcomes: &[(String, String)]) -> Vec<Value> {
+    outcomes
+        .iter()
+        .map(|(edge, outcome)| json!({ "edge": edge, "acknowledged": outcome == "acknowledged", "outcome": outcome }))
+        .collect()
+}
+
+/// `POST /api/admin/events/{slug}/archive`: the event leaves the public
+/// list, every edge is told to drop it, and registration stops. Its data
+/// stays; publishing again brings it back. Archiving again is a no-op.
+pub async fn archive(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, OriginError> {
+    let body = request.json(4 * 1024)?;
+    reject_unknown(&body, &["note"])?;
+    let note = note_from(&body)?;
+    let version = db
+        .transaction(async |db| {
+            let event = db
+                .row(
+                    "SELECT current_version, archived_at_ms FROM events
+                     WHERE slug = ? AND current_version > 0",
+                    [text(slug.as_str())],
+                )
+                .await?
+                .ok_or(OriginError::NotFound("There is no such published event."))?;
+            let version = event.int("current_version");
+            if event.opt_int("archived_at_ms").is_none() {
+                db.exec(
+                    "UPDATE events SET archived_at_ms = ? WHERE slug = ?",
+                    [
+                        int(jiff::Timestamp::now().as_millisecond()),
+                        text(slug.as_str()),
+                    ],
+                )
+                .await?;
+                let detail = json!({ "version": version, "note": note });
+                audit::record(
+                    db,
+                    "organizer",
+                    "event.archived",
+                    Some(slug.as_str()),
+                    None,
+                    &detail,
+                )
+                .await?;
+            }
+            Ok(version)
+        })
+        .await?;
+    let outcomes =
+        notify_edges(&json!({ "slug": slug, "version": version, "archived": true })).await?;
+    Ok(respond::json(
+        200,
+        &json!({ "slug": slug, "archived": true, "version": version, "edges": edge_report(&outcomes) }),
     ))
 }
 
@@ -221,15 +275,15 @@ async fn edge_urls() -> Vec<String> {
         .collect()
 }
 
-/// Sends the signed notice to every edge concurrently, each bounded by
+/// Sends the signed `notice` to every edge concurrently, each bounded by
 /// `NOTICE_TIMEOUT`; returns `(edge, outcome)` pairs.
-pub async fn notify_edges(slug: &Slug, version: i64) -> Result<Vec<(String, String)>, OriginError> {
+pub async fn notify_edges(notice: &Value) -> Result<Vec<(String, String)>, OriginError> {
     let urls = edge_urls().await;
     if urls.is_empty() {
         return Ok(Vec::new());
     }
     let (secret, _) = signing_keys().await?;
-    let body = json!({ "slug": slug, "version": version }).to_string();
+    let body = notice.to_string();
     let sends = urls.into_iter().map(|url| {
         let headers = secret.sign(Direction::ToEdge, "POST", NOTICE_PATH, now_secs(), body.as_bytes());
         let body = body.clone();

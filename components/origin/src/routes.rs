@@ -83,7 +83,8 @@ pub async fn route(request: Request) -> Result<Reply, OriginError> {
                 }),
                 (["publish"], "POST") => publish::publish(&db, &s, &request).await,
                 (["rollback"], "POST") => publish::rollback(&db, &s, &request).await,
-                (["publish" | "rollback"], _) => {
+                (["archive"], "POST") => publish::archive(&db, &s, &request).await,
+                (["publish" | "rollback" | "archive"], _) => {
                     Err(OriginError::MethodNotAllowed { allow: "POST" })
                 }
                 (["registrations"], "GET") => admin::registrations(&db, &s, &request).await,

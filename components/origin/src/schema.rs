@@ -127,6 +127,13 @@ DROP INDEX idempotency_created;
 ALTER TABLE idempotency DROP COLUMN created_at;
 CREATE INDEX idempotency_created ON idempotency (created_ms);
 "#,
+    // Organizers archive an event to take it off the public list and the
+    // edges; what attendees and edges may see is defined once, here.
+    r#"
+ALTER TABLE events ADD COLUMN archived_at_ms INTEGER;
+CREATE VIEW published_events AS
+    SELECT * FROM events WHERE current_version > 0 AND archived_at_ms IS NULL;
+"#,
 ];
 
 /// Set once this instance has seen the schema current.
@@ -142,8 +149,7 @@ pub async fn migrate(db: &Db) -> Result<(), OriginError> {
         CURRENT.store(true, Ordering::Release);
         return Ok(());
     }
-    // WAL lets readers proceed while one registration writes.
-    db.exec("PRAGMA journal_mode = WAL", []).await?;
+    db.use_write_ahead_log().await?;
     db.transaction(async |db| {
         // Read again inside the write transaction: two instances starting
         // at once must not both migrate.

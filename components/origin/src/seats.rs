@@ -23,7 +23,7 @@ fn from_ms(ms: Option<i64>) -> Option<jiff::Timestamp> {
     ms.and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
 }
 
-/// The ledger of `event`, if it is published.
+/// The ledger of `event`, if it is published (and not archived).
 pub async fn load(db: &Db, event: &str) -> Result<Option<Stored>, OriginError> {
     let Some(row) = db
         .row(
@@ -33,7 +33,7 @@ pub async fn load(db: &Db, event: &str) -> Result<Option<Stored>, OriginError> {
                 (SELECT count(*) FROM registrations
                  WHERE event = ?1 AND status = 'waitlisted') AS waitlisted,
                 (SELECT coalesce(max(seq), 0) FROM registrations WHERE event = ?1) AS last_seq
-             FROM events e WHERE e.slug = ?1 AND e.current_version > 0",
+             FROM published_events e WHERE e.slug = ?1",
             [text(event)],
         )
         .await?

@@ -15,7 +15,7 @@ use serde_json::json;
 pub async fn events(db: &Db) -> Result<Reply, OriginError> {
     let rows = db
         .rows(
-            "SELECT slug, current_version FROM events WHERE current_version > 0 ORDER BY slug",
+            "SELECT slug, current_version FROM published_events ORDER BY slug",
             [],
         )
         .await?;
@@ -35,17 +35,16 @@ pub async fn snapshot(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply,
         .map(|v| v.parse::<i64>())
         .transpose()
         .map_err(|_| OriginError::invalid("version", "must be a whole number"))?;
-    let version = match wanted {
-        Some(v) => v,
-        None => db
-            .row(
-                "SELECT current_version FROM events WHERE slug = ? AND current_version > 0",
-                [text(slug.as_str())],
-            )
-            .await?
-            .map(|r| r.int("current_version"))
-            .ok_or(OriginError::NotFound("There is no such published event."))?,
-    };
+    // An archived event's versions are withdrawn with it.
+    let current = db
+        .row(
+            "SELECT current_version FROM published_events WHERE slug = ?",
+            [text(slug.as_str())],
+        )
+        .await?
+        .map(|r| r.int("current_version"))
+        .ok_or(OriginError::NotFound("There is no such published event."))?;
+    let version = wanted.unwrap_or(current);
     let etag = Snapshot::etag_for(version as u64);
     if none_match(request.header("if-none-match"), &etag) {
         let mut reply = respond::bytes(304, "application/json", Vec::new());

@@ -256,6 +256,77 @@ async fn documents_of_versions_no_reader_wants_leave_kv() {
 }
 
 #[tokio::test]
+async fn an_archived_event_leaves_every_edge_and_takes_no_registration_until_republished() {
+    let t = topology(&["eu", "us"], "60").await;
+    for edge in &t.edges {
+        assert_eq!(version_served(edge).await, 1);
+    }
+    let archived = t
+        .origin
+        .admin(
+            "POST",
+            &format!("/api/admin/events/{DEMO}/archive"),
+            Some(json!({"note": "cancelled"})),
+        )
+        .await;
+    assert_eq!(archived.status(), 200, "{:?}", archived.body());
+    let answer = body_json(&archived);
+    assert_eq!(answer["archived"], true);
+    assert!(
+        answer["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["acknowledged"] == true),
+        "{answer}"
+    );
+    for edge in &t.edges {
+        let gone = edge.app.get(&format!("/api/events/{DEMO}")).await;
+        assert_eq!(gone.status(), 404, "{:?}", gone.body());
+        let listed = body_json(&edge.app.get("/api/events").await);
+        assert!(!listed.to_string().contains(DEMO), "{listed}");
+        let registered = edge
+            .app
+            .send(registration(
+                DEMO,
+                "after-archive",
+                "Ada",
+                "ada@example.com",
+            ))
+            .await;
+        assert_eq!(registered.status(), 404, "{:?}", registered.body());
+        assert!(
+            !edge.kv_keys().iter().any(|k| k.contains(DEMO)),
+            "{:?}",
+            edge.kv_keys()
+        );
+    }
+    let audit = body_json(
+        &t.origin
+            .admin("GET", &format!("/api/admin/events/{DEMO}/audit"), None)
+            .await,
+    );
+    assert_eq!(audit["entries"][0]["action"], "event.archived");
+    let draft = body_json(
+        &t.origin
+            .admin("GET", &format!("/api/admin/events/{DEMO}/draft"), None)
+            .await,
+    );
+    assert_eq!(draft["archived"], true, "the organizer still has the draft");
+
+    // Publishing again brings it back everywhere.
+    let version = rename_first_session(&t.origin, "Back on").await;
+    for edge in &t.edges {
+        assert_eq!(version_served(edge).await, version);
+    }
+    let registered = t.edges[0]
+        .app
+        .send(registration(DEMO, "after-return", "Ada", "ada@example.com"))
+        .await;
+    assert_eq!(registered.status(), 201, "{:?}", registered.body());
+}
+
+#[tokio::test]
 async fn forged_replayed_and_out_of_order_notices_change_nothing() {
     let t = topology(&["eu"], "60").await;
     let edge = &t.edges[0];

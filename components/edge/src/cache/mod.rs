@@ -203,9 +203,7 @@ async fn revalidate_copy(config: Arc<EdgeConfig>, slug: String, held: Head) -> b
             true
         }
         Fetched::Gone => {
-            eprintln!("edge: {slug} is no longer published");
-            instance.forget(&slug);
-            head::remove(&slug).await;
+            withdraw(&slug).await;
             true
         }
         Fetched::Unavailable(why) => {
@@ -213,6 +211,30 @@ async fn revalidate_copy(config: Arc<EdgeConfig>, slug: String, held: Head) -> b
             false
         }
     }
+}
+
+/// The origin archived `slug` at `version`: unless a newer version is
+/// held (published after the archive, its notice overtaking this one), it
+/// leaves this instance's memory, the published list and KV, documents
+/// included; other instances drop their memory copy at their next
+/// revalidation. Returns whether it was withdrawn.
+pub async fn withdraw_archived(slug: &str, version: u64) -> bool {
+    let in_memory = instance().held(slug).map(|h| h.head.version);
+    let held = head::read(slug).await.map(|h| h.version).max(in_memory);
+    if held.is_some_and(|h| h > version) {
+        return false;
+    }
+    withdraw(slug).await;
+    true
+}
+
+/// The origin no longer publishes `slug`.
+async fn withdraw(slug: &str) {
+    eprintln!("edge: {slug} is no longer published");
+    instance().forget(slug);
+    head::remove(slug).await;
+    published::remove(slug).await;
+    spin_sdk::wasip3::spawn(remove_documents(slug.to_string(), |_| true));
 }
 
 /// Fetches version `version` (or newer) unless something at least as new
@@ -272,12 +294,17 @@ async fn store_snapshot(snapshot: &Snapshot) -> Arc<Held> {
 /// the one before `current` (a fresh instance that read the previous head a
 /// moment ago may still fetch its documents). Runs after the response.
 async fn remove_old_versions(slug: String, current: u64) {
+    remove_documents(slug, |v| v + 1 < current).await;
+}
+
+/// Deletes the stored documents of `slug`'s versions that `doomed` names.
+async fn remove_documents(slug: String, doomed: impl Fn(u64) -> bool) {
     let prefix = format!("doc/{slug}/");
     for key in kv::keys_with_prefix(&prefix).await {
         let version = key[prefix.len()..]
             .split_once('/')
             .and_then(|(v, _)| v.parse::<u64>().ok());
-        if version.is_some_and(|v| v + 1 < current) {
+        if version.is_some_and(&doomed) {
             kv::delete(&key).await;
         }
     }

@@ -74,6 +74,22 @@ pub async fn add(slug: &str) {
     }
 }
 
+/// Takes `slug` off the list: the origin withdrew it.
+pub async fn remove(slug: &str) {
+    let held = match instance().published() {
+        Some(list) => Some(list),
+        None => kv::get_json::<Published>(KEY).await,
+    };
+    let Some(mut list) = held else {
+        return;
+    };
+    if list.slugs.iter().any(|s| s == slug) {
+        list.slugs.retain(|s| s != slug);
+        kv::set_json(KEY, &list).await;
+        instance().remember_published(list);
+    }
+}
+
 /// The origin's list, kept in memory and KV; `None` if it cannot be had.
 async fn fetch(config: Arc<EdgeConfig>) -> Option<Published> {
     let answer = origin::call(
