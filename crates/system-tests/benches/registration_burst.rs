@@ -30,7 +30,8 @@
 //!     `spin up` in its own process group with its own state directory.
 //! `REG_BENCH_SECS` (default 8, as `wrk -d 8`) sets each run's length,
 //! `REG_BENCH_RUNS` (default 3) the runs per case, the median by
-//! throughput printed. The components' logs go to stderr.
+//! throughput printed; `REG_BENCH_CLIENTS` (default `1,16,64,256`) the
+//! client counts. The components' logs go to stderr.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -599,7 +600,18 @@ async fn main() {
          (the path without the decision), and xreplay the ratio\n"
     );
     println!("clients | reg/s | p50 ms | p99 ms | max ms |   201 | replay/s | xreplay | other");
-    for clients in CLIENTS {
+    let cases: Vec<usize> = match std::env::var("REG_BENCH_CLIENTS") {
+        Ok(list) => list
+            .split(',')
+            .map(|n| {
+                n.trim()
+                    .parse()
+                    .unwrap_or_else(|_| panic!("REG_BENCH_CLIENTS lists whole numbers, not {n:?}"))
+            })
+            .collect(),
+        Err(_) => CLIENTS.to_vec(),
+    };
+    for clients in cases {
         let mut done = Vec::with_capacity(runs);
         for _ in 0..runs {
             done.push(run(&mode, clients, duration).await);
