@@ -100,6 +100,9 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
                 ["speakers"] => reads::document(&config, slug, snapshot::SPEAKERS, &read).await,
                 ["changelog"] => reads::document(&config, slug, snapshot::CHANGELOG, &read).await,
                 ["schedule.ics"] => reads::ics(&config, slug, None, &read).await,
+                ["schedule.json"] => {
+                    reads::document(&config, slug, snapshot::SCHEDULE, &read).await
+                }
                 ["sessions", id, "session.ics"] => reads::ics(&config, slug, Some(id), &read).await,
                 [kind @ ("sessions" | "speakers"), id] => {
                     reads::item(&config, slug, kind, id, &read).await

@@ -71,7 +71,18 @@ pub async fn publish_in(
         })
         .collect();
     let now = jiff::Timestamp::now();
-    let built = snapshot::build(slug, draft, version as u64, now, note, &changelog);
+    let public_url = spin_sdk::variables::get("public_url")
+        .await
+        .map_err(|_| OriginError::Config("the public_url variable is not set"))?;
+    let built = snapshot::build(
+        slug,
+        draft,
+        version as u64,
+        now,
+        note,
+        &changelog,
+        &public_url,
+    );
     db.exec(
         "INSERT INTO snapshots (event, version, published_at, note, action, from_version, draft, bundle)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

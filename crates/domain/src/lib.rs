@@ -6,6 +6,7 @@ pub mod body;
 pub mod conditional;
 pub mod demo;
 pub mod filter;
+pub mod frab;
 pub mod freshness;
 pub mod headers;
 pub mod ics;

@@ -19,6 +19,8 @@ pub const EVENT: &str = "event";
 pub const SESSIONS: &str = "sessions";
 pub const SPEAKERS: &str = "speakers";
 pub const CHANGELOG: &str = "changelog";
+/// The frab/c3voc `schedule.json`.
+pub const SCHEDULE: &str = "schedule";
 
 /// One line of the public changelog.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,6 +71,7 @@ impl Snapshot {
 
 /// Renders `draft` as version `version` of `slug`. `changelog` holds the
 /// earlier versions' entries; this version's entry is added first.
+/// `public_url` is the site attendees use, for the links exports carry.
 pub fn build(
     slug: &Slug,
     draft: &Draft,
@@ -76,6 +79,7 @@ pub fn build(
     published_at: Timestamp,
     note: &str,
     changelog: &[ChangelogEntry],
+    public_url: &str,
 ) -> Snapshot {
     let tz = TimeZone::get(&draft.event.timezone).unwrap_or(TimeZone::UTC);
     let time = |t: Timestamp| render_time(t, &tz);
@@ -159,6 +163,10 @@ pub fn build(
         (SESSIONS, sessions_doc),
         (SPEAKERS, speakers_doc),
         (CHANGELOG, changelog_doc),
+        (
+            SCHEDULE,
+            crate::frab::schedule(slug, draft, version, public_url),
+        ),
     ]
     .into_iter()
     .map(|(name, value)| (name.to_string(), Doc::new(&value)))
@@ -197,6 +205,8 @@ pub fn render_time(t: Timestamp, tz: &TimeZone) -> String {
 mod tests {
     use super::*;
     use crate::model::{Event, RegistrationSettings, SessionLinks, Track};
+
+    const SITE: &str = "https://events.example.com";
 
     fn at(s: &str) -> Timestamp {
         s.parse().unwrap()
@@ -260,6 +270,7 @@ mod tests {
             at("2027-01-01T00:00:00Z"),
             "first",
             &[],
+            SITE,
         );
         let event = doc(&s, EVENT);
         assert_eq!(event["starts_at"], "2027-06-08T09:00:00+01:00");
@@ -287,6 +298,7 @@ mod tests {
             at("2026-12-02T10:00:00Z"),
             "moved keynote",
             &earlier,
+            SITE,
         );
         let changelog = doc(&s, CHANGELOG);
         assert_eq!(changelog["changelog"][0]["note"], "moved keynote");
@@ -296,9 +308,33 @@ mod tests {
     #[test]
     fn etags_follow_content() {
         let slug = Slug::parse("summit").unwrap();
-        let a = build(&slug, &draft(2), 1, at("2027-01-01T00:00:00Z"), "", &[]);
-        let b = build(&slug, &draft(2), 1, at("2027-01-01T00:00:00Z"), "", &[]);
-        let c = build(&slug, &draft(3), 1, at("2027-01-01T00:00:00Z"), "", &[]);
+        let a = build(
+            &slug,
+            &draft(2),
+            1,
+            at("2027-01-01T00:00:00Z"),
+            "",
+            &[],
+            SITE,
+        );
+        let b = build(
+            &slug,
+            &draft(2),
+            1,
+            at("2027-01-01T00:00:00Z"),
+            "",
+            &[],
+            SITE,
+        );
+        let c = build(
+            &slug,
+            &draft(3),
+            1,
+            at("2027-01-01T00:00:00Z"),
+            "",
+            &[],
+            SITE,
+        );
         assert_eq!(a.docs[SESSIONS].etag, b.docs[SESSIONS].etag);
         assert_ne!(a.docs[SESSIONS].etag, c.docs[SESSIONS].etag);
         assert!(a.docs[EVENT].etag.starts_with('"'));
@@ -313,6 +349,7 @@ mod tests {
             at("2027-01-01T00:00:00Z"),
             "",
             &[],
+            SITE,
         );
         for (name, doc) in &s.docs {
             assert!(

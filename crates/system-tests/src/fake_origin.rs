@@ -110,6 +110,7 @@ pub fn demo_snapshot(version: u64) -> Snapshot {
         "2027-01-01T00:00:00Z".parse().unwrap(),
         "demo",
         &[],
+        "http://127.0.0.1:3000",
     )
 }
 

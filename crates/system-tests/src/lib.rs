@@ -53,7 +53,8 @@ impl OriginApp {
             .variable("admin_token", ADMIN_TOKEN)
             .variable("seed_demo", "true")
             .variable("edge_urls", "")
-            .variable("edge_hosts", "http://127.0.0.1:*");
+            .variable("edge_hosts", "http://127.0.0.1:*")
+            .variable("public_url", "https://events.example.test");
         base.state_dir = Some(state.path().join("state"));
         let app = App::start(options(base)).await.expect("the origin starts");
         Self { app, state }

@@ -66,6 +66,53 @@ async fn count(app: &spin_test_host::App, query: &str) -> usize {
 }
 
 #[tokio::test]
+async fn the_frab_schedule_is_served_like_every_read_and_the_same_from_every_edge() {
+    let t = topology(&["eu", "us"], "60").await;
+    let path = format!("/api/events/{DEMO}/schedule.json");
+    let mut bodies = Vec::new();
+    for edge in &t.edges {
+        let schedule = edge.app.get(&path).await;
+        assert_eq!(schedule.status(), 200, "{:?}", schedule.body());
+        assert_eq!(header(&schedule, "content-type"), Some("application/json"));
+        assert_eq!(header(&schedule, "eventfront-version"), Some("1"));
+        let etag = header(&schedule, "etag").unwrap().to_string();
+        let again = edge
+            .app
+            .send(
+                http::Request::get(&path)
+                    .header("if-none-match", &etag)
+                    .body(Bytes::new())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(again.status(), 304);
+        bodies.push(schedule.into_body());
+    }
+    assert_eq!(bodies[0], bodies[1], "one rendering per version");
+    let schedule: Value = serde_json::from_slice(&bodies[0]).unwrap();
+    let conference = &schedule["schedule"]["conference"];
+    assert_eq!(conference["acronym"], DEMO);
+    assert_eq!(
+        schedule["schedule"]["base_url"],
+        "https://events.example.test/"
+    );
+    let events: usize = conference["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|d| d["rooms"].as_object().unwrap().values())
+        .map(|e| e.as_array().unwrap().len())
+        .sum();
+    let sessions = body_json(
+        &t.edges[0]
+            .app
+            .get(&format!("/api/events/{DEMO}/sessions"))
+            .await,
+    );
+    assert_eq!(events, sessions["sessions"].as_array().unwrap().len());
+}
+
+#[tokio::test]
 async fn agenda_filters_and_embedded_items_work_on_the_cached_snapshot() {
     let app = dev_app(|o| o).await;
     let all = body_json(&app.get(&format!("/api/events/{DEMO}/sessions")).await);

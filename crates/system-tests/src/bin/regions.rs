@@ -411,6 +411,7 @@ async fn simulate(options: &Options, state: &std::path::Path, running: &mut Vec<
             ("seed_demo", "true".into()),
             ("edge_urls", edge_urls),
             ("edge_hosts", "http://127.0.0.1:*".into()),
+            ("public_url", "http://127.0.0.1:3000".into()),
         ],
     ));
     for (i, region) in REGIONS.iter().enumerate() {
