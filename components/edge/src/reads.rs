@@ -97,15 +97,18 @@ pub async fn document(
     if name == snapshot::SESSIONS && request.query.is_some_and(|q| !q.is_empty()) {
         return filtered_sessions(config, &lookup, request).await;
     }
+    let media_type = snapshot::media_type(name);
     if !request.accepts_gzip {
         let (tag, body) = doc(&lookup, name).await?;
-        return Ok(reply(config, &lookup, request, &tag, body));
+        return Ok(typed_reply(
+            config, &lookup, request, &tag, media_type, body,
+        ));
     }
     // The gzipped representation is a different one, with its own tag.
     let tag = doc_tag(&lookup, name)?;
     let tag = format!("{}-gz\"", tag.trim_end_matches('"'));
     let zipped = lookup.held.body(&cache::gzipped(name)).await?;
-    let mut reply = reply(config, &lookup, request, &tag, zipped);
+    let mut reply = typed_reply(config, &lookup, request, &tag, media_type, zipped);
     reply.headers_mut().insert(
         http::header::CONTENT_ENCODING,
         http::HeaderValue::from_static("gzip"),

@@ -103,6 +103,9 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
                 ["schedule.json"] => {
                     reads::document(&config, slug, snapshot::SCHEDULE, &read).await
                 }
+                ["schedule.xml"] => {
+                    reads::document(&config, slug, snapshot::SCHEDULE_XML, &read).await
+                }
                 ["sessions", id, "session.ics"] => reads::ics(&config, slug, Some(id), &read).await,
                 [kind @ ("sessions" | "speakers"), id] => {
                     reads::item(&config, slug, kind, id, &read).await

@@ -1,4 +1,5 @@
-//! The schedule in the frab/c3voc JSON format (`schedule.json`), read by
+//! The schedule in the frab/c3voc JSON format (`schedule.json`) and in
+//! frab's XML (`schedule.xml`, rendered from the JSON), read by
 //! the recording teams' tools and by schedule apps such as Giggity and
 //! ConfClerk. Rendered once per published version, as a snapshot
 //! document. Identifiers are stable across versions: GUIDs are name-based
@@ -11,6 +12,8 @@ use crate::snapshot::render_time;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
+use quick_xml::Writer;
+use quick_xml::events::BytesText;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
 use uuid::Uuid;
@@ -221,6 +224,136 @@ pub fn schedule(slug: &Slug, draft: &Draft, version: u64, public_url: &str) -> V
     })
 }
 
+/// `schedule.xml`: the same schedule in frab's XML, rendered from the
+/// JSON one so the two can never say different things.
+pub fn schedule_xml(schedule: &Value) -> String {
+    let mut out = Vec::from(&b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"[..]);
+    // Unindented: a large event's schedule must stay under the 1 MB a
+    // key-value value may hold.
+    let mut writer = Writer::new(&mut out);
+    // Writing to memory cannot fail.
+    let _ = write_schedule(&mut writer, &schedule["schedule"]);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+type Xml<'a> = Writer<&'a mut Vec<u8>>;
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// `<name>text</name>`, or `<name/>` when empty.
+fn leaf(w: &mut Xml<'_>, name: &str, value: &Value) -> std::io::Result<()> {
+    let content = text(value);
+    let element = w.create_element(name);
+    if content.is_empty() {
+        element.write_empty()?;
+    } else {
+        element.write_text_content(BytesText::new(&content))?;
+    }
+    Ok(())
+}
+
+fn write_schedule(w: &mut Xml<'_>, s: &Value) -> std::io::Result<()> {
+    let c = &s["conference"];
+    w.create_element("schedule").write_inner_content(|w| {
+        w.create_element("generator")
+            .with_attribute(("name", "eventfront"))
+            .write_empty()?;
+        leaf(w, "version", &s["version"])?;
+        w.create_element("conference").write_inner_content(|w| {
+            for key in ["acronym", "title", "start", "end"] {
+                leaf(w, key, &c[key])?;
+            }
+            leaf(w, "days", &c["daysCount"])?;
+            for key in ["timeslot_duration", "time_zone_name"] {
+                leaf(w, key, &c[key])?;
+            }
+            leaf(w, "base_url", &s["base_url"])?;
+            Ok::<_, std::io::Error>(())
+        })?;
+        for day in c["days"].as_array().into_iter().flatten() {
+            write_day(w, day, &c["rooms"])?;
+        }
+        Ok::<_, std::io::Error>(())
+    })?;
+    Ok(())
+}
+
+fn write_day(w: &mut Xml<'_>, day: &Value, rooms: &Value) -> std::io::Result<()> {
+    w.create_element("day")
+        .with_attribute(("index", text(&day["index"]).as_str()))
+        .with_attribute(("date", text(&day["date"]).as_str()))
+        .with_attribute(("start", text(&day["day_start"]).as_str()))
+        .with_attribute(("end", text(&day["day_end"]).as_str()))
+        .write_inner_content(|w| {
+            // Rooms in the conference's order, each with its guid.
+            for room in rooms.as_array().into_iter().flatten() {
+                let name = text(&room["name"]);
+                let events = &day["rooms"][name.as_str()];
+                w.create_element("room")
+                    .with_attribute(("name", name.as_str()))
+                    .with_attribute(("guid", text(&room["guid"]).as_str()))
+                    .write_inner_content(|w| {
+                        for event in events.as_array().into_iter().flatten() {
+                            write_event(w, event)?;
+                        }
+                        Ok::<_, std::io::Error>(())
+                    })?;
+            }
+            Ok::<_, std::io::Error>(())
+        })?;
+    Ok(())
+}
+
+fn write_event(w: &mut Xml<'_>, e: &Value) -> std::io::Result<()> {
+    w.create_element("event")
+        .with_attribute(("guid", text(&e["guid"]).as_str()))
+        .with_attribute(("id", text(&e["id"]).as_str()))
+        .write_inner_content(|w| {
+            for key in [
+                "date",
+                "start",
+                "duration",
+                "room",
+                "slug",
+                "url",
+                "title",
+                "subtitle",
+                "track",
+                "type",
+                "language",
+                "abstract",
+                "description",
+            ] {
+                leaf(w, key, &e[key])?;
+            }
+            w.create_element("persons").write_inner_content(|w| {
+                for p in e["persons"].as_array().into_iter().flatten() {
+                    w.create_element("person")
+                        .with_attribute(("guid", text(&p["guid"]).as_str()))
+                        .write_text_content(BytesText::new(&text(&p["public_name"])))?;
+                }
+                Ok::<_, std::io::Error>(())
+            })?;
+            w.create_element("links").write_inner_content(|w| {
+                for l in e["links"].as_array().into_iter().flatten() {
+                    w.create_element("link")
+                        .with_attribute(("href", text(&l["url"]).as_str()))
+                        .write_text_content(BytesText::new(&text(&l["title"])))?;
+                }
+                Ok::<_, std::io::Error>(())
+            })?;
+            w.create_element("attachments").write_empty()?;
+            Ok::<_, std::io::Error>(())
+        })?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,6 +512,62 @@ mod tests {
                 .as_u64()
                 .unwrap()
                 >= 1
+        );
+    }
+
+    #[test]
+    fn the_xml_is_well_formed_and_carries_what_the_json_does() {
+        use quick_xml::Reader;
+        use quick_xml::events::Event;
+        let (slug, mut draft) = demo();
+        // Markup and ampersands in text must come out as text.
+        draft.sessions[0].title = "Tags <b> & \"quotes\"".into();
+        let json = schedule(&slug, &draft, 3, SITE);
+        let xml = schedule_xml(&json);
+        let mut reader = Reader::from_str(&xml);
+        let (mut path, mut days, mut guids) = (Vec::new(), 0, Vec::new());
+        loop {
+            match reader.read_event().expect("well-formed XML") {
+                Event::Start(e) => {
+                    let name = String::from_utf8(e.name().as_ref().to_vec()).unwrap();
+                    if name == "day" {
+                        days += 1;
+                    }
+                    if name == "event" {
+                        let guid = e.try_get_attribute("guid").unwrap().unwrap();
+                        guids.push(String::from_utf8(guid.value.to_vec()).unwrap());
+                    }
+                    path.push(name);
+                }
+                Event::End(_) => {
+                    path.pop();
+                }
+                Event::Eof => break,
+                _ => {}
+            }
+        }
+        assert!(path.is_empty(), "every element closed");
+        let c = &json["schedule"]["conference"];
+        assert_eq!(days, c["daysCount"].as_u64().unwrap() as usize);
+        let json_guids: Vec<String> = c["days"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|d| {
+                c["rooms"].as_array().unwrap().iter().flat_map(move |r| {
+                    d["rooms"][r["name"].as_str().unwrap()]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|e| e["guid"].as_str().unwrap().to_string())
+                })
+            })
+            .collect();
+        assert_eq!(guids, json_guids, "the same events, in the same order");
+        assert_eq!(guids.len(), draft.sessions.len());
+        assert!(
+            xml.contains("Tags &lt;b&gt; &amp; \"quotes\"")
+                || xml.contains("Tags &lt;b&gt; &amp; &quot;quotes&quot;")
         );
     }
 }

@@ -19,8 +19,17 @@ pub const EVENT: &str = "event";
 pub const SESSIONS: &str = "sessions";
 pub const SPEAKERS: &str = "speakers";
 pub const CHANGELOG: &str = "changelog";
-/// The frab/c3voc `schedule.json`.
+/// The frab/c3voc `schedule.json`, and the same in frab's XML.
 pub const SCHEDULE: &str = "schedule";
+pub const SCHEDULE_XML: &str = "schedule-xml";
+
+/// The media type a document is served as.
+pub fn media_type(name: &str) -> &'static str {
+    match name {
+        SCHEDULE_XML => "application/xml",
+        _ => "application/json",
+    }
+}
 
 /// One line of the public changelog.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,7 +48,10 @@ pub struct Doc {
 
 impl Doc {
     pub fn new(value: &Value) -> Self {
-        let body = value.to_string();
+        Self::text(value.to_string())
+    }
+
+    pub fn text(body: String) -> Self {
         Self {
             etag: etag(body.as_bytes()),
             body,
@@ -157,19 +169,21 @@ pub fn build(
             .map(|e| json!({ "version": e.version, "published_at": time(e.published_at), "note": e.note }))
             .collect::<Vec<_>>(),
     });
+    let schedule = crate::frab::schedule(slug, draft, version, public_url);
     let docs = [
         (SUMMARY, summary),
         (EVENT, event_doc),
         (SESSIONS, sessions_doc),
         (SPEAKERS, speakers_doc),
         (CHANGELOG, changelog_doc),
-        (
-            SCHEDULE,
-            crate::frab::schedule(slug, draft, version, public_url),
-        ),
+        (SCHEDULE, schedule.clone()),
     ]
     .into_iter()
     .map(|(name, value)| (name.to_string(), Doc::new(&value)))
+    .chain([(
+        SCHEDULE_XML.to_string(),
+        Doc::text(crate::frab::schedule_xml(&schedule)),
+    )])
     .collect();
     Snapshot {
         slug: slug.clone(),

@@ -66,7 +66,7 @@ async fn count(app: &spin_test_host::App, query: &str) -> usize {
 }
 
 #[tokio::test]
-async fn the_frab_schedule_is_served_like_every_read_and_the_same_from_every_edge() {
+async fn the_frab_schedules_are_served_like_every_read_and_the_same_from_every_edge() {
     let t = topology(&["eu", "us"], "60").await;
     let path = format!("/api/events/{DEMO}/schedule.json");
     let mut bodies = Vec::new();
@@ -110,6 +110,16 @@ async fn the_frab_schedule_is_served_like_every_read_and_the_same_from_every_edg
             .await,
     );
     assert_eq!(events, sessions["sessions"].as_array().unwrap().len());
+
+    let xml = t.edges[0]
+        .app
+        .get(&format!("/api/events/{DEMO}/schedule.xml"))
+        .await;
+    assert_eq!(xml.status(), 200);
+    assert_eq!(header(&xml, "content-type"), Some("application/xml"));
+    let text = String::from_utf8(xml.body().to_vec()).unwrap();
+    assert!(text.starts_with("<?xml") && text.contains(&format!("<acronym>{DEMO}</acronym>")));
+    assert_eq!(text.matches("<event ").count(), events);
 }
 
 #[tokio::test]
