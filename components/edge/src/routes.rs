@@ -99,6 +99,9 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
                 ["sessions"] => reads::document(&config, slug, snapshot::SESSIONS, &read).await,
                 ["speakers"] => reads::document(&config, slug, snapshot::SPEAKERS, &read).await,
                 ["changelog"] => reads::document(&config, slug, snapshot::CHANGELOG, &read).await,
+                ["changelog.atom"] => {
+                    reads::document(&config, slug, snapshot::CHANGELOG_ATOM, &read).await
+                }
                 ["schedule.ics"] => reads::ics(&config, slug, None, &read).await,
                 ["schedule.json"] => {
                     reads::document(&config, slug, snapshot::SCHEDULE, &read).await

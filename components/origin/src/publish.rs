@@ -11,6 +11,7 @@ use crate::draft;
 use crate::error::OriginError;
 use crate::request::Incoming;
 use crate::seats;
+use eventfront_domain::feed;
 use eventfront_domain::model::Draft;
 use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::signing::Direction;
@@ -55,46 +56,59 @@ pub async fn publish_in(
         .await?
         .ok_or(OriginError::NotFound("There is no such event draft."))?;
     let version = current.int("current_version") + 1;
-    let changelog: Vec<ChangelogEntry> = db
+    let earlier = db
         .rows(
-            "SELECT version, published_at, note FROM snapshots WHERE event = ? ORDER BY version",
+            "SELECT version, published_at, note, changes, draft FROM snapshots
+             WHERE event = ? ORDER BY version",
             [text(slug.as_str())],
         )
-        .await?
+        .await?;
+    let changelog: Vec<ChangelogEntry> = earlier
         .iter()
         .filter_map(|r| {
             Some(ChangelogEntry {
                 version: r.int("version") as u64,
                 published_at: r.text("published_at").parse().ok()?,
                 note: r.text("note"),
+                changes: serde_json::from_str(&r.text("changes")).unwrap_or_default(),
             })
         })
         .collect();
+    let previous: Option<Draft> = earlier
+        .last()
+        .map(|r| serde_json::from_str(&r.text("draft")))
+        .transpose()
+        .map_err(|e| OriginError::Database(e.to_string()))?;
     let now = jiff::Timestamp::now();
+    let entry = ChangelogEntry {
+        version: version as u64,
+        published_at: now,
+        note: note.to_string(),
+        changes: feed::diff(previous.as_ref(), draft),
+    };
+    let changes = stored(&entry.changes)?;
     let public_url = spin_sdk::variables::get("public_url")
         .await
         .map_err(|_| OriginError::Config("the public_url variable is not set"))?;
-    let built = snapshot::build(
-        slug,
-        draft,
-        version as u64,
-        now,
-        note,
-        &changelog,
-        &public_url,
-    );
+    let built = snapshot::build(slug, draft, entry, &changelog, &public_url);
     db.exec(
-        "INSERT INTO snapshots (event, version, published_at, note, action, from_version, draft, bundle)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO snapshots
+         (event, version, published_at, note, action, from_version, draft, bundle, changes)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             text(slug.as_str()),
             int(version),
             text(now.to_string()),
             text(note),
-            text(if from_version.is_some() { "rollback" } else { "publish" }),
+            text(if from_version.is_some() {
+                "rollback"
+            } else {
+                "publish"
+            }),
             opt_int(from_version),
             text(stored(draft)?),
             text(stored(&built)?),
+            text(changes),
         ],
     )
     .await?;

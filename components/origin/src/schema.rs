@@ -134,6 +134,10 @@ ALTER TABLE events ADD COLUMN archived_at_ms INTEGER;
 CREATE VIEW published_events AS
     SELECT * FROM events WHERE current_version > 0 AND archived_at_ms IS NULL;
 "#,
+    // What each version changed in the agenda, for the changelog feed.
+    r#"
+ALTER TABLE snapshots ADD COLUMN changes TEXT NOT NULL DEFAULT '{}';
+"#,
 ];
 
 /// Set once this instance has seen the schema current.

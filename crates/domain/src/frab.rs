@@ -2,11 +2,11 @@
 //! frab's XML (`schedule.xml`, rendered from the JSON), read by
 //! the recording teams' tools and by schedule apps such as Giggity and
 //! ConfClerk. Rendered once per published version, as a snapshot
-//! document. Identifiers are stable across versions: GUIDs are name-based
-//! UUIDs (v5) of the event, room, session and speaker ids, and a session's
-//! integer id is taken from its GUID.
+//! document. Identifiers are stable across versions: GUIDs are
+//! `ids::stable_guid`s of the room, session and speaker ids, and a
+//! session's integer id is taken from its GUID.
 
-use crate::ids::Slug;
+use crate::ids::{Slug, stable_guid, stable_uuid};
 use crate::model::{Draft, Session};
 use crate::snapshot::render_time;
 use jiff::civil::Date;
@@ -16,22 +16,10 @@ use quick_xml::Writer;
 use quick_xml::events::BytesText;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
-use uuid::Uuid;
-
-/// Eventfront's own namespace for name-based GUIDs.
-const NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2d7e_93a4_4b5f_8e21_0c9a_5d3b_7e40);
 
 /// The room that sessions without one are listed in: frab puts every
 /// event in a room.
 const NO_ROOM: &str = "Venue";
-
-fn uuid_of(slug: &Slug, kind: &str, id: &str) -> Uuid {
-    Uuid::new_v5(&NAMESPACE, format!("{slug}/{kind}/{id}").as_bytes())
-}
-
-fn guid(slug: &Slug, kind: &str, id: &str) -> String {
-    uuid_of(slug, kind, id).to_string()
-}
 
 fn hh_mm(minutes: i64) -> String {
     format!("{:02}:{:02}", minutes / 60, minutes % 60)
@@ -70,7 +58,7 @@ fn integer_ids(slug: &Slug, sessions: &[&Session]) -> BTreeMap<String, u32> {
     let mut taken = HashSet::new();
     let mut ids = BTreeMap::new();
     for id in ordered {
-        let bytes = uuid_of(slug, "session", id).into_bytes();
+        let bytes = stable_uuid(slug, "session", id).into_bytes();
         let mut n = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) & 0x7fff_ffff;
         while !taken.insert(n) {
             n = (n + 1) & 0x7fff_ffff;
@@ -107,10 +95,10 @@ pub fn schedule(slug: &Slug, draft: &Draft, version: u64, public_url: &str) -> V
     let mut rooms: Vec<(&str, String)> = event
         .rooms
         .iter()
-        .map(|r| (r.name.as_str(), guid(slug, "room", r.id.as_str())))
+        .map(|r| (r.name.as_str(), stable_guid(slug, "room", r.id.as_str())))
         .collect();
     if sessions.iter().any(|s| s.room.is_none()) {
-        rooms.push((NO_ROOM, guid(slug, "room", "")));
+        rooms.push((NO_ROOM, stable_guid(slug, "room", "")));
     }
     let ids = integer_ids(slug, &sessions);
     let base = public_url.trim_end_matches('/');
@@ -152,7 +140,7 @@ pub fn schedule(slug: &Slug, draft: &Draft, version: u64, public_url: &str) -> V
                 .filter_map(|id| draft.speakers.iter().find(|sp| &sp.id == id))
                 .map(|sp| {
                     json!({
-                        "guid": guid(slug, "speaker", sp.id.as_str()),
+                        "guid": stable_guid(slug, "speaker", sp.id.as_str()),
                         "name": sp.name,
                         "public_name": sp.name,
                     })
@@ -167,7 +155,7 @@ pub fn schedule(slug: &Slug, draft: &Draft, version: u64, public_url: &str) -> V
             .filter_map(|(title, url)| Some(json!({ "url": url.as_ref()?, "title": title })))
             .collect();
             by_room.entry(room).or_default().push(json!({
-                "guid": guid(slug, "session", session.id.as_str()),
+                "guid": stable_guid(slug, "session", session.id.as_str()),
                 "id": ids[session.id.as_str()],
                 "date": render_time(session.starts_at, &tz),
                 "start": hh_mm(i64::from(start.hour()) * 60 + i64::from(start.minute())),
@@ -358,6 +346,7 @@ fn write_event(w: &mut Xml<'_>, e: &Value) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use crate::demo::{DEMO_SLUG, demo_draft};
+    use uuid::Uuid;
 
     const SITE: &str = "https://events.example.com/";
 

@@ -105,6 +105,20 @@ macro_rules! string_newtype_conversions {
 }
 string_newtype_conversions!(Slug, Email, IdempotencyKey);
 
+/// Eventfront's own namespace for name-based GUIDs.
+const GUID_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6f1c_2d7e_93a4_4b5f_8e21_0c9a_5d3b_7e40);
+
+/// A GUID that names the same thing in every version and every export: a
+/// name-based UUID (v5) of the event, the kind of thing and its id.
+pub fn stable_uuid(slug: &Slug, kind: &str, id: &str) -> uuid::Uuid {
+    uuid::Uuid::new_v5(&GUID_NAMESPACE, format!("{slug}/{kind}/{id}").as_bytes())
+}
+
+/// [`stable_uuid`] in its usual text form.
+pub fn stable_guid(slug: &Slug, kind: &str, id: &str) -> String {
+    stable_uuid(slug, kind, id).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

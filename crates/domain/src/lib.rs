@@ -5,6 +5,7 @@
 pub mod body;
 pub mod conditional;
 pub mod demo;
+pub mod feed;
 pub mod filter;
 pub mod frab;
 pub mod freshness;

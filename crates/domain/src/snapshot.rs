@@ -4,6 +4,7 @@
 //! sessions, all speakers, or the changelog. Times are rendered in the
 //! event's own zone, with their offset.
 
+use crate::feed::AgendaChanges;
 use crate::ids::Slug;
 use crate::model::{Draft, Session, Speaker};
 use jiff::Timestamp;
@@ -22,11 +23,14 @@ pub const CHANGELOG: &str = "changelog";
 /// The frab/c3voc `schedule.json`, and the same in frab's XML.
 pub const SCHEDULE: &str = "schedule";
 pub const SCHEDULE_XML: &str = "schedule-xml";
+/// The changelog as an Atom feed.
+pub const CHANGELOG_ATOM: &str = "changelog-atom";
 
 /// The media type a document is served as.
 pub fn media_type(name: &str) -> &'static str {
     match name {
         SCHEDULE_XML => "application/xml",
+        CHANGELOG_ATOM => "application/atom+xml",
         _ => "application/json",
     }
 }
@@ -37,6 +41,10 @@ pub struct ChangelogEntry {
     pub version: u64,
     pub published_at: Timestamp,
     pub note: String,
+    /// What this version changed in the agenda (none recorded for
+    /// versions published before diffs were kept).
+    #[serde(default)]
+    pub changes: AgendaChanges,
 }
 
 /// A document as stored and served: JSON text and its ETag.
@@ -81,18 +89,17 @@ impl Snapshot {
     }
 }
 
-/// Renders `draft` as version `version` of `slug`. `changelog` holds the
-/// earlier versions' entries; this version's entry is added first.
-/// `public_url` is the site attendees use, for the links exports carry.
+/// Renders `draft` as the version `entry` describes. `changelog` holds the
+/// earlier versions' entries. `public_url` is the site attendees use, for
+/// the links exports carry.
 pub fn build(
     slug: &Slug,
     draft: &Draft,
-    version: u64,
-    published_at: Timestamp,
-    note: &str,
+    entry: ChangelogEntry,
     changelog: &[ChangelogEntry],
     public_url: &str,
 ) -> Snapshot {
+    let (version, published_at) = (entry.version, entry.published_at);
     let tz = TimeZone::get(&draft.event.timezone).unwrap_or(TimeZone::UTC);
     let time = |t: Timestamp| render_time(t, &tz);
     let event = &draft.event;
@@ -155,20 +162,22 @@ pub fn build(
             })
             .collect::<Vec<_>>(),
     });
-    let mut entries = vec![ChangelogEntry {
-        version,
-        published_at,
-        note: note.to_string(),
-    }];
+    let mut entries = vec![entry];
     entries.extend(changelog.iter().filter(|e| e.version < version).cloned());
     entries.sort_by_key(|e| std::cmp::Reverse(e.version));
     let changelog_doc = json!({
         "version": version,
         "changelog": entries
             .iter()
-            .map(|e| json!({ "version": e.version, "published_at": time(e.published_at), "note": e.note }))
+            .map(|e| json!({
+                "version": e.version,
+                "published_at": time(e.published_at),
+                "note": e.note,
+                "changes": e.changes,
+            }))
             .collect::<Vec<_>>(),
     });
+    let atom = crate::feed::atom(slug, &event.name, public_url, &entries);
     let schedule = crate::frab::schedule(slug, draft, version, public_url);
     let docs = [
         (SUMMARY, summary),
@@ -180,10 +189,13 @@ pub fn build(
     ]
     .into_iter()
     .map(|(name, value)| (name.to_string(), Doc::new(&value)))
-    .chain([(
-        SCHEDULE_XML.to_string(),
-        Doc::text(crate::frab::schedule_xml(&schedule)),
-    )])
+    .chain([
+        (
+            SCHEDULE_XML.to_string(),
+            Doc::text(crate::frab::schedule_xml(&schedule)),
+        ),
+        (CHANGELOG_ATOM.to_string(), Doc::text(atom)),
+    ])
     .collect();
     Snapshot {
         slug: slug.clone(),
@@ -271,6 +283,15 @@ mod tests {
         }
     }
 
+    fn entry(version: u64, published_at: &str, note: &str) -> ChangelogEntry {
+        ChangelogEntry {
+            version,
+            published_at: at(published_at),
+            note: note.into(),
+            changes: AgendaChanges::default(),
+        }
+    }
+
     fn doc(snapshot: &Snapshot, name: &str) -> Value {
         serde_json::from_str(&snapshot.docs[name].body).unwrap()
     }
@@ -280,9 +301,7 @@ mod tests {
         let s = build(
             &Slug::parse("summit").unwrap(),
             &draft(2),
-            3,
-            at("2027-01-01T00:00:00Z"),
-            "first",
+            entry(3, "2027-01-01T00:00:00Z", "first"),
             &[],
             SITE,
         );
@@ -300,17 +319,11 @@ mod tests {
 
     #[test]
     fn the_changelog_lists_versions_newest_first() {
-        let earlier = vec![ChangelogEntry {
-            version: 1,
-            published_at: at("2026-12-01T10:00:00Z"),
-            note: "initial".into(),
-        }];
+        let earlier = vec![entry(1, "2026-12-01T10:00:00Z", "initial")];
         let s = build(
             &Slug::parse("summit").unwrap(),
             &draft(1),
-            2,
-            at("2026-12-02T10:00:00Z"),
-            "moved keynote",
+            entry(2, "2026-12-02T10:00:00Z", "moved keynote"),
             &earlier,
             SITE,
         );
@@ -325,27 +338,21 @@ mod tests {
         let a = build(
             &slug,
             &draft(2),
-            1,
-            at("2027-01-01T00:00:00Z"),
-            "",
+            entry(1, "2027-01-01T00:00:00Z", ""),
             &[],
             SITE,
         );
         let b = build(
             &slug,
             &draft(2),
-            1,
-            at("2027-01-01T00:00:00Z"),
-            "",
+            entry(1, "2027-01-01T00:00:00Z", ""),
             &[],
             SITE,
         );
         let c = build(
             &slug,
             &draft(3),
-            1,
-            at("2027-01-01T00:00:00Z"),
-            "",
+            entry(1, "2027-01-01T00:00:00Z", ""),
             &[],
             SITE,
         );
@@ -359,9 +366,7 @@ mod tests {
         let s = build(
             &Slug::parse("big").unwrap(),
             &draft(1_000),
-            1,
-            at("2027-01-01T00:00:00Z"),
-            "",
+            entry(1, "2027-01-01T00:00:00Z", ""),
             &[],
             SITE,
         );

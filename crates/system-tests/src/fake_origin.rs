@@ -5,7 +5,8 @@
 
 use bytes::Bytes;
 use eventfront_domain::demo::{DEMO_SLUG, demo_draft};
-use eventfront_domain::snapshot::{self, Snapshot};
+use eventfront_domain::feed::AgendaChanges;
+use eventfront_domain::snapshot::{self, ChangelogEntry, Snapshot};
 use eventfront_domain::{Slug, conditional};
 use http_body_util::{BodyExt, Full};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -106,9 +107,12 @@ pub fn demo_snapshot(version: u64) -> Snapshot {
     snapshot::build(
         &Slug::parse(DEMO_SLUG).unwrap(),
         &demo_draft(),
-        version,
-        "2027-01-01T00:00:00Z".parse().unwrap(),
-        "demo",
+        ChangelogEntry {
+            version,
+            published_at: "2027-01-01T00:00:00Z".parse().unwrap(),
+            note: "demo".into(),
+            changes: AgendaChanges::default(),
+        },
         &[],
         "http://127.0.0.1:3000",
     )

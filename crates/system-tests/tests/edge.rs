@@ -123,6 +123,61 @@ async fn the_frab_schedules_are_served_like_every_read_and_the_same_from_every_e
 }
 
 #[tokio::test]
+async fn the_changelog_feed_says_what_each_publish_moved() {
+    let t = topology(&["eu"], "60").await;
+    let admin = format!("/api/admin/events/{DEMO}");
+    let draft = body_json(&t.origin.admin("GET", &format!("{admin}/draft"), None).await);
+    let mut session = draft["sessions"][0].clone();
+    let id = session["id"].as_str().unwrap().to_string();
+    let title = session["title"].as_str().unwrap().to_string();
+    for field in ["starts_at", "ends_at"] {
+        let at: jiff::Timestamp = session[field].as_str().unwrap().parse().unwrap();
+        session[field] = json!((at + jiff::SignedDuration::from_mins(30)).to_string());
+    }
+    let saved = t
+        .origin
+        .admin("PUT", &format!("{admin}/sessions/{id}"), Some(session))
+        .await;
+    assert_eq!(saved.status(), 200, "{:?}", saved.body());
+    let published = t
+        .origin
+        .admin(
+            "POST",
+            &format!("{admin}/publish"),
+            Some(json!({"note": "Keynote later"})),
+        )
+        .await;
+    assert_eq!(published.status(), 201);
+
+    let edge = &t.edges[0];
+    let changelog = body_json(&edge.app.get(&format!("/api/events/{DEMO}/changelog")).await);
+    assert_eq!(
+        changelog["changelog"][0]["changes"]["moved"][0]["id"],
+        id.as_str()
+    );
+    let feed = edge
+        .app
+        .get(&format!("/api/events/{DEMO}/changelog.atom"))
+        .await;
+    assert_eq!(feed.status(), 200);
+    assert_eq!(header(&feed, "content-type"), Some("application/atom+xml"));
+    assert_eq!(header(&feed, "eventfront-version"), Some("2"));
+    let xml = String::from_utf8(feed.body().to_vec()).unwrap();
+    assert_eq!(xml.matches("<entry>").count(), 2, "{xml}");
+    assert!(xml.contains("Version 2: Keynote later"), "{xml}");
+    let escaped = title
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('\'', "&apos;")
+        .replace('"', "&quot;");
+    assert!(
+        xml.contains(&format!("Changed time or room: {escaped}.")),
+        "{xml}"
+    );
+}
+
+#[tokio::test]
 async fn agenda_filters_and_embedded_items_work_on_the_cached_snapshot() {
     let app = dev_app(|o| o).await;
     let all = body_json(&app.get(&format!("/api/events/{DEMO}/sessions")).await);
