@@ -6,6 +6,7 @@
 mod assets;
 mod cache;
 mod config;
+mod cors;
 mod error;
 mod forward;
 mod kv;
@@ -20,8 +21,18 @@ use spin_sdk::http_service;
 
 #[http_service]
 async fn handle(request: Request) -> impl IntoResponse {
-    match routes::route(request).await {
+    let shared = cors::shared(request.method(), request.uri().path());
+    if shared && request.method() == http::Method::OPTIONS {
+        let mut preflight = cors::preflight();
+        cors::allow(&mut preflight);
+        return preflight;
+    }
+    let mut response = match routes::route(request).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
+    };
+    if shared {
+        cors::allow(&mut response);
     }
+    response
 }

@@ -557,3 +557,157 @@ async fn admin_registration(app: &App) {
     );
     assert_eq!(app.send(request).await.status(), 201);
 }
+
+/// The embedded agenda's shadow root, in page script.
+const SHADOW: &str = "document.querySelector('eventfront-agenda')?.shadowRoot";
+
+/// How many sessions the embedded agenda lists.
+async fn embedded_rows(browser: &Browser) -> usize {
+    let script = format!("return {SHADOW}?.querySelectorAll('li').length ?? 0");
+    browser.eval(&script).await.as_u64().unwrap_or(0) as usize
+}
+
+/// A page on another origin (another port) that embeds the agenda with
+/// the one documented tag and themes it; stops when dropped.
+struct ForeignPage {
+    addr: std::net::SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for ForeignPage {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn foreign_page(edge: &str) -> ForeignPage {
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Our conference</title>\
+         <style>eventfront-agenda {{ --ef-accent: rgb(170, 0, 60); }}</style></head>\
+         <body><main><h1>Our conference</h1>\
+         <script type=\"module\" src=\"{edge}/embed/agenda.js\" data-event=\"{DEMO}\"></script>\
+         </main></body></html>"
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let page = page.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |_| {
+                    let mut response =
+                        hyper::Response::new(http_body_util::Full::new(Bytes::from(page.clone())));
+                    response.headers_mut().insert(
+                        "content-type",
+                        http::HeaderValue::from_static("text/html; charset=utf-8"),
+                    );
+                    async move { Ok::<_, std::convert::Infallible>(response) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    ForeignPage { addr, task }
+}
+
+#[tokio::test]
+async fn the_agenda_embeds_in_a_foreign_page_with_filters_theme_and_reads_only() {
+    let _turn = TURN.lock().await;
+    let (app, server) = system(|o| o).await;
+    let all = sessions(&app, "").await;
+    let host = foreign_page(&server.url()).await;
+    let browser = Browser::start(&format!("http://{}", host.addr), VIEWER_ZONE).await;
+    browser.open("/").await;
+    let shadow = SHADOW;
+    until("the embedded agenda", || async {
+        (embedded_rows(&browser).await == all.len()).then_some(())
+    })
+    .await;
+
+    // A day, then a track: the list follows each filter.
+    let first_day = &all[0]["starts_at"].as_str().unwrap()[..10];
+    let on_day = all
+        .iter()
+        .filter(|s| s["starts_at"].as_str().unwrap().starts_with(first_day))
+        .count();
+    let choose = |name: &str, value: &str| {
+        format!(
+            "const s = {shadow}.querySelector('select[name={name}]'); s.value = '{value}'; \
+             s.dispatchEvent(new Event('change'));"
+        )
+    };
+    browser.eval(&choose("day", first_day)).await;
+    assert_eq!(embedded_rows(&browser).await, on_day);
+    let track = all[0]["track"].as_str().unwrap();
+    browser.eval(&choose("track", track)).await;
+    let on_day_and_track = all
+        .iter()
+        .filter(|s| s["starts_at"].as_str().unwrap().starts_with(first_day) && s["track"] == track)
+        .count();
+    assert_eq!(embedded_rows(&browser).await, on_day_and_track);
+
+    // Links lead back to the edge's session pages, in the host's colours.
+    let link = browser
+        .eval(&format!("return {shadow}.querySelector('li a').href"))
+        .await;
+    assert!(
+        link.as_str()
+            .unwrap()
+            .starts_with(&format!("{}/events/{DEMO}/sessions/", server.url())),
+        "{link}"
+    );
+    assert_eq!(
+        browser
+            .eval(&format!(
+                "return getComputedStyle({shadow}.querySelector('li a')).color"
+            ))
+            .await,
+        "rgb(170, 0, 60)"
+    );
+    browser.screenshot("embedded-agenda").await;
+    assert_accessible(&browser, "the embedded agenda").await;
+    let errors = browser.console_errors(false).await;
+    assert!(errors.is_empty(), "{errors:?}");
+
+    // The foreign page may read the agenda but not write: a registration
+    // from it is refused by the browser, for want of CORS on writes.
+    let write = browser
+        .client
+        .execute_async(
+            &format!(
+                "const done = arguments[arguments.length - 1];
+                 fetch('{}/api/events/{DEMO}/registrations', {{ method: 'POST',
+                   headers: {{ 'content-type': 'application/json', 'idempotency-key': 'x' }},
+                   body: JSON.stringify({{ name: 'Mallory', email: 'm@example.com' }}) }})
+                   .then(() => done('read'), () => done('blocked'));",
+                server.url()
+            ),
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(write, "blocked");
+
+    // Small: under 15 KB gzipped, and revalidated rather than refetched.
+    let script = app
+        .send(
+            http::Request::get("/embed/agenda.js")
+                .header("accept-encoding", "gzip")
+                .body(Bytes::new())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(script.headers()["access-control-allow-origin"], "*");
+    assert!(
+        script.body().len() < 15 * 1024,
+        "{} bytes",
+        script.body().len()
+    );
+    assert_eq!(script.headers()["cache-control"], "no-cache");
+    browser.close().await;
+}

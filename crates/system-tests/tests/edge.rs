@@ -178,6 +178,49 @@ async fn the_changelog_feed_says_what_each_publish_moved() {
 }
 
 #[tokio::test]
+async fn any_origin_may_read_the_agenda_and_none_may_write() {
+    let app = dev_app(|o| o).await;
+    let preflight = |path: &str, method: &str| {
+        http::Request::builder()
+            .method("OPTIONS")
+            .uri(path)
+            .header("origin", "https://conference.example.org")
+            .header("access-control-request-method", method)
+            .body(Bytes::new())
+            .unwrap()
+    };
+    let read = app
+        .send(preflight(&format!("/api/events/{DEMO}/sessions"), "GET"))
+        .await;
+    assert_eq!(read.status(), 204);
+    assert_eq!(header(&read, "access-control-allow-origin"), Some("*"));
+    assert_eq!(
+        header(&read, "access-control-allow-methods"),
+        Some("GET, HEAD")
+    );
+    let sessions = app.get(&format!("/api/events/{DEMO}/sessions")).await;
+    assert_eq!(header(&sessions, "access-control-allow-origin"), Some("*"));
+    assert!(
+        header(&sessions, "access-control-expose-headers")
+            .unwrap()
+            .contains("ETag")
+    );
+
+    let write = app
+        .send(preflight(
+            &format!("/api/events/{DEMO}/registrations"),
+            "POST",
+        ))
+        .await;
+    assert_ne!(write.status(), 204);
+    assert_eq!(header(&write, "access-control-allow-origin"), None);
+    for path in ["/", "/admin/", "/_edge/status", "/api/admin/events"] {
+        let page = app.get(path).await;
+        assert_eq!(header(&page, "access-control-allow-origin"), None, "{path}");
+    }
+}
+
+#[tokio::test]
 async fn agenda_filters_and_embedded_items_work_on_the_cached_snapshot() {
     let app = dev_app(|o| o).await;
     let all = body_json(&app.get(&format!("/api/events/{DEMO}/sessions")).await);
