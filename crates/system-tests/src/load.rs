@@ -132,3 +132,29 @@ pub fn agenda_mix(slug: &str, sessions: &[u8]) -> Vec<String> {
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
+
+/// `n` concurrent GETs of `path`, all sent at once: each one's answer and
+/// latency, in the order they were sent.
+pub async fn concurrent_gets(
+    app: &spin_test_host::App,
+    path: &str,
+    n: usize,
+) -> Vec<(Answer, Duration)> {
+    let reads = (0..n).map(|_| {
+        let app = app.clone();
+        let path = path.to_string();
+        tokio::spawn(async move {
+            let sent = Instant::now();
+            let response = app.get(&path).await;
+            (
+                Answer::of(response.status().as_u16(), response.headers()),
+                sent.elapsed(),
+            )
+        })
+    });
+    futures::future::join_all(reads)
+        .await
+        .into_iter()
+        .map(|read| read.expect("a read task panicked"))
+        .collect()
+}

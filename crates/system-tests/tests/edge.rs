@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use spin_test_host::LinkFault;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
+use system_tests::load::concurrent_gets;
 use system_tests::{
     ADMIN_TOKEN, EdgeApp, OriginApp, SIGNING_SECRET, dev_app, json as body_json, registration,
     sign_notice, topology,
@@ -1046,17 +1047,11 @@ async fn status_reports_each_event_held_with_its_times() {
 
 /// The statuses of `n` concurrent reads of the agenda.
 async fn concurrent_reads(edge: &EdgeApp, n: usize) -> Vec<u16> {
-    let reads = (0..n).map(|_| {
-        let app = edge.app.clone();
-        tokio::spawn(async move {
-            let path = format!("/api/events/{DEMO}/sessions");
-            app.get(&path).await.status().as_u16()
-        })
-    });
-    futures::future::join_all(reads)
+    let path = format!("/api/events/{DEMO}/sessions");
+    concurrent_gets(&edge.app, &path, n)
         .await
         .into_iter()
-        .map(Result::unwrap)
+        .map(|(answer, _)| answer.status)
         .collect()
 }
 

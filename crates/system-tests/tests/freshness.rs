@@ -11,6 +11,7 @@ use spin_test_host::ReuseLimits;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use system_tests::fake_origin::{Behaviour, FakeOrigin};
+use system_tests::load::concurrent_gets;
 use system_tests::{EdgeApp, SIGNING_SECRET, json as body_json, sign_notice};
 
 const DEMO: &str = "wasm-edge-summit-2027";
@@ -49,19 +50,10 @@ fn version(response: &http::Response<Bytes>) -> u64 {
 
 /// `clients` concurrent reads; each one's status, staleness and latency.
 async fn burst(edge: &EdgeApp, clients: usize) -> Vec<(u16, bool, Duration)> {
-    let reads = (0..clients).map(|_| {
-        let app = edge.app.clone();
-        tokio::spawn(async move {
-            let sent = Instant::now();
-            let response = app.get(SESSIONS).await;
-            let stale = header(&response, "eventfront-stale") == Some("1");
-            (response.status().as_u16(), stale, sent.elapsed())
-        })
-    });
-    futures::future::join_all(reads)
+    concurrent_gets(&edge.app, SESSIONS, clients)
         .await
         .into_iter()
-        .map(Result::unwrap)
+        .map(|(answer, latency)| (answer.status, answer.stale, latency))
         .collect()
 }
 
