@@ -18,7 +18,9 @@
 //! on a time. The baseline, in the same app right after each run: the same
 //! clients for the same time replaying keys already decided, which crosses
 //! the same edge, limiter, signature and origin read but no decision; the
-//! ratio shows what deciding costs.
+//! ratio shows what deciding costs. In the host, the same burst at 64
+//! clients then runs with the edge→origin link slow (+250 ms), hung and
+//! refusing.
 //!
 //! Build the components first
 //! (`cargo build --target wasm32-wasip2 --profile wasm -p edge -p origin`),
@@ -38,7 +40,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use rustix::process::{Pid, Signal, kill_process_group, test_kill_process_group};
 use serde_json::{Value, json};
-use spin_test_host::{App, AppOptions, Server};
+use spin_test_host::{App, AppOptions, LinkFault, Server};
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::process::CommandExt;
@@ -63,7 +65,7 @@ const VARIABLES: [(&str, &str); 3] = [
     ("trusted_proxies", "127.0.0.1"),
 ];
 /// An exchange unanswered after this counts as no answer; longer than the
-/// edge's 10 s write timeout, so it only ends true hangs.
+/// edge's write timeouts, so it only ends true hangs.
 const GIVE_UP: Duration = Duration::from_secs(60);
 /// How long `spin up` gets to start serving.
 const SPIN_READY: Duration = Duration::from_secs(60);
@@ -137,6 +139,8 @@ impl Drop for SpinUp {
 /// stops the app before its state directory is removed.
 struct Served {
     addr: SocketAddr,
+    /// The app in this process (host mode), whose links can be broken.
+    app: Option<App>,
     _server: Option<Server>,
     _spin: Option<SpinUp>,
     _state: tempfile::TempDir,
@@ -144,7 +148,7 @@ struct Served {
 
 async fn serve(mode: &Mode) -> Served {
     let state = tempfile::tempdir().unwrap();
-    let (addr, server, spin_up) = match mode {
+    let (addr, app, server, spin_up) = match mode {
         Mode::Host => {
             let mut options = AppOptions::new(dev_manifest());
             for (name, value) in VARIABLES {
@@ -154,10 +158,10 @@ async fn serve(mode: &Mode) -> Served {
             let app = App::start(options)
                 .await
                 .expect("the development app starts");
-            let server = Server::bind(app, "127.0.0.1:0".parse().unwrap())
+            let server = Server::bind(app.clone(), "127.0.0.1:0".parse().unwrap())
                 .await
                 .unwrap();
-            (server.addr(), Some(server), None)
+            (server.addr(), Some(app), Some(server), None)
         }
         Mode::Spin(spin) => {
             let addr = std::net::TcpListener::bind("127.0.0.1:0")
@@ -182,11 +186,12 @@ async fn serve(mode: &Mode) -> Served {
                     .spawn()
                     .unwrap_or_else(|e| panic!("cannot start {}: {e}", spin.display())),
             );
-            (addr, None, Some(wait_ready(up, addr).await))
+            (addr, None, None, Some(wait_ready(up, addr).await))
         }
     };
     Served {
         addr,
+        app,
         _server: server,
         _spin: spin_up,
         _state: state,
@@ -402,8 +407,8 @@ impl Figures {
 
 struct Run {
     figures: Figures,
-    /// The same load replaying decided keys.
-    replay: Figures,
+    /// The same load replaying decided keys (not with a broken link).
+    replay: Option<Figures>,
     confirmed: u64,
     waitlisted: u64,
     other: BTreeMap<String, u64>,
@@ -456,7 +461,12 @@ async fn closed_loop(
     (seen, started.elapsed())
 }
 
-async fn run(mode: &Mode, clients: usize, duration: Duration) -> Run {
+/// The edge→origin link inside the development app.
+const ORIGIN_LINK: &str = "origin.spin.internal";
+
+/// One run on a fresh app; with `fault`, the edge→origin link is broken
+/// that way once the event is published, and no replay baseline is run.
+async fn run(mode: &Mode, clients: usize, duration: Duration, fault: Option<LinkFault>) -> Run {
     let served = serve(mode).await;
     let mut setup = Client::new(served.addr);
     let event = json!({
@@ -474,6 +484,14 @@ async fn run(mode: &Mode, clients: usize, duration: Duration) -> Run {
     )
     .await;
 
+    if let Some(fault) = fault {
+        served
+            .app
+            .as_ref()
+            .expect("links are broken only in the host")
+            .links()
+            .set(ORIGIN_LINK, fault);
+    }
     let next = Arc::new(AtomicU32::new(0));
     let (seen, elapsed) = closed_loop(served.addr, clients, duration, move || {
         next.fetch_add(1, Ordering::Relaxed)
@@ -491,13 +509,22 @@ async fn run(mode: &Mode, clients: usize, duration: Duration) -> Run {
     // The baseline: the same clients for the same time replaying keys
     // already decided, the same path through edge and origin save the
     // decision, in the same app right after.
-    let decided = seen.len() as u32;
-    let again = Arc::new(AtomicU32::new(0));
-    let (replays, replay_elapsed) = closed_loop(served.addr, clients, duration, move || {
-        again.fetch_add(1, Ordering::Relaxed) % decided
-    })
-    .await;
-    let replay = Figures::of(&replays, replay_elapsed);
+    let replay = match fault {
+        Some(_) => None,
+        None => {
+            let decided = seen.len() as u32;
+            let again = Arc::new(AtomicU32::new(0));
+            let (replays, replay_elapsed) =
+                closed_loop(served.addr, clients, duration, move || {
+                    again.fetch_add(1, Ordering::Relaxed) % decided
+                })
+                .await;
+            Some(Figures::of(&replays, replay_elapsed))
+        }
+    };
+    if let Some(app) = &served.app {
+        app.links().heal(ORIGIN_LINK);
+    }
     let listing = organizer(&mut setup, "GET", &format!("{admin}/registrations"), None).await;
     let held = listing["confirmed"]
         .as_u64()
@@ -614,7 +641,7 @@ async fn main() {
     for clients in cases {
         let mut done = Vec::with_capacity(runs);
         for _ in 0..runs {
-            done.push(run(&mode, clients, duration).await);
+            done.push(run(&mode, clients, duration, None).await);
         }
         done.sort_by(|a, b| a.figures.per_second.total_cmp(&b.figures.per_second));
         let median = &done[runs / 2];
@@ -626,8 +653,11 @@ async fn main() {
             ms(f.p99),
             ms(f.max),
             median.answered_201(),
-            median.replay.per_second,
-            f.per_second / median.replay.per_second,
+            median.replay.as_ref().map_or(0.0, |r| r.per_second),
+            median
+                .replay
+                .as_ref()
+                .map_or(0.0, |r| f.per_second / r.per_second),
             other_column(median)
         );
         let throughputs: Vec<String> = done
@@ -643,5 +673,42 @@ async fn main() {
             median.held
         );
     }
+    if matches!(mode, Mode::Host) {
+        link_cases(&mode, duration, runs).await;
+    }
     println!("\ncapacity held in every run: never more than {CAPACITY} confirmed");
+}
+
+/// The same burst at 64 clients with the edge→origin link slow, hung and
+/// refusing (the host can break it; `spin up` cannot): what attendees wait
+/// and are told when the origin is in trouble. A registration the edge
+/// cannot confirm is a 503 with `Retry-After`, after the edge's write
+/// timeout when the origin hangs.
+async fn link_cases(mode: &Mode, duration: Duration, runs: usize) {
+    const LINK_CLIENTS: usize = 64;
+    println!("\n{LINK_CLIENTS} clients, edge→origin link in trouble (median of {runs} by reg/s)");
+    println!("link            | reg/s | p50 ms | p99 ms | max ms |   201 | other");
+    let cases = [
+        ("+250 ms", LinkFault::Delay(Duration::from_millis(250))),
+        ("hung", LinkFault::Hang),
+        ("refusing", LinkFault::Cut),
+    ];
+    for (label, fault) in cases {
+        let mut done = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            done.push(run(mode, LINK_CLIENTS, duration, Some(fault)).await);
+        }
+        done.sort_by(|a, b| a.figures.per_second.total_cmp(&b.figures.per_second));
+        let median = &done[runs / 2];
+        let f = &median.figures;
+        println!(
+            "{label:<15} | {:>5.0} | {:>6.2} | {:>6.2} | {:>6.1} | {:>5} | {}",
+            f.per_second,
+            ms(f.p50),
+            ms(f.p99),
+            ms(f.max),
+            median.answered_201(),
+            other_column(median)
+        );
+    }
 }
