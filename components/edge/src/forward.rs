@@ -5,12 +5,13 @@
 
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
-use crate::origin::{self, WRITE_TIMEOUT};
+use crate::origin;
 use bytes::Bytes;
 use eventfront_domain::body::read_limited;
 use eventfront_domain::headers::{declared_length, is_json};
 use eventfront_domain::respond::{self, Reply};
 use spin_sdk::http::Request;
+use std::time::Duration;
 
 /// The largest body the edge forwards to organizer routes: a whole draft
 /// import.
@@ -53,12 +54,14 @@ where
     Ok(read_limited(body, limit).await?)
 }
 
-/// Forwards `request` with a body of at most `limit` bytes; methods that
-/// carry none (GET, HEAD, DELETE) may send none.
+/// Forwards `request` with a body of at most `limit` bytes (methods that
+/// carry none, GET, HEAD and DELETE, may send none), waiting for the
+/// origin at most `timeout`.
 pub async fn forward(
     config: &EdgeConfig,
     request: Request,
     limit: usize,
+    timeout: Duration,
 ) -> Result<Reply, EdgeError> {
     let (parts, body) = request.into_parts();
     let sends_body = matches!(
@@ -75,7 +78,7 @@ pub async fn forward(
         .iter()
         .filter_map(|name| Some((name.clone(), parts.headers.get(name)?.clone())))
         .collect();
-    let answer = origin::call(config, &parts.method, target, &headers, body, WRITE_TIMEOUT)
+    let answer = origin::call(config, &parts.method, target, &headers, body, timeout)
         .await
         .map_err(|e| EdgeError::OriginUnavailable(e.0))?;
     if answer.status.is_server_error() && answer.status != http::StatusCode::SERVICE_UNAVAILABLE {

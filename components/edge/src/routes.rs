@@ -4,6 +4,7 @@ use crate::cache;
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::limiter::{self, Limit};
+use crate::origin::{REGISTRATION_TIMEOUT, WRITE_TIMEOUT};
 use crate::reads::{self, ReadRequest};
 use crate::{assets, forward, kv, notice};
 use bytes::Bytes;
@@ -64,11 +65,17 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
                 Limit::registrations(config.registrations_per_minute)
                     .admit(&client)
                     .await?;
-                forward::forward(&config, request, forward::MAX_REGISTRATION_BODY).await
+                forward::forward(
+                    &config,
+                    request,
+                    forward::MAX_REGISTRATION_BODY,
+                    REGISTRATION_TIMEOUT,
+                )
+                .await
             }
             _ => Err(EdgeError::MethodNotAllowed { allow: "POST" }),
         },
-        ["api", "registrations", _] => forward::forward(&config, request, 0).await,
+        ["api", "registrations", _] => forward::forward(&config, request, 0, WRITE_TIMEOUT).await,
         ["api", "admin", ..] => {
             // Only organizers send these: without a token nothing is read.
             if !request.headers().contains_key(http::header::AUTHORIZATION) {
@@ -78,7 +85,8 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
             }
             let client = client_of(&config, &request);
             Limit::ADMIN_FAILURES.check(&client).await?;
-            let answer = forward::forward(&config, request, forward::MAX_ADMIN_BODY).await?;
+            let answer =
+                forward::forward(&config, request, forward::MAX_ADMIN_BODY, WRITE_TIMEOUT).await?;
             if answer.status() == http::StatusCode::UNAUTHORIZED {
                 // Never the token: who failed, and that they did.
                 eprintln!("edge: failed organizer sign-in from {client}");

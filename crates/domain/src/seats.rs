@@ -10,9 +10,9 @@ use std::time::Duration;
 
 /// The longest the origin lets a registration wait for its decision to
 /// start; past it, it answers 503 with `Retry-After` and writes nothing.
-/// The edge waits for the origin far longer than this plus a decision, so
-/// an edge never gives up on a registration the origin goes on to decide
-/// (and if a link loses the answer, its key replays it).
+/// The edge waits for the origin twice this, so an edge does not give up
+/// on a registration the origin goes on to decide (and if it ever does,
+/// or a link loses the answer, its key replays it).
 pub const DECISION_WAIT: Duration = Duration::from_secs(2);
 
 /// Where a registration stands once decided.
