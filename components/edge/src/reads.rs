@@ -2,13 +2,13 @@
 //! stored, or a session, a speaker or a filtered agenda cut from them; each
 //! with an ETag, `If-None-Match` support and cache headers.
 
-use crate::cache::{self, Lookup, now_ms};
+use crate::cache::{self, Held, Lookup, Rendered, now_ms};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use bytes::Bytes;
 use eventfront_domain::filter::{SessionFilter, speaker_names};
 use eventfront_domain::respond::{self, Reply};
-use eventfront_domain::snapshot::{self, etag};
+use eventfront_domain::snapshot;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -117,15 +117,26 @@ pub async fn document(
 }
 
 /// The agenda cut by the query's filters (see `eventfront_domain::filter`),
-/// times shown in `tz` when it is given.
+/// times shown in `tz` when it is given; rendered once per version.
 async fn filtered_sessions(
     config: &EdgeConfig,
     lookup: &Lookup,
     request: &ReadRequest<'_>,
 ) -> Result<Reply, EdgeError> {
-    let filter = SessionFilter::parse(request.query.unwrap_or("")).map_err(EdgeError::BadQuery)?;
-    let sessions = lookup.held.json(snapshot::SESSIONS).await?;
-    let speakers = lookup.held.json(snapshot::SPEAKERS).await?;
+    let query = request.query.unwrap_or("");
+    let filter = SessionFilter::parse(query).map_err(EdgeError::BadQuery)?;
+    let held = &lookup.held;
+    let answer = held
+        .rendered(&format!("sessions?{query}"), || {
+            render_sessions(held, filter)
+        })
+        .await?;
+    Ok(reply(config, lookup, request, &answer.etag, answer.body))
+}
+
+async fn render_sessions(held: &Held, filter: SessionFilter) -> Result<Rendered, EdgeError> {
+    let sessions = held.json(snapshot::SESSIONS).await?;
+    let speakers = held.json(snapshot::SPEAKERS).await?;
     let names = speaker_names(&speakers);
     // Filter on the event's own dates first, then show times in `tz`.
     let mut list: Vec<Value> = sessions["sessions"]
@@ -151,13 +162,11 @@ async fn filtered_sessions(
     if let Some(zone) = &filter.render_in {
         answer["timezone"] = json!(zone.iana_name().unwrap_or("UTC"));
     }
-    let body = Bytes::from(answer.to_string());
-    let tag = etag(&body);
-    Ok(reply(config, lookup, request, &tag, body))
+    Ok(Rendered::new(Bytes::from(answer.to_string())))
 }
 
 /// One session with its speakers embedded, or one speaker with their
-/// sessions embedded.
+/// sessions embedded; rendered once per version.
 pub async fn item(
     config: &Arc<EdgeConfig>,
     slug: &str,
@@ -166,8 +175,16 @@ pub async fn item(
     request: &ReadRequest<'_>,
 ) -> Result<Reply, EdgeError> {
     let lookup = cache::lookup(config, slug).await?;
-    let sessions = lookup.held.json(snapshot::SESSIONS).await?;
-    let speakers = lookup.held.json(snapshot::SPEAKERS).await?;
+    let held = &lookup.held;
+    let answer = held
+        .rendered(&format!("{kind}/{id}"), || render_item(held, kind, id))
+        .await?;
+    Ok(reply(config, &lookup, request, &answer.etag, answer.body))
+}
+
+async fn render_item(held: &Held, kind: &str, id: &str) -> Result<Rendered, EdgeError> {
+    let sessions = held.json(snapshot::SESSIONS).await?;
+    let speakers = held.json(snapshot::SPEAKERS).await?;
     let find = |list: &Value, key: &str, id: &str| -> Option<Value> {
         list[key]
             .as_array()?
@@ -199,10 +216,8 @@ pub async fn item(
         .filter_map(|linked| linked.as_str().and_then(|l| find(embed_from, embed_key, l)))
         .collect();
     item[link_field] = json!(embedded);
-    item["version"] = json!(lookup.held.head.version);
-    let body = Bytes::from(item.to_string());
-    let tag = etag(&body);
-    Ok(reply(config, &lookup, request, &tag, body))
+    item["version"] = json!(held.head.version);
+    Ok(Rendered::new(Bytes::from(item.to_string())))
 }
 
 /// The whole agenda, or one session, as iCalendar.
@@ -213,16 +228,39 @@ pub async fn ics(
     request: &ReadRequest<'_>,
 ) -> Result<Reply, EdgeError> {
     let lookup = cache::lookup(config, slug).await?;
-    let event = lookup.held.json(snapshot::EVENT).await?;
-    let sessions = lookup.held.json(snapshot::SESSIONS).await?;
-    let speakers = lookup.held.json(snapshot::SPEAKERS).await?;
-    let changelog = lookup.held.json(snapshot::CHANGELOG).await?;
     // The whole-agenda export takes the agenda's filters, so a personal
     // agenda is `?sessions=a,b,c`; calendars are always in UTC.
-    let filter = match session {
-        Some(_) => SessionFilter::default(),
-        None => SessionFilter::parse(request.query.unwrap_or("")).map_err(EdgeError::BadQuery)?,
+    let (key, filter) = match session {
+        Some(id) => (format!("ics/{id}"), SessionFilter::default()),
+        None => {
+            let query = request.query.unwrap_or("");
+            let filter = SessionFilter::parse(query).map_err(EdgeError::BadQuery)?;
+            (format!("ics?{query}"), filter)
+        }
     };
+    let held = &lookup.held;
+    let answer = held
+        .rendered(&key, || render_ics(held, session, filter))
+        .await?;
+    Ok(typed_reply(
+        config,
+        &lookup,
+        request,
+        &answer.etag,
+        "text/calendar; charset=utf-8",
+        answer.body,
+    ))
+}
+
+async fn render_ics(
+    held: &Held,
+    session: Option<&str>,
+    filter: SessionFilter,
+) -> Result<Rendered, EdgeError> {
+    let event = held.json(snapshot::EVENT).await?;
+    let sessions = held.json(snapshot::SESSIONS).await?;
+    let speakers = held.json(snapshot::SPEAKERS).await?;
+    let changelog = held.json(snapshot::CHANGELOG).await?;
     let names = speaker_names(&speakers);
     let chosen: Vec<&Value> = sessions["sessions"]
         .as_array()
@@ -239,18 +277,9 @@ pub async fn ics(
     let speakers = speakers["speakers"]
         .as_array()
         .map_or(&[][..], Vec::as_slice);
-    let body = Bytes::from(eventfront_domain::ics::calendar(
-        &event, &chosen, speakers, stamp,
-    ));
-    let tag = etag(&body);
-    Ok(typed_reply(
-        config,
-        &lookup,
-        request,
-        &tag,
-        "text/calendar; charset=utf-8",
-        body,
-    ))
+    Ok(Rendered::new(Bytes::from(
+        eventfront_domain::ics::calendar(&event, &chosen, speakers, stamp),
+    )))
 }
 
 #[cfg(test)]

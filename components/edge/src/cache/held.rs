@@ -1,6 +1,8 @@
 //! One event's snapshot in an instance's memory. Documents are read from KV
 //! the first time this instance needs them (one get), then kept, as stored
-//! and gzipped under `{name}.gz`; JSON documents are parsed once.
+//! and gzipped under `{name}.gz`; JSON documents are parsed once, and
+//! answers cut from them (one session, a filtered agenda, a calendar) are
+//! rendered once per version.
 
 use super::fetch::{self, Fetched};
 use super::head::Head;
@@ -19,9 +21,31 @@ pub struct Held {
     slug: String,
     docs: Arc<Mutex<HashMap<String, Bytes>>>,
     parsed: Arc<Mutex<HashMap<String, Arc<serde_json::Value>>>>,
+    rendered: Arc<Mutex<HashMap<String, Rendered>>>,
     /// When memory last checked this against KV.
     pub loaded: Instant,
 }
+
+/// An answer cut from the documents, with its ETag.
+#[derive(Clone)]
+pub struct Rendered {
+    pub etag: String,
+    pub body: Bytes,
+}
+
+impl Rendered {
+    pub fn new(body: Bytes) -> Self {
+        Self {
+            etag: eventfront_domain::snapshot::etag(&body),
+            body,
+        }
+    }
+}
+
+/// At most this many rendered answers are kept per version: enough for
+/// every session and speaker of a large event; queries made up to churn
+/// it only cost their own rendering.
+const RENDERED: usize = 1024;
 
 /// The key of a document's gzipped form.
 pub fn gzipped(name: &str) -> String {
@@ -35,6 +59,7 @@ impl Held {
             slug: slug.to_string(),
             docs: Default::default(),
             parsed: Default::default(),
+            rendered: Default::default(),
             loaded: Instant::now(),
         }
     }
@@ -53,6 +78,7 @@ impl Held {
             slug: self.slug.clone(),
             docs: self.docs.clone(),
             parsed: self.parsed.clone(),
+            rendered: self.rendered.clone(),
             loaded: Instant::now(),
         }
     }
@@ -129,6 +155,31 @@ impl Held {
             .unwrap_or_else(|e| e.into_inner())
             .insert(name.to_string(), value.clone());
         Ok(value)
+    }
+
+    /// The answer kept under `key`, else `render`'s, kept for the next
+    /// read of this version. Failures are not kept.
+    pub async fn rendered<F: Future<Output = Result<Rendered, EdgeError>>>(
+        &self,
+        key: &str,
+        render: impl FnOnce() -> F,
+    ) -> Result<Rendered, EdgeError> {
+        let kept = self
+            .rendered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned();
+        if let Some(kept) = kept {
+            return Ok(kept);
+        }
+        let answer = render().await?;
+        let mut rendered = self.rendered.lock().unwrap_or_else(|e| e.into_inner());
+        if rendered.len() >= RENDERED {
+            rendered.clear();
+        }
+        rendered.insert(key.to_string(), answer.clone());
+        Ok(answer)
     }
 }
 

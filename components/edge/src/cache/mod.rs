@@ -17,7 +17,7 @@ mod instance;
 mod lease;
 pub mod published;
 
-pub use held::{Held, gzipped};
+pub use held::{Held, Rendered, gzipped};
 pub use index::holdings;
 pub use instance::MEMORY_RECHECK;
 
