@@ -23,6 +23,10 @@ pub fn engine() -> &'static Engine {
         config.wasm_component_model_async(true);
         config.epoch_interruption(true);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(spin_pool()));
+        // `perf record` can then name the guests' functions.
+        if std::env::var_os("SPIN_TEST_HOST_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).expect("wasmtime engine configuration is valid");
         let ticker = engine.weak();
         std::thread::Builder::new()

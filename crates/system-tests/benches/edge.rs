@@ -7,9 +7,11 @@
 //!     staleness windows and backoffs, over a healthy, a slow (250 ms), a
 //!     hung and a refusing origin link, each broken only after a warm-up so
 //!     the edge holds a copy. Throughput is compared with a baseline
-//!     component that returns the same bytes from memory, measured in the
-//!     same run with the same reuse settings; latencies with the healthy
-//!     link's.
+//!     component that returns the same bytes from memory with the same
+//!     reuse settings. All cases run side by side in rounds that read the
+//!     baseline and then each case in turn, so that all meet the same
+//!     machine; throughput is the median of the rounds' ratios, latencies
+//!     are compared with the healthy link's.
 //! (b) publish-to-every-edge propagation for 10 edges, p50/p99 over 50
 //!     publishes.
 //!
@@ -22,14 +24,17 @@
 use serde_json::json;
 use spin_test_host::{App, AppOptions, LinkFault, ReuseLimits};
 use std::time::{Duration, Instant};
-use system_tests::load::{Figures, agenda_mix, ms, read_load};
+use system_tests::load::{Figures, Run, agenda_mix, ms, run_load};
 use system_tests::{EdgeApp, Topology, component_wasm, json as body_json, topology, topology_with};
 
 const DEMO: &str = "wasm-edge-summit-2027";
 const CLIENTS: usize = 64;
 /// Unmeasured reads before a case: instances made, the copy in KV.
 const WARM_UP: Duration = Duration::from_secs(3);
-const QUICK_SECS: u64 = 5;
+const QUICK_SECS: u64 = 8;
+/// Each case's time is split into this many rounds; a round reads the
+/// baseline and then every case, as long each.
+const ROUNDS: u32 = 4;
 
 /// The origin links each case reads through.
 const LINKS: [(&str, Option<LinkFault>); 4] = [
@@ -66,20 +71,31 @@ fn clients(app: &App) -> Vec<App> {
     vec![app.clone(); CLIENTS]
 }
 
-/// The in-memory baseline: the probe component serving `bodies` (the
-/// bytes the edge answers `paths` with) from memory, and its own paths in
-/// the same order.
+/// The in-memory baseline: the probe component serving `answers` (the
+/// responses the edge gives, bodies and headers) from memory, and its own
+/// paths in the same order.
 async fn baseline(
     dir: &std::path::Path,
-    bodies: &[bytes::Bytes],
+    answers: &[http::Response<bytes::Bytes>],
     reuse: ReuseLimits,
 ) -> (App, Vec<String>) {
     let data = dir.join("data");
     std::fs::create_dir_all(&data).unwrap();
     let mut paths = Vec::new();
-    for (i, body) in bodies.iter().enumerate() {
-        std::fs::write(data.join(format!("{i}.json")), body).unwrap();
-        paths.push(format!("/memory/data/{i}.json"));
+    for (i, answer) in answers.iter().enumerate() {
+        // Headers, a blank line, the body: what the probe's `/memory/` serves.
+        let mut file: Vec<u8> = answer
+            .headers()
+            .iter()
+            .filter(|(name, _)| *name != http::header::CONTENT_LENGTH)
+            .flat_map(|(name, value)| [name.as_str().as_bytes(), b": ", value.as_bytes(), b"\n"])
+            .flatten()
+            .copied()
+            .collect();
+        file.push(b'\n');
+        file.extend_from_slice(answer.body());
+        std::fs::write(data.join(format!("{i}.http")), file).unwrap();
+        paths.push(format!("/memory/data/{i}.http"));
     }
     let manifest = dir.join("baseline.toml");
     std::fs::write(
@@ -96,13 +112,15 @@ async fn baseline(
     let app = App::start(with_reuse(reuse)(AppOptions::new(&manifest)))
         .await
         .unwrap();
-    for (path, body) in paths.iter().zip(bodies) {
-        assert_eq!(&app.get(path).await.into_body(), body, "{path}");
+    for (path, answer) in paths.iter().zip(answers) {
+        let served = app.get(path).await;
+        assert_eq!(served.headers().len(), answer.headers().len(), "{path}");
+        assert_eq!(served.body(), answer.body(), "{path}");
     }
     (app, paths)
 }
 
-fn print_row(label: &str, f: &Figures, base: &Figures, healthy: Option<&Figures>) {
+fn print_row(label: &str, f: &Figures, xbase: f64, healthy: Option<&Figures>) {
     let relative = |ours: Duration, theirs: fn(&Figures) -> Duration| {
         healthy.map_or("-".to_string(), |h| {
             format!("{:.2}", ours.as_secs_f64() / theirs(h).as_secs_f64())
@@ -111,7 +129,7 @@ fn print_row(label: &str, f: &Figures, base: &Figures, healthy: Option<&Figures>
     println!(
         "  {label:<18} {:>8.0} {:>6.2} {:>8.2} {:>8.2} {:>9.2} {:>7} {:>7} {:>8} {:>8}",
         f.per_second,
-        f.per_second / base.per_second,
+        xbase,
         ms(f.p50),
         ms(f.p99),
         ms(f.max),
@@ -122,28 +140,28 @@ fn print_row(label: &str, f: &Figures, base: &Figures, healthy: Option<&Figures>
     );
 }
 
-/// Prints the table's head and the baseline's row: the probe serving the
-/// bytes the edge answers `paths` with.
-async fn baseline_row(
+/// The baseline: the probe serving the responses the edge answers `paths`
+/// with. Prints the table's head.
+async fn baseline_app(
     label: &str,
+    dir: &std::path::Path,
     edge: &App,
     paths: &[String],
     reuse: ReuseLimits,
     duration: Duration,
-) -> Figures {
-    let mut bodies = Vec::new();
+) -> (App, Vec<String>) {
+    let mut answers = Vec::new();
     for path in paths {
-        bodies.push(edge.get(path).await.into_body());
+        answers.push(edge.get(path).await);
     }
-    let dir = tempfile::tempdir().unwrap();
-    let (app, memory_paths) = baseline(dir.path(), &bodies, reuse).await;
+    let (app, memory_paths) = baseline(dir, &answers, reuse).await;
     println!(
-        "(a) {label}: {CLIENTS} clients, {} s per case after a {} s warm-up, \
-         reading {} in turn ({} KB)",
+        "(a) {label}: {CLIENTS} clients, {} s per case after a {} s warm-up, in {ROUNDS} rounds \
+         that read the baseline and each case in turn; reading {} in turn ({} KB)",
         duration.as_secs(),
         WARM_UP.as_secs(),
         paths.join(", "),
-        bodies.iter().map(|b| b.len()).sum::<usize>() / 1024,
+        answers.iter().map(|a| a.body().len()).sum::<usize>() / 1024,
     );
     println!(
         "  {:<18} {:>8} {:>6} {:>8} {:>8} {:>9} {:>7} {:>7} {:>8} {:>8}",
@@ -158,46 +176,88 @@ async fn baseline_row(
         "non-200",
         "stale"
     );
-    read_load(clients(&app), WARM_UP, &memory_paths).await;
-    let figures = read_load(clients(&app), duration, &memory_paths).await;
-    print_row("baseline (memory)", &figures, &figures, None);
-    figures
+    run_load(clients(&app), WARM_UP, &memory_paths).await;
+    (app, memory_paths)
+}
+
+/// The median of the rounds' edge/baseline throughput ratios.
+fn median_ratio(edge: &[Run], base: &[Run]) -> f64 {
+    let mut ratios: Vec<f64> = edge
+        .iter()
+        .zip(base)
+        .map(|(e, b)| e.per_second() / b.per_second())
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let mid = ratios.len() / 2;
+    if ratios.len().is_multiple_of(2) {
+        (ratios[mid - 1] + ratios[mid]) / 2.0
+    } else {
+        ratios[mid]
+    }
 }
 
 async fn reads(label: &str, reuse: ReuseLimits, duration: Duration) {
-    let mut baseline_figures: Option<Figures> = None;
-    let mut loopback_figures: Option<Figures> = None;
+    // A pair of apps per case, so no case inherits another's backoff or
+    // stale copy; all of them up at once, so that every round can read
+    // each case in turn on the same machine.
+    let mut cases = Vec::new();
     for (case, fault) in LINKS {
-        // A fresh pair of apps per case, so no case inherits another's
-        // backoff or stale copy.
-        let Topology {
-            origin: _origin,
-            origin_server,
-            edges,
-        } = topology_with(&["bench"], with_reuse(reuse), with_reuse(reuse)).await;
-        let edge = &edges[0].app;
-        let sessions = edge
+        let topology = topology_with(&["bench"], with_reuse(reuse), with_reuse(reuse)).await;
+        let sessions = topology.edges[0]
+            .app
             .get(&format!("/api/events/{DEMO}/sessions"))
             .await
             .into_body();
         let paths = agenda_mix(DEMO, &sessions);
-        if baseline_figures.is_none() {
-            baseline_figures = Some(baseline_row(label, edge, &paths, reuse, duration).await);
-        }
-        read_load(clients(edge), WARM_UP, &paths).await;
+        cases.push((case, fault, topology, paths));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, first, paths) = &cases[0];
+    let (base, memory_paths) = baseline_app(
+        label,
+        dir.path(),
+        &first.edges[0].app,
+        paths,
+        reuse,
+        duration,
+    )
+    .await;
+    for (
+        _,
+        fault,
+        Topology {
+            origin_server,
+            edges,
+            ..
+        },
+        paths,
+    ) in &cases
+    {
+        let edge = &edges[0].app;
+        run_load(clients(edge), WARM_UP, paths).await;
         if let Some(fault) = fault {
-            edge.links().set(&origin_server.addr().to_string(), fault);
+            edge.links().set(&origin_server.addr().to_string(), *fault);
         }
-        let figures = read_load(clients(edge), duration, &paths).await;
+    }
+    let mut base_runs = Vec::new();
+    let mut edge_runs: Vec<Vec<Run>> = cases.iter().map(|_| Vec::new()).collect();
+    for _ in 0..ROUNDS {
+        base_runs.push(run_load(clients(&base), duration / ROUNDS, &memory_paths).await);
+        for ((_, _, topology, paths), runs) in cases.iter().zip(&mut edge_runs) {
+            let edge = &topology.edges[0].app;
+            runs.push(run_load(clients(edge), duration / ROUNDS, paths).await);
+        }
+    }
+    let loopback = Figures::of(&edge_runs[0]);
+    print_row("baseline (memory)", &Figures::of(&base_runs), 1.0, None);
+    for ((case, ..), runs) in cases.iter().zip(&edge_runs) {
+        let healthy = (*case != LINKS[0].0).then_some(&loopback);
         print_row(
             case,
-            &figures,
-            baseline_figures.as_ref().expect("measured first"),
-            loopback_figures.as_ref(),
+            &Figures::of(runs),
+            median_ratio(runs, &base_runs),
+            healthy,
         );
-        if loopback_figures.is_none() {
-            loopback_figures = Some(figures);
-        }
     }
 }
 

@@ -59,14 +59,22 @@ pub struct Figures {
     pub stale: usize,
 }
 
+/// Every read of one load run: how long each took and what it got.
+pub struct Run {
+    seen: Vec<(Duration, Answer)>,
+    elapsed: Duration,
+}
+
+impl Run {
+    pub fn per_second(&self) -> f64 {
+        self.seen.len() as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
 /// Runs one client per reader for `duration`, each cycling through `paths`
 /// from its own starting point so every route is read all the time. Reads
 /// under way at the end are waited for and counted.
-pub async fn read_load<R: Reader>(
-    readers: Vec<R>,
-    duration: Duration,
-    paths: &[String],
-) -> Figures {
+pub async fn run_load<R: Reader>(readers: Vec<R>, duration: Duration, paths: &[String]) -> Run {
     assert!(!paths.is_empty(), "a load needs paths to read");
     let started = Instant::now();
     let deadline = started + duration;
@@ -92,23 +100,44 @@ pub async fn read_load<R: Reader>(
         .into_iter()
         .flat_map(|client| client.expect("a load client panicked"))
         .collect();
-    let elapsed = started.elapsed();
-    let mut latencies: Vec<Duration> = seen.iter().map(|(d, _)| *d).collect();
-    latencies.sort_unstable();
-    let at = |q: usize| {
-        latencies
-            .get((latencies.len() * q / 100).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
-    Figures {
-        reads: seen.len(),
-        per_second: seen.len() as f64 / elapsed.as_secs_f64(),
-        p50: at(50),
-        p99: at(99),
-        max: latencies.last().copied().unwrap_or_default(),
-        non_200: seen.iter().filter(|(_, a)| a.status != 200).count(),
-        stale: seen.iter().filter(|(_, a)| a.stale).count(),
+    Run {
+        seen,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// One load run's figures.
+pub async fn read_load<R: Reader>(
+    readers: Vec<R>,
+    duration: Duration,
+    paths: &[String],
+) -> Figures {
+    Figures::of(&[run_load(readers, duration, paths).await])
+}
+
+impl Figures {
+    /// The figures of several runs taken together: throughput over their
+    /// summed time, percentiles over all their reads.
+    pub fn of(runs: &[Run]) -> Self {
+        let seen = || runs.iter().flat_map(|run| run.seen.iter());
+        let elapsed: Duration = runs.iter().map(|run| run.elapsed).sum();
+        let mut latencies: Vec<Duration> = seen().map(|(d, _)| *d).collect();
+        latencies.sort_unstable();
+        let at = |q: usize| {
+            latencies
+                .get((latencies.len() * q / 100).min(latencies.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or_default()
+        };
+        Figures {
+            reads: latencies.len(),
+            per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
+            p50: at(50),
+            p99: at(99),
+            max: latencies.last().copied().unwrap_or_default(),
+            non_200: seen().filter(|(_, a)| a.status != 200).count(),
+            stale: seen().filter(|(_, a)| a.stale).count(),
+        }
     }
 }
 

@@ -123,6 +123,61 @@ async fn the_frab_schedules_are_served_like_every_read_and_the_same_from_every_e
     assert_eq!(text.matches("<event ").count(), events);
 }
 
+/// Answers cut from the documents are rendered once per version and kept:
+/// the same bytes while the version stands, the new version's after a
+/// publish.
+#[tokio::test]
+async fn rendered_answers_follow_each_published_version() {
+    let t = topology(&["eu"], "60").await;
+    let admin = format!("/api/admin/events/{DEMO}");
+    let draft = body_json(&t.origin.admin("GET", &format!("{admin}/draft"), None).await);
+    let mut session = draft["sessions"][0].clone();
+    let id = session["id"].as_str().unwrap().to_string();
+    let edge = &t.edges[0].app;
+    let words = session["title"].as_str().unwrap().to_lowercase();
+    let word = words.split_whitespace().last().unwrap().to_string();
+    let routes = [
+        format!("/api/events/{DEMO}/sessions/{id}"),
+        format!("/api/events/{DEMO}/sessions?q={word}"),
+        format!("/api/events/{DEMO}/sessions/{id}/session.ics"),
+    ];
+    let mut before = Vec::new();
+    for route in &routes {
+        let first = edge.get(route).await;
+        let again = edge.get(route).await;
+        assert_eq!(first.status(), 200, "{route}");
+        assert_eq!(first.body(), again.body(), "{route}");
+        assert_eq!(header(&first, "etag"), header(&again, "etag"), "{route}");
+        before.push(first);
+    }
+
+    session["title"] = json!(format!(
+        "{} (moved to the big hall)",
+        session["title"].as_str().unwrap()
+    ));
+    let saved = t
+        .origin
+        .admin("PUT", &format!("{admin}/sessions/{id}"), Some(session))
+        .await;
+    assert_eq!(saved.status(), 200, "{:?}", saved.body());
+    let published = t
+        .origin
+        .admin("POST", &format!("{admin}/publish"), Some(json!({})))
+        .await;
+    assert_eq!(published.status(), 201);
+
+    for (route, before) in routes.iter().zip(&before) {
+        let after = edge.get(route).await;
+        assert_eq!(header(&after, "eventfront-version"), Some("2"), "{route}");
+        assert_ne!(header(&after, "etag"), header(before, "etag"), "{route}");
+        // iCalendar folds long lines (RFC 5545 3.1).
+        let text = String::from_utf8(after.body().to_vec())
+            .unwrap()
+            .replace("\r\n ", "");
+        assert!(text.contains("(moved to the big hall)"), "{route}: {text}");
+    }
+}
+
 #[tokio::test]
 async fn the_changelog_feed_says_what_each_publish_moved() {
     let t = topology(&["eu"], "60").await;
