@@ -50,6 +50,13 @@ pub fn elect(key: &str, now: Millis, work: impl Future<Output = bool> + 'static)
     let mine = take(key, now);
     let key = key.to_string();
     spin_sdk::wasip3::spawn(async move {
+        // Every instance whose memory saw the lease end may be elected at
+        // once; a fresh look first leaves all but the first without a KV
+        // write (writes are what a store serializes).
+        if let Some(other) = stored(&key).await.filter(|l| l.active(now_ms())) {
+            instance.saw_lease(&key, other, now_ms());
+            return;
+        }
         if kv::set_json(&kv_key(&key), &mine).await {
             spin_sdk::time::sleep(SETTLE).await;
             let standing: Option<Lease> = kv::get_json(&kv_key(&key)).await;
