@@ -138,6 +138,40 @@ CREATE VIEW published_events AS
     r#"
 ALTER TABLE snapshots ADD COLUMN changes TEXT NOT NULL DEFAULT '{}';
 "#,
+    // Each event's seat counts and last registration number, kept by
+    // triggers in the writing transaction: a decision reads one row where
+    // it counted every registration of the event.
+    r#"
+CREATE TABLE seat_counts (
+    event      TEXT PRIMARY KEY,
+    confirmed  INTEGER NOT NULL DEFAULT 0,
+    waitlisted INTEGER NOT NULL DEFAULT 0,
+    last_seq   INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO seat_counts (event, confirmed, waitlisted, last_seq)
+    SELECT event, sum(status = 'confirmed'), sum(status = 'waitlisted'), max(seq)
+    FROM registrations GROUP BY event;
+CREATE TRIGGER seat_counts_insert AFTER INSERT ON registrations BEGIN
+    INSERT OR IGNORE INTO seat_counts (event) VALUES (NEW.event);
+    UPDATE seat_counts SET
+        confirmed = confirmed + (NEW.status = 'confirmed'),
+        waitlisted = waitlisted + (NEW.status = 'waitlisted'),
+        last_seq = max(last_seq, NEW.seq)
+    WHERE event = NEW.event;
+END;
+CREATE TRIGGER seat_counts_update AFTER UPDATE OF status ON registrations BEGIN
+    UPDATE seat_counts SET
+        confirmed = confirmed - (OLD.status = 'confirmed') + (NEW.status = 'confirmed'),
+        waitlisted = waitlisted - (OLD.status = 'waitlisted') + (NEW.status = 'waitlisted')
+    WHERE event = NEW.event;
+END;
+CREATE TRIGGER seat_counts_delete AFTER DELETE ON registrations BEGIN
+    UPDATE seat_counts SET
+        confirmed = confirmed - (OLD.status = 'confirmed'),
+        waitlisted = waitlisted - (OLD.status = 'waitlisted')
+    WHERE event = OLD.event;
+END;
+"#,
 ];
 
 /// Set once this instance has seen the schema current.
@@ -159,12 +193,8 @@ pub async fn migrate(db: &Db) -> Result<(), OriginError> {
         // at once must not both migrate.
         let mut version = version(db).await?;
         while version < MIGRATIONS.len() {
-            for statement in MIGRATIONS[version]
-                .split(';')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-            {
-                db.exec(statement, []).await?;
+            for statement in statements(MIGRATIONS[version]) {
+                db.exec(&statement, []).await?;
             }
             version += 1;
         }
@@ -178,9 +208,61 @@ pub async fn migrate(db: &Db) -> Result<(), OriginError> {
     Ok(())
 }
 
+/// A migration's statements, one per `execute`: split at semicolons, but
+/// for those ending the statements inside a trigger's `BEGIN … END`.
+fn statements(migration: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for piece in migration.split(';') {
+        current.push_str(piece);
+        let statement = current.trim();
+        if statement.starts_with("CREATE TRIGGER") && !statement.ends_with("END") {
+            current.push(';');
+            continue;
+        }
+        if !statement.is_empty() {
+            out.push(statement.to_string());
+        }
+        current.clear();
+    }
+    out
+}
+
 async fn version(db: &Db) -> Result<usize, OriginError> {
     Ok(db
         .row("PRAGMA user_version", [])
         .await?
         .map_or(0, |r| r.int("user_version")) as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trigger_stays_one_statement() {
+        let split = statements(
+            "CREATE TABLE a (x);\nCREATE TRIGGER t AFTER INSERT ON a BEGIN\n  \
+             INSERT INTO b VALUES (1);\n  UPDATE b SET y = 2;\nEND;\nDROP TABLE c;\n",
+        );
+        assert_eq!(
+            split,
+            [
+                "CREATE TABLE a (x)",
+                "CREATE TRIGGER t AFTER INSERT ON a BEGIN\n  \
+                 INSERT INTO b VALUES (1);\n  UPDATE b SET y = 2;\nEND",
+                "DROP TABLE c",
+            ]
+        );
+    }
+
+    #[test]
+    fn every_migration_splits_into_whole_statements() {
+        for migration in MIGRATIONS {
+            for statement in statements(migration) {
+                let begins = statement.matches("BEGIN").count();
+                assert_eq!(begins, statement.matches("END").count(), "{statement}");
+            }
+        }
+    }
 }

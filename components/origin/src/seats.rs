@@ -28,12 +28,11 @@ pub async fn load(db: &Db, event: &str) -> Result<Option<Stored>, OriginError> {
     let Some(row) = db
         .row(
             "SELECT e.reg_open, e.capacity, e.opens_at_ms, e.closes_at_ms,
-                (SELECT count(*) FROM registrations
-                 WHERE event = ?1 AND status = 'confirmed') AS confirmed,
-                (SELECT count(*) FROM registrations
-                 WHERE event = ?1 AND status = 'waitlisted') AS waitlisted,
-                (SELECT coalesce(max(seq), 0) FROM registrations WHERE event = ?1) AS last_seq
-             FROM published_events e WHERE e.slug = ?1",
+                coalesce(c.confirmed, 0) AS confirmed,
+                coalesce(c.waitlisted, 0) AS waitlisted,
+                coalesce(c.last_seq, 0) AS last_seq
+             FROM published_events e LEFT JOIN seat_counts c ON c.event = e.slug
+             WHERE e.slug = ?1",
             [text(event)],
         )
         .await?

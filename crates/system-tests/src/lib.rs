@@ -83,9 +83,14 @@ impl OriginApp {
         self.signed(request.body(body).unwrap()).await
     }
 
+    /// A connection of the test's own to the origin's database.
+    pub fn database(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.state.path().join("state/sqlite_db.db")).unwrap()
+    }
+
     /// Every row of every table, for before/after comparisons.
     pub fn dump(&self) -> Vec<String> {
-        let db = rusqlite::Connection::open(self.state.path().join("state/sqlite_db.db")).unwrap();
+        let db = self.database();
         let tables: Vec<String> = db
             .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
             .unwrap()

@@ -852,6 +852,25 @@ async fn concurrent_registrations_and_cancellations_decide_as_one_by_one() {
     );
     // Some promoted attendees went on to cancel; the rest hold their seat.
     assert!(seated_after_waiting.is_subset(&promoted_once));
+
+    // The counts decisions read, kept by triggers, are the counted ones.
+    let db = origin.database();
+    let per_event = |sql: &str| -> Vec<(String, i64, i64, i64)> {
+        db.prepare(sql)
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let kept =
+        per_event("SELECT event, confirmed, waitlisted, last_seq FROM seat_counts ORDER BY event");
+    let counted = per_event(
+        "SELECT event, sum(status = 'confirmed'), sum(status = 'waitlisted'), max(seq)
+         FROM registrations GROUP BY event ORDER BY event",
+    );
+    assert_eq!(kept, counted);
+    assert_eq!((kept[0].1, kept[0].2, kept[0].3), (20, 20, 60));
 }
 
 #[tokio::test]
