@@ -8,10 +8,13 @@
 //!     hung and a refusing origin link, each broken only after a warm-up so
 //!     the edge holds a copy. Throughput is compared with a baseline
 //!     component that returns the same bytes from memory with the same
-//!     reuse settings. All cases run side by side in rounds that read the
-//!     baseline and then each case in turn, so that all meet the same
+//!     reuse settings, headers included; a case whose reads were mostly
+//!     stale is compared with the baseline serving the two headers that
+//!     mark a stale copy. All cases run side by side in rounds that read
+//!     the baselines and then each case in turn, so that all meet the same
 //!     machine; throughput is the median of the rounds' ratios, latencies
-//!     are compared with the healthy link's.
+//!     are compared with the healthy link's. The edge's KV gets and sets
+//!     per thousand reads say what each case cost the store.
 //! (b) publish-to-every-edge propagation for 10 edges, p50/p99 over 50
 //!     publishes.
 //!
@@ -67,35 +70,46 @@ fn with_reuse(reuse: ReuseLimits) -> impl Fn(AppOptions) -> AppOptions {
     }
 }
 
+/// The baseline's paths for the agenda's answers, fresh and stale.
+#[derive(Default)]
+struct Baseline {
+    fresh: Vec<String>,
+    stale: Vec<String>,
+}
+
 fn clients(app: &App) -> Vec<App> {
     vec![app.clone(); CLIENTS]
 }
 
 /// The in-memory baseline: the probe component serving `answers` (the
-/// responses the edge gives, bodies and headers) from memory, and its own
-/// paths in the same order.
+/// responses the edge gives, bodies and headers) from memory; its paths in
+/// the same order, for those answers as they are and as a stale copy is
+/// served (with the two headers that mark it).
 async fn baseline(
     dir: &std::path::Path,
     answers: &[http::Response<bytes::Bytes>],
     reuse: ReuseLimits,
-) -> (App, Vec<String>) {
+) -> (App, Baseline) {
     let data = dir.join("data");
     std::fs::create_dir_all(&data).unwrap();
-    let mut paths = Vec::new();
+    let mut paths = Baseline::default();
     for (i, answer) in answers.iter().enumerate() {
         // Headers, a blank line, the body: what the probe's `/memory/` serves.
-        let mut file: Vec<u8> = answer
+        let head: String = answer
             .headers()
             .iter()
             .filter(|(name, _)| *name != http::header::CONTENT_LENGTH)
-            .flat_map(|(name, value)| [name.as_str().as_bytes(), b": ", value.as_bytes(), b"\n"])
-            .flatten()
-            .copied()
+            .map(|(name, value)| format!("{name}: {}\n", value.to_str().unwrap()))
             .collect();
-        file.push(b'\n');
-        file.extend_from_slice(answer.body());
-        std::fs::write(data.join(format!("{i}.http")), file).unwrap();
-        paths.push(format!("/memory/data/{i}.http"));
+        for (variant, extra, list) in [
+            ("fresh", "", &mut paths.fresh),
+            ("stale", "age: 7\neventfront-stale: 1\n", &mut paths.stale),
+        ] {
+            let mut file = format!("{head}{extra}\n").into_bytes();
+            file.extend_from_slice(answer.body());
+            std::fs::write(data.join(format!("{i}.{variant}.http")), file).unwrap();
+            list.push(format!("/memory/data/{i}.{variant}.http"));
+        }
     }
     let manifest = dir.join("baseline.toml");
     std::fs::write(
@@ -112,7 +126,7 @@ async fn baseline(
     let app = App::start(with_reuse(reuse)(AppOptions::new(&manifest)))
         .await
         .unwrap();
-    for (path, answer) in paths.iter().zip(answers) {
+    for (path, answer) in paths.fresh.iter().zip(answers) {
         let served = app.get(path).await;
         assert_eq!(served.headers().len(), answer.headers().len(), "{path}");
         assert_eq!(served.body(), answer.body(), "{path}");
@@ -120,14 +134,18 @@ async fn baseline(
     (app, paths)
 }
 
-fn print_row(label: &str, f: &Figures, xbase: f64, healthy: Option<&Figures>) {
+/// KV gets and sets per thousand reads, for the edge's rows.
+type KvPerThousand = Option<(f64, f64)>;
+
+fn print_row(label: &str, f: &Figures, xbase: f64, healthy: Option<&Figures>, kv: KvPerThousand) {
     let relative = |ours: Duration, theirs: fn(&Figures) -> Duration| {
         healthy.map_or("-".to_string(), |h| {
             format!("{:.2}", ours.as_secs_f64() / theirs(h).as_secs_f64())
         })
     };
+    let per_thousand = |n: Option<f64>| n.map_or("-".to_string(), |n| format!("{n:.1}"));
     println!(
-        "  {label:<18} {:>8.0} {:>6.2} {:>8.2} {:>8.2} {:>9.2} {:>7} {:>7} {:>8} {:>8}",
+        "  {label:<18} {:>8.0} {:>6.2} {:>8.2} {:>8.2} {:>9.2} {:>7} {:>7} {:>8} {:>8} {:>7} {:>7}",
         f.per_second,
         xbase,
         ms(f.p50),
@@ -137,6 +155,8 @@ fn print_row(label: &str, f: &Figures, xbase: f64, healthy: Option<&Figures>) {
         relative(f.max, |h| h.max),
         f.non_200,
         f.stale,
+        per_thousand(kv.map(|(gets, _)| gets)),
+        per_thousand(kv.map(|(_, sets)| sets)),
     );
 }
 
@@ -149,12 +169,12 @@ async fn baseline_app(
     paths: &[String],
     reuse: ReuseLimits,
     duration: Duration,
-) -> (App, Vec<String>) {
+) -> (App, Baseline) {
     let mut answers = Vec::new();
     for path in paths {
         answers.push(edge.get(path).await);
     }
-    let (app, memory_paths) = baseline(dir, &answers, reuse).await;
+    let (app, memory) = baseline(dir, &answers, reuse).await;
     println!(
         "(a) {label}: {CLIENTS} clients, {} s per case after a {} s warm-up, in {ROUNDS} rounds \
          that read the baseline and each case in turn; reading {} in turn ({} KB)",
@@ -164,7 +184,7 @@ async fn baseline_app(
         answers.iter().map(|a| a.body().len()).sum::<usize>() / 1024,
     );
     println!(
-        "  {:<18} {:>8} {:>6} {:>8} {:>8} {:>9} {:>7} {:>7} {:>8} {:>8}",
+        "  {:<18} {:>8} {:>6} {:>8} {:>8} {:>9} {:>7} {:>7} {:>8} {:>8} {:>7} {:>7}",
         "case",
         "req/s",
         "xbase",
@@ -174,10 +194,12 @@ async fn baseline_app(
         "p99/lo",
         "max/lo",
         "non-200",
-        "stale"
+        "stale",
+        "kv get",
+        "kv set"
     );
-    run_load(clients(&app), WARM_UP, &memory_paths).await;
-    (app, memory_paths)
+    run_load(clients(&app), WARM_UP, &memory.fresh).await;
+    (app, memory)
 }
 
 /// The median of the rounds' edge/baseline throughput ratios.
@@ -213,7 +235,7 @@ async fn reads(label: &str, reuse: ReuseLimits, duration: Duration) {
     }
     let dir = tempfile::tempdir().unwrap();
     let (_, _, first, paths) = &cases[0];
-    let (base, memory_paths) = baseline_app(
+    let (base, memory) = baseline_app(
         label,
         dir.path(),
         &first.edges[0].app,
@@ -239,25 +261,51 @@ async fn reads(label: &str, reuse: ReuseLimits, duration: Duration) {
             edge.links().set(&origin_server.addr().to_string(), *fault);
         }
     }
-    let mut base_runs = Vec::new();
+    let kv_before: Vec<_> = cases
+        .iter()
+        .map(|(_, _, t, _)| t.edges[0].app.kv_counts("default"))
+        .collect();
+    let (mut fresh_runs, mut stale_runs) = (Vec::new(), Vec::new());
     let mut edge_runs: Vec<Vec<Run>> = cases.iter().map(|_| Vec::new()).collect();
     for _ in 0..ROUNDS {
-        base_runs.push(run_load(clients(&base), duration / ROUNDS, &memory_paths).await);
+        fresh_runs.push(run_load(clients(&base), duration / ROUNDS, &memory.fresh).await);
+        stale_runs.push(run_load(clients(&base), duration / ROUNDS, &memory.stale).await);
         for ((_, _, topology, paths), runs) in cases.iter().zip(&mut edge_runs) {
             let edge = &topology.edges[0].app;
             runs.push(run_load(clients(edge), duration / ROUNDS, paths).await);
         }
     }
     let loopback = Figures::of(&edge_runs[0]);
-    print_row("baseline (memory)", &Figures::of(&base_runs), 1.0, None);
-    for ((case, ..), runs) in cases.iter().zip(&edge_runs) {
+    print_row(
+        "baseline (memory)",
+        &Figures::of(&fresh_runs),
+        1.0,
+        None,
+        None,
+    );
+    print_row(
+        "baseline, stale",
+        &Figures::of(&stale_runs),
+        1.0,
+        None,
+        None,
+    );
+    for (((case, _, topology, _), runs), before) in cases.iter().zip(&edge_runs).zip(kv_before) {
+        let figures = Figures::of(runs);
+        let after = topology.edges[0].app.kv_counts("default");
+        let thousands = figures.reads as f64 / 1000.0;
+        let kv = Some((
+            (after.gets - before.gets) as f64 / thousands,
+            (after.sets - before.sets) as f64 / thousands,
+        ));
+        // Against the baseline serving what the case mostly answered.
+        let base = if figures.stale * 2 > figures.reads {
+            &stale_runs
+        } else {
+            &fresh_runs
+        };
         let healthy = (*case != LINKS[0].0).then_some(&loopback);
-        print_row(
-            case,
-            &Figures::of(runs),
-            median_ratio(runs, &base_runs),
-            healthy,
-        );
+        print_row(case, &figures, median_ratio(runs, base), healthy, kv);
     }
 }
 
