@@ -76,13 +76,18 @@ function showFreshness(headers, changed) {
   const edge = headers.get("eventfront-edge");
   let text = `Agenda version ${state.version}${edge ? `, served by the ${edge} edge` : ""}.`;
   if (changed) text = `The agenda was updated: now showing version ${state.version}.`;
+  const savedAt = headers.get("eventfront-saved-at");
+  if (savedAt) {
+    // Answered by the service worker: the network did not answer in time.
+    text = `You seem to be offline: showing agenda version ${state.version} as saved on this device at ${clock(savedAt, viewerZone)} (your time).`;
+  }
   if (stale) {
     const age = Number(headers.get("age"));
     const minutes = Number.isFinite(age) && age >= 60 ? ` about ${Math.round(age / 60)} min ago` : "";
     text += ` This may be out of date: the organizer's server cannot be reached, so this is the copy the edge last confirmed${minutes}.`;
   }
   announce(line, text);
-  line.classList.toggle("stale", stale);
+  line.classList.toggle("stale", stale || Boolean(savedAt));
 }
 
 /** The periodic check failed: say since when the page has not been able to look. */
@@ -731,3 +736,7 @@ setInterval(async () => {
 }, REFRESH_MS);
 
 route().catch(showFailure);
+
+// Offline at the venue: the service worker keeps the shell and the agenda
+// on this device (static/sw.js).
+if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(() => {});

@@ -12,7 +12,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use wasmtime_wasi_http::p3::bindings::http::types::ErrorCode;
 
-/// An app listening on a socket; dropping it stops the listener.
+/// An app listening on a socket; dropping it stops the listener and ends
+/// every connection, as stopping `spin up` does.
 pub struct Server {
     addr: SocketAddr,
     task: JoinHandle<()>,
@@ -43,12 +44,15 @@ impl Drop for Server {
 }
 
 async fn accept_loop(app: App, listener: TcpListener) {
+    // Owned by this loop, so that aborting it aborts every connection.
+    let mut connections = tokio::task::JoinSet::new();
     loop {
         let Ok((stream, client)) = listener.accept().await else {
             continue;
         };
+        while connections.try_join_next().is_some() {}
         let app = app.clone();
-        tokio::spawn(async move {
+        connections.spawn(async move {
             let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
                 let app = app.clone();
                 async move {

@@ -711,3 +711,76 @@ async fn the_agenda_embeds_in_a_foreign_page_with_filters_theme_and_reads_only()
     assert_eq!(script.headers()["cache-control"], "no-cache");
     browser.close().await;
 }
+
+/// Offline at the venue: the page installs its manifest and service worker,
+/// which keep the shell and the agenda on the device. With the server gone
+/// (every connection closed), pages still open, the personal agenda
+/// included, and say that they show the saved copy.
+#[tokio::test]
+async fn the_agenda_and_a_personal_agenda_open_with_the_network_gone() {
+    let _turn = TURN.lock().await;
+    let (app, server) = system(|o| o).await;
+    let all = sessions(&app, "").await;
+    let browser = Browser::start(&server.url(), VIEWER_ZONE).await;
+    browser.open(&format!("/events/{DEMO}/")).await;
+    browser.wait_text("#freshness", "Agenda version 1").await;
+
+    let manifest = browser
+        .eval("return fetch(document.querySelector('link[rel=manifest]').href).then(r => r.json())")
+        .await;
+    assert_eq!(manifest["start_url"], "/");
+    assert_eq!(manifest["display"], "standalone");
+    let sizes: Vec<&str> = manifest["icons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["sizes"].as_str().unwrap())
+        .collect();
+    assert_eq!(sizes, ["192x192", "512x512"]);
+    for icon in manifest["icons"].as_array().unwrap() {
+        let served = app.get(icon["src"].as_str().unwrap()).await;
+        assert_eq!(served.status(), 200);
+        assert!(served.body().starts_with(b"\x89PNG"));
+    }
+
+    until("the service worker controls the page", || async {
+        (browser
+            .eval("return Boolean(navigator.serviceWorker.controller)")
+            .await
+            == json!(true))
+        .then_some(())
+    })
+    .await;
+    let star = format!("article[data-session='{KEYNOTE}'] button.star");
+    browser.press(&star, " ").await;
+    browser.wait_text("#star-count", "(1)").await;
+    // Read once through the worker, which saves what it answers.
+    browser.open(&format!("/events/{DEMO}/my-agenda")).await;
+    wait_count(&browser, "article.session", 1).await;
+    until("the agenda saved on this device", || async {
+        let saved = browser
+            .eval("return caches.open('eventfront-data-v1').then(c => c.keys()).then(k => k.map(r => new URL(r.url).pathname))")
+            .await;
+        let saved: Vec<&str> = saved.as_array()?.iter().filter_map(Value::as_str).collect();
+        let wanted = ["", "/sessions", "/speakers"].map(|p| format!("/api/events/{DEMO}{p}"));
+        wanted.iter().all(|w| saved.contains(&w.as_str())).then_some(())
+    })
+    .await;
+
+    drop(server);
+    browser.open(&format!("/events/{DEMO}/my-agenda")).await;
+    browser
+        .wait_text("#freshness", "You seem to be offline")
+        .await;
+    wait_count(&browser, "article.session", 1).await;
+    assert_eq!(
+        browser
+            .count(&format!("article[data-session='{KEYNOTE}']"))
+            .await,
+        1
+    );
+    browser.click("#nav-agenda").await;
+    wait_count(&browser, "article.session", all.len()).await;
+    browser.screenshot("offline-agenda").await;
+    browser.close().await;
+}
