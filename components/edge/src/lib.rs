@@ -9,6 +9,7 @@ mod config;
 mod cors;
 mod error;
 mod forward;
+mod items;
 mod kv;
 mod limiter;
 mod notice;

@@ -5,6 +5,7 @@
 use crate::cache::{self, Held, Lookup, Rendered, now_ms};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
+use crate::items;
 use bytes::Bytes;
 use eventfront_domain::filter::{SessionFilter, speaker_names};
 use eventfront_domain::respond::{self, Reply};
@@ -166,7 +167,8 @@ async fn render_sessions(held: &Held, filter: SessionFilter) -> Result<Rendered,
 }
 
 /// One session with its speakers embedded, or one speaker with their
-/// sessions embedded; rendered once per version.
+/// sessions embedded: from memory, else as stored for the version, else
+/// rendered from the documents; kept for the version's next reads.
 pub async fn item(
     config: &Arc<EdgeConfig>,
     slug: &str,
@@ -176,48 +178,20 @@ pub async fn item(
 ) -> Result<Reply, EdgeError> {
     let lookup = cache::lookup(config, slug).await?;
     let held = &lookup.held;
+    let key = items::key(kind, id);
     let answer = held
-        .rendered(&format!("{kind}/{id}"), || render_item(held, kind, id))
+        .rendered(&key, || async {
+            if let Some(stored) = held.stored(&key).await {
+                return Ok(Rendered::new(stored));
+            }
+            let sessions = held.json(snapshot::SESSIONS).await?;
+            let speakers = held.json(snapshot::SPEAKERS).await?;
+            items::render(&sessions, &speakers, held.head.version, kind, id)
+                .map(Rendered::new)
+                .ok_or(EdgeError::NotFound)
+        })
         .await?;
     Ok(reply(config, &lookup, request, &answer.etag, answer.body))
-}
-
-async fn render_item(held: &Held, kind: &str, id: &str) -> Result<Rendered, EdgeError> {
-    let sessions = held.json(snapshot::SESSIONS).await?;
-    let speakers = held.json(snapshot::SPEAKERS).await?;
-    let find = |list: &Value, key: &str, id: &str| -> Option<Value> {
-        list[key]
-            .as_array()?
-            .iter()
-            .find(|x| x["id"] == id)
-            .cloned()
-    };
-    let (mut found, embed_from, embed_key, link_field) = match kind {
-        "sessions" => (
-            find(&sessions, "sessions", id),
-            &speakers,
-            "speakers",
-            "speakers",
-        ),
-        _ => (
-            find(&speakers, "speakers", id),
-            &sessions,
-            "sessions",
-            "sessions",
-        ),
-    };
-    let Some(item) = found.as_mut() else {
-        return Err(EdgeError::NotFound);
-    };
-    let embedded: Vec<Value> = item[link_field]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|linked| linked.as_str().and_then(|l| find(embed_from, embed_key, l)))
-        .collect();
-    item[link_field] = json!(embedded);
-    item["version"] = json!(held.head.version);
-    Ok(Rendered::new(Bytes::from(item.to_string())))
 }
 
 /// The whole agenda, or one session, as iCalendar.

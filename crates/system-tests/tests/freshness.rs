@@ -201,9 +201,22 @@ async fn a_late_not_modified_never_takes_the_head_back() {
 async fn a_read_within_the_window_costs_at_most_two_kv_gets_and_no_writes() {
     let origin = FakeOrigin::start().await;
     let fresh = edge(&origin, "30", fresh_instances()).await;
+    // A session page too: the instance that stored the version stored
+    // every item under its own key, after its response.
+    let sessions = body_json(&fresh.app.get(SESSIONS).await);
+    let id = sessions["sessions"][0]["id"].as_str().unwrap();
+    let session = format!("{SESSIONS}/{id}");
+    let stored = format!("doc/{DEMO}/1/items/sessions/{id}");
+    system_tests::browser::until("the items stored", || async {
+        fresh.kv_keys().contains(&stored).then_some(())
+    })
+    .await;
     let before = fresh.app.kv_counts("default");
-    for _ in 0..20 {
+    for _ in 0..10 {
         assert_eq!(fresh.app.get(SESSIONS).await.status(), 200);
+        let one = fresh.app.get(&session).await;
+        assert_eq!(one.status(), 200);
+        assert_eq!(body_json(&one)["id"], id);
     }
     let cost = fresh.app.kv_counts("default");
     assert!(cost.gets - before.gets <= 2 * 20, "{before:?} → {cost:?}");

@@ -108,6 +108,15 @@ impl Held {
         Ok(body)
     }
 
+    /// A document of this version as KV holds it, or `None`: never from
+    /// the origin, never kept in memory (the caller keeps what it makes
+    /// of it).
+    pub async fn stored(&self, key: &str) -> Option<Bytes> {
+        kv::get(&format!("doc/{}/{}/{key}", self.slug, self.head.version))
+            .await
+            .map(Bytes::from)
+    }
+
     fn in_memory(&self, key: &str) -> Option<Bytes> {
         self.docs
             .lock()

@@ -1,0 +1,132 @@
+//! One session with its speakers embedded, or one speaker with their
+//! sessions embedded, exactly as served: rendered from a version's sessions
+//! and speakers documents. The instance that stores a version also stores
+//! every item under its own key, so that a fresh instance answers an item
+//! from the head and that one key, as it answers a whole document.
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+/// The document key of an item: `items/sessions/{id}`, `items/speakers/{id}`.
+pub fn key(kind: &str, id: &str) -> String {
+    format!("items/{kind}/{id}")
+}
+
+/// The answer for item `id` of `kind` (`sessions` or `speakers`), if there
+/// is one.
+pub fn render(
+    sessions: &Value,
+    speakers: &Value,
+    version: u64,
+    kind: &str,
+    id: &str,
+) -> Option<Bytes> {
+    let find = |list: &Value, key: &str, id: &str| -> Option<Value> {
+        list[key]
+            .as_array()?
+            .iter()
+            .find(|x| x["id"] == id)
+            .cloned()
+    };
+    let (mut item, embed_from, embed_key, link_field) = match kind {
+        "sessions" => (
+            find(sessions, "sessions", id)?,
+            speakers,
+            "speakers",
+            "speakers",
+        ),
+        _ => (
+            find(speakers, "speakers", id)?,
+            sessions,
+            "sessions",
+            "sessions",
+        ),
+    };
+    let embedded: Vec<Value> = item[link_field]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|linked| linked.as_str().and_then(|l| find(embed_from, embed_key, l)))
+        .collect();
+    item[link_field] = json!(embedded);
+    item["version"] = json!(version);
+    Some(Bytes::from(item.to_string()))
+}
+
+/// Every session's and speaker's answer, by document key.
+pub fn every(sessions: &Value, speakers: &Value, version: u64) -> Vec<(String, Bytes)> {
+    let ids = |list: &Value, field: &str| -> Vec<String> {
+        list[field]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x["id"].as_str().map(String::from))
+            .collect()
+    };
+    [
+        ("sessions", ids(sessions, "sessions")),
+        ("speakers", ids(speakers, "speakers")),
+    ]
+    .into_iter()
+    .flat_map(|(kind, ids)| ids.into_iter().map(move |id| (kind, id)))
+    .filter_map(|(kind, id)| {
+        Some((
+            key(kind, &id),
+            render(sessions, speakers, version, kind, &id)?,
+        ))
+    })
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn documents() -> (Value, Value) {
+        (
+            json!({"sessions": [
+                {"id": "keynote", "title": "Keynote", "speakers": ["ada"]},
+                {"id": "panel", "title": "Panel", "speakers": ["ada", "bob"]},
+            ]}),
+            json!({"speakers": [
+                {"id": "ada", "name": "Ada", "sessions": ["keynote", "panel"]},
+                {"id": "bob", "name": "Bob", "sessions": ["panel"]},
+            ]}),
+        )
+    }
+
+    #[test]
+    fn an_item_embeds_what_it_links_to() {
+        let (sessions, speakers) = documents();
+        let panel: Value =
+            serde_json::from_slice(&render(&sessions, &speakers, 4, "sessions", "panel").unwrap())
+                .unwrap();
+        assert_eq!(panel["speakers"][1]["name"], "Bob");
+        assert_eq!(panel["version"], 4);
+        let ada: Value =
+            serde_json::from_slice(&render(&sessions, &speakers, 4, "speakers", "ada").unwrap())
+                .unwrap();
+        assert_eq!(ada["sessions"][0]["title"], "Keynote");
+        assert!(render(&sessions, &speakers, 4, "sessions", "nope").is_none());
+    }
+
+    #[test]
+    fn every_item_is_rendered_as_served() {
+        let (sessions, speakers) = documents();
+        let all = every(&sessions, &speakers, 4);
+        let keys: Vec<&str> = all.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "items/sessions/keynote",
+                "items/sessions/panel",
+                "items/speakers/ada",
+                "items/speakers/bob"
+            ]
+        );
+        assert_eq!(
+            all[1].1,
+            render(&sessions, &speakers, 4, "sessions", "panel").unwrap()
+        );
+    }
+}
