@@ -1,8 +1,6 @@
 //! One session with its speakers embedded, or one speaker with their
 //! sessions embedded, exactly as served: rendered from a version's sessions
-//! and speakers documents. The instance that stores a version also stores
-//! every item under its own key, so that a fresh instance answers an item
-//! from the head and that one key, as it answers a whole document.
+//! and speakers documents.
 
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -53,31 +51,6 @@ pub fn render(
     Some(Bytes::from(item.to_string()))
 }
 
-/// Every session's and speaker's answer, by document key.
-pub fn every(sessions: &Value, speakers: &Value, version: u64) -> Vec<(String, Bytes)> {
-    let ids = |list: &Value, field: &str| -> Vec<String> {
-        list[field]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|x| x["id"].as_str().map(String::from))
-            .collect()
-    };
-    [
-        ("sessions", ids(sessions, "sessions")),
-        ("speakers", ids(speakers, "speakers")),
-    ]
-    .into_iter()
-    .flat_map(|(kind, ids)| ids.into_iter().map(move |id| (kind, id)))
-    .filter_map(|(kind, id)| {
-        Some((
-            key(kind, &id),
-            render(sessions, speakers, version, kind, &id)?,
-        ))
-    })
-    .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,25 +81,5 @@ mod tests {
                 .unwrap();
         assert_eq!(ada["sessions"][0]["title"], "Keynote");
         assert!(render(&sessions, &speakers, 4, "sessions", "nope").is_none());
-    }
-
-    #[test]
-    fn every_item_is_rendered_as_served() {
-        let (sessions, speakers) = documents();
-        let all = every(&sessions, &speakers, 4);
-        let keys: Vec<&str> = all.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(
-            keys,
-            [
-                "items/sessions/keynote",
-                "items/sessions/panel",
-                "items/speakers/ada",
-                "items/speakers/bob"
-            ]
-        );
-        assert_eq!(
-            all[1].1,
-            render(&sessions, &speakers, 4, "sessions", "panel").unwrap()
-        );
     }
 }

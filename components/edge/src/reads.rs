@@ -168,7 +168,8 @@ async fn render_sessions(held: &Held, filter: SessionFilter) -> Result<Rendered,
 
 /// One session with its speakers embedded, or one speaker with their
 /// sessions embedded: from memory, else as stored for the version, else
-/// rendered from the documents; kept for the version's next reads.
+/// rendered from the documents and stored, so that the instances after
+/// this one answer it from the head and one key, as they do a document.
 pub async fn item(
     config: &Arc<EdgeConfig>,
     slug: &str,
@@ -186,9 +187,10 @@ pub async fn item(
             }
             let sessions = held.json(snapshot::SESSIONS).await?;
             let speakers = held.json(snapshot::SPEAKERS).await?;
-            items::render(&sessions, &speakers, held.head.version, kind, id)
-                .map(Rendered::new)
-                .ok_or(EdgeError::NotFound)
+            let body = items::render(&sessions, &speakers, held.head.version, kind, id)
+                .ok_or(EdgeError::NotFound)?;
+            held.store(&key, body.clone());
+            Ok(Rendered::new(body))
         })
         .await?;
     Ok(reply(config, &lookup, request, &answer.etag, answer.body))

@@ -123,15 +123,41 @@ async fn the_frab_schedules_are_served_like_every_read_and_the_same_from_every_e
     assert_eq!(text.matches("<event ").count(), events);
 }
 
+/// The draft's first session, as the origin has it.
+async fn first_draft_session(origin: &OriginApp) -> Value {
+    let draft = body_json(
+        &origin
+            .admin("GET", &format!("/api/admin/events/{DEMO}/draft"), None)
+            .await,
+    );
+    draft["sessions"][0].clone()
+}
+
+/// Saves `session` into the draft and publishes it with `note`.
+async fn save_and_publish(origin: &OriginApp, session: Value, note: &str) {
+    let admin = format!("/api/admin/events/{DEMO}");
+    let id = session["id"].as_str().unwrap().to_string();
+    let saved = origin
+        .admin("PUT", &format!("{admin}/sessions/{id}"), Some(session))
+        .await;
+    assert_eq!(saved.status(), 200, "{:?}", saved.body());
+    let published = origin
+        .admin(
+            "POST",
+            &format!("{admin}/publish"),
+            Some(json!({"note": note})),
+        )
+        .await;
+    assert_eq!(published.status(), 201);
+}
+
 /// Answers cut from the documents are rendered once per version and kept:
 /// the same bytes while the version stands, the new version's after a
 /// publish.
 #[tokio::test]
 async fn rendered_answers_follow_each_published_version() {
     let t = topology(&["eu"], "60").await;
-    let admin = format!("/api/admin/events/{DEMO}");
-    let draft = body_json(&t.origin.admin("GET", &format!("{admin}/draft"), None).await);
-    let mut session = draft["sessions"][0].clone();
+    let mut session = first_draft_session(&t.origin).await;
     let id = session["id"].as_str().unwrap().to_string();
     let edge = &t.edges[0].app;
     let words = session["title"].as_str().unwrap().to_lowercase();
@@ -155,16 +181,7 @@ async fn rendered_answers_follow_each_published_version() {
         "{} (moved to the big hall)",
         session["title"].as_str().unwrap()
     ));
-    let saved = t
-        .origin
-        .admin("PUT", &format!("{admin}/sessions/{id}"), Some(session))
-        .await;
-    assert_eq!(saved.status(), 200, "{:?}", saved.body());
-    let published = t
-        .origin
-        .admin("POST", &format!("{admin}/publish"), Some(json!({})))
-        .await;
-    assert_eq!(published.status(), 201);
+    save_and_publish(&t.origin, session, "").await;
 
     for (route, before) in routes.iter().zip(&before) {
         let after = edge.get(route).await;
@@ -181,29 +198,14 @@ async fn rendered_answers_follow_each_published_version() {
 #[tokio::test]
 async fn the_changelog_feed_says_what_each_publish_moved() {
     let t = topology(&["eu"], "60").await;
-    let admin = format!("/api/admin/events/{DEMO}");
-    let draft = body_json(&t.origin.admin("GET", &format!("{admin}/draft"), None).await);
-    let mut session = draft["sessions"][0].clone();
+    let mut session = first_draft_session(&t.origin).await;
     let id = session["id"].as_str().unwrap().to_string();
     let title = session["title"].as_str().unwrap().to_string();
     for field in ["starts_at", "ends_at"] {
         let at: jiff::Timestamp = session[field].as_str().unwrap().parse().unwrap();
         session[field] = json!((at + jiff::SignedDuration::from_mins(30)).to_string());
     }
-    let saved = t
-        .origin
-        .admin("PUT", &format!("{admin}/sessions/{id}"), Some(session))
-        .await;
-    assert_eq!(saved.status(), 200, "{:?}", saved.body());
-    let published = t
-        .origin
-        .admin(
-            "POST",
-            &format!("{admin}/publish"),
-            Some(json!({"note": "Keynote later"})),
-        )
-        .await;
-    assert_eq!(published.status(), 201);
+    save_and_publish(&t.origin, session, "Keynote later").await;
 
     let edge = &t.edges[0];
     let changelog = body_json(&edge.app.get(&format!("/api/events/{DEMO}/changelog")).await);

@@ -201,11 +201,12 @@ async fn a_late_not_modified_never_takes_the_head_back() {
 async fn a_read_within_the_window_costs_at_most_two_kv_gets_and_no_writes() {
     let origin = FakeOrigin::start().await;
     let fresh = edge(&origin, "30", fresh_instances()).await;
-    // A session page too: the instance that stored the version stored
-    // every item under its own key, after its response.
+    // A session page too: the first instance to render it stores it
+    // under its own key, after its response.
     let sessions = body_json(&fresh.app.get(SESSIONS).await);
     let id = sessions["sessions"][0]["id"].as_str().unwrap();
     let session = format!("{SESSIONS}/{id}");
+    assert_eq!(fresh.app.get(&session).await.status(), 200);
     let stored = format!("doc/{DEMO}/1/items/sessions/{id}");
     system_tests::browser::until("the items stored", || async {
         fresh.kv_keys().contains(&stored).then_some(())

@@ -117,6 +117,15 @@ impl Held {
             .map(Bytes::from)
     }
 
+    /// Keeps `body` in KV as a document of this version, after the
+    /// response, for the instances that come after this one.
+    pub fn store(&self, key: &str, body: Bytes) {
+        let key = format!("doc/{}/{}/{key}", self.slug, self.head.version);
+        spin_sdk::wasip3::spawn(async move {
+            kv::set(&key, &body).await;
+        });
+    }
+
     fn in_memory(&self, key: &str) -> Option<Bytes> {
         self.docs
             .lock()

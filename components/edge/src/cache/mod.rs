@@ -280,7 +280,6 @@ async fn store_snapshot(snapshot: &Snapshot) -> Arc<Held> {
         head.clone()
     };
     if stored && standing.version == head.version {
-        spin_sdk::wasip3::spawn(store_items(slug.to_string(), head.version, docs.clone()));
         spin_sdk::wasip3::spawn(remove_old_versions(slug.to_string(), head.version));
     }
     let held = if standing.version == head.version {
@@ -289,25 +288,6 @@ async fn store_snapshot(snapshot: &Snapshot) -> Arc<Held> {
         Held::from_head(slug, standing)
     };
     instance().remember(slug, Arc::new(held))
-}
-
-/// Stores every session's and speaker's answer of `version` under its own
-/// key, after the response: until they land, an item is rendered from the
-/// documents.
-async fn store_items(slug: String, version: u64, docs: HashMap<String, Bytes>) {
-    let parse =
-        |name: &str| -> Option<serde_json::Value> { serde_json::from_slice(docs.get(name)?).ok() };
-    let (Some(sessions), Some(speakers)) = (
-        parse(eventfront_domain::snapshot::SESSIONS),
-        parse(eventfront_domain::snapshot::SPEAKERS),
-    ) else {
-        return;
-    };
-    for (key, body) in crate::items::every(&sessions, &speakers, version) {
-        if !kv::set(&format!("doc/{slug}/{version}/{key}"), &body).await {
-            return;
-        }
-    }
 }
 
 /// Deletes the documents of versions no reader can still want: older than
