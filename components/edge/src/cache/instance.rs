@@ -19,6 +19,11 @@ use std::time::{Duration, Instant};
 /// newer version arrived (another instance may have stored it).
 pub const MEMORY_RECHECK: Duration = Duration::from_millis(50);
 
+/// How long a running lease read from KV is trusted: past the window every
+/// read consults the lease, and an election reads KV once more anyway
+/// before writing its own. A failure behind it shows up this much later.
+const LEASE_RECHECK: Duration = Duration::from_millis(500);
+
 /// At most this many events are kept in an instance's memory; beyond it
 /// the one loaded longest ago makes room (KV still has it).
 const MEMORY_EVENTS: usize = 32;
@@ -28,7 +33,8 @@ const MEMORY_EVENTS: usize = 32;
 const LEASES: usize = 2 * MEMORY_EVENTS;
 
 /// A lease as this instance knows it: its own (trusted until it ends) or
-/// one read from KV (trusted like memory, for `MEMORY_RECHECK`).
+/// one read from KV (trusted for `LEASE_RECHECK` while it runs, else like
+/// memory, for `MEMORY_RECHECK`).
 #[derive(Clone, Copy)]
 struct KnownLease {
     lease: Lease,
@@ -106,6 +112,8 @@ impl Instance {
         let known = leases.get(key)?;
         let trusted = if known.own {
             known.lease.active(now)
+        } else if known.lease.active(now) {
+            known.seen.elapsed() < LEASE_RECHECK
         } else {
             known.seen.elapsed() < MEMORY_RECHECK
         };
