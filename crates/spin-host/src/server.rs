@@ -21,7 +21,17 @@ pub struct Server {
 
 impl Server {
     pub async fn bind(app: App, addr: SocketAddr) -> Result<Self> {
-        let listener = TcpListener::bind(addr).await?;
+        Self::listen(app, TcpListener::bind(addr).await?)
+    }
+
+    /// Serves `app` on a socket bound earlier, such as one whose address
+    /// other apps had to know before this one started.
+    pub fn on(app: App, listener: std::net::TcpListener) -> Result<Self> {
+        listener.set_nonblocking(true)?;
+        Self::listen(app, TcpListener::from_std(listener)?)
+    }
+
+    fn listen(app: App, listener: TcpListener) -> Result<Self> {
         let addr = listener.local_addr()?;
         let task = tokio::spawn(accept_loop(app, listener));
         Ok(Self { addr, task })

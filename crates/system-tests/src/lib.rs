@@ -246,11 +246,10 @@ pub async fn topology_with(
     origin_options: impl FnOnce(AppOptions) -> AppOptions,
 ) -> Topology {
     // The origin must know the edges' addresses before it starts, and the
-    // edges the origin's: reserve the origin's port first.
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let origin_addr = probe.local_addr().unwrap();
-    drop(probe);
-    let origin_url = format!("http://{origin_addr}");
+    // edges the origin's: its socket is bound first and kept, so that no
+    // edge can be given the same port meanwhile.
+    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin_url = format!("http://{}", reserved.local_addr().unwrap());
     let mut edges = Vec::new();
     for region in regions {
         edges.push(EdgeApp::start(region, &origin_url, &edge_options).await);
@@ -261,9 +260,7 @@ pub async fn topology_with(
         .collect::<Vec<_>>()
         .join(",");
     let origin = OriginApp::start(|o| origin_options(o.variable("edge_urls", edge_urls))).await;
-    let origin_server = spin_test_host::Server::bind(origin.app.clone(), origin_addr)
-        .await
-        .unwrap();
+    let origin_server = spin_test_host::Server::on(origin.app.clone(), reserved).unwrap();
     Topology {
         origin,
         origin_server,

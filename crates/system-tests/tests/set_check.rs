@@ -44,17 +44,15 @@ struct History {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registrations_survive_a_flapping_link_exactly_once() {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let origin_addr = probe.local_addr().unwrap();
-    drop(probe);
+    // Bound first and kept, so that the edge cannot be given this port.
+    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin_addr = reserved.local_addr().unwrap();
     let edge = EdgeApp::start("eu", &format!("http://{origin_addr}"), |o| {
         o.variable("registrations_per_minute", "0")
     })
     .await;
     let origin = OriginApp::start(|o| o.variable("edge_urls", edge.server.url())).await;
-    let _served = spin_test_host::Server::bind(origin.app.clone(), origin_addr)
-        .await
-        .unwrap();
+    let _served = spin_test_host::Server::on(origin.app.clone(), reserved).unwrap();
     let seats = origin
         .admin("GET", &format!("/api/admin/events/{SLUG}/draft"), None)
         .await;
