@@ -167,9 +167,10 @@ async fn render_sessions(held: &Held, filter: SessionFilter) -> Result<Rendered,
 }
 
 /// One session with its speakers embedded, or one speaker with their
-/// sessions embedded: from memory, else as stored for the version, else
-/// rendered from the documents and stored, so that the instances after
-/// this one answer it from the head and one key, as they do a document.
+/// sessions embedded: from memory; rendered from the documents when this
+/// instance has them parsed (no KV at all, unknown ids included); else as
+/// stored for the version; else rendered and stored, so that the instances
+/// after this one answer it from the head and one key, as a document.
 pub async fn item(
     config: &Arc<EdgeConfig>,
     slug: &str,
@@ -182,12 +183,21 @@ pub async fn item(
     let key = items::key(kind, id);
     let answer = held
         .rendered(&key, || async {
+            let version = held.head.version;
+            if let (Some(sessions), Some(speakers)) = (
+                held.parsed(snapshot::SESSIONS),
+                held.parsed(snapshot::SPEAKERS),
+            ) {
+                return items::render(&sessions, &speakers, version, kind, id)
+                    .map(Rendered::new)
+                    .ok_or(EdgeError::NotFound);
+            }
             if let Some(stored) = held.stored(&key).await {
                 return Ok(Rendered::new(stored));
             }
             let sessions = held.json(snapshot::SESSIONS).await?;
             let speakers = held.json(snapshot::SPEAKERS).await?;
-            let body = items::render(&sessions, &speakers, held.head.version, kind, id)
+            let body = items::render(&sessions, &speakers, version, kind, id)
                 .ok_or(EdgeError::NotFound)?;
             held.store(&key, body.clone());
             Ok(Rendered::new(body))

@@ -244,3 +244,23 @@ async fn a_read_within_the_window_costs_at_most_two_kv_gets_and_no_writes() {
     assert_eq!((cost.sets, cost.deletes), (before.sets, before.deletes));
     assert_eq!(origin.calls().conditional.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test]
+async fn unknown_session_ids_cost_no_kv_once_the_agenda_is_parsed() {
+    let origin = FakeOrigin::start().await;
+    let edge = edge(&origin, "30", ReuseLimits::default()).await;
+    // A filtered agenda has this instance parse the sessions and speakers.
+    let filtered = edge.app.get(&format!("{SESSIONS}?q=wasm")).await;
+    assert_eq!(filtered.status(), 200);
+    let before = edge.app.kv_counts("default");
+    let started = Instant::now();
+    for i in 0..20 {
+        let answer = edge.app.get(&format!("{SESSIONS}/nope-{i}")).await;
+        assert_eq!(answer.status(), 404);
+    }
+    let cost = edge.app.kv_counts("default");
+    // Only memory's own rechecks of the head reach KV.
+    let rechecks = started.elapsed().as_millis() as usize / 50 + 1;
+    assert!(cost.gets - before.gets <= rechecks, "{before:?} → {cost:?}");
+    assert_eq!(edge.app.instances_created("edge"), 1);
+}

@@ -153,15 +153,19 @@ impl Held {
         docs.get(key).cloned().ok_or(EdgeError::NotFound)
     }
 
-    /// A document as JSON, parsed the first time this instance needs it.
-    pub async fn json(&self, name: &str) -> Result<Arc<serde_json::Value>, EdgeError> {
-        if let Some(value) = self
-            .parsed
+    /// A document as JSON if this instance has parsed it already.
+    pub fn parsed(&self, name: &str) -> Option<Arc<serde_json::Value>> {
+        self.parsed
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(name)
-        {
-            return Ok(value.clone());
+            .cloned()
+    }
+
+    /// A document as JSON, parsed the first time this instance needs it.
+    pub async fn json(&self, name: &str) -> Result<Arc<serde_json::Value>, EdgeError> {
+        if let Some(value) = self.parsed(name) {
+            return Ok(value);
         }
         let body = self.body(name).await?;
         let value: Arc<serde_json::Value> = Arc::new(
