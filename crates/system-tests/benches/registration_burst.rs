@@ -466,6 +466,22 @@ const ORIGIN_LINK: &str = "origin.spin.internal";
 
 /// One run on a fresh app; with `fault`, the edge→origin link is broken
 /// that way once the event is published, and no replay baseline is run.
+/// `runs` runs of one case, each on a fresh app, slowest first.
+async fn runs_by_throughput(
+    mode: &Mode,
+    clients: usize,
+    duration: Duration,
+    fault: Option<LinkFault>,
+    runs: usize,
+) -> Vec<Run> {
+    let mut done = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        done.push(run(mode, clients, duration, fault).await);
+    }
+    done.sort_by(|a, b| a.figures.per_second.total_cmp(&b.figures.per_second));
+    done
+}
+
 async fn run(mode: &Mode, clients: usize, duration: Duration, fault: Option<LinkFault>) -> Run {
     let served = serve(mode).await;
     let mut setup = Client::new(served.addr);
@@ -639,11 +655,7 @@ async fn main() {
         Err(_) => CLIENTS.to_vec(),
     };
     for clients in cases {
-        let mut done = Vec::with_capacity(runs);
-        for _ in 0..runs {
-            done.push(run(&mode, clients, duration, None).await);
-        }
-        done.sort_by(|a, b| a.figures.per_second.total_cmp(&b.figures.per_second));
+        let done = runs_by_throughput(&mode, clients, duration, None, runs).await;
         let median = &done[runs / 2];
         let f = &median.figures;
         println!(
@@ -694,11 +706,7 @@ async fn link_cases(mode: &Mode, duration: Duration, runs: usize) {
         ("refusing", LinkFault::Cut),
     ];
     for (label, fault) in cases {
-        let mut done = Vec::with_capacity(runs);
-        for _ in 0..runs {
-            done.push(run(mode, LINK_CLIENTS, duration, Some(fault)).await);
-        }
-        done.sort_by(|a, b| a.figures.per_second.total_cmp(&b.figures.per_second));
+        let done = runs_by_throughput(mode, LINK_CLIENTS, duration, Some(fault), runs).await;
         let median = &done[runs / 2];
         let f = &median.figures;
         println!(
