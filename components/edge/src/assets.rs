@@ -35,12 +35,19 @@ impl Served {
         let kind = content_type(file);
         let compressible =
             kind.starts_with("text/") || kind.contains("json") || kind.contains("svg");
+        let gzipped = (compressible && body.len() >= COMPRESS_FROM).then(|| gzip(&body));
+        Self::tagged(kind, body, gzipped)
+    }
+
+    /// A file that comes compressed already.
+    fn with_gzipped(file: &str, body: Bytes, gzipped: Bytes) -> Self {
+        Self::tagged(content_type(file), body, Some(gzipped))
+    }
+
+    fn tagged(kind: &'static str, body: Bytes, gzipped: Option<Bytes>) -> Self {
         let plain_tag = etag(&body);
-        let gzipped = (compressible && body.len() >= COMPRESS_FROM).then(|| {
-            // Its own validator: the bytes differ, so must the tag.
-            let tag = format!("{}-gz\"", plain_tag.trim_end_matches('"'));
-            (tag, gzip(&body))
-        });
+        // Its own validator: the bytes differ, so must the tag.
+        let gzipped = gzipped.map(|g| (format!("{}-gz\"", plain_tag.trim_end_matches('"')), g));
         Self {
             kind,
             plain: (plain_tag, body),
@@ -98,33 +105,64 @@ fn resolve(path: &str) -> Option<String> {
     Some(file)
 }
 
+/// The HTTP contract, built into the edge gzipped (see `build.rs`) so that
+/// each deployment serves the one it implements.
+const CONTRACT_GZ: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/openapi.json.gz"));
+
+/// `docs/openapi.json`, as a file is served.
+pub fn contract(if_none_match: Option<&str>, accepts_gzip: bool) -> Result<Reply, EdgeError> {
+    // No file has this name: `/api/…` never resolves to one.
+    reply("/api/openapi.json", if_none_match, accepts_gzip, || {
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(CONTRACT_GZ), &mut plain)
+            .map_err(|e| EdgeError::Config(format!("the built-in contract is corrupt: {e}")))?;
+        Ok(Served::with_gzipped(
+            "/api/openapi.json",
+            Bytes::from(plain),
+            Bytes::from_static(CONTRACT_GZ),
+        ))
+    })
+}
+
 pub fn serve(
     path: &str,
     if_none_match: Option<&str>,
     accepts_gzip: bool,
 ) -> Result<Reply, EdgeError> {
     let file = resolve(path).ok_or(EdgeError::NotFound)?;
+    reply(&file, if_none_match, accepts_gzip, || {
+        let body = std::fs::read(format!("{ROOT}{file}")).map_err(|_| EdgeError::NotFound)?;
+        Ok(Served::new(&file, Bytes::from(body)))
+    })
+}
+
+/// Serves `file`, read with `load` the first time this instance needs it.
+fn reply(
+    file: &str,
+    if_none_match: Option<&str>,
+    accepts_gzip: bool,
+    load: impl FnOnce() -> Result<Served, EdgeError>,
+) -> Result<Reply, EdgeError> {
     let cached = cache()
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .get(&file)
+        .get(file)
         .cloned();
     let served = match cached {
         Some(entry) => entry,
         None => {
-            let body = std::fs::read(format!("{ROOT}{file}")).map_err(|_| EdgeError::NotFound)?;
-            let entry = Served::new(&file, Bytes::from(body));
+            let entry = load()?;
             cache()
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .insert(file.clone(), entry.clone());
+                .insert(file.to_string(), entry.clone());
             entry
         }
     };
     let gzipped = served.gzipped.as_ref().filter(|_| accepts_gzip);
     let (tag, body) = gzipped.unwrap_or(&served.plain);
     let mut reply = respond::conditional(if_none_match, tag, served.kind, body.clone());
-    let policy = if fingerprinted(&file) {
+    let policy = if fingerprinted(file) {
         "public, max-age=31536000, immutable"
     } else {
         "no-cache"

@@ -1,8 +1,9 @@
 //! Cross-origin reads. The embeddable agenda runs on organizers' own sites,
-//! so the published agenda (the read routes under `/api/events`) and the
-//! widget's own files under `/embed/` may be read from any origin; nothing
-//! else is shared: registrations, organizer routes and the pages stay
-//! same-origin, so a foreign page can neither write nor read them.
+//! so the published agenda (the read routes under `/api/events`), the
+//! widget's own files under `/embed/` and the contract (`/api/openapi.json`)
+//! may be read from any origin; nothing else is shared: registrations,
+//! organizer routes and the pages stay same-origin, so a foreign page can
+//! neither write nor read them.
 
 use eventfront_domain::respond::{self, Reply};
 use http::{HeaderValue, Method};
@@ -12,7 +13,7 @@ pub fn shared(method: &Method, path: &str) -> bool {
     let read = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     read && match segments.as_slice() {
-        ["embed", ..] => true,
+        ["embed", ..] | ["api", "openapi.json"] => true,
         ["api", "events", .., "registrations"] => false,
         ["api", "events", ..] => true,
         _ => false,
@@ -67,6 +68,7 @@ mod tests {
             "/api/events/summit/sessions",
             "/api/events/summit/schedule.json",
             "/embed/agenda.js",
+            "/api/openapi.json",
         ] {
             assert!(shared(&Method::GET, path), "{path}");
         }

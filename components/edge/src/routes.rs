@@ -11,6 +11,7 @@ use bytes::Bytes;
 use eventfront_domain::Slug;
 use eventfront_domain::freshness;
 use eventfront_domain::respond::{self, Reply};
+use eventfront_domain::routes::Route;
 use eventfront_domain::snapshot;
 use http::Method;
 use serde_json::{Map, Value, json};
@@ -21,7 +22,6 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
     let config = EdgeConfig::get().await?;
     let path = request.uri().path().to_string();
     let query = request.uri().query().map(str::to_string);
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let method = request.method().clone();
     let if_none_match = request
         .headers()
@@ -39,50 +39,57 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
         query: query.as_deref(),
         accepts_gzip,
     };
-    let get = |allowed: bool| {
-        if allowed {
-            Ok(())
-        } else {
-            Err(EdgeError::MethodNotAllowed { allow: "GET" })
+    let Some(found) = Route::find(&path) else {
+        if path == "/api" || path.starts_with("/api/") || path.starts_with("/_") {
+            // Organizer paths say nothing, not even "no such path", to
+            // whoever has no token; `/_…` is for operations, never a page.
+            if path.starts_with("/api/admin/") {
+                organizer_token(&request)?;
+            }
+            return Err(EdgeError::NotFound);
         }
+        if method != Method::GET && method != Method::HEAD {
+            return Err(EdgeError::MethodNotAllowed { allow: "GET, HEAD" });
+        }
+        return assets::serve(&path, read.if_none_match, read.accepts_gzip);
     };
-    match segments.as_slice() {
-        ["_edge", "status"] => {
-            get(method == Method::GET)?;
-            status(&config).await
+    if path.starts_with("/api/admin/") {
+        organizer_token(&request)?;
+    }
+    if !found.route.accepts(method.as_str()) {
+        return Err(EdgeError::MethodNotAllowed {
+            allow: found.route.allow(),
+        });
+    }
+    let slug = || Slug::parse(found.slug).map_err(|_| EdgeError::NotFound);
+    match found.route {
+        Route::EdgeStatus => status(&config).await,
+        Route::EdgePublish => notice::receive(&config, request).await,
+        Route::Health => health(&config).await,
+        Route::OpenApi => assets::contract(read.if_none_match, read.accepts_gzip),
+        Route::Register => {
+            let client = client_of(&config, &request);
+            Limit::registrations(config.registrations_per_minute)
+                .admit(&client)
+                .await?;
+            forward::forward(
+                &config,
+                request,
+                forward::MAX_REGISTRATION_BODY,
+                REGISTRATION_TIMEOUT,
+            )
+            .await
         }
-        ["_edge", "publish"] => match method {
-            Method::POST => notice::receive(&config, request).await,
-            _ => Err(EdgeError::MethodNotAllowed { allow: "POST" }),
-        },
-        ["api", "health"] => {
-            get(method == Method::GET)?;
-            health(&config).await
-        }
-        ["api", "events", _, "registrations"] => match method {
-            Method::POST => {
-                let client = client_of(&config, &request);
-                Limit::registrations(config.registrations_per_minute)
-                    .admit(&client)
-                    .await?;
-                forward::forward(
-                    &config,
-                    request,
-                    forward::MAX_REGISTRATION_BODY,
-                    REGISTRATION_TIMEOUT,
-                )
-                .await
-            }
-            _ => Err(EdgeError::MethodNotAllowed { allow: "POST" }),
-        },
-        ["api", "registrations", _] => forward::forward(&config, request, 0, WRITE_TIMEOUT).await,
-        ["api", "admin", ..] => {
-            // Only organizers send these: without a token nothing is read.
-            if !request.headers().contains_key(http::header::AUTHORIZATION) {
-                return Err(EdgeError::Unauthorized(
-                    "Organizer requests need a valid bearer token.",
-                ));
-            }
+        Route::Registration => forward::forward(&config, request, 0, WRITE_TIMEOUT).await,
+        Route::AdminEvent
+        | Route::AdminDraft
+        | Route::AdminSession
+        | Route::AdminSpeaker
+        | Route::AdminPublish
+        | Route::AdminRollback
+        | Route::AdminArchive
+        | Route::AdminRegistrations
+        | Route::AdminAudit => {
             let client = client_of(&config, &request);
             Limit::ADMIN_FAILURES.check(&client).await?;
             let answer =
@@ -94,43 +101,41 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
             }
             Ok(answer)
         }
-        ["api", "events"] => {
-            get(method == Method::GET)?;
-            events(&config, &read).await
+        Route::Events => events(&config, &read).await,
+        Route::Event => reads::document(&config, slug()?.as_str(), snapshot::EVENT, &read).await,
+        Route::Sessions => {
+            reads::document(&config, slug()?.as_str(), snapshot::SESSIONS, &read).await
         }
-        ["api", "events", slug, rest @ ..] => {
-            get(method == Method::GET)?;
-            let slug = Slug::parse(slug).map_err(|_| EdgeError::NotFound)?;
-            let slug = slug.as_str();
-            match rest {
-                [] => reads::document(&config, slug, snapshot::EVENT, &read).await,
-                ["sessions"] => reads::document(&config, slug, snapshot::SESSIONS, &read).await,
-                ["speakers"] => reads::document(&config, slug, snapshot::SPEAKERS, &read).await,
-                ["changelog"] => reads::document(&config, slug, snapshot::CHANGELOG, &read).await,
-                ["changelog.atom"] => {
-                    reads::document(&config, slug, snapshot::CHANGELOG_ATOM, &read).await
-                }
-                ["schedule.ics"] => reads::ics(&config, slug, None, &read).await,
-                ["schedule.json"] => {
-                    reads::document(&config, slug, snapshot::SCHEDULE, &read).await
-                }
-                ["schedule.xml"] => {
-                    reads::document(&config, slug, snapshot::SCHEDULE_XML, &read).await
-                }
-                ["sessions", id, "session.ics"] => reads::ics(&config, slug, Some(id), &read).await,
-                [kind @ ("sessions" | "speakers"), id] => {
-                    reads::item(&config, slug, kind, id, &read).await
-                }
-                _ => Err(EdgeError::NotFound),
-            }
+        Route::Speakers => {
+            reads::document(&config, slug()?.as_str(), snapshot::SPEAKERS, &read).await
         }
-        ["api", ..] => Err(EdgeError::NotFound),
-        // `/_…` is for operations, never a page.
-        [first, ..] if first.starts_with('_') => Err(EdgeError::NotFound),
-        _ => {
-            get(method == Method::GET || method == Method::HEAD)?;
-            assets::serve(&path, read.if_none_match, read.accepts_gzip)
+        Route::Changelog => {
+            reads::document(&config, slug()?.as_str(), snapshot::CHANGELOG, &read).await
         }
+        Route::ChangelogAtom => {
+            reads::document(&config, slug()?.as_str(), snapshot::CHANGELOG_ATOM, &read).await
+        }
+        Route::ScheduleJson => {
+            reads::document(&config, slug()?.as_str(), snapshot::SCHEDULE, &read).await
+        }
+        Route::ScheduleXml => {
+            reads::document(&config, slug()?.as_str(), snapshot::SCHEDULE_XML, &read).await
+        }
+        Route::ScheduleIcs => reads::ics(&config, slug()?.as_str(), None, &read).await,
+        Route::SessionIcs => reads::ics(&config, slug()?.as_str(), Some(found.id), &read).await,
+        Route::Session => reads::item(&config, slug()?.as_str(), "sessions", found.id, &read).await,
+        Route::Speaker => reads::item(&config, slug()?.as_str(), "speakers", found.id, &read).await,
+    }
+}
+
+/// Organizer requests carry a token, or nothing about them is read.
+fn organizer_token(request: &Request) -> Result<(), EdgeError> {
+    if request.headers().contains_key(http::header::AUTHORIZATION) {
+        Ok(())
+    } else {
+        Err(EdgeError::Unauthorized(
+            "Organizer requests need a valid bearer token.",
+        ))
     }
 }
 

@@ -8,6 +8,7 @@ use crate::request::Incoming;
 use crate::{admin, publish, registration, sync};
 use eventfront_domain::Slug;
 use eventfront_domain::respond::{self, Reply};
+use eventfront_domain::routes::Route;
 use http::Method;
 use spin_sdk::http::Request;
 
@@ -44,57 +45,46 @@ pub async fn route(request: Request) -> Result<Reply, OriginError> {
     match segments.as_slice() {
         ["_origin", "events"] => {
             only(m, "GET")?;
-            sync::events(&db).await
+            return sync::events(&db).await;
         }
         ["_origin", "events", s, "snapshot"] => {
             only(m, "GET")?;
-            sync::snapshot(&db, &slug(s)?, &request).await
+            return sync::snapshot(&db, &slug(s)?, &request).await;
         }
-        ["api", "events", s, "registrations"] => {
-            only(m, "POST")?;
-            registration::register(&slug(s)?, &request).await
-        }
-        ["api", "registrations", id] => match *m {
-            Method::GET => registration::show(&db, id, &request).await,
-            Method::DELETE => registration::cancel(&db, id, &request).await,
-            _ => Err(OriginError::MethodNotAllowed {
-                allow: "GET, DELETE",
-            }),
-        },
-        ["api", "admin", "events", s, rest @ ..] => {
-            require_admin(&request).await?;
-            let s = slug(s)?;
-            match (rest, m.as_str()) {
-                ([], "PUT") => admin::put_event(&db, &s, &request).await,
-                ([], _) => Err(OriginError::MethodNotAllowed { allow: "PUT" }),
-                (["draft"], "GET") => admin::get_draft(&db, &s).await,
-                (["draft"], "PUT") => admin::put_draft(&db, &s, &request).await,
-                (["draft"], _) => Err(OriginError::MethodNotAllowed { allow: "GET, PUT" }),
-                (["sessions", id], "PUT") => {
-                    admin::put_session(&db, &s, &slug(id)?, &request).await
-                }
-                (["sessions", id], "DELETE") => admin::delete_session(&db, &s, &slug(id)?).await,
-                (["speakers", id], "PUT") => {
-                    admin::put_speaker(&db, &s, &slug(id)?, &request).await
-                }
-                (["speakers", id], "DELETE") => admin::delete_speaker(&db, &s, &slug(id)?).await,
-                (["sessions" | "speakers", _], _) => Err(OriginError::MethodNotAllowed {
-                    allow: "PUT, DELETE",
-                }),
-                (["publish"], "POST") => publish::publish(&db, &s, &request).await,
-                (["rollback"], "POST") => publish::rollback(&db, &s, &request).await,
-                (["archive"], "POST") => publish::archive(&db, &s, &request).await,
-                (["publish" | "rollback" | "archive"], _) => {
-                    Err(OriginError::MethodNotAllowed { allow: "POST" })
-                }
-                (["registrations"], "GET") => admin::registrations(&db, &s, &request).await,
-                (["audit"], "GET") => admin::audit_log(&db, &s).await,
-                (["registrations" | "audit"], _) => {
-                    Err(OriginError::MethodNotAllowed { allow: "GET" })
-                }
-                _ => Err(OriginError::NotFound("There is no such resource.")),
-            }
-        }
+        _ => {}
+    }
+    let Some(found) = Route::find(&path).filter(|found| found.route.forwarded()) else {
+        return Err(OriginError::NotFound("There is no such resource."));
+    };
+    if path.starts_with("/api/admin/") {
+        require_admin(&request).await?;
+    }
+    if !found.route.accepts(m.as_str()) {
+        return Err(OriginError::MethodNotAllowed {
+            allow: found.route.allow(),
+        });
+    }
+    let s = || slug(found.slug);
+    let id = || slug(found.id);
+    let reading = *m == Method::GET;
+    let putting = *m == Method::PUT;
+    match found.route {
+        Route::Register => registration::register(&s()?, &request).await,
+        Route::Registration if reading => registration::show(&db, found.id, &request).await,
+        Route::Registration => registration::cancel(&db, found.id, &request).await,
+        Route::AdminEvent => admin::put_event(&db, &s()?, &request).await,
+        Route::AdminDraft if reading => admin::get_draft(&db, &s()?).await,
+        Route::AdminDraft => admin::put_draft(&db, &s()?, &request).await,
+        Route::AdminSession if putting => admin::put_session(&db, &s()?, &id()?, &request).await,
+        Route::AdminSession => admin::delete_session(&db, &s()?, &id()?).await,
+        Route::AdminSpeaker if putting => admin::put_speaker(&db, &s()?, &id()?, &request).await,
+        Route::AdminSpeaker => admin::delete_speaker(&db, &s()?, &id()?).await,
+        Route::AdminPublish => publish::publish(&db, &s()?, &request).await,
+        Route::AdminRollback => publish::rollback(&db, &s()?, &request).await,
+        Route::AdminArchive => publish::archive(&db, &s()?, &request).await,
+        Route::AdminRegistrations => admin::registrations(&db, &s()?, &request).await,
+        Route::AdminAudit => admin::audit_log(&db, &s()?).await,
+        // The edge answers these itself.
         _ => Err(OriginError::NotFound("There is no such resource.")),
     }
 }

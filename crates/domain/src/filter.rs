@@ -30,7 +30,14 @@ impl SessionFilter {
             match key {
                 "track" => filter.track = Some(value),
                 "room" => filter.room = Some(value),
-                "day" => filter.day = Some(value),
+                "day" => {
+                    // A day that is not a date would silently match nothing.
+                    let date = (value.len() == 10)
+                        .then(|| value.parse::<jiff::civil::Date>().ok())
+                        .flatten();
+                    date.ok_or_else(|| format!("day {value:?} is not a date (YYYY-MM-DD)"))?;
+                    filter.day = Some(value);
+                }
                 "q" => filter.text = Some(value.to_lowercase()),
                 "sessions" => {
                     filter.ids = Some(
@@ -148,6 +155,9 @@ mod tests {
     fn bad_keys_and_zones_are_refused_and_values_decoded() {
         assert!(SessionFilter::parse("colour=red").is_err());
         assert!(SessionFilter::parse("tz=Mars/Olympus").is_err());
+        assert!(SessionFilter::parse("day=tomorrow").is_err());
+        assert!(SessionFilter::parse("day=2027-02-30").is_err());
+        assert!(SessionFilter::parse("day=2027-06-09").is_ok());
         assert!(
             SessionFilter::parse("tz=Asia%2FTokyo")
                 .unwrap()

@@ -15,6 +15,7 @@ pub mod ids;
 pub mod model;
 pub mod problem;
 pub mod respond;
+pub mod routes;
 pub mod seats;
 pub mod signing;
 pub mod snapshot;

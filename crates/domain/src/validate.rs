@@ -662,12 +662,17 @@ fn read_speaker(id: Slug, input: &Value, prefix: &str, errors: &mut Errors) -> O
     })
 }
 
+/// What the draft export adds beside the draft, ignored on import so that
+/// an export can be imported again as it is.
+const DRAFT_EXPORT_ONLY: [&str; 3] = ["slug", "published_version", "archived"];
+
 /// A whole draft, as imported in one request:
 /// `{event: {...}, speakers: [{id, ...}], sessions: [{id, ...}]}`.
 pub fn draft(input: &Value) -> Result<Draft, Errors> {
     let mut errors = Vec::new();
-    let Some(mut r) = Reader::new(input, "", &["event", "sessions", "speakers"], &mut errors)
-    else {
+    let mut allowed = vec!["event", "sessions", "speakers"];
+    allowed.extend(DRAFT_EXPORT_ONLY);
+    let Some(mut r) = Reader::new(input, "", &allowed, &mut errors) else {
         return Err(errors);
     };
     let event = match r.present("event") {
@@ -933,6 +938,15 @@ mod tests {
         });
         let d = draft(&draft_json).unwrap();
         assert_eq!((d.sessions.len(), d.speakers.len()), (1, 1));
+
+        // What the export adds beside the draft is ignored, nothing else.
+        let mut exported = draft_json.clone();
+        exported["slug"] = json!("summit");
+        exported["published_version"] = json!(3);
+        exported["archived"] = json!(false);
+        assert!(draft(&exported).is_ok());
+        exported["status"] = json!("live");
+        assert_eq!(fields(&draft(&exported).unwrap_err()), ["status"]);
 
         let mut broken = draft_json.clone();
         broken["sessions"][0]["speakers"] = json!(["nobody"]);

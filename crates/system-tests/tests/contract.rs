@@ -1,0 +1,459 @@
+//! The HTTP contract in the repo (`docs/openapi.json`) against the real
+//! components: every route the edge and the origin dispatch by is
+//! documented with exactly its methods, the edge serves the document, and a
+//! tour through every documented operation gets only documented statuses,
+//! whose JSON bodies match their schemas.
+
+use bytes::Bytes;
+use eventfront_domain::routes::Route;
+use serde_json::{Value, json};
+use spin_test_host::App;
+use std::collections::BTreeSet;
+use system_tests::{ADMIN_TOKEN, SIGNING_SECRET, dev_app, json as body_json, sign_notice};
+
+const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
+
+/// Pages: documented, but served from files rather than routed.
+const PAGES: [&str; 2] = ["/", "/admin/"];
+
+fn document() -> Value {
+    let path = system_tests::workspace_root().join("docs/openapi.json");
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn documented_methods(doc: &Value, template: &str) -> BTreeSet<String> {
+    let item = &doc["paths"][template];
+    METHODS
+        .iter()
+        .filter(|m| item.get(**m).is_some())
+        .map(|m| m.to_uppercase())
+        .collect()
+}
+
+#[test]
+fn every_route_is_documented_with_exactly_its_methods() {
+    let doc = document();
+    assert!(
+        doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1.")),
+        "an OpenAPI 3.1 document"
+    );
+    for &route in Route::ALL {
+        let wanted: BTreeSet<String> = route.methods().map(str::to_string).collect();
+        assert_eq!(
+            documented_methods(&doc, route.template()),
+            wanted,
+            "{} in docs/openapi.json",
+            route.template()
+        );
+    }
+    let routed: BTreeSet<&str> = Route::ALL.iter().map(|r| r.template()).collect();
+    for path in doc["paths"].as_object().unwrap().keys() {
+        assert!(
+            routed.contains(path.as_str()) || PAGES.contains(&path.as_str()),
+            "docs/openapi.json documents {path}, which nothing answers"
+        );
+    }
+}
+
+#[test]
+fn every_schema_in_the_document_compiles() {
+    let doc = document();
+    for name in doc["components"]["schemas"].as_object().unwrap().keys() {
+        validator(
+            &doc,
+            &json!({ "$ref": format!("#/components/schemas/{name}") }),
+        )
+        .unwrap_or_else(|e| panic!("schema {name}: {e}"));
+    }
+}
+
+/// A validator for `schema`, with the document's components in reach of
+/// its `$ref`s.
+fn validator(doc: &Value, schema: &Value) -> Result<jsonschema::Validator, String> {
+    let mut rooted = schema.clone();
+    rooted["components"] = doc["components"].clone();
+    jsonschema::draft202012::new(&rooted).map_err(|e| e.to_string())
+}
+
+/// Sends requests through the app and holds each answer to the document.
+struct Tour {
+    app: App,
+    doc: Value,
+    seen: BTreeSet<(String, String)>,
+}
+
+impl Tour {
+    async fn send(&mut self, request: http::Request<Bytes>) -> http::Response<Bytes> {
+        let method = request.method().as_str().to_lowercase();
+        let path = request.uri().path().to_string();
+        let response = self.app.send(request).await;
+        let template = match Route::find(&path) {
+            Some(found) => found.route.template().to_string(),
+            None if PAGES.contains(&path.as_str()) => path.clone(),
+            None => panic!("{path} is neither a route nor a documented page"),
+        };
+        self.check(&method, &template, &response);
+        self.seen.insert((method, template));
+        response
+    }
+
+    async fn get(&mut self, path: &str) -> http::Response<Bytes> {
+        self.send(http::Request::get(path).body(Bytes::new()).unwrap())
+            .await
+    }
+
+    async fn admin(&mut self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {ADMIN_TOKEN}"));
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        let body = body.map_or_else(Bytes::new, |b| Bytes::from(b.to_string()));
+        let response = self.send(request.body(body).unwrap()).await;
+        assert!(
+            response.status().is_success(),
+            "{method} {path}: {} {}",
+            response.status(),
+            String::from_utf8_lossy(response.body())
+        );
+        if response.body().is_empty() {
+            Value::Null
+        } else if response
+            .headers()
+            .get("content-type")
+            .is_some_and(|t| t.to_str().unwrap().contains("json"))
+        {
+            body_json(&response)
+        } else {
+            Value::Null
+        }
+    }
+
+    /// The answer's status is documented for the operation, and a JSON body
+    /// matches the schema documented for that status and media type.
+    fn check(&self, method: &str, template: &str, response: &http::Response<Bytes>) {
+        let what = format!("{} {template}", method.to_uppercase());
+        let operation = &self.doc["paths"][template][method];
+        assert!(operation.is_object(), "{what} is not documented");
+        let status = response.status().as_u16();
+        let responses = &operation["responses"];
+        let range = format!("{}XX", status / 100);
+        let documented = [status.to_string(), range, "default".to_string()]
+            .into_iter()
+            .find_map(|key| responses.get(&key))
+            .unwrap_or_else(|| panic!("{what} answered {status}, which is not documented"));
+        let documented = self.resolve(documented);
+        if response.body().is_empty() {
+            return;
+        }
+        let media = response
+            .headers()
+            .get("content-type")
+            .map(|t| {
+                t.to_str()
+                    .unwrap()
+                    .split(';')
+                    .next()
+                    .unwrap()
+                    .trim()
+                    .to_string()
+            })
+            .unwrap_or_else(|| panic!("{what} answered a body without a type"));
+        let content = &documented["content"][&media];
+        assert!(
+            content.is_object(),
+            "{what} answered {status} as {media}, which is not documented"
+        );
+        if !media.ends_with("json") {
+            return;
+        }
+        let schema = &content["schema"];
+        let validator = validator(&self.doc, schema).unwrap();
+        let body = body_json(response);
+        let errors: Vec<String> = validator
+            .iter_errors(&body)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{what} {status} does not match its schema:\n{}\nbody: {}",
+            errors.join("\n"),
+            String::from_utf8_lossy(response.body())
+        );
+    }
+
+    /// A response object, following a `$ref` to the shared ones.
+    fn resolve<'a>(&'a self, response: &'a Value) -> &'a Value {
+        match response["$ref"].as_str() {
+            Some(pointer) => self
+                .doc
+                .pointer(pointer.trim_start_matches('#'))
+                .unwrap_or_else(|| panic!("{pointer} is not in the document")),
+            None => response,
+        }
+    }
+
+    /// Every operation the document lists was taken at least once.
+    fn assert_complete(&self) {
+        let mut missing = Vec::new();
+        for (template, item) in self.doc["paths"].as_object().unwrap() {
+            for method in METHODS {
+                if item.get(method).is_some()
+                    && !self.seen.contains(&(method.to_string(), template.clone()))
+                {
+                    missing.push(format!("{} {template}", method.to_uppercase()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "the tour never took {missing:?}");
+    }
+}
+
+fn registration(slug: &str, key: &str, body: &str, content_type: &str) -> http::Request<Bytes> {
+    http::Request::post(format!("/api/events/{slug}/registrations"))
+        .header("content-type", content_type)
+        .header("idempotency-key", key)
+        .body(Bytes::from(body.to_string()))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_documented_operation_answers_as_documented() {
+    let app = dev_app(|o| {
+        o.variable("admin_token", ADMIN_TOKEN)
+            .variable("signing_secret", SIGNING_SECRET)
+    })
+    .await;
+    let mut tour = Tour {
+        app,
+        doc: document(),
+        seen: BTreeSet::new(),
+    };
+
+    // The edge serves the document itself, byte for byte.
+    let served = tour.get("/api/openapi.json").await;
+    assert_eq!(served.status(), 200);
+    assert_eq!(body_json(&served), tour.doc);
+
+    // Attendee reads, the exports and their misses.
+    let events = body_json(&tour.get("/api/events").await);
+    let slug = events["events"][0]["slug"].as_str().unwrap().to_string();
+    let base = format!("/api/events/{slug}");
+    let sessions = tour.get(&format!("{base}/sessions")).await;
+    let session = body_json(&sessions)["sessions"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let speakers = body_json(&tour.get(&format!("{base}/speakers")).await);
+    let speaker = speakers["speakers"][0]["id"].as_str().unwrap().to_string();
+    for path in [
+        "/api/health".to_string(),
+        base.clone(),
+        format!("{base}/sessions?day=2027-06-08&track=runtime&tz=UTC"),
+        format!("{base}/sessions/{session}"),
+        format!("{base}/sessions/{session}/session.ics"),
+        format!("{base}/speakers/{speaker}"),
+        format!("{base}/changelog"),
+        format!("{base}/changelog.atom"),
+        format!("{base}/schedule.ics"),
+        format!("{base}/schedule.json"),
+        format!("{base}/schedule.xml"),
+        "/_edge/status".to_string(),
+        "/".to_string(),
+        "/admin/".to_string(),
+    ] {
+        assert_eq!(tour.get(&path).await.status(), 200, "{path}");
+    }
+    for (path, status) in [
+        (format!("{base}/sessions?day=tomorrow"), 400),
+        (format!("{base}/sessions/no-such-session"), 404),
+        (format!("{base}/speakers/no-such-speaker"), 404),
+        ("/api/events/no-such-event".to_string(), 404),
+        ("/api/events/no-such-event/schedule.json".to_string(), 404),
+    ] {
+        assert_eq!(tour.get(&path).await.status(), status, "{path}");
+    }
+    let tag = sessions.headers()["etag"].clone();
+    let again = http::Request::get(format!("{base}/sessions"))
+        .header("if-none-match", tag)
+        .body(Bytes::new())
+        .unwrap();
+    assert_eq!(tour.send(again).await.status(), 304);
+    // A method a route does not take is refused with what it takes (not
+    // an operation of the document, so not one of the tour's).
+    let wrong_method = http::Request::delete(format!("{base}/sessions"))
+        .body(Bytes::new())
+        .unwrap();
+    let refused = tour.app.send(wrong_method).await;
+    assert_eq!(refused.status(), 405);
+    assert_eq!(refused.headers()["allow"], "GET");
+
+    // Registration: new, replayed, refused; then read and cancelled.
+    let person = json!({ "name": "Ada Contract", "email": "ada@example.org" }).to_string();
+    let first = tour
+        .send(registration(
+            &slug,
+            "contract-1",
+            &person,
+            "application/json",
+        ))
+        .await;
+    assert_eq!(first.status(), 201);
+    let replay = tour
+        .send(registration(
+            &slug,
+            "contract-1",
+            &person,
+            "application/json",
+        ))
+        .await;
+    assert_eq!(replay.body(), first.body());
+    let other = json!({ "name": "Ada Other", "email": "ada@example.org" }).to_string();
+    for (request, status) in [
+        (
+            registration(&slug, "contract-1", &other, "application/json"),
+            422,
+        ),
+        (
+            registration(&slug, "contract-2", "{}", "application/json"),
+            422,
+        ),
+        (
+            registration(&slug, "contract-3", &person, "text/plain"),
+            415,
+        ),
+        (
+            registration(&slug, "contract-4", "{", "application/json"),
+            400,
+        ),
+        (
+            registration("no-such-event", "contract-5", &person, "application/json"),
+            404,
+        ),
+    ] {
+        assert_eq!(tour.send(request).await.status(), status);
+    }
+    let created = body_json(&first);
+    let id = created["id"].as_str().unwrap().to_string();
+    let token = created["manage_token"].as_str().unwrap().to_string();
+    let manage = |method: &str, token: &str| {
+        http::Request::builder()
+            .method(method)
+            .uri(format!("/api/registrations/{id}"))
+            .header("authorization", format!("Bearer {token}"))
+            .body(Bytes::new())
+            .unwrap()
+    };
+    assert_eq!(tour.send(manage("GET", &token)).await.status(), 200);
+    assert_eq!(
+        tour.send(manage("GET", "not-the-token")).await.status(),
+        404
+    );
+    assert_eq!(tour.send(manage("DELETE", &token)).await.status(), 200);
+
+    // Organizers: a new event drafted piece by piece, imported whole,
+    // published, rolled back, listed, audited and archived.
+    let unauthorized = http::Request::get(format!("/api/admin/events/{slug}/audit"))
+        .body(Bytes::new())
+        .unwrap();
+    assert_eq!(tour.send(unauthorized).await.status(), 401);
+    let new = "contract-conf";
+    let admin = format!("/api/admin/events/{new}");
+    tour.admin(
+        "PUT",
+        &admin,
+        Some(json!({
+            "name": "Contract Conf",
+            "timezone": "Europe/Berlin",
+            "starts_at": "2027-03-01T09:00:00+01:00",
+            "ends_at": "2027-03-01T18:00:00+01:00",
+            "tracks": [{ "id": "main", "name": "Main" }],
+            "rooms": [{ "id": "hall", "name": "Hall", "capacity": 100 }],
+            "registration": { "open": true, "capacity": 10 }
+        })),
+    )
+    .await;
+    tour.admin(
+        "PUT",
+        &format!("{admin}/speakers/grace"),
+        Some(json!({ "name": "Grace", "bio": "Compilers." })),
+    )
+    .await;
+    tour.admin(
+        "PUT",
+        &format!("{admin}/sessions/opening"),
+        Some(json!({
+            "title": "Opening",
+            "starts_at": "2027-03-01T09:00:00+01:00",
+            "ends_at": "2027-03-01T09:30:00+01:00",
+            "track": "main",
+            "room": "hall",
+            "speakers": ["grace"]
+        })),
+    )
+    .await;
+    let draft = tour.admin("GET", &format!("{admin}/draft"), None).await;
+    tour.admin("PUT", &format!("{admin}/draft"), Some(draft))
+        .await;
+    let published = tour
+        .admin(
+            "POST",
+            &format!("{admin}/publish"),
+            Some(json!({ "note": "First" })),
+        )
+        .await;
+    tour.admin("DELETE", &format!("{admin}/sessions/opening"), None)
+        .await;
+    tour.admin("DELETE", &format!("{admin}/speakers/grace"), None)
+        .await;
+    tour.admin(
+        "POST",
+        &format!("{admin}/publish"),
+        Some(json!({ "note": "Emptied" })),
+    )
+    .await;
+    tour.admin(
+        "POST",
+        &format!("{admin}/rollback"),
+        Some(json!({ "version": published["version"], "note": "Back" })),
+    )
+    .await;
+    tour.admin(
+        "GET",
+        &format!("/api/admin/events/{slug}/registrations"),
+        None,
+    )
+    .await;
+    let csv = http::Request::get(format!("/api/admin/events/{slug}/registrations"))
+        .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
+        .header("accept", "text/csv")
+        .body(Bytes::new())
+        .unwrap();
+    assert_eq!(tour.send(csv).await.status(), 200);
+    tour.admin("GET", &format!("{admin}/audit"), None).await;
+    tour.admin(
+        "POST",
+        &format!("{admin}/archive"),
+        Some(json!({ "note": "Done" })),
+    )
+    .await;
+
+    // The origin's notice to an edge: refused unsigned, taken signed.
+    let notice = || {
+        http::Request::post("/_edge/publish")
+            .header("content-type", "application/json")
+            .body(Bytes::from(
+                json!({ "slug": slug, "version": 1 }).to_string(),
+            ))
+            .unwrap()
+    };
+    assert_eq!(tour.send(notice()).await.status(), 401);
+    let signed = tour.send(sign_notice(notice(), SIGNING_SECRET)).await;
+    assert!(signed.status().is_success(), "{}", signed.status());
+
+    tour.assert_complete();
+}
