@@ -72,15 +72,7 @@ impl OriginApp {
         path: &str,
         body: Option<serde_json::Value>,
     ) -> http::Response<Bytes> {
-        let mut request = http::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("authorization", format!("Bearer {ADMIN_TOKEN}"));
-        if body.is_some() {
-            request = request.header("content-type", "application/json");
-        }
-        let body = body.map_or_else(Bytes::new, |b| Bytes::from(b.to_string()));
-        self.signed(request.body(body).unwrap()).await
+        self.signed(admin_request(method, path, body)).await
     }
 
     /// A connection of the test's own to the origin's database.
@@ -192,6 +184,23 @@ fn sign_as(
         parts.headers.insert(name, value.parse().unwrap());
     }
     http::Request::from_parts(parts, body)
+}
+
+/// An organizer request with the admin token and, if given, a JSON body.
+pub fn admin_request(
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> http::Request<Bytes> {
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {ADMIN_TOKEN}"));
+    if body.is_some() {
+        request = request.header("content-type", "application/json");
+    }
+    let body = body.map_or_else(Bytes::new, |b| Bytes::from(b.to_string()));
+    request.body(body).unwrap()
 }
 
 /// A public registration for `slug`, as a browser sends it to the edge.

@@ -9,7 +9,9 @@ use eventfront_domain::routes::Route;
 use serde_json::{Value, json};
 use spin_test_host::App;
 use std::collections::BTreeSet;
-use system_tests::{ADMIN_TOKEN, SIGNING_SECRET, dev_app, json as body_json, sign_notice};
+use system_tests::{
+    ADMIN_TOKEN, SIGNING_SECRET, admin_request, dev_app, json as body_json, sign_notice,
+};
 
 const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
 
@@ -105,15 +107,7 @@ impl Tour {
     }
 
     async fn admin(&mut self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let mut request = http::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("authorization", format!("Bearer {ADMIN_TOKEN}"));
-        if body.is_some() {
-            request = request.header("content-type", "application/json");
-        }
-        let body = body.map_or_else(Bytes::new, |b| Bytes::from(b.to_string()));
-        let response = self.send(request.body(body).unwrap()).await;
+        let response = self.send(admin_request(method, path, body)).await;
         assert!(
             response.status().is_success(),
             "{method} {path}: {} {}",
@@ -294,23 +288,10 @@ async fn every_documented_operation_answers_as_documented() {
 
     // Registration: new, replayed, refused; then read and cancelled.
     let person = json!({ "name": "Ada Contract", "email": "ada@example.org" }).to_string();
-    let first = tour
-        .send(registration(
-            &slug,
-            "contract-1",
-            &person,
-            "application/json",
-        ))
-        .await;
+    let register = || registration(&slug, "contract-1", &person, "application/json");
+    let first = tour.send(register()).await;
     assert_eq!(first.status(), 201);
-    let replay = tour
-        .send(registration(
-            &slug,
-            "contract-1",
-            &person,
-            "application/json",
-        ))
-        .await;
+    let replay = tour.send(register()).await;
     assert_eq!(replay.body(), first.body());
     let other = json!({ "name": "Ada Other", "email": "ada@example.org" }).to_string();
     for (request, status) in [
