@@ -5,7 +5,7 @@
 //! clients that accept it. Paths without a file extension are page URLs
 //! and get their page's `index.html`, so deep links reload.
 
-use crate::cache::gzip;
+use crate::cache::{COMPRESS_FROM, gzip, gzipped_tag};
 use crate::error::EdgeError;
 use bytes::Bytes;
 use eventfront_domain::respond::{self, Reply};
@@ -27,9 +27,6 @@ struct Served {
 const PAGE_POLICY: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; \
      base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-/// Below this, gzip saves less than its own header and a round of work.
-const COMPRESS_FROM: usize = 1024;
-
 impl Served {
     fn new(file: &str, body: Bytes) -> Self {
         let kind = content_type(file);
@@ -46,8 +43,7 @@ impl Served {
 
     fn tagged(kind: &'static str, body: Bytes, gzipped: Option<Bytes>) -> Self {
         let plain_tag = etag(&body);
-        // Its own validator: the bytes differ, so must the tag.
-        let gzipped = gzipped.map(|g| (format!("{}-gz\"", plain_tag.trim_end_matches('"')), g));
+        let gzipped = gzipped.map(|g| (gzipped_tag(&plain_tag), g));
         Self {
             kind,
             plain: (plain_tag, body),

@@ -7,7 +7,7 @@ use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::items;
 use bytes::Bytes;
-use eventfront_domain::filter::{SessionFilter, speaker_names};
+use eventfront_domain::filter::{SessionFilter, named_speakers, speaker_names};
 use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::snapshot;
 use serde_json::{Value, json};
@@ -105,16 +105,27 @@ pub async fn document(
             config, &lookup, request, &tag, media_type, body,
         ));
     }
-    // The gzipped representation is a different one, with its own tag.
-    let tag = doc_tag(&lookup, name)?;
-    let tag = format!("{}-gz\"", tag.trim_end_matches('"'));
+    let tag = cache::gzipped_tag(&doc_tag(&lookup, name)?);
     let zipped = lookup.held.body(&cache::gzipped(name)).await?;
-    let mut reply = typed_reply(config, &lookup, request, &tag, media_type, zipped);
+    Ok(gzipped_reply(
+        config, &lookup, request, &tag, media_type, zipped,
+    ))
+}
+
+fn gzipped_reply(
+    config: &EdgeConfig,
+    lookup: &Lookup,
+    request: &ReadRequest<'_>,
+    tag: &str,
+    content_type: &str,
+    zipped: Bytes,
+) -> Reply {
+    let mut reply = typed_reply(config, lookup, request, tag, content_type, zipped);
     reply.headers_mut().insert(
         http::header::CONTENT_ENCODING,
         http::HeaderValue::from_static("gzip"),
     );
-    Ok(reply)
+    reply
 }
 
 /// The agenda cut by the query's filters (see `eventfront_domain::filter`),
@@ -132,7 +143,17 @@ async fn filtered_sessions(
             render_sessions(held, filter)
         })
         .await?;
-    Ok(reply(config, lookup, request, &answer.etag, answer.body))
+    match answer.gzipped.filter(|_| request.accepts_gzip) {
+        Some((tag, zipped)) => Ok(gzipped_reply(
+            config,
+            lookup,
+            request,
+            &tag,
+            "application/json",
+            zipped,
+        )),
+        None => Ok(reply(config, lookup, request, &answer.etag, answer.body)),
+    }
 }
 
 async fn render_sessions(held: &Held, filter: SessionFilter) -> Result<Rendered, EdgeError> {
@@ -159,11 +180,13 @@ async fn render_sessions(held: &Held, filter: SessionFilter) -> Result<Rendered,
             }
         }
     }
-    let mut answer = json!({ "version": sessions["version"], "sessions": list });
+    let named = named_speakers(&list, &speakers);
+    let mut answer = json!({ "version": sessions["version"], "sessions": list, "speakers": named });
     if let Some(zone) = &filter.render_in {
         answer["timezone"] = json!(zone.iana_name().unwrap_or("UTC"));
     }
-    Ok(Rendered::new(Bytes::from(answer.to_string())))
+    // One day of a large agenda is worth compressing.
+    Ok(Rendered::compressed(Bytes::from(answer.to_string())))
 }
 
 /// One session with its speakers embedded, or one speaker with their

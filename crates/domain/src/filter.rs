@@ -103,6 +103,25 @@ pub fn speaker_names(speakers: &Value) -> HashMap<&str, String> {
         .collect()
 }
 
+/// `{id, name}` of each speaker of `sessions`, in the speakers document's
+/// order: what a filtered agenda carries so that a page fetching one day
+/// can name its speakers without the whole speakers document.
+pub fn named_speakers(sessions: &[Value], speakers: &Value) -> Vec<Value> {
+    let wanted: std::collections::HashSet<&str> = sessions
+        .iter()
+        .filter_map(|s| s["speakers"].as_array())
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    speakers["speakers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["id"].as_str().is_some_and(|id| wanted.contains(id)))
+        .map(|s| serde_json::json!({ "id": s["id"], "name": s["name"] }))
+        .collect()
+}
+
 /// `%xx` and `+` decoding for query values (malformed escapes kept as-is).
 fn decode(s: &str) -> String {
     percent_encoding::percent_decode_str(&s.replace('+', " "))
@@ -149,6 +168,21 @@ mod tests {
         assert_eq!(chosen("q=wit+in"), ["b"], "abstracts are searched");
         assert_eq!(chosen("sessions=b,%20a,"), ["a", "b"]);
         assert_eq!(chosen("sessions=b&track=edge"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_cut_agenda_names_only_its_own_speakers() {
+        let (sessions, _) = agenda();
+        let speakers = json!({"speakers": [
+            {"id": "ada", "name": "Ada Lovelace", "bio": "Notes on the engine."},
+            {"id": "grace", "name": "Grace Hopper", "bio": "Compilers."}
+        ]});
+        let all = sessions.as_array().unwrap();
+        assert_eq!(
+            named_speakers(&all[..1], &speakers),
+            [json!({"id": "ada", "name": "Ada Lovelace"})]
+        );
+        assert!(named_speakers(&all[1..], &speakers).is_empty());
     }
 
     #[test]

@@ -131,6 +131,7 @@ pub fn build(
         "tracks": event.tracks,
         "rooms": event.rooms,
         "registration": registration_doc,
+        "days": days(&draft.sessions, &tz),
         "version": version,
     });
     let mut sessions: Vec<&Session> = draft.sessions.iter().collect();
@@ -221,6 +222,20 @@ fn session_json(s: &Session, time: &impl Fn(Timestamp) -> String) -> Value {
 }
 
 /// RFC 3339 with the zone's offset, e.g. `2027-06-08T09:00:00+01:00`.
+/// The days with sessions, in the event's zone, and how many each has: what
+/// a page needs to fetch a large agenda one day at a time.
+fn days(sessions: &[Session], tz: &TimeZone) -> Value {
+    let mut days: BTreeMap<jiff::civil::Date, usize> = BTreeMap::new();
+    for session in sessions {
+        *days
+            .entry(session.starts_at.to_zoned(tz.clone()).date())
+            .or_default() += 1;
+    }
+    days.into_iter()
+        .map(|(date, count)| json!({ "date": date.to_string(), "sessions": count }))
+        .collect()
+}
+
 pub fn render_time(t: Timestamp, tz: &TimeZone) -> String {
     t.to_zoned(tz.clone())
         .strftime("%Y-%m-%dT%H:%M:%S%:z")
@@ -294,6 +309,28 @@ mod tests {
 
     fn doc(snapshot: &Snapshot, name: &str) -> Value {
         serde_json::from_str(&snapshot.docs[name].body).unwrap()
+    }
+
+    #[test]
+    fn the_event_counts_sessions_per_day_in_its_own_zone() {
+        let mut late = draft(3);
+        // 23:30 UTC is already the next day in Lisbon (UTC+1 in June).
+        late.sessions[2].starts_at = at("2027-06-08T23:30:00Z");
+        late.sessions[2].ends_at = at("2027-06-08T23:55:00Z");
+        let s = build(
+            &Slug::parse("summit").unwrap(),
+            &late,
+            entry(1, "2027-01-01T00:00:00Z", "first"),
+            &[],
+            SITE,
+        );
+        assert_eq!(
+            doc(&s, EVENT)["days"],
+            json!([
+                { "date": "2027-06-08", "sessions": 2 },
+                { "date": "2027-06-09", "sessions": 1 }
+            ])
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use icalendar::Component as _;
 use serde_json::{Value, json};
-use spin_test_host::LinkFault;
+use spin_test_host::{App, LinkFault};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 use system_tests::load::concurrent_gets;
@@ -971,32 +971,102 @@ async fn a_zero_registration_limit_counts_nothing() {
 }
 
 #[tokio::test]
-async fn documents_are_served_gzipped_when_the_client_accepts_it() {
-    use std::io::Read;
+async fn documents_and_one_day_of_the_agenda_are_served_gzipped_when_accepted() {
     let app = dev_app(|o| o).await;
-    let path = format!("/api/events/{DEMO}/sessions");
-    let plain = app.get(&path).await;
+    for path in [
+        format!("/api/events/{DEMO}/sessions"),
+        format!("/api/events/{DEMO}/sessions?day=2027-06-08"),
+    ] {
+        served_gzipped_when_accepted(&app, &path).await;
+    }
+}
+
+async fn served_gzipped_when_accepted(app: &App, path: &str) {
+    use std::io::Read;
+    let plain = app.get(path).await;
     assert_eq!(header(&plain, "content-encoding"), None);
-    let zipped = app
-        .send(
-            http::Request::get(&path)
-                .header("accept-encoding", "gzip, br")
-                .body(Bytes::new())
-                .unwrap(),
-        )
-        .await;
-    assert_eq!(header(&zipped, "content-encoding"), Some("gzip"));
+    let gzipped = |tag: Option<&str>| {
+        let mut request = http::Request::get(path).header("accept-encoding", "gzip, br");
+        if let Some(tag) = tag {
+            request = request.header("if-none-match", tag);
+        }
+        app.send(request.body(Bytes::new()).unwrap())
+    };
+    let zipped = gzipped(None).await;
+    assert_eq!(header(&zipped, "content-encoding"), Some("gzip"), "{path}");
     assert_eq!(header(&zipped, "vary"), Some("Accept-Encoding"));
     assert_ne!(header(&zipped, "etag"), header(&plain, "etag"));
     assert!(
         zipped.body().len() * 3 < plain.body().len(),
-        "compressed well"
+        "{path} compressed well"
     );
     let mut unzipped = Vec::new();
     flate2::read::GzDecoder::new(&zipped.body()[..])
         .read_to_end(&mut unzipped)
         .unwrap();
     assert_eq!(unzipped, plain.body().to_vec());
+    let again = gzipped(header(&zipped, "etag")).await;
+    assert_eq!(again.status(), 304, "{path}: the gzipped form revalidates");
+}
+
+#[tokio::test]
+async fn a_large_agenda_can_be_fetched_one_day_at_a_time() {
+    let app = dev_app(|o| o).await;
+    let event = body_json(&app.get(&format!("/api/events/{DEMO}")).await);
+    let all = body_json(&app.get(&format!("/api/events/{DEMO}/sessions")).await);
+    let speakers = body_json(&app.get(&format!("/api/events/{DEMO}/speakers")).await);
+    let days = event["days"].as_array().unwrap();
+    assert_eq!(days.len(), 3, "the demo runs three days");
+    let mut seen = Vec::new();
+    for day in days {
+        let date = day["date"].as_str().unwrap();
+        let one = body_json(
+            &app.get(&format!("/api/events/{DEMO}/sessions?day={date}"))
+                .await,
+        );
+        let sessions = one["sessions"].as_array().unwrap();
+        assert_eq!(
+            sessions.len() as u64,
+            day["sessions"].as_u64().unwrap(),
+            "{date}"
+        );
+        // Each of that day's speakers is named, and nobody else.
+        let mut wanted: Vec<&str> = sessions
+            .iter()
+            .flat_map(|s| s["speakers"].as_array().unwrap())
+            .map(|id| id.as_str().unwrap())
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut named: Vec<&str> = one["speakers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap())
+            .collect();
+        named.sort_unstable();
+        assert_eq!(named, wanted, "{date}");
+        for speaker in one["speakers"].as_array().unwrap() {
+            let full = speakers["speakers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["id"] == speaker["id"])
+                .unwrap();
+            assert_eq!(speaker["name"], full["name"]);
+        }
+        seen.extend(sessions.iter().map(|s| s["id"].clone()));
+    }
+    let every: Vec<Value> = all["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].clone())
+        .collect();
+    assert_eq!(
+        seen, every,
+        "the days together are the whole agenda, in order"
+    );
 }
 
 #[tokio::test]

@@ -26,11 +26,13 @@ pub struct Held {
     pub loaded: Instant,
 }
 
-/// An answer cut from the documents, with its ETag.
+/// An answer cut from the documents, with its ETag, and gzipped with its
+/// own where that was worth it.
 #[derive(Clone)]
 pub struct Rendered {
     pub etag: String,
     pub body: Bytes,
+    pub gzipped: Option<(String, Bytes)>,
 }
 
 impl Rendered {
@@ -38,7 +40,18 @@ impl Rendered {
         Self {
             etag: eventfront_domain::snapshot::etag(&body),
             body,
+            gzipped: None,
         }
+    }
+
+    /// With a gzipped form too, when the body is large enough to gain.
+    pub fn compressed(body: Bytes) -> Self {
+        let mut rendered = Self::new(body);
+        if rendered.body.len() >= super::COMPRESS_FROM {
+            let tag = super::gzipped_tag(&rendered.etag);
+            rendered.gzipped = Some((tag, super::gzip(&rendered.body)));
+        }
+        rendered
     }
 }
 

@@ -322,6 +322,14 @@ fn snapshot_docs(snapshot: &Snapshot) -> HashMap<String, Bytes> {
         .collect()
 }
 
+/// Below this, gzip saves less than its own header and a round of work.
+pub const COMPRESS_FROM: usize = 1024;
+
+/// The gzipped representation is a different one, with its own tag.
+pub fn gzipped_tag(tag: &str) -> String {
+    format!("{}-gz\"", tag.trim_end_matches('"'))
+}
+
 pub fn gzip(body: &[u8]) -> Bytes {
     use std::io::Write;
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
