@@ -1,7 +1,8 @@
 // What the attendee and organizer pages share: calling the edge's API
-// (shared/API.md) with RFC 9457 problems turned into errors that name their
-// fields, the retry policy for writes, building DOM without innerHTML, and
-// showing instants in a chosen IANA zone.
+// (docs/api.md) with RFC 9457 problems turned into errors that name their
+// fields, the retry policy for writes, building DOM without innerHTML, form
+// fields and their errors, JSON kept in storage, and showing instants in a
+// chosen IANA zone.
 
 /** An answer the API refused, with its problem details. */
 export class ApiError extends Error {
@@ -27,7 +28,10 @@ function retryAfterSeconds(value) {
  * content type. Anything but 2xx throws an ApiError; a network failure
  * throws the browser's TypeError.
  */
-export async function api(path, { method = "GET", body, token, headers = {}, accept = "application/json", cache } = {}) {
+export async function api(
+  path,
+  { method = "GET", body, token, headers = {}, accept = "application/json", cache } = {},
+) {
   const init = { method, headers: { accept, ...headers } };
   if (cache) init.cache = cache;
   if (body !== undefined) {
@@ -43,7 +47,11 @@ export async function api(path, { method = "GET", body, token, headers = {}, acc
   }
   if (!response.ok) {
     const problem = data && typeof data === "object" ? data : null;
-    throw new ApiError(response.status, problem, retryAfterSeconds(response.headers.get("retry-after")));
+    throw new ApiError(
+      response.status,
+      problem,
+      retryAfterSeconds(response.headers.get("retry-after")),
+    );
   }
   return { data, headers: response.headers, status: response.status };
 }
@@ -95,6 +103,26 @@ export function h(tag, attributes = {}, ...children) {
   }
   node.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
   return node;
+}
+
+/** A labelled form field, with an optional hint under its label. */
+export function field(id, label, input, hint) {
+  return h(
+    "div",
+    { className: "field" },
+    h("label", { htmlFor: id }, label),
+    hint ? h("p", { className: "hint", id: `${id}-hint` }, hint) : null,
+    input,
+  );
+}
+
+/** The JSON stored under `key`, or `fallback` when there is none or it does not parse. */
+export function readJson(storage, key, fallback) {
+  try {
+    return JSON.parse(storage.getItem(key)) ?? fallback;
+  } catch {
+    return fallback;
+  }
 }
 
 /** The input a problem's field name refers to: `tracks[2].id` → `tracks`. */
@@ -156,28 +184,49 @@ function formatter(zone, options) {
 
 /** `09:30` in `zone`. */
 export function clock(instant, zone) {
-  return formatter(zone, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(new Date(instant));
+  return formatter(zone, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(
+    new Date(instant),
+  );
 }
 
 /** `2027-06-08`: the date of `instant` in `zone`. */
 export function dateIn(instant, zone) {
-  const parts = formatter(zone, { year: "numeric", month: "2-digit", day: "2-digit" }).formatToParts(new Date(instant));
+  const parts = formatter(zone, {
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+  }).formatToParts(new Date(instant));
   const part = (type) => parts.find((p) => p.type === type).value;
   return `${part("year")}-${part("month")}-${part("day")}`;
 }
 
 /** `Tuesday 8 June` for a `2027-06-08` date. */
 export function longDate(date) {
-  return formatter("UTC", { weekday: "long", day: "numeric", month: "long" }).format(new Date(`${date}T12:00:00Z`));
+  return formatter("UTC", { weekday: "long", day: "numeric", month: "long" }).format(
+    new Date(`${date}T12:00:00Z`),
+  );
 }
 
 /** The zone's offset from UTC in minutes at `instant`. */
 function offsetMinutes(instant, zone) {
   const parts = formatter(zone, {
-    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+    hourCycle: "h23",
   }).formatToParts(new Date(instant));
   const part = (type) => Number(parts.find((p) => p.type === type).value);
-  const wall = Date.UTC(part("year"), part("month") - 1, part("day"), part("hour"), part("minute"), part("second"));
+  const wall = Date.UTC(
+    part("year"),
+    part("month") - 1,
+    part("day"),
+    part("hour"),
+    part("minute"),
+    part("second"),
+  );
   return Math.round((wall - Math.floor(instant / 1000) * 1000) / 60000);
 }
 

@@ -6,9 +6,25 @@
 // revalidation goes on: stale-while-revalidate with a short grace for a
 // network that works. Writes and organizer pages never touch the caches.
 
-const SHELL_CACHE = "eventfront-shell-v1";
+const SHELL_CACHE = "eventfront-shell-v2";
 const DATA_CACHE = "eventfront-data-v1";
-const SHELL = ["/", "/app.css", "/app.js", "/common.js", "/manifest.webmanifest", "/icons/icon-192.png", "/icons/icon-512.png"];
+// The page and every module it imports (the ones index.html preloads).
+const SHELL = [
+  "/",
+  "/app.css",
+  "/app.js",
+  "/common.js",
+  "/app/data.js",
+  "/app/page.js",
+  "/app/cards.js",
+  "/app/agenda.js",
+  "/app/details.js",
+  "/app/my-agenda.js",
+  "/app/registration.js",
+  "/manifest.webmanifest",
+  "/icons/icon-192.png",
+  "/icons/icon-512.png",
+];
 /** How long a read waits for the network before the saved copy answers. */
 const GRACE_MS = 800;
 
@@ -72,11 +88,16 @@ async function revalidate(cache, key, request, saved) {
   const headers = new Headers(request.headers);
   const etag = saved?.headers.get("etag");
   if (etag) headers.set("if-none-match", etag);
-  const response = await fetch(request.url, { headers, cache: "no-store", credentials: "same-origin" });
+  const response = await fetch(request.url, {
+    headers,
+    cache: "no-store",
+    credentials: "same-origin",
+  });
   if (response.status === 304 && saved) {
     const merged = new Headers(saved.headers);
     for (const [name, value] of response.headers) merged.set(name, value);
-    for (const name of ["content-encoding", "content-length", "eventfront-saved-at"]) merged.delete(name);
+    for (const name of ["content-encoding", "content-length", "eventfront-saved-at"])
+      merged.delete(name);
     const confirmed = new Response(await saved.clone().blob(), { status: 200, headers: merged });
     await cache.put(key, stamped(confirmed.clone(), await confirmed.clone().blob()));
     return confirmed;
@@ -93,7 +114,8 @@ async function revalidate(cache, key, request, saved) {
  */
 function stamped(response, body) {
   const headers = new Headers(response.headers);
-  for (const name of ["content-encoding", "content-length", "eventfront-saved-at"]) headers.delete(name);
+  for (const name of ["content-encoding", "content-length", "eventfront-saved-at"])
+    headers.delete(name);
   headers.set("eventfront-saved-at", new Date().toISOString());
   return new Response(body, { status: response.status, headers });
 }

@@ -73,7 +73,11 @@ async function render(host, slug) {
   const tracks = names(event.tracks);
   const rooms = names(event.rooms);
   const days = [...new Set(sessions.map((s) => day(s.starts_at)))].sort();
-  const [dayLabel, dayChoice] = choice("Day", "day", days.map((d) => [d, d]));
+  const [dayLabel, dayChoice] = choice(
+    "Day",
+    "day",
+    days.map((d) => [d, d]),
+  );
   const [trackLabel, trackChoice] = choice("Track", "track", [...tracks]);
   const heading = element("h2", { text: event.name });
   const list = element("ol", { "aria-label": `${event.name} agenda` });
@@ -88,7 +92,10 @@ async function render(host, slug) {
         element(
           "li",
           {},
-          element("time", { datetime: s.starts_at, text: `${clock(s.starts_at)}–${clock(s.ends_at)}` }),
+          element("time", {
+            datetime: s.starts_at,
+            text: `${clock(s.starts_at)}–${clock(s.ends_at)}`,
+          }),
           element(
             "div",
             {},
@@ -108,7 +115,13 @@ async function render(host, slug) {
   };
   dayChoice.addEventListener("change", show);
   trackChoice.addEventListener("change", show);
-  root.replaceChildren(root.firstChild, heading, element("form", {}, dayLabel, trackLabel), status, list);
+  root.replaceChildren(
+    root.firstChild,
+    heading,
+    element("form", {}, dayLabel, trackLabel),
+    status,
+    list,
+  );
   show();
 }
 

@@ -1,0 +1,92 @@
+// What every list of sessions shares: the zone its times are shown in (the
+// event's, or the viewer's by their choice) and a session's card with its
+// star.
+
+import { h, clock, zoneCity } from "/common.js";
+import {
+  state,
+  viewerZone,
+  trackName,
+  roomName,
+  speakerNames,
+  stars,
+  toggleStar,
+} from "/app/data.js";
+import { updateStarCount } from "/app/page.js";
+
+export const ZONE_KEY = "eventfront:times-in";
+
+/** Whether the viewer chose their own zone: `?tz=` when given, else their last choice. */
+export function wantsLocalTime(params = new URLSearchParams(location.search)) {
+  const chosen = params.get("tz") ?? localStorage.getItem(ZONE_KEY);
+  return chosen === "local";
+}
+
+/** Which zone times are shown in: the event's unless the viewer chose theirs. */
+export function displayZone(params) {
+  return wantsLocalTime(params) ? viewerZone : state.event.timezone;
+}
+
+export const zoneNote = (zone) =>
+  h("p", { className: "meta" }, `Times in ${zoneCity(zone)} time (${zone}).`);
+
+const trackIndex = (id) => state.event.tracks.findIndex((t) => t.id === id);
+const sessionPath = (id) => `/events/${state.slug}/sessions/${id}`;
+
+/** A toggle that stars a session; `labelled` adds visible words beside the ★. */
+export function starButton(session, { labelled = false, onToggle } = {}) {
+  const button = h(
+    "button",
+    {
+      type: "button",
+      className: "star",
+      "aria-pressed": String(stars().has(session.id)),
+      "aria-label": `Star “${session.title}”`,
+      title: "Keep in my agenda",
+    },
+    h("span", { "aria-hidden": "true" }, labelled ? "★ Star" : "★"),
+  );
+  button.addEventListener("click", () => {
+    button.setAttribute("aria-pressed", String(toggleStar(session.id)));
+    updateStarCount();
+    onToggle?.();
+  });
+  return button;
+}
+
+/**
+ * One session as a card: time, room, title, speakers, track, star. `where`
+ * names the list it is in, so its ids stay unique when a session shows
+ * twice (now / next and its day).
+ */
+export function sessionCard(session, zone, { where = "list", placement, onToggle } = {}) {
+  const index = trackIndex(session.track);
+  const titleId = `${where}-title-${session.id}`;
+  return h(
+    "article",
+    {
+      className: `session${index >= 0 ? ` track-${index % 6}` : " track-none"}`,
+      style: placement,
+      "aria-labelledby": titleId,
+      dataset: { session: session.id },
+    },
+    h(
+      "p",
+      { className: "when" },
+      h(
+        "time",
+        { dateTime: session.starts_at },
+        `${clock(session.starts_at, zone)}–${clock(session.ends_at, zone)}`,
+      ),
+      session.room
+        ? h("span", { className: "room" }, ` · ${roomName(session.room) ?? session.room}`)
+        : null,
+    ),
+    h("h3", { id: titleId }, h("a", { href: sessionPath(session.id) }, session.title)),
+    session.speakers.length ? h("p", { className: "who" }, speakerNames(session).join(", ")) : null,
+    session.track
+      ? h("p", { className: "track" }, trackName(session.track) ?? session.track)
+      : null,
+    starButton(session, { onToggle }),
+  );
+}

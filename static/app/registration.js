@@ -1,0 +1,341 @@
+// Registering for the event: one Idempotency-Key per submission, retries
+// that honour Retry-After with their progress shown, and the outcome with
+// its manage link. That link opens one registration (the token is in the
+// URL's fragment, or kept in this browser): its status, and cancelling it.
+
+import {
+  api,
+  ApiError,
+  withRetry,
+  isRetryable,
+  h,
+  field,
+  readJson,
+  showFieldErrors,
+  clearFieldErrors,
+  clock,
+  dateIn,
+  longDate,
+  zoneCity,
+} from "/common.js";
+import { state, savedRegistrations, saveRegistration } from "/app/data.js";
+import { announce, markCurrentNav, render } from "/app/page.js";
+
+const managePath = (entry) =>
+  `/registrations/${encodeURIComponent(entry.id)}#token=${encodeURIComponent(entry.token)}`;
+
+function outcomePanel(answer) {
+  const confirmed = answer.status === "confirmed";
+  return h(
+    "div",
+    {
+      className: `outcome ${confirmed ? "ok" : "wait"}`,
+      id: "outcome",
+      role: "status",
+      tabIndex: -1,
+    },
+    h(
+      "h2",
+      {},
+      confirmed
+        ? "You are registered: confirmed"
+        : `You are on the waitlist: position ${answer.position}`,
+    ),
+    h(
+      "p",
+      {},
+      confirmed
+        ? "Your seat is confirmed."
+        : "Every seat is taken. If someone cancels, the first person on the waitlist gets their seat. Your manage link always shows your current status.",
+    ),
+    h(
+      "p",
+      {},
+      "Keep this link to see your status or cancel: ",
+      h(
+        "a",
+        { href: managePath({ id: answer.id, token: answer.manage_token }), id: "manage-link" },
+        "manage my registration",
+      ),
+      ".",
+    ),
+  );
+}
+
+export function registerView() {
+  markCurrentNav("nav-register");
+  const settings = state.event.registration || { open: false };
+  const pendingKey = `eventfront:pending-registration:${state.slug}`;
+  const mine = savedRegistrations().filter((r) => r.event === state.slug);
+  const previous = mine.length
+    ? h(
+        "section",
+        { "aria-labelledby": "mine-heading" },
+        h("h2", { id: "mine-heading" }, "Registrations made in this browser"),
+        h(
+          "ul",
+          {},
+          mine.map((r) => h("li", {}, h("a", { href: managePath(r) }, `${r.name} — manage`))),
+        ),
+      )
+    : null;
+  const moment = Date.now();
+  const zone = state.event.timezone;
+  const at = (instant) =>
+    `${longDate(dateIn(instant, zone))}, ${clock(instant, zone)} (${zoneCity(zone)} time)`;
+  const closedBecause = !settings.open
+    ? "Registration is closed."
+    : settings.opens_at && moment < Date.parse(settings.opens_at)
+      ? `Registration opens on ${at(settings.opens_at)}.`
+      : settings.closes_at && moment >= Date.parse(settings.closes_at)
+        ? `Registration closed on ${at(settings.closes_at)}.`
+        : null;
+  if (closedBecause) {
+    return render("Register", [
+      h("h1", {}, "Register"),
+      h("p", { className: "notice" }, closedBecause),
+      previous,
+    ]);
+  }
+  // What is being done is announced once per attempt; the countdown beside
+  // it ticks visibly without being read out every second.
+  const progressStatus = h("span", { role: "status", id: "progress-status" });
+  const countdown = h("span", { "aria-hidden": "true", id: "progress-countdown" });
+  const progress = h(
+    "p",
+    { id: "progress", className: "progress" },
+    progressStatus,
+    " ",
+    countdown,
+  );
+  const showProgress = (text, ticking = "") => {
+    announce(progressStatus, text);
+    countdown.textContent = ticking;
+  };
+  const formError = h("div", { id: "form-error", role: "alert" });
+  const form = h(
+    "form",
+    { id: "register-form", noValidate: true, "aria-describedby": "capacity" },
+    field(
+      "reg-name",
+      "Full name",
+      h("input", { id: "reg-name", name: "name", autocomplete: "name", required: true }),
+    ),
+    field(
+      "reg-email",
+      "Email",
+      h("input", {
+        id: "reg-email",
+        name: "email",
+        type: "email",
+        autocomplete: "email",
+        required: true,
+        "aria-describedby": "reg-email-hint",
+      }),
+      "We use it only to tell you about this event.",
+    ),
+    h("button", { type: "submit", id: "register-button" }, "Register"),
+    progress,
+    formError,
+  );
+  const outcome = h("div", {});
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = { name: form.elements.name.value.trim(), email: form.elements.email.value.trim() };
+    // One key per submission: a retry of the same details reuses it, so the
+    // origin answers a retried request exactly once.
+    const pending = readJson(sessionStorage, pendingKey, null);
+    const key =
+      pending && JSON.stringify(pending.body) === JSON.stringify(body)
+        ? pending.key
+        : crypto.randomUUID();
+    sessionStorage.setItem(pendingKey, JSON.stringify({ key, body }));
+    clearFieldErrors(form);
+    formError.replaceChildren();
+    outcome.replaceChildren();
+    const button = form.querySelector("#register-button");
+    button.disabled = true;
+    showProgress("Sending your registration…");
+    try {
+      const { data } = await withRetry(
+        () =>
+          api(`/api/events/${state.slug}/registrations`, {
+            method: "POST",
+            body,
+            headers: { "idempotency-key": key },
+          }),
+        {
+          onWait: ({ attempt, of, seconds, error }) => {
+            const why = error instanceof ApiError ? "The server is busy" : "No connection";
+            if (seconds > 0)
+              showProgress(
+                `${why}; trying again (attempt ${attempt} of ${of}).`,
+                `Next try in ${seconds} s…`,
+              );
+            else showProgress(`Sending again (attempt ${attempt} of ${of})…`);
+          },
+        },
+      );
+      sessionStorage.removeItem(pendingKey);
+      saveRegistration({
+        id: data.id,
+        token: data.manage_token,
+        event: state.slug,
+        name: body.name,
+      });
+      showProgress("");
+      form.hidden = true;
+      outcome.replaceChildren(outcomePanel(data));
+      outcome.querySelector("#outcome").focus();
+    } catch (error) {
+      showProgress("");
+      if (error instanceof ApiError && error.fieldErrors.length) {
+        const rest = showFieldErrors(form, error.fieldErrors);
+        if (rest.length)
+          formError.append(h("p", { className: "error" }, rest.map((r) => r.message).join(" ")));
+      } else {
+        const why = error instanceof ApiError ? error.message : "The site could not be reached.";
+        formError.append(
+          h(
+            "p",
+            { className: "error" },
+            `Your registration did not go through: ${why} `,
+            isRetryable(error)
+              ? "Your details are kept; press Register to try again — you will not be registered twice."
+              : "",
+          ),
+        );
+      }
+    } finally {
+      button.disabled = false;
+    }
+  });
+  const capacity =
+    settings.capacity == null
+      ? "There is no limit on seats."
+      : `${settings.capacity} seats. When they are taken, you join the waitlist in order of arrival.`;
+  render("Register", [
+    h("h1", {}, `Register for ${state.event.name}`),
+    h("p", { id: "capacity" }, capacity),
+    form,
+    outcome,
+    previous,
+  ]);
+}
+
+export async function manageView(id) {
+  markCurrentNav(null);
+  const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
+  const token = fromHash || savedRegistrations().find((r) => r.id === id)?.token;
+  if (!token)
+    return render("Registration", [
+      h("h1", {}, "Your registration"),
+      h("p", { role: "alert" }, "This link is incomplete: it has no manage token."),
+    ]);
+  let registration;
+  try {
+    ({ data: registration } = await api(`/api/registrations/${encodeURIComponent(id)}`, { token }));
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) {
+      return render("Registration", [
+        h("h1", {}, "Your registration"),
+        h("p", { role: "alert" }, "This manage link is not valid."),
+      ]);
+    }
+    throw error;
+  }
+  const statusText = (r) =>
+    r.status === "waitlisted" ? `waitlisted, position ${r.position}` : r.status;
+  const status = h(
+    "p",
+    {
+      id: "registration-status",
+      className: `status-${registration.status}`,
+      role: "status",
+      tabIndex: -1,
+    },
+    `Status: ${statusText(registration)}`,
+  );
+  const actions = h("div", { className: "actions" });
+  const showActions = () => {
+    if (registration.status === "cancelled") {
+      actions.replaceChildren(
+        h(
+          "p",
+          {},
+          "This registration is cancelled. You can ",
+          h("a", { href: `/events/${registration.event}/register` }, "register again"),
+          ".",
+        ),
+      );
+      return;
+    }
+    const cancel = h(
+      "button",
+      { type: "button", id: "cancel-registration", className: "danger" },
+      "Cancel my registration",
+    );
+    cancel.addEventListener("click", () => {
+      const confirm = h(
+        "button",
+        { type: "button", id: "confirm-cancel", className: "danger" },
+        "Yes, cancel it",
+      );
+      const keep = h("button", { type: "button", onclick: showActions }, "No, keep it");
+      confirm.addEventListener("click", async () => {
+        confirm.disabled = true;
+        try {
+          await withRetry(
+            () => api(`/api/registrations/${encodeURIComponent(id)}`, { method: "DELETE", token }),
+            {
+              onWait: ({ seconds }) => {
+                status.textContent = `The server is busy; trying again in ${seconds} s…`;
+              },
+            },
+          );
+          ({ data: registration } = await api(`/api/registrations/${encodeURIComponent(id)}`, {
+            token,
+            cache: "no-store",
+          }));
+          status.className = `status-${registration.status}`;
+          status.textContent = `Status: ${statusText(registration)}`;
+          showActions();
+          status.focus();
+        } catch (error) {
+          actions.append(
+            h(
+              "p",
+              { className: "error", role: "alert" },
+              `Cancelling did not work: ${error.message}`,
+            ),
+          );
+          confirm.disabled = false;
+        }
+      });
+      actions.replaceChildren(
+        h("p", {}, "Cancel this registration? Your seat goes to the next person on the waitlist."),
+        confirm,
+        " ",
+        keep,
+      );
+      confirm.focus();
+    });
+    actions.replaceChildren(cancel);
+  };
+  showActions();
+  render("Your registration", [
+    h("h1", {}, "Your registration"),
+    h(
+      "dl",
+      { className: "facts" },
+      h("dt", {}, "Name"),
+      h("dd", {}, registration.name),
+      h("dt", {}, "Email"),
+      h("dd", {}, registration.email),
+      h("dt", {}, "Event"),
+      h("dd", {}, h("a", { href: `/events/${registration.event}/` }, registration.event)),
+    ),
+    status,
+    actions,
+  ]);
+}
