@@ -5,7 +5,14 @@
 // starts the page; each module there says what it is for.
 
 import { api, ApiError, h } from "/common.js";
-import { state, loadEvent } from "/app/data.js";
+import {
+  state,
+  loadEvent,
+  noteAgendaSizes,
+  ensureSessions,
+  ensureSpeakers,
+  stars,
+} from "/app/data.js";
 import {
   notFound,
   redraw,
@@ -15,9 +22,12 @@ import {
   showFreshness,
 } from "/app/page.js";
 import { agendaView } from "/app/agenda.js";
-import { sessionView, speakersView, speakerView } from "/app/details.js";
-import { myAgendaView } from "/app/my-agenda.js";
-import { registerView, manageView } from "/app/registration.js";
+
+// The views a first visit does not show are loaded when first opened, so
+// that the agenda comes with the least code.
+const details = () => import("/app/details.js");
+const myAgenda = () => import("/app/my-agenda.js");
+const registration = () => import("/app/registration.js");
 
 /** How old the event may be before a view loads it again, and how often it is checked. */
 const REFRESH_MS = 30_000;
@@ -60,9 +70,10 @@ addEventListener("popstate", () => route().catch(showFailure));
 async function route() {
   const path = location.pathname;
   const manage = path.match(/^\/registrations\/([^/]+)\/?$/);
-  if (manage) return manageView(decodeURIComponent(manage[1]));
+  if (manage) return (await registration()).manageView(decodeURIComponent(manage[1]));
   if (path === "/" || path === "/index.html") {
     const { data } = await api("/api/events");
+    noteAgendaSizes(data.events);
     if (!data.events.length)
       return render("No events", [
         h("h1", {}, "No events yet"),
@@ -85,11 +96,27 @@ async function route() {
   }
   const parts = rest.split("/").filter(Boolean).map(decodeURIComponent);
   if (parts.length === 0) return agendaView();
-  if (parts[0] === "sessions" && parts.length === 2) return sessionView(parts[1]);
-  if (parts[0] === "speakers" && parts.length === 1) return speakersView();
-  if (parts[0] === "speakers" && parts.length === 2) return speakerView(parts[1]);
-  if (parts[0] === "my-agenda" && parts.length === 1) return myAgendaView();
-  if (parts[0] === "register" && parts.length === 1) return registerView();
+  // A large agenda holds only what was asked for: each view asks for its own.
+  if (parts[0] === "sessions" && parts.length === 2) {
+    await ensureSessions([parts[1]]);
+    // Affiliations too, where the whole speakers document is small.
+    if (!state.large) await ensureSpeakers();
+    return (await details()).sessionView(parts[1]);
+  }
+  if (parts[0] === "speakers" && parts.length === 1) {
+    await ensureSpeakers();
+    return (await details()).speakersView();
+  }
+  if (parts[0] === "speakers" && parts.length === 2) {
+    await ensureSpeakers();
+    await ensureSessions(state.speakerById.get(parts[1])?.sessions ?? []);
+    return (await details()).speakerView(parts[1]);
+  }
+  if (parts[0] === "my-agenda" && parts.length === 1) {
+    await ensureSessions(stars());
+    return (await myAgenda()).myAgendaView();
+  }
+  if (parts[0] === "register" && parts.length === 1) return (await registration()).registerView();
   return notFound();
 }
 

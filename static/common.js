@@ -1,8 +1,8 @@
 // What the attendee and organizer pages share: calling the edge's API
 // (docs/api.md) with RFC 9457 problems turned into errors that name their
-// fields, the retry policy for writes, building DOM without innerHTML, form
-// fields and their errors, JSON kept in storage, and showing instants in a
-// chosen IANA zone.
+// fields, building DOM without innerHTML, form fields, JSON kept in storage,
+// and showing instants in a chosen IANA zone. Writing (retries, field
+// errors) is in forms.js, which a first visit does not load.
 
 /** An answer the API refused, with its problem details. */
 export class ApiError extends Error {
@@ -56,33 +56,6 @@ export async function api(
   return { data, headers: response.headers, status: response.status };
 }
 
-/** Whether trying the same request again later may succeed. */
-export function isRetryable(error) {
-  return !(error instanceof ApiError) || error.status === 503 || error.status === 429;
-}
-
-/**
- * Runs `attempt` until it succeeds, retrying what `isRetryable` allows:
- * after Retry-After when the server gave one, else with growing pauses.
- * `onWait({attempt, of, seconds})` is told every second of every wait, so
- * the page can show its progress. Gives up after `attempts` tries.
- */
-export async function withRetry(attempt, { attempts = 8, onWait = () => {} } = {}) {
-  for (let tried = 1; ; tried++) {
-    try {
-      return await attempt(tried);
-    } catch (error) {
-      if (!isRetryable(error) || tried >= attempts) throw error;
-      const wait = error.retryAfter ?? Math.min(2 ** (tried - 1), 30);
-      for (let left = Math.min(wait, 60); left > 0; left--) {
-        onWait({ attempt: tried + 1, of: attempts, seconds: left, error });
-        await new Promise((resolve) => setTimeout(resolve, 1000));
-      }
-      onWait({ attempt: tried + 1, of: attempts, seconds: 0, error });
-    }
-  }
-}
-
 /** `h("a", {href: "/x"}, "text", child)`: an element, children as text or nodes. */
 export function h(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
@@ -123,54 +96,6 @@ export function readJson(storage, key, fallback) {
   } catch {
     return fallback;
   }
-}
-
-/** The input a problem's field name refers to: `tracks[2].id` → `tracks`. */
-function fieldControl(form, field) {
-  const name = field.split(/[[.]/)[0];
-  return form.elements.namedItem(field) || form.elements.namedItem(name);
-}
-
-/** Removes every message a previous `showFieldErrors` put on `form`. */
-export function clearFieldErrors(form) {
-  for (const message of form.querySelectorAll(".field-error")) message.remove();
-  for (const control of form.querySelectorAll("[aria-invalid]")) {
-    control.removeAttribute("aria-invalid");
-    // Back to what described it before (a hint, say), or nothing.
-    const before = control.dataset.describedBefore;
-    if (before) control.setAttribute("aria-describedby", before);
-    else control.removeAttribute("aria-describedby");
-    delete control.dataset.describedBefore;
-  }
-}
-
-/**
- * Puts each `{field, message}` next to its input, tied to it for screen
- * readers, focuses the first, and returns the errors no input matched.
- */
-export function showFieldErrors(form, errors) {
-  clearFieldErrors(form);
-  const unmatched = [];
-  let first = null;
-  for (const [index, { field, message }] of errors.entries()) {
-    const control = fieldControl(form, field);
-    if (!control || !control.id) {
-      unmatched.push({ field, message });
-      continue;
-    }
-    const id = `${control.id}-error-${index}`;
-    const text = field.split(/[[.]/)[0] === field ? message : `${field}: ${message}`;
-    if (control.getAttribute("aria-invalid") !== "true") {
-      control.dataset.describedBefore = control.getAttribute("aria-describedby") ?? "";
-    }
-    control.setAttribute("aria-invalid", "true");
-    const described = control.getAttribute("aria-describedby");
-    control.setAttribute("aria-describedby", described ? `${described} ${id}` : id);
-    control.closest(".field")?.append(h("p", { className: "field-error", id }, text));
-    first ??= control;
-  }
-  first?.focus();
-  return unmatched;
 }
 
 const formatters = new Map();

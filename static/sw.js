@@ -14,6 +14,7 @@ const SHELL = [
   "/app.css",
   "/app.js",
   "/common.js",
+  "/forms.js",
   "/app/data.js",
   "/app/page.js",
   "/app/cards.js",
@@ -56,6 +57,11 @@ self.addEventListener("fetch", (event) => {
   if (url.origin !== self.location.origin) return;
   if (url.pathname.startsWith("/api/events")) {
     event.respondWith(networkOrSaved(event, DATA_CACHE, request.url, request));
+    // The whole agenda names its speakers, whose bios the page asks for only
+    // on their pages: saved in the background too, so those open offline.
+    if (/^\/api\/events\/[^/]+\/sessions$/.test(url.pathname) && !url.search) {
+      event.waitUntil(saveToo(url.href.replace(/sessions$/, "speakers")));
+    }
   } else if (request.mode === "navigate" && !url.pathname.startsWith("/admin")) {
     // Every attendee page is the same shell, which routes by its URL.
     event.respondWith(networkOrSaved(event, SHELL_CACHE, "/", request));
@@ -63,6 +69,12 @@ self.addEventListener("fetch", (event) => {
     event.respondWith(networkOrSaved(event, SHELL_CACHE, url.pathname, request));
   }
 });
+
+/** Revalidates the saved copy of `url` (or saves it), answering nobody. */
+async function saveToo(url) {
+  const cache = await caches.open(DATA_CACHE);
+  await revalidate(cache, url, new Request(url), await cache.match(url)).catch(() => {});
+}
 
 /**
  * The network's answer when it comes within the grace period, else the

@@ -2,7 +2,8 @@
 // forms that show a refused write by its fields, sections, tables, saving
 // and deleting a session or speaker, and downloads made in the page.
 
-import { ApiError, h, showFieldErrors, clearFieldErrors } from "/common.js";
+import { ApiError, h } from "/common.js";
+import { showFieldErrors, clearFieldErrors } from "/forms.js";
 import { call } from "/admin/client.js";
 import { reload, signOut } from "/admin/admin.js";
 

@@ -4,7 +4,7 @@
 // event runs.
 
 import { h, clock, dateIn, longDate, zoneCity } from "/common.js";
-import { state, viewerZone, speakerNames } from "/app/data.js";
+import { state, viewerZone, speakerNames, ensureDay } from "/app/data.js";
 import { announce, markCurrentNav, redraw, render, tickEveryMinute } from "/app/page.js";
 import { ZONE_KEY, wantsLocalTime, displayZone, sessionCard } from "/app/cards.js";
 
@@ -131,9 +131,14 @@ export function agendaView() {
     room: params.get("room") || "",
     q: params.get("q") || "",
   };
-  // Days are dates in the zone shown, so they change with the zone.
-  const days = [...new Set(state.sessions.map((s) => dateIn(s.starts_at, zone)))];
-  const day = days.includes(params.get("day")) ? params.get("day") : "";
+  // Days are dates in the zone shown, so they change with the zone; a large
+  // agenda comes one day at a time, by the event's own days.
+  const days = state.large
+    ? state.event.days.map((d) => d.date)
+    : [...new Set(state.sessions.map((s) => dateIn(s.starts_at, zone)))];
+  const today = dateIn(now(), state.event.timezone);
+  const firstDay = days.includes(today) ? today : days[0];
+  const day = days.includes(params.get("day")) ? params.get("day") : state.large ? firstDay : "";
   if (params.get("day") && !day) {
     params.delete("day");
     history.replaceState(null, "", `${location.pathname}${params.size ? `?${params}` : ""}`);
@@ -165,7 +170,12 @@ export function agendaView() {
       "aria-label": "Filter the agenda",
       onsubmit: (e) => e.preventDefault(),
     },
-    select("day", "Day", [["", "All days"], ...days.map((d) => [d, longDate(d)])], day),
+    select(
+      "day",
+      "Day",
+      [...(state.large ? [] : [["", "All days"]]), ...days.map((d) => [d, longDate(d)])],
+      day,
+    ),
     select(
       "track",
       "Track",
@@ -187,7 +197,9 @@ export function agendaView() {
         id: "q",
         name: "q",
         value: filters.q,
-        placeholder: "Title, abstract or speaker",
+        placeholder: state.large
+          ? "Title, abstract or speaker (this day)"
+          : "Title, abstract or speaker",
         autocomplete: "off",
       }),
     ),
@@ -211,7 +223,8 @@ export function agendaView() {
     const byDay = new Map();
     for (const s of chosenSessions()) {
       const key = dateIn(s.starts_at, zone);
-      if (chosenDay && key !== chosenDay) continue;
+      const dayOf = state.large ? dateIn(s.starts_at, state.event.timezone) : key;
+      if (chosenDay && dayOf !== chosenDay) continue;
       if (!byDay.has(key)) byDay.set(key, []);
       byDay.get(key).push(s);
     }
@@ -223,6 +236,7 @@ export function agendaView() {
     dayList.replaceChildren(...[...byDay].map(([date, list]) => dayGrid(date, list, zone)));
     tick();
   };
+  const dayFailed = () => announce(summary, "This day could not be loaded; check your connection.");
   const update = () => {
     const p = new URLSearchParams(location.search);
     for (const name of ["day", "track", "room", "q"]) {
@@ -246,7 +260,7 @@ export function agendaView() {
       room: p.get("room") || "",
       q: p.get("q") || "",
     });
-    fill();
+    ensureDay(p.get("day")).then(fill, dayFailed);
   };
   let typing;
   controls.addEventListener("change", update);
@@ -255,7 +269,8 @@ export function agendaView() {
     typing = setTimeout(update, 150);
   });
   render("Agenda", [h("h1", {}, "Agenda"), controls, nowSlot, summary, dayList], { focus: false });
-  fill();
+  if (state.large) announce(summary, "Loading the agenda of this day…");
+  ensureDay(day).then(fill, dayFailed);
   // While the event runs, "now / next" follows the clock (not a preview's `?at=`).
   if (!params.get("at") && Date.now() < Date.parse(state.event.ends_at)) tickEveryMinute(tick);
 }

@@ -31,7 +31,9 @@ export function showEventHeading() {
 }
 
 export function updateStarCount() {
-  const count = state.slug ? [...stars()].filter((id) => state.sessionById.has(id)).length : 0;
+  // A large agenda holds only some sessions: every star counts there.
+  const held = [...stars()].filter((id) => state.large || state.sessionById.has(id));
+  const count = state.slug ? held.length : 0;
   document.getElementById("star-count").textContent = count ? `(${count})` : "";
 }
 

@@ -3,21 +3,8 @@
 // its manage link. That link opens one registration (the token is in the
 // URL's fragment, or kept in this browser): its status, and cancelling it.
 
-import {
-  api,
-  ApiError,
-  withRetry,
-  isRetryable,
-  h,
-  field,
-  readJson,
-  showFieldErrors,
-  clearFieldErrors,
-  clock,
-  dateIn,
-  longDate,
-  zoneCity,
-} from "/common.js";
+import { api, ApiError, h, field, readJson, clock, dateIn, longDate, zoneCity } from "/common.js";
+import { withRetry, isRetryable, showFieldErrors, clearFieldErrors } from "/forms.js";
 import { state, savedRegistrations, saveRegistration } from "/app/data.js";
 import { announce, markCurrentNav, render } from "/app/page.js";
 

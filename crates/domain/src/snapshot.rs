@@ -109,6 +109,7 @@ pub fn build(
         "timezone": event.timezone,
         "starts_at": time(event.starts_at),
         "ends_at": time(event.ends_at),
+        "sessions": draft.sessions.len(),
         "version": version,
     });
     let registration = &event.registration;
@@ -136,12 +137,20 @@ pub fn build(
     });
     let mut sessions: Vec<&Session> = draft.sessions.iter().collect();
     sessions.sort_by(|a, b| (a.starts_at, &a.room, &a.id).cmp(&(b.starts_at, &b.room, &b.id)));
+    let mut speakers: Vec<&Speaker> = draft.speakers.iter().collect();
+    speakers.sort_by(|a, b| (a.name.to_lowercase(), &a.id).cmp(&(b.name.to_lowercase(), &b.id)));
+    // The agenda names its speakers, so a page needs no other document to
+    // show it; bios and links stay in the speakers document.
+    let named: Vec<Value> = speakers
+        .iter()
+        .filter(|sp| sessions.iter().any(|s| s.speakers.contains(&sp.id)))
+        .map(|sp| json!({ "id": sp.id, "name": sp.name }))
+        .collect();
     let sessions_doc = json!({
         "version": version,
         "sessions": sessions.iter().map(|s| session_json(s, &time)).collect::<Vec<_>>(),
+        "speakers": named,
     });
-    let mut speakers: Vec<&Speaker> = draft.speakers.iter().collect();
-    speakers.sort_by(|a, b| (a.name.to_lowercase(), &a.id).cmp(&(b.name.to_lowercase(), &b.id)));
     let speakers_doc = json!({
         "version": version,
         "speakers": speakers
@@ -351,7 +360,13 @@ mod tests {
             "2027-06-08T10:45:00+01:00"
         );
         assert_eq!(doc(&s, SPEAKERS)["speakers"][0]["sessions"][0], "session-0");
+        assert_eq!(
+            sessions["speakers"][0],
+            json!({ "id": doc(&s, SPEAKERS)["speakers"][0]["id"], "name": doc(&s, SPEAKERS)["speakers"][0]["name"] }),
+            "the agenda names its speakers"
+        );
         assert_eq!(doc(&s, SUMMARY)["slug"], "summit");
+        assert_eq!(doc(&s, SUMMARY)["sessions"], 2, "how large the agenda is");
     }
 
     #[test]

@@ -784,3 +784,243 @@ async fn the_agenda_and_a_personal_agenda_open_with_the_network_gone() {
     browser.screenshot("offline-agenda").await;
     browser.close().await;
 }
+
+/// What a page load fetched over the network (not from the browser's
+/// cache): each request's path (with its query) and the bytes of its body on
+/// the wire (compressed where it was).
+async fn fetched(browser: &Browser) -> Vec<(String, u64)> {
+    let entries = browser
+        .eval(
+            "return [...performance.getEntriesByType('navigation'), \
+             ...performance.getEntriesByType('resource')] \
+             .filter(e => e.transferSize > 0) \
+             .map(e => { const u = new URL(e.name); return [u.pathname + u.search, e.encodedBodySize]; })",
+        )
+        .await;
+    serde_json::from_value(entries).unwrap()
+}
+
+fn print_transfer(label: &str, fetched: &[(String, u64)]) -> u64 {
+    let total: u64 = fetched.iter().map(|(_, bytes)| bytes).sum();
+    println!("{label}: {} requests, {total} bytes gzipped", fetched.len());
+    for (path, bytes) in fetched {
+        println!("  {bytes:>7}  {path}");
+    }
+    total
+}
+
+/// A generated event of `days` × `rooms` × `slots` half-hour sessions, one
+/// speaker each among `speakers`, with text that varies as real abstracts do
+/// (so that it compresses as they do, not as a repeated phrase would).
+fn large_draft(days: usize, rooms: usize, slots: usize, speakers: usize) -> Value {
+    const WORDS: [&str; 48] = [
+        "edge",
+        "component",
+        "latency",
+        "cache",
+        "runtime",
+        "sandbox",
+        "stream",
+        "schema",
+        "deploy",
+        "region",
+        "kernel",
+        "memory",
+        "thread",
+        "queue",
+        "budget",
+        "trace",
+        "metric",
+        "tenant",
+        "policy",
+        "secret",
+        "replica",
+        "shard",
+        "index",
+        "vector",
+        "compiler",
+        "linker",
+        "module",
+        "binding",
+        "socket",
+        "proxy",
+        "router",
+        "gateway",
+        "failover",
+        "rollout",
+        "canary",
+        "backoff",
+        "timeout",
+        "quota",
+        "ledger",
+        "audit",
+        "snapshot",
+        "journal",
+        "consensus",
+        "lease",
+        "epoch",
+        "fuel",
+        "arena",
+        "pool",
+    ];
+    // A small deterministic generator: the same event on every run.
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut word = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        WORDS[(seed % WORDS.len() as u64) as usize]
+    };
+    let mut text = |words: usize| (0..words).map(|_| word()).collect::<Vec<_>>().join(" ");
+    let sessions: Vec<Value> = (0..days * rooms * slots)
+        .map(|i| {
+            let (day, room, slot) = (i / (rooms * slots), i / slots % rooms, i % slots);
+            let start = jiff::civil::date(2027, 9, 6 + day as i8).at(8, 0, 0, 0)
+                + jiff::Span::new().minutes(30 * slot as i64);
+            let at =
+                |t: jiff::civil::DateTime| format!("{}+02:00", t.strftime("%Y-%m-%dT%H:%M:%S"));
+            json!({
+                "id": format!("s-{day}-{room}-{slot}"),
+                "title": format!("{}, part {i}", text(5)),
+                "abstract": text(40),
+                "starts_at": at(start),
+                "ends_at": at(start + jiff::Span::new().minutes(25)),
+                "room": format!("room-{room}"),
+                "speakers": [format!("speaker-{}", i % speakers)],
+            })
+        })
+        .collect();
+    json!({
+        "event": {
+            "name": "Mega Conf 2027",
+            "timezone": "Europe/Berlin",
+            "starts_at": "2027-09-06T08:00:00+02:00",
+            "ends_at": format!("2027-09-{:02}T20:00:00+02:00", 5 + days),
+            "rooms": (0..rooms).map(|r| json!({ "id": format!("room-{r}"), "name": format!("Room {r}") })).collect::<Vec<_>>(),
+            "registration": { "open": true, "capacity": 5000 }
+        },
+        "speakers": (0..speakers).map(|s| json!({
+            "id": format!("speaker-{s}"),
+            "name": format!("Speaker Number {s}"),
+            "bio": text(25),
+        })).collect::<Vec<_>>(),
+        "sessions": sessions,
+    })
+}
+
+#[tokio::test]
+async fn a_first_visit_is_small_and_a_large_agenda_comes_one_day_at_a_time() {
+    let _turn = TURN.lock().await;
+    let (app, server) = system(|o| o).await;
+    let demo_sessions = sessions(&app, "").await.len();
+
+    // The demo: code and the agenda, nothing a later view needs.
+    let browser = Browser::start(&server.url(), VIEWER_ZONE).await;
+    browser.open("/").await;
+    wait_count(&browser, "article.session", demo_sessions).await;
+    let demo = fetched(&browser).await;
+    let total = print_transfer("first visit, demo", &demo);
+    assert!(
+        total <= 31 * 1024,
+        "the demo's first visit stays within 31 KB gzipped: {total}"
+    );
+    for later in ["/speakers", "/app/registration.js", "/app/details.js"] {
+        assert!(
+            !demo.iter().any(|(path, _)| path.ends_with(later)),
+            "{later} waits until it is needed"
+        );
+    }
+    browser.close().await;
+
+    // A generated event of 2,000 sessions over four days.
+    let slug = "mega-conf-2027";
+    let draft = large_draft(4, 25, 20, 1_000);
+    let put = app
+        .send(
+            http::Request::put(format!("/api/admin/events/{slug}/draft"))
+                .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
+                .header("content-type", "application/json")
+                .body(Bytes::from(draft.to_string()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(put.status(), 200, "{}", String::from_utf8_lossy(put.body()));
+    let published = app
+        .send(
+            http::Request::post(format!("/api/admin/events/{slug}/publish"))
+                .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
+                .header("content-type", "application/json")
+                .body(Bytes::from(json!({ "note": "Generated" }).to_string()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(published.status(), 201);
+    let whole = app
+        .send(
+            http::Request::get(format!("/api/events/{slug}/sessions"))
+                .header("accept-encoding", "gzip")
+                .body(Bytes::new())
+                .unwrap(),
+        )
+        .await;
+    println!(
+        "the whole agenda of 2,000 sessions would be {} bytes gzipped",
+        whole.body().len()
+    );
+
+    let browser = Browser::start(&server.url(), VIEWER_ZONE).await;
+    browser.open(&format!("/events/{slug}/")).await;
+    wait_count(&browser, "article.session", 500).await;
+    let large = fetched(&browser).await;
+    print_transfer("first visit, 2,000 sessions", &large);
+    let agenda: Vec<&str> = large
+        .iter()
+        .map(|(path, _)| path.as_str())
+        .filter(|path| path.contains("/sessions") || path.contains("/speakers"))
+        .collect();
+    assert_eq!(
+        agenda,
+        [format!("/api/events/{slug}/sessions?day=2027-09-06")],
+        "one day, and nothing else of the agenda"
+    );
+    let day: u64 = large
+        .iter()
+        .filter(|(path, _)| path.contains("/sessions?day="))
+        .map(|(_, bytes)| bytes)
+        .sum();
+    assert!(
+        day * 3 < whole.body().len() as u64,
+        "one day is a fraction of the whole agenda: {day} of {}",
+        whole.body().len()
+    );
+
+    // The next day comes when chosen; a session of the first stays starred.
+    let first = "s-0-0-0";
+    browser
+        .press(&format!("article[data-session='{first}'] button.star"), " ")
+        .await;
+    browser.wait_text("#star-count", "(1)").await;
+    browser.choose("#day", "2027-09-07").await;
+    wait_count(&browser, "article[data-session='s-1-0-0']", 1).await;
+    wait_count(&browser, "article.session", 500).await;
+    browser.click("#nav-mine").await;
+    wait_count(&browser, "article.session", 1).await;
+    assert_eq!(
+        browser
+            .count(&format!("article[data-session='{first}']"))
+            .await,
+        1
+    );
+    // A session of a day never opened, and the speakers, on their pages.
+    browser
+        .open(&format!("/events/{slug}/sessions/s-3-24-19"))
+        .await;
+    browser.wait_text("h1", ", part 1999").await;
+    browser.wait_text(".people", "Speaker Number 999").await;
+    browser
+        .open(&format!("/events/{slug}/speakers/speaker-999"))
+        .await;
+    browser.wait_text("h1", "Speaker Number 999").await;
+    wait_count(&browser, "article.session", 2).await;
+    browser.close().await;
+}
