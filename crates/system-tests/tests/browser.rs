@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use spin_test_host::{App, AppOptions, LinkFault, Server};
 use std::time::Duration;
 use system_tests::browser::{Browser, until};
-use system_tests::{ADMIN_TOKEN, dev_app, json as body_json, registration};
+use system_tests::{ADMIN_TOKEN, admin_request, dev_app, json as body_json, registration};
 
 /// One browser at a time: three Chromiums on two cores only slow each other.
 static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -936,23 +936,19 @@ async fn a_first_visit_is_small_and_a_large_agenda_comes_one_day_at_a_time() {
     let slug = "mega-conf-2027";
     let draft = large_draft(4, 25, 20, 1_000);
     let put = app
-        .send(
-            http::Request::put(format!("/api/admin/events/{slug}/draft"))
-                .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
-                .header("content-type", "application/json")
-                .body(Bytes::from(draft.to_string()))
-                .unwrap(),
-        )
+        .send(admin_request(
+            "PUT",
+            &format!("/api/admin/events/{slug}/draft"),
+            Some(draft),
+        ))
         .await;
     assert_eq!(put.status(), 200, "{}", String::from_utf8_lossy(put.body()));
     let published = app
-        .send(
-            http::Request::post(format!("/api/admin/events/{slug}/publish"))
-                .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
-                .header("content-type", "application/json")
-                .body(Bytes::from(json!({ "note": "Generated" }).to_string()))
-                .unwrap(),
-        )
+        .send(admin_request(
+            "POST",
+            &format!("/api/admin/events/{slug}/publish"),
+            Some(json!({ "note": "Generated" })),
+        ))
         .await;
     assert_eq!(published.status(), 201);
     let whole = app
