@@ -157,6 +157,9 @@ async fn filtered_sessions(
 }
 
 async fn render_sessions(held: &Held, filter: SessionFilter) -> Result<Rendered, EdgeError> {
+    filter
+        .check_against(&*held.json(snapshot::EVENT).await?)
+        .map_err(EdgeError::BadQuery)?;
     let sessions = held.json(snapshot::SESSIONS).await?;
     let speakers = held.json(snapshot::SPEAKERS).await?;
     let names = speaker_names(&speakers);
@@ -267,6 +270,7 @@ async fn render_ics(
     filter: SessionFilter,
 ) -> Result<Rendered, EdgeError> {
     let event = held.json(snapshot::EVENT).await?;
+    filter.check_against(&event).map_err(EdgeError::BadQuery)?;
     let sessions = held.json(snapshot::SESSIONS).await?;
     let speakers = held.json(snapshot::SPEAKERS).await?;
     let changelog = held.json(snapshot::CHANGELOG).await?;

@@ -60,6 +60,29 @@ impl SessionFilter {
         Ok(filter)
     }
 
+    /// Refuses a track or room the event does not have: a typo would
+    /// otherwise answer an empty agenda, as if nothing were on.
+    pub fn check_against(&self, event: &Value) -> Result<(), String> {
+        let named = [
+            (&self.track, "track", "tracks"),
+            (&self.room, "room", "rooms"),
+        ];
+        for (value, what, list) in named {
+            let Some(value) = value else { continue };
+            let known = event[list]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|entry| entry["id"] == value.as_str());
+            if !known {
+                return Err(format!(
+                    "{what} {value:?} is not one of this event's {list}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Whether one session passes every filter. `speaker_names` maps
     /// speaker ids to lower-cased names, for `q`.
     pub fn matches(&self, session: &Value, speaker_names: &HashMap<&str, String>) -> bool {
@@ -183,6 +206,19 @@ mod tests {
             [json!({"id": "ada", "name": "Ada Lovelace"})]
         );
         assert!(named_speakers(&all[1..], &speakers).is_empty());
+    }
+
+    #[test]
+    fn tracks_and_rooms_must_be_the_events_own() {
+        let event = json!({
+            "tracks": [{"id": "edge", "name": "Edge"}],
+            "rooms": [{"id": "main", "name": "Main hall"}]
+        });
+        let check = |query: &str| SessionFilter::parse(query).unwrap().check_against(&event);
+        assert!(check("track=edge&room=main&q=anything").is_ok());
+        assert!(check("").is_ok());
+        assert!(check("track=egde").unwrap_err().contains("track \"egde\""));
+        assert!(check("room=attic").unwrap_err().contains("rooms"));
     }
 
     #[test]

@@ -264,6 +264,8 @@ async fn every_documented_operation_answers_as_documented() {
     }
     for (path, status) in [
         (format!("{base}/sessions?day=tomorrow"), 400),
+        (format!("{base}/sessions?track=no-such-track"), 400),
+        (format!("{base}/schedule.ics?room=no-such-room"), 400),
         (format!("{base}/sessions/no-such-session"), 404),
         (format!("{base}/speakers/no-such-speaker"), 404),
         ("/api/events/no-such-event".to_string(), 404),
