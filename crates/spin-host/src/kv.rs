@@ -87,10 +87,12 @@ pub struct SqliteKv {
 }
 
 impl SqliteKv {
-    /// Opens (creating if needed) the shared database at `path`.
+    /// Opens (creating if needed) the shared database at `path`, as Spin
+    /// 4.1's default store does: SQLite's own defaults, so its rollback
+    /// journal (not WAL) and a full sync on every write, whose cost the
+    /// guests' KV writes must show here as they do under Spin.
     pub fn open_database(path: &Path) -> Result<Arc<Mutex<Connection>>> {
         let conn = Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS spin_key_value (
