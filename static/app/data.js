@@ -51,7 +51,9 @@ export async function loadEvent(slug) {
   // Known to be small: everything at once; else the event first, to see.
   const early = size !== undefined && size <= LARGE_AGENDA ? wholeAgenda(slug) : null;
   const event = await api(base(slug), fresh);
-  const large = event.data.days.reduce((n, day) => n + day.sessions, 0) > LARGE_AGENDA;
+  // An agenda published before events named their days has no `days`: small.
+  const days = event.data.days ?? [];
+  const large = days.reduce((n, day) => n + day.sessions, 0) > LARGE_AGENDA;
   const sessions = large ? null : await (early ?? wholeAgenda(slug));
   const headers = (sessions ?? event).headers;
   const version = Number(headers.get("eventfront-version"));
@@ -74,12 +76,15 @@ export async function loadEvent(slug) {
       speakersComplete: false,
     });
     if (sessions) hold(sessions.data);
+    // One published before agendas named their speakers: the names come
+    // from the speakers document.
+    if (sessions && !sessions.data.speakers) await ensureSpeakers();
   }
   return { changed, headers };
 }
 
 /** Adds the sessions of an agenda answer, and the speakers it names, to what is held. */
-function hold({ sessions, speakers }) {
+function hold({ sessions, speakers = [] }) {
   for (const session of sessions) {
     if (state.sessionById.has(session.id)) continue;
     state.sessionById.set(session.id, session);

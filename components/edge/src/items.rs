@@ -26,27 +26,18 @@ pub fn render(
             .find(|x| x["id"] == id)
             .cloned()
     };
-    let (mut item, embed_from, embed_key, link_field) = match kind {
-        "sessions" => (
-            find(sessions, "sessions", id)?,
-            speakers,
-            "speakers",
-            "speakers",
-        ),
-        _ => (
-            find(speakers, "speakers", id)?,
-            sessions,
-            "sessions",
-            "sessions",
-        ),
+    // An item links to the other kind under that kind's own name.
+    let (mut item, linked, links) = match kind {
+        "sessions" => (find(sessions, "sessions", id)?, speakers, "speakers"),
+        _ => (find(speakers, "speakers", id)?, sessions, "sessions"),
     };
-    let embedded: Vec<Value> = item[link_field]
+    let embedded: Vec<Value> = item[links]
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|linked| linked.as_str().and_then(|l| find(embed_from, embed_key, l)))
+        .filter_map(|l| l.as_str().and_then(|l| find(linked, links, l)))
         .collect();
-    item[link_field] = json!(embedded);
+    item[links] = json!(embedded);
     item["version"] = json!(version);
     Some(Bytes::from(item.to_string()))
 }

@@ -60,6 +60,11 @@ impl SessionFilter {
         Ok(filter)
     }
 
+    /// Whether it names a track or room, which `check_against` checks.
+    pub fn names_places(&self) -> bool {
+        self.track.is_some() || self.room.is_some()
+    }
+
     /// Refuses a track or room the event does not have: a typo would
     /// otherwise answer an empty agenda, as if nothing were on.
     pub fn check_against(&self, event: &Value) -> Result<(), String> {
@@ -217,6 +222,12 @@ mod tests {
         let check = |query: &str| SessionFilter::parse(query).unwrap().check_against(&event);
         assert!(check("track=edge&room=main&q=anything").is_ok());
         assert!(check("").is_ok());
+        assert!(
+            !SessionFilter::parse("day=2027-06-08&q=x")
+                .unwrap()
+                .names_places()
+        );
+        assert!(SessionFilter::parse("room=main").unwrap().names_places());
         assert!(check("track=egde").unwrap_err().contains("track \"egde\""));
         assert!(check("room=attic").unwrap_err().contains("rooms"));
     }

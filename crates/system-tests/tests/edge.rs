@@ -1299,3 +1299,67 @@ async fn endless_bodies_are_cut_off_at_each_routes_limit() {
         assert_eq!(answer.headers()["content-type"], "application/problem+json");
     }
 }
+
+/// An agenda published before agendas named their speakers (and events
+/// their days) is still searched by speaker, its filtered answers and its
+/// calendar still name them: from the speakers document.
+#[tokio::test]
+async fn an_agenda_published_before_it_named_its_speakers_still_names_them() {
+    let t = topology(&["eu"], "60").await;
+    first_draft_session(&t.origin).await; // the origin has seeded the demo
+    let db = t.origin.database();
+    let bundle: String = db
+        .query_row(
+            "SELECT bundle FROM snapshots WHERE event = ?1 AND version = 1",
+            [DEMO],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let mut snapshot: Value = serde_json::from_str(&bundle).unwrap();
+    for (doc, field) in [("sessions", "speakers"), ("event", "days")] {
+        let mut body: Value =
+            serde_json::from_str(snapshot["docs"][doc]["body"].as_str().unwrap()).unwrap();
+        body.as_object_mut().unwrap().remove(field);
+        let body = body.to_string();
+        snapshot["docs"][doc] = json!({
+            "etag": eventfront_domain::snapshot::etag(body.as_bytes()),
+            "body": body,
+        });
+    }
+    db.execute(
+        "UPDATE snapshots SET bundle = ?1 WHERE event = ?2 AND version = 1",
+        (snapshot.to_string(), DEMO),
+    )
+    .unwrap();
+
+    let edge = &t.edges[0].app;
+    let whole = body_json(&edge.get(&format!("/api/events/{DEMO}/sessions")).await);
+    assert!(
+        whole.get("speakers").is_none(),
+        "served as it was published"
+    );
+    let speakers = body_json(&edge.get(&format!("/api/events/{DEMO}/speakers")).await);
+    let speaker = &speakers["speakers"][0];
+    let name = speaker["name"].as_str().unwrap();
+    let surname = name.split_whitespace().last().unwrap();
+    let found = body_json(
+        &edge
+            .get(&format!("/api/events/{DEMO}/sessions?q={surname}"))
+            .await,
+    );
+    let listed = found["sessions"].as_array().unwrap();
+    assert!(!listed.is_empty(), "{surname} is found by name");
+    assert!(
+        found["speakers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["name"] == name),
+        "and named: {found}"
+    );
+    let calendar = edge.get(&format!("/api/events/{DEMO}/schedule.ics")).await;
+    let text = String::from_utf8(calendar.body().to_vec())
+        .unwrap()
+        .replace("\r\n ", "");
+    assert!(text.contains(name), "the calendar names {name}");
+}
