@@ -17,8 +17,9 @@ pub struct EdgeConfig {
     pub verifier: Verifier,
     /// How old a copy may be before the edge asks the origin about it.
     pub staleness: Duration,
-    /// Registration attempts allowed per client address per minute; `0`
-    /// leaves limiting to the platform in front (each count is a KV write).
+    /// Registration attempts allowed per client address per minute in one
+    /// instance, before the origin counts them across instances; `0` turns
+    /// this first line off.
     pub registrations_per_minute: u32,
     /// Proxies in front of the edge whose forwarding header names the
     /// client (`trusted_proxies`, addresses or CIDR blocks); empty trusts

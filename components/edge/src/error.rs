@@ -2,6 +2,7 @@
 //! causes are logged, never sent.
 
 use eventfront_domain::Problem;
+use eventfront_domain::client_limit::{self, Window};
 use eventfront_domain::respond::{self, Reply};
 
 #[derive(Debug, thiserror::Error)]
@@ -24,8 +25,8 @@ pub enum EdgeError {
     Unauthorized(&'static str),
     #[error("unsupported media type")]
     UnsupportedMediaType,
-    #[error("rate limited for {0} s")]
-    RateLimited(u32),
+    #[error("rate limited for {} s", .0.retry_after)]
+    RateLimited(Window),
 }
 
 impl From<eventfront_domain::body::BodyError> for EdgeError {
@@ -60,13 +61,7 @@ impl EdgeError {
                 ),
                 None,
             ),
-            EdgeError::RateLimited(retry_after) => respond::problem(
-                &Problem::new(
-                    429,
-                    "Too many attempts from this address; try again after Retry-After seconds.",
-                ),
-                Some(retry_after),
-            ),
+            EdgeError::RateLimited(window) => client_limit::refused(window),
             EdgeError::BadQuery(why) => respond::problem(&Problem::new(400, why), None),
             EdgeError::Unauthorized(why) => respond::problem(&Problem::new(401, why), None),
             EdgeError::Config(cause) | EdgeError::Store(cause) => {

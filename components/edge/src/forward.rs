@@ -56,11 +56,12 @@ where
 
 /// Forwards `request` with a body of at most `limit` bytes (methods that
 /// carry none, GET, HEAD and DELETE, may send none), waiting for the
-/// origin at most `timeout`.
+/// origin at most `timeout`; `client` is whom the origin counts it against.
 pub async fn forward(
     config: &EdgeConfig,
     request: Request,
     limit: usize,
+    client: Option<&str>,
     timeout: Duration,
 ) -> Result<Reply, EdgeError> {
     let (parts, body) = request.into_parts();
@@ -78,9 +79,17 @@ pub async fn forward(
         .iter()
         .filter_map(|name| Some((name.clone(), parts.headers.get(name)?.clone())))
         .collect();
-    let answer = origin::call(config, &parts.method, target, &headers, body, timeout)
-        .await
-        .map_err(|e| EdgeError::OriginUnavailable(e.0))?;
+    let answer = origin::call(
+        config,
+        &parts.method,
+        target,
+        &headers,
+        body,
+        client,
+        timeout,
+    )
+    .await
+    .map_err(|e| EdgeError::OriginUnavailable(e.0))?;
     if answer.status.is_server_error() && answer.status != http::StatusCode::SERVICE_UNAVAILABLE {
         return Err(EdgeError::OriginUnavailable(format!(
             "origin answered {}",

@@ -1,24 +1,27 @@
-//! Per-client limits, counted in fixed one-minute windows: registration
-//! attempts, and failed organizer sign-ins (so a token cannot be guessed at
-//! speed). Each is counted
-//! in this instance's memory, so that a burst into one instance is counted
-//! before any KV round trip, and in the edge's KV store, so that every
-//! instance sees about the same count. IPv6 clients are counted by their
-//! /64, which one subscriber usually holds whole. Counts live under
+//! Per-client limits, counted in fixed one-minute windows
+//! (`eventfront_domain::client_limit`): registration attempts, and failed
+//! organizer sign-ins (so a token cannot be guessed at speed). Both are
+//! counted in this instance's memory, so that a burst into one instance is
+//! refused before anything else is done. Registration attempts are then
+//! counted by the origin, in the transaction that decides them, against
+//! the client this edge names in the signed request: one count across
+//! every instance and every edge, for no KV write of its own. Failed
+//! sign-ins, which are rare, are also counted in the edge's KV store under
 //! `ratelimit/{window}/{client}`, and windows that ended are swept away in
 //! the background, so no client address is kept past the next minute in
-//! which the edge is used. The limit only slows abusers down: capacity is
-//! decided at the origin, never here.
+//! which the edge is used. IPv6 clients are counted by their /64, which
+//! one subscriber usually holds whole. The limit only slows abusers down:
+//! capacity is decided at the origin, never here.
 
 use crate::cache::now_ms;
 use crate::error::EdgeError;
 use crate::kv;
+use eventfront_domain::client_limit::{Window, admits};
 use ipnet::IpNet;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
-const WINDOW_SECS: i64 = 60;
 const PREFIX: &str = "ratelimit/";
 /// The last window whose predecessors were swept, shared by the instances.
 const SWEPT_KEY: &str = "meta/ratelimit-swept";
@@ -108,10 +111,6 @@ fn key_of(ip: IpAddr) -> String {
     }
 }
 
-fn window_of(now_secs: i64) -> i64 {
-    now_secs - now_secs.rem_euclid(WINDOW_SECS)
-}
-
 /// Counts one more for `key` in this instance and returns the count, or
 /// reads it (`add` 0). Synchronous, so concurrent attempts in one instance
 /// never read the same number.
@@ -127,18 +126,8 @@ fn count_here(key: &str, window: i64, add: u32) -> u32 {
     })
 }
 
-struct Now {
-    window: i64,
-    retry_after: u32,
-}
-
-fn now() -> Now {
-    let now = now_ms() / 1000;
-    let window = window_of(now);
-    Now {
-        window,
-        retry_after: (window + WINDOW_SECS - now).max(1) as u32,
-    }
+fn now() -> Window {
+    Window::at(now_ms() / 1000)
 }
 
 impl Limit {
@@ -146,53 +135,37 @@ impl Limit {
         format!("{PREFIX}{window}/{}/{client}", self.name)
     }
 
-    /// Counts one attempt; `Err(RateLimited)` once the limit is exceeded,
-    /// with the seconds until the window ends. A limit of `0` is off. A
-    /// failing store admits on this instance's count: the limit is a guard
-    /// against abuse, and no registration may be lost to it.
-    pub async fn admit(&self, client: &str) -> Result<(), EdgeError> {
-        if self.per_minute == 0 {
-            return Ok(());
+    /// Counts one attempt in this instance; `Err(RateLimited)` once the
+    /// limit is exceeded here, with the seconds until the window ends. A
+    /// limit of `0` is off. The count across instances is the origin's.
+    pub fn admit_here(&self, client: &str) -> Result<(), EdgeError> {
+        let window = now();
+        let before = count_here(&self.kv_key(window.start, client), window.start, 1) - 1;
+        if admits(before, self.per_minute) {
+            Ok(())
+        } else {
+            Err(EdgeError::RateLimited(window))
         }
-        let Now {
-            window,
-            retry_after,
-        } = now();
-        let key = self.kv_key(window, client);
-        let here = count_here(&key, window, 1);
-        if here > self.per_minute {
-            return Err(EdgeError::RateLimited(retry_after));
-        }
-        let elsewhere: u32 = kv::get_json(&key).await.unwrap_or(0);
-        let count = here.max(elsewhere.saturating_add(1));
-        if count > self.per_minute {
-            return Err(EdgeError::RateLimited(retry_after));
-        }
-        kv::set_json(&key, &count).await;
-        spin_sdk::wasip3::spawn(sweep_ended_windows());
-        Ok(())
     }
 
     /// Refuses a client that already reached the limit, counting nothing.
     pub async fn check(&self, client: &str) -> Result<(), EdgeError> {
-        let Now {
-            window,
-            retry_after,
-        } = now();
-        let key = self.kv_key(window, client);
-        let here = count_here(&key, window, 0);
+        let window = now();
+        let key = self.kv_key(window.start, client);
+        let here = count_here(&key, window.start, 0);
         let elsewhere: u32 = kv::get_json(&key).await.unwrap_or(0);
-        if here.max(elsewhere) >= self.per_minute {
-            return Err(EdgeError::RateLimited(retry_after));
+        if admits(here.max(elsewhere), self.per_minute) {
+            Ok(())
+        } else {
+            Err(EdgeError::RateLimited(window))
         }
-        Ok(())
     }
 
     /// Counts one against `client` after the fact (a failed sign-in).
     pub async fn record(&self, client: &str) {
-        let Now { window, .. } = now();
-        let key = self.kv_key(window, client);
-        let here = count_here(&key, window, 1);
+        let start = now().start;
+        let key = self.kv_key(start, client);
+        let here = count_here(&key, start, 1);
         let elsewhere: u32 = kv::get_json(&key).await.unwrap_or(0);
         kv::set_json(&key, &here.max(elsewhere.saturating_add(1))).await;
         spin_sdk::wasip3::spawn(sweep_ended_windows());
@@ -203,7 +176,7 @@ impl Limit {
 /// edge. Runs after the response; listing keys is the store's most costly
 /// call, so it is made only when a window turned.
 async fn sweep_ended_windows() {
-    let window = window_of(now_ms() / 1000);
+    let window = now().start;
     // A reused instance asks KV once per window, not once per attempt.
     if SWEPT_HERE.get() >= window {
         return;
@@ -292,11 +265,5 @@ mod tests {
         assert_eq!(count_here("a/198.51.100.7", 120, 0), 5, "reading adds none");
         assert_eq!(count_here("a/198.51.100.8", 120, 1), 1);
         assert_eq!(count_here("a/198.51.100.7", 180, 1), 1, "a new window");
-    }
-
-    #[test]
-    fn windows_are_whole_minutes() {
-        assert_eq!(window_of(119), 60);
-        assert_eq!(window_of(120), 120);
     }
 }

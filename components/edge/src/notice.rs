@@ -9,7 +9,7 @@ use crate::error::EdgeError;
 use crate::forward;
 use eventfront_domain::Slug;
 use eventfront_domain::respond::{self, Reply};
-use eventfront_domain::signing::{Direction, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use eventfront_domain::signing::{Direction, Message, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use serde::Deserialize;
 use spin_sdk::http::Request;
 
@@ -43,12 +43,9 @@ pub async fn receive(config: &EdgeConfig, request: Request) -> Result<Reply, Edg
     config
         .verifier
         .verify(
-            Direction::ToEdge,
-            parts.method.as_str(),
-            target,
+            &Message::new(Direction::ToEdge, parts.method.as_str(), target, &body),
             header(TIMESTAMP_HEADER),
             header(SIGNATURE_HEADER),
-            &body,
             now_ms() / 1000,
         )
         .map_err(forged)?;

@@ -3,7 +3,7 @@
 
 use crate::config::EdgeConfig;
 use bytes::Bytes;
-use eventfront_domain::signing::Direction;
+use eventfront_domain::signing::{Direction, Message};
 use futures::FutureExt;
 use spin_sdk::http::FullBody;
 use spin_sdk::http::body::IncomingBodyExt;
@@ -35,13 +35,15 @@ pub struct Answer {
 #[derive(Debug)]
 pub struct Unreachable(pub String);
 
-/// Sends a signed request to the origin and reads the whole answer.
+/// Sends a signed request to the origin and reads the whole answer;
+/// `client`, when given, is the client the origin is to count it against.
 pub async fn call(
     config: &EdgeConfig,
     method: &http::Method,
     target: &str,
     headers: &[(http::HeaderName, http::HeaderValue)],
     body: Bytes,
+    client: Option<&str>,
     timeout: Duration,
 ) -> Result<Answer, Unreachable> {
     let now = std::time::SystemTime::now()
@@ -53,11 +55,8 @@ pub async fn call(
     for (name, value) in headers {
         request = request.header(name, value);
     }
-    for (name, value) in
-        config
-            .secret
-            .sign(Direction::ToOrigin, method.as_str(), target, now, &body)
-    {
+    let message = Message::new(Direction::ToOrigin, method.as_str(), target, &body);
+    for (name, value) in config.secret.sign(&message.for_client(client), now) {
         request = request.header(name, value);
     }
     let request = request

@@ -69,18 +69,17 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
         Route::OpenApi => assets::contract(read.if_none_match, read.accepts_gzip),
         Route::Register => {
             let client = client_of(&config, &request);
-            Limit::registrations(config.registrations_per_minute)
-                .admit(&client)
-                .await?;
+            Limit::registrations(config.registrations_per_minute).admit_here(&client)?;
             forward::forward(
                 &config,
                 request,
                 forward::MAX_REGISTRATION_BODY,
+                Some(&client),
                 REGISTRATION_TIMEOUT,
             )
             .await
         }
-        Route::Registration => forward::forward(&config, request, 0, WRITE_TIMEOUT).await,
+        Route::Registration => forward::forward(&config, request, 0, None, WRITE_TIMEOUT).await,
         Route::AdminEvent
         | Route::AdminDraft
         | Route::AdminSession
@@ -92,8 +91,14 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
         | Route::AdminAudit => {
             let client = client_of(&config, &request);
             Limit::ADMIN_FAILURES.check(&client).await?;
-            let answer =
-                forward::forward(&config, request, forward::MAX_ADMIN_BODY, WRITE_TIMEOUT).await?;
+            let answer = forward::forward(
+                &config,
+                request,
+                forward::MAX_ADMIN_BODY,
+                None,
+                WRITE_TIMEOUT,
+            )
+            .await?;
             if answer.status() == http::StatusCode::UNAUTHORIZED {
                 // Never the token: who failed, and that they did.
                 eprintln!("edge: failed organizer sign-in from {client}");

@@ -4,7 +4,9 @@
 
 use crate::error::OriginError;
 use crate::request::Incoming;
-use eventfront_domain::signing::{Direction, SIGNATURE_HEADER, Secret, TIMESTAMP_HEADER, Verifier};
+use eventfront_domain::signing::{
+    CLIENT_HEADER, Direction, Message, SIGNATURE_HEADER, Secret, TIMESTAMP_HEADER, Verifier,
+};
 use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 use subtle::ConstantTimeEq;
@@ -55,12 +57,15 @@ pub async fn require_edge(request: &Incoming) -> Result<(), OriginError> {
     let (_, verifier) = signing_keys().await?;
     verifier
         .verify(
-            Direction::ToOrigin,
-            request.method.as_str(),
-            &request.target,
+            &Message::new(
+                Direction::ToOrigin,
+                request.method.as_str(),
+                &request.target,
+                &request.body,
+            )
+            .for_client(request.header(CLIENT_HEADER)),
             request.header(TIMESTAMP_HEADER),
             request.header(SIGNATURE_HEADER),
-            &request.body,
             now_secs(),
         )
         .map_err(|_| OriginError::Unauthorized("This origin only answers its edges."))

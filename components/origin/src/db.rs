@@ -110,7 +110,7 @@ impl Reader {
 
 impl Db {
     /// A connection of this request's own. The schema is not touched here:
-    /// `schema::migrate` runs once per instance, before the first route.
+    /// `schema::ready` migrates once per instance, before the first route.
     pub async fn open() -> Result<Self, OriginError> {
         Ok(Self {
             connection: Connection::open_default().await.map_err(failed)?,

@@ -19,11 +19,15 @@ async fn wanted() -> bool {
 /// Set once this instance has seen the demo question settled.
 static SETTLED: AtomicBool = AtomicBool::new(false);
 
+pub fn settled() -> bool {
+    SETTLED.load(Ordering::Acquire)
+}
+
 /// Writes and publishes the demo event if it is wanted and the database
 /// has no event yet. The check and the writes share one transaction, so
 /// instances starting together seed it once.
 pub async fn seed_if_wanted(db: &Db) -> Result<(), OriginError> {
-    if SETTLED.load(Ordering::Acquire) {
+    if settled() {
         return Ok(());
     }
     // A plain read first, so that an instance starting while the write

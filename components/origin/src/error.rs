@@ -1,6 +1,7 @@
 //! The origin's one error type and the HTTP answer for each case. Internal
 //! causes are logged, never sent.
 
+use eventfront_domain::client_limit::{self, Window};
 use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::{FieldError, Problem};
 
@@ -30,6 +31,9 @@ pub enum OriginError {
     /// nothing was written, so a retry with the same key is safe.
     #[error("database busy")]
     Busy,
+    /// The client the edge named made its limit of attempts this minute.
+    #[error("rate limited for {} s", .0.retry_after)]
+    RateLimited(Window),
     #[error("configuration: {0}")]
     Config(&'static str),
     /// The organizer API stays closed: a variable is set to something it
@@ -82,6 +86,7 @@ impl OriginError {
                 ),
                 None,
             ),
+            OriginError::RateLimited(window) => client_limit::refused(window),
             OriginError::Config(cause) => {
                 eprintln!("origin configuration error: {cause}");
                 respond::problem(

@@ -4,6 +4,10 @@
 //! against the event's `Ledger`. The result is what deciding them one by
 //! one would give, for the price of one lock and one commit per batch.
 //!
+//! Each new attempt also counts against the client the edge named, in the
+//! same transaction: one count across every edge and instance, written
+//! with the batch's own commit.
+//!
 //! A registration waits at most `DECISION_WAIT` for its batch to start;
 //! past that, or when the queue is already full, it is answered 503 with
 //! `Retry-After` and nothing is written, so a retry with its key is safe.
@@ -13,6 +17,7 @@ use crate::db::{Db, Kept, int, text};
 use crate::error::OriginError;
 use crate::registration::{answer, oldest_kept, random_token};
 use crate::seats;
+use eventfront_domain::client_limit::{Window, admits};
 use eventfront_domain::seats::{DECISION_WAIT, Placement, Refusal};
 use eventfront_domain::{Email, IdempotencyKey, Slug};
 use futures::channel::oneshot;
@@ -30,6 +35,14 @@ pub struct Pending {
     pub email: Email,
     /// When the origin received it: the instant the window is checked at.
     pub arrived: jiff::Timestamp,
+    /// Whom it counts against, if anyone.
+    pub client: Option<Client>,
+}
+
+/// A client the edge named, and the attempts it may make per minute.
+pub struct Client {
+    pub key: String,
+    pub per_minute: u32,
 }
 
 /// A decided registration: the status and body stored for its key.
@@ -196,9 +209,12 @@ struct Accepted<'a> {
 /// whole batch at once: the statements per batch do not grow with it.
 async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginError> {
     let now = jiff::Timestamp::now();
-    sweep_expired_answers(db, now).await?;
+    let window = Window::at(now.as_second());
+    sweep_expired(db, now, window).await?;
     // Keys decided before, by another instance since our first read.
     let earlier = stored_answers(db, batch, now).await?;
+    let stored_attempts = attempts_made(db, batch, window).await?;
+    let mut attempts: HashMap<&str, u32> = HashMap::new();
     let mut registered = registered_addresses(db, batch).await?;
     let mut ledgers: HashMap<&str, Option<seats::Stored>> = HashMap::new();
     // Keys decided earlier in this same batch.
@@ -223,6 +239,16 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
                 Err(OriginError::KeyReused)
             });
             continue;
+        }
+        if let Some(client) = &pending.client {
+            let made = attempts
+                .entry(&client.key)
+                .or_insert_with(|| stored_attempts.get(&client.key).copied().unwrap_or(0));
+            if !admits(*made, client.per_minute) {
+                answers.push(Err(OriginError::RateLimited(window)));
+                continue;
+            }
+            *made += 1;
         }
         if !ledgers.contains_key(slug) {
             let mut stored = seats::load(db, slug).await?;
@@ -275,16 +301,24 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
         answers.push(Ok((201, body)));
     }
     store(db, &accepted, &answered, now).await?;
+    let counted: Vec<(&str, u32)> = attempts
+        .into_iter()
+        .filter(|(client, made)| stored_attempts.get(*client) != Some(made))
+        .collect();
+    count_attempts(db, window, &counted).await?;
     Ok(answers)
 }
 
-/// When this instance last removed expired idempotency records.
+/// When this instance last removed expired idempotency records and the
+/// attempt counts of ended minutes.
 static SWEPT_AT: Mutex<Option<Instant>> = Mutex::new(None);
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Removes idempotency records past their day, once a minute per instance
-/// (replays ignore expired records anyway, so this only bounds the table).
-async fn sweep_expired_answers(db: &Db, now: jiff::Timestamp) -> Result<(), OriginError> {
+/// Removes idempotency records past their day and the attempt counts of
+/// minutes that ended, once a minute per instance (neither is read once
+/// expired, so this only bounds the tables and keeps no client's address
+/// past the minute after its attempts).
+async fn sweep_expired(db: &Db, now: jiff::Timestamp, window: Window) -> Result<(), OriginError> {
     let due = SWEPT_AT
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -293,6 +327,11 @@ async fn sweep_expired_answers(db: &Db, now: jiff::Timestamp) -> Result<(), Orig
         db.exec(
             "DELETE FROM idempotency WHERE created_ms < ?",
             [int(oldest_kept(now))],
+        )
+        .await?;
+        db.exec(
+            "DELETE FROM client_attempts WHERE window_start < ?",
+            [int(window.start)],
         )
         .await?;
         *SWEPT_AT.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
@@ -331,6 +370,60 @@ async fn stored_answers(
             )
         })
         .collect())
+}
+
+/// The attempts the batch's clients made earlier in this minute.
+async fn attempts_made(
+    db: &Db,
+    batch: &[&Pending],
+    window: Window,
+) -> Result<HashMap<String, u32>, OriginError> {
+    let clients: HashSet<&str> = batch
+        .iter()
+        .filter_map(|p| Some(p.client.as_ref()?.key.as_str()))
+        .collect();
+    if clients.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut params = vec![int(window.start)];
+    params.extend(clients.iter().map(|c| text(*c)));
+    let rows = db
+        .rows(
+            &format!(
+                "SELECT client, attempts FROM client_attempts
+                 WHERE window_start = ? AND client IN ({})",
+                vec!["?"; clients.len()].join(", ")
+            ),
+            params,
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.text("client"), r.int("attempts") as u32))
+        .collect())
+}
+
+/// Stores the clients' new attempt counts for this minute.
+async fn count_attempts(
+    db: &Db,
+    window: Window,
+    counted: &[(&str, u32)],
+) -> Result<(), OriginError> {
+    if counted.is_empty() {
+        return Ok(());
+    }
+    let params = counted
+        .iter()
+        .flat_map(|(client, made)| [int(window.start), text(*client), int(i64::from(*made))]);
+    db.exec(
+        &format!(
+            "INSERT INTO client_attempts (window_start, client, attempts) VALUES {}
+             ON CONFLICT (window_start, client) DO UPDATE SET attempts = excluded.attempts",
+            placeholders(counted.len(), 3)
+        ),
+        params,
+    )
+    .await
 }
 
 /// Which of the batch's (event, address) pairs already hold a registration.

@@ -14,7 +14,7 @@ use crate::seats;
 use eventfront_domain::feed;
 use eventfront_domain::model::Draft;
 use eventfront_domain::respond::{self, Reply};
-use eventfront_domain::signing::Direction;
+use eventfront_domain::signing::{Direction, Message};
 use eventfront_domain::snapshot::{self, ChangelogEntry};
 use eventfront_domain::{FieldError, Slug};
 use futures::FutureExt;
@@ -310,7 +310,10 @@ pub async fn notify_edges(notice: &Value) -> Result<Vec<(String, String)>, Origi
     let (secret, _) = signing_keys().await?;
     let body = notice.to_string();
     let sends = urls.into_iter().map(|url| {
-        let headers = secret.sign(Direction::ToEdge, "POST", NOTICE_PATH, now_secs(), body.as_bytes());
+        let headers = secret.sign(
+            &Message::new(Direction::ToEdge, "POST", NOTICE_PATH, body.as_bytes()),
+            now_secs(),
+        );
         let body = body.clone();
         async move {
             let mut request = http::Request::post(format!("{url}{NOTICE_PATH}"))

@@ -9,9 +9,11 @@ use crate::error::OriginError;
 use crate::request::Incoming;
 use crate::{group_commit, seats};
 use eventfront_domain::respond::{self, Reply};
+use eventfront_domain::signing::CLIENT_HEADER;
 use eventfront_domain::{IdempotencyKey, Slug, validate};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use std::sync::OnceLock;
 
 /// A registration body is two short fields; anything larger is not one.
 const MAX_BODY: usize = 8 * 1024;
@@ -56,11 +58,43 @@ pub async fn register(slug: &Slug, request: &Incoming) -> Result<Reply, OriginEr
                 name: new.name,
                 email: new.email,
                 arrived: jiff::Timestamp::now(),
+                client: counted_client(request).await,
             })
             .await?
         }
     };
     Ok(respond::bytes(status, "application/json", body))
+}
+
+/// Registration attempts per client and minute when the origin's
+/// `registrations_per_minute` is unset, as at the edge.
+const DEFAULT_PER_MINUTE: u32 = 20;
+
+/// Whom a new registration attempt is counted against: the client the
+/// edge named (the signature covers it, and `routes` checked it), unless
+/// the limit is off. An edge that names nobody is not counted.
+async fn counted_client(request: &Incoming) -> Option<group_commit::Client> {
+    let key = request.header(CLIENT_HEADER)?;
+    let per_minute = per_client_limit().await;
+    (per_minute > 0).then(|| group_commit::Client {
+        key: key.to_string(),
+        per_minute,
+    })
+}
+
+/// The origin's limit, read once per instance: Spin variables do not
+/// change while it lives.
+async fn per_client_limit() -> u32 {
+    static PER_MINUTE: OnceLock<u32> = OnceLock::new();
+    if let Some(n) = PER_MINUTE.get() {
+        return *n;
+    }
+    let n = spin_sdk::variables::get("registrations_per_minute")
+        .await
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(DEFAULT_PER_MINUTE);
+    *PER_MINUTE.get_or_init(|| n)
 }
 
 /// How long a registration's answer is kept for replays of its key.

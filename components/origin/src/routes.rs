@@ -38,18 +38,20 @@ pub async fn route(request: Request) -> Result<Reply, OriginError> {
         ));
     }
     require_edge(&request).await?;
-    let db = Db::open().await?;
-    crate::schema::migrate(&db).await?;
-    crate::demo::seed_if_wanted(&db).await?;
+    crate::schema::ready().await?;
+    // A connection of the request's own, opened only by the handlers that
+    // use one: a registration reads and writes through the instance's kept
+    // connections, and opening one it never uses costs as much as a query.
+    let db = async || Db::open().await;
     let m = &method;
     match segments.as_slice() {
         ["_origin", "events"] => {
             only(m, "GET")?;
-            return sync::events(&db).await;
+            return sync::events(&db().await?).await;
         }
         ["_origin", "events", s, "snapshot"] => {
             only(m, "GET")?;
-            return sync::snapshot(&db, &slug(s)?, &request).await;
+            return sync::snapshot(&db().await?, &slug(s)?, &request).await;
         }
         _ => {}
     }
@@ -70,20 +72,26 @@ pub async fn route(request: Request) -> Result<Reply, OriginError> {
     let putting = *m == Method::PUT;
     match found.route {
         Route::Register => registration::register(&s()?, &request).await,
-        Route::Registration if reading => registration::show(&db, found.id, &request).await,
-        Route::Registration => registration::cancel(&db, found.id, &request).await,
-        Route::AdminEvent => admin::put_event(&db, &s()?, &request).await,
-        Route::AdminDraft if reading => admin::get_draft(&db, &s()?).await,
-        Route::AdminDraft => admin::put_draft(&db, &s()?, &request).await,
-        Route::AdminSession if putting => admin::put_session(&db, &s()?, &id()?, &request).await,
-        Route::AdminSession => admin::delete_session(&db, &s()?, &id()?).await,
-        Route::AdminSpeaker if putting => admin::put_speaker(&db, &s()?, &id()?, &request).await,
-        Route::AdminSpeaker => admin::delete_speaker(&db, &s()?, &id()?).await,
-        Route::AdminPublish => publish::publish(&db, &s()?, &request).await,
-        Route::AdminRollback => publish::rollback(&db, &s()?, &request).await,
-        Route::AdminArchive => publish::archive(&db, &s()?, &request).await,
-        Route::AdminRegistrations => admin::registrations(&db, &s()?, &request).await,
-        Route::AdminAudit => admin::audit_log(&db, &s()?).await,
+        Route::Registration if reading => {
+            registration::show(&db().await?, found.id, &request).await
+        }
+        Route::Registration => registration::cancel(&db().await?, found.id, &request).await,
+        Route::AdminEvent => admin::put_event(&db().await?, &s()?, &request).await,
+        Route::AdminDraft if reading => admin::get_draft(&db().await?, &s()?).await,
+        Route::AdminDraft => admin::put_draft(&db().await?, &s()?, &request).await,
+        Route::AdminSession if putting => {
+            admin::put_session(&db().await?, &s()?, &id()?, &request).await
+        }
+        Route::AdminSession => admin::delete_session(&db().await?, &s()?, &id()?).await,
+        Route::AdminSpeaker if putting => {
+            admin::put_speaker(&db().await?, &s()?, &id()?, &request).await
+        }
+        Route::AdminSpeaker => admin::delete_speaker(&db().await?, &s()?, &id()?).await,
+        Route::AdminPublish => publish::publish(&db().await?, &s()?, &request).await,
+        Route::AdminRollback => publish::rollback(&db().await?, &s()?, &request).await,
+        Route::AdminArchive => publish::archive(&db().await?, &s()?, &request).await,
+        Route::AdminRegistrations => admin::registrations(&db().await?, &s()?, &request).await,
+        Route::AdminAudit => admin::audit_log(&db().await?, &s()?).await,
         // The edge answers these itself.
         _ => Err(OriginError::NotFound("There is no such resource.")),
     }

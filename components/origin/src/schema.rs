@@ -172,12 +172,33 @@ CREATE TRIGGER seat_counts_delete AFTER DELETE ON registrations BEGIN
     WHERE event = OLD.event;
 END;
 "#,
+    // Registration attempts per client and minute, counted by the
+    // transaction that decides them, across every edge and instance.
+    r#"
+CREATE TABLE client_attempts (
+    window_start INTEGER NOT NULL,
+    client       TEXT NOT NULL,
+    attempts     INTEGER NOT NULL,
+    PRIMARY KEY (window_start, client)
+);
+"#,
 ];
 
 /// Set once this instance has seen the schema current.
 static CURRENT: AtomicBool = AtomicBool::new(false);
 
-pub async fn migrate(db: &Db) -> Result<(), OriginError> {
+/// Migrates and seeds once per instance, on a connection of its own, before
+/// the first request that needs the data.
+pub async fn ready() -> Result<(), OriginError> {
+    if CURRENT.load(Ordering::Acquire) && crate::demo::settled() {
+        return Ok(());
+    }
+    let db = Db::open().await?;
+    migrate(&db).await?;
+    crate::demo::seed_if_wanted(&db).await
+}
+
+async fn migrate(db: &Db) -> Result<(), OriginError> {
     if CURRENT.load(Ordering::Acquire) {
         return Ok(());
     }

@@ -1,8 +1,9 @@
 //! Eventfront's domain: identifiers and parsed inputs (slugs, emails,
 //! idempotency keys), the signatures edge and origin trust each other
-//! by, the edge's freshness rule and the registration rule. Plain Rust with no spin-sdk, so all of it is tested natively.
+//! by, the edge's freshness rule, per-client limits and the registration rule. Plain Rust with no spin-sdk, so all of it is tested natively.
 
 pub mod body;
+pub mod client_limit;
 pub mod conditional;
 pub mod demo;
 pub mod feed;

@@ -1,7 +1,9 @@
 //! How edge and origin trust each other: an HMAC-SHA256 signature over a
-//! direction label, the method, path, a timestamp and a digest of the body,
-//! sent in two headers. The label makes a request the edge signed for its
-//! origin useless as a notice from the origin, and the other way round.
+//! direction label, the method, path, a timestamp, a digest of the body
+//! and, when an edge forwards for a client the origin counts, that client,
+//! sent in two headers (three with the client). The label makes a request
+//! the edge signed for its origin useless as a notice from the origin, and
+//! the other way round.
 //! A verifier accepts any of its secrets (the current one and, during a
 //! rotation, the previous one), a bounded clock skew, and compares in
 //! constant time.
@@ -13,6 +15,9 @@ use sha2::{Digest, Sha256};
 pub const TIMESTAMP_HEADER: &str = "eventfront-timestamp";
 /// `v1=<hex of the HMAC>`.
 pub const SIGNATURE_HEADER: &str = "eventfront-signature";
+/// The client an edge forwards a registration for, as the edge counts it
+/// (an address, or an IPv6 /64); covered by the signature.
+pub const CLIENT_HEADER: &str = "eventfront-client";
 /// How far a signature's timestamp may be from the verifier's clock.
 pub const DEFAULT_TOLERANCE_SECS: i64 = 300;
 /// Shorter secrets are refused: they could be guessed.
@@ -35,6 +40,40 @@ impl Direction {
             Direction::ToOrigin => b"eventfront/v1 edge-to-origin",
             Direction::ToEdge => b"eventfront/v1 origin-to-edge",
         }
+    }
+}
+
+/// What a signature covers.
+#[derive(Debug, Clone, Copy)]
+pub struct Message<'a> {
+    pub direction: Direction,
+    pub method: &'a str,
+    pub path_and_query: &'a str,
+    pub body: &'a [u8],
+    /// Whom an edge forwards for (`CLIENT_HEADER`). Without one the
+    /// signature is what it was before clients were signed, so edges and
+    /// origins of either age keep trusting each other.
+    pub client: Option<&'a str>,
+}
+
+impl<'a> Message<'a> {
+    pub fn new(
+        direction: Direction,
+        method: &'a str,
+        path_and_query: &'a str,
+        body: &'a [u8],
+    ) -> Self {
+        Self {
+            direction,
+            method,
+            path_and_query,
+            body,
+            client: None,
+        }
+    }
+
+    pub fn for_client(self, client: Option<&'a str>) -> Self {
+        Self { client, ..self }
     }
 }
 
@@ -66,44 +105,37 @@ impl Secret {
         Ok(Self(secret.as_bytes().to_vec()))
     }
 
-    fn mac(
-        &self,
-        direction: Direction,
-        method: &str,
-        path: &str,
-        timestamp: i64,
-        body: &[u8],
-    ) -> HmacSha256 {
+    fn mac(&self, message: &Message<'_>, timestamp: i64) -> HmacSha256 {
         let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC accepts any key length");
-        mac.update(direction.label());
+        mac.update(message.direction.label());
         mac.update(b"\n");
-        mac.update(method.to_ascii_uppercase().as_bytes());
+        mac.update(message.method.to_ascii_uppercase().as_bytes());
         mac.update(b"\n");
-        mac.update(path.as_bytes());
+        mac.update(message.path_and_query.as_bytes());
         mac.update(b"\n");
         mac.update(timestamp.to_string().as_bytes());
         mac.update(b"\n");
-        mac.update(hex::encode(Sha256::digest(body)).as_bytes());
+        mac.update(hex::encode(Sha256::digest(message.body)).as_bytes());
+        // After the fixed-length digest, so no other message reads the same.
+        if let Some(client) = message.client {
+            mac.update(b"\nclient ");
+            mac.update(client.as_bytes());
+        }
         mac
     }
 
-    /// The two headers to add to a request: `(name, value)` pairs.
-    pub fn sign(
-        &self,
-        direction: Direction,
-        method: &str,
-        path_and_query: &str,
-        timestamp: i64,
-        body: &[u8],
-    ) -> [(&'static str, String); 2] {
-        let tag = self
-            .mac(direction, method, path_and_query, timestamp, body)
-            .finalize()
-            .into_bytes();
-        [
+    /// The headers to add to a request: `(name, value)` pairs, the
+    /// message's client among them when it has one.
+    pub fn sign(&self, message: &Message<'_>, timestamp: i64) -> Vec<(&'static str, String)> {
+        let tag = self.mac(message, timestamp).finalize().into_bytes();
+        let mut headers = vec![
             (TIMESTAMP_HEADER, timestamp.to_string()),
             (SIGNATURE_HEADER, format!("v1={}", hex::encode(tag))),
-        ]
+        ];
+        if let Some(client) = message.client {
+            headers.push((CLIENT_HEADER, client.to_string()));
+        }
+        headers
     }
 }
 
@@ -159,24 +191,18 @@ impl Verifier {
     }
 
     /// `now` is the verifier's clock in Unix seconds.
-    #[allow(clippy::too_many_arguments)]
     pub fn verify(
         &self,
-        direction: Direction,
-        method: &str,
-        path_and_query: &str,
+        message: &Message<'_>,
         timestamp: Option<&str>,
         signature: Option<&str>,
-        body: &[u8],
         now: i64,
     ) -> Result<(), SignatureError> {
         let (timestamp, tag) = self.precheck(timestamp, signature, now)?;
-        let matched = self.secrets.iter().any(|secret| {
-            secret
-                .mac(direction, method, path_and_query, timestamp, body)
-                .verify_slice(&tag)
-                .is_ok()
-        });
+        let matched = self
+            .secrets
+            .iter()
+            .any(|secret| secret.mac(message, timestamp).verify_slice(&tag).is_ok());
         if matched {
             Ok(())
         } else {
@@ -195,25 +221,38 @@ mod tests {
         Secret::new(s).unwrap()
     }
 
-    fn header<'a>(headers: &'a [(&str, String); 2], name: &str) -> Option<&'a str> {
+    fn header<'a>(headers: &'a [(&str, String)], name: &str) -> Option<&'a str> {
         headers
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v.as_str())
     }
 
+    fn to_origin<'a>(method: &'a str, target: &'a str, body: &'a [u8]) -> Message<'a> {
+        Message::new(Direction::ToOrigin, method, target, body)
+    }
+
+    fn sign(
+        key: &Secret,
+        method: &str,
+        target: &str,
+        at: i64,
+        body: &[u8],
+    ) -> Vec<(&'static str, String)> {
+        key.sign(&to_origin(method, target, body), at)
+    }
+
+    /// Checks `signed` as a POST to `/x?y=1` with `body`, for the client
+    /// the headers name.
     fn check(
         verifier: &Verifier,
-        signed: &[(&str, String); 2],
+        signed: &[(&str, String)],
         body: &[u8],
     ) -> Result<(), SignatureError> {
         verifier.verify(
-            Direction::ToOrigin,
-            "POST",
-            "/x?y=1",
+            &to_origin("POST", "/x?y=1", body).for_client(header(signed, CLIENT_HEADER)),
             header(signed, TIMESTAMP_HEADER),
             header(signed, SIGNATURE_HEADER),
-            body,
             NOW,
         )
     }
@@ -221,22 +260,59 @@ mod tests {
     #[test]
     fn a_signature_verifies_and_any_change_breaks_it() {
         let key = secret("0123456789abcdef-current");
-        let signed = key.sign(Direction::ToOrigin, "post", "/x?y=1", NOW, b"{}");
+        let signed = sign(&key, "post", "/x?y=1", NOW, b"{}");
         let verifier = Verifier::new(vec![key.clone()]);
         assert_eq!(check(&verifier, &signed, b"{}"), Ok(()));
         assert_eq!(
             check(&verifier, &signed, b"{ }"),
             Err(SignatureError::Mismatch)
         );
-        let other_path = key.sign(Direction::ToOrigin, "POST", "/x?y=2", NOW, b"{}");
+        let other_path = sign(&key, "POST", "/x?y=2", NOW, b"{}");
         assert_eq!(
             check(&verifier, &other_path, b"{}"),
             Err(SignatureError::Mismatch)
         );
-        let other_method = key.sign(Direction::ToOrigin, "PUT", "/x?y=1", NOW, b"{}");
+        let other_method = sign(&key, "PUT", "/x?y=1", NOW, b"{}");
         assert_eq!(
             check(&verifier, &other_method, b"{}"),
             Err(SignatureError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn the_client_an_edge_forwards_for_is_signed() {
+        let key = secret("0123456789abcdef-current");
+        let verifier = Verifier::new(vec![key.clone()]);
+        let signed = key.sign(
+            &to_origin("POST", "/x?y=1", b"{}").for_client(Some("198.51.100.7")),
+            NOW,
+        );
+        assert_eq!(header(&signed, CLIENT_HEADER), Some("198.51.100.7"));
+        assert_eq!(check(&verifier, &signed, b"{}"), Ok(()));
+        let mut forged = signed.clone();
+        forged[2].1 = "203.0.113.1".into();
+        assert_eq!(
+            check(&verifier, &forged, b"{}"),
+            Err(SignatureError::Mismatch),
+            "another client"
+        );
+        assert_eq!(
+            check(&verifier, &signed[..2], b"{}"),
+            Err(SignatureError::Mismatch),
+            "the client taken away"
+        );
+        let unsigned_for = sign(&key, "POST", "/x?y=1", NOW, b"{}");
+        let mut added = unsigned_for.clone();
+        added.push((CLIENT_HEADER, "198.51.100.7".into()));
+        assert_eq!(
+            check(&verifier, &added, b"{}"),
+            Err(SignatureError::Mismatch),
+            "a client added"
+        );
+        assert_eq!(
+            check(&verifier, &unsigned_for, b"{}"),
+            Ok(()),
+            "no client, as before"
         );
     }
 
@@ -246,28 +322,16 @@ mod tests {
         let new = secret("new-secret-0123456789");
         let rotating = Verifier::new(vec![new.clone(), old.clone()]);
         assert_eq!(
-            check(
-                &rotating,
-                &old.sign(Direction::ToOrigin, "POST", "/x?y=1", NOW, b""),
-                b""
-            ),
+            check(&rotating, &sign(&old, "POST", "/x?y=1", NOW, b""), b""),
             Ok(())
         );
         assert_eq!(
-            check(
-                &rotating,
-                &new.sign(Direction::ToOrigin, "POST", "/x?y=1", NOW, b""),
-                b""
-            ),
+            check(&rotating, &sign(&new, "POST", "/x?y=1", NOW, b""), b""),
             Ok(())
         );
         let stranger = secret("someone-else-0123456789");
         assert_eq!(
-            check(
-                &rotating,
-                &stranger.sign(Direction::ToOrigin, "POST", "/x?y=1", NOW, b""),
-                b""
-            ),
+            check(&rotating, &sign(&stranger, "POST", "/x?y=1", NOW, b""), b""),
             Err(SignatureError::Mismatch)
         );
     }
@@ -276,35 +340,19 @@ mod tests {
     fn stale_missing_and_malformed_signatures_are_refused() {
         let key = secret("0123456789abcdef-current");
         let verifier = Verifier::new(vec![key.clone()]).with_tolerance(60);
-        let old = key.sign(Direction::ToOrigin, "POST", "/x?y=1", NOW - 61, b"");
+        let old = sign(&key, "POST", "/x?y=1", NOW - 61, b"");
         assert_eq!(check(&verifier, &old, b""), Err(SignatureError::Stale));
-        let future = key.sign(Direction::ToOrigin, "POST", "/x?y=1", NOW + 61, b"");
+        let future = sign(&key, "POST", "/x?y=1", NOW + 61, b"");
         assert_eq!(check(&verifier, &future, b""), Err(SignatureError::Stale));
-        let edge = key.sign(Direction::ToOrigin, "POST", "/x?y=1", NOW - 60, b"");
+        let edge = sign(&key, "POST", "/x?y=1", NOW - 60, b"");
         assert_eq!(check(&verifier, &edge, b""), Ok(()));
         assert_eq!(
-            verifier.verify(
-                Direction::ToOrigin,
-                "POST",
-                "/",
-                None,
-                Some("v1=00"),
-                b"",
-                NOW
-            ),
+            verifier.verify(&to_origin("POST", "/", b""), None, Some("v1=00"), NOW),
             Err(SignatureError::Missing)
         );
         for bad in ["00", "v1=zz", "v2=00"] {
             assert_eq!(
-                verifier.verify(
-                    Direction::ToOrigin,
-                    "POST",
-                    "/",
-                    Some("1"),
-                    Some(bad),
-                    b"",
-                    NOW
-                ),
+                verifier.verify(&to_origin("POST", "/", b""), Some("1"), Some(bad), NOW),
                 Err(SignatureError::Malformed)
             );
         }
@@ -314,14 +362,11 @@ mod tests {
     fn a_signature_is_good_only_in_its_direction() {
         let key = secret("0123456789abcdef-current");
         let verifier = Verifier::new(vec![key.clone()]);
-        let to_origin = key.sign(Direction::ToOrigin, "POST", "/_edge/publish", NOW, b"{}");
+        let signed = sign(&key, "POST", "/_edge/publish", NOW, b"{}");
         let as_notice = verifier.verify(
-            Direction::ToEdge,
-            "POST",
-            "/_edge/publish",
-            header(&to_origin, TIMESTAMP_HEADER),
-            header(&to_origin, SIGNATURE_HEADER),
-            b"{}",
+            &Message::new(Direction::ToEdge, "POST", "/_edge/publish", b"{}"),
+            header(&signed, TIMESTAMP_HEADER),
+            header(&signed, SIGNATURE_HEADER),
             NOW,
         );
         assert_eq!(as_notice, Err(SignatureError::Mismatch));

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use eventfront_domain::body::{BodyError, read_limited};
 use eventfront_domain::conditional::none_match;
 use eventfront_domain::filter::SessionFilter;
-use eventfront_domain::signing::{Direction, Secret, Verifier};
+use eventfront_domain::signing::{Direction, Message, Secret, Verifier};
 use eventfront_domain::{Email, IdempotencyKey, Slug, validate};
 use proptest::prelude::*;
 use serde_json::Value;
@@ -164,7 +164,7 @@ proptest! {
     ) {
         let verifier = Verifier::new(vec![Secret::new(SECRET).unwrap()]);
         for direction in [Direction::ToOrigin, Direction::ToEdge] {
-            let verdict = verifier.verify(direction, "POST", "/x", Some(&timestamp), Some(&signature), &body, now);
+            let verdict = verifier.verify(&Message::new(direction, "POST", "/x", &body), Some(&timestamp), Some(&signature), now);
             prop_assert!(verdict.is_err());
         }
     }
@@ -177,9 +177,9 @@ proptest! {
     ) {
         let secret = Secret::new(SECRET).unwrap();
         let verifier = Verifier::new(vec![secret.clone()]);
-        let signed = secret.sign(Direction::ToEdge, "POST", "/_edge/publish", now, &body);
+        let signed = secret.sign(&Message::new(Direction::ToEdge, "POST", "/_edge/publish", &body), now);
         let check = |body: &[u8]| {
-            verifier.verify(Direction::ToEdge, "POST", "/_edge/publish", Some(&signed[0].1), Some(&signed[1].1), body, now)
+            verifier.verify(&Message::new(Direction::ToEdge, "POST", "/_edge/publish", body), Some(&signed[0].1), Some(&signed[1].1), now)
         };
         prop_assert!(check(&body).is_ok());
         if !body.is_empty() {

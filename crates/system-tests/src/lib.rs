@@ -6,7 +6,7 @@ pub mod fake_origin;
 pub mod load;
 
 use bytes::Bytes;
-use eventfront_domain::signing::{Direction, Secret};
+use eventfront_domain::signing::{Direction, Message, Secret};
 use spin_test_host::{App, AppOptions};
 use std::path::{Path, PathBuf};
 
@@ -180,7 +180,10 @@ fn sign_as(
         .unwrap()
         .as_secs() as i64;
     let secret = Secret::new(secret).unwrap();
-    for (name, value) in secret.sign(direction, parts.method.as_str(), &target, now, &body) {
+    for (name, value) in secret.sign(
+        &Message::new(direction, parts.method.as_str(), &target, &body),
+        now,
+    ) {
         parts.headers.insert(name, value.parse().unwrap());
     }
     http::Request::from_parts(parts, body)

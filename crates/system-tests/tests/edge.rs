@@ -844,6 +844,70 @@ async fn a_forged_client_address_neither_escapes_the_limit_nor_locks_out_its_vic
     assert_eq!(victim.status(), 201, "a forged victim is not locked out");
 }
 
+/// One count per client across edges and instances, kept by the origin in
+/// the deciding transaction; the edge names the client under its signature.
+#[tokio::test]
+async fn the_origin_counts_a_clients_attempts_across_every_edge() {
+    let t = system_tests::topology_with(
+        &["eu", "us"],
+        |o| o.variable("staleness_secs", "60"),
+        |o| o.variable("registrations_per_minute", "3"),
+    )
+    .await;
+    let client = "198.51.100.23:4000".parse().unwrap();
+    let attempt = |n: usize| {
+        registration(
+            DEMO,
+            &format!("across-{n}"),
+            "A",
+            &format!("across{n}@example.com"),
+        )
+    };
+    let mut statuses = Vec::new();
+    for n in 0..4 {
+        // Each edge alone sees at most two: under its own limit of 20.
+        let edge = &t.edges[n % 2].app;
+        let answer = edge.send_from(attempt(n), client).await;
+        statuses.push(answer.status().as_u16());
+        if answer.status() == 429 {
+            assert_eq!(
+                header(&answer, "content-type"),
+                Some("application/problem+json")
+            );
+            let retry: u32 = header(&answer, "retry-after").unwrap().parse().unwrap();
+            assert!((1..=60).contains(&retry), "{retry}");
+        }
+    }
+    assert_eq!(statuses, [201, 201, 201, 429]);
+    let replay = t.edges[1].app.send_from(attempt(0), client).await;
+    assert_eq!(replay.status(), 201, "a replay is answered, not counted");
+    let other = t.edges[0]
+        .app
+        .send_from(attempt(5), "198.51.100.24:4000".parse().unwrap())
+        .await;
+    assert_eq!(other.status(), 201, "another client has its own count");
+    for edge in &t.edges {
+        let counted_in_kv: Vec<String> = edge
+            .kv_keys()
+            .into_iter()
+            .filter(|k| k.starts_with("ratelimit/"))
+            .collect();
+        assert_eq!(
+            counted_in_kv,
+            Vec::<String>::new(),
+            "no KV write per attempt"
+        );
+    }
+
+    // Only a client the signature covers is counted: one added to a
+    // signed request makes it a forgery.
+    let mut forged = system_tests::sign(attempt(6), SIGNING_SECRET);
+    forged
+        .headers_mut()
+        .insert("eventfront-client", "198.51.100.99".parse().unwrap());
+    assert_eq!(t.origin.app.send(forged).await.status(), 401);
+}
+
 #[tokio::test]
 async fn behind_a_trusted_proxy_its_forwarding_header_names_the_client() {
     let app = dev_app(|o| {

@@ -2,7 +2,9 @@
 //! within a timeout, and records which edges acknowledged.
 
 use bytes::Bytes;
-use eventfront_domain::signing::{Direction, SIGNATURE_HEADER, Secret, TIMESTAMP_HEADER, Verifier};
+use eventfront_domain::signing::{
+    Direction, Message, SIGNATURE_HEADER, Secret, TIMESTAMP_HEADER, Verifier,
+};
 use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
@@ -46,12 +48,14 @@ async fn fake_edge(delay: Duration, status: u16) -> FakeEdge {
                                 .as_secs() as i64;
                             let genuine = Verifier::new(vec![Secret::new(SIGNING_SECRET).unwrap()])
                                 .verify(
-                                    Direction::ToEdge,
-                                    parts.method.as_str(),
-                                    parts.uri.path(),
+                                    &Message::new(
+                                        Direction::ToEdge,
+                                        parts.method.as_str(),
+                                        parts.uri.path(),
+                                        &body,
+                                    ),
                                     header(TIMESTAMP_HEADER).as_deref(),
                                     header(SIGNATURE_HEADER).as_deref(),
-                                    &body,
                                     now,
                                 )
                                 .is_ok();

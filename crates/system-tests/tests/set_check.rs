@@ -51,7 +51,11 @@ async fn registrations_survive_a_flapping_link_exactly_once() {
         o.variable("registrations_per_minute", "0")
     })
     .await;
-    let origin = OriginApp::start(|o| o.variable("edge_urls", edge.server.url())).await;
+    let origin = OriginApp::start(|o| {
+        o.variable("edge_urls", edge.server.url())
+            .variable("registrations_per_minute", "0")
+    })
+    .await;
     let _served = spin_test_host::Server::on(origin.app.clone(), reserved).unwrap();
     let seats = origin
         .admin("GET", &format!("/api/admin/events/{SLUG}/draft"), None)

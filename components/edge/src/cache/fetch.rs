@@ -26,6 +26,7 @@ pub async fn snapshot(config: &EdgeConfig, slug: &str, held_version: Option<u64>
         &target,
         &headers,
         Bytes::new(),
+        None,
         FETCH_TIMEOUT,
     )
     .await;

@@ -98,6 +98,7 @@ async fn fetch(config: Arc<EdgeConfig>) -> Option<Published> {
         "/_origin/events",
         &[],
         Bytes::new(),
+        None,
         FETCH_TIMEOUT,
     )
     .await;

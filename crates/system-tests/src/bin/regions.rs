@@ -16,7 +16,7 @@
 //! itself when only that is killed.
 
 use bytes::Bytes;
-use eventfront_domain::signing::{Direction, Secret};
+use eventfront_domain::signing::{Direction, Message, Secret};
 use http_body_util::{BodyExt, Full};
 use rustix::process::{Pid, Signal, kill_process_group, test_kill_process_group};
 use std::io::Write;
@@ -301,7 +301,10 @@ async fn publish(origin_port: u16, edge_ports: &[u16]) -> Vec<Option<f64>> {
         .as_secs() as i64;
     let mut headers: Vec<(String, String)> = Secret::new(SECRET)
         .unwrap()
-        .sign(Direction::ToOrigin, "POST", &path, now, &body)
+        .sign(
+            &Message::new(Direction::ToOrigin, "POST", &path, &body),
+            now,
+        )
         .into_iter()
         .map(|(n, v)| (n.to_string(), v))
         .collect();
