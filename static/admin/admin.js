@@ -1,7 +1,7 @@
 // The organizer page: sign in with the admin token, edit the draft (event,
 // tracks, rooms, sessions, speakers) or import it whole, publish or roll
-// back and watch the version go live on the edge, read registrations and
-// the audit log. Everything goes through the organizer API (docs/api.md);
+// back and watch the version go live on the edge, read registrations, the
+// outbox of messages to registrants and the audit log. Everything goes through the organizer API (docs/api.md);
 // the token lives in this tab's sessionStorage only. This entry signs in
 // and draws the dashboard of sections; the sections import `reload` and
 // `signOut` back from it, as they redraw the page they are part of.
@@ -14,7 +14,7 @@ import { sessionsSection } from "/admin/sessions.js";
 import { speakersSection } from "/admin/speakers.js";
 import { importSection } from "/admin/import.js";
 import { publishSection } from "/admin/publish.js";
-import { registrationsSection, auditSection } from "/admin/records.js";
+import { registrationsSection, auditSection, outboxSection } from "/admin/records.js";
 
 const main = document.getElementById("main");
 
@@ -110,6 +110,7 @@ function dashboard() {
     importSection(),
     draft ? publishSection() : null,
     draft ? registrationsSection() : null,
+    draft ? outboxSection() : null,
     draft ? auditSection() : null,
   );
   document.title = `${state.slug} · Organizer · Eventfront`;

@@ -1,5 +1,6 @@
 // What attendees and organizers did: the registrations with their seats
-// and waitlist (exportable as CSV), and the audit log.
+// and waitlist (exportable as CSV), the audit log, and the outbox of
+// messages to registrants.
 
 import { h } from "/common.js";
 import { state, call } from "/admin/client.js";
@@ -52,41 +53,91 @@ export function registrationsSection() {
   );
 }
 
-export function auditSection() {
+/** A section listing what `path` answers, newest first, with a refresh. */
+function listSection({ id, title, path, headers, rows }) {
   const body = h("tbody", {});
   const refresh = async () => {
     try {
-      const { data } = await call("/audit");
-      body.replaceChildren(
-        ...data.entries.map((e) =>
-          h(
-            "tr",
-            {},
-            h("td", {}, e.at),
-            h("td", {}, e.actor),
-            h("td", {}, e.action),
-            h("td", {}, e.target ?? ""),
-            h("td", {}, h("code", {}, JSON.stringify(e.detail))),
-          ),
-        ),
-      );
+      const { data } = await call(path);
+      body.replaceChildren(...rows(data));
     } catch (error) {
       body.replaceChildren(
-        h("tr", {}, h("td", { colSpan: 5 }, `The audit log could not be loaded: ${error.message}`)),
+        h(
+          "tr",
+          {},
+          h(
+            "td",
+            { colSpan: headers.length },
+            `The ${title.toLowerCase()} could not be loaded: ${error.message}`,
+          ),
+        ),
       );
     }
   };
   refresh();
   return section(
-    "audit-section",
-    "Audit log",
+    `${id}-section`,
+    title,
     h(
       "p",
       {},
       h("button", { type: "button", className: "secondary", onclick: refresh }, "Refresh"),
     ),
-    table("Audit log, newest first", ["At", "Who", "What", "Target", "Detail"], body, {
-      id: "audit",
-    }),
+    table(`${title}, newest first`, headers, body, { id }),
   );
+}
+
+export function auditSection() {
+  return listSection({
+    id: "audit",
+    title: "Audit log",
+    path: "/audit",
+    headers: ["At", "Who", "What", "Target", "Detail"],
+    rows: (data) =>
+      data.entries.map((e) =>
+        h(
+          "tr",
+          {},
+          h("td", {}, e.at),
+          h("td", {}, e.actor),
+          h("td", {}, e.action),
+          h("td", {}, e.target ?? ""),
+          h("td", {}, h("code", {}, JSON.stringify(e.detail))),
+        ),
+      ),
+  });
+}
+
+// Every message written to registrants. No mail provider is configured
+// yet, so each stays here ("development"): its text, and its manage link
+// to follow as the registrant would.
+export function outboxSection() {
+  return listSection({
+    id: "outbox",
+    title: "Outbox",
+    path: "/outbox",
+    headers: ["At", "To", "What", "Message", "State"],
+    rows: (data) =>
+      data.messages.map((m) =>
+        h(
+          "tr",
+          {},
+          h("td", {}, m.created_at),
+          h("td", {}, m.to),
+          h("td", {}, m.kind),
+          h(
+            "td",
+            {},
+            h(
+              "details",
+              {},
+              h("summary", {}, m.subject),
+              h("pre", { className: "message" }, m.text),
+              m.links.manage ? h("a", { href: m.links.manage }, "Open the manage link") : null,
+            ),
+          ),
+          h("td", {}, m.state),
+        ),
+      ),
+  });
 }

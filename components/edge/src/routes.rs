@@ -88,7 +88,8 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
         | Route::AdminRollback
         | Route::AdminArchive
         | Route::AdminRegistrations
-        | Route::AdminAudit => {
+        | Route::AdminAudit
+        | Route::AdminOutbox => {
             let client = client_of(&config, &request);
             Limit::ADMIN_FAILURES.check(&client).await?;
             let answer = forward::forward(

@@ -6,6 +6,7 @@ use crate::audit;
 use crate::db::{Db, text};
 use crate::draft;
 use crate::error::OriginError;
+use crate::outbox;
 use crate::request::{Incoming, MAX_BODY};
 use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::{FieldError, Slug, validate};
@@ -371,6 +372,11 @@ pub async fn audit_log(db: &Db, slug: &Slug) -> Result<Reply, OriginError> {
         200,
         &audit::list(db, slug.as_str(), 500).await?,
     ))
+}
+
+/// `GET /api/admin/events/{slug}/outbox`
+pub async fn outbox(db: &Db, slug: &Slug) -> Result<Reply, OriginError> {
+    Ok(respond::json(200, &outbox::list(db, slug.as_str()).await?))
 }
 
 /// Field errors for a body that must be an object with these keys only.

@@ -15,11 +15,13 @@
 use crate::auth::{same_secret, token_hash};
 use crate::db::{Db, Kept, int, text};
 use crate::error::OriginError;
+use crate::outbox::{self, Outgoing};
 use crate::registration::{answer, oldest_kept, random_token};
 use crate::seats;
 use eventfront_domain::client_limit::{Window, admits};
+use eventfront_domain::messages::Notice;
 use eventfront_domain::seats::{DECISION_WAIT, Placement, Refusal};
-use eventfront_domain::{Email, IdempotencyKey, Slug};
+use eventfront_domain::{Email, IdempotencyKey, Problem, Slug};
 use futures::channel::oneshot;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -200,7 +202,6 @@ struct Accepted<'a> {
     id: String,
     seq: i64,
     status: &'static str,
-    token_hash: String,
 }
 
 /// Decides every pending registration in order, inside the write
@@ -216,6 +217,8 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
     let stored_attempts = attempts_made(db, batch, window).await?;
     let mut attempts: HashMap<&str, u32> = HashMap::new();
     let mut registered = registered_addresses(db, batch).await?;
+    let mut tokens = Vec::new();
+    let mut messages = Vec::new();
     let mut ledgers: HashMap<&str, Option<seats::Stored>> = HashMap::new();
     // Keys decided earlier in this same batch.
     let mut answered: HashMap<&str, (&str, u16, String)> = HashMap::new();
@@ -256,7 +259,7 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
                 // Seats left free while people wait (from before promotion
                 // was automatic) go to the line before any newcomer.
                 let heal = stored.ledger.promote();
-                seats::promote(db, slug, heal, "free seat").await?;
+                seats::promote(db, slug, &stored.about, heal, "free seat").await?;
             }
             ledgers.insert(slug, stored);
         }
@@ -264,16 +267,28 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
             answers.push(Err(OriginError::NotFound("There is no such event.")));
             continue;
         };
-        let address = (slug.to_string(), pending.email.canonical());
-        let already = registered.contains(&address);
-        // Someone already registered gets the answer a newcomer would get,
-        // and nothing is stored for them, so the form reveals nobody.
-        let placement = if already {
-            stored.ledger.clone().admit(pending.arrived)
-        } else {
-            stored.ledger.admit(pending.arrived)
-        };
-        let (status, position) = match placement {
+        let address = (slug.to_string(), pending.email.canonical().to_string());
+        if let Some(holder) = registered.get(&address) {
+            // The address's holder gets a working link to the registration
+            // it has, and the form says so; nothing else changes.
+            let token = random_token();
+            tokens.push((holder.id.clone(), token_hash(&token)));
+            messages.push(Outgoing {
+                event: slug.to_string(),
+                about: stored.about.clone(),
+                registration: holder.id.clone(),
+                recipient: holder.email.clone(),
+                attendee: holder.name.clone(),
+                notice: Notice::LinkAgain,
+                manage_token: Some(token),
+            });
+            let body = String::from_utf8(Problem::new(409, ALREADY_REGISTERED).to_json())
+                .expect("JSON is UTF-8");
+            answered.insert(key, (&pending.request_hash, 409, body.clone()));
+            answers.push(Ok((409, body)));
+            continue;
+        }
+        let (status, position) = match stored.ledger.admit(pending.arrived) {
             Ok(Placement::Confirmed) => ("confirmed", None),
             Ok(Placement::Waitlisted { position }) => ("waitlisted", Some(position)),
             Err(Refusal::Closed) => {
@@ -286,21 +301,40 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
         let id = uuid::Uuid::new_v4().to_string();
         let token = random_token();
         let body = answer(&id, status, &token, position).to_string();
-        if !already {
-            stored.last_seq += 1;
-            registered.insert(address);
-            accepted.push(Accepted {
-                pending,
-                id,
-                seq: stored.last_seq,
-                status,
-                token_hash: token_hash(&token),
-            });
-        }
+        stored.last_seq += 1;
+        registered.insert(
+            address,
+            Holder {
+                id: id.clone(),
+                name: pending.name.clone(),
+                email: pending.email.as_str().to_string(),
+            },
+        );
+        tokens.push((id.clone(), token_hash(&token)));
+        messages.push(Outgoing {
+            event: slug.to_string(),
+            about: stored.about.clone(),
+            registration: id.clone(),
+            recipient: pending.email.as_str().to_string(),
+            attendee: pending.name.clone(),
+            notice: match position {
+                Some(position) => Notice::Waitlisted { position },
+                None => Notice::Confirmed,
+            },
+            manage_token: Some(token.clone()),
+        });
+        accepted.push(Accepted {
+            pending,
+            id,
+            seq: stored.last_seq,
+            status,
+        });
         answered.insert(key, (&pending.request_hash, 201, body.clone()));
         answers.push(Ok((201, body)));
     }
     store(db, &accepted, &answered, now).await?;
+    store_tokens(db, &tokens, now).await?;
+    outbox::write(db, &messages).await?;
     let counted: Vec<(&str, u32)> = attempts
         .into_iter()
         .filter(|(client, made)| stored_attempts.get(*client) != Some(made))
@@ -426,11 +460,48 @@ async fn count_attempts(
     .await
 }
 
-/// Which of the batch's (event, address) pairs already hold a registration.
+/// Who holds an active registration for an (event, address) pair.
+struct Holder {
+    id: String,
+    name: String,
+    /// The address as they registered it.
+    email: String,
+}
+
+/// The answer to an address that is already registered, when events do
+/// not ask for confirmation by email: its holder is sent the link again.
+const ALREADY_REGISTERED: &str = "This email address is already registered for this event. \
+     A link to manage that registration was sent to it again.";
+
+/// The batch's manage tokens: one per new registration, one more for each
+/// registration whose link is sent again (its other tokens stay valid).
+async fn store_tokens(
+    db: &Db,
+    tokens: &[(String, String)],
+    now: jiff::Timestamp,
+) -> Result<(), OriginError> {
+    if tokens.is_empty() {
+        return Ok(());
+    }
+    let params = tokens.iter().flat_map(|(registration, hash)| {
+        [text(hash), text(registration), int(now.as_millisecond())]
+    });
+    db.exec(
+        &format!(
+            "INSERT INTO manage_tokens (hash, registration, created_ms) VALUES {}",
+            placeholders(tokens.len(), 3)
+        ),
+        params,
+    )
+    .await
+}
+
+/// Which of the batch's (event, address) pairs already hold a registration,
+/// and who holds it.
 async fn registered_addresses(
     db: &Db,
     batch: &[&Pending],
-) -> Result<HashSet<(String, String)>, OriginError> {
+) -> Result<HashMap<(String, String), Holder>, OriginError> {
     let params: Vec<_> = batch
         .iter()
         .flat_map(|p| [text(p.slug.as_str()), text(p.email.canonical())])
@@ -438,7 +509,7 @@ async fn registered_addresses(
     let rows = db
         .rows(
             &format!(
-                "SELECT event, email_canonical FROM registrations
+                "SELECT id, event, name, email, email_canonical FROM registrations
                  WHERE status != 'cancelled' AND (event, email_canonical) IN (VALUES {})",
                 placeholders(batch.len(), 2)
             ),
@@ -447,7 +518,16 @@ async fn registered_addresses(
         .await?;
     Ok(rows
         .iter()
-        .map(|r| (r.text("event"), r.text("email_canonical")))
+        .map(|r| {
+            (
+                (r.text("event"), r.text("email_canonical")),
+                Holder {
+                    id: r.text("id"),
+                    name: r.text("name"),
+                    email: r.text("email"),
+                },
+            )
+        })
         .collect())
 }
 
@@ -472,7 +552,6 @@ async fn store(
                 text(p.email.as_str()),
                 text(p.email.canonical()),
                 text(row.status),
-                text(&row.token_hash),
                 text(&now_text),
                 text(&now_text),
             ]
@@ -481,8 +560,8 @@ async fn store(
             &format!(
                 "INSERT INTO registrations
                  (id, event, seq, name, email, email_canonical, status,
-                  manage_token_hash, created_at, updated_at) VALUES {}",
-                placeholders(accepted.len(), 10)
+                  created_at, updated_at) VALUES {}",
+                placeholders(accepted.len(), 9)
             ),
             params,
         )

@@ -10,6 +10,7 @@ mod demo;
 mod draft;
 mod error;
 mod group_commit;
+mod outbox;
 mod publish;
 mod registration;
 mod request;

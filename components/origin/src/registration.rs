@@ -6,8 +6,10 @@
 use crate::auth::{same_secret, token_hash};
 use crate::db::{Db, Reader, int, text};
 use crate::error::OriginError;
+use crate::outbox::{self, Outgoing};
 use crate::request::Incoming;
 use crate::{group_commit, seats};
+use eventfront_domain::messages::Notice;
 use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::signing::CLIENT_HEADER;
 use eventfront_domain::{IdempotencyKey, Slug, validate};
@@ -17,6 +19,22 @@ use std::sync::OnceLock;
 
 /// A registration body is two short fields; anything larger is not one.
 const MAX_BODY: usize = 8 * 1024;
+
+/// Gives `registration` one more manage token, leaving its others valid,
+/// and returns it (a link sent again must not break the first one).
+pub async fn add_manage_token(db: &Db, registration: &str) -> Result<String, OriginError> {
+    let token = random_token();
+    db.exec(
+        "INSERT INTO manage_tokens (hash, registration, created_ms) VALUES (?, ?, ?)",
+        [
+            text(token_hash(&token)),
+            text(registration),
+            int(jiff::Timestamp::now().as_millisecond()),
+        ],
+    )
+    .await?;
+    Ok(token)
+}
 
 pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
@@ -63,7 +81,16 @@ pub async fn register(slug: &Slug, request: &Incoming) -> Result<Reply, OriginEr
             .await?
         }
     };
-    Ok(respond::bytes(status, "application/json", body))
+    Ok(respond::bytes(status, stored_type(status), body))
+}
+
+/// The content type of a stored answer: a refusal is a problem document.
+pub fn stored_type(status: u16) -> &'static str {
+    if status >= 400 {
+        "application/problem+json"
+    } else {
+        "application/json"
+    }
 }
 
 /// Registration attempts per client and minute when the origin's
@@ -134,29 +161,27 @@ async fn authorized(db: &Db, id: &str, request: &Incoming) -> Result<Registratio
         .header("authorization")
         .and_then(|h| h.strip_prefix("Bearer "))
         .unwrap_or("");
+    // Found by the token's hash: any of the registration's tokens works,
+    // and the hash of a 256-bit random token leaks nothing by its timing.
     let row = db
         .row(
-            "SELECT event, seq, status, name, email, created_at, manage_token_hash
-             FROM registrations WHERE id = ?",
-            [text(id)],
+            "SELECT r.event, r.seq, r.status, r.name, r.email, r.created_at
+             FROM registrations r JOIN manage_tokens t ON t.registration = r.id
+             WHERE r.id = ? AND t.hash = ?",
+            [text(id), text(token_hash(token))],
         )
         .await?;
     // The same 404 for a wrong token as for an unknown id: no hint either way.
     match row {
-        Some(r)
-            if !token.is_empty()
-                && same_secret(&token_hash(token), &r.text("manage_token_hash")) =>
-        {
-            Ok(Registration {
-                id: id.to_string(),
-                event: r.text("event"),
-                seq: r.int("seq"),
-                status: r.text("status"),
-                name: r.text("name"),
-                email: r.text("email"),
-                created_at: r.text("created_at"),
-            })
-        }
+        Some(r) if !token.is_empty() => Ok(Registration {
+            id: id.to_string(),
+            event: r.text("event"),
+            seq: r.int("seq"),
+            status: r.text("status"),
+            name: r.text("name"),
+            email: r.text("email"),
+            created_at: r.text("created_at"),
+        }),
         _ => Err(OriginError::NotFound("There is no such registration.")),
     }
 }
@@ -212,11 +237,14 @@ pub async fn cancel(db: &Db, id: &str, request: &Incoming) -> Result<Reply, Orig
                 return Ok(registration);
             }
             // The ledger as it stands before the cancellation is written.
-            let promotions = seats::load(db, &registration.event)
-                .await?
-                .map_or(0, |mut stored| {
-                    stored.ledger.release(registration.status == "confirmed")
-                });
+            let stored = seats::load(db, &registration.event).await?;
+            let about = match &stored {
+                Some(stored) => Some(stored.about.clone()),
+                None => seats::about(db, &registration.event).await?,
+            };
+            let promotions = stored.map_or(0, |mut stored| {
+                stored.ledger.release(registration.status == "confirmed")
+            });
             db.exec(
                 "UPDATE registrations SET status = 'cancelled', updated_at = ? WHERE id = ?",
                 [text(&now), text(id)],
@@ -231,7 +259,22 @@ pub async fn cancel(db: &Db, id: &str, request: &Incoming) -> Result<Reply, Orig
                 &json!({ "registration": id, "was": registration.status }),
             )
             .await?;
-            seats::promote(db, &registration.event, promotions, "cancellation").await?;
+            if let Some(about) = about {
+                outbox::write(
+                    db,
+                    &[Outgoing {
+                        event: registration.event.clone(),
+                        about: about.clone(),
+                        registration: id.to_string(),
+                        recipient: registration.email.clone(),
+                        attendee: registration.name.clone(),
+                        notice: Notice::Cancelled,
+                        manage_token: None,
+                    }],
+                )
+                .await?;
+                seats::promote(db, &registration.event, &about, promotions, "cancellation").await?;
+            }
             registration.status = "cancelled".into();
             Ok(registration)
         })

@@ -92,6 +92,7 @@ pub async fn route(request: Request) -> Result<Reply, OriginError> {
         Route::AdminArchive => publish::archive(&db().await?, &s()?, &request).await,
         Route::AdminRegistrations => admin::registrations(&db().await?, &s()?, &request).await,
         Route::AdminAudit => admin::audit_log(&db().await?, &s()?).await,
+        Route::AdminOutbox => admin::outbox(&db().await?, &s()?).await,
         // The edge answers these itself.
         _ => Err(OriginError::NotFound("There is no such resource.")),
     }

@@ -182,6 +182,34 @@ CREATE TABLE client_attempts (
     PRIMARY KEY (window_start, client)
 );
 "#,
+    // A registration may have several manage tokens: a link sent again
+    // (to an address submitted twice, or to someone promoted) must not
+    // stop the first one from working. Every message to a registrant is
+    // written to the outbox in the transaction that changed what it says.
+    r#"
+CREATE TABLE manage_tokens (
+    hash         TEXT PRIMARY KEY,
+    registration TEXT NOT NULL REFERENCES registrations(id),
+    created_ms   INTEGER NOT NULL
+);
+INSERT INTO manage_tokens (hash, registration, created_ms)
+    SELECT manage_token_hash, id, 0 FROM registrations;
+ALTER TABLE registrations DROP COLUMN manage_token_hash;
+CREATE TABLE outbox (
+    id           TEXT PRIMARY KEY,
+    event        TEXT NOT NULL REFERENCES events(slug),
+    registration TEXT NOT NULL REFERENCES registrations(id),
+    kind         TEXT NOT NULL,
+    recipient    TEXT NOT NULL,
+    subject      TEXT NOT NULL,
+    body_text    TEXT NOT NULL,
+    body_html    TEXT NOT NULL,
+    manage_link  TEXT,
+    state        TEXT NOT NULL,
+    created_ms   INTEGER NOT NULL
+);
+CREATE INDEX outbox_by_event ON outbox (event, created_ms);
+"#,
 ];
 
 /// Set once this instance has seen the schema current.

@@ -61,6 +61,7 @@ routes! {
     AdminArchive => "/api/admin/events/{slug}/archive", "POST";
     AdminRegistrations => "/api/admin/events/{slug}/registrations", "GET";
     AdminAudit => "/api/admin/events/{slug}/audit", "GET";
+    AdminOutbox => "/api/admin/events/{slug}/outbox", "GET";
     /// What an edge holds, for operators.
     EdgeStatus => "/_edge/status", "GET";
     /// The origin's signed notice of a new version.

@@ -353,6 +353,11 @@ async fn attendees_register_join_the_waitlist_retry_and_cancel() {
     let ada = manage_link(&browser).await;
     register(&browser, "Grace Hopper", "grace@example.com").await;
     browser.wait_text("#outcome h2", "confirmed").await;
+    // Ada again: told the truth, and her link is sent to her address.
+    register(&browser, "Ada L.", "ADA@example.com").await;
+    browser
+        .wait_text("#form-error", "already registered for this event")
+        .await;
 
     // The origin is unreachable: the page retries with the same key,
     // shows its progress, and completes once the origin is back.
@@ -497,8 +502,26 @@ async fn organizers_edit_publish_roll_back_and_attendees_see_it() {
     assert!(csv.contains("Marie Curie"));
     browser.wait_text("#audit", "event.published").await;
     browser.wait_text("#audit", "session.saved").await;
+    // The outbox holds Marie's message; its manage link opens her seat.
+    browser.click("#outbox-section button.secondary").await;
+    browser.wait_text("#outbox", "marie@example.com").await;
+    browser.click("#outbox summary").await;
+    browser
+        .wait_text("#outbox pre.message", "Hello Marie Curie")
+        .await;
+    let link = browser
+        .find("#outbox a")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .expect("the message links to the manage page");
+    let path = link.split_once("/registrations/").unwrap().1;
 
     browser.wait_text("#audit", "event.updated").await;
+    browser.open(&format!("/registrations/{path}")).await;
+    browser.wait_text("#registration-status", "confirmed").await;
+    browser.open("/admin/").await;
 
     // An import is all or nothing: a session in a room the draft lacks is
     // refused with the field named, and nothing changes.

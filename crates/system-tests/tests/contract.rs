@@ -317,6 +317,10 @@ async fn every_documented_operation_answers_as_documented() {
             registration("no-such-event", "contract-5", &person, "application/json"),
             404,
         ),
+        (
+            registration(&slug, "contract-6", &person, "application/json"),
+            409,
+        ),
     ] {
         assert_eq!(tour.send(request).await.status(), status);
     }
@@ -418,6 +422,13 @@ async fn every_documented_operation_answers_as_documented() {
         .unwrap();
     assert_eq!(tour.send(csv).await.status(), 200);
     tour.admin("GET", &format!("{admin}/audit"), None).await;
+    let outbox = tour
+        .admin("GET", &format!("/api/admin/events/{slug}/outbox"), None)
+        .await;
+    assert!(
+        !outbox["messages"].as_array().unwrap().is_empty(),
+        "the registration's messages"
+    );
     tour.admin(
         "POST",
         &format!("{admin}/archive"),

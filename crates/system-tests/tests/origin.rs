@@ -606,23 +606,129 @@ async fn cancelling_promotes_the_next_in_line_and_is_harmless_twice() {
     assert_eq!(audit["entries"][1]["action"], "registration.cancelled");
 }
 
+/// The messages about `conf`, newest first.
+async fn outbox(origin: &OriginApp) -> Vec<Value> {
+    let listed = origin.admin("GET", &format!("{EVENT}/outbox"), None).await;
+    assert_eq!(listed.status(), 200, "{:?}", listed.body());
+    body_json(&listed)["messages"].as_array().unwrap().clone()
+}
+
+/// What a message's manage link opens, as the page would ask for it.
+async fn follow(origin: &OriginApp, message: &Value) -> http::Response<Bytes> {
+    let link = message["links"]["manage"].as_str().unwrap();
+    let (path, token) = link.split_once("#token=").unwrap();
+    let id = path.rsplit('/').next().unwrap();
+    assert!(
+        link.starts_with("https://events.example.test/registrations/"),
+        "{link}"
+    );
+    origin
+        .signed(
+            http::Request::get(format!("/api/registrations/{id}"))
+                .header("authorization", format!("Bearer {token}"))
+                .body(Bytes::new())
+                .unwrap(),
+        )
+        .await
+}
+
 #[tokio::test]
-async fn a_registered_email_gets_a_fresh_looking_answer_and_nothing_is_created() {
+async fn a_registered_email_is_told_so_and_its_holder_gets_a_working_link_again() {
     let origin = origin_with_event(json!(null)).await;
     let first = register(&origin, "a1", "ada@example.com").await;
+    assert_eq!(first.status(), 201);
     let again = register(&origin, "a2", "ADA@example.com").await;
-    assert_eq!(again.status(), 201);
-    let (a, b) = (body_json(&first), body_json(&again));
-    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
-    assert_eq!(keys(&a), keys(&b));
-    assert_eq!(a["status"], b["status"]);
-    assert_ne!(a["id"], b["id"]);
+    assert_eq!(again.status(), 409);
+    assert_eq!(again.headers()["content-type"], "application/problem+json");
+    assert!(
+        body_json(&again)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("sent to it again")
+    );
     let listing = body_json(
         &origin
             .admin("GET", &format!("{EVENT}/registrations"), None)
             .await,
     );
     assert_eq!(listing["registrations"].as_array().unwrap().len(), 1);
+
+    let messages = outbox(&origin).await;
+    let kinds: Vec<&str> = messages
+        .iter()
+        .map(|m| m["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["link_again", "confirmed"], "newest first");
+    let first = body_json(&first);
+    for message in &messages {
+        assert_eq!(
+            message["to"], "ada@example.com",
+            "to the holder's own address"
+        );
+        assert_eq!(message["registration"], first["id"]);
+        assert_eq!(message["state"], "development");
+        let opened = follow(&origin, message).await;
+        assert_eq!(opened.status(), 200, "every link sent works");
+        assert_eq!(body_json(&opened)["status"], "confirmed");
+    }
+    assert_ne!(
+        messages[0]["links"]["manage"], messages[1]["links"]["manage"],
+        "a new token, the first one kept"
+    );
+
+    // The retry of a submission is its first answer, and nothing more is sent.
+    let replayed = register(&origin, "a2", "ADA@example.com").await;
+    assert_eq!(
+        (replayed.status().as_u16(), replayed.body()),
+        (409, again.body())
+    );
+    assert_eq!(outbox(&origin).await.len(), 2);
+}
+
+/// Every change to a registration writes its registrant a message in the
+/// same transaction, with a link that works where it carries one.
+#[tokio::test]
+async fn every_change_to_a_registration_writes_its_message() {
+    let origin = origin_with_event(json!(1)).await;
+    let seated = body_json(&register(&origin, "m1", "one@example.com").await);
+    let waiting = body_json(&register(&origin, "m2", "two@example.com").await);
+    let cancelled = origin.signed(cancel_request(&seated)).await;
+    assert_eq!(cancelled.status(), 200);
+
+    let messages = outbox(&origin).await;
+    let summary: Vec<(&str, &str)> = messages
+        .iter()
+        .map(|m| (m["kind"].as_str().unwrap(), m["to"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("promoted", "two@example.com"),
+            ("cancelled", "one@example.com"),
+            ("waitlisted", "two@example.com"),
+            ("confirmed", "one@example.com"),
+        ]
+    );
+    let text = |i: usize| messages[i]["text"].as_str().unwrap();
+    assert!(text(2).contains("number 1 on the waitlist"), "{}", text(2));
+    assert!(text(0).contains("it is now yours"), "{}", text(0));
+    assert!(
+        messages[1]["links"]["manage"].is_null(),
+        "a cancelled seat needs no link"
+    );
+    let promoted = follow(&origin, &messages[0]).await;
+    assert_eq!(body_json(&promoted)["status"], "confirmed");
+    assert_eq!(body_json(&promoted)["id"], waiting["id"]);
+    // The first link of the promoted registrant still works too.
+    let still = follow(&origin, &messages[2]).await;
+    assert_eq!(body_json(&still)["status"], "confirmed");
+    // The event's start, on its own wall clock, is in every message.
+    assert!(messages.iter().all(|m| {
+        m["text"]
+            .as_str()
+            .unwrap()
+            .contains("Monday 1 March 2027, 09:00 (America/New_York)")
+    }));
 }
 
 #[tokio::test]
@@ -895,6 +1001,13 @@ async fn added_seats_promote_the_line_in_order_before_any_newcomer() {
     assert_eq!(promoted.len(), 1);
     assert_eq!(promoted[0]["target"], answers[2]["id"], "first in line");
     assert_eq!(promoted[0]["detail"]["cause"], "capacity");
+    let told = outbox(&origin).await;
+    assert_eq!(
+        (told[0]["kind"].as_str(), told[0]["to"].as_str()),
+        (Some("promoted"), Some("p2@example.com")),
+        "the promoted registrant is written to"
+    );
+    assert_eq!(follow(&origin, &told[0]).await.status(), 200);
     let newcomer = body_json(&register(&origin, "k5", "p5@example.com").await);
     assert_eq!(
         (newcomer["status"].as_str(), newcomer["position"].as_i64()),

@@ -1,0 +1,124 @@
+//! The transactional outbox: every message to a registrant is written in
+//! the same transaction as the change it reports, so a change is never
+//! made without its message nor a message sent for a change that was
+//! rolled back. No mail provider is configured yet, so every message is
+//! kept as `development`: organizers read it, with its manage link, in
+//! `GET /api/admin/events/{slug}/outbox`, and a developer on `spin up`
+//! follows the links from there.
+
+use crate::db::{Db, int, text};
+use crate::error::OriginError;
+use eventfront_domain::messages::{self, EventAbout, Notice};
+use serde_json::{Value, json};
+use std::sync::OnceLock;
+
+/// A message to write.
+pub struct Outgoing {
+    pub event: String,
+    pub about: EventAbout,
+    pub registration: String,
+    pub recipient: String,
+    pub attendee: String,
+    pub notice: Notice,
+    /// A token of the registration's, for the message's manage link.
+    pub manage_token: Option<String>,
+}
+
+/// The attendee site's address, read once per instance.
+async fn public_url() -> Result<&'static str, OriginError> {
+    static URL: OnceLock<String> = OnceLock::new();
+    if let Some(url) = URL.get() {
+        return Ok(url);
+    }
+    let url = spin_sdk::variables::get("public_url")
+        .await
+        .map_err(|_| OriginError::Config("the public_url variable is not set"))?;
+    Ok(URL.get_or_init(|| url))
+}
+
+/// Writes `messages`, in the caller's transaction.
+pub async fn write(db: &Db, messages: &[Outgoing]) -> Result<(), OriginError> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let public_url = public_url().await?;
+    let now = jiff::Timestamp::now().as_millisecond();
+    let mut params = Vec::with_capacity(messages.len() * 10);
+    for message in messages {
+        let link = message
+            .manage_token
+            .as_deref()
+            .map(|token| messages::manage_link(public_url, &message.registration, token));
+        let composed = messages::compose(
+            message.notice,
+            &message.about,
+            &message.attendee,
+            link.as_deref(),
+        );
+        params.extend([
+            text(uuid::Uuid::new_v4().to_string()),
+            text(&message.event),
+            text(&message.registration),
+            text(message.notice.kind()),
+            text(&message.recipient),
+            text(composed.subject),
+            text(composed.text),
+            text(composed.html),
+            link.map_or(spin_sdk::sqlite::Value::Null, text),
+            int(now),
+        ]);
+    }
+    let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, 'development', ?)";
+    db.exec(
+        &format!(
+            "INSERT INTO outbox (id, event, registration, kind, recipient, subject,
+                 body_text, body_html, manage_link, state, created_ms) VALUES {}",
+            vec![row; messages.len()].join(", ")
+        ),
+        params,
+    )
+    .await
+}
+
+/// The most messages one listing shows, newest first.
+const LISTED: i64 = 500;
+
+/// `GET /api/admin/events/{slug}/outbox`: the newest messages about the
+/// event, each with its delivery state, text and link.
+pub async fn list(db: &Db, event: &str) -> Result<Value, OriginError> {
+    let rows = db
+        .rows(
+            "SELECT id, registration, kind, recipient, subject, body_text, manage_link,
+                    state, created_ms
+             FROM outbox WHERE event = ? ORDER BY created_ms DESC, rowid DESC LIMIT ?",
+            [text(event), int(LISTED)],
+        )
+        .await?;
+    let total = db
+        .row(
+            "SELECT count(*) AS total FROM outbox WHERE event = ?",
+            [text(event)],
+        )
+        .await?
+        .map_or(0, |r| r.int("total"));
+    let messages: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let created = jiff::Timestamp::from_millisecond(r.int("created_ms"))
+                .map(|t| t.to_string())
+                .unwrap_or_default();
+            json!({
+                "id": r.text("id"),
+                "registration": r.text("registration"),
+                "kind": r.text("kind"),
+                "to": r.text("recipient"),
+                "subject": r.text("subject"),
+                "text": r.text("body_text"),
+                "links": { "manage": r.opt_text("manage_link") },
+                "state": r.text("state"),
+                "created_at": created,
+            })
+        })
+        .collect();
+    Ok(json!({ "event": event, "total": total, "messages": messages }))
+}

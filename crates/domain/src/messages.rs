@@ -1,0 +1,228 @@
+//! What registrants are told by email, composed from plain data: one
+//! message per change to their registration, as plain text and simple
+//! HTML, with the event's start in the event's own time zone. A message
+//! links only to its own registration, its token in the link's fragment
+//! (which browsers never send to a server), so a forwarded email lets its
+//! reader act on that one registration and nothing else.
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use quick_xml::escape::escape;
+
+/// Why a registrant is written to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    Confirmed,
+    Waitlisted {
+        position: u32,
+    },
+    /// A seat came free and is now theirs.
+    Promoted,
+    Cancelled,
+    /// Someone submitted an address that is already registered: its
+    /// holder gets a working manage link, and nobody else learns anything.
+    LinkAgain,
+}
+
+impl Notice {
+    /// The message's kind as stored and listed.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Notice::Confirmed => "confirmed",
+            Notice::Waitlisted { .. } => "waitlisted",
+            Notice::Promoted => "promoted",
+            Notice::Cancelled => "cancelled",
+            Notice::LinkAgain => "link_again",
+        }
+    }
+}
+
+/// The event a message is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventAbout {
+    pub name: String,
+    /// An IANA zone name, as the event's draft has it.
+    pub timezone: String,
+    pub starts_at: Timestamp,
+}
+
+/// A composed message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Where a registration is managed on the attendee site at `public_url`.
+pub fn manage_link(public_url: &str, id: &str, token: &str) -> String {
+    format!(
+        "{}/registrations/{id}#token={token}",
+        public_url.trim_end_matches('/')
+    )
+}
+
+/// `2027-06-08 09:00 (Europe/Lisbon)`: the event's own wall clock, named,
+/// so a reader abroad is not misled. An unknown zone falls back to UTC.
+fn local_start(event: &EventAbout) -> String {
+    let (zone, name) = match TimeZone::get(&event.timezone) {
+        Ok(zone) => (zone, event.timezone.as_str()),
+        Err(_) => (TimeZone::UTC, "UTC"),
+    };
+    let local = event.starts_at.to_zoned(zone);
+    format!("{} ({name})", local.strftime("%A %-d %B %Y, %H:%M"))
+}
+
+/// The message telling `attendee` about `notice` for `event`; `manage` is
+/// the registration's manage link, when the message carries one.
+pub fn compose(
+    notice: Notice,
+    event: &EventAbout,
+    attendee: &str,
+    manage: Option<&str>,
+) -> Message {
+    let name = &event.name;
+    let (subject, lines): (String, Vec<String>) = match notice {
+        Notice::Confirmed => (
+            format!("You are registered for {name}"),
+            vec![format!("Your seat at {name} is confirmed.")],
+        ),
+        Notice::Waitlisted { position } => (
+            format!("You are on the waitlist for {name}"),
+            vec![
+                format!(
+                    "Every seat at {name} is taken; you are number {position} on the waitlist."
+                ),
+                "If a seat comes free, it goes to the first in line, and we write to you.".into(),
+            ],
+        ),
+        Notice::Promoted => (
+            format!("A seat at {name} is yours"),
+            vec![format!(
+                "A seat came free at {name}, and it is now yours: your registration is confirmed."
+            )],
+        ),
+        Notice::Cancelled => (
+            format!("Your registration for {name} is cancelled"),
+            vec![format!(
+                "Your registration for {name} is cancelled; your place went to the next in line, if anyone waited."
+            )],
+        ),
+        Notice::LinkAgain => (
+            format!("Your registration for {name}"),
+            vec![
+                format!(
+                    "Someone, perhaps you, tried to register this address for {name} again. It is already registered; nothing changed."
+                ),
+                "Here is a link to manage that registration.".into(),
+            ],
+        ),
+    };
+    let when = format!("The event starts {}.", local_start(event));
+    let manage_line = manage.map(|link| {
+        format!(
+            "See or cancel your registration (this link is yours alone; do not forward it): {link}"
+        )
+    });
+    let mut text = format!("Hello {attendee},\n\n");
+    for line in lines.iter().chain([&when]).chain(manage_line.as_ref()) {
+        text.push_str(line);
+        text.push_str("\n\n");
+    }
+    text.push_str("— Eventfront\n");
+
+    let mut html = format!("<p>Hello {},</p>\n", escape(attendee));
+    for line in lines.iter().chain([&when]) {
+        html.push_str(&format!("<p>{}</p>\n", escape(line.as_str())));
+    }
+    if let Some(link) = manage {
+        let link = escape(link);
+        html.push_str(&format!(
+            "<p><a href=\"{link}\">See or cancel your registration</a> (this link is yours alone; do not forward it).</p>\n"
+        ));
+    }
+    html.push_str("<p>— Eventfront</p>\n");
+    Message {
+        subject,
+        text,
+        html,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event() -> EventAbout {
+        EventAbout {
+            name: "Wasm <Edge> & Summit".into(),
+            timezone: "Europe/Lisbon".into(),
+            starts_at: "2027-06-08T08:00:00Z".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn times_are_the_events_own_wall_clock() {
+        let message = compose(Notice::Confirmed, &event(), "Ada", None);
+        // 08:00 UTC is 09:00 in Lisbon in summer.
+        assert!(
+            message
+                .text
+                .contains("Tuesday 8 June 2027, 09:00 (Europe/Lisbon)"),
+            "{}",
+            message.text
+        );
+        let nowhere = EventAbout {
+            timezone: "Mars/Olympus".into(),
+            ..event()
+        };
+        assert!(
+            compose(Notice::Confirmed, &nowhere, "Ada", None)
+                .text
+                .contains("08:00 (UTC)")
+        );
+    }
+
+    #[test]
+    fn html_escapes_what_people_typed_and_text_keeps_it() {
+        let link = manage_link("https://events.example.com/", "r1", "t0k");
+        assert_eq!(
+            link,
+            "https://events.example.com/registrations/r1#token=t0k"
+        );
+        let message = compose(Notice::Promoted, &event(), "<b>Ada</b>", Some(&link));
+        assert!(message.html.contains("Hello &lt;b&gt;Ada&lt;/b&gt;"));
+        assert!(message.html.contains("Wasm &lt;Edge&gt; &amp; Summit"));
+        assert!(!message.html.contains("<b>"));
+        assert!(message.html.contains(&format!("href=\"{link}\"")));
+        assert!(message.text.contains("Hello <b>Ada</b>"));
+        assert!(message.text.contains(&link));
+        assert_eq!(message.subject, "A seat at Wasm <Edge> & Summit is yours");
+    }
+
+    #[test]
+    fn each_notice_says_what_happened_and_links_only_when_given_a_link() {
+        let cases = [
+            (Notice::Confirmed, "is confirmed"),
+            (
+                Notice::Waitlisted { position: 3 },
+                "number 3 on the waitlist",
+            ),
+            (Notice::Promoted, "it is now yours"),
+            (Notice::Cancelled, "is cancelled"),
+            (Notice::LinkAgain, "already registered; nothing changed"),
+        ];
+        for (notice, says) in cases {
+            let bare = compose(notice, &event(), "Ada", None);
+            assert!(bare.text.contains(says), "{}: {}", notice.kind(), bare.text);
+            assert!(!bare.text.contains("http"), "no link was given");
+            let linked = compose(
+                notice,
+                &event(),
+                "Ada",
+                Some("https://x/registrations/1#token=t"),
+            );
+            assert!(linked.text.contains("#token=t"));
+        }
+    }
+}
