@@ -6,6 +6,7 @@ mod admin;
 mod audit;
 mod auth;
 mod db;
+mod delivery;
 mod demo;
 mod draft;
 mod error;
@@ -24,8 +25,17 @@ use spin_sdk::http_service;
 
 #[http_service]
 async fn handle(request: Request) -> impl IntoResponse {
-    match routes::route(request).await {
+    let writes = !matches!(*request.method(), http::Method::GET | http::Method::HEAD);
+    let answer = match routes::route(request).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
+    };
+    // Messages a write put in the outbox go out after its answer; messages
+    // waiting for a retry go out on later activity.
+    if writes {
+        delivery::start().await;
+    } else {
+        delivery::start_if_idle().await;
     }
+    answer
 }

@@ -1,10 +1,11 @@
 //! The transactional outbox: every message to a registrant is written in
 //! the same transaction as the change it reports, so a change is never
 //! made without its message nor a message sent for a change that was
-//! rolled back. No mail provider is configured yet, so every message is
-//! kept as `development`: organizers read it, with its manage link, in
+//! rolled back. With a mail provider configured a message is `queued` and
+//! `delivery` sends it after the response; without one it is kept as
+//! `development`. Organizers read every message and its delivery state in
 //! `GET /api/admin/events/{slug}/outbox`, and a developer on `spin up`
-//! follows the links from there.
+//! follows its manage link from there.
 
 use crate::db::{Db, int, text};
 use crate::error::OriginError;
@@ -43,7 +44,11 @@ pub async fn write(db: &Db, messages: &[Outgoing]) -> Result<(), OriginError> {
     }
     let public_url = public_url().await?;
     let now = jiff::Timestamp::now().as_millisecond();
-    let mut params = Vec::with_capacity(messages.len() * 10);
+    let (state, next_try) = match crate::delivery::provider().await {
+        Some(_) => ("queued", int(now)),
+        None => ("development", spin_sdk::sqlite::Value::Null),
+    };
+    let mut params = Vec::with_capacity(messages.len() * 12);
     for message in messages {
         let link = message
             .manage_token
@@ -65,14 +70,16 @@ pub async fn write(db: &Db, messages: &[Outgoing]) -> Result<(), OriginError> {
             text(composed.text),
             text(composed.html),
             link.map_or(spin_sdk::sqlite::Value::Null, text),
+            text(state),
             int(now),
+            next_try.clone(),
         ]);
     }
-    let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, 'development', ?)";
+    let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     db.exec(
         &format!(
             "INSERT INTO outbox (id, event, registration, kind, recipient, subject,
-                 body_text, body_html, manage_link, state, created_ms) VALUES {}",
+                 body_text, body_html, manage_link, state, created_ms, next_try_ms) VALUES {}",
             vec![row; messages.len()].join(", ")
         ),
         params,
@@ -89,7 +96,7 @@ pub async fn list(db: &Db, event: &str) -> Result<Value, OriginError> {
     let rows = db
         .rows(
             "SELECT id, registration, kind, recipient, subject, body_text, manage_link,
-                    state, created_ms
+                    state, created_ms, attempts, last_error, sent_ms, next_try_ms
              FROM outbox WHERE event = ? ORDER BY created_ms DESC, rowid DESC LIMIT ?",
             [text(event), int(LISTED)],
         )
@@ -104,9 +111,15 @@ pub async fn list(db: &Db, event: &str) -> Result<Value, OriginError> {
     let messages: Vec<Value> = rows
         .iter()
         .map(|r| {
-            let created = jiff::Timestamp::from_millisecond(r.int("created_ms"))
-                .map(|t| t.to_string())
-                .unwrap_or_default();
+            let at = |ms: Option<i64>| {
+                ms.and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+                    .map(|t| t.to_string())
+            };
+            let state = r.text("state");
+            // A claimed message's next try is its claim lapsing: not news.
+            let next_try = (state == "failed")
+                .then(|| at(r.opt_int("next_try_ms")))
+                .flatten();
             json!({
                 "id": r.text("id"),
                 "registration": r.text("registration"),
@@ -115,8 +128,12 @@ pub async fn list(db: &Db, event: &str) -> Result<Value, OriginError> {
                 "subject": r.text("subject"),
                 "text": r.text("body_text"),
                 "links": { "manage": r.opt_text("manage_link") },
-                "state": r.text("state"),
-                "created_at": created,
+                "state": state,
+                "attempts": r.int("attempts"),
+                "last_error": r.opt_text("last_error"),
+                "next_try_at": next_try,
+                "sent_at": at(r.opt_int("sent_ms")),
+                "created_at": at(Some(r.int("created_ms"))),
             })
         })
         .collect();

@@ -185,7 +185,9 @@ CREATE TABLE client_attempts (
     // A registration may have several manage tokens: a link sent again
     // (to an address submitted twice, or to someone promoted) must not
     // stop the first one from working. Every message to a registrant is
-    // written to the outbox in the transaction that changed what it says.
+    // written to the outbox in the transaction that changed what it says,
+    // then sent (`queued`, `sent`, or `failed` and tried again), or kept as
+    // `development` when no mail provider is configured.
     r#"
 CREATE TABLE manage_tokens (
     hash         TEXT PRIMARY KEY,
@@ -206,9 +208,14 @@ CREATE TABLE outbox (
     body_html    TEXT NOT NULL,
     manage_link  TEXT,
     state        TEXT NOT NULL,
-    created_ms   INTEGER NOT NULL
+    created_ms   INTEGER NOT NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_try_ms  INTEGER,
+    last_error   TEXT,
+    sent_ms      INTEGER
 );
 CREATE INDEX outbox_by_event ON outbox (event, created_ms);
+CREATE INDEX outbox_due ON outbox (next_try_ms) WHERE state IN ('queued', 'failed');
 "#,
 ];
 

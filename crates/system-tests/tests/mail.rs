@@ -1,0 +1,250 @@
+//! The outbox delivered through a mail provider's HTTP API (Postmark's
+//! `POST /email` shape), against a local sink that checks each request:
+//! nothing is lost while the provider is down, and every message reaches a
+//! receiver that drops duplicates exactly once.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use system_tests::{OriginApp, json as body_json};
+use tokio::net::TcpListener;
+
+const TOKEN: &str = "server-token-for-tests";
+const FROM: &str = "Conf <events@example.test>";
+const EVENT: &str = "/api/admin/events/conf";
+
+/// A stand-in provider: answers every request with `status` and keeps
+/// what it was sent.
+struct Sink {
+    url: String,
+    status: Arc<AtomicU16>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+/// One request the sink got, in order.
+#[derive(Clone)]
+struct Seen {
+    answered: u16,
+    token: String,
+    content_type: String,
+    /// `METHOD /path`.
+    target: String,
+    body: Value,
+}
+
+async fn sink() -> Sink {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let status = Arc::new(AtomicU16::new(503));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (answer, kept) = (status.clone(), seen.clone());
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let (answer, kept) = (answer.clone(), kept.clone());
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    move |request: hyper::Request<hyper::body::Incoming>| {
+                        let (answer, kept) = (answer.clone(), kept.clone());
+                        async move {
+                            let (parts, body) = request.into_parts();
+                            let body = body.collect().await.unwrap().to_bytes();
+                            let header = |n: &str| {
+                                parts
+                                    .headers
+                                    .get(n)
+                                    .map_or(String::new(), |v| v.to_str().unwrap().to_string())
+                            };
+                            let status = answer.load(Ordering::SeqCst);
+                            kept.lock().unwrap().push(Seen {
+                                answered: status,
+                                token: header("x-postmark-server-token"),
+                                content_type: header("content-type"),
+                                target: format!("{} {}", parts.method, parts.uri.path()),
+                                body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+                            });
+                            Ok::<_, std::convert::Infallible>(
+                                hyper::Response::builder()
+                                    .status(status)
+                                    .header("content-type", "application/json")
+                                    .body(Full::new(Bytes::from(r#"{"ErrorCode":0}"#)))
+                                    .unwrap(),
+                            )
+                        }
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Sink { url, status, seen }
+}
+
+async fn outbox(origin: &OriginApp) -> Vec<Value> {
+    let listed = origin.admin("GET", &format!("{EVENT}/outbox"), None).await;
+    body_json(&listed)["messages"].as_array().unwrap().clone()
+}
+
+/// Polls the outbox until `done` holds for it.
+async fn outbox_until(
+    origin: &OriginApp,
+    what: &str,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let started = Instant::now();
+    loop {
+        let messages = outbox(origin).await;
+        if done(&messages) {
+            return messages;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{what}: {messages:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn register(origin: &OriginApp, key: &str, email: &str) -> u16 {
+    let request = http::Request::post("/api/events/conf/registrations")
+        .header("content-type", "application/json")
+        .header("idempotency-key", key)
+        .body(Bytes::from(
+            json!({"name": "P", "email": email}).to_string(),
+        ))
+        .unwrap();
+    origin.signed(request).await.status().as_u16()
+}
+
+#[tokio::test]
+async fn the_outbox_survives_a_provider_that_is_down_and_delivers_each_message_once() {
+    let provider = sink().await;
+    let origin = OriginApp::start(|o| {
+        o.variable("mail_api_url", &provider.url)
+            .variable("mail_api_token", TOKEN)
+            .variable("mail_from", FROM)
+    })
+    .await;
+    let event = json!({
+        "name": "Conf 2027", "timezone": "Europe/Berlin",
+        "starts_at": "2027-03-01T09:00:00+01:00", "ends_at": "2027-03-01T17:00:00+01:00",
+        "registration": {"open": true, "capacity": 1}
+    });
+    assert_eq!(origin.admin("PUT", EVENT, Some(event)).await.status(), 201);
+    let published = origin
+        .admin("POST", &format!("{EVENT}/publish"), Some(json!({})))
+        .await;
+    assert_eq!(published.status(), 201);
+
+    // The provider is down: the registrations are answered all the same,
+    // and their messages wait as failed, with why.
+    assert_eq!(register(&origin, "k1", "one@example.com").await, 201);
+    assert_eq!(register(&origin, "k2", "two@example.com").await, 201);
+    let failed = outbox_until(&origin, "both tried and failed", |m| {
+        m.len() == 2 && m.iter().all(|m| m["state"] == "failed")
+    })
+    .await;
+    for message in &failed {
+        assert_eq!(message["attempts"], 1);
+        assert_eq!(message["last_error"], "the provider answered 503");
+        assert!(message["next_try_at"].is_string());
+    }
+
+    // The provider is back and the backoff has passed (moved in the
+    // database, not slept): the next write sends everything that is due.
+    provider.status.store(200, Ordering::SeqCst);
+    let db = origin.database();
+    db.execute(
+        "UPDATE outbox SET next_try_ms = 0 WHERE state = 'failed'",
+        [],
+    )
+    .unwrap();
+    assert_eq!(register(&origin, "k3", "three@example.com").await, 201);
+    let sent = outbox_until(&origin, "all sent", |m| {
+        m.len() == 3 && m.iter().all(|m| m["state"] == "sent")
+    })
+    .await;
+    for message in &sent {
+        assert!(message["sent_at"].is_string());
+        assert!(message["last_error"].is_null());
+    }
+
+    // Every request was Postmark's, and each message reached the provider.
+    let seen = provider.seen.lock().unwrap().clone();
+    let mut delivered: BTreeMap<String, usize> = BTreeMap::new();
+    for Seen {
+        answered,
+        token,
+        content_type,
+        target,
+        body,
+    } in &seen
+    {
+        assert_eq!(
+            (token.as_str(), content_type.as_str(), target.as_str()),
+            (TOKEN, "application/json", "POST /email")
+        );
+        assert_eq!(body["From"], FROM);
+        assert_eq!(body["MessageStream"], "outbound");
+        let id = body["Headers"][0]["Value"].as_str().unwrap().to_string();
+        assert_eq!(body["Metadata"]["eventfront_message_id"], id.as_str());
+        assert!(body["TextBody"].as_str().unwrap().contains("Conf 2027"));
+        assert!(body["HtmlBody"].as_str().unwrap().starts_with("<p>"));
+        if *answered == 200 {
+            *delivered.entry(id).or_default() += 1;
+        }
+    }
+    let ids: BTreeSet<String> = sent
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        delivered.keys().cloned().collect::<BTreeSet<_>>(),
+        ids,
+        "every message, and only those"
+    );
+    assert!(delivered.values().all(|n| *n == 1), "{delivered:?}");
+    let to: BTreeSet<&str> = seen
+        .iter()
+        .filter(|s| s.answered == 200)
+        .map(|s| s.body["To"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        to,
+        BTreeSet::from(["one@example.com", "two@example.com", "three@example.com"])
+    );
+}
+
+#[tokio::test]
+async fn without_a_provider_messages_stay_in_the_development_outbox() {
+    let origin = OriginApp::start(|o| o).await;
+    let draft = origin
+        .admin("GET", "/api/admin/events/wasm-edge-summit-2027/draft", None)
+        .await;
+    assert_eq!(draft.status(), 200);
+    let request = http::Request::post("/api/events/wasm-edge-summit-2027/registrations")
+        .header("content-type", "application/json")
+        .header("idempotency-key", "dev-1")
+        .body(Bytes::from(
+            json!({"name": "Dev", "email": "dev@example.com"}).to_string(),
+        ))
+        .unwrap();
+    assert_eq!(origin.signed(request).await.status(), 201);
+    let listed = origin
+        .admin(
+            "GET",
+            "/api/admin/events/wasm-edge-summit-2027/outbox",
+            None,
+        )
+        .await;
+    let messages = body_json(&listed)["messages"].clone();
+    assert_eq!(messages[0]["state"], "development");
+    assert_eq!(messages[0]["attempts"], 0);
+    assert!(messages[0]["links"]["manage"].is_string());
+}
