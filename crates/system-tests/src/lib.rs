@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod fake_origin;
 pub mod load;
+pub mod stub;
 
 use bytes::Bytes;
 use eventfront_domain::signing::{Direction, Message, Secret};

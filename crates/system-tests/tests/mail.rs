@@ -4,14 +4,12 @@
 //! receiver that drops duplicates exactly once.
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use system_tests::{OriginApp, json as body_json};
-use tokio::net::TcpListener;
+use system_tests::{OriginApp, json as body_json, stub};
 
 const TOKEN: &str = "server-token-for-tests";
 const FROM: &str = "Conf <events@example.test>";
@@ -37,52 +35,21 @@ struct Seen {
 }
 
 async fn sink() -> Sink {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
     let status = Arc::new(AtomicU16::new(503));
     let seen = Arc::new(Mutex::new(Vec::new()));
     let (answer, kept) = (status.clone(), seen.clone());
-    tokio::spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            let (answer, kept) = (answer.clone(), kept.clone());
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(
-                    move |request: hyper::Request<hyper::body::Incoming>| {
-                        let (answer, kept) = (answer.clone(), kept.clone());
-                        async move {
-                            let (parts, body) = request.into_parts();
-                            let body = body.collect().await.unwrap().to_bytes();
-                            let header = |n: &str| {
-                                parts
-                                    .headers
-                                    .get(n)
-                                    .map_or(String::new(), |v| v.to_str().unwrap().to_string())
-                            };
-                            let status = answer.load(Ordering::SeqCst);
-                            kept.lock().unwrap().push(Seen {
-                                answered: status,
-                                token: header("x-postmark-server-token"),
-                                content_type: header("content-type"),
-                                target: format!("{} {}", parts.method, parts.uri.path()),
-                                body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-                            });
-                            Ok::<_, std::convert::Infallible>(
-                                hyper::Response::builder()
-                                    .status(status)
-                                    .header("content-type", "application/json")
-                                    .body(Full::new(Bytes::from(r#"{"ErrorCode":0}"#)))
-                                    .unwrap(),
-                            )
-                        }
-                    },
-                );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
+    let url = stub::serve(move |parts, body| {
+        let answered = answer.load(Ordering::SeqCst);
+        kept.lock().unwrap().push(Seen {
+            answered,
+            token: stub::header(&parts, "x-postmark-server-token"),
+            content_type: stub::header(&parts, "content-type"),
+            target: format!("{} {}", parts.method, parts.uri.path()),
+            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        });
+        std::future::ready(answered)
+    })
+    .await;
     Sink { url, status, seen }
 }
 

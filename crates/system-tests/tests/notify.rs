@@ -1,16 +1,13 @@
 //! After a publish the origin tells every configured edge at once, signed,
 //! within a timeout, and records which edges acknowledged.
 
-use bytes::Bytes;
 use eventfront_domain::signing::{
     Direction, Message, SIGNATURE_HEADER, Secret, TIMESTAMP_HEADER, Verifier,
 };
-use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use system_tests::{OriginApp, SIGNING_SECRET, json as body_json};
-use tokio::net::TcpListener;
+use system_tests::{OriginApp, SIGNING_SECRET, json as body_json, stub};
 
 /// A stand-in edge that records the notices it gets and answers after `delay`
 /// with `status`.
@@ -20,61 +17,37 @@ struct FakeEdge {
 }
 
 async fn fake_edge(delay: Duration, status: u16) -> FakeEdge {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
     let notices = Arc::new(Mutex::new(Vec::new()));
     let seen = notices.clone();
-    tokio::spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            let seen = seen.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(
-                    move |request: hyper::Request<hyper::body::Incoming>| {
-                        let seen = seen.clone();
-                        async move {
-                            let (parts, body) = request.into_parts();
-                            let body = body.collect().await.unwrap().to_bytes();
-                            let header = |n: &str| {
-                                parts
-                                    .headers
-                                    .get(n)
-                                    .and_then(|v| v.to_str().ok())
-                                    .map(String::from)
-                            };
-                            let now = std::time::SystemTime::now()
-                                .duration_since(std::time::UNIX_EPOCH)
-                                .unwrap()
-                                .as_secs() as i64;
-                            let genuine = Verifier::new(vec![Secret::new(SIGNING_SECRET).unwrap()])
-                                .verify(
-                                    &Message::new(
-                                        Direction::ToEdge,
-                                        parts.method.as_str(),
-                                        parts.uri.path(),
-                                        &body,
-                                    ),
-                                    header(TIMESTAMP_HEADER).as_deref(),
-                                    header(SIGNATURE_HEADER).as_deref(),
-                                    now,
-                                )
-                                .is_ok();
-                            seen.lock()
-                                .unwrap()
-                                .push((genuine, serde_json::from_slice(&body).unwrap()));
-                            tokio::time::sleep(delay).await;
-                            let mut response = hyper::Response::new(Full::new(Bytes::new()));
-                            *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
-                            Ok::<_, std::convert::Infallible>(response)
-                        }
-                    },
-                );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
+    let url = stub::serve(move |parts, body| {
+        let seen = seen.clone();
+        async move {
+            let header = |n: &str| Some(stub::header(&parts, n)).filter(|v| !v.is_empty());
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64;
+            let genuine = Verifier::new(vec![Secret::new(SIGNING_SECRET).unwrap()])
+                .verify(
+                    &Message::new(
+                        Direction::ToEdge,
+                        parts.method.as_str(),
+                        parts.uri.path(),
+                        &body,
+                    ),
+                    header(TIMESTAMP_HEADER).as_deref(),
+                    header(SIGNATURE_HEADER).as_deref(),
+                    now,
+                )
+                .is_ok();
+            seen.lock()
+                .unwrap()
+                .push((genuine, serde_json::from_slice(&body).unwrap()));
+            tokio::time::sleep(delay).await;
+            status
         }
-    });
+    })
+    .await;
     FakeEdge { url, notices }
 }
 
