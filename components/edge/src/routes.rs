@@ -89,7 +89,8 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
         | Route::AdminArchive
         | Route::AdminRegistrations
         | Route::AdminAudit
-        | Route::AdminOutbox => {
+        | Route::AdminOutbox
+        | Route::AdminWebhook => {
             let client = client_of(&config, &request);
             Limit::ADMIN_FAILURES.check(&client).await?;
             let answer = forward::forward(

@@ -247,7 +247,8 @@ pub async fn delete_speaker(db: &Db, slug: &Slug, id: &Slug) -> Result<Reply, Or
     Ok(no_content())
 }
 
-fn no_content() -> Reply {
+/// 204 with no body and so no content type.
+pub fn no_content() -> Reply {
     let mut reply = respond::bytes(204, "text/plain", Vec::new());
     reply.headers_mut().remove(http::header::CONTENT_TYPE);
     reply
@@ -376,7 +377,10 @@ pub async fn audit_log(db: &Db, slug: &Slug) -> Result<Reply, OriginError> {
 
 /// `GET /api/admin/events/{slug}/outbox`
 pub async fn outbox(db: &Db, slug: &Slug) -> Result<Reply, OriginError> {
-    Ok(respond::json(200, &outbox::list(db, slug.as_str()).await?))
+    Ok(respond::json(
+        200,
+        &outbox::list(db, slug.as_str(), outbox::Channel::Email).await?,
+    ))
 }
 
 /// Field errors for a body that must be an object with these keys only.

@@ -1,17 +1,20 @@
-//! Delivering the outbox through the mail provider (`mail_api_url`,
-//! `mail_api_token`, `mail_from`; the request is `eventfront_domain::mail`'s),
-//! after the response and never in its way. An instance that wrote
-//! messages, or that serves any request while messages are due, starts one
-//! delivery task; the task claims due messages for a while (so that other
-//! instances leave them alone), sends each, and records `sent`, or `failed`
-//! with the next try backed off. Delivery is at least once: a task that
-//! dies between sending and recording leaves the message to be sent again
-//! once its claim lapses, under the same id.
+//! Delivering the outbox, after the response and never in its way: email
+//! through the mail provider (`mail_api_url`, `mail_api_token`,
+//! `mail_from`; the request is `eventfront_domain::mail`'s), and events to
+//! the organizer's webhook, signed (`eventfront_domain::webhook`). An
+//! instance that queued entries, or that serves a request while it has not
+//! looked for due entries in a while, starts one delivery task; the task
+//! claims due entries for a while (so that other instances leave them
+//! alone), sends each, and records `sent`, or `failed` with the next try
+//! backed off. Delivery is at least once: a task that dies between sending
+//! and recording leaves the entry to be sent again once its claim lapses,
+//! under the same id.
 
 use crate::db::{Db, int, text};
 use crate::error::OriginError;
 use eventfront_domain::mail::{self, SEND_PATH, TOKEN_HEADER};
 use eventfront_domain::messages::Message;
+use eventfront_domain::webhook;
 use futures::FutureExt;
 use std::cell::Cell;
 use std::sync::OnceLock;
@@ -66,14 +69,21 @@ const LOOK_EVERY: Duration = Duration::from_secs(10);
 thread_local! {
     /// Whether this instance runs a delivery task now.
     static RUNNING: Cell<bool> = const { Cell::new(false) };
+    /// Whether this instance queued entries since its last task started.
+    static QUEUED: Cell<bool> = const { Cell::new(false) };
     /// When this instance last started one, in Unix milliseconds.
     static LOOKED_AT: Cell<i64> = const { Cell::new(i64::MIN) };
 }
 
-/// Starts delivering, after the response, if a provider is configured and
-/// this instance is not delivering already.
-pub async fn start() {
-    if provider().await.is_none() || RUNNING.get() {
+/// Notes that entries were queued, for `start` to send.
+pub fn queued() {
+    QUEUED.set(true);
+}
+
+/// Starts delivering, after the response, what this instance queued,
+/// unless it is delivering already (that task sends it too).
+pub fn start() {
+    if RUNNING.get() || !QUEUED.replace(false) {
         return;
     }
     RUNNING.set(true);
@@ -86,11 +96,12 @@ pub async fn start() {
     });
 }
 
-/// Starts delivering if this instance has not looked for due messages in a
-/// while: messages that failed go out on later activity, with no scheduler.
-pub async fn start_if_idle() {
+/// Starts delivering if this instance has not looked for due entries in a
+/// while: entries that failed go out on later activity, with no scheduler.
+pub fn start_if_idle() {
     if now_ms().saturating_sub(LOOKED_AT.get()) >= LOOK_EVERY.as_millis() as i64 {
-        start().await;
+        queued();
+        start();
     }
 }
 
@@ -98,28 +109,44 @@ fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
-/// A claimed message.
+/// A claimed entry.
 struct Due {
     id: String,
+    event: String,
+    webhook: bool,
+    /// An address, or the webhook's URL when it was written.
     to: String,
+    /// An email; for a webhook, `text` is the JSON body.
     message: Message,
     attempts: u32,
 }
 
+/// What became of one try.
+enum Outcome {
+    Sent,
+    Failed(String),
+    /// The webhook it was for was removed: never sent.
+    Dropped,
+}
+
 /// Sends what is due until nothing is.
 async fn deliver_due() -> Result<(), OriginError> {
-    let Some(provider) = provider().await else {
-        return Ok(());
-    };
     let db = Db::open().await?;
     loop {
         let due = claim(&db).await?;
         if due.is_empty() {
             return Ok(());
         }
-        for message in due {
-            let outcome = send(provider, &message).await;
-            record(&db, &message, outcome).await?;
+        for entry in due {
+            let outcome = if entry.webhook {
+                post_webhook(&db, &entry).await?
+            } else {
+                match provider().await {
+                    Some(provider) => email(provider, &entry).await,
+                    None => Outcome::Failed("no mail provider is configured".into()),
+                }
+            };
+            record(&db, &entry, outcome).await?;
         }
     }
 }
@@ -144,7 +171,8 @@ async fn claim(db: &Db) -> Result<Vec<Due>, OriginError> {
         let now = now_ms();
         let rows = db
             .rows(
-                "SELECT id, recipient, subject, body_text, body_html, attempts FROM outbox
+                "SELECT id, event, channel, recipient, subject, body_text, body_html, attempts
+                 FROM outbox
                  WHERE state IN ('queued', 'failed') AND next_try_ms <= ?
                  ORDER BY next_try_ms LIMIT ?",
                 [int(now), int(CLAIM_BATCH)],
@@ -161,6 +189,8 @@ async fn claim(db: &Db) -> Result<Vec<Due>, OriginError> {
             .iter()
             .map(|r| Due {
                 id: r.text("id"),
+                event: r.text("event"),
+                webhook: r.text("channel") == "webhook",
                 to: r.text("recipient"),
                 message: Message {
                     subject: r.text("subject"),
@@ -174,39 +204,81 @@ async fn claim(db: &Db) -> Result<Vec<Due>, OriginError> {
     .await
 }
 
-/// One try at handing `due` to the provider: `Err` says why it failed, in
-/// words for the organizer (never the token).
-async fn send(provider: &Provider, due: &Due) -> Result<(), String> {
+/// One try at handing `due` to the mail provider.
+async fn email(provider: &Provider, due: &Due) -> Outcome {
     let body = mail::send_body(&due.id, &provider.from, &due.to, &due.message).to_string();
     let request = http::Request::post(format!("{}{SEND_PATH}", provider.url))
         .header(http::header::ACCEPT, "application/json")
+        .header(TOKEN_HEADER, &provider.token);
+    post(request, body, "the provider").await
+}
+
+/// One try at posting `due` to the event's webhook as configured now (a
+/// changed URL or secret applies to retries too), signed at this instant.
+async fn post_webhook(db: &Db, due: &Due) -> Result<Outcome, OriginError> {
+    let Some(row) = db
+        .row(
+            "SELECT url, secret FROM webhooks WHERE event = ?",
+            [text(&due.event)],
+        )
+        .await?
+    else {
+        return Ok(Outcome::Dropped);
+    };
+    let body = due.message.text.clone();
+    let signature = webhook::sign(
+        &row.text("secret"),
+        jiff::Timestamp::now().as_second(),
+        body.as_bytes(),
+    );
+    let request = http::Request::post(row.text("url")).header(webhook::SIGNATURE_HEADER, signature);
+    Ok(post(request, body, "the webhook").await)
+}
+
+/// Sends a JSON `body` with `request`'s head, within `SEND_TIMEOUT`; a
+/// failure says why in words for the organizer (never a token or secret).
+async fn post(request: http::request::Builder, body: String, whom: &str) -> Outcome {
+    let request = match request
         .header(http::header::CONTENT_TYPE, "application/json")
-        .header(TOKEN_HEADER, &provider.token)
         .body(spin_sdk::http::FullBody::new(bytes::Bytes::from(body)))
-        .map_err(|e| format!("the request could not be built: {e}"))?;
+    {
+        Ok(request) => request,
+        Err(e) => return Outcome::Failed(format!("the request could not be built: {e}")),
+    };
     let exchange = async {
-        let response = spin_sdk::http::send(request)
-            .await
-            .map_err(|e| format!("the provider could not be reached ({e:?})"))?;
+        let response = match spin_sdk::http::send(request).await {
+            Ok(response) => response,
+            Err(e) => return Outcome::Failed(format!("{whom} could not be reached ({e:?})")),
+        };
         let status = response.status();
         let _ = spin_sdk::http::body::IncomingBodyExt::bytes(response.into_body()).await;
         if status.is_success() {
-            Ok(())
+            Outcome::Sent
         } else {
-            Err(format!("the provider answered {}", status.as_u16()))
+            Outcome::Failed(format!("{whom} answered {}", status.as_u16()))
         }
     };
     futures::select! {
         outcome = exchange.fuse() => outcome,
-        () = spin_sdk::time::sleep(SEND_TIMEOUT).fuse() => Err(format!("no answer within {SEND_TIMEOUT:?}")),
+        () = spin_sdk::time::sleep(SEND_TIMEOUT).fuse() => {
+            Outcome::Failed(format!("{whom} did not answer within {SEND_TIMEOUT:?}"))
+        }
     }
 }
 
-async fn record(db: &Db, due: &Due, outcome: Result<(), String>) -> Result<(), OriginError> {
+async fn record(db: &Db, due: &Due, outcome: Outcome) -> Result<(), OriginError> {
     let attempts = due.attempts.saturating_add(1);
     let now = now_ms();
     match outcome {
-        Ok(()) => {
+        Outcome::Dropped => {
+            db.exec(
+                "UPDATE outbox SET state = 'dropped', next_try_ms = NULL,
+                     last_error = 'the webhook was removed' WHERE id = ?",
+                [text(&due.id)],
+            )
+            .await
+        }
+        Outcome::Sent => {
             db.exec(
                 "UPDATE outbox SET state = 'sent', attempts = ?, sent_ms = ?,
                      next_try_ms = NULL, last_error = NULL WHERE id = ?",
@@ -214,7 +286,7 @@ async fn record(db: &Db, due: &Due, outcome: Result<(), String>) -> Result<(), O
             )
             .await
         }
-        Err(why) => {
+        Outcome::Failed(why) => {
             let next = now + mail::retry_after(attempts).as_millis() as i64;
             db.exec(
                 "UPDATE outbox SET state = 'failed', attempts = ?, next_try_ms = ?,

@@ -19,6 +19,7 @@ mod routes;
 mod schema;
 mod seats;
 mod sync;
+mod webhooks;
 
 use spin_sdk::http::{IntoResponse, Request};
 use spin_sdk::http_service;
@@ -33,9 +34,9 @@ async fn handle(request: Request) -> impl IntoResponse {
     // Messages a write put in the outbox go out after its answer; messages
     // waiting for a retry go out on later activity.
     if writes {
-        delivery::start().await;
+        delivery::start();
     } else {
-        delivery::start_if_idle().await;
+        delivery::start_if_idle();
     }
     answer
 }

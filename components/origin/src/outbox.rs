@@ -10,7 +10,10 @@
 use crate::db::{Db, int, text};
 use crate::error::OriginError;
 use eventfront_domain::messages::{self, EventAbout, Notice};
-use serde_json::{Value, json};
+use eventfront_domain::webhook;
+use serde_json::json;
+use spin_sdk::sqlite::Value;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 /// A message to write.
@@ -37,18 +40,21 @@ async fn public_url() -> Result<&'static str, OriginError> {
     Ok(URL.get_or_init(|| url))
 }
 
-/// Writes `messages`, in the caller's transaction.
+/// Writes `messages`, and an event for each change a webhook is
+/// configured to hear of, in the caller's transaction.
 pub async fn write(db: &Db, messages: &[Outgoing]) -> Result<(), OriginError> {
     if messages.is_empty() {
         return Ok(());
     }
     let public_url = public_url().await?;
-    let now = jiff::Timestamp::now().as_millisecond();
-    let (state, next_try) = match crate::delivery::provider().await {
-        Some(_) => ("queued", int(now)),
-        None => ("development", spin_sdk::sqlite::Value::Null),
+    let now = jiff::Timestamp::now();
+    let now_ms = now.as_millisecond();
+    let (email_state, email_next_try) = match crate::delivery::provider().await {
+        Some(_) => ("queued", int(now_ms)),
+        None => ("development", Value::Null),
     };
-    let mut params = Vec::with_capacity(messages.len() * 12);
+    let webhooks = webhook_urls(db, messages).await?;
+    let mut rows: Vec<[Value; 13]> = Vec::with_capacity(messages.len() * 2);
     for message in messages {
         let link = message
             .manage_token
@@ -60,55 +66,139 @@ pub async fn write(db: &Db, messages: &[Outgoing]) -> Result<(), OriginError> {
             &message.attendee,
             link.as_deref(),
         );
-        params.extend([
+        rows.push([
             text(uuid::Uuid::new_v4().to_string()),
             text(&message.event),
             text(&message.registration),
+            text(Channel::Email.name()),
             text(message.notice.kind()),
             text(&message.recipient),
             text(composed.subject),
             text(composed.text),
             text(composed.html),
-            link.map_or(spin_sdk::sqlite::Value::Null, text),
-            text(state),
-            int(now),
-            next_try.clone(),
+            link.map_or(Value::Null, text),
+            text(email_state),
+            int(now_ms),
+            email_next_try.clone(),
+        ]);
+        let (Some(url), Some(status)) = (webhooks.get(&message.event), message.notice.status())
+        else {
+            continue;
+        };
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut registration = json!({
+            "id": message.registration,
+            "status": status,
+            "name": message.attendee,
+            "email": message.recipient,
+        });
+        if let Notice::Waitlisted { position } = message.notice {
+            registration["position"] = json!(position);
+        }
+        let payload = webhook::payload(
+            &id,
+            message.notice.kind(),
+            &now.to_string(),
+            &message.event,
+            registration,
+        );
+        rows.push([
+            text(id),
+            text(&message.event),
+            text(&message.registration),
+            text(Channel::Webhook.name()),
+            text(message.notice.kind()),
+            text(url),
+            text(payload["type"].as_str().unwrap_or_default()),
+            text(payload.to_string()),
+            text(""),
+            Value::Null,
+            text("queued"),
+            int(now_ms),
+            int(now_ms),
         ]);
     }
-    let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    if email_state == "queued" || rows.len() > messages.len() {
+        crate::delivery::queued();
+    }
+    let placeholders = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; rows.len()].join(", ");
     db.exec(
         &format!(
-            "INSERT INTO outbox (id, event, registration, kind, recipient, subject,
-                 body_text, body_html, manage_link, state, created_ms, next_try_ms) VALUES {}",
-            vec![row; messages.len()].join(", ")
+            "INSERT INTO outbox (id, event, registration, channel, kind, recipient, subject,
+                 body_text, body_html, manage_link, state, created_ms, next_try_ms)
+             VALUES {placeholders}"
         ),
-        params,
+        rows.into_iter().flatten(),
     )
     .await
+}
+
+/// The webhook URL of each event among `messages` that has one.
+async fn webhook_urls(
+    db: &Db,
+    messages: &[Outgoing],
+) -> Result<HashMap<String, String>, OriginError> {
+    let events: HashSet<&str> = messages.iter().map(|m| m.event.as_str()).collect();
+    let rows = db
+        .rows(
+            &format!(
+                "SELECT event, url FROM webhooks WHERE event IN ({})",
+                vec!["?"; events.len()].join(", ")
+            ),
+            events.into_iter().map(text),
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.text("event"), r.text("url")))
+        .collect())
 }
 
 /// The most messages one listing shows, newest first.
 const LISTED: i64 = 500;
 
-/// `GET /api/admin/events/{slug}/outbox`: the newest messages about the
-/// event, each with its delivery state, text and link.
-pub async fn list(db: &Db, event: &str) -> Result<Value, OriginError> {
+/// Where an outbox entry goes: a registrant's address, or the event's
+/// webhook.
+#[derive(Clone, Copy)]
+pub enum Channel {
+    Email,
+    Webhook,
+}
+
+impl Channel {
+    fn name(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Webhook => "webhook",
+        }
+    }
+}
+
+/// The newest entries about the event on `channel`, each with its delivery
+/// state: `{event, total, messages}` (`GET /api/admin/events/{slug}/outbox`
+/// for email; a webhook's deliveries in `admin::webhook`).
+pub async fn list(
+    db: &Db,
+    event: &str,
+    channel: Channel,
+) -> Result<serde_json::Value, OriginError> {
     let rows = db
         .rows(
             "SELECT id, registration, kind, recipient, subject, body_text, manage_link,
                     state, created_ms, attempts, last_error, sent_ms, next_try_ms
-             FROM outbox WHERE event = ? ORDER BY created_ms DESC, rowid DESC LIMIT ?",
-            [text(event), int(LISTED)],
+             FROM outbox WHERE event = ? AND channel = ?
+             ORDER BY created_ms DESC, rowid DESC LIMIT ?",
+            [text(event), text(channel.name()), int(LISTED)],
         )
         .await?;
     let total = db
         .row(
-            "SELECT count(*) AS total FROM outbox WHERE event = ?",
-            [text(event)],
+            "SELECT count(*) AS total FROM outbox WHERE event = ? AND channel = ?",
+            [text(event), text(channel.name())],
         )
         .await?
         .map_or(0, |r| r.int("total"));
-    let messages: Vec<Value> = rows
+    let messages: Vec<serde_json::Value> = rows
         .iter()
         .map(|r| {
             let at = |ms: Option<i64>| {

@@ -187,7 +187,9 @@ CREATE TABLE client_attempts (
     // stop the first one from working. Every message to a registrant is
     // written to the outbox in the transaction that changed what it says,
     // then sent (`queued`, `sent`, or `failed` and tried again), or kept as
-    // `development` when no mail provider is configured.
+    // `development` when no mail provider is configured; so is each event
+    // for the organizer's webhook (`channel`), whose secret is kept here
+    // and never in a draft, so never published to an edge.
     r#"
 CREATE TABLE manage_tokens (
     hash         TEXT PRIMARY KEY,
@@ -201,6 +203,7 @@ CREATE TABLE outbox (
     id           TEXT PRIMARY KEY,
     event        TEXT NOT NULL REFERENCES events(slug),
     registration TEXT NOT NULL REFERENCES registrations(id),
+    channel      TEXT NOT NULL CHECK (channel IN ('email', 'webhook')),
     kind         TEXT NOT NULL,
     recipient    TEXT NOT NULL,
     subject      TEXT NOT NULL,
@@ -214,7 +217,13 @@ CREATE TABLE outbox (
     last_error   TEXT,
     sent_ms      INTEGER
 );
-CREATE INDEX outbox_by_event ON outbox (event, created_ms);
+CREATE INDEX outbox_by_event ON outbox (event, channel, created_ms);
+CREATE TABLE webhooks (
+    event      TEXT PRIMARY KEY REFERENCES events(slug),
+    url        TEXT NOT NULL,
+    secret     TEXT NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
 CREATE INDEX outbox_due ON outbox (next_try_ms) WHERE state IN ('queued', 'failed');
 "#,
 ];

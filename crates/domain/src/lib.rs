@@ -23,6 +23,7 @@ pub mod seats;
 pub mod signing;
 pub mod snapshot;
 pub mod validate;
+pub mod webhook;
 
 pub use ids::{Email, IdempotencyKey, Slug};
 pub use problem::{FieldError, Problem};

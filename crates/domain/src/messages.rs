@@ -35,6 +35,17 @@ impl Notice {
             Notice::LinkAgain => "link_again",
         }
     }
+
+    /// The registration's status after the change; `None` when nothing
+    /// changed (a link sent again).
+    pub fn status(self) -> Option<&'static str> {
+        match self {
+            Notice::Confirmed | Notice::Promoted => Some("confirmed"),
+            Notice::Waitlisted { .. } => Some("waitlisted"),
+            Notice::Cancelled => Some("cancelled"),
+            Notice::LinkAgain => None,
+        }
+    }
 }
 
 /// The event a message is about.

@@ -62,6 +62,7 @@ routes! {
     AdminRegistrations => "/api/admin/events/{slug}/registrations", "GET";
     AdminAudit => "/api/admin/events/{slug}/audit", "GET";
     AdminOutbox => "/api/admin/events/{slug}/outbox", "GET";
+    AdminWebhook => "/api/admin/events/{slug}/webhook", "GET, PUT, DELETE";
     /// What an edge holds, for operators.
     EdgeStatus => "/_edge/status", "GET";
     /// The origin's signed notice of a new version.
@@ -195,7 +196,7 @@ mod tests {
             .copied()
             .filter(|r| r.forwarded())
             .collect();
-        assert_eq!(forwarded.len(), 11);
+        assert_eq!(forwarded.len(), 13);
         assert!(forwarded.contains(&Route::Register));
         assert!(forwarded.contains(&Route::Registration));
         assert!(forwarded.contains(&Route::AdminAudit));

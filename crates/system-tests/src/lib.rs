@@ -76,6 +76,21 @@ impl OriginApp {
         self.signed(admin_request(method, path, body)).await
     }
 
+    /// Creates the event `slug` as `event` describes it and publishes it.
+    pub async fn publish_event(&self, slug: &str, event: serde_json::Value) {
+        let path = format!("/api/admin/events/{slug}");
+        let created = self.admin("PUT", &path, Some(event)).await;
+        assert_eq!(created.status(), 201, "{:?}", created.body());
+        let published = self
+            .admin(
+                "POST",
+                &format!("{path}/publish"),
+                Some(serde_json::json!({})),
+            )
+            .await;
+        assert_eq!(published.status(), 201, "{:?}", published.body());
+    }
+
     /// A connection of the test's own to the origin's database.
     pub fn database(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(self.state.path().join("state/sqlite_db.db")).unwrap()

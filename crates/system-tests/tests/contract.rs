@@ -429,6 +429,15 @@ async fn every_documented_operation_answers_as_documented() {
         !outbox["messages"].as_array().unwrap().is_empty(),
         "the registration's messages"
     );
+    let webhook = format!("/api/admin/events/{slug}/webhook");
+    tour.admin(
+        "PUT",
+        &webhook,
+        Some(json!({ "url": "https://hooks.example.org/eventfront", "secret": "contract-secret-0123" })),
+    )
+    .await;
+    tour.admin("GET", &webhook, None).await;
+    tour.admin("DELETE", &webhook, None).await;
     tour.admin(
         "POST",
         &format!("{admin}/archive"),

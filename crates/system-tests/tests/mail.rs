@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use system_tests::{OriginApp, json as body_json, stub};
+use system_tests::{OriginApp, json as body_json, registration, stub};
 
 const TOKEN: &str = "server-token-for-tests";
 const FROM: &str = "Conf <events@example.test>";
@@ -79,13 +79,7 @@ async fn outbox_until(
 }
 
 async fn register(origin: &OriginApp, key: &str, email: &str) -> u16 {
-    let request = http::Request::post("/api/events/conf/registrations")
-        .header("content-type", "application/json")
-        .header("idempotency-key", key)
-        .body(Bytes::from(
-            json!({"name": "P", "email": email}).to_string(),
-        ))
-        .unwrap();
+    let request = registration("conf", key, "P", email);
     origin.signed(request).await.status().as_u16()
 }
 
@@ -98,16 +92,16 @@ async fn the_outbox_survives_a_provider_that_is_down_and_delivers_each_message_o
             .variable("mail_from", FROM)
     })
     .await;
-    let event = json!({
-        "name": "Conf 2027", "timezone": "Europe/Berlin",
-        "starts_at": "2027-03-01T09:00:00+01:00", "ends_at": "2027-03-01T17:00:00+01:00",
-        "registration": {"open": true, "capacity": 1}
-    });
-    assert_eq!(origin.admin("PUT", EVENT, Some(event)).await.status(), 201);
-    let published = origin
-        .admin("POST", &format!("{EVENT}/publish"), Some(json!({})))
+    origin
+        .publish_event(
+            "conf",
+            json!({
+                "name": "Conf 2027", "timezone": "Europe/Berlin",
+                "starts_at": "2027-03-01T09:00:00+01:00", "ends_at": "2027-03-01T17:00:00+01:00",
+                "registration": {"open": true, "capacity": 1}
+            }),
+        )
         .await;
-    assert_eq!(published.status(), 201);
 
     // The provider is down: the registrations are answered all the same,
     // and their messages wait as failed, with why.

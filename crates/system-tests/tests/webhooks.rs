@@ -1,0 +1,214 @@
+//! An organizer's webhook: every change to a registration POSTed as JSON,
+//! signed over `t.body` with the organizer's secret, retried until taken;
+//! the secret is never shown back nor published to edges.
+
+use bytes::Bytes;
+use eventfront_domain::webhook;
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use system_tests::{OriginApp, json as body_json, registration, stub};
+
+const EVENT: &str = "/api/admin/events/conf";
+const SECRET: &str = "whsec-organizer-chosen-0123";
+
+/// A receiver that checks each delivery's signature as the docs say to,
+/// and keeps (verified, status answered, body).
+struct Receiver {
+    url: String,
+    status: Arc<AtomicU16>,
+    seen: Arc<Mutex<Vec<(bool, u16, Value)>>>,
+}
+
+async fn receiver() -> Receiver {
+    let status = Arc::new(AtomicU16::new(500));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (answer, kept) = (status.clone(), seen.clone());
+    let url = stub::serve(move |parts, body| {
+        let now = jiff::Timestamp::now().as_second();
+        let signature = stub::header(&parts, "eventfront-signature");
+        let verified = webhook::verify(&signature, &body, SECRET, 300, now).is_ok();
+        let answered = answer.load(Ordering::SeqCst);
+        kept.lock().unwrap().push((
+            verified,
+            answered,
+            serde_json::from_slice(&body).unwrap_or(Value::Null),
+        ));
+        std::future::ready(answered)
+    })
+    .await;
+    Receiver {
+        url: format!("{url}/hooks/eventfront"),
+        status,
+        seen,
+    }
+}
+
+async fn register(origin: &OriginApp, key: &str, email: &str) -> Value {
+    let answer = origin.signed(registration("conf", key, "P", email)).await;
+    assert_eq!(answer.status(), 201);
+    body_json(&answer)
+}
+
+async fn webhook_state(origin: &OriginApp) -> Value {
+    let shown = origin.admin("GET", &format!("{EVENT}/webhook"), None).await;
+    assert_eq!(shown.status(), 200);
+    body_json(&shown)
+}
+
+#[tokio::test]
+async fn registration_events_reach_the_organizers_webhook_signed_and_retried() {
+    let hook = receiver().await;
+    let origin = OriginApp::start(|o| o).await;
+    origin
+        .publish_event(
+            "conf",
+            json!({
+                "name": "Conf 2027", "timezone": "UTC",
+                "starts_at": "2027-03-01T09:00:00Z", "ends_at": "2027-03-01T17:00:00Z",
+                "registration": {"open": true, "capacity": 1}
+            }),
+        )
+        .await;
+
+    let weak = origin
+        .admin(
+            "PUT",
+            &format!("{EVENT}/webhook"),
+            Some(json!({"url": "ftp://x", "secret": "short"})),
+        )
+        .await;
+    assert_eq!(weak.status(), 422);
+    let refused = body_json(&weak);
+    let fields: Vec<&str> = refused["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["url", "secret"]);
+    let set = origin
+        .admin(
+            "PUT",
+            &format!("{EVENT}/webhook"),
+            Some(json!({"url": hook.url, "secret": SECRET})),
+        )
+        .await;
+    assert_eq!(set.status(), 200);
+    assert!(
+        !String::from_utf8_lossy(set.body()).contains(SECRET),
+        "the secret is never shown back"
+    );
+
+    // The receiver fails at first: the changes are made all the same.
+    let seated = register(&origin, "w1", "one@example.com").await;
+    register(&origin, "w2", "two@example.com").await;
+    let cancel = http::Request::delete(format!(
+        "/api/registrations/{}",
+        seated["id"].as_str().unwrap()
+    ))
+    .header(
+        "authorization",
+        format!("Bearer {}", seated["manage_token"].as_str().unwrap()),
+    )
+    .body(Bytes::new())
+    .unwrap();
+    assert_eq!(origin.signed(cancel).await.status(), 200);
+    let started = Instant::now();
+    while hook.seen.lock().unwrap().len() < 4 {
+        assert!(started.elapsed() < Duration::from_secs(20), "no deliveries");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let failed = webhook_state(&origin).await;
+    assert!(
+        failed["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["state"] == "failed" && d["last_error"] == "the webhook answered 500"),
+        "{failed:#}"
+    );
+
+    // The receiver is back and the backoff has passed (moved in the
+    // database, not slept): the next write sends everything due.
+    hook.status.store(200, Ordering::SeqCst);
+    origin
+        .database()
+        .execute(
+            "UPDATE outbox SET next_try_ms = 0 WHERE state = 'failed'",
+            [],
+        )
+        .unwrap();
+    register(&origin, "w3", "three@example.com").await;
+    let started = Instant::now();
+    let sent = loop {
+        let state = webhook_state(&origin).await;
+        let deliveries = state["deliveries"].as_array().unwrap().clone();
+        if deliveries.len() == 5 && deliveries.iter().all(|d| d["state"] == "sent") {
+            break deliveries;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{state:#}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    let seen = hook.seen.lock().unwrap().clone();
+    assert!(
+        seen.iter().all(|(verified, ..)| *verified),
+        "every delivery verifies"
+    );
+    let taken: Vec<&Value> = seen
+        .iter()
+        .filter(|(_, status, _)| *status == 200)
+        .map(|(.., body)| body)
+        .collect();
+    let mut types: Vec<&str> = taken.iter().map(|b| b["type"].as_str().unwrap()).collect();
+    types.sort_unstable();
+    assert_eq!(
+        types,
+        [
+            "registration.cancelled",
+            "registration.confirmed",
+            "registration.promoted",
+            "registration.waitlisted",
+            "registration.waitlisted",
+        ]
+    );
+    let mut ids: Vec<&str> = taken.iter().map(|b| b["id"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 5, "each event taken once, under its own id");
+    let sent_ids: Vec<&str> = sent.iter().map(|d| d["id"].as_str().unwrap()).collect();
+    assert!(ids.iter().all(|id| sent_ids.contains(id)));
+    let promoted = taken
+        .iter()
+        .find(|b| b["type"] == "registration.promoted")
+        .unwrap();
+    assert_eq!(promoted["event"], "conf");
+    assert_eq!(promoted["data"]["registration"]["status"], "confirmed");
+    assert_eq!(promoted["data"]["registration"]["email"], "two@example.com");
+
+    // Never in a published document (what edges get), never shown back.
+    let db = origin.database();
+    let leaked: i64 = db
+        .query_row(
+            "SELECT count(*) FROM snapshots WHERE bundle LIKE ?1 OR draft LIKE ?1",
+            [format!("%{SECRET}%")],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(leaked, 0);
+    assert!(!webhook_state(&origin).await.to_string().contains(SECRET));
+
+    // Removed: nothing more is sent.
+    let removed = origin
+        .admin("DELETE", &format!("{EVENT}/webhook"), None)
+        .await;
+    assert_eq!(removed.status(), 204);
+    let gone = origin.admin("GET", &format!("{EVENT}/webhook"), None).await;
+    assert_eq!(gone.status(), 404);
+    let before = hook.seen.lock().unwrap().len();
+    register(&origin, "w4", "four@example.com").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(hook.seen.lock().unwrap().len(), before);
+}
