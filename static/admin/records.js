@@ -4,7 +4,7 @@
 
 import { h } from "/common.js";
 import { state, call } from "/admin/client.js";
-import { download, section, table } from "/admin/ui.js";
+import { download, say, section, table } from "/admin/ui.js";
 
 export function registrationsSection() {
   const summary = h("p", { id: "registration-summary" });
@@ -53,13 +53,14 @@ export function registrationsSection() {
   );
 }
 
-/** A section listing what `path` answers, newest first, with a refresh. */
+/** A section listing what `path` answers, newest first, with a refresh;
+ * `rows(data, refresh)` draws them. */
 function listSection({ id, title, path, headers, rows }) {
   const body = h("tbody", {});
   const refresh = async () => {
     try {
       const { data } = await call(path);
-      body.replaceChildren(...rows(data));
+      body.replaceChildren(...rows(data, refresh));
     } catch (error) {
       body.replaceChildren(
         h(
@@ -108,16 +109,16 @@ export function auditSection() {
   });
 }
 
-// Every message written to registrants. No mail provider is configured
-// yet, so each stays here ("development"): its text, and its manage link
-// to follow as the registrant would.
+// Every message written to registrants with its delivery state ("development"
+// when no mail provider is configured), its text, and its manage link to
+// follow as the registrant would; any can be sent again.
 export function outboxSection() {
   return listSection({
     id: "outbox",
     title: "Outbox",
     path: "/outbox",
     headers: ["At", "To", "What", "Message", "State"],
-    rows: (data) =>
+    rows: (data, refresh) =>
       data.messages.map((m) =>
         h(
           "tr",
@@ -136,8 +137,36 @@ export function outboxSection() {
               m.links.manage ? h("a", { href: m.links.manage }, "Open the manage link") : null,
             ),
           ),
-          h("td", {}, m.state),
+          h(
+            "td",
+            {},
+            m.state === "failed" ? `failed (${m.last_error})` : m.state,
+            " ",
+            h(
+              "button",
+              {
+                type: "button",
+                className: "secondary",
+                "aria-label": `Send “${m.subject}” to ${m.to} again`,
+                onclick: (click) => resend(m, click.target, refresh),
+              },
+              "Send again",
+            ),
+          ),
         ),
       ),
   });
+}
+
+/** Sends message `m` again as a new message, then shows the outbox anew. */
+async function resend(m, button, refresh) {
+  button.disabled = true;
+  try {
+    await call(`/outbox/${encodeURIComponent(m.id)}/resend`, { method: "POST" });
+    say(`“${m.subject}” will be sent to ${m.to} again.`);
+    await refresh();
+  } catch (error) {
+    say(`The message could not be sent again: ${error.message}`);
+    button.disabled = false;
+  }
 }

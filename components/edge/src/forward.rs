@@ -70,10 +70,11 @@ pub async fn forward(
         http::Method::POST | http::Method::PUT | http::Method::PATCH
     );
     let limit = if sends_body { limit } else { 0 };
-    if sends_body && !is_json(&parts.headers) {
+    let body = bounded(&parts.headers, body, limit).await?;
+    // A body must be JSON; a POST that needs none (a resend) may send none.
+    if !body.is_empty() && !is_json(&parts.headers) {
         return Err(EdgeError::UnsupportedMediaType);
     }
-    let body = bounded(&parts.headers, body, limit).await?;
     let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let headers: Vec<_> = PASSED_ON
         .iter()

@@ -90,6 +90,7 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
         | Route::AdminRegistrations
         | Route::AdminAudit
         | Route::AdminOutbox
+        | Route::AdminResend
         | Route::AdminWebhook => {
             let client = client_of(&config, &request);
             Limit::ADMIN_FAILURES.check(&client).await?;

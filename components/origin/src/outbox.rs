@@ -9,7 +9,9 @@
 
 use crate::db::{Db, int, text};
 use crate::error::OriginError;
+use eventfront_domain::Slug;
 use eventfront_domain::messages::{self, EventAbout, Notice};
+use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::webhook;
 use serde_json::json;
 use spin_sdk::sqlite::Value;
@@ -40,6 +42,15 @@ async fn public_url() -> Result<&'static str, OriginError> {
     Ok(URL.get_or_init(|| url))
 }
 
+/// A new email's state and first try: sent as soon as may be with a mail
+/// provider, kept for the developer without one.
+async fn new_email_state(now_ms: i64) -> (&'static str, Value) {
+    match crate::delivery::provider().await {
+        Some(_) => ("queued", int(now_ms)),
+        None => ("development", Value::Null),
+    }
+}
+
 /// Writes `messages`, and an event for each change a webhook is
 /// configured to hear of, in the caller's transaction.
 pub async fn write(db: &Db, messages: &[Outgoing]) -> Result<(), OriginError> {
@@ -49,10 +60,7 @@ pub async fn write(db: &Db, messages: &[Outgoing]) -> Result<(), OriginError> {
     let public_url = public_url().await?;
     let now = jiff::Timestamp::now();
     let now_ms = now.as_millisecond();
-    let (email_state, email_next_try) = match crate::delivery::provider().await {
-        Some(_) => ("queued", int(now_ms)),
-        None => ("development", Value::Null),
-    };
+    let (email_state, email_next_try) = new_email_state(now_ms).await;
     let webhooks = webhook_urls(db, messages).await?;
     let mut rows: Vec<[Value; 13]> = Vec::with_capacity(messages.len() * 2);
     for message in messages {
@@ -152,6 +160,60 @@ async fn webhook_urls(
         .iter()
         .map(|r| (r.text("event"), r.text("url")))
         .collect())
+}
+
+/// `POST /api/admin/events/{slug}/outbox/{id}/resend`: the email `id` again,
+/// as a new message (its own id, delivered afresh, the same text and
+/// link); 201 with the copy as the outbox lists it.
+pub async fn resend(db: &Db, event: &Slug, id: &str) -> Result<Reply, OriginError> {
+    let now = jiff::Timestamp::now().as_millisecond();
+    let (state, next_try) = new_email_state(now).await;
+    let copy = uuid::Uuid::new_v4().to_string();
+    let copied = db
+        .transaction(async |db| {
+            let found = db
+                .row(
+                    "SELECT 1 AS found FROM outbox WHERE id = ? AND event = ? AND channel = 'email'",
+                    [text(id), text(event.as_str())],
+                )
+                .await?
+                .is_some();
+            if !found {
+                return Ok(false);
+            }
+            db.exec(
+                "INSERT INTO outbox (id, event, registration, channel, kind, recipient, subject,
+                     body_text, body_html, manage_link, state, created_ms, next_try_ms)
+                 SELECT ?, event, registration, channel, kind, recipient, subject,
+                     body_text, body_html, manage_link, ?, ?, ? FROM outbox WHERE id = ?",
+                [text(&copy), text(state), int(now), next_try.clone(), text(id)],
+            )
+            .await?;
+            crate::audit::record(
+                db,
+                "organizer",
+                "message.resent",
+                Some(event.as_str()),
+                Some(id),
+                &json!({ "message": id, "copy": copy }),
+            )
+            .await?;
+            Ok(true)
+        })
+        .await?;
+    if !copied {
+        return Err(OriginError::NotFound("There is no such message."));
+    }
+    if state == "queued" {
+        crate::delivery::queued();
+    }
+    let listed = list(db, event.as_str(), Channel::Email).await?;
+    let message = listed["messages"]
+        .as_array()
+        .and_then(|messages| messages.iter().find(|m| m["id"] == copy.as_str()))
+        .cloned()
+        .unwrap_or_default();
+    Ok(respond::json(201, &message))
 }
 
 /// The most messages one listing shows, newest first.

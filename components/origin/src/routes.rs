@@ -5,7 +5,7 @@ use crate::auth::{precheck_edge, require_admin, require_edge};
 use crate::db::Db;
 use crate::error::OriginError;
 use crate::request::Incoming;
-use crate::{admin, publish, registration, sync, webhooks};
+use crate::{admin, outbox, publish, registration, sync, webhooks};
 use eventfront_domain::Slug;
 use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::routes::Route;
@@ -93,6 +93,7 @@ pub async fn route(request: Request) -> Result<Reply, OriginError> {
         Route::AdminRegistrations => admin::registrations(&db().await?, &s()?, &request).await,
         Route::AdminAudit => admin::audit_log(&db().await?, &s()?).await,
         Route::AdminOutbox => admin::outbox(&db().await?, &s()?).await,
+        Route::AdminResend => outbox::resend(&db().await?, &s()?, found.id).await,
         Route::AdminWebhook if reading => webhooks::show(&db().await?, &s()?).await,
         Route::AdminWebhook if putting => webhooks::put(&db().await?, &s()?, &request).await,
         Route::AdminWebhook => webhooks::delete(&db().await?, &s()?).await,

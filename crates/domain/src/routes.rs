@@ -62,6 +62,7 @@ routes! {
     AdminRegistrations => "/api/admin/events/{slug}/registrations", "GET";
     AdminAudit => "/api/admin/events/{slug}/audit", "GET";
     AdminOutbox => "/api/admin/events/{slug}/outbox", "GET";
+    AdminResend => "/api/admin/events/{slug}/outbox/{id}/resend", "POST";
     AdminWebhook => "/api/admin/events/{slug}/webhook", "GET, PUT, DELETE";
     /// What an edge holds, for operators.
     EdgeStatus => "/_edge/status", "GET";
@@ -196,7 +197,7 @@ mod tests {
             .copied()
             .filter(|r| r.forwarded())
             .collect();
-        assert_eq!(forwarded.len(), 13);
+        assert_eq!(forwarded.len(), 14);
         assert!(forwarded.contains(&Route::Register));
         assert!(forwarded.contains(&Route::Registration));
         assert!(forwarded.contains(&Route::AdminAudit));

@@ -517,6 +517,16 @@ async fn organizers_edit_publish_roll_back_and_attendees_see_it() {
         .unwrap()
         .expect("the message links to the manage page");
     let path = link.split_once("/registrations/").unwrap().1;
+    browser.click("#outbox button").await;
+    browser
+        .wait_text("#admin-status", "will be sent to marie@example.com again")
+        .await;
+    let outbox = body_json(&admin(&app, "GET", "/outbox", None).await);
+    assert_eq!(outbox["total"], 2, "the message and its copy");
+    assert_eq!(
+        outbox["messages"][0]["text"], outbox["messages"][1]["text"],
+        "the same words, its link still Marie's"
+    );
 
     browser.wait_text("#audit", "event.updated").await;
     browser.open(&format!("/registrations/{path}")).await;

@@ -676,13 +676,39 @@ async fn a_registered_email_is_told_so_and_its_holder_gets_a_working_link_again(
         "a new token, the first one kept"
     );
 
+    // The organizer sends the first message again: a copy, its own id.
+    let original = &messages[1];
+    let resent = origin
+        .admin(
+            "POST",
+            &format!("{EVENT}/outbox/{}/resend", original["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(resent.status(), 201);
+    let copy = body_json(&resent);
+    assert_ne!(copy["id"], original["id"]);
+    assert_eq!(
+        (&copy["text"], &copy["links"], &copy["to"]),
+        (&original["text"], &original["links"], &original["to"])
+    );
+    let unknown = origin
+        .admin(
+            "POST",
+            &format!("{EVENT}/outbox/no-such-message/resend"),
+            None,
+        )
+        .await;
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(outbox(&origin).await.len(), 3);
+
     // The retry of a submission is its first answer, and nothing more is sent.
     let replayed = register(&origin, "a2", "ADA@example.com").await;
     assert_eq!(
         (replayed.status().as_u16(), replayed.body()),
         (409, again.body())
     );
-    assert_eq!(outbox(&origin).await.len(), 2);
+    assert_eq!(outbox(&origin).await.len(), 3);
 }
 
 /// Every change to a registration writes its registrant a message in the
