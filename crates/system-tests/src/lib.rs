@@ -135,6 +135,22 @@ pub struct EdgeApp {
 }
 
 impl EdgeApp {
+    /// The keys of the edge's default store whose values contain `needle`.
+    pub fn kv_keys_holding(&self, needle: &str) -> Vec<String> {
+        let db = rusqlite::Connection::open(self.state.path().join("state/sqlite_key_value.db"))
+            .unwrap();
+        let mut keys = db
+            .prepare(
+                "SELECT key FROM spin_key_value
+                 WHERE store = 'default' AND instr(CAST(value AS TEXT), ?1) > 0 ORDER BY key",
+            )
+            .unwrap();
+        keys.query_map([needle], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
     /// Every key in the edge's default key-value store.
     pub fn kv_keys(&self) -> Vec<String> {
         let db = rusqlite::Connection::open(self.state.path().join("state/sqlite_key_value.db"))

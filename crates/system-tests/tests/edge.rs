@@ -897,6 +897,11 @@ async fn the_origin_counts_a_clients_attempts_across_every_edge() {
             Vec::<String>::new(),
             "no KV write per attempt"
         );
+        assert_eq!(
+            edge.kv_keys_holding("@example.com"),
+            Vec::<String>::new(),
+            "nothing an edge stores holds a registrant's address"
+        );
     }
 
     // Only a client the signature covers is counted: one added to a
