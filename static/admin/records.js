@@ -133,7 +133,12 @@ export function outboxSection() {
               "details",
               {},
               h("summary", {}, m.subject),
-              h("pre", { className: "message" }, m.text),
+              h(
+                "pre",
+                { className: "message" },
+                m.text ??
+                  "Not shown: the text holds the registrant's own manage link, so it is shown only while mail stays here (no mail provider configured).",
+              ),
               m.links.manage ? h("a", { href: m.links.manage }, "Open the manage link") : null,
             ),
           ),

@@ -10,7 +10,7 @@
 //! and recording leaves the entry to be sent again once its claim lapses,
 //! under the same id.
 
-use crate::db::{Db, int, text};
+use crate::db::{Db, int, opt_int, text};
 use crate::error::OriginError;
 use eventfront_domain::mail::{self, SEND_PATH, TOKEN_HEADER};
 use eventfront_domain::messages::Message;
@@ -55,13 +55,20 @@ pub async fn provider() -> Option<&'static Provider> {
     PROVIDER.get_or_init(|| provider).as_ref()
 }
 
-/// How long a claimed message is left to its task before another may
-/// send it: longer than a send may take.
-const CLAIM: Duration = Duration::from_secs(60);
 /// How long one send may take.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Messages claimed at a time.
-const CLAIM_BATCH: i64 = 20;
+const CLAIM_BATCH: i64 = 5;
+/// How long claimed messages are left to their task before another may
+/// send them: longer than sending the whole claim may take, so that no
+/// message is sent by two tasks because one was slow.
+const CLAIM: Duration = Duration::from_secs(SEND_TIMEOUT.as_secs() * CLAIM_BATCH as u64 + 30);
+/// How long one task delivers before it ends (and the instance with it);
+/// what is left goes out on later activity.
+const TASK_LIMIT: Duration = Duration::from_secs(300);
+/// Tries after which a message is given up (`rejected`): about two days of
+/// hourly tries, since a provider or webhook down longer needs a person.
+const MOST_ATTEMPTS: u32 = 60;
 /// How often an instance looks for messages due on its own, while it
 /// serves requests.
 const LOOK_EVERY: Duration = Duration::from_secs(10);
@@ -112,6 +119,9 @@ fn now_ms() -> i64 {
 /// A claimed entry.
 struct Due {
     id: String,
+    /// Until when it is this task's: the claim's token, so that a late
+    /// record of a claim that lapsed cannot overwrite a newer one's.
+    claimed_until: i64,
     event: String,
     webhook: bool,
     /// An address, or the webhook's URL when it was written.
@@ -124,20 +134,29 @@ struct Due {
 /// What became of one try.
 enum Outcome {
     Sent,
+    /// Worth trying again later.
     Failed(String),
+    /// Refused in a way a retry cannot change (a 4xx other than 408 or
+    /// 429: a bad token, an address the provider will not take).
+    Rejected(String),
     /// The webhook it was for was removed: never sent.
     Dropped,
 }
 
-/// Sends what is due until nothing is.
+/// Sends what is due until nothing is, or `TASK_LIMIT`.
 async fn deliver_due() -> Result<(), OriginError> {
     let db = Db::open().await?;
-    loop {
+    let started = now_ms();
+    while now_ms() - started < TASK_LIMIT.as_millis() as i64 {
         let due = claim(&db).await?;
         if due.is_empty() {
             return Ok(());
         }
         for entry in due {
+            // A claim about to lapse is left for the next task to take.
+            if now_ms() + SEND_TIMEOUT.as_millis() as i64 >= entry.claimed_until {
+                break;
+            }
             let outcome = if entry.webhook {
                 post_webhook(&db, &entry).await?
             } else {
@@ -149,6 +168,7 @@ async fn deliver_due() -> Result<(), OriginError> {
             record(&db, &entry, outcome).await?;
         }
     }
+    Ok(())
 }
 
 /// Takes the oldest due messages for `CLAIM`, in one transaction so that
@@ -169,6 +189,7 @@ async fn claim(db: &Db) -> Result<Vec<Due>, OriginError> {
     }
     db.transaction(async |db| {
         let now = now_ms();
+        let until = now + CLAIM.as_millis() as i64;
         let rows = db
             .rows(
                 "SELECT id, event, channel, recipient, subject, body_text, body_html, attempts
@@ -181,7 +202,7 @@ async fn claim(db: &Db) -> Result<Vec<Due>, OriginError> {
         for row in &rows {
             db.exec(
                 "UPDATE outbox SET next_try_ms = ? WHERE id = ?",
-                [int(now + CLAIM.as_millis() as i64), text(row.text("id"))],
+                [int(until), text(row.text("id"))],
             )
             .await?;
         }
@@ -189,6 +210,7 @@ async fn claim(db: &Db) -> Result<Vec<Due>, OriginError> {
             .iter()
             .map(|r| Due {
                 id: r.text("id"),
+                claimed_until: until,
                 event: r.text("event"),
                 webhook: r.text("channel") == "webhook",
                 to: r.text("recipient"),
@@ -252,10 +274,12 @@ async fn post(request: http::request::Builder, body: String, whom: &str) -> Outc
         };
         let status = response.status();
         let _ = spin_sdk::http::body::IncomingBodyExt::bytes(response.into_body()).await;
-        if status.is_success() {
-            Outcome::Sent
-        } else {
-            Outcome::Failed(format!("{whom} answered {}", status.as_u16()))
+        let why = format!("{whom} answered {}", status.as_u16());
+        match status.as_u16() {
+            200..=299 => Outcome::Sent,
+            408 | 429 => Outcome::Failed(why),
+            400..=499 => Outcome::Rejected(why),
+            _ => Outcome::Failed(why),
         }
     };
     futures::select! {
@@ -266,39 +290,45 @@ async fn post(request: http::request::Builder, body: String, whom: &str) -> Outc
     }
 }
 
+/// Records what became of `due`, only while its claim is still this
+/// task's (`next_try_ms` is the claim's end until then).
 async fn record(db: &Db, due: &Due, outcome: Outcome) -> Result<(), OriginError> {
     let attempts = due.attempts.saturating_add(1);
     let now = now_ms();
-    match outcome {
-        Outcome::Dropped => {
-            db.exec(
-                "UPDATE outbox SET state = 'dropped', next_try_ms = NULL,
-                     last_error = 'the webhook was removed' WHERE id = ?",
-                [text(&due.id)],
-            )
-            .await
-        }
-        Outcome::Sent => {
-            db.exec(
-                "UPDATE outbox SET state = 'sent', attempts = ?, sent_ms = ?,
-                     next_try_ms = NULL, last_error = NULL WHERE id = ?",
-                [int(i64::from(attempts)), int(now), text(&due.id)],
-            )
-            .await
-        }
-        Outcome::Failed(why) => {
-            let next = now + mail::retry_after(attempts).as_millis() as i64;
-            db.exec(
-                "UPDATE outbox SET state = 'failed', attempts = ?, next_try_ms = ?,
-                     last_error = ? WHERE id = ?",
-                [
-                    int(i64::from(attempts)),
-                    int(next),
-                    text(why),
-                    text(&due.id),
-                ],
-            )
-            .await
-        }
-    }
+    let (state, next_try, sent, error) = match outcome {
+        Outcome::Sent => ("sent", None, Some(now), None),
+        Outcome::Dropped => (
+            "dropped",
+            None,
+            None,
+            Some("the webhook was removed".into()),
+        ),
+        Outcome::Rejected(why) => ("rejected", None, None, Some(why)),
+        Outcome::Failed(why) if attempts >= MOST_ATTEMPTS => (
+            "rejected",
+            None,
+            None,
+            Some(format!("{why}; given up after {attempts} tries")),
+        ),
+        Outcome::Failed(why) => (
+            "failed",
+            Some(now + mail::retry_after(attempts).as_millis() as i64),
+            None,
+            Some(why),
+        ),
+    };
+    db.exec(
+        "UPDATE outbox SET state = ?, attempts = ?, next_try_ms = ?, sent_ms = ?, last_error = ?
+         WHERE id = ? AND next_try_ms = ?",
+        [
+            text(state),
+            int(i64::from(attempts)),
+            opt_int(next_try),
+            opt_int(sent),
+            error.map_or(spin_sdk::sqlite::Value::Null, text),
+            text(&due.id),
+            int(due.claimed_until),
+        ],
+    )
+    .await
 }

@@ -219,6 +219,8 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
     let mut registered = registered_addresses(db, batch).await?;
     let mut tokens = Vec::new();
     let mut messages = Vec::new();
+    // Registrations whose link this batch considered sending again.
+    let mut sent_again: HashSet<String> = HashSet::new();
     let mut ledgers: HashMap<&str, Option<seats::Stored>> = HashMap::new();
     // Keys decided earlier in this same batch.
     let mut answered: HashMap<&str, (&str, u16, String)> = HashMap::new();
@@ -270,18 +272,24 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
         let address = (slug.to_string(), pending.email.canonical().to_string());
         if let Some(holder) = registered.get(&address) {
             // The address's holder gets a working link to the registration
-            // it has, and the form says so; nothing else changes.
-            let token = random_token();
-            tokens.push((holder.id.clone(), token_hash(&token)));
-            messages.push(Outgoing {
-                event: slug.to_string(),
-                about: stored.about.clone(),
-                registration: holder.id.clone(),
-                recipient: holder.email.clone(),
-                attendee: holder.name.clone(),
-                notice: Notice::LinkAgain,
-                manage_token: Some(token),
-            });
+            // it has, and the form says so; nothing else changes. At most
+            // one such message per registration per `SENT_AGAIN_EVERY`, so
+            // that nobody can flood an inbox (or the tokens) through the form.
+            if sent_again.insert(holder.id.clone())
+                && !link_sent_lately(db, slug, &holder.id, now).await?
+            {
+                let token = random_token();
+                tokens.push((holder.id.clone(), token_hash(&token)));
+                messages.push(Outgoing {
+                    event: slug.to_string(),
+                    about: stored.about.clone(),
+                    registration: holder.id.clone(),
+                    recipient: holder.email.clone(),
+                    attendee: holder.name.clone(),
+                    notice: Notice::LinkAgain,
+                    manage_token: Some(token),
+                });
+            }
             let body = String::from_utf8(Problem::new(409, ALREADY_REGISTERED).to_json())
                 .expect("JSON is UTF-8");
             answered.insert(key, (&pending.request_hash, 409, body.clone()));
@@ -469,9 +477,31 @@ struct Holder {
 }
 
 /// The answer to an address that is already registered, when events do
-/// not ask for confirmation by email: its holder is sent the link again.
+/// not ask for confirmation by email: its holder is sent the link again
+/// (or was, within `SENT_AGAIN_EVERY`).
 const ALREADY_REGISTERED: &str = "This email address is already registered for this event. \
-     A link to manage that registration was sent to it again.";
+     A link to manage that registration has been sent to it.";
+
+/// How often a registration's link is sent again at most.
+const SENT_AGAIN_EVERY: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+/// Whether `registration`'s link was sent again within `SENT_AGAIN_EVERY`.
+async fn link_sent_lately(
+    db: &Db,
+    event: &str,
+    registration: &str,
+    now: jiff::Timestamp,
+) -> Result<bool, OriginError> {
+    let since = now.as_millisecond() - SENT_AGAIN_EVERY.as_millis() as i64;
+    Ok(db
+        .row(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE event = ? AND channel = 'email'
+                 AND registration = ? AND kind = 'link_again' AND created_ms > ?) AS lately",
+            [text(event), text(registration), int(since)],
+        )
+        .await?
+        .is_some_and(|r| r.int("lately") == 1))
+}
 
 /// The batch's manage tokens: one per new registration, one more for each
 /// registration whose link is sent again (its other tokens stay valid).

@@ -134,6 +134,10 @@ async fn the_outbox_survives_a_provider_that_is_down_and_delivers_each_message_o
     for message in &sent {
         assert!(message["sent_at"].is_string());
         assert!(message["last_error"].is_null());
+        assert!(
+            message["text"].is_null() && message["links"]["manage"].is_null(),
+            "a live manage link is shown only for development mail"
+        );
     }
 
     // Every request was Postmark's, and each message reached the provider.
@@ -180,6 +184,16 @@ async fn the_outbox_survives_a_provider_that_is_down_and_delivers_each_message_o
         to,
         BTreeSet::from(["one@example.com", "two@example.com", "three@example.com"])
     );
+
+    // An address the provider refuses (422) is not tried again.
+    provider.status.store(422, Ordering::SeqCst);
+    assert_eq!(register(&origin, "k4", "four@example.com").await, 201);
+    let refused = outbox_until(&origin, "the refusal recorded", |m| {
+        m.len() == 4 && m[0]["state"] == "rejected"
+    })
+    .await;
+    assert_eq!(refused[0]["last_error"], "the provider answered 422");
+    assert!(refused[0]["next_try_at"].is_null());
 }
 
 #[tokio::test]

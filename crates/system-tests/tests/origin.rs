@@ -644,7 +644,7 @@ async fn a_registered_email_is_told_so_and_its_holder_gets_a_working_link_again(
         body_json(&again)["detail"]
             .as_str()
             .unwrap()
-            .contains("sent to it again")
+            .contains("has been sent to it")
     );
     let listing = body_json(
         &origin
@@ -708,6 +708,12 @@ async fn a_registered_email_is_told_so_and_its_holder_gets_a_working_link_again(
         (replayed.status().as_u16(), replayed.body()),
         (409, again.body())
     );
+    assert_eq!(outbox(&origin).await.len(), 3);
+
+    // Submitted again soon after: the same truthful answer, and no second
+    // link, so that nobody can flood an inbox through the form.
+    let flood = register(&origin, "a3", "ada@example.com").await;
+    assert_eq!(flood.status(), 409);
     assert_eq!(outbox(&origin).await.len(), 3);
 }
 
