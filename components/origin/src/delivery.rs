@@ -100,6 +100,8 @@ pub fn start() {
             eprintln!("origin: delivering the outbox failed: {e}");
         }
         RUNNING.set(false);
+        // Entries queued after this task last looked go out now.
+        start();
     });
 }
 

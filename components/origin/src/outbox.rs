@@ -30,8 +30,9 @@ pub struct Outgoing {
     pub manage_token: Option<String>,
 }
 
-/// The attendee site's address, read once per instance.
-async fn public_url() -> Result<&'static str, OriginError> {
+/// The attendee site's address (for links in exports and messages), read
+/// once per instance.
+pub async fn public_url() -> Result<&'static str, OriginError> {
     static URL: OnceLock<String> = OnceLock::new();
     if let Some(url) = URL.get() {
         return Ok(url);

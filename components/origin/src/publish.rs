@@ -87,10 +87,8 @@ pub async fn publish_in(
         changes: feed::diff(previous.as_ref(), draft),
     };
     let changes = stored(&entry.changes)?;
-    let public_url = spin_sdk::variables::get("public_url")
-        .await
-        .map_err(|_| OriginError::Config("the public_url variable is not set"))?;
-    let built = snapshot::build(slug, draft, entry, &changelog, &public_url);
+    let public_url = crate::outbox::public_url().await?;
+    let built = snapshot::build(slug, draft, entry, &changelog, public_url);
     db.exec(
         "INSERT INTO snapshots
          (event, version, published_at, note, action, from_version, draft, bundle, changes)

@@ -3,13 +3,15 @@
 //! promotions it decides, each with an audit entry and a message to the
 //! promoted registrant carrying a manage link of its own.
 
-use crate::db::{Db, Row, int, text};
+use crate::db::{Db, int, text};
 use crate::error::OriginError;
 use crate::outbox::{self, Outgoing};
 use eventfront_domain::messages::{EventAbout, Notice};
 use eventfront_domain::model::RegistrationSettings;
 use eventfront_domain::seats::Ledger;
 use serde_json::json;
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 /// A published event's ledger and the last registration number it gave.
 pub struct Stored {
@@ -32,16 +34,12 @@ fn from_ms(ms: Option<i64>) -> Option<jiff::Timestamp> {
 pub async fn load(db: &Db, event: &str) -> Result<Option<Stored>, OriginError> {
     let Some(row) = db
         .row(
-            &format!(
-                "SELECT e.reg_open, e.capacity, e.opens_at_ms, e.closes_at_ms,
+            "SELECT e.reg_open, e.capacity, e.opens_at_ms, e.closes_at_ms, e.current_version,
                 coalesce(c.confirmed, 0) AS confirmed,
                 coalesce(c.waitlisted, 0) AS waitlisted,
-                coalesce(c.last_seq, 0) AS last_seq, {ABOUT}
-             FROM published_events e
-             JOIN snapshots s ON s.event = e.slug AND s.version = e.current_version
-             LEFT JOIN seat_counts c ON c.event = e.slug
-             WHERE e.slug = ?1"
-            ),
+                coalesce(c.last_seq, 0) AS last_seq
+             FROM published_events e LEFT JOIN seat_counts c ON c.event = e.slug
+             WHERE e.slug = ?1",
             [text(event)],
         )
         .await?
@@ -63,39 +61,70 @@ pub async fn load(db: &Db, event: &str) -> Result<Option<Stored>, OriginError> {
             waitlisted: count("waitlisted"),
         },
         last_seq: row.int("last_seq"),
-        about: about_of(&row, event)?,
+        about: about_at(db, event, row.int("current_version"))
+            .await?
+            .ok_or_else(|| OriginError::Database(format!("event {event} has no snapshot")))?,
     }))
 }
 
-/// What messages say about an event, from its published version (`s`).
-const ABOUT: &str = "json_extract(s.draft, '$.event.name') AS name,
-    json_extract(s.draft, '$.event.timezone') AS timezone,
-    json_extract(s.draft, '$.event.starts_at') AS starts_at";
+thread_local! {
+    /// What messages say about each published version this instance has
+    /// read: a version never changes, and reading it parses the whole
+    /// published draft, which a decision must not pay for every batch.
+    static ABOUT: RefCell<HashMap<(String, i64), EventAbout>> = RefCell::default();
+}
 
-fn about_of(row: &Row, event: &str) -> Result<EventAbout, OriginError> {
-    Ok(EventAbout {
+/// Versions kept in `ABOUT` at most; beyond it the cache starts over.
+const ABOUT_KEPT: usize = 64;
+
+/// What messages say about `event` as published in `version`.
+async fn about_at(db: &Db, event: &str, version: i64) -> Result<Option<EventAbout>, OriginError> {
+    let key = (event.to_string(), version);
+    if let Some(about) = ABOUT.with_borrow(|kept| kept.get(&key).cloned()) {
+        return Ok(Some(about));
+    }
+    let Some(row) = db
+        .row(
+            "SELECT json_extract(draft, '$.event.name') AS name,
+                json_extract(draft, '$.event.timezone') AS timezone,
+                json_extract(draft, '$.event.starts_at') AS starts_at
+             FROM snapshots WHERE event = ? AND version = ?",
+            [text(event), int(version)],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let about = EventAbout {
         name: row.text("name"),
         timezone: row.text("timezone"),
         starts_at: row
             .text("starts_at")
             .parse()
             .map_err(|_| OriginError::Database(format!("event {event} has no valid start")))?,
-    })
+    };
+    ABOUT.with_borrow_mut(|kept| {
+        if kept.len() >= ABOUT_KEPT {
+            kept.clear();
+        }
+        kept.insert(key, about.clone());
+    });
+    Ok(Some(about))
 }
 
 /// What messages say about `event` as last published, archived or not.
 pub async fn about(db: &Db, event: &str) -> Result<Option<EventAbout>, OriginError> {
-    let row = db
+    let version = db
         .row(
-            &format!(
-                "SELECT {ABOUT} FROM events e
-                 JOIN snapshots s ON s.event = e.slug AND s.version = e.current_version
-                 WHERE e.slug = ?"
-            ),
+            "SELECT current_version FROM events WHERE slug = ?",
             [text(event)],
         )
-        .await?;
-    row.map(|row| about_of(&row, event)).transpose()
+        .await?
+        .map(|r| r.int("current_version"));
+    match version {
+        Some(version) => about_at(db, event, version).await,
+        None => Ok(None),
+    }
 }
 
 /// Confirms the first `count` waitlisted registrations of `event`, in
