@@ -80,6 +80,17 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
             .await
         }
         Route::Registration => forward::forward(&config, request, 0, None, WRITE_TIMEOUT).await,
+        // Its token is in a header; a body, if any, is ignored.
+        Route::ConfirmRegistration => {
+            forward::forward(
+                &config,
+                request,
+                forward::MAX_REGISTRATION_BODY,
+                None,
+                WRITE_TIMEOUT,
+            )
+            .await
+        }
         Route::AdminEvent
         | Route::AdminDraft
         | Route::AdminSession

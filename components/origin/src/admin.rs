@@ -11,7 +11,7 @@ use crate::request::{Incoming, MAX_BODY};
 use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::{FieldError, Slug, validate};
 use serde_json::{Value, json};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// One entity's body is small; a whole draft may be large.
 const MAX_ENTITY: usize = 64 * 1024;
@@ -263,38 +263,39 @@ pub async fn registrations(db: &Db, slug: &Slug, request: &Incoming) -> Result<R
         )
         .await?
         .ok_or(OriginError::NotFound("There is no such event."))?;
+    // As they stand now: holds that lapsed are expired first.
+    crate::seats::settle(db, slug.as_str()).await?;
     let rows = db
         .rows(
-            "SELECT id, seq, name, email, status, created_at, updated_at FROM registrations
-             WHERE event = ? ORDER BY seq",
+            "SELECT id, seq, name, email, status, holds_seat, hold_expires_ms, created_at,
+                updated_at
+             FROM registrations WHERE event = ? ORDER BY seq",
             [text(slug.as_str())],
         )
         .await?;
-    let mut waitlist = 0;
+    let mut in_line = 0;
+    let mut counts: HashMap<String, u32> = HashMap::new();
     let mut list = Vec::with_capacity(rows.len());
-    let (mut confirmed, mut cancelled) = (0, 0);
     for r in &rows {
         let status = r.text("status");
-        let position = match status.as_str() {
-            "waitlisted" => {
-                waitlist += 1;
-                Some(waitlist)
-            }
-            "confirmed" => {
-                confirmed += 1;
-                None
-            }
-            _ => {
-                cancelled += 1;
-                None
-            }
-        };
+        *counts.entry(status.clone()).or_default() += 1;
+        // Waitlisted and held registrations share one line, in order.
+        let waits = matches!(status.as_str(), "waitlisted" | "pending") && r.int("holds_seat") == 0;
+        if waits {
+            in_line += 1;
+        }
+        let hold_expires_at = (status == "pending")
+            .then(|| r.opt_int("hold_expires_ms"))
+            .flatten()
+            .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+            .map(|at| at.to_string());
         list.push(json!({
             "id": r.text("id"),
             "name": r.text("name"),
             "email": r.text("email"),
             "status": status,
-            "position": position,
+            "position": waits.then_some(in_line),
+            "hold_expires_at": hold_expires_at,
             "created_at": r.text("created_at"),
             "updated_at": r.text("updated_at"),
         }));
@@ -311,9 +312,11 @@ pub async fn registrations(db: &Db, slug: &Slug, request: &Incoming) -> Result<R
         &json!({
             "event": slug,
             "capacity": event.opt_int("capacity"),
-            "confirmed": confirmed,
-            "waitlisted": waitlist,
-            "cancelled": cancelled,
+            "confirmed": counts.get("confirmed").copied().unwrap_or(0),
+            "waitlisted": counts.get("waitlisted").copied().unwrap_or(0),
+            "pending": counts.get("pending").copied().unwrap_or(0),
+            "cancelled": counts.get("cancelled").copied().unwrap_or(0),
+            "expired": counts.get("expired").copied().unwrap_or(0),
             "registrations": list,
         }),
     ))

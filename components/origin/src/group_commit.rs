@@ -13,7 +13,7 @@
 //! `Retry-After` and nothing is written, so a retry with its key is safe.
 
 use crate::auth::{same_secret, token_hash};
-use crate::db::{Db, Kept, int, text};
+use crate::db::{Db, Kept, int, opt_int, text};
 use crate::error::OriginError;
 use crate::outbox::{self, Outgoing};
 use crate::registration::{answer, oldest_kept, random_token};
@@ -202,6 +202,17 @@ struct Accepted<'a> {
     id: String,
     seq: i64,
     status: &'static str,
+    holds_seat: bool,
+    /// Until when it is held for confirmation, if it is.
+    hold_expires_at: Option<jiff::Timestamp>,
+}
+
+/// The answer to every submission while an event confirms by email, for a
+/// new address and a registered one alike: it reveals nothing about who is
+/// registered.
+fn pending_answer(hold_expires_at: jiff::Timestamp) -> String {
+    serde_json::json!({ "status": "pending", "hold_expires_at": hold_expires_at.to_string() })
+        .to_string()
 }
 
 /// Decides every pending registration in order, inside the write
@@ -216,12 +227,29 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
     let earlier = stored_answers(db, batch, now).await?;
     let stored_attempts = attempts_made(db, batch, window).await?;
     let mut attempts: HashMap<&str, u32> = HashMap::new();
-    let mut registered = registered_addresses(db, batch).await?;
-    let mut tokens = Vec::new();
+    let mut manage_tokens = Vec::new();
+    let mut confirm_tokens = Vec::new();
     let mut messages = Vec::new();
     // Registrations whose link this batch considered sending again.
     let mut sent_again: HashSet<String> = HashSet::new();
+    // Every event's ledger first, its lapsed holds expired: an address
+    // whose hold lapsed is no longer registered.
     let mut ledgers: HashMap<&str, Option<seats::Stored>> = HashMap::new();
+    for pending in batch {
+        let slug = pending.slug.as_str();
+        if ledgers.contains_key(slug) {
+            continue;
+        }
+        let mut stored = seats::settled(db, slug, now).await?;
+        if let Some(stored) = &mut stored {
+            // Seats left free while people wait (from before promotion
+            // was automatic) go to the line before any newcomer.
+            let heal = stored.ledger.promote();
+            seats::promote(db, slug, &stored.about, heal, "free seat").await?;
+        }
+        ledgers.insert(slug, stored);
+    }
+    let mut registered = registered_addresses(db, batch).await?;
     // Keys decided earlier in this same batch.
     let mut answered: HashMap<&str, (&str, u16, String)> = HashMap::new();
     let mut accepted = Vec::new();
@@ -255,50 +283,61 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
             }
             *made += 1;
         }
-        if !ledgers.contains_key(slug) {
-            let mut stored = seats::load(db, slug).await?;
-            if let Some(stored) = &mut stored {
-                // Seats left free while people wait (from before promotion
-                // was automatic) go to the line before any newcomer.
-                let heal = stored.ledger.promote();
-                seats::promote(db, slug, &stored.about, heal, "free seat").await?;
-            }
-            ledgers.insert(slug, stored);
-        }
         let Some(Some(stored)) = ledgers.get_mut(slug) else {
             answers.push(Err(OriginError::NotFound("There is no such event.")));
             continue;
         };
+        // The answer to every address while the event confirms by email:
+        // the same for a new address as for one already registered.
+        let held_until = stored.ledger.settings.hold_expires_at(pending.arrived);
         let address = (slug.to_string(), pending.email.canonical().to_string());
         if let Some(holder) = registered.get(&address) {
             // The address's holder gets a working link to the registration
-            // it has, and the form says so; nothing else changes. At most
-            // one such message per registration per `SENT_AGAIN_EVERY`, so
-            // that nobody can flood an inbox (or the tokens) through the form.
+            // it has; nothing else changes. At most one such message per
+            // registration per `SENT_AGAIN_EVERY`, so that nobody can flood
+            // an inbox (or the tokens) through the form.
             if sent_again.insert(holder.id.clone())
                 && !link_sent_lately(db, slug, &holder.id, now).await?
             {
                 let token = random_token();
-                tokens.push((holder.id.clone(), token_hash(&token)));
-                messages.push(Outgoing {
+                let mut message = Outgoing {
                     event: slug.to_string(),
                     about: stored.about.clone(),
                     registration: holder.id.clone(),
                     recipient: holder.email.clone(),
                     attendee: holder.name.clone(),
                     notice: Notice::LinkAgain,
-                    manage_token: Some(token),
-                });
+                    manage_token: None,
+                    confirm_token: None,
+                };
+                match holder.hold_expires_at {
+                    // Still waiting for its confirmation: that link again.
+                    Some(hold_expires_at) => {
+                        confirm_tokens.push((holder.id.clone(), token_hash(&token)));
+                        message.notice = Notice::ConfirmAgain { hold_expires_at };
+                        message.confirm_token = Some(token);
+                    }
+                    None => {
+                        manage_tokens.push((holder.id.clone(), token_hash(&token)));
+                        message.manage_token = Some(token);
+                    }
+                }
+                messages.push(message);
             }
-            let body = String::from_utf8(Problem::new(409, ALREADY_REGISTERED).to_json())
-                .expect("JSON is UTF-8");
-            answered.insert(key, (&pending.request_hash, 409, body.clone()));
-            answers.push(Ok((409, body)));
+            let (status, body) = match held_until {
+                Some(until) => (202, pending_answer(until)),
+                None => (
+                    409,
+                    String::from_utf8(Problem::new(409, ALREADY_REGISTERED).to_json())
+                        .expect("JSON is UTF-8"),
+                ),
+            };
+            answered.insert(key, (&pending.request_hash, status, body.clone()));
+            answers.push(Ok((status, body)));
             continue;
         }
-        let (status, position) = match stored.ledger.admit(pending.arrived) {
-            Ok(Placement::Confirmed) => ("confirmed", None),
-            Ok(Placement::Waitlisted { position }) => ("waitlisted", Some(position)),
+        let placement = match stored.ledger.admit(pending.arrived) {
+            Ok(placement) => placement,
             Err(Refusal::Closed) => {
                 answers.push(Err(OriginError::Conflict(
                     "Registration for this event is closed.".into(),
@@ -308,7 +347,6 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
         };
         let id = uuid::Uuid::new_v4().to_string();
         let token = random_token();
-        let body = answer(&id, status, &token, position).to_string();
         stored.last_seq += 1;
         registered.insert(
             address,
@@ -316,32 +354,65 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
                 id: id.clone(),
                 name: pending.name.clone(),
                 email: pending.email.as_str().to_string(),
+                hold_expires_at: held_until,
             },
         );
-        tokens.push((id.clone(), token_hash(&token)));
-        messages.push(Outgoing {
+        let mut message = Outgoing {
             event: slug.to_string(),
             about: stored.about.clone(),
             registration: id.clone(),
             recipient: pending.email.as_str().to_string(),
             attendee: pending.name.clone(),
-            notice: match position {
-                Some(position) => Notice::Waitlisted { position },
-                None => Notice::Confirmed,
-            },
-            manage_token: Some(token.clone()),
-        });
+            notice: Notice::Confirmed,
+            manage_token: None,
+            confirm_token: None,
+        };
+        let (status, body) = match held_until {
+            // Held for its address to confirm: the place is taken in
+            // submission order now, and becomes the person's by the link.
+            Some(until) => {
+                confirm_tokens.push((id.clone(), token_hash(&token)));
+                message.notice = Notice::Pending {
+                    hold_expires_at: until,
+                };
+                message.confirm_token = Some(token);
+                (202, pending_answer(until))
+            }
+            None => {
+                manage_tokens.push((id.clone(), token_hash(&token)));
+                let (status, position) = match placement {
+                    Placement::Seat => ("confirmed", None),
+                    Placement::Line { position } => ("waitlisted", Some(position)),
+                };
+                if let Some(position) = position {
+                    message.notice = Notice::Waitlisted { position };
+                }
+                let body = answer(&id, status, &token, position).to_string();
+                message.manage_token = Some(token);
+                (201, body)
+            }
+        };
+        messages.push(message);
         accepted.push(Accepted {
             pending,
             id,
             seq: stored.last_seq,
-            status,
+            status: if held_until.is_some() {
+                "pending"
+            } else if placement == Placement::Seat {
+                "confirmed"
+            } else {
+                "waitlisted"
+            },
+            holds_seat: placement == Placement::Seat,
+            hold_expires_at: held_until,
         });
-        answered.insert(key, (&pending.request_hash, 201, body.clone()));
-        answers.push(Ok((201, body)));
+        answered.insert(key, (&pending.request_hash, status, body.clone()));
+        answers.push(Ok((status, body)));
     }
     store(db, &accepted, &answered, now).await?;
-    store_tokens(db, &tokens, now).await?;
+    store_tokens(db, Tokens::Manage, &manage_tokens, now).await?;
+    store_tokens(db, Tokens::Confirm, &confirm_tokens, now).await?;
     outbox::write(db, &messages).await?;
     let counted: Vec<(&str, u32)> = attempts
         .into_iter()
@@ -474,6 +545,8 @@ struct Holder {
     name: String,
     /// The address as they registered it.
     email: String,
+    /// Until when it is held, while it waits for its confirmation.
+    hold_expires_at: Option<jiff::Timestamp>,
 }
 
 /// The answer to an address that is already registered, when events do
@@ -485,7 +558,8 @@ const ALREADY_REGISTERED: &str = "This email address is already registered for t
 /// How often a registration's link is sent again at most.
 const SENT_AGAIN_EVERY: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 
-/// Whether `registration`'s link was sent again within `SENT_AGAIN_EVERY`.
+/// Whether `registration`'s link (to manage or confirm it) was sent again
+/// within `SENT_AGAIN_EVERY`.
 async fn link_sent_lately(
     db: &Db,
     event: &str,
@@ -496,17 +570,37 @@ async fn link_sent_lately(
     Ok(db
         .row(
             "SELECT EXISTS (SELECT 1 FROM outbox WHERE event = ? AND channel = 'email'
-                 AND registration = ? AND kind = 'link_again' AND created_ms > ?) AS lately",
+                 AND registration = ? AND kind IN ('link_again', 'confirm_again')
+                 AND created_ms > ?) AS lately",
             [text(event), text(registration), int(since)],
         )
         .await?
         .is_some_and(|r| r.int("lately") == 1))
 }
 
-/// The batch's manage tokens: one per new registration, one more for each
-/// registration whose link is sent again (its other tokens stay valid).
+/// What a token lets its holder do with its registration.
+#[derive(Clone, Copy)]
+pub enum Tokens {
+    /// See and cancel it.
+    Manage,
+    /// Confirm it while it is held.
+    Confirm,
+}
+
+impl Tokens {
+    pub fn table(self) -> &'static str {
+        match self {
+            Tokens::Manage => "manage_tokens",
+            Tokens::Confirm => "confirm_tokens",
+        }
+    }
+}
+
+/// The batch's tokens of one kind: one per new registration, one more for
+/// each registration whose link is sent again (its other tokens stay valid).
 async fn store_tokens(
     db: &Db,
+    kind: Tokens,
     tokens: &[(String, String)],
     now: jiff::Timestamp,
 ) -> Result<(), OriginError> {
@@ -518,7 +612,8 @@ async fn store_tokens(
     });
     db.exec(
         &format!(
-            "INSERT INTO manage_tokens (hash, registration, created_ms) VALUES {}",
+            "INSERT INTO {} (hash, registration, created_ms) VALUES {}",
+            kind.table(),
             placeholders(tokens.len(), 3)
         ),
         params,
@@ -539,8 +634,10 @@ async fn registered_addresses(
     let rows = db
         .rows(
             &format!(
-                "SELECT id, event, name, email, email_canonical FROM registrations
-                 WHERE status != 'cancelled' AND (event, email_canonical) IN (VALUES {})",
+                "SELECT id, event, name, email, email_canonical, status, hold_expires_ms
+                 FROM registrations
+                 WHERE status IN ('pending', 'confirmed', 'waitlisted')
+                     AND (event, email_canonical) IN (VALUES {})",
                 placeholders(batch.len(), 2)
             ),
             params,
@@ -555,6 +652,10 @@ async fn registered_addresses(
                     id: r.text("id"),
                     name: r.text("name"),
                     email: r.text("email"),
+                    hold_expires_at: (r.text("status") == "pending")
+                        .then(|| r.opt_int("hold_expires_ms"))
+                        .flatten()
+                        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()),
                 },
             )
         })
@@ -582,6 +683,8 @@ async fn store(
                 text(p.email.as_str()),
                 text(p.email.canonical()),
                 text(row.status),
+                int(i64::from(row.holds_seat)),
+                opt_int(row.hold_expires_at.map(seats::to_ms)),
                 text(&now_text),
                 text(&now_text),
             ]
@@ -589,9 +692,9 @@ async fn store(
         db.exec(
             &format!(
                 "INSERT INTO registrations
-                 (id, event, seq, name, email, email_canonical, status,
-                  created_at, updated_at) VALUES {}",
-                placeholders(accepted.len(), 9)
+                 (id, event, seq, name, email, email_canonical, status, holds_seat,
+                  hold_expires_ms, created_at, updated_at) VALUES {}",
+                placeholders(accepted.len(), 11)
             ),
             params,
         )

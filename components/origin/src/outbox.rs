@@ -10,7 +10,7 @@
 use crate::db::{Db, int, text};
 use crate::error::OriginError;
 use eventfront_domain::Slug;
-use eventfront_domain::messages::{self, EventAbout, Notice};
+use eventfront_domain::messages::{self, EventAbout, Links, Notice};
 use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::webhook;
 use serde_json::json;
@@ -28,6 +28,8 @@ pub struct Outgoing {
     pub notice: Notice,
     /// A token of the registration's, for the message's manage link.
     pub manage_token: Option<String>,
+    /// A confirmation token of the registration's, for its confirm link.
+    pub confirm_token: Option<String>,
 }
 
 /// The attendee site's address (for links in exports and messages), read
@@ -63,17 +65,24 @@ pub async fn write(db: &Db, messages: &[Outgoing]) -> Result<(), OriginError> {
     let now_ms = now.as_millisecond();
     let (email_state, email_next_try) = new_email_state(now_ms).await;
     let webhooks = webhook_urls(db, messages).await?;
-    let mut rows: Vec<[Value; 13]> = Vec::with_capacity(messages.len() * 2);
+    let mut rows: Vec<[Value; 14]> = Vec::with_capacity(messages.len() * 2);
     for message in messages {
         let link = message
             .manage_token
             .as_deref()
             .map(|token| messages::manage_link(public_url, &message.registration, token));
+        let confirm = message
+            .confirm_token
+            .as_deref()
+            .map(|token| messages::confirm_link(public_url, &message.registration, token));
         let composed = messages::compose(
             message.notice,
             &message.about,
             &message.attendee,
-            link.as_deref(),
+            Links {
+                manage: link.as_deref(),
+                confirm: confirm.as_deref(),
+            },
         );
         rows.push([
             text(uuid::Uuid::new_v4().to_string()),
@@ -86,6 +95,7 @@ pub async fn write(db: &Db, messages: &[Outgoing]) -> Result<(), OriginError> {
             text(composed.text),
             text(composed.html),
             link.map_or(Value::Null, text),
+            confirm.map_or(Value::Null, text),
             text(email_state),
             int(now_ms),
             email_next_try.clone(),
@@ -122,6 +132,7 @@ pub async fn write(db: &Db, messages: &[Outgoing]) -> Result<(), OriginError> {
             text(payload.to_string()),
             text(""),
             Value::Null,
+            Value::Null,
             text("queued"),
             int(now_ms),
             int(now_ms),
@@ -130,11 +141,11 @@ pub async fn write(db: &Db, messages: &[Outgoing]) -> Result<(), OriginError> {
     if email_state == "queued" || rows.len() > messages.len() {
         crate::delivery::queued();
     }
-    let placeholders = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; rows.len()].join(", ");
+    let placeholders = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; rows.len()].join(", ");
     db.exec(
         &format!(
             "INSERT INTO outbox (id, event, registration, channel, kind, recipient, subject,
-                 body_text, body_html, manage_link, state, created_ms, next_try_ms)
+                 body_text, body_html, manage_link, confirm_link, state, created_ms, next_try_ms)
              VALUES {placeholders}"
         ),
         rows.into_iter().flatten(),
@@ -184,9 +195,11 @@ pub async fn resend(db: &Db, event: &Slug, id: &str) -> Result<Reply, OriginErro
             }
             db.exec(
                 "INSERT INTO outbox (id, event, registration, channel, kind, recipient, subject,
-                     body_text, body_html, manage_link, state, created_ms, next_try_ms)
+                     body_text, body_html, manage_link, confirm_link, state, created_ms,
+                     next_try_ms)
                  SELECT ?, event, registration, channel, kind, recipient, subject,
-                     body_text, body_html, manage_link, ?, ?, ? FROM outbox WHERE id = ?",
+                     body_text, body_html, manage_link, confirm_link, ?, ?, ?
+                 FROM outbox WHERE id = ?",
                 [text(&copy), text(state), int(now), next_try.clone(), text(id)],
             )
             .await?;
@@ -248,7 +261,7 @@ pub async fn list(
     let rows = db
         .rows(
             "SELECT id, registration, kind, recipient, subject, body_text, manage_link,
-                    state, created_ms, attempts, last_error, sent_ms, next_try_ms
+                    confirm_link, state, created_ms, attempts, last_error, sent_ms, next_try_ms
              FROM outbox WHERE event = ? AND channel = ?
              ORDER BY created_ms DESC, rowid DESC LIMIT ?",
             [text(event), text(channel.name()), int(LISTED)],
@@ -283,7 +296,10 @@ pub async fn list(
                 "to": r.text("recipient"),
                 "subject": r.text("subject"),
                 "text": shown.then(|| r.text("body_text")),
-                "links": { "manage": r.opt_text("manage_link").filter(|_| shown) },
+                "links": {
+                    "confirm": r.opt_text("confirm_link").filter(|_| shown),
+                    "manage": r.opt_text("manage_link").filter(|_| shown),
+                },
                 "state": state,
                 "attempts": r.int("attempts"),
                 "last_error": r.opt_text("last_error"),

@@ -113,7 +113,7 @@ pub async fn publish_in(
     let registration = &draft.event.registration;
     db.exec(
         "UPDATE events SET current_version = ?, reg_open = ?, capacity = ?, opens_at_ms = ?, closes_at_ms = ?,
-             archived_at_ms = NULL
+             confirm_email = ?, hold_minutes = ?, archived_at_ms = NULL
          WHERE slug = ?",
         [
             int(version),
@@ -121,6 +121,8 @@ pub async fn publish_in(
             opt_int(registration.capacity.map(i64::from)),
             opt_int(registration.opens_at.map(seats::to_ms)),
             opt_int(registration.closes_at.map(seats::to_ms)),
+            int(registration.confirm_email as i64),
+            int(i64::from(registration.hold_minutes)),
             text(slug.as_str()),
         ],
     )

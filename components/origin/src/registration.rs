@@ -6,9 +6,10 @@
 use crate::auth::{same_secret, token_hash};
 use crate::db::{Db, Reader, int, text};
 use crate::error::OriginError;
+use crate::group_commit::{self, Tokens};
 use crate::outbox::{self, Outgoing};
 use crate::request::Incoming;
-use crate::{group_commit, seats};
+use crate::seats;
 use eventfront_domain::messages::Notice;
 use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::signing::CLIENT_HEADER;
@@ -20,12 +21,15 @@ use std::sync::OnceLock;
 /// A registration body is two short fields; anything larger is not one.
 const MAX_BODY: usize = 8 * 1024;
 
-/// Gives `registration` one more manage token, leaving its others valid,
-/// and returns it (a link sent again must not break the first one).
-pub async fn add_manage_token(db: &Db, registration: &str) -> Result<String, OriginError> {
+/// Gives `registration` one more token of `kind`, leaving its others
+/// valid, and returns it (a link sent again must not break the first one).
+pub async fn add_token(db: &Db, kind: Tokens, registration: &str) -> Result<String, OriginError> {
     let token = random_token();
     db.exec(
-        "INSERT INTO manage_tokens (hash, registration, created_ms) VALUES (?, ?, ?)",
+        &format!(
+            "INSERT INTO {} (hash, registration, created_ms) VALUES (?, ?, ?)",
+            kind.table()
+        ),
         [
             text(token_hash(&token)),
             text(registration),
@@ -155,8 +159,14 @@ async fn stored_answer(
     Ok(Some((row.int("status") as u16, row.text("body"))))
 }
 
-/// The registration `id`, if the bearer token in `request` manages it.
-async fn authorized(db: &Db, id: &str, request: &Incoming) -> Result<Registration, OriginError> {
+/// The registration `id`, if the bearer token in `request` is one of its
+/// tokens of `kind`.
+async fn authorized(
+    db: &Db,
+    id: &str,
+    request: &Incoming,
+    kind: Tokens,
+) -> Result<Registration, OriginError> {
     let token = request
         .header("authorization")
         .and_then(|h| h.strip_prefix("Bearer "))
@@ -165,9 +175,12 @@ async fn authorized(db: &Db, id: &str, request: &Incoming) -> Result<Registratio
     // and the hash of a 256-bit random token leaks nothing by its timing.
     let row = db
         .row(
-            "SELECT r.event, r.seq, r.status, r.name, r.email, r.created_at
-             FROM registrations r JOIN manage_tokens t ON t.registration = r.id
-             WHERE r.id = ? AND t.hash = ?",
+            &format!(
+                "SELECT r.event, r.seq, r.status, r.holds_seat, r.name, r.email, r.created_at
+                 FROM registrations r JOIN {} t ON t.registration = r.id
+                 WHERE r.id = ? AND t.hash = ?",
+                kind.table()
+            ),
             [text(id), text(token_hash(token))],
         )
         .await?;
@@ -178,6 +191,7 @@ async fn authorized(db: &Db, id: &str, request: &Incoming) -> Result<Registratio
             event: r.text("event"),
             seq: r.int("seq"),
             status: r.text("status"),
+            holds_seat: r.int("holds_seat") == 1,
             name: r.text("name"),
             email: r.text("email"),
             created_at: r.text("created_at"),
@@ -191,6 +205,7 @@ struct Registration {
     event: String,
     seq: i64,
     status: String,
+    holds_seat: bool,
     name: String,
     email: String,
     created_at: String,
@@ -207,22 +222,32 @@ impl Registration {
             "created_at": self.created_at,
         });
         if self.status == "waitlisted" {
-            let ahead = db
-                .row(
-                    "SELECT count(*) AS position FROM registrations
-                     WHERE event = ? AND status = 'waitlisted' AND seq <= ?",
-                    [text(&self.event), int(self.seq)],
-                )
-                .await?;
-            body["position"] = json!(ahead.map_or(0, |r| r.int("position")));
+            body["position"] = json!(self.position(db).await?);
         }
         Ok(body)
     }
+
+    /// Its place in line: everyone waiting for a seat counts, those
+    /// still held for confirmation too, in submission order.
+    async fn position(&self, db: &Db) -> Result<u32, OriginError> {
+        let ahead = db
+            .row(
+                "SELECT count(*) AS position FROM registrations
+                 WHERE event = ? AND holds_seat = 0 AND status IN ('pending', 'waitlisted')
+                     AND seq <= ?",
+                [text(&self.event), int(self.seq)],
+            )
+            .await?;
+        Ok(ahead.map_or(0, |r| u32::try_from(r.int("position")).unwrap_or(0)))
+    }
 }
 
-/// `GET /api/registrations/{id}`
+/// `GET /api/registrations/{id}`: as it stands now, holds that lapsed
+/// ahead of it expired first (which may have promoted it).
 pub async fn show(db: &Db, id: &str, request: &Incoming) -> Result<Reply, OriginError> {
-    let registration = authorized(db, id, request).await?;
+    let registration = authorized(db, id, request, Tokens::Manage).await?;
+    seats::settle(db, &registration.event).await?;
+    let registration = authorized(db, id, request, Tokens::Manage).await?;
     Ok(respond::json(200, &registration.to_json(db).await?))
 }
 
@@ -232,12 +257,14 @@ pub async fn cancel(db: &Db, id: &str, request: &Incoming) -> Result<Reply, Orig
     let now = jiff::Timestamp::now().to_string();
     let registration = db
         .transaction(async |db| {
-            let mut registration = authorized(db, id, request).await?;
+            let event = authorized(db, id, request, Tokens::Manage).await?.event;
+            // The ledger as it stands before the cancellation is written,
+            // and the registration in it (a lapsed hold may have promoted it).
+            let stored = seats::settled(db, &event, jiff::Timestamp::now()).await?;
+            let mut registration = authorized(db, id, request, Tokens::Manage).await?;
             if registration.status == "cancelled" {
                 return Ok(registration);
             }
-            // The ledger as it stands before the cancellation is written.
-            let stored = seats::load(db, &registration.event).await?;
             let about = match &stored {
                 Some(stored) => Some(stored.about.clone()),
                 None => seats::about(db, &registration.event).await?,
@@ -270,6 +297,7 @@ pub async fn cancel(db: &Db, id: &str, request: &Incoming) -> Result<Reply, Orig
                         attendee: registration.name.clone(),
                         notice: Notice::Cancelled,
                         manage_token: None,
+                        confirm_token: None,
                     }],
                 )
                 .await?;
@@ -280,4 +308,85 @@ pub async fn cancel(db: &Db, id: &str, request: &Incoming) -> Result<Reply, Orig
         })
         .await?;
     Ok(respond::json(200, &registration.to_json(db).await?))
+}
+
+/// `POST /api/registrations/{id}/confirm`: the address's owner, by the
+/// link sent to it, makes a held registration theirs: `confirmed` with
+/// the seat it held, or `waitlisted` in its place in line. Answers the
+/// registration with a manage token of its own; confirming again does no
+/// harm and answers the same with another token. A hold that lapsed first
+/// is 409: its place went to the next in line.
+pub async fn confirm(db: &Db, id: &str, request: &Incoming) -> Result<Reply, OriginError> {
+    let now = jiff::Timestamp::now();
+    let (registration, token) = db
+        .transaction(async |db| {
+            let event = authorized(db, id, request, Tokens::Confirm).await?.event;
+            let Some(stored) = seats::settled(db, &event, now).await? else {
+                return Err(OriginError::NotFound("There is no such event."));
+            };
+            let mut registration = authorized(db, id, request, Tokens::Confirm).await?;
+            match registration.status.as_str() {
+                "pending" => {
+                    let status = if registration.holds_seat {
+                        "confirmed"
+                    } else {
+                        "waitlisted"
+                    };
+                    db.exec(
+                        "UPDATE registrations SET status = ?, updated_at = ? WHERE id = ?",
+                        [text(status), text(now.to_string()), text(id)],
+                    )
+                    .await?;
+                    registration.status = status.into();
+                    crate::audit::record(
+                        db,
+                        "attendee",
+                        "registration.confirmed",
+                        Some(&event),
+                        Some(id),
+                        &json!({ "registration": id, "status": status }),
+                    )
+                    .await?;
+                    let token = add_token(db, Tokens::Manage, id).await?;
+                    let notice = if registration.holds_seat {
+                        Notice::Confirmed
+                    } else {
+                        Notice::Waitlisted {
+                            position: registration.position(db).await?,
+                        }
+                    };
+                    outbox::write(
+                        db,
+                        &[Outgoing {
+                            event: event.clone(),
+                            about: stored.about.clone(),
+                            registration: id.to_string(),
+                            recipient: registration.email.clone(),
+                            attendee: registration.name.clone(),
+                            notice,
+                            manage_token: Some(token.clone()),
+                            confirm_token: None,
+                        }],
+                    )
+                    .await?;
+                    Ok((registration, token))
+                }
+                "confirmed" | "waitlisted" => {
+                    let token = add_token(db, Tokens::Manage, id).await?;
+                    Ok((registration, token))
+                }
+                "expired" => Err(OriginError::Conflict(
+                    "This registration was not confirmed in time, and its place went to the \
+                     next in line. You are welcome to register again."
+                        .into(),
+                )),
+                _ => Err(OriginError::Conflict(
+                    "This registration was cancelled.".into(),
+                )),
+            }
+        })
+        .await?;
+    let mut body = registration.to_json(db).await?;
+    body["manage_token"] = json!(token);
+    Ok(respond::json(200, &body))
 }

@@ -76,6 +76,7 @@ pub async fn route(request: Request) -> Result<Reply, OriginError> {
             registration::show(&db().await?, found.id, &request).await
         }
         Route::Registration => registration::cancel(&db().await?, found.id, &request).await,
+        Route::ConfirmRegistration => registration::confirm(&db().await?, found.id, &request).await,
         Route::AdminEvent => admin::put_event(&db().await?, &s()?, &request).await,
         Route::AdminDraft if reading => admin::get_draft(&db().await?, &s()?).await,
         Route::AdminDraft => admin::put_draft(&db().await?, &s()?, &request).await,

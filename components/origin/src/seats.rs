@@ -2,9 +2,15 @@
 //! decide against, inside the caller's write transaction, and writes the
 //! promotions it decides, each with an audit entry and a message to the
 //! promoted registrant carrying a manage link of its own.
+//!
+//! Holds for email confirmation lapse with no scheduler: whoever next loads
+//! an event's ledger first expires every hold that lapsed by then, in the
+//! order they lapsed, each freed seat going to whoever was first in line at
+//! that moment, so the outcome is the one an on-time expiry would have had.
 
 use crate::db::{Db, int, text};
 use crate::error::OriginError;
+use crate::group_commit::Tokens;
 use crate::outbox::{self, Outgoing};
 use eventfront_domain::messages::{EventAbout, Notice};
 use eventfront_domain::model::RegistrationSettings;
@@ -30,13 +36,108 @@ fn from_ms(ms: Option<i64>) -> Option<jiff::Timestamp> {
     ms.and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
 }
 
-/// The ledger of `event`, if it is published (and not archived).
-pub async fn load(db: &Db, event: &str) -> Result<Option<Stored>, OriginError> {
+/// The ledger of `event` at `now`, if it is published (and not archived),
+/// with every hold that lapsed by `now` expired: inside the caller's write
+/// transaction.
+pub async fn settled(
+    db: &Db,
+    event: &str,
+    now: jiff::Timestamp,
+) -> Result<Option<Stored>, OriginError> {
+    let Some(mut stored) = load(db, event).await? else {
+        return Ok(None);
+    };
+    expire_lapsed(db, event, &mut stored, now).await?;
+    Ok(Some(stored))
+}
+
+/// Expires `event`'s lapsed holds, when any are due, in a transaction of
+/// its own: for a read that must show them as they are now.
+pub async fn settle(db: &Db, event: &str) -> Result<(), OriginError> {
+    let now = jiff::Timestamp::now();
+    // A plain read first: nearly always nothing is due.
+    let due = db
+        .row(
+            "SELECT 1 AS due FROM registrations
+             WHERE event = ? AND status = 'pending' AND hold_expires_ms <= ? LIMIT 1",
+            [text(event), int(to_ms(now))],
+        )
+        .await?
+        .is_some();
+    if due {
+        db.transaction(async |db| settled(db, event, now).await.map(drop))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Expires every hold of `event` that lapsed by `now`, in the order they
+/// lapsed: each becomes `expired`, its registrant is told, and a seat it
+/// held goes to the first in line then (who may be a later hold, expired
+/// in turn when its own time comes in this same walk).
+async fn expire_lapsed(
+    db: &Db,
+    event: &str,
+    stored: &mut Stored,
+    now: jiff::Timestamp,
+) -> Result<(), OriginError> {
+    let lapsed = db
+        .rows(
+            "SELECT id, name, email, holds_seat, hold_expires_ms FROM registrations
+             WHERE event = ? AND status = 'pending' AND hold_expires_ms <= ?
+             ORDER BY hold_expires_ms, seq",
+            [text(event), int(to_ms(now))],
+        )
+        .await?;
+    // Holds given a seat by an earlier expiry in this walk.
+    let mut seated_since: Vec<String> = Vec::new();
+    for row in &lapsed {
+        let id = row.text("id");
+        let held_seat = row.int("holds_seat") == 1 || seated_since.contains(&id);
+        let lapsed_at = from_ms(row.opt_int("hold_expires_ms")).unwrap_or(now);
+        db.exec(
+            "UPDATE registrations SET status = 'expired', holds_seat = 0, updated_at = ?
+             WHERE id = ?",
+            [text(lapsed_at.to_string()), text(&id)],
+        )
+        .await?;
+        crate::audit::record(
+            db,
+            "system",
+            "registration.expired",
+            Some(event),
+            Some(&id),
+            &json!({ "registration": id, "held_seat": held_seat, "at": lapsed_at.to_string() }),
+        )
+        .await?;
+        outbox::write(
+            db,
+            &[Outgoing {
+                event: event.to_string(),
+                about: stored.about.clone(),
+                registration: id.clone(),
+                recipient: row.text("email"),
+                attendee: row.text("name"),
+                notice: Notice::Expired,
+                manage_token: None,
+                confirm_token: None,
+            }],
+        )
+        .await?;
+        let count = stored.ledger.release(held_seat);
+        seated_since.extend(promote(db, event, &stored.about, count, "expired hold").await?);
+    }
+    Ok(())
+}
+
+/// The ledger of `event` as stored, if it is published (and not archived).
+async fn load(db: &Db, event: &str) -> Result<Option<Stored>, OriginError> {
     let Some(row) = db
         .row(
             "SELECT e.reg_open, e.capacity, e.opens_at_ms, e.closes_at_ms, e.current_version,
-                coalesce(c.confirmed, 0) AS confirmed,
-                coalesce(c.waitlisted, 0) AS waitlisted,
+                e.confirm_email, e.hold_minutes,
+                coalesce(c.seated, 0) AS seated,
+                coalesce(c.waiting, 0) AS waiting,
                 coalesce(c.last_seq, 0) AS last_seq
              FROM published_events e LEFT JOIN seat_counts c ON c.event = e.slug
              WHERE e.slug = ?1",
@@ -56,9 +157,11 @@ pub async fn load(db: &Db, event: &str) -> Result<Option<Stored>, OriginError> {
                     .map(|c| u32::try_from(c).unwrap_or(0)),
                 opens_at: from_ms(row.opt_int("opens_at_ms")),
                 closes_at: from_ms(row.opt_int("closes_at_ms")),
+                confirm_email: row.int("confirm_email") == 1,
+                hold_minutes: count("hold_minutes"),
             },
-            confirmed: count("confirmed"),
-            waitlisted: count("waitlisted"),
+            seated: count("seated"),
+            waiting: count("waiting"),
         },
         last_seq: row.int("last_seq"),
         about: about_at(db, event, row.int("current_version"))
@@ -127,9 +230,10 @@ pub async fn about(db: &Db, event: &str) -> Result<Option<EventAbout>, OriginErr
     }
 }
 
-/// Confirms the first `count` waitlisted registrations of `event`, in
-/// line order, audits each with `cause` and writes each registrant a
-/// message; returns their ids.
+/// Gives a seat to the first `count` in line for `event`, in order, and
+/// audits each with `cause`: a waitlisted registration is confirmed and
+/// told so with a manage link; one still held for confirmation keeps
+/// waiting for it, now with a seat. Returns their ids.
 pub async fn promote(
     db: &Db,
     event: &str,
@@ -142,16 +246,17 @@ pub async fn promote(
     }
     let rows = db
         .rows(
-            "SELECT id, name, email FROM registrations
-             WHERE event = ? AND status = 'waitlisted' ORDER BY seq LIMIT ?",
+            "SELECT id, name, email, status FROM registrations
+             WHERE event = ? AND holds_seat = 0 AND status IN ('pending', 'waitlisted')
+             ORDER BY seq LIMIT ?",
             [text(event), int(i64::from(count))],
         )
         .await?;
     let promoted: Vec<String> = rows.iter().map(|r| r.text("id")).collect();
     let mut messages = Vec::with_capacity(rows.len());
-    for row in &rows {
+    for row in rows.iter().filter(|r| r.text("status") == "waitlisted") {
         let registration = row.text("id");
-        let token = crate::registration::add_manage_token(db, &registration).await?;
+        let token = crate::registration::add_token(db, Tokens::Manage, &registration).await?;
         messages.push(Outgoing {
             event: event.to_string(),
             about: about.clone(),
@@ -160,13 +265,16 @@ pub async fn promote(
             attendee: row.text("name"),
             notice: Notice::Promoted,
             manage_token: Some(token),
+            confirm_token: None,
         });
     }
     outbox::write(db, &messages).await?;
     let now = jiff::Timestamp::now().to_string();
     for id in &promoted {
         db.exec(
-            "UPDATE registrations SET status = 'confirmed', updated_at = ? WHERE id = ?",
+            "UPDATE registrations SET holds_seat = 1, updated_at = ?,
+                 status = CASE status WHEN 'waitlisted' THEN 'confirmed' ELSE status END
+             WHERE id = ?",
             [text(&now), text(id)],
         )
         .await?;
@@ -186,7 +294,7 @@ pub async fn promote(
 /// After settings were published: promotes whoever a raised or removed
 /// capacity makes room for.
 pub async fn promote_for_new_settings(db: &Db, event: &str) -> Result<(), OriginError> {
-    if let Some(mut stored) = load(db, event).await? {
+    if let Some(mut stored) = settled(db, event, jiff::Timestamp::now()).await? {
         let count = stored.ledger.promote();
         promote(db, event, &stored.about, count, "capacity").await?;
     }

@@ -260,6 +260,10 @@ pub fn demo_draft() -> Draft {
                 capacity: Some(500),
                 opens_at: None,
                 closes_at: None,
+                // A developer on `spin up` registers and sees the outcome
+                // at once; confirming by email is for real events.
+                confirm_email: false,
+                hold_minutes: crate::model::DEFAULT_HOLD_MINUTES,
             },
         },
         sessions,

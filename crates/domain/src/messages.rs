@@ -22,6 +22,18 @@ pub enum Notice {
     /// Someone submitted an address that is already registered: its
     /// holder gets a working manage link, and nobody else learns anything.
     LinkAgain,
+    /// A registration is held until `hold_expires_at` for its address to
+    /// be confirmed by the link in this message.
+    Pending {
+        hold_expires_at: Timestamp,
+    },
+    /// An address whose registration still waits for confirmation was
+    /// submitted again: the confirmation link, once more.
+    ConfirmAgain {
+        hold_expires_at: Timestamp,
+    },
+    /// The hold lapsed unconfirmed; its place went to the next in line.
+    Expired,
 }
 
 impl Notice {
@@ -33,6 +45,9 @@ impl Notice {
             Notice::Promoted => "promoted",
             Notice::Cancelled => "cancelled",
             Notice::LinkAgain => "link_again",
+            Notice::Pending { .. } => "pending",
+            Notice::ConfirmAgain { .. } => "confirm_again",
+            Notice::Expired => "expired",
         }
     }
 
@@ -43,7 +58,9 @@ impl Notice {
             Notice::Confirmed | Notice::Promoted => Some("confirmed"),
             Notice::Waitlisted { .. } => Some("waitlisted"),
             Notice::Cancelled => Some("cancelled"),
-            Notice::LinkAgain => None,
+            Notice::Pending { .. } => Some("pending"),
+            Notice::Expired => Some("expired"),
+            Notice::LinkAgain | Notice::ConfirmAgain { .. } => None,
         }
     }
 }
@@ -73,25 +90,36 @@ pub fn manage_link(public_url: &str, id: &str, token: &str) -> String {
     )
 }
 
-/// `2027-06-08 09:00 (Europe/Lisbon)`: the event's own wall clock, named,
-/// so a reader abroad is not misled. An unknown zone falls back to UTC.
-fn local_start(event: &EventAbout) -> String {
+/// Where a pending registration is confirmed on the attendee site.
+pub fn confirm_link(public_url: &str, id: &str, token: &str) -> String {
+    format!(
+        "{}/registrations/{id}/confirm#token={token}",
+        public_url.trim_end_matches('/')
+    )
+}
+
+/// The links a message carries, each holding a token of its registration.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Links<'a> {
+    pub manage: Option<&'a str>,
+    pub confirm: Option<&'a str>,
+}
+
+/// `Tuesday 8 June 2027, 09:00 (Europe/Lisbon)`: `at` on the event's own
+/// wall clock, named, so a reader abroad is not misled. An unknown zone
+/// falls back to UTC.
+fn local_time(event: &EventAbout, at: Timestamp) -> String {
     let (zone, name) = match TimeZone::get(&event.timezone) {
         Ok(zone) => (zone, event.timezone.as_str()),
         Err(_) => (TimeZone::UTC, "UTC"),
     };
-    let local = event.starts_at.to_zoned(zone);
+    let local = at.to_zoned(zone);
     format!("{} ({name})", local.strftime("%A %-d %B %Y, %H:%M"))
 }
 
-/// The message telling `attendee` about `notice` for `event`; `manage` is
-/// the registration's manage link, when the message carries one.
-pub fn compose(
-    notice: Notice,
-    event: &EventAbout,
-    attendee: &str,
-    manage: Option<&str>,
-) -> Message {
+/// The message telling `attendee` about `notice` for `event`, with the
+/// registration's `links` that it carries.
+pub fn compose(notice: Notice, event: &EventAbout, attendee: &str, links: Links<'_>) -> Message {
     let name = &event.name;
     let (subject, lines): (String, Vec<String>) = match notice {
         Notice::Confirmed => (
@@ -128,15 +156,54 @@ pub fn compose(
                 "Here is a link to manage that registration.".into(),
             ],
         ),
+        Notice::Pending { hold_expires_at } => (
+            format!("Confirm your registration for {name}"),
+            vec![
+                format!("This address was registered for {name}, we hope by you."),
+                format!(
+                    "Your place is held until {}: open the confirmation link below before then to make it yours. If it was not you, do nothing; the hold lapses and nothing more is sent.",
+                    local_time(event, hold_expires_at)
+                ),
+            ],
+        ),
+        Notice::ConfirmAgain { hold_expires_at } => (
+            format!("Confirm your registration for {name}"),
+            vec![
+                format!(
+                    "Someone, perhaps you, tried to register this address for {name} again. Its registration is still waiting to be confirmed; nothing changed."
+                ),
+                format!(
+                    "Your place is held until {}: open the confirmation link below before then to make it yours.",
+                    local_time(event, hold_expires_at)
+                ),
+            ],
+        ),
+        Notice::Expired => (
+            format!("Your registration for {name} has lapsed"),
+            vec![
+                format!(
+                    "Your registration for {name} was not confirmed in time, so its place went to the next in line."
+                ),
+                "You are welcome to register again.".into(),
+            ],
+        ),
     };
-    let when = format!("The event starts {}.", local_start(event));
-    let manage_line = manage.map(|link| {
+    let when = format!("The event starts {}.", local_time(event, event.starts_at));
+    let confirm_line = links.confirm.map(|link| {
+        format!("Confirm your registration (this link is yours alone; do not forward it): {link}")
+    });
+    let manage_line = links.manage.map(|link| {
         format!(
             "See or cancel your registration (this link is yours alone; do not forward it): {link}"
         )
     });
     let mut text = format!("Hello {attendee},\n\n");
-    for line in lines.iter().chain([&when]).chain(manage_line.as_ref()) {
+    for line in lines
+        .iter()
+        .chain([&when])
+        .chain(confirm_line.as_ref())
+        .chain(manage_line.as_ref())
+    {
         text.push_str(line);
         text.push_str("\n\n");
     }
@@ -146,7 +213,13 @@ pub fn compose(
     for line in lines.iter().chain([&when]) {
         html.push_str(&format!("<p>{}</p>\n", escape(line.as_str())));
     }
-    if let Some(link) = manage {
+    if let Some(link) = links.confirm {
+        let link = escape(link);
+        html.push_str(&format!(
+            "<p><a href=\"{link}\">Confirm your registration</a> (this link is yours alone; do not forward it).</p>\n"
+        ));
+    }
+    if let Some(link) = links.manage {
         let link = escape(link);
         html.push_str(&format!(
             "<p><a href=\"{link}\">See or cancel your registration</a> (this link is yours alone; do not forward it).</p>\n"
@@ -174,7 +247,7 @@ mod tests {
 
     #[test]
     fn times_are_the_events_own_wall_clock() {
-        let message = compose(Notice::Confirmed, &event(), "Ada", None);
+        let message = compose(Notice::Confirmed, &event(), "Ada", Links::default());
         // 08:00 UTC is 09:00 in Lisbon in summer.
         assert!(
             message
@@ -188,7 +261,7 @@ mod tests {
             ..event()
         };
         assert!(
-            compose(Notice::Confirmed, &nowhere, "Ada", None)
+            compose(Notice::Confirmed, &nowhere, "Ada", Links::default())
                 .text
                 .contains("08:00 (UTC)")
         );
@@ -201,7 +274,15 @@ mod tests {
             link,
             "https://events.example.com/registrations/r1#token=t0k"
         );
-        let message = compose(Notice::Promoted, &event(), "<b>Ada</b>", Some(&link));
+        let message = compose(
+            Notice::Promoted,
+            &event(),
+            "<b>Ada</b>",
+            Links {
+                manage: Some(&link),
+                confirm: None,
+            },
+        );
         assert!(message.html.contains("Hello &lt;b&gt;Ada&lt;/b&gt;"));
         assert!(message.html.contains("Wasm &lt;Edge&gt; &amp; Summit"));
         assert!(!message.html.contains("<b>"));
@@ -222,18 +303,39 @@ mod tests {
             (Notice::Promoted, "it is now yours"),
             (Notice::Cancelled, "is cancelled"),
             (Notice::LinkAgain, "already registered; nothing changed"),
+            (
+                Notice::Pending {
+                    hold_expires_at: "2027-05-01T10:30:00Z".parse().unwrap(),
+                },
+                "held until Saturday 1 May 2027, 11:30 (Europe/Lisbon)",
+            ),
+            (
+                Notice::ConfirmAgain {
+                    hold_expires_at: "2027-05-01T10:30:00Z".parse().unwrap(),
+                },
+                "still waiting to be confirmed",
+            ),
+            (Notice::Expired, "not confirmed in time"),
         ];
         for (notice, says) in cases {
-            let bare = compose(notice, &event(), "Ada", None);
+            let bare = compose(notice, &event(), "Ada", Links::default());
             assert!(bare.text.contains(says), "{}: {}", notice.kind(), bare.text);
             assert!(!bare.text.contains("http"), "no link was given");
             let linked = compose(
                 notice,
                 &event(),
                 "Ada",
-                Some("https://x/registrations/1#token=t"),
+                Links {
+                    manage: None,
+                    confirm: Some("https://x/registrations/1/confirm#token=c"),
+                },
             );
-            assert!(linked.text.contains("#token=t"));
+            assert!(linked.text.contains("/confirm#token=c"));
+            assert!(linked.html.contains("Confirm your registration</a>"));
         }
+        assert_eq!(
+            confirm_link("https://x/", "r1", "c0"),
+            "https://x/registrations/r1/confirm#token=c0"
+        );
     }
 }

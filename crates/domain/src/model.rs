@@ -50,7 +50,28 @@ pub struct RegistrationSettings {
     pub opens_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closes_at: Option<Timestamp>,
+    /// Whether a registration waits, held, for its address to be confirmed
+    /// by a link sent to it: on unless the organizer turns it off.
+    #[serde(default = "confirms_by_default")]
+    pub confirm_email: bool,
+    /// How long a registration is held for its confirmation.
+    #[serde(default = "default_hold_minutes")]
+    pub hold_minutes: u32,
 }
+
+fn confirms_by_default() -> bool {
+    true
+}
+
+fn default_hold_minutes() -> u32 {
+    DEFAULT_HOLD_MINUTES
+}
+
+/// How long a registration is held for confirmation unless the organizer
+/// says otherwise.
+pub const DEFAULT_HOLD_MINUTES: u32 = 30;
+/// The longest hold an organizer may set: a week.
+pub const MAX_HOLD_MINUTES: u32 = 7 * 24 * 60;
 
 impl Default for RegistrationSettings {
     fn default() -> Self {
@@ -59,6 +80,8 @@ impl Default for RegistrationSettings {
             capacity: None,
             opens_at: None,
             closes_at: None,
+            confirm_email: confirms_by_default(),
+            hold_minutes: DEFAULT_HOLD_MINUTES,
         }
     }
 }
@@ -69,6 +92,13 @@ impl RegistrationSettings {
         self.open
             && self.opens_at.is_none_or(|t| now >= t)
             && self.closes_at.is_none_or(|t| now < t)
+    }
+
+    /// When a registration submitted at `now` stops being held, if the
+    /// event asks for confirmation by email.
+    pub fn hold_expires_at(&self, now: Timestamp) -> Option<Timestamp> {
+        self.confirm_email
+            .then(|| now + jiff::SignedDuration::from_mins(i64::from(self.hold_minutes)))
     }
 }
 
@@ -137,6 +167,7 @@ mod tests {
             capacity: Some(10),
             opens_at: Some(at("2026-01-01T00:00:00Z")),
             closes_at: Some(at("2026-02-01T00:00:00Z")),
+            ..RegistrationSettings::default()
         };
         assert!(!settings.accepts_at(at("2025-12-31T23:59:59Z")));
         assert!(settings.accepts_at(at("2026-01-01T00:00:00Z")));
@@ -146,5 +177,31 @@ mod tests {
             ..settings
         };
         assert!(!closed.accepts_at(at("2026-01-15T00:00:00Z")));
+    }
+
+    #[test]
+    fn a_hold_lasts_its_minutes_and_only_when_confirming() {
+        let now: Timestamp = "2026-01-01T10:00:00Z".parse().unwrap();
+        let settings = RegistrationSettings {
+            hold_minutes: 45,
+            ..RegistrationSettings::default()
+        };
+        assert_eq!(
+            settings.hold_expires_at(now),
+            Some("2026-01-01T10:45:00Z".parse().unwrap())
+        );
+        let direct = RegistrationSettings {
+            confirm_email: false,
+            ..settings
+        };
+        assert_eq!(direct.hold_expires_at(now), None);
+    }
+
+    #[test]
+    fn a_stored_draft_without_the_fields_confirms_for_thirty_minutes() {
+        let settings: RegistrationSettings =
+            serde_json::from_str(r#"{"open": true, "capacity": 3}"#).unwrap();
+        assert!(settings.confirm_email);
+        assert_eq!(settings.hold_minutes, DEFAULT_HOLD_MINUTES);
     }
 }

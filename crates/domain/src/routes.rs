@@ -52,6 +52,8 @@ routes! {
     ScheduleXml => "/api/events/{slug}/schedule.xml", "GET";
     Register => "/api/events/{slug}/registrations", "POST";
     Registration => "/api/registrations/{id}", "GET, DELETE";
+    /// A pending registration confirmed by the link its email carries.
+    ConfirmRegistration => "/api/registrations/{id}/confirm", "POST";
     AdminEvent => "/api/admin/events/{slug}", "PUT";
     AdminDraft => "/api/admin/events/{slug}/draft", "GET, PUT";
     AdminSession => "/api/admin/events/{slug}/sessions/{id}", "PUT, DELETE";
@@ -116,7 +118,10 @@ impl Route {
     /// Whether the origin answers it: the edge forwards it, signed.
     pub fn forwarded(self) -> bool {
         self.template().starts_with("/api/admin/")
-            || matches!(self, Route::Register | Route::Registration)
+            || matches!(
+                self,
+                Route::Register | Route::Registration | Route::ConfirmRegistration
+            )
     }
 }
 
@@ -197,9 +202,10 @@ mod tests {
             .copied()
             .filter(|r| r.forwarded())
             .collect();
-        assert_eq!(forwarded.len(), 14);
+        assert_eq!(forwarded.len(), 15);
         assert!(forwarded.contains(&Route::Register));
         assert!(forwarded.contains(&Route::Registration));
+        assert!(forwarded.contains(&Route::ConfirmRegistration));
         assert!(forwarded.contains(&Route::AdminAudit));
         assert!(!Route::Sessions.forwarded());
         assert!(!Route::EdgePublish.forwarded());

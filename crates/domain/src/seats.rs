@@ -15,12 +15,14 @@ use std::time::Duration;
 /// or a link loses the answer, its key replays it).
 pub const DECISION_WAIT: Duration = Duration::from_secs(2);
 
-/// Where a registration stands once decided.
+/// Where a registration stands once decided: a seat, or a place in line.
+/// A registration held for its email's confirmation (`pending`) takes
+/// either exactly as a confirmed one would, in submission order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placement {
-    Confirmed,
+    Seat,
     /// Its place in line, counted from 1.
-    Waitlisted {
+    Line {
         position: u32,
     },
 }
@@ -33,14 +35,15 @@ pub enum Refusal {
 }
 
 /// One event's seats as the decision sees them: its settings, and how many
-/// registrations hold a seat and wait for one. Changes as decisions are
+/// registrations hold a seat and wait for one (confirmed or still held
+/// for confirmation alike). Changes as decisions are
 /// made, so a batch decided against one ledger comes out exactly as if
 /// each registration had been decided on its own, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ledger {
     pub settings: RegistrationSettings,
-    pub confirmed: u32,
-    pub waitlisted: u32,
+    pub seated: u32,
+    pub waiting: u32,
 }
 
 impl Ledger {
@@ -51,13 +54,13 @@ impl Ledger {
         }
         // A waitlist that exists means no seat is free for a newcomer,
         // even if capacity allows one: the waiting are promoted first.
-        if self.waitlisted == 0 && self.has_free_seat() {
-            self.confirmed += 1;
-            Ok(Placement::Confirmed)
+        if self.waiting == 0 && self.has_free_seat() {
+            self.seated += 1;
+            Ok(Placement::Seat)
         } else {
-            self.waitlisted += 1;
-            Ok(Placement::Waitlisted {
-                position: self.waitlisted,
+            self.waiting += 1;
+            Ok(Placement::Line {
+                position: self.waiting,
             })
         }
     }
@@ -71,21 +74,22 @@ impl Ledger {
     pub fn promote(&mut self) -> u32 {
         let free = match self.settings.capacity {
             None => u32::MAX,
-            Some(capacity) => capacity.saturating_sub(self.confirmed),
+            Some(capacity) => capacity.saturating_sub(self.seated),
         };
-        let promoted = free.min(self.waitlisted);
-        self.confirmed += promoted;
-        self.waitlisted -= promoted;
+        let promoted = free.min(self.waiting);
+        self.seated += promoted;
+        self.waiting -= promoted;
         promoted
     }
 
-    /// A registration left: its seat, if it held one, goes to whoever is
-    /// first in line. Returns how many were promoted.
+    /// A registration left (cancelled, or its hold lapsed unconfirmed): its
+    /// seat, if it held one, goes to whoever is first in line. Returns how
+    /// many were promoted.
     pub fn release(&mut self, held_seat: bool) -> u32 {
         if held_seat {
-            self.confirmed = self.confirmed.saturating_sub(1);
+            self.seated = self.seated.saturating_sub(1);
         } else {
-            self.waitlisted = self.waitlisted.saturating_sub(1);
+            self.waiting = self.waiting.saturating_sub(1);
         }
         self.promote()
     }
@@ -93,7 +97,7 @@ impl Ledger {
     fn has_free_seat(&self) -> bool {
         self.settings
             .capacity
-            .is_none_or(|capacity| self.confirmed < capacity)
+            .is_none_or(|capacity| self.seated < capacity)
     }
 }
 
@@ -105,16 +109,14 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn ledger(capacity: Option<u32>, confirmed: u32, waitlisted: u32) -> Ledger {
+    fn ledger(capacity: Option<u32>, seated: u32, waiting: u32) -> Ledger {
         Ledger {
             settings: RegistrationSettings {
-                open: true,
                 capacity,
-                opens_at: None,
-                closes_at: None,
+                ..RegistrationSettings::default()
             },
-            confirmed,
-            waitlisted,
+            seated,
+            waiting,
         }
     }
 
@@ -124,31 +126,28 @@ mod tests {
     fn seats_go_first_then_the_waitlist_in_order() {
         let mut book = ledger(Some(2), 0, 0);
         let now = at(NOW);
-        assert_eq!(book.admit(now), Ok(Placement::Confirmed));
-        assert_eq!(book.admit(now), Ok(Placement::Confirmed));
-        assert_eq!(book.admit(now), Ok(Placement::Waitlisted { position: 1 }));
-        assert_eq!(book.admit(now), Ok(Placement::Waitlisted { position: 2 }));
-        assert_eq!((book.confirmed, book.waitlisted), (2, 2));
+        assert_eq!(book.admit(now), Ok(Placement::Seat));
+        assert_eq!(book.admit(now), Ok(Placement::Seat));
+        assert_eq!(book.admit(now), Ok(Placement::Line { position: 1 }));
+        assert_eq!(book.admit(now), Ok(Placement::Line { position: 2 }));
+        assert_eq!((book.seated, book.waiting), (2, 2));
     }
 
     #[test]
     fn capacity_zero_waitlists_everyone() {
         let mut book = ledger(Some(0), 0, 0);
-        assert_eq!(
-            book.admit(at(NOW)),
-            Ok(Placement::Waitlisted { position: 1 })
-        );
+        assert_eq!(book.admit(at(NOW)), Ok(Placement::Line { position: 1 }));
         assert_eq!(book.promote(), 0);
     }
 
     #[test]
     fn unlimited_confirms_everyone_and_empties_a_waitlist() {
         let mut book = ledger(None, 10_000, 0);
-        assert_eq!(book.admit(at(NOW)), Ok(Placement::Confirmed));
+        assert_eq!(book.admit(at(NOW)), Ok(Placement::Seat));
         let mut capped = ledger(Some(1), 1, 3);
         capped.settings.capacity = None;
         assert_eq!(capped.promote(), 3);
-        assert_eq!((capped.confirmed, capped.waitlisted), (4, 0));
+        assert_eq!((capped.seated, capped.waiting), (4, 0));
     }
 
     #[test]
@@ -160,16 +159,13 @@ mod tests {
             book.admit(at("2026-06-01T08:59:59.999Z")),
             Err(Refusal::Closed)
         );
-        assert_eq!(
-            book.admit(at("2026-06-01T09:00:00Z")),
-            Ok(Placement::Confirmed)
-        );
+        assert_eq!(book.admit(at("2026-06-01T09:00:00Z")), Ok(Placement::Seat));
         assert_eq!(
             book.admit(at("2026-06-01T16:59:59.999Z")),
-            Ok(Placement::Confirmed)
+            Ok(Placement::Seat)
         );
         assert_eq!(book.admit(at("2026-06-01T17:00:00Z")), Err(Refusal::Closed));
-        assert_eq!(book.confirmed, 2, "refusals are not counted");
+        assert_eq!(book.seated, 2, "refusals are not counted");
     }
 
     #[test]
@@ -183,11 +179,11 @@ mod tests {
     fn a_freed_seat_goes_to_the_first_in_line() {
         let mut book = ledger(Some(2), 2, 2);
         assert_eq!(book.release(true), 1);
-        assert_eq!((book.confirmed, book.waitlisted), (2, 1));
+        assert_eq!((book.seated, book.waiting), (2, 1));
         assert_eq!(book.release(false), 0);
-        assert_eq!((book.confirmed, book.waitlisted), (2, 0));
+        assert_eq!((book.seated, book.waiting), (2, 0));
         assert_eq!(book.release(true), 0);
-        assert_eq!((book.confirmed, book.waitlisted), (1, 0));
+        assert_eq!((book.seated, book.waiting), (1, 0));
     }
 
     #[test]
@@ -196,10 +192,7 @@ mod tests {
         book.settings.capacity = Some(3);
         assert_eq!(book.promote(), 1);
         // The newcomer meets a full event, as the waiting one took the seat.
-        assert_eq!(
-            book.admit(at(NOW)),
-            Ok(Placement::Waitlisted { position: 1 })
-        );
+        assert_eq!(book.admit(at(NOW)), Ok(Placement::Line { position: 1 }));
     }
 
     #[test]
@@ -207,17 +200,14 @@ mod tests {
         let mut book = ledger(Some(5), 5, 2);
         book.settings.capacity = Some(3);
         assert_eq!(book.promote(), 0);
-        assert_eq!((book.confirmed, book.waitlisted), (5, 2));
-        assert_eq!(
-            book.admit(at(NOW)),
-            Ok(Placement::Waitlisted { position: 3 })
-        );
+        assert_eq!((book.seated, book.waiting), (5, 2));
+        assert_eq!(book.admit(at(NOW)), Ok(Placement::Line { position: 3 }));
         // Two cancellations bring the event back to its new capacity
         // without promoting anyone; the third frees a seat.
         assert_eq!(book.release(true), 0);
         assert_eq!(book.release(true), 0);
         assert_eq!(book.release(true), 1);
-        assert_eq!((book.confirmed, book.waitlisted), (3, 2));
+        assert_eq!((book.seated, book.waiting), (3, 2));
     }
 
     #[test]
@@ -225,10 +215,7 @@ mod tests {
         // A seat free while people wait (e.g. capacity raised and not yet
         // promoted) goes to the line, never to the newcomer.
         let mut book = ledger(Some(3), 2, 1);
-        assert_eq!(
-            book.admit(at(NOW)),
-            Ok(Placement::Waitlisted { position: 2 })
-        );
+        assert_eq!(book.admit(at(NOW)), Ok(Placement::Line { position: 2 }));
         assert_eq!(book.promote(), 1);
     }
 }

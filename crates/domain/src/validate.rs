@@ -4,7 +4,8 @@
 
 use crate::ids::{Email, Slug};
 use crate::model::{
-    Draft, Event, RegistrationSettings, Room, Session, SessionLinks, Speaker, Track,
+    DEFAULT_HOLD_MINUTES, Draft, Event, MAX_HOLD_MINUTES, RegistrationSettings, Room, Session,
+    SessionLinks, Speaker, Track,
 };
 use crate::problem::FieldError;
 use jiff::Timestamp;
@@ -372,7 +373,14 @@ fn read_registration(
     let mut r = Reader::new(
         value,
         prefix,
-        &["open", "capacity", "opens_at", "closes_at"],
+        &[
+            "open",
+            "capacity",
+            "opens_at",
+            "closes_at",
+            "confirm_email",
+            "hold_minutes",
+        ],
         errors,
     )?;
     let open = match r.present("open") {
@@ -382,6 +390,27 @@ fn read_registration(
             r.fail("open", "must be true or false");
             None
         }
+    };
+    let confirm_email = match r.present("confirm_email") {
+        None => Some(true),
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => {
+            r.fail("confirm_email", "must be true or false");
+            None
+        }
+    };
+    let hold_minutes = match r.present("hold_minutes") {
+        None => Some(DEFAULT_HOLD_MINUTES),
+        Some(value) => match value.as_u64() {
+            Some(m) if (1..=u64::from(MAX_HOLD_MINUTES)).contains(&m) => Some(m as u32),
+            _ => {
+                r.fail(
+                    "hold_minutes",
+                    format!("must be a whole number of minutes from 1 to {MAX_HOLD_MINUTES}"),
+                );
+                None
+            }
+        },
     };
     let capacity = r.capacity("capacity");
     let opens_at = r.timestamp("opens_at", false);
@@ -397,6 +426,8 @@ fn read_registration(
         capacity: capacity?,
         opens_at: opens_at?,
         closes_at: closes_at?,
+        confirm_email: confirm_email?,
+        hold_minutes: hold_minutes?,
     })
 }
 
@@ -854,6 +885,29 @@ mod tests {
         ] {
             assert!(f.contains(&expected), "{expected} not in {f:?}");
         }
+    }
+
+    #[test]
+    fn confirmation_is_on_by_default_and_its_hold_is_bounded() {
+        let e = event(&event_json()).unwrap();
+        assert!(e.registration.confirm_email);
+        assert_eq!(e.registration.hold_minutes, 30);
+        let mut direct = event_json();
+        direct["registration"] = json!({"confirm_email": false, "hold_minutes": 90});
+        let direct = event(&direct).unwrap();
+        assert!(!direct.registration.confirm_email);
+        assert_eq!(direct.registration.hold_minutes, 90);
+        for (confirm, hold) in [(json!("yes"), json!(30)), (json!(true), json!(0))] {
+            let mut bad = event_json();
+            bad["registration"] = json!({"confirm_email": confirm, "hold_minutes": hold});
+            assert_eq!(fields(&event(&bad).unwrap_err()).len(), 1);
+        }
+        let mut long = event_json();
+        long["registration"] = json!({"hold_minutes": 7 * 24 * 60 + 1});
+        assert_eq!(
+            fields(&event(&long).unwrap_err()),
+            ["registration.hold_minutes"]
+        );
     }
 
     #[test]

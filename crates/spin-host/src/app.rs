@@ -3,6 +3,7 @@
 //! their outbound requests checked against `allowed_outbound_hosts`, routed
 //! in-process for `*.spin.internal`, and subject to injected link faults.
 
+use crate::clock::WallClock;
 use crate::engine::{engine, load_component};
 use crate::kv::{Counted, KvBackend, KvCounts, RedisKv, SqliteKv};
 use crate::manifest::{ComponentDecl, FileMount, Manifest};
@@ -49,6 +50,8 @@ pub struct AppOptions {
     /// `--request-timeout` does. Spin sets none by default; the host keeps
     /// 30 s so that a hung guest fails a test rather than hanging it.
     pub request_timeout: Duration,
+    /// The wall clock every instance reads; a test may move it forward.
+    pub clock: WallClock,
 }
 
 impl AppOptions {
@@ -61,6 +64,7 @@ impl AppOptions {
             runtime_config: None,
             reuse: ReuseLimits::default(),
             request_timeout: Duration::from_secs(30),
+            clock: WallClock::default(),
         }
     }
 
@@ -496,9 +500,11 @@ fn component_pool(
     let mounts = Arc::new(file_mounts(&decl.files, &options.manifest)?);
     let environment = decl.environment.clone();
     let app = app.clone();
+    let clock = options.clock.clone();
     let new_store: StoreFactory = Arc::new(move || {
         let mut wasi = WasiCtx::builder();
         wasi.inherit_stdout().inherit_stderr();
+        wasi.wall_clock(clock.clone());
         for (key, value) in &environment {
             wasi.env(key, value);
         }

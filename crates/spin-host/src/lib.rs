@@ -5,6 +5,7 @@
 
 mod app;
 mod bindings;
+pub mod clock;
 mod engine;
 mod kv;
 pub mod manifest;

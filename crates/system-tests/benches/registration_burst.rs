@@ -488,7 +488,7 @@ async fn run(mode: &Mode, clients: usize, duration: Duration, fault: Option<Link
     let event = json!({
         "name": "Burst", "timezone": "UTC",
         "starts_at": "2027-01-01T09:00:00Z", "ends_at": "2027-01-01T18:00:00Z",
-        "registration": {"open": true, "capacity": CAPACITY}
+        "registration": {"open": true, "capacity": CAPACITY, "confirm_email": false}
     });
     let admin = format!("/api/admin/events/{SLUG}");
     organizer(&mut setup, "PUT", &admin, Some(event)).await;

@@ -8,6 +8,7 @@ pub mod stub;
 
 use bytes::Bytes;
 use eventfront_domain::signing::{Direction, Message, Secret};
+use spin_test_host::clock::WallClock;
 use spin_test_host::{App, AppOptions};
 use std::path::{Path, PathBuf};
 
@@ -41,6 +42,8 @@ pub fn dev_manifest() -> PathBuf {
 pub struct OriginApp {
     pub app: App,
     pub state: tempfile::TempDir,
+    /// The origin's wall clock: requests are signed at its time.
+    clock: WallClock,
 }
 
 impl OriginApp {
@@ -57,13 +60,18 @@ impl OriginApp {
             .variable("edge_hosts", "http://127.0.0.1:*")
             .variable("public_url", "https://events.example.test");
         base.state_dir = Some(state.path().join("state"));
-        let app = App::start(options(base)).await.expect("the origin starts");
-        Self { app, state }
+        let options = options(base);
+        let clock = options.clock.clone();
+        let app = App::start(options).await.expect("the origin starts");
+        Self { app, state, clock }
     }
 
-    /// Sends `request` signed as an edge would sign it.
+    /// Sends `request` signed as an edge would sign it, at the time on the
+    /// origin's clock (which a test may have moved).
     pub async fn signed(&self, request: http::Request<Bytes>) -> http::Response<Bytes> {
-        self.app.send(sign(request, SIGNING_SECRET)).await
+        let now = self.clock.since_epoch().as_secs() as i64;
+        let signed = sign_as(Direction::ToOrigin, request, SIGNING_SECRET, now);
+        self.app.send(signed).await
     }
 
     /// A signed organizer request with the admin token.
@@ -188,18 +196,26 @@ impl EdgeApp {
 
 /// Adds the edge signature headers to `request`.
 pub fn sign(request: http::Request<Bytes>, secret: &str) -> http::Request<Bytes> {
-    sign_as(Direction::ToOrigin, request, secret)
+    sign_as(Direction::ToOrigin, request, secret, unix_now())
 }
 
 /// Adds the origin's signature headers to a notice for an edge.
 pub fn sign_notice(request: http::Request<Bytes>, secret: &str) -> http::Request<Bytes> {
-    sign_as(Direction::ToEdge, request, secret)
+    sign_as(Direction::ToEdge, request, secret, unix_now())
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 fn sign_as(
     direction: Direction,
     request: http::Request<Bytes>,
     secret: &str,
+    now: i64,
 ) -> http::Request<Bytes> {
     let (mut parts, body) = request.into_parts();
     let target = parts
@@ -207,10 +223,6 @@ fn sign_as(
         .path_and_query()
         .map_or("/", |p| p.as_str())
         .to_string();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
     let secret = Secret::new(secret).unwrap();
     for (name, value) in secret.sign(
         &Message::new(direction, parts.method.as_str(), &target, &body),

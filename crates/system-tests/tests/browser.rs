@@ -930,7 +930,7 @@ fn large_draft(days: usize, rooms: usize, slots: usize, speakers: usize) -> Valu
             "starts_at": "2027-09-06T08:00:00+02:00",
             "ends_at": format!("2027-09-{:02}T20:00:00+02:00", 5 + days),
             "rooms": (0..rooms).map(|r| json!({ "id": format!("room-{r}"), "name": format!("Room {r}") })).collect::<Vec<_>>(),
-            "registration": { "open": true, "capacity": 5000 }
+            "registration": { "open": true, "capacity": 5000, "confirm_email": false }
         },
         "speakers": (0..speakers).map(|s| json!({
             "id": format!("speaker-{s}"),

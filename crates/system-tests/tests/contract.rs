@@ -360,7 +360,7 @@ async fn every_documented_operation_answers_as_documented() {
             "ends_at": "2027-03-01T18:00:00+01:00",
             "tracks": [{ "id": "main", "name": "Main" }],
             "rooms": [{ "id": "hall", "name": "Hall", "capacity": 100 }],
-            "registration": { "open": true, "capacity": 10 }
+            "registration": { "open": true, "capacity": 10, "hold_minutes": 45 }
         })),
     )
     .await;
@@ -409,6 +409,29 @@ async fn every_documented_operation_answers_as_documented() {
         Some(json!({ "version": published["version"], "note": "Back" })),
     )
     .await;
+    // The new event confirms by email: held, then confirmed by the link.
+    let person = json!({ "name": "Ada", "email": "ada@example.com" }).to_string();
+    let held = tour
+        .send(registration(
+            new,
+            "contract-held",
+            &person,
+            "application/json",
+        ))
+        .await;
+    assert_eq!(held.status(), 202);
+    let mail = tour.admin("GET", &format!("{admin}/outbox"), None).await;
+    let link = mail["messages"][0]["links"]["confirm"].as_str().unwrap();
+    let (path, confirm_token) = link.split_once("#token=").unwrap();
+    let held_id = path.split('/').nth_back(1).unwrap().to_string();
+    let confirm = |token: &str| {
+        http::Request::post(format!("/api/registrations/{held_id}/confirm"))
+            .header("authorization", format!("Bearer {token}"))
+            .body(Bytes::new())
+            .unwrap()
+    };
+    assert_eq!(tour.send(confirm(confirm_token)).await.status(), 200);
+    assert_eq!(tour.send(confirm("not-the-token")).await.status(), 404);
     tour.admin(
         "GET",
         &format!("/api/admin/events/{slug}/registrations"),

@@ -98,7 +98,7 @@ async fn the_outbox_survives_a_provider_that_is_down_and_delivers_each_message_o
             json!({
                 "name": "Conf 2027", "timezone": "Europe/Berlin",
                 "starts_at": "2027-03-01T09:00:00+01:00", "ends_at": "2027-03-01T17:00:00+01:00",
-                "registration": {"open": true, "capacity": 1}
+                "registration": {"open": true, "capacity": 1, "confirm_email": false}
             }),
         )
         .await;

@@ -61,7 +61,7 @@ async fn registrations_survive_a_flapping_link_exactly_once() {
         .admin("GET", &format!("/api/admin/events/{SLUG}/draft"), None)
         .await;
     let mut event = body_json(&seats)["event"].clone();
-    event["registration"] = json!({"open": true, "capacity": SEATS});
+    event["registration"] = json!({"open": true, "capacity": SEATS, "confirm_email": false});
     let set = origin
         .admin("PUT", &format!("/api/admin/events/{SLUG}"), Some(event))
         .await;

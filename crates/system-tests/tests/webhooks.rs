@@ -67,7 +67,7 @@ async fn registration_events_reach_the_organizers_webhook_signed_and_retried() {
             json!({
                 "name": "Conf 2027", "timezone": "UTC",
                 "starts_at": "2027-03-01T09:00:00Z", "ends_at": "2027-03-01T17:00:00Z",
-                "registration": {"open": true, "capacity": 1}
+                "registration": {"open": true, "capacity": 1, "confirm_email": false}
             }),
         )
         .await;
