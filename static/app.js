@@ -71,6 +71,8 @@ async function route() {
   const path = location.pathname;
   const manage = path.match(/^\/registrations\/([^/]+)\/?$/);
   if (manage) return (await registration()).manageView(decodeURIComponent(manage[1]));
+  const confirm = path.match(/^\/registrations\/([^/]+)\/confirm\/?$/);
+  if (confirm) return (await registration()).confirmView(decodeURIComponent(confirm[1]));
   if (path === "/" || path === "/index.html") {
     const { data } = await api("/api/events");
     noteAgendaSizes(data.events);

@@ -12,7 +12,7 @@ export function eventSection() {
     timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
     tracks: [],
     rooms: [],
-    registration: { open: true, capacity: null },
+    registration: { open: true, capacity: null, confirm_email: true, hold_minutes: 30 },
   };
   const zone = event.timezone;
   const registration = event.registration ?? { open: true, capacity: null };
@@ -108,6 +108,28 @@ export function eventSection() {
         ),
         h(
           "div",
+          { className: "field" },
+          h(
+            "label",
+            {},
+            h("input", {
+              type: "checkbox",
+              id: "registration-confirm-email",
+              name: "registration.confirm_email",
+              // Absent in a draft means on, as the origin reads it.
+              checked: registration.confirm_email !== false,
+              "aria-describedby": "registration-confirm-email-hint",
+            }),
+            " Confirm each registration by email",
+          ),
+          h(
+            "p",
+            { className: "hint", id: "registration-confirm-email-hint" },
+            "The form then answers every address alike, and a place is held until its owner opens the link emailed to it.",
+          ),
+        ),
+        h(
+          "div",
           { className: "row" },
           field(
             "registration-capacity",
@@ -118,6 +140,20 @@ export function eventSection() {
               "aria-describedby": "registration-capacity-hint",
             }),
             "Empty means unlimited. Counts for registrations once published.",
+          ),
+          field(
+            "registration-hold",
+            "Hold unconfirmed for (minutes)",
+            input(
+              "registration-hold",
+              "registration.hold_minutes",
+              registration.hold_minutes ?? 30,
+              {
+                type: "number",
+                min: "1",
+                max: "10080",
+              },
+            ),
           ),
           field(
             "registration-opens",
@@ -180,6 +216,11 @@ export function eventSection() {
             value("registration.capacity") === "" ? null : Number(value("registration.capacity")),
           opens_at: when("registration.opens_at"),
           closes_at: when("registration.closes_at"),
+          confirm_email: f.elements.namedItem("registration.confirm_email").checked,
+          hold_minutes:
+            value("registration.hold_minutes") === ""
+              ? undefined
+              : Number(value("registration.hold_minutes")),
         },
       };
       await call("", { method: "PUT", body });

@@ -110,8 +110,8 @@ export function auditSection() {
 }
 
 // Every message written to registrants with its delivery state ("development"
-// when no mail provider is configured), its text, and its manage link to
-// follow as the registrant would; any can be sent again.
+// when no mail provider is configured), its text, and its confirm or manage
+// link to follow as the registrant would; any can be sent again.
 export function outboxSection() {
   return listSection({
     id: "outbox",
@@ -137,8 +137,15 @@ export function outboxSection() {
                 "pre",
                 { className: "message" },
                 m.text ??
-                  "Not shown: the text holds the registrant's own manage link, so it is shown only while mail stays here (no mail provider configured).",
+                  "Not shown: the text holds the registrant's own link, so it is shown only while mail stays here (no mail provider configured).",
               ),
+              m.links.confirm
+                ? h(
+                    "a",
+                    { href: m.links.confirm, className: "confirm-link" },
+                    "Open the confirm link",
+                  )
+                : null,
               m.links.manage ? h("a", { href: m.links.manage }, "Open the manage link") : null,
             ),
           ),

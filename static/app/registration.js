@@ -1,7 +1,9 @@
 // Registering for the event: one Idempotency-Key per submission, retries
-// that honour Retry-After with their progress shown, and the outcome with
-// its manage link. That link opens one registration (the token is in the
-// URL's fragment, or kept in this browser): its status, and cancelling it.
+// that honour Retry-After with their progress shown, and the outcome: its
+// manage link, or, when the event confirms by email, "check your inbox".
+// The emailed confirmation link confirms and then shows the manage view;
+// a manage link opens one registration (the token is in the URL's
+// fragment, or kept in this browser): its status, and cancelling it.
 
 import { api, ApiError, h, field, readJson, clock, dateIn, longDate, zoneCity } from "/common.js";
 import { withRetry, isRetryable, showFieldErrors, clearFieldErrors } from "/forms.js";
@@ -45,6 +47,27 @@ function outcomePanel(answer) {
         "manage my registration",
       ),
       ".",
+    ),
+  );
+}
+
+// What the form says for every submission while the event confirms by
+// email: the same for an address already registered, which the answer
+// does not reveal; the email says what is true for that address.
+function checkInboxPanel(answer, email, at) {
+  return h(
+    "div",
+    { className: "outcome wait", id: "outcome", role: "status", tabIndex: -1 },
+    h("h2", {}, "Check your inbox"),
+    h(
+      "p",
+      {},
+      `We sent an email to ${email}. Open the confirmation link in it by ${at(answer.hold_expires_at)} to make your registration yours; until then your place is held for you.`,
+    ),
+    h(
+      "p",
+      {},
+      "If this address was already registered, the email brings the link to that registration instead. Nothing arrived? Check your spam folder, or submit the form again in a few minutes.",
     ),
   );
 }
@@ -164,15 +187,18 @@ export function registerView() {
         },
       );
       sessionStorage.removeItem(pendingKey);
-      saveRegistration({
-        id: data.id,
-        token: data.manage_token,
-        event: state.slug,
-        name: body.name,
-      });
+      if (data.status !== "pending")
+        saveRegistration({
+          id: data.id,
+          token: data.manage_token,
+          event: state.slug,
+          name: body.name,
+        });
       showProgress("");
       form.hidden = true;
-      outcome.replaceChildren(outcomePanel(data));
+      outcome.replaceChildren(
+        data.status === "pending" ? checkInboxPanel(data, body.email, at) : outcomePanel(data),
+      );
       outcome.querySelector("#outcome").focus();
     } catch (error) {
       showProgress("");
@@ -197,10 +223,14 @@ export function registerView() {
       button.disabled = false;
     }
   });
-  const capacity =
+  const capacity = [
     settings.capacity == null
       ? "There is no limit on seats."
-      : `${settings.capacity} seats. When they are taken, you join the waitlist in order of arrival.`;
+      : `${settings.capacity} ${settings.capacity === 1 ? "seat" : "seats"}. When ${settings.capacity === 1 ? "it is" : "they are"} taken, you join the waitlist in order of arrival.`,
+    settings.confirm_email
+      ? ` We email you a link to confirm your registration; your place is held for ${settings.hold_minutes} minutes until you do.`
+      : "",
+  ].join("");
   render("Register", [
     h("h1", {}, `Register for ${state.event.name}`),
     h("p", { id: "capacity" }, capacity),
@@ -210,7 +240,43 @@ export function registerView() {
   ]);
 }
 
-export async function manageView(id) {
+// The link emailed to a held registration: confirms it, keeps its manage
+// token in this browser, and shows it as its manage link would.
+export async function confirmView(id) {
+  markCurrentNav(null);
+  const token = new URLSearchParams(location.hash.slice(1)).get("token");
+  const fail = (text, ...more) =>
+    render("Confirm your registration", [
+      h("h1", {}, "Confirm your registration"),
+      h("p", { role: "alert", id: "confirm-failed" }, text),
+      ...more,
+    ]);
+  if (!token) return fail("This link is incomplete: it has no confirmation token.");
+  let registration;
+  try {
+    ({ data: registration } = await withRetry(() =>
+      api(`/api/registrations/${encodeURIComponent(id)}/confirm`, { method: "POST", token }),
+    ));
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404)
+      return fail("This confirmation link is not valid.");
+    if (error instanceof ApiError && error.status === 409)
+      return fail(error.message, h("p", {}, h("a", { href: "/" }, "Back to the event")));
+    throw error;
+  }
+  const entry = {
+    id,
+    token: registration.manage_token,
+    event: registration.event,
+    name: registration.name,
+  };
+  saveRegistration(entry);
+  // The confirmation token leaves the address bar; the manage link takes it.
+  history.replaceState(null, "", managePath(entry));
+  return manageView(id, { confirmed: true });
+}
+
+export async function manageView(id, { confirmed = false } = {}) {
   markCurrentNav(null);
   const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
   const token = fromHash || savedRegistrations().find((r) => r.id === id)?.token;
@@ -312,6 +378,13 @@ export async function manageView(id) {
   showActions();
   render("Your registration", [
     h("h1", {}, "Your registration"),
+    confirmed
+      ? h(
+          "p",
+          { className: "notice", id: "confirmed-notice" },
+          "Thank you: your registration is confirmed. We emailed you this page's link; keep it to see your status or cancel.",
+        )
+      : null,
     h(
       "dl",
       { className: "facts" },

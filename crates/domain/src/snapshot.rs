@@ -113,8 +113,12 @@ pub fn build(
         "version": version,
     });
     let registration = &event.registration;
-    let mut registration_doc =
-        json!({ "open": registration.open, "capacity": registration.capacity });
+    let mut registration_doc = json!({
+        "open": registration.open,
+        "capacity": registration.capacity,
+        "confirm_email": registration.confirm_email,
+        "hold_minutes": registration.hold_minutes,
+    });
     if let Some(t) = registration.opens_at {
         registration_doc["opens_at"] = json!(time(t));
     }

@@ -580,6 +580,98 @@ async fn organizers_edit_publish_roll_back_and_attendees_see_it() {
     browser.close().await;
 }
 
+#[tokio::test]
+async fn attendees_confirm_their_address_through_the_development_outbox() {
+    let _turn = TURN.lock().await;
+    let (app, server) = system(|o| o).await;
+    // The demo, confirming by email, with one seat.
+    let draft = body_json(&admin(&app, "GET", "/draft", None).await);
+    let mut event = draft["event"].clone();
+    event["registration"]["capacity"] = json!(1);
+    event["registration"]["confirm_email"] = json!(true);
+    assert_eq!(admin(&app, "PUT", "", Some(event)).await.status(), 200);
+    let published = admin(&app, "POST", "/publish", Some(json!({"note": "confirm"}))).await;
+    assert_eq!(published.status(), 201);
+    let browser = Browser::start(&server.url(), VIEWER_ZONE).await;
+
+    register(&browser, "Ada Lovelace", "ada@example.com").await;
+    browser.wait_text("#outcome h2", "Check your inbox").await;
+    let told = browser.text("#outcome").await.unwrap();
+    assert!(
+        told.contains("ada@example.com") && told.contains("Lisbon time"),
+        "{told}"
+    );
+    browser.screenshot("check-your-inbox").await;
+    assert_accessible(&browser, "the check-your-inbox answer").await;
+    // The same address again: the same answer; the form reveals nothing.
+    register(&browser, "Ada L.", "ADA@example.com").await;
+    browser.wait_text("#outcome h2", "Check your inbox").await;
+
+    // The organizer's outbox holds the email; its link confirms, and the
+    // page becomes the registration's manage page.
+    browser.open("/admin/").await;
+    browser.type_into("#token", ADMIN_TOKEN).await;
+    browser.click("#sign-in button[type=submit]").await;
+    browser
+        .wait_text("#admin-status", "Published version")
+        .await;
+    browser.click("#outbox-section button.secondary").await;
+    browser.wait_text("#outbox", "ada@example.com").await;
+    let link = browser
+        .find("#outbox a.confirm-link")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .expect("the message links to its confirmation");
+    let path = link.split_once("/registrations/").unwrap().1.to_string();
+    assert!(path.contains("/confirm#token="), "{path}");
+    browser.open(&format!("/registrations/{path}")).await;
+    browser
+        .wait_text("#confirmed-notice", "your registration is confirmed")
+        .await;
+    browser.wait_text("#registration-status", "confirmed").await;
+    let address = browser.eval("return location.pathname").await;
+    assert!(
+        !address.as_str().unwrap().ends_with("/confirm"),
+        "{address}"
+    );
+    assert_accessible(&browser, "the confirmed registration").await;
+    browser.client.refresh().await.unwrap();
+    browser.wait_text("#registration-status", "confirmed").await;
+    // The link again: harmless.
+    browser.open(&format!("/registrations/{path}")).await;
+    browser.wait_text("#registration-status", "confirmed").await;
+
+    // Grace comes second: held in line, then waitlisted once she confirms.
+    register(&browser, "Grace Hopper", "grace@example.com").await;
+    browser.wait_text("#outcome h2", "Check your inbox").await;
+    let outbox = body_json(&admin(&app, "GET", "/outbox", None).await);
+    let grace = outbox["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["to"] == "grace@example.com" && m["kind"] == "pending")
+        .expect("Grace's confirmation email");
+    let grace_path = grace["links"]["confirm"]
+        .as_str()
+        .unwrap()
+        .split_once("/registrations/")
+        .unwrap()
+        .1
+        .to_string();
+    browser.open(&format!("/registrations/{grace_path}")).await;
+    browser
+        .wait_text("#registration-status", "waitlisted, position 1")
+        .await;
+
+    // A forged confirmation link confirms nothing.
+    let forged = grace_path.split('#').next().unwrap().to_string() + "#token=forged";
+    browser.open(&format!("/registrations/{forged}")).await;
+    browser.wait_text("#confirm-failed", "not valid").await;
+    browser.close().await;
+}
+
 /// One registration made through the public API, for the organizer to see.
 async fn admin_registration(app: &App) {
     let request = registration(
