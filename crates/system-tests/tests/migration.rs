@@ -1,0 +1,210 @@
+//! A database written by an older origin, migrated by the current one: a
+//! database at schema version 8 (before registrations were confirmed by
+//! email, which rebuilt the registrations table) is made here from the
+//! origin's own numbered migrations and rows as that origin wrote them;
+//! the current origin then keeps every registration, token, count and
+//! message, and the event goes on registering without confirmation, as it
+//! was published.
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use system_tests::{OriginApp, json as body_json, registration, workspace_root};
+
+/// The origin's migrations up to and including `version`, in order.
+fn migrations_up_to(version: usize) -> Vec<String> {
+    let mut files: Vec<_> =
+        std::fs::read_dir(workspace_root().join("components/origin/migrations"))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+    files.sort();
+    files
+        .iter()
+        .take(version)
+        .map(|path| std::fs::read_to_string(path).unwrap())
+        .collect()
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// `old`, as a version-8 origin stored it: its draft event and snapshot
+/// without the confirmation fields, capacity 2, two seats taken, one
+/// waiting, one cancelled, a manage token each and a message.
+fn version_8_database(path: &std::path::Path) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let db = rusqlite::Connection::open(path).unwrap();
+    for migration in migrations_up_to(8) {
+        db.execute_batch(&migration).unwrap();
+    }
+    db.execute_batch("PRAGMA user_version = 8").unwrap();
+    let mut event = serde_json::to_value(
+        eventfront_domain::validate::event(&json!({
+            "name": "Old Conf", "timezone": "Europe/Paris",
+            "starts_at": "2027-05-01T09:00:00+02:00", "ends_at": "2027-05-01T18:00:00+02:00",
+            "registration": {"open": true, "capacity": 2}
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    for field in ["confirm_email", "hold_minutes"] {
+        event["registration"].as_object_mut().unwrap().remove(field);
+    }
+    let draft = json!({"event": event, "sessions": [], "speakers": []});
+    let at = "2026-11-01T10:00:00Z";
+    db.execute(
+        "INSERT INTO events (slug, draft, current_version, reg_open, capacity, created_at, updated_at)
+         VALUES ('old', ?1, 1, 1, 2, ?2, ?2)",
+        rusqlite::params![event.to_string(), at],
+    )
+    .unwrap();
+    db.execute(
+        "INSERT INTO snapshots (event, version, published_at, note, action, draft, bundle)
+         VALUES ('old', 1, ?1, 'First', 'publish', ?2, '{}')",
+        rusqlite::params![at, draft.to_string()],
+    )
+    .unwrap();
+    for (n, status) in [
+        (1, "confirmed"),
+        (2, "confirmed"),
+        (3, "waitlisted"),
+        (4, "cancelled"),
+    ] {
+        db.execute(
+            "INSERT INTO registrations
+             (id, event, seq, name, email, email_canonical, status, created_at, updated_at)
+             VALUES (?1, 'old', ?2, ?3, ?4, ?4, ?5, ?6, ?6)",
+            rusqlite::params![
+                format!("r{n}"),
+                n,
+                format!("Person {n}"),
+                format!("p{n}@example.com"),
+                status,
+                at
+            ],
+        )
+        .unwrap();
+        db.execute(
+            "INSERT INTO manage_tokens (hash, registration, created_ms) VALUES (?1, ?2, 0)",
+            rusqlite::params![token_hash(&format!("token-{n}")), format!("r{n}")],
+        )
+        .unwrap();
+    }
+    db.execute(
+        "INSERT INTO outbox (id, event, registration, channel, kind, recipient, subject,
+             body_text, body_html, manage_link, state, created_ms)
+         VALUES ('m1', 'old', 'r3', 'email', 'waitlisted', 'p3@example.com', 'Waitlisted',
+             'text', '<p>html</p>', 'https://x/registrations/r3#token=token-3', 'development', 1)",
+        [],
+    )
+    .unwrap();
+}
+
+fn managed(method: &str, n: u32) -> http::Request<Bytes> {
+    http::Request::builder()
+        .method(method)
+        .uri(format!("/api/registrations/r{n}"))
+        .header("authorization", format!("Bearer token-{n}"))
+        .body(Bytes::new())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_version_8_database_keeps_its_registrations_and_registers_as_it_was_published() {
+    let state = tempfile::tempdir().unwrap();
+    version_8_database(&state.path().join("sqlite_db.db"));
+    let state_dir = state.path().to_path_buf();
+    let origin = OriginApp::start(move |mut o| {
+        o.state_dir = Some(state_dir);
+        o
+    })
+    .await;
+
+    // Every token still works, every status and place is as it was.
+    let waiting = body_json(&origin.signed(managed("GET", 3)).await);
+    assert_eq!(
+        (waiting["status"].as_str(), waiting["position"].as_u64()),
+        (Some("waitlisted"), Some(1))
+    );
+    assert_eq!(
+        body_json(&origin.signed(managed("GET", 1)).await)["status"],
+        "confirmed"
+    );
+    assert_eq!(
+        body_json(&origin.signed(managed("GET", 4)).await)["status"],
+        "cancelled"
+    );
+
+    // The event was published without confirmation and still registers so.
+    let newcomer = origin
+        .signed(registration(
+            "old",
+            "after-migration",
+            "New",
+            "new@example.com",
+        ))
+        .await;
+    assert_eq!(newcomer.status(), 201, "{:?}", newcomer.body());
+    assert_eq!(body_json(&newcomer)["position"], 2);
+    let again = origin
+        .signed(registration("old", "again", "P2", "p2@example.com"))
+        .await;
+    assert_eq!(again.status(), 409);
+    // The cancelled address may register again.
+    let back = origin
+        .signed(registration("old", "back", "P4", "p4@example.com"))
+        .await;
+    assert_eq!(back.status(), 201);
+
+    // A cancellation promotes the first in line, as before.
+    assert_eq!(origin.signed(managed("DELETE", 1)).await.status(), 200);
+    assert_eq!(
+        body_json(&origin.signed(managed("GET", 3)).await)["status"],
+        "confirmed"
+    );
+
+    let db = rusqlite::Connection::open(state.path().join("sqlite_db.db")).unwrap();
+    let version: i64 = db
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version as usize, migrations_up_to(usize::MAX).len());
+    let counts: (i64, i64, i64) = db
+        .query_row(
+            "SELECT seated, waiting, last_seq FROM seat_counts WHERE event = 'old'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    // r2 and r3 seated; the newcomer and r4's return wait.
+    assert_eq!(counts, (2, 2, 6));
+    for (table, column, path) in [
+        ("events", "slug", "$.registration"),
+        ("snapshots", "event", "$.event.registration"),
+    ] {
+        let confirm: i64 = db
+            .query_row(
+                &format!(
+                    "SELECT json_extract(draft, '{path}.confirm_email') FROM {table} WHERE {column} = 'old'"
+                ),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(confirm, 0, "{table} keeps registering without confirmation");
+    }
+    let outbox = body_json(
+        &origin
+            .admin("GET", "/api/admin/events/old/outbox", None)
+            .await,
+    );
+    let kept: Vec<&Value> = outbox["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["id"] == "m1")
+        .collect();
+    assert_eq!(kept.len(), 1, "the message written before is kept");
+    assert!(kept[0]["links"]["confirm"].is_null());
+}
