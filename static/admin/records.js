@@ -6,6 +6,14 @@ import { h } from "/common.js";
 import { state, call } from "/admin/client.js";
 import { download, say, section, table } from "/admin/ui.js";
 
+// A held registration shows whether it holds a seat or its place in line.
+const statusCell = (r) =>
+  r.status === "waitlisted"
+    ? `waitlisted (#${r.position})`
+    : r.status === "pending"
+      ? `awaiting confirmation until ${r.hold_expires_at}, ${r.position ? `in line (#${r.position})` : "seat held"}`
+      : r.status;
+
 export function registrationsSection() {
   const summary = h("p", { id: "registration-summary" });
   const body = h("tbody", {});
@@ -13,7 +21,9 @@ export function registrationsSection() {
     try {
       const { data } = await call("/registrations");
       const seats = data.capacity == null ? "unlimited seats" : `${data.capacity} seats`;
-      summary.textContent = `${seats} · ${data.confirmed} confirmed · ${data.waitlisted} waitlisted · ${data.cancelled} cancelled`;
+      const held = data.pending ? ` · ${data.pending} awaiting email confirmation` : "";
+      const expired = data.expired ? ` · ${data.expired} expired` : "";
+      summary.textContent = `${seats} · ${data.confirmed} confirmed · ${data.waitlisted} waitlisted${held} · ${data.cancelled} cancelled${expired}`;
       body.replaceChildren(
         ...data.registrations.map((r) =>
           h(
@@ -21,7 +31,7 @@ export function registrationsSection() {
             {},
             h("td", {}, r.name),
             h("td", {}, r.email),
-            h("td", {}, r.status === "waitlisted" ? `waitlisted (#${r.position})` : r.status),
+            h("td", {}, statusCell(r)),
             h("td", {}, r.created_at),
           ),
         ),

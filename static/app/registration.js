@@ -382,7 +382,9 @@ export async function manageView(id, { confirmed = false } = {}) {
       ? h(
           "p",
           { className: "notice", id: "confirmed-notice" },
-          "Thank you: your registration is confirmed. We emailed you this page's link; keep it to see your status or cancel.",
+          registration.status === "waitlisted"
+            ? "Thank you: your address is confirmed, and you are on the waitlist. Keep this page's link to see your status or cancel; if a seat comes free, it goes to the first in line and we write to you."
+            : "Thank you: your registration is confirmed. Keep this page's link to see your status or cancel.",
         )
       : null,
     h(

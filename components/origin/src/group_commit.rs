@@ -207,6 +207,14 @@ struct Accepted<'a> {
     hold_expires_at: Option<jiff::Timestamp>,
 }
 
+fn no_such_event() -> OriginError {
+    OriginError::NotFound("There is no such event.")
+}
+
+fn closed() -> OriginError {
+    OriginError::Conflict("Registration for this event is closed.".into())
+}
+
 /// The answer to every submission while an event confirms by email, for a
 /// new address and a registered one alike: it reveals nothing about who is
 /// registered.
@@ -284,9 +292,19 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
             *made += 1;
         }
         let Some(Some(stored)) = ledgers.get_mut(slug) else {
-            answers.push(Err(OriginError::NotFound("There is no such event.")));
+            answers.push(Err(no_such_event()));
             continue;
         };
+        if stored.archived {
+            answers.push(Err(no_such_event()));
+            continue;
+        }
+        // Closed is answered before the address is looked at: a closed
+        // event must not tell a registered address from a new one.
+        if !stored.ledger.settings.accepts_at(pending.arrived) {
+            answers.push(Err(closed()));
+            continue;
+        }
         // The answer to every address while the event confirms by email:
         // the same for a new address as for one already registered.
         let held_until = stored.ledger.settings.hold_expires_at(pending.arrived);
@@ -339,9 +357,7 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
         let placement = match stored.ledger.admit(pending.arrived) {
             Ok(placement) => placement,
             Err(Refusal::Closed) => {
-                answers.push(Err(OriginError::Conflict(
-                    "Registration for this event is closed.".into(),
-                )));
+                answers.push(Err(closed()));
                 continue;
             }
         };

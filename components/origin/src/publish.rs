@@ -110,6 +110,10 @@ pub async fn publish_in(
         ],
     )
     .await?;
+    // Holds that lapsed before this publish expire under the settings they
+    // lapsed under, as they would have on time; only then do the new ones
+    // apply.
+    seats::settled(db, slug.as_str(), now).await?;
     let registration = &draft.event.registration;
     db.exec(
         "UPDATE events SET current_version = ?, reg_open = ?, capacity = ?, opens_at_ms = ?, closes_at_ms = ?,

@@ -176,7 +176,8 @@ async fn authorized(
     let row = db
         .row(
             &format!(
-                "SELECT r.event, r.seq, r.status, r.holds_seat, r.name, r.email, r.created_at
+                "SELECT r.event, r.seq, r.status, r.holds_seat, r.hold_expires_ms, r.name,
+                    r.email, r.created_at
                  FROM registrations r JOIN {} t ON t.registration = r.id
                  WHERE r.id = ? AND t.hash = ?",
                 kind.table()
@@ -192,6 +193,7 @@ async fn authorized(
             seq: r.int("seq"),
             status: r.text("status"),
             holds_seat: r.int("holds_seat") == 1,
+            hold_expires_ms: r.opt_int("hold_expires_ms"),
             name: r.text("name"),
             email: r.text("email"),
             created_at: r.text("created_at"),
@@ -206,6 +208,8 @@ struct Registration {
     seq: i64,
     status: String,
     holds_seat: bool,
+    /// When its hold for confirmation ends (or ended), if it had one.
+    hold_expires_ms: Option<i64>,
     name: String,
     email: String,
     created_at: String,
@@ -313,9 +317,12 @@ pub async fn cancel(db: &Db, id: &str, request: &Incoming) -> Result<Reply, Orig
 /// `POST /api/registrations/{id}/confirm`: the address's owner, by the
 /// link sent to it, makes a held registration theirs: `confirmed` with
 /// the seat it held, or `waitlisted` in its place in line. Answers the
-/// registration with a manage token of its own; confirming again does no
-/// harm and answers the same with another token. A hold that lapsed first
-/// is 409: its place went to the next in line.
+/// registration with a manage token of its own. Confirming again within
+/// the hold does no harm and answers the same with another token; after
+/// it, the link has done its work and mints no more manage tokens (a
+/// confirmation email forwarded later cannot cancel the seat): 409, the
+/// manage link having been emailed. A hold that lapsed first is 409: its
+/// place went to the next in line.
 pub async fn confirm(db: &Db, id: &str, request: &Incoming) -> Result<Reply, OriginError> {
     let now = jiff::Timestamp::now();
     let (registration, token) = db
@@ -371,10 +378,19 @@ pub async fn confirm(db: &Db, id: &str, request: &Incoming) -> Result<Reply, Ori
                     .await?;
                     Ok((registration, token))
                 }
-                "confirmed" | "waitlisted" => {
+                "confirmed" | "waitlisted"
+                    if registration
+                        .hold_expires_ms
+                        .is_some_and(|until| now.as_millisecond() < until) =>
+                {
                     let token = add_token(db, Tokens::Manage, id).await?;
                     Ok((registration, token))
                 }
+                "confirmed" | "waitlisted" => Err(OriginError::Conflict(
+                    "This registration is already confirmed. Use the link to manage it that \
+                     was emailed to you when you confirmed."
+                        .into(),
+                )),
                 "expired" => Err(OriginError::Conflict(
                     "This registration was not confirmed in time, and its place went to the \
                      next in line. You are welcome to register again."

@@ -21,6 +21,10 @@ use std::collections::HashMap;
 
 /// A published event's ledger and the last registration number it gave.
 pub struct Stored {
+    /// Archived events take no new registration, but their holds still
+    /// lapse, their cancellations still promote and their holds can still
+    /// be confirmed.
+    pub archived: bool,
     pub ledger: Ledger,
     pub last_seq: i64,
     /// What messages say about the event, as last published.
@@ -36,8 +40,8 @@ fn from_ms(ms: Option<i64>) -> Option<jiff::Timestamp> {
     ms.and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
 }
 
-/// The ledger of `event` at `now`, if it is published (and not archived),
-/// with every hold that lapsed by `now` expired: inside the caller's write
+/// The ledger of `event` at `now`, if it was ever published, with every
+/// hold that lapsed by `now` expired: inside the caller's write
 /// transaction.
 pub async fn settled(
     db: &Db,
@@ -130,17 +134,17 @@ async fn expire_lapsed(
     Ok(())
 }
 
-/// The ledger of `event` as stored, if it is published (and not archived).
+/// The ledger of `event` as stored, if it was ever published.
 async fn load(db: &Db, event: &str) -> Result<Option<Stored>, OriginError> {
     let Some(row) = db
         .row(
             "SELECT e.reg_open, e.capacity, e.opens_at_ms, e.closes_at_ms, e.current_version,
-                e.confirm_email, e.hold_minutes,
+                e.confirm_email, e.hold_minutes, e.archived_at_ms,
                 coalesce(c.seated, 0) AS seated,
                 coalesce(c.waiting, 0) AS waiting,
                 coalesce(c.last_seq, 0) AS last_seq
-             FROM published_events e LEFT JOIN seat_counts c ON c.event = e.slug
-             WHERE e.slug = ?1",
+             FROM events e LEFT JOIN seat_counts c ON c.event = e.slug
+             WHERE e.slug = ?1 AND e.current_version > 0",
             [text(event)],
         )
         .await?
@@ -149,6 +153,7 @@ async fn load(db: &Db, event: &str) -> Result<Option<Stored>, OriginError> {
     };
     let count = |column| u32::try_from(row.int(column)).unwrap_or(u32::MAX);
     Ok(Some(Stored {
+        archived: row.opt_int("archived_at_ms").is_some(),
         ledger: Ledger {
             settings: RegistrationSettings {
                 open: row.int("reg_open") == 1,

@@ -161,7 +161,7 @@ pub fn compose(notice: Notice, event: &EventAbout, attendee: &str, links: Links<
             vec![
                 format!("This address was registered for {name}, we hope by you."),
                 format!(
-                    "Your place is held until {}: open the confirmation link below before then to make it yours. If it was not you, do nothing; the hold lapses and nothing more is sent.",
+                    "Your place is held until {}: open the confirmation link below before then to make it yours. If it was not you, do nothing: the hold lapses, and we write once more to say so.",
                     local_time(event, hold_expires_at)
                 ),
             ],
@@ -182,7 +182,7 @@ pub fn compose(notice: Notice, event: &EventAbout, attendee: &str, links: Links<
             format!("Your registration for {name} has lapsed"),
             vec![
                 format!(
-                    "Your registration for {name} was not confirmed in time, so its place went to the next in line."
+                    "Your registration for {name} was not confirmed in time, so the place held for it was given up (to the next in line, if anyone was waiting)."
                 ),
                 "You are welcome to register again.".into(),
             ],

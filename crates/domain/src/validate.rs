@@ -179,6 +179,18 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A `true`/`false` field, `default` when absent.
+    fn flag(&mut self, key: &str, default: bool) -> Option<bool> {
+        match self.present(key) {
+            None => Some(default),
+            Some(Value::Bool(b)) => Some(*b),
+            Some(_) => {
+                self.fail(key, "must be true or false");
+                None
+            }
+        }
+    }
+
     fn capacity(&mut self, key: &str) -> Option<Option<u32>> {
         match self.present(key) {
             None => Some(None),
@@ -383,22 +395,8 @@ fn read_registration(
         ],
         errors,
     )?;
-    let open = match r.present("open") {
-        None => Some(true),
-        Some(Value::Bool(b)) => Some(*b),
-        Some(_) => {
-            r.fail("open", "must be true or false");
-            None
-        }
-    };
-    let confirm_email = match r.present("confirm_email") {
-        None => Some(true),
-        Some(Value::Bool(b)) => Some(*b),
-        Some(_) => {
-            r.fail("confirm_email", "must be true or false");
-            None
-        }
-    };
+    let open = r.flag("open", true);
+    let confirm_email = r.flag("confirm_email", true);
     let hold_minutes = match r.present("hold_minutes") {
         None => Some(DEFAULT_HOLD_MINUTES),
         Some(value) => match value.as_u64() {

@@ -251,7 +251,7 @@ async fn confirming_makes_the_held_place_the_persons_and_every_link_works() {
         ))
         .await;
     assert_eq!(body_json(&mine)["status"], "confirmed");
-    // Confirming again does no harm.
+    // Confirming again within the hold does no harm.
     let again = confirm(&origin, &one_link).await;
     assert_eq!(again.status(), 200);
     assert_eq!(body_json(&again)["status"], "confirmed");
@@ -275,6 +275,14 @@ async fn confirming_makes_the_held_place_the_persons_and_every_link_works() {
         listed(&origin, "two@example.com").await["status"],
         "confirmed"
     );
+
+    // Once the hold is over, the confirmation link has done its work: a
+    // forwarded confirmation email gives no way to manage the seat.
+    clock.advance(Duration::from_secs(31 * 60));
+    let late = confirm(&origin, two["links"]["confirm"].as_str().unwrap()).await;
+    assert_eq!(late.status(), 409);
+    let detail = body_json(&late)["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains("already confirmed"), "{detail}");
 
     // No dead link in any message: every manage link shows its
     // registration, every confirm link confirms (or says it did).
@@ -367,6 +375,12 @@ async fn a_lapsed_hold_expires_and_frees_its_seat_as_if_on_time() {
     let clock = WallClock::default();
     let minutes = |m: u64| Duration::from_secs(m * 60);
     let origin = origin_with(&clock, json!({"open": true, "capacity": 1})).await;
+    // The organizer's systems hear of every change too (delivered or not).
+    let hook = json!({"url": "http://127.0.0.1:9/hook", "secret": "a-secret-of-some-length"});
+    let set = origin
+        .admin("PUT", &format!("{EVENT}/webhook"), Some(hook))
+        .await;
+    assert_eq!(set.status(), 200);
 
     // t=0: A holds the seat until t=30. t=10: B joins the line, held until
     // t=40. t=20: C joins the line and confirms at once.
@@ -450,6 +464,27 @@ async fn a_lapsed_hold_expires_and_frees_its_seat_as_if_on_time() {
     }
     message(&origin, "c@example.com", "promoted").await;
 
+    let hooked = body_json(&origin.admin("GET", &format!("{EVENT}/webhook"), None).await);
+    let mut types: Vec<&str> = hooked["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["subject"].as_str().unwrap())
+        .collect();
+    types.reverse();
+    assert_eq!(
+        types,
+        [
+            "registration.pending",
+            "registration.pending",
+            "registration.pending",
+            "registration.waitlisted",
+            "registration.expired",
+            "registration.expired",
+            "registration.promoted",
+        ]
+    );
+
     // An address whose hold lapsed is free to register again.
     assert_eq!(
         register(&origin, "ka-again", "a@example.com")
@@ -493,4 +528,85 @@ async fn a_hold_confirmed_before_it_lapses_keeps_a_seat_it_was_promoted_to() {
     let b_confirmed = body_json(&confirm(&origin, b["links"]["confirm"].as_str().unwrap()).await);
     assert_eq!(b_confirmed["status"], "confirmed");
     assert_eq!(listed(&origin, "a@example.com").await["status"], "expired");
+}
+
+#[tokio::test]
+async fn a_publish_expires_lapsed_holds_under_the_settings_they_lapsed_under() {
+    let clock = WallClock::default();
+    let minutes = |m: u64| Duration::from_secs(m * 60);
+    let origin = origin_with(&clock, json!({"open": true, "capacity": 2})).await;
+    // A holds a seat until t=30; B takes the other seat and confirms; C
+    // confirms into the line.
+    register(&origin, "ka", "a@example.com").await;
+    for (key, who) in [("kb", "b@example.com"), ("kc", "c@example.com")] {
+        register(&origin, key, who).await;
+        let pending = message(&origin, who, "pending").await;
+        confirm(&origin, pending["links"]["confirm"].as_str().unwrap()).await;
+    }
+    assert_eq!(
+        listed(&origin, "c@example.com").await["status"],
+        "waitlisted"
+    );
+    // Another, held in line until t=45, to confirm after the event is archived.
+    clock.advance(minutes(15));
+    register(&origin, "kd", "d@example.com").await;
+
+    // t=40, nobody looked since A's hold lapsed at t=30: on time, C got
+    // A's seat then. The organizer now lowers capacity to 1, which takes
+    // no seat away: C keeps it.
+    clock.advance(minutes(25));
+    let mut lowered = event(json!({"open": true, "capacity": 1}));
+    lowered["name"] = json!("Conf 2027, smaller");
+    assert_eq!(
+        origin.admin("PUT", EVENT, Some(lowered)).await.status(),
+        200
+    );
+    let published = origin
+        .admin("POST", &format!("{EVENT}/publish"), Some(json!({})))
+        .await;
+    assert_eq!(published.status(), 201);
+    assert_eq!(listed(&origin, "a@example.com").await["status"], "expired");
+    assert_eq!(
+        listed(&origin, "c@example.com").await["status"],
+        "confirmed"
+    );
+
+    // An archived event takes nobody new, but a hold on it can still be
+    // confirmed: its link is not dead.
+    let archived = origin
+        .admin("POST", &format!("{EVENT}/archive"), Some(json!({})))
+        .await;
+    assert_eq!(archived.status(), 200);
+    assert_eq!(register(&origin, "ke", "e@example.com").await.status(), 404);
+    let d = message(&origin, "d@example.com", "pending").await;
+    let confirmed = confirm(&origin, d["links"]["confirm"].as_str().unwrap()).await;
+    assert_eq!(confirmed.status(), 200, "{:?}", confirmed.body());
+    assert_eq!(body_json(&confirmed)["status"], "waitlisted");
+}
+
+#[tokio::test]
+async fn a_closed_event_answers_every_address_alike() {
+    let clock = WallClock::default();
+    let origin = origin_with(&clock, json!({"open": true, "capacity": 5})).await;
+    assert_eq!(
+        register(&origin, "k1", "ada@example.com").await.status(),
+        202
+    );
+    let mut closed = event(json!({"open": false, "capacity": 5}));
+    closed["name"] = json!("Conf 2027, closed");
+    assert_eq!(origin.admin("PUT", EVENT, Some(closed)).await.status(), 200);
+    let published = origin
+        .admin("POST", &format!("{EVENT}/publish"), Some(json!({})))
+        .await;
+    assert_eq!(published.status(), 201);
+    let known = register(&origin, "k2", "ada@example.com").await;
+    let unknown = register(&origin, "k3", "bo@example.com").await;
+    assert_eq!(known.status(), 409);
+    assert_eq!(known.body(), unknown.body());
+    let sent: Vec<String> = outbox(&origin)
+        .await
+        .iter()
+        .map(|m| m["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(sent, ["pending"], "a closed event sends nothing");
 }
