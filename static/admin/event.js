@@ -125,7 +125,7 @@ export function eventSection() {
           h(
             "p",
             { className: "hint", id: "registration-confirm-email-hint" },
-            "The form then answers every address alike, and a place is held until its owner opens the link emailed to it.",
+            "The form then answers every address alike, and a place is held until its owner opens the link emailed to it. It needs the origin's mail settings (mail_api_token, mail_from); without them the links stay in the Outbox below.",
           ),
         ),
         h(

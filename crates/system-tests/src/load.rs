@@ -142,18 +142,24 @@ impl Figures {
 }
 
 /// The reads an agenda page makes: the sessions, the speakers, the event,
-/// and one session (the first in `sessions`, the sessions document).
+/// one session (the first in `sessions`, the sessions document), and the
+/// first day's sessions, as a large agenda is read one day at a time.
 pub fn agenda_mix(slug: &str, sessions: &[u8]) -> Vec<String> {
     let sessions: serde_json::Value =
         serde_json::from_slice(sessions).expect("the sessions document is JSON");
-    let first = sessions["sessions"][0]["id"]
+    let first = &sessions["sessions"][0];
+    let id = first["id"].as_str().expect("the event has a session");
+    // Times are written in the event's zone, so the date is its own day.
+    let day = first["starts_at"]
         .as_str()
-        .expect("the event has a session");
+        .and_then(|t| t.get(..10))
+        .expect("a session has a start");
     vec![
         format!("/api/events/{slug}/sessions"),
         format!("/api/events/{slug}/speakers"),
         format!("/api/events/{slug}"),
-        format!("/api/events/{slug}/sessions/{first}"),
+        format!("/api/events/{slug}/sessions/{id}"),
+        format!("/api/events/{slug}/sessions?day={day}"),
     ]
 }
 
