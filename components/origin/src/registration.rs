@@ -249,9 +249,10 @@ impl Registration {
 /// `GET /api/registrations/{id}`: as it stands now, holds that lapsed
 /// ahead of it expired first (which may have promoted it).
 pub async fn show(db: &Db, id: &str, request: &Incoming) -> Result<Reply, OriginError> {
-    let registration = authorized(db, id, request, Tokens::Manage).await?;
-    seats::settle(db, &registration.event).await?;
-    let registration = authorized(db, id, request, Tokens::Manage).await?;
+    let mut registration = authorized(db, id, request, Tokens::Manage).await?;
+    if seats::settle(db, &registration.event).await? {
+        registration = authorized(db, id, request, Tokens::Manage).await?;
+    }
     Ok(respond::json(200, &registration.to_json(db).await?))
 }
 
@@ -269,10 +270,8 @@ pub async fn cancel(db: &Db, id: &str, request: &Incoming) -> Result<Reply, Orig
             if registration.status == "cancelled" {
                 return Ok(registration);
             }
-            let about = match &stored {
-                Some(stored) => Some(stored.about.clone()),
-                None => seats::about(db, &registration.event).await?,
-            };
+            // A registration exists only for an event once published.
+            let about = stored.as_ref().map(|stored| stored.about.clone());
             let promotions = stored.map_or(0, |mut stored| {
                 stored.ledger.release(registration.status == "confirmed")
             });

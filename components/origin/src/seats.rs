@@ -29,6 +29,9 @@ pub struct Stored {
     pub last_seq: i64,
     /// What messages say about the event, as last published.
     pub about: EventAbout,
+    /// When its earliest hold for confirmation lapses, if any is held: a
+    /// decision looks for lapsed holds only when one is due.
+    next_lapse_ms: Option<i64>,
 }
 
 /// Milliseconds since the Unix epoch, as the window is stored.
@@ -56,8 +59,9 @@ pub async fn settled(
 }
 
 /// Expires `event`'s lapsed holds, when any are due, in a transaction of
-/// its own: for a read that must show them as they are now.
-pub async fn settle(db: &Db, event: &str) -> Result<(), OriginError> {
+/// its own: for a read that must show them as they are now. Says whether
+/// any were due.
+pub async fn settle(db: &Db, event: &str) -> Result<bool, OriginError> {
     let now = jiff::Timestamp::now();
     // A plain read first: nearly always nothing is due.
     let due = db
@@ -72,7 +76,7 @@ pub async fn settle(db: &Db, event: &str) -> Result<(), OriginError> {
         db.transaction(async |db| settled(db, event, now).await.map(drop))
             .await?;
     }
-    Ok(())
+    Ok(due)
 }
 
 /// Expires every hold of `event` that lapsed by `now`, in the order they
@@ -85,6 +89,9 @@ async fn expire_lapsed(
     stored: &mut Stored,
     now: jiff::Timestamp,
 ) -> Result<(), OriginError> {
+    if stored.next_lapse_ms.is_none_or(|at| at > to_ms(now)) {
+        return Ok(());
+    }
     let lapsed = db
         .rows(
             "SELECT id, name, email, holds_seat, hold_expires_ms FROM registrations
@@ -142,7 +149,9 @@ async fn load(db: &Db, event: &str) -> Result<Option<Stored>, OriginError> {
                 e.confirm_email, e.hold_minutes, e.archived_at_ms,
                 coalesce(c.seated, 0) AS seated,
                 coalesce(c.waiting, 0) AS waiting,
-                coalesce(c.last_seq, 0) AS last_seq
+                coalesce(c.last_seq, 0) AS last_seq,
+                (SELECT min(hold_expires_ms) FROM registrations
+                 WHERE event = e.slug AND status = 'pending') AS next_lapse_ms
              FROM events e LEFT JOIN seat_counts c ON c.event = e.slug
              WHERE e.slug = ?1 AND e.current_version > 0",
             [text(event)],
@@ -169,6 +178,7 @@ async fn load(db: &Db, event: &str) -> Result<Option<Stored>, OriginError> {
             waiting: count("waiting"),
         },
         last_seq: row.int("last_seq"),
+        next_lapse_ms: row.opt_int("next_lapse_ms"),
         about: about_at(db, event, row.int("current_version"))
             .await?
             .ok_or_else(|| OriginError::Database(format!("event {event} has no snapshot")))?,
@@ -218,21 +228,6 @@ async fn about_at(db: &Db, event: &str, version: i64) -> Result<Option<EventAbou
         kept.insert(key, about.clone());
     });
     Ok(Some(about))
-}
-
-/// What messages say about `event` as last published, archived or not.
-pub async fn about(db: &Db, event: &str) -> Result<Option<EventAbout>, OriginError> {
-    let version = db
-        .row(
-            "SELECT current_version FROM events WHERE slug = ?",
-            [text(event)],
-        )
-        .await?
-        .map(|r| r.int("current_version"));
-    match version {
-        Some(version) => about_at(db, event, version).await,
-        None => Ok(None),
-    }
 }
 
 /// Gives a seat to the first `count` in line for `event`, in order, and
