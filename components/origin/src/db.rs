@@ -239,6 +239,16 @@ impl Db {
     }
 }
 
+/// Rows written by one multi-row statement at most: well within SQLite's
+/// limit on parameters (32,766) at the widest row written.
+pub const ROWS_PER_STATEMENT: usize = 500;
+
+/// `(?, ?, …), (?, ?, …)…`: `rows` groups of `columns` placeholders.
+pub fn placeholders(rows: usize, columns: usize) -> String {
+    let row = format!("({})", vec!["?"; columns].join(", "));
+    vec![row; rows].join(", ")
+}
+
 pub fn text(s: impl Into<String>) -> Value {
     Value::Text(s.into())
 }

@@ -13,7 +13,7 @@
 //! `Retry-After` and nothing is written, so a retry with its key is safe.
 
 use crate::auth::{same_secret, token_hash};
-use crate::db::{Db, Kept, int, opt_int, text};
+use crate::db::{Db, Kept, int, opt_int, placeholders, text};
 use crate::error::OriginError;
 use crate::outbox::{self, Outgoing};
 use crate::registration::{answer, oldest_kept, random_token};
@@ -614,7 +614,7 @@ impl Tokens {
 
 /// The batch's tokens of one kind: one per new registration, one more for
 /// each registration whose link is sent again (its other tokens stay valid).
-async fn store_tokens(
+pub async fn store_tokens(
     db: &Db,
     kind: Tokens,
     tokens: &[(String, String)],
@@ -736,10 +736,4 @@ async fn store(
         .await?;
     }
     Ok(())
-}
-
-/// `(?, ?, …), (?, ?, …)…`: `rows` groups of `columns` placeholders.
-fn placeholders(rows: usize, columns: usize) -> String {
-    let row = format!("({})", vec!["?"; columns].join(", "));
-    vec![row; rows].join(", ")
 }

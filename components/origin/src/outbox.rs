@@ -7,7 +7,7 @@
 //! `GET /api/admin/events/{slug}/outbox`, and a developer on `spin up`
 //! follows its manage link from there.
 
-use crate::db::{Db, int, text};
+use crate::db::{Db, ROWS_PER_STATEMENT, int, placeholders, text};
 use crate::error::OriginError;
 use eventfront_domain::Slug;
 use eventfront_domain::messages::{self, EventAbout, Links, Notice};
@@ -141,16 +141,20 @@ pub async fn write(db: &Db, messages: &[Outgoing]) -> Result<(), OriginError> {
     if email_state == "queued" || rows.len() > messages.len() {
         crate::delivery::queued();
     }
-    let placeholders = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; rows.len()].join(", ");
-    db.exec(
-        &format!(
-            "INSERT INTO outbox (id, event, registration, channel, kind, recipient, subject,
-                 body_text, body_html, manage_link, confirm_link, state, created_ms, next_try_ms)
-             VALUES {placeholders}"
-        ),
-        rows.into_iter().flatten(),
-    )
-    .await
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        db.exec(
+            &format!(
+                "INSERT INTO outbox (id, event, registration, channel, kind, recipient, subject,
+                     body_text, body_html, manage_link, confirm_link, state, created_ms,
+                     next_try_ms)
+                 VALUES {}",
+                placeholders(chunk.len(), 14)
+            ),
+            chunk.iter().flatten().cloned(),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// The webhook URL of each event among `messages` that has one.

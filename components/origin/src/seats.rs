@@ -8,16 +8,19 @@
 //! order they lapsed, each freed seat going to whoever was first in line at
 //! that moment, so the outcome is the one an on-time expiry would have had.
 
+use crate::auth::token_hash;
 use crate::db::{Db, int, text};
+use crate::db::{ROWS_PER_STATEMENT, placeholders};
 use crate::error::OriginError;
-use crate::group_commit::Tokens;
+use crate::group_commit::{Tokens, store_tokens};
 use crate::outbox::{self, Outgoing};
+use crate::registration::random_token;
 use eventfront_domain::messages::{EventAbout, Notice};
 use eventfront_domain::model::RegistrationSettings;
 use eventfront_domain::seats::Ledger;
 use serde_json::json;
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// A published event's ledger and the last registration number it gave.
 pub struct Stored {
@@ -82,7 +85,9 @@ pub async fn settle(db: &Db, event: &str) -> Result<bool, OriginError> {
 /// Expires every hold of `event` that lapsed by `now`, in the order they
 /// lapsed: each becomes `expired`, its registrant is told, and a seat it
 /// held goes to the first in line then (who may be a later hold, expired
-/// in turn when its own time comes in this same walk).
+/// in turn when its own time comes in this same walk). The walk is made in
+/// memory and written in a few statements, however many holds a burst
+/// left to lapse together.
 async fn expire_lapsed(
     db: &Db,
     event: &str,
@@ -100,45 +105,208 @@ async fn expire_lapsed(
             [text(event), int(to_ms(now))],
         )
         .await?;
-    // Holds given a seat by an earlier expiry in this walk.
-    let mut seated_since: Vec<String> = Vec::new();
+    // Each lapse removes at most one from the line and promotes at most one
+    // (a hold promoted and then lapsed does both): twice as many in line as
+    // lapsed is as far as the walk can reach.
+    let mut line = Line::read(db, event, 2 * lapsed.len() + 1).await?;
+    let mut changes = Changes::new(event, &stored.about);
     for row in &lapsed {
         let id = row.text("id");
-        let held_seat = row.int("holds_seat") == 1 || seated_since.contains(&id);
+        let held_seat = row.int("holds_seat") == 1 || line.seated.contains(&id);
+        if !held_seat {
+            line.gone.insert(id.clone());
+        }
         let lapsed_at = from_ms(row.opt_int("hold_expires_ms")).unwrap_or(now);
-        db.exec(
-            "UPDATE registrations SET status = 'expired', holds_seat = 0, updated_at = ?
-             WHERE id = ?",
-            [text(lapsed_at.to_string()), text(&id)],
-        )
-        .await?;
-        crate::audit::record(
-            db,
-            "system",
+        changes.audit(
             "registration.expired",
-            Some(event),
-            Some(&id),
-            &json!({ "registration": id, "held_seat": held_seat, "at": lapsed_at.to_string() }),
-        )
-        .await?;
-        outbox::write(
-            db,
-            &[Outgoing {
-                event: event.to_string(),
-                about: stored.about.clone(),
-                registration: id.clone(),
-                recipient: row.text("email"),
-                attendee: row.text("name"),
-                notice: Notice::Expired,
-                manage_token: None,
-                confirm_token: None,
-            }],
-        )
-        .await?;
+            &id,
+            json!({ "registration": id, "held_seat": held_seat, "at": lapsed_at.to_string() }),
+        );
+        changes.tell(
+            &id,
+            row.text("email"),
+            row.text("name"),
+            Notice::Expired,
+            None,
+        );
+        changes.expired.push((id, lapsed_at));
         let count = stored.ledger.release(held_seat);
-        seated_since.extend(promote(db, event, &stored.about, count, "expired hold").await?);
+        line.promote(count, "expired hold", &mut changes);
     }
-    Ok(())
+    changes.write(db).await
+}
+
+/// The first of an event's line, in order, as a walk promotes from it.
+struct Line {
+    waiting: std::collections::VecDeque<InLine>,
+    /// Left the line during the walk (a hold that lapsed in it).
+    gone: HashSet<String>,
+    /// Given a seat during the walk while still held for confirmation.
+    seated: HashSet<String>,
+}
+
+struct InLine {
+    id: String,
+    name: String,
+    email: String,
+    /// Confirmed by email already (`waitlisted`), or still held.
+    waitlisted: bool,
+}
+
+impl Line {
+    /// The first `reach` in line for `event`.
+    async fn read(db: &Db, event: &str, reach: usize) -> Result<Self, OriginError> {
+        let rows = db
+            .rows(
+                "SELECT id, name, email, status FROM registrations
+                 WHERE event = ? AND holds_seat = 0 AND status IN ('pending', 'waitlisted')
+                 ORDER BY seq LIMIT ?",
+                [text(event), int(i64::try_from(reach).unwrap_or(i64::MAX))],
+            )
+            .await?;
+        Ok(Self {
+            waiting: rows
+                .iter()
+                .map(|r| InLine {
+                    id: r.text("id"),
+                    name: r.text("name"),
+                    email: r.text("email"),
+                    waitlisted: r.text("status") == "waitlisted",
+                })
+                .collect(),
+            gone: HashSet::new(),
+            seated: HashSet::new(),
+        })
+    }
+
+    /// Gives a seat to the next `count` still in line, for `cause`.
+    fn promote(&mut self, count: u32, cause: &str, changes: &mut Changes) {
+        for _ in 0..count {
+            let Some(next) = std::iter::from_fn(|| self.waiting.pop_front())
+                .find(|entry| !self.gone.contains(&entry.id))
+            else {
+                return;
+            };
+            changes.audit(
+                "registration.promoted",
+                &next.id,
+                json!({ "registration": next.id, "cause": cause }),
+            );
+            if next.waitlisted {
+                let token = random_token();
+                changes
+                    .manage_tokens
+                    .push((next.id.clone(), token_hash(&token)));
+                changes.tell(
+                    &next.id,
+                    next.email,
+                    next.name,
+                    Notice::Promoted,
+                    Some(token),
+                );
+            } else {
+                self.seated.insert(next.id.clone());
+            }
+            changes.promoted.push(next.id);
+        }
+    }
+}
+
+/// What a walk over an event's seats decided, written in a few statements.
+struct Changes<'a> {
+    event: &'a str,
+    about: &'a EventAbout,
+    /// Expired, with the moment each hold ended.
+    expired: Vec<(String, jiff::Timestamp)>,
+    /// Given a seat: a waitlisted one is confirmed, a held one keeps
+    /// waiting for its confirmation, now with the seat.
+    promoted: Vec<String>,
+    manage_tokens: Vec<(String, String)>,
+    messages: Vec<Outgoing>,
+    /// (action, target, detail), in order.
+    entries: Vec<(&'static str, String, serde_json::Value)>,
+}
+
+impl<'a> Changes<'a> {
+    fn new(event: &'a str, about: &'a EventAbout) -> Self {
+        Self {
+            event,
+            about,
+            expired: Vec::new(),
+            promoted: Vec::new(),
+            manage_tokens: Vec::new(),
+            messages: Vec::new(),
+            entries: Vec::new(),
+        }
+    }
+
+    fn audit(&mut self, action: &'static str, target: &str, detail: serde_json::Value) {
+        self.entries.push((action, target.to_string(), detail));
+    }
+
+    fn tell(
+        &mut self,
+        registration: &str,
+        recipient: String,
+        attendee: String,
+        notice: Notice,
+        manage_token: Option<String>,
+    ) {
+        self.messages.push(Outgoing {
+            event: self.event.to_string(),
+            about: self.about.clone(),
+            registration: registration.to_string(),
+            recipient,
+            attendee,
+            notice,
+            manage_token,
+            confirm_token: None,
+        });
+    }
+
+    async fn write(self, db: &Db) -> Result<(), OriginError> {
+        // Promotions first: a hold promoted and then lapsed in the same
+        // walk ends expired, with no seat.
+        let now = jiff::Timestamp::now().to_string();
+        for chunk in self.promoted.chunks(ROWS_PER_STATEMENT) {
+            let mut params = vec![text(&now)];
+            params.extend(chunk.iter().map(text));
+            db.exec(
+                &format!(
+                    "UPDATE registrations SET holds_seat = 1, updated_at = ?,
+                         status = CASE status WHEN 'waitlisted' THEN 'confirmed' ELSE status END
+                     WHERE id IN ({})",
+                    vec!["?"; chunk.len()].join(", ")
+                ),
+                params,
+            )
+            .await?;
+        }
+        for chunk in self.expired.chunks(ROWS_PER_STATEMENT) {
+            let params = chunk
+                .iter()
+                .flat_map(|(id, at)| [text(id), text(at.to_string())]);
+            db.exec(
+                &format!(
+                    "UPDATE registrations SET status = 'expired', holds_seat = 0,
+                         updated_at = lapsed.column2
+                     FROM (VALUES {}) AS lapsed WHERE registrations.id = lapsed.column1",
+                    placeholders(chunk.len(), 2)
+                ),
+                params,
+            )
+            .await?;
+        }
+        store_tokens(
+            db,
+            Tokens::Manage,
+            &self.manage_tokens,
+            jiff::Timestamp::now(),
+        )
+        .await?;
+        crate::audit::record_all(db, "system", Some(self.event), &self.entries).await?;
+        outbox::write(db, &self.messages).await
+    }
 }
 
 /// The ledger of `event` as stored, if it was ever published.
@@ -233,62 +401,21 @@ async fn about_at(db: &Db, event: &str, version: i64) -> Result<Option<EventAbou
 /// Gives a seat to the first `count` in line for `event`, in order, and
 /// audits each with `cause`: a waitlisted registration is confirmed and
 /// told so with a manage link; one still held for confirmation keeps
-/// waiting for it, now with a seat. Returns their ids.
+/// waiting for it, now with the seat.
 pub async fn promote(
     db: &Db,
     event: &str,
     about: &EventAbout,
     count: u32,
     cause: &str,
-) -> Result<Vec<String>, OriginError> {
+) -> Result<(), OriginError> {
     if count == 0 {
-        return Ok(Vec::new());
+        return Ok(());
     }
-    let rows = db
-        .rows(
-            "SELECT id, name, email, status FROM registrations
-             WHERE event = ? AND holds_seat = 0 AND status IN ('pending', 'waitlisted')
-             ORDER BY seq LIMIT ?",
-            [text(event), int(i64::from(count))],
-        )
-        .await?;
-    let promoted: Vec<String> = rows.iter().map(|r| r.text("id")).collect();
-    let mut messages = Vec::with_capacity(rows.len());
-    for row in rows.iter().filter(|r| r.text("status") == "waitlisted") {
-        let registration = row.text("id");
-        let token = crate::registration::add_token(db, Tokens::Manage, &registration).await?;
-        messages.push(Outgoing {
-            event: event.to_string(),
-            about: about.clone(),
-            registration,
-            recipient: row.text("email"),
-            attendee: row.text("name"),
-            notice: Notice::Promoted,
-            manage_token: Some(token),
-            confirm_token: None,
-        });
-    }
-    outbox::write(db, &messages).await?;
-    let now = jiff::Timestamp::now().to_string();
-    for id in &promoted {
-        db.exec(
-            "UPDATE registrations SET holds_seat = 1, updated_at = ?,
-                 status = CASE status WHEN 'waitlisted' THEN 'confirmed' ELSE status END
-             WHERE id = ?",
-            [text(&now), text(id)],
-        )
-        .await?;
-        crate::audit::record(
-            db,
-            "system",
-            "registration.promoted",
-            Some(event),
-            Some(id),
-            &json!({ "registration": id, "cause": cause }),
-        )
-        .await?;
-    }
-    Ok(promoted)
+    let mut line = Line::read(db, event, count as usize).await?;
+    let mut changes = Changes::new(event, about);
+    line.promote(count, cause, &mut changes);
+    changes.write(db).await
 }
 
 /// After settings were published: promotes whoever a raised or removed

@@ -412,6 +412,33 @@ async fn a_lapsed_hold_expires_and_frees_its_seat_as_if_on_time() {
     assert_eq!(now_c["status"], "confirmed");
     assert_eq!(listed(&origin, "a@example.com").await["status"], "expired");
     assert_eq!(listed(&origin, "b@example.com").await["status"], "expired");
+    // Expired holds hold nothing, and the counts decisions read agree.
+    let db = origin.database();
+    let (kept, counted): ((i64, i64), (i64, i64)) = (
+        db.query_row("SELECT seated, waiting FROM seat_counts", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap(),
+        db.query_row(
+            "SELECT sum(holds_seat = 1 AND status IN ('pending', 'confirmed')),
+                 sum(holds_seat = 0 AND status IN ('pending', 'waitlisted'))
+             FROM registrations",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap(),
+    );
+    assert_eq!(kept, counted);
+    assert_eq!(kept, (1, 0), "C holds the one seat");
+    let seated_expired: i64 = db
+        .query_row(
+            "SELECT count(*) FROM registrations WHERE status = 'expired' AND holds_seat = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(seated_expired, 0);
+
     // Each expired at the end of its own hold, not when it was noticed.
     for who in ["a@example.com", "b@example.com"] {
         let row = listed(&origin, who).await;
