@@ -70,6 +70,13 @@ impl Row {
             _ => None,
         }
     }
+
+    /// The column's JSON text (as SQLite's `json_group_array` builds it),
+    /// read as a `T`.
+    pub fn json<T: serde::de::DeserializeOwned>(&self, column: &str) -> Result<T, OriginError> {
+        serde_json::from_str(self.opt_text(column).unwrap_or("null"))
+            .map_err(|e| OriginError::Database(format!("unreadable {column}: {e}")))
+    }
 }
 
 /// A connection this instance keeps across requests: opening one costs

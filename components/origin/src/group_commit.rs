@@ -231,9 +231,13 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
     let now = jiff::Timestamp::now();
     let window = Window::at(now.as_second());
     sweep_expired(db, now, window).await?;
-    // Keys decided before, by another instance since our first read.
-    let earlier = stored_answers(db, batch, now).await?;
-    let stored_attempts = attempts_made(db, batch, window).await?;
+    let BatchRows {
+        earlier,
+        attempts: stored_attempts,
+        ledgers: published,
+        holders,
+        webhooks,
+    } = BatchRows::read(db, batch, now, window).await?;
     let mut attempts: HashMap<&str, u32> = HashMap::new();
     let mut manage_tokens = Vec::new();
     let mut confirm_tokens = Vec::new();
@@ -242,22 +246,21 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
     let mut sent_again: HashSet<String> = HashSet::new();
     // Every event's ledger first, its lapsed holds expired: an address
     // whose hold lapsed is no longer registered.
-    let mut ledgers: HashMap<&str, Option<seats::Stored>> = HashMap::new();
-    for pending in batch {
-        let slug = pending.slug.as_str();
-        if ledgers.contains_key(slug) {
-            continue;
-        }
-        let mut stored = seats::settled(db, slug, now).await?;
-        if let Some(stored) = &mut stored {
-            // Seats left free while people wait (from before promotion
-            // was automatic) go to the line before any newcomer.
-            let heal = stored.ledger.promote();
-            seats::promote(db, slug, &stored.about, heal, "free seat").await?;
-        }
+    let mut ledgers: HashMap<String, seats::Stored> = HashMap::new();
+    for row in published {
+        let slug = row.slug.clone();
+        let mut stored = seats::settled_from(db, row, now).await?;
+        // Seats left free while people wait (from before promotion was
+        // automatic) go to the line before any newcomer.
+        let heal = stored.ledger.promote();
+        seats::promote(db, &slug, &stored.about, heal, "free seat").await?;
         ledgers.insert(slug, stored);
     }
-    let mut registered = registered_addresses(db, batch).await?;
+    // Holders whose hold lapsed were just expired with it.
+    let mut registered: HashMap<(String, String), Holder> = holders
+        .into_iter()
+        .filter(|(_, holder)| holder.hold_expires_at.is_none_or(|until| until > now))
+        .collect();
     // Keys decided earlier in this same batch.
     let mut answered: HashMap<&str, (&str, u16, String)> = HashMap::new();
     let mut accepted = Vec::new();
@@ -291,7 +294,7 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
             }
             *made += 1;
         }
-        let Some(Some(stored)) = ledgers.get_mut(slug) else {
+        let Some(stored) = ledgers.get_mut(slug) else {
             answers.push(Err(no_such_event()));
             continue;
         };
@@ -429,7 +432,7 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
     store(db, &accepted, &answered, now).await?;
     store_tokens(db, Tokens::Manage, &manage_tokens, now).await?;
     store_tokens(db, Tokens::Confirm, &confirm_tokens, now).await?;
-    outbox::write(db, &messages).await?;
+    outbox::write_for(db, &messages, &webhooks).await?;
     let counted: Vec<(&str, u32)> = attempts
         .into_iter()
         .filter(|(client, made)| stored_attempts.get(*client) != Some(made))
@@ -468,68 +471,101 @@ async fn sweep_expired(db: &Db, now: jiff::Timestamp, window: Window) -> Result<
     Ok(())
 }
 
-/// The stored answers, by key, for the batch's keys.
-async fn stored_answers(
-    db: &Db,
-    batch: &[&Pending],
-    now: jiff::Timestamp,
-) -> Result<HashMap<String, (String, u16, String)>, OriginError> {
-    let mut params = vec![int(oldest_kept(now))];
-    params.extend(batch.iter().map(|p| text(p.key.as_str())));
-    let rows = db
-        .rows(
-            &format!(
-                "SELECT key, request_hash, status, body FROM idempotency
-                 WHERE created_ms >= ? AND key IN ({})",
-                vec!["?"; batch.len()].join(", ")
-            ),
-            params,
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            (
-                r.text("key"),
-                (
-                    r.text("request_hash"),
-                    r.int("status") as u16,
-                    r.text("body"),
-                ),
-            )
-        })
-        .collect())
+/// Everything a batch reads before deciding, read in one statement: every
+/// statement inside the write transaction lengthens the time the lock is
+/// held, and waiting on each one's round trip costs more than its work.
+struct BatchRows {
+    /// Stored answers by key, for the batch's keys decided before (by
+    /// another instance since the first look).
+    earlier: HashMap<String, (String, u16, String)>,
+    /// The attempts the batch's clients made earlier in this minute.
+    attempts: HashMap<String, u32>,
+    /// The ledgers of the batch's events that were published.
+    ledgers: Vec<seats::LedgerRow>,
+    /// Who holds an active registration for the batch's (event, address)
+    /// pairs, as stored before lapsed holds are expired.
+    holders: HashMap<(String, String), Holder>,
+    /// The webhook URL of each of the batch's events that has one.
+    webhooks: HashMap<String, String>,
 }
 
-/// The attempts the batch's clients made earlier in this minute.
-async fn attempts_made(
-    db: &Db,
-    batch: &[&Pending],
-    window: Window,
-) -> Result<HashMap<String, u32>, OriginError> {
-    let clients: HashSet<&str> = batch
-        .iter()
-        .filter_map(|p| Some(p.client.as_ref()?.key.as_str()))
-        .collect();
-    if clients.is_empty() {
-        return Ok(HashMap::new());
+impl BatchRows {
+    async fn read(
+        db: &Db,
+        batch: &[&Pending],
+        now: jiff::Timestamp,
+        window: Window,
+    ) -> Result<Self, OriginError> {
+        let keys: Vec<&str> = batch.iter().map(|p| p.key.as_str()).collect();
+        let clients: HashSet<&str> = batch
+            .iter()
+            .filter_map(|p| Some(p.client.as_ref()?.key.as_str()))
+            .collect();
+        let events: HashSet<&str> = batch.iter().map(|p| p.slug.as_str()).collect();
+        let list = |n: usize| vec!["?"; n].join(", ");
+        let sql = format!(
+            "SELECT
+                 (SELECT json_group_array(json_array(key, request_hash, status, body))
+                  FROM idempotency WHERE created_ms >= ? AND key IN ({keys})) AS answers,
+                 (SELECT json_group_array(json_array(client, attempts))
+                  FROM client_attempts WHERE window_start = ? AND client IN ({clients})) AS attempts,
+                 ({ledgers}) AS ledgers,
+                 (SELECT json_group_array(json_array(
+                      event, email_canonical, id, name, email,
+                      CASE status WHEN 'pending' THEN hold_expires_ms END))
+                  FROM registrations
+                  WHERE status IN ('pending', 'confirmed', 'waitlisted')
+                      AND (event, email_canonical) IN (VALUES {addresses})) AS holders,
+                 (SELECT json_group_object(event, url)
+                  FROM webhooks WHERE event IN ({events})) AS webhooks",
+            keys = list(keys.len()),
+            clients = list(clients.len()),
+            ledgers = seats::ledgers_query(events.len()),
+            addresses = placeholders(batch.len(), 2),
+            events = list(events.len()),
+        );
+        let mut params = vec![int(oldest_kept(now))];
+        params.extend(keys.iter().map(|k| text(*k)));
+        params.push(int(window.start));
+        params.extend(clients.iter().map(|c| text(*c)));
+        params.extend(events.iter().map(|e| text(*e)));
+        params.extend(
+            batch
+                .iter()
+                .flat_map(|p| [text(p.slug.as_str()), text(p.email.canonical())]),
+        );
+        params.extend(events.iter().map(|e| text(*e)));
+        let row = db
+            .row(&sql, params)
+            .await?
+            .ok_or_else(|| OriginError::Database("a batch's read gave no row".into()))?;
+        let answers: Vec<(String, String, u16, String)> = row.json("answers")?;
+        let attempts: Vec<(String, u32)> = row.json("attempts")?;
+        let holders: Vec<(String, String, String, String, String, Option<i64>)> =
+            row.json("holders")?;
+        Ok(Self {
+            earlier: answers
+                .into_iter()
+                .map(|(key, hash, status, body)| (key, (hash, status, body)))
+                .collect(),
+            attempts: attempts.into_iter().collect(),
+            ledgers: row.json("ledgers")?,
+            holders: holders
+                .into_iter()
+                .map(|(event, canonical, id, name, email, hold_expires_ms)| {
+                    let holder = Holder {
+                        id,
+                        name,
+                        email,
+                        hold_expires_at: hold_expires_ms
+                            .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()),
+                    };
+                    ((event, canonical), holder)
+                })
+                .collect(),
+            webhooks: row.json("webhooks")?,
+        })
     }
-    let mut params = vec![int(window.start)];
-    params.extend(clients.iter().map(|c| text(*c)));
-    let rows = db
-        .rows(
-            &format!(
-                "SELECT client, attempts FROM client_attempts
-                 WHERE window_start = ? AND client IN ({})",
-                vec!["?"; clients.len()].join(", ")
-            ),
-            params,
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| (r.text("client"), r.int("attempts") as u32))
-        .collect())
 }
 
 /// Stores the clients' new attempt counts for this minute.
@@ -635,47 +671,6 @@ pub async fn store_tokens(
         params,
     )
     .await
-}
-
-/// Which of the batch's (event, address) pairs already hold a registration,
-/// and who holds it.
-async fn registered_addresses(
-    db: &Db,
-    batch: &[&Pending],
-) -> Result<HashMap<(String, String), Holder>, OriginError> {
-    let params: Vec<_> = batch
-        .iter()
-        .flat_map(|p| [text(p.slug.as_str()), text(p.email.canonical())])
-        .collect();
-    let rows = db
-        .rows(
-            &format!(
-                "SELECT id, event, name, email, email_canonical, status, hold_expires_ms
-                 FROM registrations
-                 WHERE status IN ('pending', 'confirmed', 'waitlisted')
-                     AND (event, email_canonical) IN (VALUES {})",
-                placeholders(batch.len(), 2)
-            ),
-            params,
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            (
-                (r.text("event"), r.text("email_canonical")),
-                Holder {
-                    id: r.text("id"),
-                    name: r.text("name"),
-                    email: r.text("email"),
-                    hold_expires_at: (r.text("status") == "pending")
-                        .then(|| r.opt_int("hold_expires_ms"))
-                        .flatten()
-                        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()),
-                },
-            )
-        })
-        .collect())
 }
 
 /// Writes the batch's registrations and stored answers, one statement each

@@ -60,11 +60,24 @@ pub async fn write(db: &Db, messages: &[Outgoing]) -> Result<(), OriginError> {
     if messages.is_empty() {
         return Ok(());
     }
+    let webhooks = webhook_urls(db, messages).await?;
+    write_for(db, messages, &webhooks).await
+}
+
+/// `write`, with the webhook URL of each of the messages' events (none
+/// for an event that has none) read by the caller.
+pub async fn write_for(
+    db: &Db,
+    messages: &[Outgoing],
+    webhooks: &HashMap<String, String>,
+) -> Result<(), OriginError> {
+    if messages.is_empty() {
+        return Ok(());
+    }
     let public_url = public_url().await?;
     let now = jiff::Timestamp::now();
     let now_ms = now.as_millisecond();
     let (email_state, email_next_try) = new_email_state(now_ms).await;
-    let webhooks = webhook_urls(db, messages).await?;
     let mut rows: Vec<[Value; 14]> = Vec::with_capacity(messages.len() * 2);
     for message in messages {
         let link = message

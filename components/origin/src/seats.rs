@@ -54,11 +54,31 @@ pub async fn settled(
     event: &str,
     now: jiff::Timestamp,
 ) -> Result<Option<Stored>, OriginError> {
-    let Some(mut stored) = load(db, event).await? else {
+    let Some(stored) = load(db, event).await? else {
         return Ok(None);
     };
+    settle_stored(db, event, stored, now).await.map(Some)
+}
+
+/// `settled` for a ledger the caller read itself (see `ledgers_query`).
+pub async fn settled_from(
+    db: &Db,
+    row: LedgerRow,
+    now: jiff::Timestamp,
+) -> Result<Stored, OriginError> {
+    let event = row.slug.clone();
+    let stored = stored(db, row).await?;
+    settle_stored(db, &event, stored, now).await
+}
+
+async fn settle_stored(
+    db: &Db,
+    event: &str,
+    mut stored: Stored,
+    now: jiff::Timestamp,
+) -> Result<Stored, OriginError> {
     expire_lapsed(db, event, &mut stored, now).await?;
-    Ok(Some(stored))
+    Ok(stored)
 }
 
 /// Expires `event`'s lapsed holds, when any are due, in a transaction of
@@ -309,48 +329,86 @@ impl<'a> Changes<'a> {
     }
 }
 
+/// `SELECT` of one JSON array: the stored ledger of each published event
+/// whose slug is among `slugs` placeholders, as `LedgerRow`s. A subquery,
+/// so that a caller can read the ledgers in the statement it reads its
+/// other rows with.
+pub fn ledgers_query(slugs: usize) -> String {
+    format!(
+        "SELECT json_group_array(json_object(
+             'slug', e.slug, 'reg_open', e.reg_open, 'capacity', e.capacity,
+             'opens_at_ms', e.opens_at_ms, 'closes_at_ms', e.closes_at_ms,
+             'current_version', e.current_version, 'confirm_email', e.confirm_email,
+             'hold_minutes', e.hold_minutes, 'archived_at_ms', e.archived_at_ms,
+             'seated', coalesce(c.seated, 0), 'waiting', coalesce(c.waiting, 0),
+             'last_seq', coalesce(c.last_seq, 0),
+             'next_lapse_ms', (SELECT min(hold_expires_ms) FROM registrations
+                               WHERE event = e.slug AND status = 'pending')))
+         FROM events e LEFT JOIN seat_counts c ON c.event = e.slug
+         WHERE e.current_version > 0 AND e.slug IN ({})",
+        vec!["?"; slugs].join(", ")
+    )
+}
+
+/// A published event's ledger as `ledgers_query` reads it.
+#[derive(serde::Deserialize)]
+pub struct LedgerRow {
+    pub slug: String,
+    reg_open: i64,
+    capacity: Option<i64>,
+    opens_at_ms: Option<i64>,
+    closes_at_ms: Option<i64>,
+    current_version: i64,
+    confirm_email: i64,
+    hold_minutes: i64,
+    archived_at_ms: Option<i64>,
+    seated: i64,
+    waiting: i64,
+    last_seq: i64,
+    next_lapse_ms: Option<i64>,
+}
+
 /// The ledger of `event` as stored, if it was ever published.
 async fn load(db: &Db, event: &str) -> Result<Option<Stored>, OriginError> {
-    let Some(row) = db
+    let ledgers = db
         .row(
-            "SELECT e.reg_open, e.capacity, e.opens_at_ms, e.closes_at_ms, e.current_version,
-                e.confirm_email, e.hold_minutes, e.archived_at_ms,
-                coalesce(c.seated, 0) AS seated,
-                coalesce(c.waiting, 0) AS waiting,
-                coalesce(c.last_seq, 0) AS last_seq,
-                (SELECT min(hold_expires_ms) FROM registrations
-                 WHERE event = e.slug AND status = 'pending') AS next_lapse_ms
-             FROM events e LEFT JOIN seat_counts c ON c.event = e.slug
-             WHERE e.slug = ?1 AND e.current_version > 0",
+            &format!("SELECT ({}) AS ledgers", ledgers_query(1)),
             [text(event)],
         )
         .await?
-    else {
-        return Ok(None);
-    };
-    let count = |column| u32::try_from(row.int(column)).unwrap_or(u32::MAX);
-    Ok(Some(Stored {
-        archived: row.opt_int("archived_at_ms").is_some(),
+        .map(|row| row.json::<Vec<LedgerRow>>("ledgers"))
+        .transpose()?
+        .unwrap_or_default();
+    match ledgers.into_iter().next() {
+        Some(row) => Ok(Some(stored(db, row).await?)),
+        None => Ok(None),
+    }
+}
+
+/// The ledger `row` holds, with what messages say about its event.
+async fn stored(db: &Db, row: LedgerRow) -> Result<Stored, OriginError> {
+    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+    let about = about_at(db, &row.slug, row.current_version)
+        .await?
+        .ok_or_else(|| OriginError::Database(format!("event {} has no snapshot", row.slug)))?;
+    Ok(Stored {
+        archived: row.archived_at_ms.is_some(),
         ledger: Ledger {
             settings: RegistrationSettings {
-                open: row.int("reg_open") == 1,
-                capacity: row
-                    .opt_int("capacity")
-                    .map(|c| u32::try_from(c).unwrap_or(0)),
-                opens_at: from_ms(row.opt_int("opens_at_ms")),
-                closes_at: from_ms(row.opt_int("closes_at_ms")),
-                confirm_email: row.int("confirm_email") == 1,
-                hold_minutes: count("hold_minutes"),
+                open: row.reg_open == 1,
+                capacity: row.capacity.map(|c| u32::try_from(c).unwrap_or(0)),
+                opens_at: from_ms(row.opens_at_ms),
+                closes_at: from_ms(row.closes_at_ms),
+                confirm_email: row.confirm_email == 1,
+                hold_minutes: count(row.hold_minutes),
             },
-            seated: count("seated"),
-            waiting: count("waiting"),
+            seated: count(row.seated),
+            waiting: count(row.waiting),
         },
-        last_seq: row.int("last_seq"),
-        next_lapse_ms: row.opt_int("next_lapse_ms"),
-        about: about_at(db, event, row.int("current_version"))
-            .await?
-            .ok_or_else(|| OriginError::Database(format!("event {event} has no snapshot")))?,
-    }))
+        last_seq: row.last_seq,
+        next_lapse_ms: row.next_lapse_ms,
+        about,
+    })
 }
 
 thread_local! {

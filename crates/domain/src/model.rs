@@ -95,10 +95,13 @@ impl RegistrationSettings {
     }
 
     /// When a registration submitted at `now` stops being held, if the
-    /// event asks for confirmation by email.
+    /// event asks for confirmation by email: in whole seconds, so that it
+    /// is stored as told and every answer giving it has the same length.
     pub fn hold_expires_at(&self, now: Timestamp) -> Option<Timestamp> {
-        self.confirm_email
-            .then(|| now + jiff::SignedDuration::from_mins(i64::from(self.hold_minutes)))
+        self.confirm_email.then(|| {
+            let whole = Timestamp::from_second(now.as_second()).unwrap_or(now);
+            whole + jiff::SignedDuration::from_mins(i64::from(self.hold_minutes))
+        })
     }
 }
 
@@ -195,6 +198,15 @@ mod tests {
             ..settings
         };
         assert_eq!(direct.hold_expires_at(now), None);
+    }
+
+    #[test]
+    fn a_hold_ends_on_a_whole_second_so_every_answer_has_one_length() {
+        let settings = RegistrationSettings::default();
+        let ends = ["10:00:00.1Z", "10:00:00.123456789Z", "10:00:00.99Z"]
+            .map(|time| format!("2026-01-01T{time}").parse::<Timestamp>().unwrap())
+            .map(|now| settings.hold_expires_at(now).unwrap().to_string());
+        assert_eq!(ends, ["2026-01-01T10:30:00Z"; 3].map(String::from));
     }
 
     #[test]
