@@ -9,6 +9,7 @@ use crate::kv::{Counted, KvBackend, KvCounts, RedisKv, SqliteKv};
 use crate::manifest::{ComponentDecl, FileMount, Manifest};
 use crate::outbound::{AllowedHost, LinkFault, Links, is_allowed};
 use crate::pool::{GuestRequest, InstancePool, ReuseLimits, StoreFactory};
+use crate::postgres::PgPools;
 use crate::routing::{RouteMatch, Router, internal_match};
 use crate::runtime_config::{KvStoreConfig, RuntimeConfig, SqliteConfig};
 use crate::sqlite::SqliteDb;
@@ -439,6 +440,7 @@ fn linker() -> Result<Linker<InstanceState>> {
     spin::key_value::key_value::add_to_linker::<_, SpinHost>(&mut linker, InstanceState::spin)?;
     spin::variables::variables::add_to_linker::<_, SpinHost>(&mut linker, InstanceState::spin)?;
     spin::sqlite::sqlite::add_to_linker::<_, SpinHost>(&mut linker, InstanceState::spin)?;
+    spin::postgres::postgres::add_to_linker::<_, SpinHost>(&mut linker, InstanceState::spin)?;
     Ok(linker)
 }
 
@@ -493,6 +495,7 @@ fn component_pool(
         sqlite_defined,
         variables: component_variables,
         allowed_hosts,
+        postgres: PgPools::default(),
     });
 
     let component = load_component(&decl.source)?;

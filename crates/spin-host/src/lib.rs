@@ -1,6 +1,6 @@
 //! An in-process host that runs Spin 4.1 applications the way `spin up`
-//! does (manifest, routes, variables, key-value, SQLite, outbound HTTP,
-//! service chaining, instance reuse), so that tests exercise the real
+//! does (manifest, routes, variables, key-value, SQLite, Postgres, outbound
+//! HTTP, service chaining, instance reuse), so that tests exercise the real
 //! `.wasm` components without the Spin CLI.
 
 mod app;
@@ -11,6 +11,7 @@ mod kv;
 pub mod manifest;
 pub mod outbound;
 mod pool;
+mod postgres;
 pub mod proxy;
 mod routing;
 pub mod runtime_config;

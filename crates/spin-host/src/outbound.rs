@@ -29,10 +29,12 @@ enum PortPattern {
     Range(u16, u16),
 }
 
-fn default_port(scheme: &str) -> Option<u16> {
+/// The port Spin assumes for an entry or address that names none.
+pub(crate) fn default_port(scheme: &str) -> Option<u16> {
     match scheme {
         "http" => Some(80),
         "https" => Some(443),
+        "postgres" => Some(5432),
         _ => None,
     }
 }
@@ -189,6 +191,12 @@ mod tests {
             80
         ));
         assert!(allows("http://127.0.0.1:3001/", "http", "127.0.0.1", 3001));
+        assert!(allows(
+            "postgres://db.internal",
+            "postgres",
+            "db.internal",
+            5432
+        ));
     }
 
     #[test]

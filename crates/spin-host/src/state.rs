@@ -1,11 +1,12 @@
 //! What one component instance's store holds: WASI and wasi:http contexts,
 //! the resource table, and the component's grants (stores, databases,
-//! variables, outbound hosts) that Spin's interfaces consult.
+//! variables, outbound hosts, Postgres pools) that Spin's interfaces consult.
 
 use crate::bindings::spin::key_value::key_value::Error as KvError;
 use crate::bindings::spin::sqlite::sqlite::Error as SqliteError;
 use crate::kv::KvBackend;
 use crate::outbound::AllowedHost;
+use crate::postgres::PgPools;
 use crate::sqlite::SqliteDb;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -27,6 +28,9 @@ pub struct ComponentCaps {
     /// Component variable name → resolved value.
     pub variables: HashMap<String, String>,
     pub allowed_hosts: Vec<AllowedHost>,
+    /// Postgres sessions this component's instances have opened, pooled
+    /// per address for the life of the app.
+    pub postgres: PgPools,
 }
 
 impl ComponentCaps {
@@ -63,7 +67,7 @@ pub struct SpinHost;
 /// The part of an instance's state Spin's interfaces use.
 pub struct SpinView<'a> {
     pub table: &'a mut ResourceTable,
-    pub caps: &'a ComponentCaps,
+    pub caps: &'a Arc<ComponentCaps>,
 }
 
 impl HasData for SpinHost {

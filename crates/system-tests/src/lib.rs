@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod fake_origin;
 pub mod load;
+pub mod postgres;
 pub mod stub;
 
 use bytes::Bytes;
