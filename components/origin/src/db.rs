@@ -1,20 +1,86 @@
-//! A thin layer over Spin's SQLite: one connection per request (so that a
-//! transaction is never shared with a concurrent request), rows read by
-//! column name, typed errors, and transactions that roll back whenever
-//! their body fails.
+//! A thin layer over the origin's database, Spin's SQLite (the default)
+//! or PostgreSQL (when the `database_url` variable names one): one
+//! connection per request (so that a transaction is never shared with a
+//! concurrent request), statements written once with `?` placeholders,
+//! rows read by column name into one value type, typed errors, and
+//! transactions that roll back whenever their body fails.
+//!
+//! Both engines run the same statements; where their SQL differs (JSON
+//! aggregates, the write lock, the schema) `Engine` says how.
 
 use crate::error::OriginError;
-use spin_sdk::sqlite::{Connection, Error, Value};
+use spin_sdk::pg;
+use spin_sdk::sqlite::{self, Value};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub struct Db {
-    connection: Connection,
+    link: Link,
     /// Whether SQLite's own busy wait is shortened on this connection (see
     /// `begin_within`); readers never need that, so it costs a statement
     /// only for writers.
     polls_for_lock: Cell<bool>,
+}
+
+enum Link {
+    Sqlite(sqlite::Connection),
+    Postgres(pg::Connection),
+}
+
+/// Which database the origin runs on, and the SQL where the two differ.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    /// An aggregate: a JSON array (as text) of one array of `values` per
+    /// row, `[]` for none.
+    pub fn json_rows(self, values: &str) -> String {
+        match self {
+            Engine::Sqlite => format!("json_group_array(json_array({values}))"),
+            Engine::Postgres => {
+                format!("coalesce(json_agg(json_build_array({values})), '[]')::text")
+            }
+        }
+    }
+
+    /// An aggregate: a JSON array (as text) of one object per row, of
+    /// `'key', value` pairs.
+    pub fn json_objects(self, pairs: &str) -> String {
+        match self {
+            Engine::Sqlite => format!("json_group_array(json_object({pairs}))"),
+            Engine::Postgres => {
+                format!("coalesce(json_agg(json_build_object({pairs})), '[]')::text")
+            }
+        }
+    }
+
+    /// An aggregate: a JSON object (as text) of `value` by `key`.
+    pub fn json_map(self, key: &str, value: &str) -> String {
+        match self {
+            Engine::Sqlite => format!("json_group_object({key}, {value})"),
+            Engine::Postgres => format!("coalesce(json_object_agg({key}, {value}), '{{}}')::text"),
+        }
+    }
+}
+
+/// Where the database is: Spin's `default` SQLite database, unless the
+/// `database_url` variable names a PostgreSQL server. Read once per
+/// instance.
+async fn location() -> Result<&'static Option<String>, OriginError> {
+    static URL: OnceLock<Option<String>> = OnceLock::new();
+    if let Some(url) = URL.get() {
+        return Ok(url);
+    }
+    let url = spin_sdk::variables::get("database_url")
+        .await
+        .map_err(|_| OriginError::Config("the database_url variable is not set"))?;
+    let url = Some(url.trim().to_string()).filter(|u| !u.is_empty());
+    Ok(URL.get_or_init(|| url))
 }
 
 static WRITE_GATE: futures::lock::Mutex<()> = futures::lock::Mutex::new(());
@@ -25,12 +91,83 @@ const LOCK_WAIT: Duration = Duration::from_secs(10);
 /// How long SQLite waits for the write lock before the origin asks again.
 const LOCK_POLL: Duration = Duration::from_millis(10);
 
-fn failed(e: Error) -> OriginError {
+fn failed(e: sqlite::Error) -> OriginError {
     match e {
         // Another connection holds the write lock.
-        Error::Io(message) if message.contains("database is locked") => OriginError::Busy,
+        sqlite::Error::Io(message) if message.contains("database is locked") => OriginError::Busy,
         e => OriginError::Database(format!("{e:?}")),
     }
+}
+
+/// SQLSTATEs after which nothing was written and a retry may succeed: the
+/// write lock not had within `lock_timeout`, a serialization failure, a
+/// deadlock.
+const PG_RETRYABLE: [&str; 3] = ["55P03", "40001", "40P01"];
+
+fn pg_failed(e: pg::Error) -> OriginError {
+    if let pg::Error::PgError(pg::PgError::QueryFailed(pg::QueryError::DbError(db))) = &e
+        && PG_RETRYABLE.contains(&db.code.as_str())
+    {
+        return OriginError::Busy;
+    }
+    OriginError::Database(format!("{e:?}"))
+}
+
+fn to_pg(value: Value) -> pg::ParameterValue {
+    match value {
+        Value::Integer(i) => pg::ParameterValue::Int64(i),
+        Value::Real(f) => pg::ParameterValue::Floating64(f),
+        Value::Text(s) => pg::ParameterValue::Str(s),
+        Value::Blob(b) => pg::ParameterValue::Binary(b),
+        Value::Null => pg::ParameterValue::DbNull,
+    }
+}
+
+/// A PostgreSQL value as the SQLite value the origin reads: booleans as 0
+/// and 1 (as SQLite gives them), whole decimals (`sum`) as integers, JSON
+/// as its text.
+fn from_pg(value: pg::DbValue) -> Value {
+    match value {
+        pg::DbValue::Boolean(b) => Value::Integer(i64::from(b)),
+        pg::DbValue::Int8(i) => Value::Integer(i64::from(i)),
+        pg::DbValue::Int16(i) => Value::Integer(i64::from(i)),
+        pg::DbValue::Int32(i) => Value::Integer(i64::from(i)),
+        pg::DbValue::Int64(i) => Value::Integer(i),
+        pg::DbValue::Floating32(f) => Value::Real(f64::from(f)),
+        pg::DbValue::Floating64(f) => Value::Real(f),
+        pg::DbValue::Str(s) | pg::DbValue::Uuid(s) => Value::Text(s),
+        pg::DbValue::Binary(b) => Value::Blob(b),
+        pg::DbValue::Jsonb(b) => Value::Text(String::from_utf8_lossy(&b).into_owned()),
+        pg::DbValue::Decimal(d) => d
+            .parse()
+            .map(Value::Integer)
+            .or_else(|_| d.parse().map(Value::Real))
+            .unwrap_or(Value::Text(d)),
+        _ => Value::Null,
+    }
+}
+
+/// `sql` with SQLite's `?` placeholders numbered as PostgreSQL's `$1`,
+/// `$2`…; a `?` inside a quoted literal or identifier stays.
+fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut quote = None;
+    let mut n = 0;
+    for c in sql.chars() {
+        match (quote, c) {
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '?') => {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// One result row, its columns read by name.
@@ -71,10 +208,10 @@ impl Row {
         }
     }
 
-    /// The column's JSON text (as SQLite's `json_group_array` builds it),
-    /// read as a `T`.
+    /// The column's JSON text (as `Engine::json_rows` builds it), read as
+    /// a `T`.
     pub fn json<T: serde::de::DeserializeOwned>(&self, column: &str) -> Result<T, OriginError> {
-        serde_json::from_str(self.opt_text(column).unwrap_or("null"))
+        serde_json::from_str(self.opt_text(column).unwrap_or_default())
             .map_err(|e| OriginError::Database(format!("unreadable {column}: {e}")))
     }
 }
@@ -115,18 +252,51 @@ impl Reader {
     }
 }
 
+/// The key of the one advisory lock every PostgreSQL write transaction
+/// takes, as SQLite's `BEGIN IMMEDIATE` takes its write lock: decisions
+/// read and write as if alone, on either engine.
+const PG_WRITE_LOCK: i64 = 0x6576_656e_7466_726f;
+
 impl Db {
     /// A connection of this request's own. The schema is not touched here:
     /// `schema::ready` migrates once per instance, before the first route.
     pub async fn open() -> Result<Self, OriginError> {
+        let link = match location().await? {
+            None => Link::Sqlite(sqlite::Connection::open_default().await.map_err(failed)?),
+            Some(url) => {
+                let connection = pg::Connection::open(url.as_str())
+                    .await
+                    .map_err(pg_failed)?;
+                // Spin pools PostgreSQL sessions: one a trapped request
+                // left inside a transaction comes back still inside it.
+                // Ending it here keeps every request out of another's
+                // transaction (PostgreSQL only warns when there is none).
+                connection
+                    .execute("ROLLBACK", [])
+                    .await
+                    .map_err(pg_failed)?;
+                Link::Postgres(connection)
+            }
+        };
         Ok(Self {
-            connection: Connection::open_default().await.map_err(failed)?,
+            link,
             polls_for_lock: Cell::new(false),
         })
     }
 
+    pub fn engine(&self) -> Engine {
+        match self.link {
+            Link::Sqlite(_) => Engine::Sqlite,
+            Link::Postgres(_) => Engine::Postgres,
+        }
+    }
+
     /// A connection kept by this instance for one task's own use (the
-    /// registration queue's), opened on first use.
+    /// registration queue's), opened on first use. On PostgreSQL it is
+    /// not kept: Spin's pool holds 64 sessions per address for every
+    /// instance of the component together, and instances each keeping
+    /// theirs while they live would leave the pool empty under load, with
+    /// every request waiting for a session none gives back.
     pub async fn kept(
         slot: &'static std::thread::LocalKey<RefCell<Option<Kept>>>,
     ) -> Result<Kept, OriginError> {
@@ -134,7 +304,9 @@ impl Db {
             return Ok(kept);
         }
         let kept = Kept(Rc::new(Db::open().await?));
-        slot.set(Some(kept.clone()));
+        if kept.engine() == Engine::Sqlite {
+            slot.set(Some(kept.clone()));
+        }
         Ok(kept)
     }
 
@@ -143,16 +315,40 @@ impl Db {
         sql: &str,
         params: impl IntoIterator<Item = Value>,
     ) -> Result<Vec<Row>, OriginError> {
-        let result = self.connection.execute(sql, params).await.map_err(failed)?;
-        let columns: Rc<[String]> = result.columns().into();
-        let rows = result.collect().await.map_err(failed)?;
-        Ok(rows
-            .into_iter()
-            .map(|row| Row {
-                columns: columns.clone(),
-                values: row.values,
-            })
-            .collect())
+        match &self.link {
+            Link::Sqlite(connection) => {
+                let result = connection.execute(sql, params).await.map_err(failed)?;
+                let columns: Rc<[String]> = result.columns().into();
+                let rows = result.collect().await.map_err(failed)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|row| Row {
+                        columns: columns.clone(),
+                        values: row.values,
+                    })
+                    .collect())
+            }
+            Link::Postgres(connection) => {
+                let params: Vec<_> = params.into_iter().map(to_pg).collect();
+                let result = connection
+                    .query(numbered(sql), params)
+                    .await
+                    .map_err(pg_failed)?;
+                let (columns, mut stream, outcome) = result.into_inner();
+                let columns: Rc<[String]> = columns.into_iter().map(|c| c.name).collect();
+                let mut rows = Vec::new();
+                while let Some(values) = stream.next().await {
+                    rows.push(Row {
+                        columns: columns.clone(),
+                        values: values.into_iter().map(from_pg).collect(),
+                    });
+                }
+                outcome
+                    .await
+                    .map_err(|e| pg_failed(pg::Error::PgError(e)))?;
+                Ok(rows)
+            }
+        }
     }
 
     pub async fn exec(
@@ -160,7 +356,17 @@ impl Db {
         sql: &str,
         params: impl IntoIterator<Item = Value>,
     ) -> Result<(), OriginError> {
-        self.rows(sql, params).await.map(drop)
+        match &self.link {
+            Link::Sqlite(_) => self.rows(sql, params).await.map(drop),
+            Link::Postgres(connection) => {
+                let params: Vec<_> = params.into_iter().map(to_pg).collect();
+                connection
+                    .execute(numbered(sql), params)
+                    .await
+                    .map(drop)
+                    .map_err(pg_failed)
+            }
+        }
     }
 
     /// The first row, if any.
@@ -190,24 +396,28 @@ impl Db {
         body: impl AsyncFnOnce(&Db) -> Result<T, OriginError>,
     ) -> Result<T, OriginError> {
         // Requests sharing this instance queue here, in order, instead of
-        // at SQLite's lock.
+        // at the database's lock.
         let _turn = WRITE_GATE.lock().await;
-        self.begin_within(limit).await?;
-        let outcome = match body(self).await {
-            Ok(value) => self.exec("COMMIT", []).await.map(|()| value),
+        let outcome = match self.begin_within(limit).await {
+            Ok(()) => match body(self).await {
+                Ok(value) => self.exec("COMMIT", []).await.map(|()| value),
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
-        // A failed body or commit leaves nothing open on this connection,
-        // which the instance may keep for its next transaction.
+        // A failed body or commit (or a lock not had, on PostgreSQL, where
+        // the transaction began first) leaves nothing open on this
+        // connection, which the instance may keep for its next
+        // transaction.
         if outcome.is_err() {
             let _ = self.exec("ROLLBACK", []).await;
         }
         outcome
     }
 
-    /// Puts the database in write-ahead-log mode, so that readers never
-    /// wait for a writer. Switching needs the database to itself and fails
-    /// at once (SQLite's busy wait does not apply) while another
+    /// Puts a SQLite database in write-ahead-log mode, so that readers
+    /// never wait for a writer. Switching needs the database to itself and
+    /// fails at once (SQLite's busy wait does not apply) while another
     /// connection is using it, as when instances start together; so it is
     /// asked again until `LOCK_WAIT`.
     pub async fn use_write_ahead_log(&self) -> Result<(), OriginError> {
@@ -222,13 +432,29 @@ impl Db {
         }
     }
 
-    /// Takes the write lock within `limit`. SQLite's own busy wait sleeps
-    /// ever longer (up to 100 ms a time), leaving the lock idle long after
-    /// it is released while instances wait; so SQLite is asked to wait
-    /// only `LOCK_POLL` at a time (it retries within that after 1, 3 and
-    /// 8 ms), and asked again until `limit`. Measured at 64 clients: 20 ms
-    /// and 50 ms did no better; SQLite's own wait gave batches of one.
+    /// Takes the write lock within `limit`.
     async fn begin_within(&self, limit: Duration) -> Result<(), OriginError> {
+        match self.engine() {
+            Engine::Sqlite => self.begin_sqlite(limit).await,
+            Engine::Postgres => {
+                self.exec("BEGIN", []).await?;
+                // SET takes no parameters; the number is ours.
+                let wait = limit.as_millis().max(1);
+                self.exec(&format!("SET LOCAL lock_timeout = {wait}"), [])
+                    .await?;
+                self.exec("SELECT pg_advisory_xact_lock(?)", [int(PG_WRITE_LOCK)])
+                    .await
+            }
+        }
+    }
+
+    /// SQLite's own busy wait sleeps ever longer (up to 100 ms a time),
+    /// leaving the lock idle long after it is released while instances
+    /// wait; so SQLite is asked to wait only `LOCK_POLL` at a time (it
+    /// retries within that after 1, 3 and 8 ms), and asked again until
+    /// `limit`. Measured at 64 clients: 20 ms and 50 ms did no better;
+    /// SQLite's own wait gave batches of one.
+    async fn begin_sqlite(&self, limit: Duration) -> Result<(), OriginError> {
         if !self.polls_for_lock.get() {
             // PRAGMA takes no parameters; the number is ours.
             let poll = LOCK_POLL.as_millis();
@@ -256,6 +482,15 @@ pub fn placeholders(rows: usize, columns: usize) -> String {
     vec![row; rows].join(", ")
 }
 
+/// `?, ?, …`: `n` placeholders for an `IN` list; `NULL` (which matches
+/// nothing) for none, as PostgreSQL refuses an empty list.
+pub fn in_list(n: usize) -> String {
+    if n == 0 {
+        return "NULL".into();
+    }
+    vec!["?"; n].join(", ")
+}
+
 pub fn text(s: impl Into<String>) -> Value {
     Value::Text(s.into())
 }
@@ -266,4 +501,41 @@ pub fn int(i: i64) -> Value {
 
 pub fn opt_int(i: Option<i64>) -> Value {
     i.map_or(Value::Null, Value::Integer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_for_postgres_but_not_inside_quotes() {
+        assert_eq!(
+            numbered("SELECT '?' AS \"a?\", x FROM t WHERE a = ? AND b IN (?, ?)"),
+            "SELECT '?' AS \"a?\", x FROM t WHERE a = $1 AND b IN ($2, $3)"
+        );
+        assert_eq!(numbered("SELECT 'it''s ?', ?"), "SELECT 'it''s ?', $1");
+    }
+
+    #[test]
+    fn postgres_values_read_as_sqlite_gives_them() {
+        let read = |v| match from_pg(v) {
+            Value::Integer(i) => format!("int {i}"),
+            Value::Real(f) => format!("real {f}"),
+            Value::Text(s) => format!("text {s}"),
+            Value::Null => "null".into(),
+            Value::Blob(_) => "blob".into(),
+        };
+        assert_eq!(read(pg::DbValue::Boolean(true)), "int 1");
+        assert_eq!(read(pg::DbValue::Int32(7)), "int 7");
+        assert_eq!(read(pg::DbValue::Decimal("12".into())), "int 12");
+        assert_eq!(read(pg::DbValue::Decimal("1.5".into())), "real 1.5");
+        assert_eq!(read(pg::DbValue::Jsonb(b"[1]".to_vec())), "text [1]");
+        assert_eq!(read(pg::DbValue::DbNull), "null");
+    }
+
+    #[test]
+    fn an_empty_in_list_matches_nothing_on_either_engine() {
+        assert_eq!(in_list(0), "NULL");
+        assert_eq!(in_list(2), "?, ?");
+    }
 }

@@ -51,7 +51,7 @@ pub async fn seed_if_wanted(db: &Db) -> Result<(), OriginError> {
 
 async fn has_events(db: &Db) -> Result<bool, OriginError> {
     Ok(db
-        .row("SELECT EXISTS (SELECT 1 FROM events) AS any", [])
+        .row("SELECT EXISTS (SELECT 1 FROM events) AS found", [])
         .await?
-        .is_some_and(|r| r.int("any") == 1))
+        .is_some_and(|r| r.int("found") == 1))
 }

@@ -13,7 +13,7 @@
 //! `Retry-After` and nothing is written, so a retry with its key is safe.
 
 use crate::auth::{same_secret, token_hash};
-use crate::db::{Db, Kept, int, opt_int, placeholders, text};
+use crate::db::{Db, Kept, in_list, int, opt_int, placeholders, text};
 use crate::error::OriginError;
 use crate::outbox::{self, Outgoing};
 use crate::registration::{answer, oldest_kept, random_token};
@@ -502,27 +502,30 @@ impl BatchRows {
             .filter_map(|p| Some(p.client.as_ref()?.key.as_str()))
             .collect();
         let events: HashSet<&str> = batch.iter().map(|p| p.slug.as_str()).collect();
-        let list = |n: usize| vec!["?"; n].join(", ");
+        let engine = db.engine();
         let sql = format!(
             "SELECT
-                 (SELECT json_group_array(json_array(key, request_hash, status, body))
-                  FROM idempotency WHERE created_ms >= ? AND key IN ({keys})) AS answers,
-                 (SELECT json_group_array(json_array(client, attempts))
-                  FROM client_attempts WHERE window_start = ? AND client IN ({clients})) AS attempts,
+                 (SELECT {answers} FROM idempotency
+                  WHERE created_ms >= ? AND key IN ({keys})) AS answers,
+                 (SELECT {attempts} FROM client_attempts
+                  WHERE window_start = ? AND client IN ({clients})) AS attempts,
                  ({ledgers}) AS ledgers,
-                 (SELECT json_group_array(json_array(
-                      event, email_canonical, id, name, email,
-                      CASE status WHEN 'pending' THEN hold_expires_ms END))
-                  FROM registrations
+                 (SELECT {holders} FROM registrations
                   WHERE status IN ('pending', 'confirmed', 'waitlisted')
                       AND (event, email_canonical) IN (VALUES {addresses})) AS holders,
-                 (SELECT json_group_object(event, url)
-                  FROM webhooks WHERE event IN ({events})) AS webhooks",
-            keys = list(keys.len()),
-            clients = list(clients.len()),
-            ledgers = seats::ledgers_query(events.len()),
+                 (SELECT {webhooks} FROM webhooks WHERE event IN ({events})) AS webhooks",
+            answers = engine.json_rows("key, request_hash, status, body"),
+            keys = in_list(keys.len()),
+            attempts = engine.json_rows("client, attempts"),
+            clients = in_list(clients.len()),
+            ledgers = seats::ledgers_query(engine, events.len()),
+            holders = engine.json_rows(
+                "event, email_canonical, id, name, email,
+                 CASE status WHEN 'pending' THEN hold_expires_ms END"
+            ),
             addresses = placeholders(batch.len(), 2),
-            events = list(events.len()),
+            webhooks = engine.json_map("event", "url"),
+            events = in_list(events.len()),
         );
         let mut params = vec![int(oldest_kept(now))];
         params.extend(keys.iter().map(|k| text(*k)));
@@ -723,7 +726,10 @@ async fn store(
         });
         db.exec(
             &format!(
-                "INSERT OR REPLACE INTO idempotency (key, request_hash, status, body, created_ms) VALUES {}",
+                "INSERT INTO idempotency (key, request_hash, status, body, created_ms) VALUES {}
+                 ON CONFLICT (key) DO UPDATE SET request_hash = excluded.request_hash,
+                     status = excluded.status, body = excluded.body,
+                     created_ms = excluded.created_ms",
                 placeholders(answered.len(), 5)
             ),
             params,

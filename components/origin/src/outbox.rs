@@ -7,7 +7,7 @@
 //! `GET /api/admin/events/{slug}/outbox`, and a developer on `spin up`
 //! follows its manage link from there.
 
-use crate::db::{Db, ROWS_PER_STATEMENT, int, placeholders, text};
+use crate::db::{Db, ROWS_PER_STATEMENT, in_list, int, placeholders, text};
 use crate::error::OriginError;
 use eventfront_domain::Slug;
 use eventfront_domain::messages::{self, EventAbout, Links, Notice};
@@ -180,7 +180,7 @@ async fn webhook_urls(
         .rows(
             &format!(
                 "SELECT event, url FROM webhooks WHERE event IN ({})",
-                vec!["?"; events.len()].join(", ")
+                in_list(events.len())
             ),
             events.into_iter().map(text),
         )
@@ -215,7 +215,8 @@ pub async fn resend(db: &Db, event: &Slug, id: &str) -> Result<Reply, OriginErro
                      body_text, body_html, manage_link, confirm_link, state, created_ms,
                      next_try_ms)
                  SELECT ?, event, registration, channel, kind, recipient, subject,
-                     body_text, body_html, manage_link, confirm_link, ?, ?, ?
+                     body_text, body_html, manage_link, confirm_link, ?,
+                     CAST(? AS BIGINT), CAST(? AS BIGINT)
                  FROM outbox WHERE id = ?",
                 [text(&copy), text(state), int(now), next_try.clone(), text(id)],
             )

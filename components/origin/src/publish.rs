@@ -225,8 +225,16 @@ async fn announce(db: &Db, slug: &Slug, version: i64) -> Result<Reply, OriginErr
     let now = jiff::Timestamp::now().to_string();
     for (edge, outcome) in &outcomes {
         db.exec(
-            "INSERT OR REPLACE INTO edge_notices (event, version, edge, outcome, at) VALUES (?, ?, ?, ?, ?)",
-            [text(slug.as_str()), int(version), text(edge), text(outcome), text(&now)],
+            "INSERT INTO edge_notices (event, version, edge, outcome, at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (event, version, edge) DO UPDATE SET outcome = excluded.outcome,
+                 at = excluded.at",
+            [
+                text(slug.as_str()),
+                int(version),
+                text(edge),
+                text(outcome),
+                text(&now),
+            ],
         )
         .await?;
     }

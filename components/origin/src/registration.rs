@@ -69,8 +69,10 @@ pub async fn register(slug: &Slug, request: &Incoming) -> Result<Reply, OriginEr
     ));
     // A retry is answered from what was stored, with a plain read that
     // never waits for the write lock; only new keys join the queue.
-    let reader = Reader::get().await?;
-    let (status, body) = match stored_answer(&reader, key.as_str(), &request_hash).await? {
+    // The reader goes back before the decision: on PostgreSQL it is a
+    // session of Spin's pool, which the queue's writer needs.
+    let stored = stored_answer(&Reader::get().await?, key.as_str(), &request_hash).await?;
+    let (status, body) = match stored {
         Some(answer) => answer,
         None => {
             group_commit::decide(group_commit::Pending {

@@ -1,16 +1,19 @@
 //! The origin's schema, applied before the first request an instance
-//! answers and migrated forward in numbered steps (`migrations/NNN.sql`,
-//! each saying why), all in one transaction,
-//! so that a fresh database works on the first request and an existing one
-//! keeps its data. `REFERENCES` are enforced: Spin's SQLite (rusqlite's
-//! bundled build, as in the test host) turns foreign keys on for every
-//! connection.
+//! answers and migrated forward in numbered steps, each saying why, all in
+//! one transaction, so that a fresh database works on the first request
+//! and an existing one keeps its data. Each engine has its own steps:
+//! SQLite's (`migrations/NNN.sql`) from the first release on, PostgreSQL's
+//! (`migrations/postgres/NNN.sql`) from where SQLite's step 9 left the
+//! schema; a change to come is a step in each. `REFERENCES` are enforced
+//! on both: Spin's SQLite (rusqlite's bundled build, as in the test host)
+//! turns foreign keys on for every connection.
 
-use crate::db::Db;
+use crate::db::{Db, Engine, int};
 use crate::error::OriginError;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Each entry moves the schema from version `index` to `index + 1`.
+/// SQLite's steps: each entry moves the schema from version `index` to
+/// `index + 1`, the version kept in `PRAGMA user_version`.
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/001.sql"),
     include_str!("../migrations/002.sql"),
@@ -22,6 +25,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/008.sql"),
     include_str!("../migrations/009.sql"),
 ];
+
+/// PostgreSQL's steps, the version kept in the `schema_version` table.
+const POSTGRES_MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/001.sql")];
 
 /// Set once this instance has seen the schema current.
 static CURRENT: AtomicBool = AtomicBool::new(false);
@@ -41,10 +47,18 @@ async fn migrate(db: &Db) -> Result<(), OriginError> {
     if CURRENT.load(Ordering::Acquire) {
         return Ok(());
     }
+    match db.engine() {
+        Engine::Sqlite => migrate_sqlite(db).await?,
+        Engine::Postgres => migrate_postgres(db).await?,
+    }
+    CURRENT.store(true, Ordering::Release);
+    Ok(())
+}
+
+async fn migrate_sqlite(db: &Db) -> Result<(), OriginError> {
     // A plain read first: a fresh instance over a current database must
     // not wait for the write lock (a replayed registration never does).
     if version(db).await? == MIGRATIONS.len() {
-        CURRENT.store(true, Ordering::Release);
         return Ok(());
     }
     db.use_write_ahead_log().await?;
@@ -78,14 +92,60 @@ async fn migrate(db: &Db) -> Result<(), OriginError> {
         })
         .await;
     db.exec("PRAGMA foreign_keys = ON", []).await?;
-    migrated?;
-    CURRENT.store(true, Ordering::Release);
-    Ok(())
+    migrated
+}
+
+async fn migrate_postgres(db: &Db) -> Result<(), OriginError> {
+    if postgres_version(db).await? == POSTGRES_MIGRATIONS.len() {
+        return Ok(());
+    }
+    db.transaction(async |db| {
+        // Inside the write lock: instances starting at once migrate once.
+        db.exec(
+            "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)",
+            [],
+        )
+        .await?;
+        let mut version = postgres_version(db).await?;
+        while version < POSTGRES_MIGRATIONS.len() {
+            for statement in statements(POSTGRES_MIGRATIONS[version]) {
+                db.exec(&statement, []).await?;
+            }
+            version += 1;
+        }
+        db.exec("DELETE FROM schema_version", []).await?;
+        db.exec(
+            "INSERT INTO schema_version (version) VALUES (?)",
+            [int(version as i64)],
+        )
+        .await
+    })
+    .await
+}
+
+/// PostgreSQL's schema version: 0 before the first migration made the
+/// table that keeps it.
+async fn postgres_version(db: &Db) -> Result<usize, OriginError> {
+    let kept = db
+        .row(
+            "SELECT to_regclass('schema_version') IS NOT NULL AS kept",
+            [],
+        )
+        .await?
+        .is_some_and(|r| r.int("kept") == 1);
+    if !kept {
+        return Ok(0);
+    }
+    Ok(db
+        .row("SELECT max(version) AS version FROM schema_version", [])
+        .await?
+        .map_or(0, |r| r.int("version")) as usize)
 }
 
 /// A migration's statements, one per `execute`: its `--` comment lines
 /// dropped, split at semicolons, but for those ending the statements
-/// inside a trigger's `BEGIN … END`.
+/// inside a SQLite trigger's `BEGIN … END` or a PostgreSQL function's
+/// `$$ … $$` body.
 fn statements(migration: &str) -> Vec<String> {
     let code: String = migration
         .lines()
@@ -97,7 +157,11 @@ fn statements(migration: &str) -> Vec<String> {
     for piece in code.split(';') {
         current.push_str(piece);
         let statement = current.trim();
-        if statement.starts_with("CREATE TRIGGER") && !statement.ends_with("END") {
+        let in_trigger = statement.starts_with("CREATE TRIGGER")
+            && statement.contains("BEGIN")
+            && !statement.ends_with("END");
+        let in_body = statement.matches("$$").count() % 2 == 1;
+        if in_trigger || in_body {
             current.push(';');
             continue;
         }
@@ -135,6 +199,27 @@ mod tests {
                 "DROP TABLE c",
             ]
         );
+    }
+
+    #[test]
+    fn a_function_body_stays_one_statement() {
+        let split = statements(
+            "CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n  \
+             UPDATE b SET y = 2;\n  RETURN NULL;\nEND\n$$;\n\
+             CREATE TRIGGER t AFTER INSERT ON a FOR EACH ROW EXECUTE FUNCTION f();\n",
+        );
+        assert_eq!(split.len(), 2, "{split:?}");
+        assert!(split[0].ends_with("END\n$$"), "{}", split[0]);
+        assert!(split[1].starts_with("CREATE TRIGGER t"), "{}", split[1]);
+    }
+
+    #[test]
+    fn every_postgres_body_is_closed() {
+        for migration in POSTGRES_MIGRATIONS {
+            for statement in statements(migration) {
+                assert_eq!(statement.matches("$$").count() % 2, 0, "{statement}");
+            }
+        }
     }
 
     #[test]

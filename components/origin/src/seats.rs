@@ -9,7 +9,7 @@
 //! that moment, so the outcome is the one an on-time expiry would have had.
 
 use crate::auth::token_hash;
-use crate::db::{Db, int, text};
+use crate::db::{Db, Engine, in_list, int, text};
 use crate::db::{ROWS_PER_STATEMENT, placeholders};
 use crate::error::OriginError;
 use crate::group_commit::{Tokens, store_tokens};
@@ -296,7 +296,7 @@ impl<'a> Changes<'a> {
                     "UPDATE registrations SET holds_seat = 1, updated_at = ?,
                          status = CASE status WHEN 'waitlisted' THEN 'confirmed' ELSE status END
                      WHERE id IN ({})",
-                    vec!["?"; chunk.len()].join(", ")
+                    in_list(chunk.len())
                 ),
                 params,
             )
@@ -333,20 +333,21 @@ impl<'a> Changes<'a> {
 /// whose slug is among `slugs` placeholders, as `LedgerRow`s. A subquery,
 /// so that a caller can read the ledgers in the statement it reads its
 /// other rows with.
-pub fn ledgers_query(slugs: usize) -> String {
+pub fn ledgers_query(engine: Engine, slugs: usize) -> String {
+    let ledger = engine.json_objects(
+        "'slug', e.slug, 'reg_open', e.reg_open, 'capacity', e.capacity,
+         'opens_at_ms', e.opens_at_ms, 'closes_at_ms', e.closes_at_ms,
+         'current_version', e.current_version, 'confirm_email', e.confirm_email,
+         'hold_minutes', e.hold_minutes, 'archived_at_ms', e.archived_at_ms,
+         'seated', coalesce(c.seated, 0), 'waiting', coalesce(c.waiting, 0),
+         'last_seq', coalesce(c.last_seq, 0),
+         'next_lapse_ms', (SELECT min(hold_expires_ms) FROM registrations
+                           WHERE event = e.slug AND status = 'pending')",
+    );
     format!(
-        "SELECT json_group_array(json_object(
-             'slug', e.slug, 'reg_open', e.reg_open, 'capacity', e.capacity,
-             'opens_at_ms', e.opens_at_ms, 'closes_at_ms', e.closes_at_ms,
-             'current_version', e.current_version, 'confirm_email', e.confirm_email,
-             'hold_minutes', e.hold_minutes, 'archived_at_ms', e.archived_at_ms,
-             'seated', coalesce(c.seated, 0), 'waiting', coalesce(c.waiting, 0),
-             'last_seq', coalesce(c.last_seq, 0),
-             'next_lapse_ms', (SELECT min(hold_expires_ms) FROM registrations
-                               WHERE event = e.slug AND status = 'pending')))
-         FROM events e LEFT JOIN seat_counts c ON c.event = e.slug
+        "SELECT {ledger} FROM events e LEFT JOIN seat_counts c ON c.event = e.slug
          WHERE e.current_version > 0 AND e.slug IN ({})",
-        vec!["?"; slugs].join(", ")
+        in_list(slugs)
     )
 }
 
@@ -372,7 +373,7 @@ pub struct LedgerRow {
 async fn load(db: &Db, event: &str) -> Result<Option<Stored>, OriginError> {
     let ledgers = db
         .row(
-            &format!("SELECT ({}) AS ledgers", ledgers_query(1)),
+            &format!("SELECT ({}) AS ledgers", ledgers_query(db.engine(), 1)),
             [text(event)],
         )
         .await?
@@ -429,24 +430,21 @@ async fn about_at(db: &Db, event: &str, version: i64) -> Result<Option<EventAbou
     }
     let Some(row) = db
         .row(
-            "SELECT json_extract(draft, '$.event.name') AS name,
-                json_extract(draft, '$.event.timezone') AS timezone,
-                json_extract(draft, '$.event.starts_at') AS starts_at
-             FROM snapshots WHERE event = ? AND version = ?",
+            "SELECT draft FROM snapshots WHERE event = ? AND version = ?",
             [text(event), int(version)],
         )
         .await?
     else {
         return Ok(None);
     };
-    let about = EventAbout {
-        name: row.text("name"),
-        timezone: row.text("timezone"),
-        starts_at: row
-            .text("starts_at")
-            .parse()
-            .map_err(|_| OriginError::Database(format!("event {event} has no valid start")))?,
-    };
+    /// The part of a published draft messages speak of.
+    #[derive(serde::Deserialize)]
+    struct Published {
+        event: EventAbout,
+    }
+    let about = serde_json::from_str::<Published>(&row.text("draft"))
+        .map_err(|e| OriginError::Database(format!("event {event} has no valid snapshot: {e}")))?
+        .event;
     ABOUT.with_borrow_mut(|kept| {
         if kept.len() >= ABOUT_KEPT {
             kept.clear();

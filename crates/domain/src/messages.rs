@@ -65,8 +65,8 @@ impl Notice {
     }
 }
 
-/// The event a message is about.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The event a message is about (read from its published draft's `event`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct EventAbout {
     pub name: String,
     /// An IANA zone name, as the event's draft has it.

@@ -87,6 +87,8 @@ struct AppInner {
     manifest: Manifest,
     router: Router,
     components: HashMap<String, Arc<InstancePool>>,
+    /// Each component's grants, which its instances share.
+    caps: HashMap<String, Arc<ComponentCaps>>,
     links: Links,
     // Kept alive for the app's lifetime: temporary state lives here.
     state: StateFiles,
@@ -200,10 +202,12 @@ impl App {
         let mut failure = None;
         let inner = Arc::new_cyclic(|weak: &Weak<AppInner>| {
             let mut components = HashMap::new();
+            let mut caps = HashMap::new();
             for decl in manifest.components.values() {
                 match component_pool(decl, &variables, &state, &linker, weak, &options) {
-                    Ok(pool) => {
+                    Ok((pool, granted)) => {
                         components.insert(decl.id.clone(), Arc::new(pool));
+                        caps.insert(decl.id.clone(), granted);
                     }
                     Err(e) => {
                         failure.get_or_insert(e.context(format!("component {:?}", decl.id)));
@@ -214,6 +218,7 @@ impl App {
                 router: Router::new(&manifest.http_triggers),
                 manifest: manifest.clone(),
                 components,
+                caps,
                 links: Links::default(),
                 state,
             }
@@ -248,6 +253,26 @@ impl App {
             .components
             .get(component)
             .map_or(0, |p| p.instances_created())
+    }
+
+    /// Leaves every idle PostgreSQL session of `component` for `address`
+    /// inside an open transaction that ran `statement`, as a request that
+    /// trapped between `BEGIN` and `COMMIT` leaves its session under Spin
+    /// 4.1 (its pool hands the session on as it is); says how many.
+    pub async fn leave_postgres_transactions_open(
+        &self,
+        component: &str,
+        address: &str,
+        statement: &str,
+    ) -> Result<usize> {
+        let caps = self
+            .inner
+            .caps
+            .get(component)
+            .with_context(|| format!("no component {component:?}"))?;
+        caps.postgres
+            .leave_transactions_open(address, statement)
+            .await
     }
 
     /// Handles a request from outside the app, as Spin's HTTP trigger does.
@@ -460,7 +485,7 @@ fn component_pool(
     linker: &Linker<InstanceState>,
     app: &Weak<AppInner>,
     options: &AppOptions,
-) -> Result<InstancePool> {
+) -> Result<(InstancePool, Arc<ComponentCaps>)> {
     let kv_defined: HashSet<String> = state.kv.keys().cloned().collect();
     let mut kv: HashMap<String, Arc<dyn KvBackend>> = HashMap::new();
     for label in &decl.key_value_stores {
@@ -482,10 +507,16 @@ fn component_pool(
         .iter()
         .map(|(name, template)| Ok((name.clone(), variables.render(template)?)))
         .collect::<Result<HashMap<_, _>>>()?;
+    // As in Spin, an entry a variable left empty grants nothing rather
+    // than failing: an optional endpoint (such as `database_host`).
     let allowed_hosts = decl
         .allowed_outbound_hosts
         .iter()
-        .map(|entry| AllowedHost::parse(&variables.render(entry)?))
+        .map(|entry| Ok((entry.contains("{{"), variables.render(entry)?)))
+        .filter(|resolved| {
+            !matches!(resolved, Ok((true, r)) if ["", "http://", "https://"].contains(&r.as_str()))
+        })
+        .map(|resolved| resolved.and_then(|(_, r)| AllowedHost::parse(&r)))
         .collect::<Result<Vec<_>>>()?;
     let caps = Arc::new(ComponentCaps {
         id: decl.id.clone(),
@@ -504,6 +535,7 @@ fn component_pool(
     let environment = decl.environment.clone();
     let app = app.clone();
     let clock = options.clock.clone();
+    let granted = caps.clone();
     let new_store: StoreFactory = Arc::new(move || {
         let mut wasi = WasiCtx::builder();
         wasi.inherit_stdout().inherit_stderr();
@@ -526,12 +558,8 @@ fn component_pool(
         };
         Ok(Store::new(engine(), state))
     });
-    Ok(InstancePool::new(
-        pre,
-        new_store,
-        options.reuse,
-        options.request_timeout,
-    ))
+    let pool = InstancePool::new(pre, new_store, options.reuse, options.request_timeout);
+    Ok((pool, granted))
 }
 
 /// Folders preopened for a component, with the temporary copy that glob

@@ -92,6 +92,27 @@ impl PgPools {
         Ok(pool)
     }
 
+    /// Leaves every idle session for `address` (or a new one, if none is
+    /// idle) inside an open transaction that ran `statement`, as a guest
+    /// that trapped between `BEGIN` and `COMMIT` leaves its session under
+    /// Spin 4.1; says how many.
+    pub async fn leave_transactions_open(
+        &self,
+        address: &str,
+        statement: &str,
+    ) -> anyhow::Result<usize> {
+        let pool = self.pool(address, None)?;
+        let mut sessions = Vec::new();
+        for _ in 0..pool.status().available.max(1) {
+            let session = pool.get().await?;
+            session
+                .batch_execute(&format!("BEGIN; {statement}"))
+                .await?;
+            sessions.push(session);
+        }
+        Ok(sessions.len())
+    }
+
     /// A session for `address`: an idle one recycled, or a new one.
     async fn session(
         &self,

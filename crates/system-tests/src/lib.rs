@@ -38,11 +38,25 @@ pub fn dev_manifest() -> PathBuf {
     workspace_root().join("spin.toml")
 }
 
+/// Whether the origins these tests start run on PostgreSQL: with
+/// `EVENTFRONT_TEST_DATABASE=postgres` each gets a database of its own on
+/// the test process's throwaway cluster (`postgres`); otherwise Spin's
+/// SQLite, as `spin up` gives it.
+pub fn origin_on_postgres() -> bool {
+    match std::env::var("EVENTFRONT_TEST_DATABASE").as_deref() {
+        Ok("postgres") => true,
+        Ok("sqlite") | Ok("") | Err(_) => false,
+        Ok(other) => panic!("EVENTFRONT_TEST_DATABASE is `sqlite` or `postgres`, not {other:?}"),
+    }
+}
+
 /// The origin alone on a public route, as in production, with its state in
 /// `state` so that tests can read its database.
 pub struct OriginApp {
     pub app: App,
     pub state: tempfile::TempDir,
+    /// The origin's PostgreSQL database, when it runs on one.
+    postgres: Option<String>,
     /// The origin's wall clock: requests are signed at its time.
     clock: WallClock,
 }
@@ -51,6 +65,16 @@ impl OriginApp {
     /// `deploy/origin.toml`, with test secrets, no edges unless the options
     /// name some, and outbound calls allowed to loopback ports.
     pub async fn start(options: impl FnOnce(AppOptions) -> AppOptions) -> Self {
+        Self::start_on(origin_on_postgres(), options).await
+    }
+
+    /// `start`, on PostgreSQL whatever `EVENTFRONT_TEST_DATABASE` says: for
+    /// what only PostgreSQL has.
+    pub async fn start_on_postgres(options: impl FnOnce(AppOptions) -> AppOptions) -> Self {
+        Self::start_on(true, options).await
+    }
+
+    async fn start_on(on_postgres: bool, options: impl FnOnce(AppOptions) -> AppOptions) -> Self {
         component_wasm("origin");
         let state = tempfile::tempdir().unwrap();
         let mut base = AppOptions::new(workspace_root().join("deploy/origin.toml"))
@@ -61,10 +85,24 @@ impl OriginApp {
             .variable("edge_hosts", "http://127.0.0.1:*")
             .variable("public_url", "https://events.example.test");
         base.state_dir = Some(state.path().join("state"));
+        let postgres = if on_postgres {
+            let url = postgres::database().await;
+            base = base
+                .variable("database_url", &url)
+                .variable("database_host", "postgres://127.0.0.1:*");
+            Some(url)
+        } else {
+            None
+        };
         let options = options(base);
         let clock = options.clock.clone();
         let app = App::start(options).await.expect("the origin starts");
-        Self { app, state, clock }
+        Self {
+            app,
+            state,
+            postgres,
+            clock,
+        }
     }
 
     /// Sends `request` signed as an edge would sign it, at the time on the
@@ -100,39 +138,136 @@ impl OriginApp {
         assert_eq!(published.status(), 201, "{:?}", published.body());
     }
 
-    /// A connection of the test's own to the origin's database.
-    pub fn database(&self) -> rusqlite::Connection {
+    /// The rows `sql` gives on the origin's database (whichever engine it
+    /// runs on), each cell as JSON: integers, text or null.
+    pub async fn rows(&self, sql: &str) -> Vec<Vec<serde_json::Value>> {
+        use serde_json::Value;
+        match &self.postgres {
+            Some(url) => {
+                let client = postgres::client(url).await;
+                let rows = client.query(sql, &[]).await.expect(sql);
+                rows.iter()
+                    .map(|row| {
+                        (0..row.len())
+                            .map(|i| {
+                                use tokio_postgres::types::Type;
+                                match *row.columns()[i].type_() {
+                                    Type::INT8 => row.get::<_, Option<i64>>(i).into(),
+                                    Type::INT4 => row.get::<_, Option<i32>>(i).into(),
+                                    Type::BOOL => row.get::<_, Option<bool>>(i).into(),
+                                    _ => row.get::<_, Option<String>>(i).into(),
+                                }
+                            })
+                            .collect()
+                    })
+                    .collect()
+            }
+            None => {
+                let db = self.sqlite();
+                let mut statement = db.prepare(sql).expect(sql);
+                let columns = statement.column_count();
+                statement
+                    .query_map([], |r| {
+                        (0..columns)
+                            .map(|i| {
+                                Ok(match r.get_ref(i)? {
+                                    rusqlite::types::ValueRef::Integer(n) => Value::from(n),
+                                    rusqlite::types::ValueRef::Text(t) => {
+                                        Value::from(String::from_utf8_lossy(t).into_owned())
+                                    }
+                                    rusqlite::types::ValueRef::Real(f) => Value::from(f),
+                                    _ => Value::Null,
+                                })
+                            })
+                            .collect()
+                    })
+                    .expect(sql)
+                    .collect::<Result<_, _>>()
+                    .expect(sql)
+            }
+        }
+    }
+
+    /// Runs `sql` on the origin's database, as something outside the
+    /// origin changing it.
+    pub async fn execute(&self, sql: &str) {
+        match &self.postgres {
+            Some(url) => {
+                postgres::client(url)
+                    .await
+                    .batch_execute(sql)
+                    .await
+                    .expect(sql);
+            }
+            None => {
+                self.sqlite().execute_batch(sql).expect(sql);
+            }
+        }
+    }
+
+    /// Takes the origin's write lock from outside, as a long transaction
+    /// of another instance would, until the returned lock is dropped.
+    pub async fn hold_write_lock(&self) -> WriteLock {
+        match &self.postgres {
+            Some(url) => {
+                let client = postgres::client(url).await;
+                client
+                    .batch_execute(&format!(
+                        "BEGIN; SELECT pg_advisory_xact_lock({ORIGIN_PG_WRITE_LOCK})"
+                    ))
+                    .await
+                    .unwrap();
+                WriteLock::Postgres(client)
+            }
+            None => {
+                let db = self.sqlite();
+                db.execute_batch("BEGIN IMMEDIATE").unwrap();
+                WriteLock::Sqlite(db)
+            }
+        }
+    }
+
+    /// The origin's PostgreSQL database, when it runs on one.
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.postgres.as_deref()
+    }
+
+    fn sqlite(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(self.state.path().join("state/sqlite_db.db")).unwrap()
     }
 
     /// Every row of every table, for before/after comparisons.
-    pub fn dump(&self) -> Vec<String> {
-        let db = self.database();
-        let tables: Vec<String> = db
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+    pub async fn dump(&self) -> Vec<String> {
+        let tables = if self.postgres.is_some() {
+            "SELECT table_name FROM information_schema.tables
+             WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1"
+        } else {
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+        };
         let mut out = Vec::new();
-        for table in tables {
-            let mut stmt = db
-                .prepare(&format!("SELECT * FROM \"{table}\" ORDER BY 1"))
-                .unwrap();
-            let columns = stmt.column_count();
-            let rows = stmt
-                .query_map([], |r| {
-                    let cells: Vec<String> = (0..columns)
-                        .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
-                        .collect();
-                    Ok(format!("{table}: {}", cells.join(" | ")))
-                })
-                .unwrap();
-            out.extend(rows.map(Result::unwrap));
+        for table in self.rows(tables).await {
+            let table = table[0].as_str().expect("a table name").to_string();
+            for row in self
+                .rows(&format!("SELECT * FROM \"{table}\" ORDER BY 1"))
+                .await
+            {
+                let cells: Vec<String> = row.iter().map(ToString::to_string).collect();
+                out.push(format!("{table}: {}", cells.join(" | ")));
+            }
         }
         out
     }
+}
+
+/// The advisory lock every write transaction of the origin takes on
+/// PostgreSQL (`PG_WRITE_LOCK` in components/origin/src/db.rs).
+const ORIGIN_PG_WRITE_LOCK: i64 = 0x6576_656e_7466_726f;
+
+/// The origin's write lock held by a test, released (its transaction
+/// rolled back with its connection) when dropped.
+pub enum WriteLock {
+    Sqlite(rusqlite::Connection),
+    Postgres(tokio_postgres::Client),
 }
 
 /// An edge alone, as in production: its own KV, its origin at `origin_url`,

@@ -340,16 +340,17 @@ async fn holds_are_taken_in_submission_order_under_a_concurrent_burst() {
 
     // In submission order, as the origin decided them: the first five
     // hold the seats, the rest wait in line behind them.
-    let db = origin.database();
-    let held: Vec<(String, i64, i64)> = db
-        .prepare(
+    let held: Vec<(String, i64, i64)> = origin
+        .rows(
             "SELECT email, seq, holds_seat FROM registrations WHERE status = 'pending' ORDER BY seq",
         )
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+        .await
+        .into_iter()
+        .map(|r| {
+            let int = |i: usize| r[i].as_i64().unwrap();
+            (r[0].as_str().unwrap().to_string(), int(1), int(2))
+        })
+        .collect();
     assert_eq!(held.len(), 24);
     let seqs: Vec<i64> = held.iter().map(|h| h.1).collect();
     assert_eq!(seqs, (1..=24).collect::<Vec<_>>());
@@ -413,31 +414,20 @@ async fn a_lapsed_hold_expires_and_frees_its_seat_as_if_on_time() {
     assert_eq!(listed(&origin, "a@example.com").await["status"], "expired");
     assert_eq!(listed(&origin, "b@example.com").await["status"], "expired");
     // Expired holds hold nothing, and the counts decisions read agree.
-    let db = origin.database();
-    let (kept, counted): ((i64, i64), (i64, i64)) = (
-        db.query_row("SELECT seated, waiting FROM seat_counts", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .unwrap(),
-        db.query_row(
-            "SELECT sum(holds_seat = 1 AND status IN ('pending', 'confirmed')),
-                 sum(holds_seat = 0 AND status IN ('pending', 'waitlisted'))
+    let kept = origin.rows("SELECT seated, waiting FROM seat_counts").await;
+    let counted = origin
+        .rows(
+            "SELECT count(*) FILTER (WHERE holds_seat = 1 AND status IN ('pending', 'confirmed')),
+                 count(*) FILTER (WHERE holds_seat = 0 AND status IN ('pending', 'waitlisted'))
              FROM registrations",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .unwrap(),
-    );
+        .await;
     assert_eq!(kept, counted);
-    assert_eq!(kept, (1, 0), "C holds the one seat");
-    let seated_expired: i64 = db
-        .query_row(
-            "SELECT count(*) FROM registrations WHERE status = 'expired' AND holds_seat = 1",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(seated_expired, 0);
+    assert_eq!(kept, [[1, 0]], "C holds the one seat");
+    let seated_expired = origin
+        .rows("SELECT count(*) FROM registrations WHERE status = 'expired' AND holds_seat = 1")
+        .await;
+    assert_eq!(seated_expired, [[0]]);
 
     // Each expired at the end of its own hold, not when it was noticed.
     for who in ["a@example.com", "b@example.com"] {

@@ -1376,15 +1376,13 @@ async fn endless_bodies_are_cut_off_at_each_routes_limit() {
 async fn an_agenda_published_before_it_named_its_speakers_still_names_them() {
     let t = topology(&["eu"], "60").await;
     first_draft_session(&t.origin).await; // the origin has seeded the demo
-    let db = t.origin.database();
-    let bundle: String = db
-        .query_row(
-            "SELECT bundle FROM snapshots WHERE event = ?1 AND version = 1",
-            [DEMO],
-            |row| row.get(0),
-        )
-        .unwrap();
-    let mut snapshot: Value = serde_json::from_str(&bundle).unwrap();
+    let bundle = t
+        .origin
+        .rows(&format!(
+            "SELECT bundle FROM snapshots WHERE event = '{DEMO}' AND version = 1"
+        ))
+        .await;
+    let mut snapshot: Value = serde_json::from_str(bundle[0][0].as_str().unwrap()).unwrap();
     for (doc, field) in [("sessions", "speakers"), ("event", "days")] {
         let mut body: Value =
             serde_json::from_str(snapshot["docs"][doc]["body"].as_str().unwrap()).unwrap();
@@ -1395,11 +1393,12 @@ async fn an_agenda_published_before_it_named_its_speakers_still_names_them() {
             "body": body,
         });
     }
-    db.execute(
-        "UPDATE snapshots SET bundle = ?1 WHERE event = ?2 AND version = 1",
-        (snapshot.to_string(), DEMO),
-    )
-    .unwrap();
+    t.origin
+        .execute(&format!(
+            "UPDATE snapshots SET bundle = '{}' WHERE event = '{DEMO}' AND version = 1",
+            snapshot.to_string().replace('\'', "''")
+        ))
+        .await;
 
     let edge = &t.edges[0].app;
     let whole = body_json(&edge.get(&format!("/api/events/{DEMO}/sessions")).await);

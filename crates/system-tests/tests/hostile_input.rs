@@ -192,7 +192,7 @@ async fn outside_input_is_answered_or_refused_as_problem_json_and_refusals_write
 
     let mut runner = TestRunner::deterministic();
     let strategy = case();
-    let mut before = t.origin.dump();
+    let mut before = t.origin.dump().await;
     let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
     for n in 0..CASES {
         let case = strategy.new_tree(&mut runner).unwrap().current();
@@ -230,7 +230,7 @@ async fn outside_input_is_answered_or_refused_as_problem_json_and_refusals_write
             response.body()
         );
         assert!(status < 500, "{what}");
-        let after = t.origin.dump();
+        let after = t.origin.dump().await;
         if status >= 400 {
             assert_eq!(
                 response.headers().get("content-type").map(|v| v.as_bytes()),

@@ -120,12 +120,9 @@ async fn the_outbox_survives_a_provider_that_is_down_and_delivers_each_message_o
     // The provider is back and the backoff has passed (moved in the
     // database, not slept): the next write sends everything that is due.
     provider.status.store(200, Ordering::SeqCst);
-    let db = origin.database();
-    db.execute(
-        "UPDATE outbox SET next_try_ms = 0 WHERE state = 'failed'",
-        [],
-    )
-    .unwrap();
+    origin
+        .execute("UPDATE outbox SET next_try_ms = 0 WHERE state = 'failed'")
+        .await;
     assert_eq!(register(&origin, "k3", "three@example.com").await, 201);
     let sent = outbox_until(&origin, "all sent", |m| {
         m.len() == 3 && m.iter().all(|m| m["state"] == "sent")

@@ -109,7 +109,7 @@ async fn publish_notifies_every_edge_concurrently_signed_and_records_acks() {
         assert!(notices[0].0, "the notice is signed with the shared secret");
         assert_eq!(notices[0].1, json!({"slug": "conf", "version": 1}));
     }
-    let recorded = origin.dump();
+    let recorded = origin.dump().await;
     assert!(
         recorded
             .iter()

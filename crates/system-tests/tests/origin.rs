@@ -23,7 +23,10 @@ fn event_body(capacity: Value) -> Value {
 
 /// An origin with a published event `conf` of the given capacity.
 async fn origin_with_event(capacity: Value) -> OriginApp {
-    let origin = OriginApp::start(|o| o).await;
+    with_event(OriginApp::start(|o| o).await, capacity).await
+}
+
+async fn with_event(origin: OriginApp, capacity: Value) -> OriginApp {
     assert_eq!(
         origin
             .admin("PUT", EVENT, Some(event_body(capacity)))
@@ -114,9 +117,13 @@ async fn only_signed_requests_are_answered() {
         parts,
         Bytes::from(r#"{"name":"Eve","email":"eve@example.com"}"#),
     );
-    let before = origin.dump();
+    let before = origin.dump().await;
     assert_eq!(origin.app.send(tampered).await.status(), 401);
-    assert_eq!(before, origin.dump(), "a refused request changes nothing");
+    assert_eq!(
+        before,
+        origin.dump().await,
+        "a refused request changes nothing"
+    );
 }
 
 #[tokio::test]
@@ -221,7 +228,7 @@ async fn drafts_are_validated_whole_and_bad_input_changes_nothing() {
         200
     );
 
-    let before = origin.dump();
+    let before = origin.dump().await;
     let bad_session = origin
         .admin(
             "PUT",
@@ -279,7 +286,7 @@ async fn drafts_are_validated_whole_and_bad_input_changes_nothing() {
         )
         .await;
     assert_eq!(bad_import.status(), 422);
-    assert_eq!(before, origin.dump(), "nothing was written");
+    assert_eq!(before, origin.dump().await, "nothing was written");
 }
 
 #[tokio::test]
@@ -509,25 +516,20 @@ async fn idempotency_records_expire_after_a_day() {
         201
     );
     // Age the record past its day, as a clock 25 hours on would.
-    let db = rusqlite::Connection::open(origin.state.path().join("state/sqlite_db.db")).unwrap();
-    let aged = db
-        .execute(
-            "UPDATE idempotency SET created_ms = 946684800000 WHERE key = 'old-key'",
-            [],
-        )
-        .unwrap();
-    assert_eq!(aged, 1);
+    origin
+        .execute("UPDATE idempotency SET created_ms = 946684800000 WHERE key = 'old-key'")
+        .await;
+    let aged = origin
+        .rows("SELECT count(*) FROM idempotency WHERE created_ms = 946684800000")
+        .await;
+    assert_eq!(aged, [[1]]);
     // A new request under the old key is a new request, not a misuse.
     let reused = register(&origin, "old-key", "grace@example.com").await;
     assert_eq!(reused.status(), 201, "{:?}", reused.body());
-    let left: i64 = db
-        .query_row(
-            "SELECT count(*) FROM idempotency WHERE created_ms < 978307200000",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(left, 0, "the expired record is gone");
+    let left = origin
+        .rows("SELECT count(*) FROM idempotency WHERE created_ms < 978307200000")
+        .await;
+    assert_eq!(left, [[0]], "the expired record is gone");
 }
 
 #[tokio::test]
@@ -588,7 +590,7 @@ async fn cancelling_promotes_the_next_in_line_and_is_harmless_twice() {
     let still_waiting = body_json(&manage(&third["id"], &third["manage_token"], "GET").await);
     assert_eq!(still_waiting["position"], 1);
 
-    let before = origin.dump();
+    let before = origin.dump().await;
     let again = manage(&first["id"], &first["manage_token"], "DELETE").await;
     assert_eq!(
         (
@@ -597,7 +599,11 @@ async fn cancelling_promotes_the_next_in_line_and_is_harmless_twice() {
         ),
         (200, Some("cancelled"))
     );
-    assert_eq!(before, origin.dump(), "the second cancel changed nothing");
+    assert_eq!(
+        before,
+        origin.dump().await,
+        "the second cancel changed nothing"
+    );
     let audit = body_json(&origin.admin("GET", &format!("{EVENT}/audit"), None).await);
     // Newest first: the promotion, then the cancellation that caused it.
     assert_eq!(audit["entries"][0]["action"], "registration.promoted");
@@ -766,7 +772,7 @@ async fn every_change_to_a_registration_writes_its_message() {
 #[tokio::test]
 async fn bad_registrations_are_refused_and_change_nothing() {
     let origin = origin_with_event(json!(5)).await;
-    let before = origin.dump();
+    let before = origin.dump().await;
     let cases: Vec<(http::Request<Bytes>, u16)> = vec![
         (register_request("k", "", "not-an-email"), 422),
         (
@@ -826,7 +832,7 @@ async fn bad_registrations_are_refused_and_change_nothing() {
             "application/problem+json"
         );
     }
-    assert_eq!(before, origin.dump());
+    assert_eq!(before, origin.dump().await);
 
     let mut closed = event_body(json!(5));
     closed["registration"]["open"] = json!(false);
@@ -995,25 +1001,20 @@ async fn concurrent_registrations_and_cancellations_decide_as_one_by_one() {
     assert!(seated_after_waiting.is_subset(&promoted_once));
 
     // The counts decisions read, kept by triggers, are the counted ones.
-    let db = origin.database();
-    let per_event = |sql: &str| -> Vec<(String, i64, i64, i64)> {
-        db.prepare(sql)
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
-    };
-    let kept = per_event("SELECT event, seated, waiting, last_seq FROM seat_counts ORDER BY event");
-    let counted = per_event(
-        "SELECT event,
-             sum(holds_seat = 1 AND status IN ('pending', 'confirmed')),
-             sum(holds_seat = 0 AND status IN ('pending', 'waitlisted')),
-             max(seq)
-         FROM registrations GROUP BY event ORDER BY event",
-    );
+    let kept = origin
+        .rows("SELECT event, seated, waiting, last_seq FROM seat_counts ORDER BY event")
+        .await;
+    let counted = origin
+        .rows(
+            "SELECT event,
+                 count(*) FILTER (WHERE holds_seat = 1 AND status IN ('pending', 'confirmed')),
+                 count(*) FILTER (WHERE holds_seat = 0 AND status IN ('pending', 'waitlisted')),
+                 max(seq)
+             FROM registrations GROUP BY event ORDER BY event",
+        )
+        .await;
     assert_eq!(kept, counted);
-    assert_eq!((kept[0].1, kept[0].2, kept[0].3), (20, 20, 60));
+    assert_eq!(kept[0][1..], [20, 20, 60]);
 }
 
 #[tokio::test]
@@ -1066,21 +1067,13 @@ async fn added_seats_promote_the_line_in_order_before_any_newcomer() {
     assert_eq!(late["position"], 1);
 }
 
-/// Holds SQLite's write lock from outside, as a long transaction of
-/// another instance would.
-fn hold_write_lock(origin: &OriginApp) -> rusqlite::Connection {
-    let db = rusqlite::Connection::open(origin.state.path().join("state/sqlite_db.db")).unwrap();
-    db.execute_batch("BEGIN IMMEDIATE").unwrap();
-    db
-}
-
 #[tokio::test]
 async fn a_replay_never_waits_for_the_lock_and_a_long_wait_is_refused_safely() {
     let origin = origin_with_event(json!(10)).await;
     let first = register(&origin, "first", "ada@example.com").await;
     assert_eq!(first.status(), 201);
 
-    let holder = hold_write_lock(&origin);
+    let holder = origin.hold_write_lock().await;
     // Were the replay queued for the lock, it would wait out its budget
     // and be refused: the lock is held throughout.
     let replay = register(&origin, "first", "ada@example.com").await;
@@ -1095,15 +1088,11 @@ async fn a_replay_never_waits_for_the_lock_and_a_long_wait_is_refused_safely() {
         refused.headers()["content-type"],
         "application/problem+json"
     );
-    let stored: i64 = holder
-        .query_row(
-            "SELECT count(*) FROM idempotency WHERE key = 'second'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(stored, 0, "nothing was written for the refused key");
-    holder.execute_batch("ROLLBACK").unwrap();
+    let stored = origin
+        .rows("SELECT count(*) FROM idempotency WHERE key = 'second'")
+        .await;
+    assert_eq!(stored, [[0]], "nothing was written for the refused key");
+    drop(holder);
 
     let retried = register(&origin, "second", "grace@example.com").await;
     assert_eq!(retried.status(), 201);
@@ -1142,4 +1131,45 @@ async fn the_registration_window_is_kept_by_instant() {
     republish(&origin, settings).await;
     let late = register(&origin, "late", "late@example.com").await;
     assert_eq!(late.status(), 409, "{:?}", late.body());
+}
+
+#[tokio::test]
+async fn a_transaction_a_trapped_request_left_open_reaches_no_later_request() {
+    let origin = with_event(OriginApp::start_on_postgres(|o| o).await, json!(10)).await;
+    assert_eq!(
+        register(&origin, "k0", "p0@example.com").await.status(),
+        201
+    );
+    // Every idle session of the origin's pool is left inside a transaction
+    // that wrote an audit entry, as a request that trapped between BEGIN
+    // and COMMIT leaves its session under Spin.
+    let url = origin.postgres_url().unwrap().to_string();
+    let left_open = origin
+        .app
+        .leave_postgres_transactions_open(
+            "origin",
+            &url,
+            "INSERT INTO audit (at, actor, action, event, detail) VALUES ('-', 'trapped', 'leaked', 'conf', '{}')",
+        )
+        .await
+        .unwrap();
+    assert!(left_open >= 1);
+    for i in 1..=5 {
+        let key = format!("k{i}");
+        let answer = register(&origin, &key, &format!("p{i}@example.com")).await;
+        assert_eq!(answer.status(), 201, "{:?}", answer.body());
+    }
+    let audit = body_json(&origin.admin("GET", &format!("{EVENT}/audit"), None).await);
+    assert!(!audit.to_string().contains("trapped"), "{audit}");
+    // From outside: every registration committed, the leaked write never.
+    assert_eq!(
+        origin.rows("SELECT count(*) FROM registrations").await,
+        [[6]]
+    );
+    assert_eq!(
+        origin
+            .rows("SELECT count(*) FROM audit WHERE actor = 'trapped'")
+            .await,
+        [[0]]
+    );
 }

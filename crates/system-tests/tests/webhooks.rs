@@ -134,12 +134,8 @@ async fn registration_events_reach_the_organizers_webhook_signed_and_retried() {
     // database, not slept): the next write sends everything due.
     hook.status.store(200, Ordering::SeqCst);
     origin
-        .database()
-        .execute(
-            "UPDATE outbox SET next_try_ms = 0 WHERE state = 'failed'",
-            [],
-        )
-        .unwrap();
+        .execute("UPDATE outbox SET next_try_ms = 0 WHERE state = 'failed'")
+        .await;
     register(&origin, "w3", "three@example.com").await;
     let started = Instant::now();
     let sent = loop {
@@ -189,15 +185,12 @@ async fn registration_events_reach_the_organizers_webhook_signed_and_retried() {
     assert_eq!(promoted["data"]["registration"]["email"], "two@example.com");
 
     // Never in a published document (what edges get), never shown back.
-    let db = origin.database();
-    let leaked: i64 = db
-        .query_row(
-            "SELECT count(*) FROM snapshots WHERE bundle LIKE ?1 OR draft LIKE ?1",
-            [format!("%{SECRET}%")],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(leaked, 0);
+    let leaked = origin
+        .rows(&format!(
+            "SELECT count(*) FROM snapshots WHERE bundle LIKE '%{SECRET}%' OR draft LIKE '%{SECRET}%'"
+        ))
+        .await;
+    assert_eq!(leaked, [[0]]);
     assert!(!webhook_state(&origin).await.to_string().contains(SECRET));
 
     // Removed: nothing more is sent.
