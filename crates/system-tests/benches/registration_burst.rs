@@ -39,6 +39,11 @@
 //!   REG_BENCH_MODE=spin cargo bench -p system-tests --bench registration_burst
 //!     (or `-- --spin`) under `spin up` (Spin 4.1+ on the PATH), each run a
 //!     `spin up` in its own process group with its own state directory.
+//! The origin's database is Spin's SQLite and then, in the same run, a
+//! PostgreSQL: a throwaway cluster on loopback (`system_tests::postgres`,
+//! on the same cores), a fresh database per run, the origin pointed at it
+//! by `database_url` as operators point theirs; `REG_BENCH_DATABASES`
+//! (default `sqlite,postgres`) picks them.
 //! `REG_BENCH_SECS` (default 8, as `wrk -d 8`) sets each run's length,
 //! `REG_BENCH_RUNS` (default 3) the runs per case, the median by
 //! throughput printed; `REG_BENCH_CLIENTS` (default `1,16,64,256`) the
@@ -160,12 +165,20 @@ struct Served {
     _state: tempfile::TempDir,
 }
 
-async fn serve(mode: &Mode) -> Served {
+async fn serve(mode: &Mode, database: Database) -> Served {
     let state = tempfile::tempdir().unwrap();
+    let mut variables: Vec<(&str, String)> = VARIABLES
+        .iter()
+        .map(|(name, value)| (*name, value.to_string()))
+        .collect();
+    if database == Database::Postgres {
+        variables.push(("database_url", system_tests::postgres::database().await));
+        variables.push(("database_host", "postgres://127.0.0.1:*".into()));
+    }
     let (addr, app, server, spin_up) = match mode {
         Mode::Host => {
             let mut options = AppOptions::new(dev_manifest());
-            for (name, value) in VARIABLES {
+            for (name, value) in &variables {
                 options = options.variable(name, value);
             }
             options.state_dir = Some(state.path().join("state"));
@@ -193,7 +206,7 @@ async fn serve(mode: &Mode) -> Served {
                 .arg(state.path().join("state"))
                 .stdout(Stdio::null())
                 .process_group(0);
-            for (name, value) in VARIABLES {
+            for (name, value) in &variables {
                 command.env(format!("SPIN_VARIABLE_{}", name.to_uppercase()), value);
             }
             let up = SpinUp(
@@ -514,6 +527,23 @@ struct Case {
     clients: usize,
     fault: Option<LinkFault>,
     confirming: bool,
+    database: Database,
+}
+
+/// The origin's database for a case.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Database {
+    Sqlite,
+    Postgres,
+}
+
+impl Database {
+    fn name(self) -> &'static str {
+        match self {
+            Database::Sqlite => "SQLite",
+            Database::Postgres => "PostgreSQL",
+        }
+    }
 }
 
 /// `runs` runs of one case, each on a fresh app, slowest first.
@@ -533,8 +563,9 @@ async fn run(mode: &Mode, case: Case, duration: Duration) -> Run {
         clients,
         fault,
         confirming,
+        database,
     } = case;
-    let served = serve(mode).await;
+    let served = serve(mode, database).await;
     let mut setup = Client::new(served.addr);
     let event = json!({
         "name": "Burst", "timezone": "UTC",
@@ -802,41 +833,57 @@ async fn main() {
             .collect(),
         Err(_) => CLIENTS.to_vec(),
     };
-    for clients in cases {
-        let case = Case {
-            clients,
+    let databases: Vec<Database> = std::env::var("REG_BENCH_DATABASES")
+        .unwrap_or_else(|_| "sqlite,postgres".into())
+        .split(',')
+        .map(|name| match name.trim() {
+            "sqlite" => Database::Sqlite,
+            "postgres" => Database::Postgres,
+            other => panic!("REG_BENCH_DATABASES lists sqlite and postgres, not {other:?}"),
+        })
+        .collect();
+    for &database in &databases {
+        println!("\norigin on {}", database.name());
+        for &clients in &cases {
+            let case = Case {
+                clients,
+                fault: None,
+                confirming: false,
+                database,
+            };
+            print(
+                &clients.to_string(),
+                &runs_by_throughput(&mode, case, duration, runs).await,
+            );
+        }
+        // The default for new events: every answer a 202, each registration
+        // held with its seat or place for its address to confirm.
+        let confirming = Case {
+            clients: 64,
             fault: None,
-            confirming: false,
+            confirming: true,
+            database,
         };
-        print(
-            &clients.to_string(),
-            &runs_by_throughput(&mode, case, duration, runs).await,
-        );
+        let done = runs_by_throughput(&mode, confirming, duration, runs).await;
+        print("64 ✉", &done);
+        if let Some(lapse) = &done[done.len() / 2].after_lapse {
+            let f = &lapse.figures;
+            println!(
+                "  then the clock moved past the {HOLD_MINUTES}-minute hold, the same load: \
+                 {:.0} reg/s, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms; {} holds expired, \
+                 {} of {CAPACITY} seats held",
+                f.per_second,
+                ms(f.p50),
+                ms(f.p99),
+                ms(f.max),
+                lapse.expired,
+                lapse.seated
+            );
+        }
     }
-    // The default for new events: every answer a 202, each registration
-    // held with its seat or place for its address to confirm.
-    let confirming = Case {
-        clients: 64,
-        fault: None,
-        confirming: true,
-    };
-    println!("\n64 clients, the event confirming addresses by email (the default for new events)");
-    let done = runs_by_throughput(&mode, confirming, duration, runs).await;
-    print("64 ✉", &done);
-    if let Some(lapse) = &done[done.len() / 2].after_lapse {
-        let f = &lapse.figures;
-        println!(
-            "  then the clock moved past the {HOLD_MINUTES}-minute hold, the same load: \
-             {:.0} reg/s, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms; {} holds expired, \
-             {} of {CAPACITY} seats held",
-            f.per_second,
-            ms(f.p50),
-            ms(f.p99),
-            ms(f.max),
-            lapse.expired,
-            lapse.seated
-        );
-    }
+    println!(
+        "\n64 ✉: 64 clients, the event confirming addresses by email (the default for new events)"
+    );
     if matches!(mode, Mode::Host) {
         link_cases(&mode, duration, runs).await;
     }
@@ -862,6 +909,7 @@ async fn link_cases(mode: &Mode, duration: Duration, runs: usize) {
             clients: LINK_CLIENTS,
             fault: Some(fault),
             confirming: false,
+            database: Database::Sqlite,
         };
         let done = runs_by_throughput(mode, case, duration, runs).await;
         let median = &done[runs / 2];
