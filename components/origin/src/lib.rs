@@ -1,5 +1,6 @@
 //! The origin: Eventfront's source of truth. It owns every event, session,
-//! speaker and registration in Spin's `default` SQLite database and answers
+//! speaker and registration in Spin's `default` SQLite database (or the
+//! PostgreSQL database `database_url` names, see `db`) and answers
 //! the edges. This file is the Spin glue; the work is in the modules.
 
 mod admin;
