@@ -17,6 +17,8 @@ fn migrations_up_to(version: usize) -> Vec<String> {
         std::fs::read_dir(workspace_root().join("components/origin/migrations"))
             .unwrap()
             .map(|entry| entry.unwrap().path())
+            // SQLite's steps; PostgreSQL's are in a folder of their own.
+            .filter(|path| path.extension().is_some_and(|e| e == "sql"))
             .collect();
     files.sort();
     files
