@@ -103,36 +103,55 @@ struct Redis {
 }
 
 impl Redis {
+    /// On a free port; a port another test took in the meantime makes
+    /// this server exit, and another port is tried.
     fn start() -> Self {
-        Self::start_on(free_loopback_addr().port())
+        (0..5)
+            .find_map(|_| Self::try_start_on(free_loopback_addr().port()))
+            .expect("redis-server starts on a free port")
     }
 
     fn start_on(port: u16) -> Self {
-        let child = std::process::Command::new("redis-server")
+        Self::try_start_on(port).expect("redis-server starts on its port")
+    }
+
+    /// A server on `port` once it answers PING, or `None` if it exited
+    /// first (the port was taken).
+    fn try_start_on(port: u16) -> Option<Self> {
+        let mut child = std::process::Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("redis-server is installed (scripts/test installs it)");
         let started = std::time::Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        // Whatever answers must be this server, not another listener.
+        while cli(port, &["PING"]) != "PONG" {
+            if child.try_wait().ok().flatten().is_some() {
+                return None;
+            }
             assert!(
                 started.elapsed() < std::time::Duration::from_secs(10),
                 "redis-server started"
             );
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        Self { child, port }
+        Some(Self { child, port })
     }
 
     fn cli(&self, args: &[&str]) -> String {
-        let out = std::process::Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
-            .args(args)
-            .output()
-            .expect("redis-cli is installed");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        cli(self.port, args)
     }
+}
+
+/// What `redis-cli` prints for `args` against the server on `port`.
+fn cli(port: u16, args: &[&str]) -> String {
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .output()
+        .expect("redis-cli is installed");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 impl Drop for Redis {
