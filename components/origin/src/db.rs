@@ -125,9 +125,10 @@ fn to_pg(value: Value) -> pg::ParameterValue {
 
 /// A PostgreSQL value as the SQLite value the origin reads: booleans as 0
 /// and 1 (as SQLite gives them), whole decimals (`sum`) as integers, JSON
-/// as its text.
-fn from_pg(value: pg::DbValue) -> Value {
-    match value {
+/// as its text. A type the origin never reads (a `json` column not cast to
+/// text, a date) is an error, not a silent null.
+fn from_pg(value: pg::DbValue) -> Result<Value, OriginError> {
+    Ok(match value {
         pg::DbValue::Boolean(b) => Value::Integer(i64::from(b)),
         pg::DbValue::Int8(i) => Value::Integer(i64::from(i)),
         pg::DbValue::Int16(i) => Value::Integer(i64::from(i)),
@@ -143,8 +144,13 @@ fn from_pg(value: pg::DbValue) -> Value {
             .map(Value::Integer)
             .or_else(|_| d.parse().map(Value::Real))
             .unwrap_or(Value::Text(d)),
-        _ => Value::Null,
-    }
+        pg::DbValue::DbNull => Value::Null,
+        other => {
+            return Err(OriginError::Database(format!(
+                "a column of a type the origin does not read: {other:?}"
+            )));
+        }
+    })
 }
 
 /// `sql` with SQLite's `?` placeholders numbered as PostgreSQL's `$1`,
@@ -340,7 +346,7 @@ impl Db {
                 while let Some(values) = stream.next().await {
                     rows.push(Row {
                         columns: columns.clone(),
-                        values: values.into_iter().map(from_pg).collect(),
+                        values: values.into_iter().map(from_pg).collect::<Result<_, _>>()?,
                     });
                 }
                 outcome
@@ -518,7 +524,7 @@ mod tests {
 
     #[test]
     fn postgres_values_read_as_sqlite_gives_them() {
-        let read = |v| match from_pg(v) {
+        let read = |v| match from_pg(v).unwrap() {
             Value::Integer(i) => format!("int {i}"),
             Value::Real(f) => format!("real {f}"),
             Value::Text(s) => format!("text {s}"),
@@ -531,6 +537,7 @@ mod tests {
         assert_eq!(read(pg::DbValue::Decimal("1.5".into())), "real 1.5");
         assert_eq!(read(pg::DbValue::Jsonb(b"[1]".to_vec())), "text [1]");
         assert_eq!(read(pg::DbValue::DbNull), "null");
+        assert!(from_pg(pg::DbValue::Unsupported(b"{}".to_vec())).is_err());
     }
 
     #[test]

@@ -54,10 +54,11 @@ pub async fn settled(
     event: &str,
     now: jiff::Timestamp,
 ) -> Result<Option<Stored>, OriginError> {
-    let Some(stored) = load(db, event).await? else {
+    let Some(mut stored) = load(db, event).await? else {
         return Ok(None);
     };
-    settle_stored(db, event, stored, now).await.map(Some)
+    expire_lapsed(db, event, &mut stored, now).await?;
+    Ok(Some(stored))
 }
 
 /// `settled` for a ledger the caller read itself (see `ledgers_query`).
@@ -67,17 +68,8 @@ pub async fn settled_from(
     now: jiff::Timestamp,
 ) -> Result<Stored, OriginError> {
     let event = row.slug.clone();
-    let stored = stored(db, row).await?;
-    settle_stored(db, &event, stored, now).await
-}
-
-async fn settle_stored(
-    db: &Db,
-    event: &str,
-    mut stored: Stored,
-    now: jiff::Timestamp,
-) -> Result<Stored, OriginError> {
-    expire_lapsed(db, event, &mut stored, now).await?;
+    let mut stored = stored(db, row).await?;
+    expire_lapsed(db, &event, &mut stored, now).await?;
     Ok(stored)
 }
 

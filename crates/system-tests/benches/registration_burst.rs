@@ -172,8 +172,7 @@ async fn serve(mode: &Mode, database: Database) -> Served {
         .map(|(name, value)| (*name, value.to_string()))
         .collect();
     if database == Database::Postgres {
-        variables.push(("database_url", system_tests::postgres::database().await));
-        variables.push(("database_host", "postgres://127.0.0.1:*".into()));
+        variables.extend(system_tests::postgres::origin_variables().await);
     }
     let (addr, app, server, spin_up) = match mode {
         Mode::Host => {

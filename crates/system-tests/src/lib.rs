@@ -86,10 +86,8 @@ impl OriginApp {
             .variable("public_url", "https://events.example.test");
         base.state_dir = Some(state.path().join("state"));
         let postgres = if on_postgres {
-            let url = postgres::database().await;
-            base = base
-                .variable("database_url", &url)
-                .variable("database_host", "postgres://127.0.0.1:*");
+            let [(url_name, url), (host_name, host)] = postgres::origin_variables().await;
+            base = base.variable(url_name, &url).variable(host_name, host);
             Some(url)
         } else {
             None

@@ -52,6 +52,15 @@ pub async fn database() -> String {
     cluster.url(&name)
 }
 
+/// The variables that put an origin on a new database of its own here:
+/// `database_url`, and `database_host` granting the cluster's address.
+pub async fn origin_variables() -> [(&'static str, String); 2] {
+    [
+        ("database_url", database().await),
+        ("database_host", "postgres://127.0.0.1:*".to_string()),
+    ]
+}
+
 /// A connection of the test's own to `url`, outside any app under test.
 pub async fn client(url: &str) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
