@@ -1,9 +1,10 @@
 //! A thin layer over the origin's database, Spin's SQLite (the default)
-//! or PostgreSQL (when the `database_url` variable names one): one
-//! connection per request (so that a transaction is never shared with a
-//! concurrent request), statements written once with `?` placeholders,
-//! rows read by column name into one value type, typed errors, and
-//! transactions that roll back whenever their body fails.
+//! or PostgreSQL (when the `database_url` variable names one): a
+//! connection per writing request or task (so that a transaction is never
+//! shared with a concurrent request) and one shared by an instance's
+//! readers, statements written once with `?` placeholders, rows read by
+//! column name into one value type, typed errors, and transactions that
+//! roll back whenever their body fails.
 //!
 //! Both engines run the same statements; where their SQL differs (JSON
 //! aggregates, the write lock, the schema) `Engine` says how.
@@ -12,8 +13,9 @@ use crate::error::OriginError;
 use spin_sdk::pg;
 use spin_sdk::sqlite::{self, Value};
 use std::cell::{Cell, RefCell};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::sync::OnceLock;
+use std::thread::LocalKey;
 use std::time::{Duration, Instant};
 
 pub struct Db {
@@ -222,8 +224,7 @@ impl Row {
     }
 }
 
-/// A connection this instance keeps across requests: opening one costs
-/// more than most statements (SQLite reads the whole schema first).
+/// A connection shared by this instance's requests while they use it.
 #[derive(Clone)]
 pub struct Kept(Rc<Db>);
 
@@ -235,8 +236,31 @@ impl std::ops::Deref for Kept {
     }
 }
 
+/// Where an instance keeps a connection for one use (its readers', its
+/// registration queue's). Opening one costs more than most statements:
+/// SQLite reads the whole schema first; a PostgreSQL session out of
+/// Spin's pool is recycled (a batch of resets) and then leaves any
+/// transaction a trapped request left open. So a SQLite connection is
+/// kept while the instance lives, and a PostgreSQL session while any of
+/// the instance's requests uses it: Spin's pool holds 64 sessions per
+/// address for all the component's instances together, and instances
+/// each holding theirs while they wait for work would leave the pool
+/// empty under load.
+pub struct Slot {
+    /// Held only so that the connection outlives its users (SQLite's).
+    _kept_alive: Option<Rc<Db>>,
+    shared: Weak<Db>,
+}
+
+impl Slot {
+    pub const EMPTY: Self = Self {
+        _kept_alive: None,
+        shared: Weak::new(),
+    };
+}
+
 thread_local! {
-    static READER: RefCell<Option<Kept>> = const { RefCell::new(None) };
+    static READER: RefCell<Slot> = const { RefCell::new(Slot::EMPTY) };
 }
 
 /// Reads outside any transaction, shared by every request of this
@@ -258,6 +282,20 @@ impl Reader {
     }
 }
 
+/// A PostgreSQL session out of Spin's pool, outside any transaction.
+async fn open_postgres(url: &str) -> Result<pg::Connection, OriginError> {
+    let connection = pg::Connection::open(url).await.map_err(pg_failed)?;
+    // Spin pools PostgreSQL sessions: one a trapped request left inside a
+    // transaction comes back still inside it. Ending it here keeps every
+    // request out of another's transaction (PostgreSQL only warns when
+    // there is none).
+    connection
+        .execute("ROLLBACK", [])
+        .await
+        .map_err(pg_failed)?;
+    Ok(connection)
+}
+
 /// The key of the one advisory lock every PostgreSQL write transaction
 /// takes, as SQLite's `BEGIN IMMEDIATE` takes its write lock: decisions
 /// read and write as if alone, on either engine.
@@ -269,20 +307,7 @@ impl Db {
     pub async fn open() -> Result<Self, OriginError> {
         let link = match location().await? {
             None => Link::Sqlite(sqlite::Connection::open_default().await.map_err(failed)?),
-            Some(url) => {
-                let connection = pg::Connection::open(url.as_str())
-                    .await
-                    .map_err(pg_failed)?;
-                // Spin pools PostgreSQL sessions: one a trapped request
-                // left inside a transaction comes back still inside it.
-                // Ending it here keeps every request out of another's
-                // transaction (PostgreSQL only warns when there is none).
-                connection
-                    .execute("ROLLBACK", [])
-                    .await
-                    .map_err(pg_failed)?;
-                Link::Postgres(connection)
-            }
+            Some(url) => Link::Postgres(open_postgres(url).await?),
         };
         Ok(Self {
             link,
@@ -297,23 +322,17 @@ impl Db {
         }
     }
 
-    /// A connection kept by this instance for one task's own use (the
-    /// registration queue's), opened on first use. On PostgreSQL it is
-    /// not kept: Spin's pool holds 64 sessions per address for every
-    /// instance of the component together, and instances each keeping
-    /// theirs while they live would leave the pool empty under load, with
-    /// every request waiting for a session none gives back.
-    pub async fn kept(
-        slot: &'static std::thread::LocalKey<RefCell<Option<Kept>>>,
-    ) -> Result<Kept, OriginError> {
-        if let Some(kept) = slot.with_borrow(Clone::clone) {
-            return Ok(kept);
+    /// The connection in `slot`, or a new one kept there.
+    pub async fn kept(slot: &'static LocalKey<RefCell<Slot>>) -> Result<Kept, OriginError> {
+        if let Some(db) = slot.with_borrow(|slot| slot.shared.upgrade()) {
+            return Ok(Kept(db));
         }
-        let kept = Kept(Rc::new(Db::open().await?));
-        if kept.engine() == Engine::Sqlite {
-            slot.set(Some(kept.clone()));
-        }
-        Ok(kept)
+        let db = Rc::new(Db::open().await?);
+        slot.set(Slot {
+            _kept_alive: (db.engine() == Engine::Sqlite).then(|| db.clone()),
+            shared: Rc::downgrade(&db),
+        });
+        Ok(Kept(db))
     }
 
     pub async fn rows(
@@ -444,12 +463,17 @@ impl Db {
             Engine::Sqlite => self.begin_sqlite(limit).await,
             Engine::Postgres => {
                 self.exec("BEGIN", []).await?;
-                // SET takes no parameters; the number is ours.
-                let wait = limit.as_millis().max(1);
-                self.exec(&format!("SET LOCAL lock_timeout = {wait}"), [])
-                    .await?;
-                self.exec("SELECT pg_advisory_xact_lock(?)", [int(PG_WRITE_LOCK)])
-                    .await
+                // The wait is set (as `SET LOCAL` sets it) before the lock
+                // is asked for, in one round trip: the materialized CTE
+                // runs first.
+                let wait = limit.as_millis().max(1).to_string();
+                self.exec(
+                    "WITH waits AS MATERIALIZED
+                         (SELECT set_config('lock_timeout', ?, true) AS lock_timeout)
+                     SELECT pg_advisory_xact_lock(?) FROM waits",
+                    [text(wait), int(PG_WRITE_LOCK)],
+                )
+                .await
             }
         }
     }
@@ -476,6 +500,72 @@ impl Db {
             }
         }
     }
+}
+
+/// Writes that touch different rows, run in order on SQLite and as one
+/// statement on PostgreSQL (`WITH w1 AS (INSERT …), … INSERT …`), where
+/// every statement is two round trips: inside the write transaction, each
+/// one lengthens the time the lock is held. Being one statement there,
+/// they see the same snapshot and none sees another's rows; references
+/// between them are checked at its end.
+#[derive(Default)]
+pub struct Writes(Vec<(String, Vec<Value>)>);
+
+/// Parameters in one folded statement at most: SQLite's limit, well
+/// within PostgreSQL's (65,535).
+const PARAMETERS_PER_STATEMENT: usize = 32_766;
+
+impl Writes {
+    pub fn push(&mut self, sql: String, params: impl IntoIterator<Item = Value>) {
+        self.0.push((sql, params.into_iter().collect()));
+    }
+
+    pub async fn run(self, db: &Db) -> Result<(), OriginError> {
+        let statements = match db.engine() {
+            Engine::Sqlite => self.0,
+            Engine::Postgres => fold(self.0),
+        };
+        for (sql, params) in statements {
+            db.exec(&sql, params).await?;
+        }
+        Ok(())
+    }
+}
+
+/// `statements` as few statements as the parameter limit allows: all but
+/// the last of each group in a `WITH` before it.
+fn fold(statements: Vec<(String, Vec<Value>)>) -> Vec<(String, Vec<Value>)> {
+    let mut groups: Vec<Vec<(String, Vec<Value>)>> = Vec::new();
+    let mut counted = 0;
+    for statement in statements {
+        match groups.last_mut() {
+            Some(group) if counted + statement.1.len() <= PARAMETERS_PER_STATEMENT => {
+                counted += statement.1.len();
+                group.push(statement);
+            }
+            _ => {
+                counted = statement.1.len();
+                groups.push(vec![statement]);
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .map(|mut group| {
+            let (last, mut params) = group.pop().expect("groups are never empty");
+            if group.is_empty() {
+                return (last, params);
+            }
+            let ctes: Vec<String> = group
+                .iter()
+                .enumerate()
+                .map(|(i, (sql, _))| format!("w{i} AS ({sql})"))
+                .collect();
+            let mut all: Vec<Value> = group.into_iter().flat_map(|(_, p)| p).collect();
+            all.append(&mut params);
+            (format!("WITH {} {last}", ctes.join(", ")), all)
+        })
+        .collect()
 }
 
 /// Rows written by one multi-row statement at most: well within SQLite's
@@ -538,6 +628,42 @@ mod tests {
         assert_eq!(read(pg::DbValue::Jsonb(b"[1]".to_vec())), "text [1]");
         assert_eq!(read(pg::DbValue::DbNull), "null");
         assert!(from_pg(pg::DbValue::Unsupported(b"{}".to_vec())).is_err());
+    }
+
+    #[test]
+    fn writes_fold_into_one_statement_whose_placeholders_follow_their_order() {
+        let folded = fold(vec![
+            ("INSERT INTO a (x) VALUES (?)".into(), vec![int(1)]),
+            (
+                "INSERT INTO b (y, z) VALUES (?, ?)".into(),
+                vec![int(2), int(3)],
+            ),
+            ("INSERT INTO c (w) VALUES (?)".into(), vec![int(4)]),
+        ]);
+        assert_eq!(folded.len(), 1);
+        let (sql, params) = &folded[0];
+        assert_eq!(
+            numbered(sql),
+            "WITH w0 AS (INSERT INTO a (x) VALUES ($1)), \
+             w1 AS (INSERT INTO b (y, z) VALUES ($2, $3)) INSERT INTO c (w) VALUES ($4)"
+        );
+        let numbers: Vec<i64> = params
+            .iter()
+            .map(|v| match v {
+                Value::Integer(i) => *i,
+                other => panic!("not an integer: {other:?}"),
+            })
+            .collect();
+        assert_eq!(numbers, [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn writes_past_the_parameter_limit_fold_into_several_statements() {
+        let wide = |n: usize| ("INSERT INTO t VALUES (?)".to_string(), vec![int(0); n]);
+        let folded = fold(vec![wide(30_000), wide(2_000), wide(1_000), wide(5)]);
+        let sizes: Vec<usize> = folded.iter().map(|(_, p)| p.len()).collect();
+        assert_eq!(sizes, [32_000, 1_005]);
+        assert!(folded[1].0.starts_with("WITH w0 AS (INSERT INTO t"));
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! `Retry-After` and nothing is written, so a retry with its key is safe.
 
 use crate::auth::{same_secret, token_hash};
-use crate::db::{Db, Kept, in_list, int, opt_int, placeholders, text};
+use crate::db::{Db, Slot, Writes, in_list, int, opt_int, placeholders, text};
 use crate::error::OriginError;
 use crate::outbox::{self, Outgoing};
 use crate::registration::{answer, oldest_kept, random_token};
@@ -68,9 +68,9 @@ static QUEUE: Mutex<Queue> = Mutex::new(Queue {
 });
 
 thread_local! {
-    /// The queue's own connection, kept by the instance: only the one task
-    /// draining the queue uses it, one transaction at a time.
-    static WRITER: RefCell<Option<Kept>> = const { RefCell::new(None) };
+    /// The queue's own connection: only the one task draining the queue
+    /// uses it, one transaction at a time.
+    static WRITER: RefCell<Slot> = const { RefCell::new(Slot::EMPTY) };
 }
 
 /// More waiting than this in one instance is answered 503 at once: they
@@ -429,15 +429,17 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
         answered.insert(key, (&pending.request_hash, status, body.clone()));
         answers.push(Ok((status, body)));
     }
-    store(db, &accepted, &answered, now).await?;
-    store_tokens(db, Tokens::Manage, &manage_tokens, now).await?;
-    store_tokens(db, Tokens::Confirm, &confirm_tokens, now).await?;
-    outbox::write_for(db, &messages, &webhooks).await?;
+    let mut writes = Writes::default();
+    store(&mut writes, &accepted, &answered, now);
+    store_tokens(&mut writes, Tokens::Manage, &manage_tokens, now);
+    store_tokens(&mut writes, Tokens::Confirm, &confirm_tokens, now);
+    outbox::write_for(&mut writes, &messages, &webhooks).await?;
     let counted: Vec<(&str, u32)> = attempts
         .into_iter()
         .filter(|(client, made)| stored_attempts.get(*client) != Some(made))
         .collect();
-    count_attempts(db, window, &counted).await?;
+    count_attempts(&mut writes, window, &counted);
+    writes.run(db).await?;
     Ok(answers)
 }
 
@@ -572,26 +574,21 @@ impl BatchRows {
 }
 
 /// Stores the clients' new attempt counts for this minute.
-async fn count_attempts(
-    db: &Db,
-    window: Window,
-    counted: &[(&str, u32)],
-) -> Result<(), OriginError> {
+fn count_attempts(writes: &mut Writes, window: Window, counted: &[(&str, u32)]) {
     if counted.is_empty() {
-        return Ok(());
+        return;
     }
     let params = counted
         .iter()
         .flat_map(|(client, made)| [int(window.start), text(*client), int(i64::from(*made))]);
-    db.exec(
-        &format!(
+    writes.push(
+        format!(
             "INSERT INTO client_attempts (window_start, client, attempts) VALUES {}
              ON CONFLICT (window_start, client) DO UPDATE SET attempts = excluded.attempts",
             placeholders(counted.len(), 3)
         ),
         params,
-    )
-    .await
+    );
 }
 
 /// Who holds an active registration for an (event, address) pair.
@@ -653,38 +650,37 @@ impl Tokens {
 
 /// The batch's tokens of one kind: one per new registration, one more for
 /// each registration whose link is sent again (its other tokens stay valid).
-pub async fn store_tokens(
-    db: &Db,
+pub fn store_tokens(
+    writes: &mut Writes,
     kind: Tokens,
     tokens: &[(String, String)],
     now: jiff::Timestamp,
-) -> Result<(), OriginError> {
+) {
     if tokens.is_empty() {
-        return Ok(());
+        return;
     }
     let params = tokens.iter().flat_map(|(registration, hash)| {
         [text(hash), text(registration), int(now.as_millisecond())]
     });
-    db.exec(
-        &format!(
+    writes.push(
+        format!(
             "INSERT INTO {} (hash, registration, created_ms) VALUES {}",
             kind.table(),
             placeholders(tokens.len(), 3)
         ),
         params,
-    )
-    .await
+    );
 }
 
 /// Writes the batch's registrations and stored answers, one statement each
 /// (a batch is at most `MAX_BATCH` rows). A stored answer replaces an
 /// expired one under the same key that no sweep has removed yet.
-async fn store(
-    db: &Db,
+fn store(
+    writes: &mut Writes,
     accepted: &[Accepted<'_>],
     answered: &HashMap<&str, (&str, u16, String)>,
     now: jiff::Timestamp,
-) -> Result<(), OriginError> {
+) {
     let now_text = now.to_string();
     if !accepted.is_empty() {
         let params = accepted.iter().flat_map(|row| {
@@ -703,16 +699,15 @@ async fn store(
                 text(&now_text),
             ]
         });
-        db.exec(
-            &format!(
+        writes.push(
+            format!(
                 "INSERT INTO registrations
                  (id, event, seq, name, email, email_canonical, status, holds_seat,
                   hold_expires_ms, created_at, updated_at) VALUES {}",
                 placeholders(accepted.len(), 11)
             ),
             params,
-        )
-        .await?;
+        );
     }
     if !answered.is_empty() {
         let params = answered.iter().flat_map(|(key, (hash, status, body))| {
@@ -724,8 +719,8 @@ async fn store(
                 int(now.as_millisecond()),
             ]
         });
-        db.exec(
-            &format!(
+        writes.push(
+            format!(
                 "INSERT INTO idempotency (key, request_hash, status, body, created_ms) VALUES {}
                  ON CONFLICT (key) DO UPDATE SET request_hash = excluded.request_hash,
                      status = excluded.status, body = excluded.body,
@@ -733,8 +728,6 @@ async fn store(
                 placeholders(answered.len(), 5)
             ),
             params,
-        )
-        .await?;
+        );
     }
-    Ok(())
 }

@@ -7,7 +7,7 @@
 //! `GET /api/admin/events/{slug}/outbox`, and a developer on `spin up`
 //! follows its manage link from there.
 
-use crate::db::{Db, ROWS_PER_STATEMENT, in_list, int, placeholders, text};
+use crate::db::{Db, ROWS_PER_STATEMENT, Writes, in_list, int, placeholders, text};
 use crate::error::OriginError;
 use eventfront_domain::Slug;
 use eventfront_domain::messages::{self, EventAbout, Links, Notice};
@@ -61,13 +61,16 @@ pub async fn write(db: &Db, messages: &[Outgoing]) -> Result<(), OriginError> {
         return Ok(());
     }
     let webhooks = webhook_urls(db, messages).await?;
-    write_for(db, messages, &webhooks).await
+    let mut writes = Writes::default();
+    write_for(&mut writes, messages, &webhooks).await?;
+    writes.run(db).await
 }
 
-/// `write`, with the webhook URL of each of the messages' events (none
-/// for an event that has none) read by the caller.
+/// `write` among the caller's `writes`, with the webhook URL of each of
+/// the messages' events (none for an event that has none) read by the
+/// caller.
 pub async fn write_for(
-    db: &Db,
+    writes: &mut Writes,
     messages: &[Outgoing],
     webhooks: &HashMap<String, String>,
 ) -> Result<(), OriginError> {
@@ -155,8 +158,8 @@ pub async fn write_for(
         crate::delivery::queued();
     }
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        db.exec(
-            &format!(
+        writes.push(
+            format!(
                 "INSERT INTO outbox (id, event, registration, channel, kind, recipient, subject,
                      body_text, body_html, manage_link, confirm_link, state, created_ms,
                      next_try_ms)
@@ -164,8 +167,7 @@ pub async fn write_for(
                 placeholders(chunk.len(), 14)
             ),
             chunk.iter().flatten().cloned(),
-        )
-        .await?;
+        );
     }
     Ok(())
 }

@@ -69,8 +69,6 @@ pub async fn register(slug: &Slug, request: &Incoming) -> Result<Reply, OriginEr
     ));
     // A retry is answered from what was stored, with a plain read that
     // never waits for the write lock; only new keys join the queue.
-    // The reader goes back before the decision: on PostgreSQL it is a
-    // session of Spin's pool, which the queue's writer needs.
     let stored = stored_answer(&Reader::get().await?, key.as_str(), &request_hash).await?;
     let (status, body) = match stored {
         Some(answer) => answer,

@@ -10,7 +10,7 @@
 
 use crate::auth::token_hash;
 use crate::db::{Db, Engine, in_list, int, text};
-use crate::db::{ROWS_PER_STATEMENT, placeholders};
+use crate::db::{ROWS_PER_STATEMENT, Writes, placeholders};
 use crate::error::OriginError;
 use crate::group_commit::{Tokens, store_tokens};
 use crate::outbox::{self, Outgoing};
@@ -309,13 +309,14 @@ impl<'a> Changes<'a> {
             )
             .await?;
         }
+        let mut tokens = Writes::default();
         store_tokens(
-            db,
+            &mut tokens,
             Tokens::Manage,
             &self.manage_tokens,
             jiff::Timestamp::now(),
-        )
-        .await?;
+        );
+        tokens.run(db).await?;
         crate::audit::record_all(db, "system", Some(self.event), &self.entries).await?;
         outbox::write(db, &self.messages).await
     }
