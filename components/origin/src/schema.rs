@@ -27,7 +27,10 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// PostgreSQL's steps, the version kept in the `schema_version` table.
-const POSTGRES_MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/001.sql")];
+const POSTGRES_MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/postgres/001.sql"),
+    include_str!("../migrations/postgres/002.sql"),
+];
 
 /// Set once this instance has seen the schema current.
 static CURRENT: AtomicBool = AtomicBool::new(false);

@@ -4,12 +4,14 @@
 //! origin's own numbered migrations and rows as that origin wrote them;
 //! the current origin then keeps every registration, token, count and
 //! message, and the event goes on registering without confirmation, as it
-//! was published.
+//! was published. The same for a PostgreSQL database at its version 1
+//! (seat counts kept by a row trigger), whose counts go on adding up once
+//! counted per statement.
 
 use bytes::Bytes;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use system_tests::{OriginApp, json as body_json, registration, workspace_root};
+use system_tests::{OriginApp, json as body_json, postgres, registration, workspace_root};
 
 /// The origin's migrations up to and including `version`, in order.
 fn migrations_up_to(version: usize) -> Vec<String> {
@@ -209,4 +211,137 @@ async fn a_version_8_database_keeps_its_registrations_and_registers_as_it_was_pu
         .collect();
     assert_eq!(kept.len(), 1, "the message written before is kept");
     assert!(kept[0]["links"]["confirm"].is_null());
+}
+
+/// The counts kept for `old` and a recount of its registrations, as
+/// (seated, waiting, last number) each.
+async fn kept_and_recounted(db: &tokio_postgres::Client) -> ((i64, i64, i64), (i64, i64, i64)) {
+    let row = db
+        .query_one(
+            "SELECT c.seated, c.waiting, c.last_seq,
+                 count(*) FILTER (WHERE r.holds_seat = 1 AND r.status IN ('pending', 'confirmed')),
+                 count(*) FILTER (WHERE r.holds_seat = 0 AND r.status IN ('pending', 'waitlisted')),
+                 max(r.seq)
+             FROM seat_counts c JOIN registrations r ON r.event = c.event
+             WHERE c.event = 'old' GROUP BY c.seated, c.waiting, c.last_seq",
+            &[],
+        )
+        .await
+        .unwrap();
+    (
+        (row.get(0), row.get(1), row.get(2)),
+        (row.get(3), row.get(4), row.get(5)),
+    )
+}
+
+#[tokio::test]
+async fn a_postgres_database_at_version_1_keeps_its_counts_and_counts_per_statement() {
+    let url = postgres::database().await;
+    let db = postgres::client(&url).await;
+    let version_1 = std::fs::read_to_string(
+        workspace_root().join("components/origin/migrations/postgres/001.sql"),
+    )
+    .unwrap();
+    db.batch_execute(&version_1).await.unwrap();
+    db.batch_execute(
+        "CREATE TABLE schema_version (version BIGINT NOT NULL);
+         INSERT INTO schema_version (version) VALUES (1);",
+    )
+    .await
+    .unwrap();
+    let event = eventfront_domain::validate::event(&json!({
+        "name": "Old Conf", "timezone": "Europe/Paris",
+        "starts_at": "2027-05-01T09:00:00+02:00", "ends_at": "2027-05-01T18:00:00+02:00",
+        "registration": {"open": true, "capacity": 2, "confirm_email": false}
+    }))
+    .unwrap();
+    let event = serde_json::to_string(&event).unwrap();
+    let draft = format!(r#"{{"event": {event}, "sessions": [], "speakers": []}}"#);
+    db.execute(
+        "INSERT INTO events (slug, draft, current_version, reg_open, capacity, created_at,
+             updated_at)
+         VALUES ('old', $1, 1, 1, 2, 'then', 'then')",
+        &[&event],
+    )
+    .await
+    .unwrap();
+    db.execute(
+        "INSERT INTO snapshots (event, version, published_at, note, action, draft, bundle)
+         VALUES ('old', 1, 'then', 'First', 'publish', $1, '{}')",
+        &[&draft],
+    )
+    .await
+    .unwrap();
+    // As version 1 wrote them, one row at a time through its row trigger.
+    for (n, status, holds_seat) in [
+        (1_i64, "confirmed", 1_i64),
+        (2, "confirmed", 1),
+        (3, "waitlisted", 0),
+        (4, "cancelled", 0),
+    ] {
+        db.execute(
+            "INSERT INTO registrations (id, event, seq, name, email, email_canonical, status,
+                 holds_seat, created_at, updated_at)
+             VALUES ('r' || $1::BIGINT, 'old', $1, 'Person', 'p' || $1::BIGINT || '@example.com',
+                 'p' || $1::BIGINT || '@example.com', $2, $3, 'then', 'then')",
+            &[&n, &status, &holds_seat],
+        )
+        .await
+        .unwrap();
+        db.execute(
+            "INSERT INTO manage_tokens (hash, registration, created_ms) VALUES ($1, $2, 0)",
+            &[&token_hash(&format!("token-{n}")), &format!("r{n}")],
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(kept_and_recounted(&db).await.0, (2, 1, 4));
+
+    let origin = OriginApp::start_on_postgres(|o| o.variable("database_url", &url)).await;
+    // A cancellation (an update promoting the first in line) and a
+    // newcomer (an insert), each counted by the new triggers.
+    assert_eq!(origin.signed(managed("DELETE", 1)).await.status(), 200);
+    assert_eq!(
+        body_json(&origin.signed(managed("GET", 3)).await)["status"],
+        "confirmed"
+    );
+    let newcomer = origin
+        .signed(registration(
+            "old",
+            "after-migration",
+            "New",
+            "new@example.com",
+        ))
+        .await;
+    assert_eq!(newcomer.status(), 201, "{:?}", newcomer.body());
+    assert_eq!(body_json(&newcomer)["position"], 1);
+
+    let (kept, recounted) = kept_and_recounted(&db).await;
+    assert_eq!(kept, recounted);
+    assert_eq!(kept, (2, 1, 5));
+    let version: i64 = db
+        .query_one("SELECT max(version) FROM schema_version", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(version, 2);
+    let triggers: Vec<String> = db
+        .query(
+            "SELECT tgname::TEXT FROM pg_trigger
+             WHERE tgrelid = 'registrations'::regclass AND NOT tgisinternal ORDER BY tgname",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        triggers,
+        [
+            "seat_counts_follow_delete",
+            "seat_counts_follow_insert",
+            "seat_counts_follow_update"
+        ]
+    );
 }
