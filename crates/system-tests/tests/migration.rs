@@ -115,6 +115,20 @@ fn managed(method: &str, n: u32) -> http::Request<Bytes> {
         .unwrap()
 }
 
+/// Registers a newcomer for `old`: their place in line.
+async fn newcomer_in_line(origin: &OriginApp) -> Value {
+    let newcomer = origin
+        .signed(registration(
+            "old",
+            "after-migration",
+            "New",
+            "new@example.com",
+        ))
+        .await;
+    assert_eq!(newcomer.status(), 201, "{:?}", newcomer.body());
+    body_json(&newcomer)["position"].clone()
+}
+
 #[tokio::test]
 async fn a_version_8_database_keeps_its_registrations_and_registers_as_it_was_published() {
     let state = tempfile::tempdir().unwrap();
@@ -142,16 +156,7 @@ async fn a_version_8_database_keeps_its_registrations_and_registers_as_it_was_pu
     );
 
     // The event was published without confirmation and still registers so.
-    let newcomer = origin
-        .signed(registration(
-            "old",
-            "after-migration",
-            "New",
-            "new@example.com",
-        ))
-        .await;
-    assert_eq!(newcomer.status(), 201, "{:?}", newcomer.body());
-    assert_eq!(body_json(&newcomer)["position"], 2);
+    assert_eq!(newcomer_in_line(&origin).await, 2);
     let again = origin
         .signed(registration("old", "again", "P2", "p2@example.com"))
         .await;
@@ -305,16 +310,7 @@ async fn a_postgres_database_at_version_1_keeps_its_counts_and_counts_per_statem
         body_json(&origin.signed(managed("GET", 3)).await)["status"],
         "confirmed"
     );
-    let newcomer = origin
-        .signed(registration(
-            "old",
-            "after-migration",
-            "New",
-            "new@example.com",
-        ))
-        .await;
-    assert_eq!(newcomer.status(), 201, "{:?}", newcomer.body());
-    assert_eq!(body_json(&newcomer)["position"], 1);
+    assert_eq!(newcomer_in_line(&origin).await, 1);
 
     let (kept, recounted) = kept_and_recounted(&db).await;
     assert_eq!(kept, recounted);
