@@ -7,7 +7,7 @@ use crate::clock::WallClock;
 use crate::engine::{engine, load_component};
 use crate::kv::{Counted, KvBackend, KvCounts, RedisKv, SqliteKv};
 use crate::manifest::{ComponentDecl, FileMount, Manifest};
-use crate::outbound::{AllowedHost, LinkFault, Links, is_allowed};
+use crate::outbound::{AllowedHost, LinkFault, Links, permits};
 use crate::pool::{GuestRequest, InstancePool, ReuseLimits, StoreFactory};
 use crate::postgres::PgPools;
 use crate::routing::{RouteMatch, Router, internal_match};
@@ -388,12 +388,7 @@ impl AppInner {
         let port = uri
             .port_u16()
             .unwrap_or(if scheme == "https" { 443 } else { 80 });
-        if !is_allowed(&caps.allowed_hosts, &scheme, &host, port) {
-            eprintln!(
-                "[{}] A component tried to make an outbound network connection to disallowed \
-                 destination '{scheme}://{host}:{port}'.",
-                caps.id
-            );
+        if !permits(&caps.allowed_hosts, &caps.id, &scheme, &host, port) {
             return Err(ErrorCode::HttpRequestDenied.into());
         }
         let default_port = matches!((scheme.as_str(), port), ("http", 80) | ("https", 443));

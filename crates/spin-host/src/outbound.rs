@@ -26,7 +26,15 @@ enum HostPattern {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum PortPattern {
     Any,
-    Range(u16, u16),
+    /// One port, or Spin's `start..end` (the end left out).
+    Range(std::ops::Range<u32>),
+}
+
+impl PortPattern {
+    fn one(port: u16) -> Self {
+        let port = u32::from(port);
+        PortPattern::Range(port..port + 1)
+    }
 }
 
 /// The port Spin assumes for an entry or address that names none.
@@ -35,6 +43,9 @@ pub(crate) fn default_port(scheme: &str) -> Option<u16> {
         "http" => Some(80),
         "https" => Some(443),
         "postgres" => Some(5432),
+        "mysql" => Some(3306),
+        "redis" => Some(6379),
+        "mqtt" => Some(1883),
         _ => None,
     }
 }
@@ -75,15 +86,15 @@ impl AllowedHost {
         };
         let port = match port {
             Some("*") => PortPattern::Any,
-            Some(p) => match p.split_once('-') {
-                Some((lo, hi)) => PortPattern::Range(lo.parse()?, hi.parse()?),
-                None => {
-                    let n: u16 = p.parse()?;
-                    PortPattern::Range(n, n)
+            Some(p) => match p.split_once("..") {
+                Some((start, end)) => {
+                    let (start, end): (u16, u16) = (start.parse()?, end.parse()?);
+                    PortPattern::Range(u32::from(start)..u32::from(end))
                 }
+                None => PortPattern::one(p.parse()?),
             },
             None => match scheme.as_deref().and_then(default_port) {
-                Some(n) => PortPattern::Range(n, n),
+                Some(n) => PortPattern::one(n),
                 None => bail!("{entry:?} must name a port for this scheme"),
             },
         };
@@ -102,7 +113,7 @@ impl AllowedHost {
         };
         let port_ok = match self.port {
             PortPattern::Any => true,
-            PortPattern::Range(lo, hi) => (lo..=hi).contains(&port),
+            PortPattern::Range(ref ports) => ports.contains(&u32::from(port)),
         };
         scheme_ok && host_ok && port_ok
     }
@@ -111,6 +122,24 @@ impl AllowedHost {
 /// Whether any entry allows `scheme://host:port`.
 pub fn is_allowed(allowed: &[AllowedHost], scheme: &str, host: &str, port: u16) -> bool {
     allowed.iter().any(|a| a.allows(scheme, host, port))
+}
+
+/// `is_allowed` for `component`, logging a refusal as Spin does.
+pub(crate) fn permits(
+    allowed: &[AllowedHost],
+    component: &str,
+    scheme: &str,
+    host: &str,
+    port: u16,
+) -> bool {
+    let allowed = is_allowed(allowed, scheme, host, port);
+    if !allowed {
+        eprintln!(
+            "[{component}] A component tried to make an outbound network connection to \
+             disallowed destination '{scheme}://{host}:{port}'."
+        );
+    }
+    allowed
 }
 
 /// A fault injected on the path to one authority (`host:port`, or
@@ -215,17 +244,19 @@ mod tests {
             "badexample.com",
             80
         ));
+        assert!(allows("redis://cache", "redis", "cache", 6379));
+        // Spin's ranges leave their end out.
         assert!(allows(
-            "http://localhost:3000-3010",
+            "http://localhost:3000..3010",
             "http",
             "localhost",
-            3005
+            3009
         ));
         assert!(!allows(
-            "http://localhost:3000-3010",
+            "http://localhost:3000..3010",
             "http",
             "localhost",
-            3011
+            3010
         ));
     }
 
@@ -237,6 +268,8 @@ mod tests {
             "https://a.com/path",
             "*://a.com",
             "http://a*b.com",
+            // Spin writes a range `3000..3010`.
+            "http://localhost:3000-3010",
         ] {
             assert!(AllowedHost::parse(bad).is_err(), "{bad}");
         }

@@ -33,7 +33,7 @@ use crate::bindings::spin::postgres::postgres::{
     self as wit, Column, DbDataType, DbError, DbValue, Error, ParameterValue, QueryError,
     RangeBoundKind, RowSet,
 };
-use crate::outbound::{default_port, is_allowed};
+use crate::outbound::{default_port, permits};
 use crate::state::{ComponentCaps, SpinHost, SpinView};
 use anyhow::Context;
 use bytes::{Buf, BufMut, BytesMut};
@@ -158,12 +158,7 @@ fn check_address(caps: &ComponentCaps, address: &str) -> Result<(), Error> {
             .copied()
             .or(default_port("postgres"))
             .expect("postgres has a default port");
-        if !is_allowed(&caps.allowed_hosts, "postgres", host, port) {
-            eprintln!(
-                "[{}] A component tried to make an outbound network connection to disallowed \
-                 destination 'postgres://{host}:{port}'.",
-                caps.id
-            );
+        if !permits(&caps.allowed_hosts, &caps.id, "postgres", host, port) {
             return Err(Error::ConnectionFailed(format!(
                 "address postgres://{authority} is not permitted"
             )));
