@@ -172,7 +172,9 @@ async fn serve(mode: &Mode, database: Database) -> Served {
         .map(|(name, value)| (*name, value.to_string()))
         .collect();
     if database == Database::Postgres {
-        variables.extend(system_tests::postgres::origin_variables().await);
+        variables.extend(system_tests::postgres::origin_variables(
+            system_tests::postgres::database().await,
+        ));
     }
     let (addr, app, server, spin_up) = match mode {
         Mode::Host => {

@@ -65,16 +65,32 @@ impl OriginApp {
     /// `deploy/origin.toml`, with test secrets, no edges unless the options
     /// name some, and outbound calls allowed to loopback ports.
     pub async fn start(options: impl FnOnce(AppOptions) -> AppOptions) -> Self {
-        Self::start_on(origin_on_postgres(), options).await
+        let postgres = match origin_on_postgres() {
+            true => Some(postgres::database().await),
+            false => None,
+        };
+        Self::start_on(postgres, options).await
     }
 
     /// `start`, on PostgreSQL whatever `EVENTFRONT_TEST_DATABASE` says: for
     /// what only PostgreSQL has.
     pub async fn start_on_postgres(options: impl FnOnce(AppOptions) -> AppOptions) -> Self {
-        Self::start_on(true, options).await
+        Self::start_on(Some(postgres::database().await), options).await
     }
 
-    async fn start_on(on_postgres: bool, options: impl FnOnce(AppOptions) -> AppOptions) -> Self {
+    /// `start`, on the PostgreSQL database at `url` (one of
+    /// `postgres::database()`'s) that the test prepared.
+    pub async fn start_on_database(
+        url: String,
+        options: impl FnOnce(AppOptions) -> AppOptions,
+    ) -> Self {
+        Self::start_on(Some(url), options).await
+    }
+
+    async fn start_on(
+        postgres: Option<String>,
+        options: impl FnOnce(AppOptions) -> AppOptions,
+    ) -> Self {
         component_wasm("origin");
         let state = tempfile::tempdir().unwrap();
         let mut base = AppOptions::new(workspace_root().join("deploy/origin.toml"))
@@ -85,13 +101,11 @@ impl OriginApp {
             .variable("edge_hosts", "http://127.0.0.1:*")
             .variable("public_url", "https://events.example.test");
         base.state_dir = Some(state.path().join("state"));
-        let postgres = if on_postgres {
-            let [(url_name, url), (host_name, host)] = postgres::origin_variables().await;
-            base = base.variable(url_name, &url).variable(host_name, host);
-            Some(url)
-        } else {
-            None
-        };
+        if let Some(url) = &postgres {
+            for (name, value) in postgres::origin_variables(url.clone()) {
+                base = base.variable(name, value);
+            }
+        }
         let options = options(base);
         let clock = options.clock.clone();
         let app = App::start(options).await.expect("the origin starts");
@@ -174,7 +188,10 @@ impl OriginApp {
                                         Value::from(String::from_utf8_lossy(t).into_owned())
                                     }
                                     rusqlite::types::ValueRef::Real(f) => Value::from(f),
-                                    _ => Value::Null,
+                                    rusqlite::types::ValueRef::Null => Value::Null,
+                                    rusqlite::types::ValueRef::Blob(_) => {
+                                        panic!("{sql}: the origin stores no blobs")
+                                    }
                                 })
                             })
                             .collect()
@@ -186,20 +203,16 @@ impl OriginApp {
         }
     }
 
-    /// Runs `sql` on the origin's database, as something outside the
-    /// origin changing it.
-    pub async fn execute(&self, sql: &str) {
+    /// Runs the one statement `sql` on the origin's database, as something
+    /// outside the origin changing it: the rows it changed.
+    pub async fn execute(&self, sql: &str) -> u64 {
         match &self.postgres {
-            Some(url) => {
-                postgres::client(url)
-                    .await
-                    .batch_execute(sql)
-                    .await
-                    .expect(sql);
-            }
-            None => {
-                self.sqlite().execute_batch(sql).expect(sql);
-            }
+            Some(url) => postgres::client(url)
+                .await
+                .execute(sql, &[])
+                .await
+                .expect(sql),
+            None => self.sqlite().execute(sql, []).expect(sql) as u64,
         }
     }
 
@@ -242,17 +255,18 @@ impl OriginApp {
         } else {
             "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
         };
+        let tables = self.rows(tables).await;
+        assert!(!tables.is_empty(), "the origin's tables are found");
         let mut out = Vec::new();
-        for table in self.rows(tables).await {
+        for table in tables {
             let table = table[0].as_str().expect("a table name").to_string();
-            for row in self
-                .rows(&format!("SELECT * FROM \"{table}\" ORDER BY 1"))
-                .await
-            {
+            for row in self.rows(&format!("SELECT * FROM \"{table}\"")).await {
                 let cells: Vec<String> = row.iter().map(ToString::to_string).collect();
                 out.push(format!("{table}: {}", cells.join(" | ")));
             }
         }
+        // Sorted here: an order the engines give alike, ties included.
+        out.sort();
         out
     }
 }

@@ -52,11 +52,12 @@ pub async fn database() -> String {
     cluster.url(&name)
 }
 
-/// The variables that put an origin on a new database of its own here:
-/// `database_url`, and `database_host` granting the cluster's address.
-pub async fn origin_variables() -> [(&'static str, String); 2] {
+/// The variables that put an origin on the database at `url` (one of
+/// `database()`'s): `database_url`, and `database_host` granting the
+/// cluster's address.
+pub fn origin_variables(url: String) -> [(&'static str, String); 2] {
     [
-        ("database_url", database().await),
+        ("database_url", url),
         ("database_host", "postgres://127.0.0.1:*".to_string()),
     ]
 }

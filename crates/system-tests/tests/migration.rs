@@ -302,7 +302,7 @@ async fn a_postgres_database_at_version_1_keeps_its_counts_and_counts_per_statem
     }
     assert_eq!(kept_and_recounted(&db).await.0, (2, 1, 4));
 
-    let origin = OriginApp::start_on_postgres(|o| o.variable("database_url", &url)).await;
+    let origin = OriginApp::start_on_database(url, |o| o).await;
     // A cancellation (an update promoting the first in line) and a
     // newcomer (an insert), each counted by the new triggers.
     assert_eq!(origin.signed(managed("DELETE", 1)).await.status(), 200);

@@ -516,13 +516,10 @@ async fn idempotency_records_expire_after_a_day() {
         201
     );
     // Age the record past its day, as a clock 25 hours on would.
-    origin
+    let aged = origin
         .execute("UPDATE idempotency SET created_ms = 946684800000 WHERE key = 'old-key'")
         .await;
-    let aged = origin
-        .rows("SELECT count(*) FROM idempotency WHERE created_ms = 946684800000")
-        .await;
-    assert_eq!(aged, [[1]]);
+    assert_eq!(aged, 1);
     // A new request under the old key is a new request, not a misuse.
     let reused = register(&origin, "old-key", "grace@example.com").await;
     assert_eq!(reused.status(), 201, "{:?}", reused.body());

@@ -115,19 +115,27 @@ impl Redis {
         Self::try_start_on(port).expect("redis-server starts on its port")
     }
 
-    /// A server on `port` once it answers PING, or `None` if it exited
-    /// first (the port was taken).
+    /// A server on `port` once it answers as this process, or `None` if
+    /// another server answers there or it exited first (the port was
+    /// taken).
     fn try_start_on(port: u16) -> Option<Self> {
-        let mut child = std::process::Command::new("redis-server")
+        let child = std::process::Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("redis-server is installed (scripts/test installs it)");
+        // Stopped however this ends, the assertion below included.
+        let mut redis = Self { child, port };
+        let this_server = format!("process_id:{}", redis.child.id());
         let started = std::time::Instant::now();
-        // Whatever answers must be this server, not another listener.
-        while cli(port, &["PING"]) != "PONG" {
-            if child.try_wait().ok().flatten().is_some() {
+        loop {
+            let info = redis.cli(&["INFO", "server"]);
+            if info.lines().any(|line| line.trim() == this_server) {
+                return Some(redis);
+            }
+            let another = info.contains("process_id:");
+            if another || redis.child.try_wait().ok().flatten().is_some() {
                 return None;
             }
             assert!(
@@ -136,7 +144,6 @@ impl Redis {
             );
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        Some(Self { child, port })
     }
 
     fn cli(&self, args: &[&str]) -> String {
