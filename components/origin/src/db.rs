@@ -502,8 +502,9 @@ impl Db {
     }
 }
 
-/// Writes that touch different rows, run in order on SQLite and as one
-/// statement on PostgreSQL (`WITH w1 AS (INSERT …), … INSERT …`), where
+/// Writes (plain `INSERT`s, `UPDATE`s or `DELETE`s) that touch different
+/// rows, run in order on SQLite and as one statement on PostgreSQL
+/// (`WITH w0 AS (INSERT …), … INSERT …`), where
 /// every statement is two round trips: inside the write transaction, each
 /// one lengthens the time the lock is held. Being one statement there,
 /// they see the same snapshot and none sees another's rows; references
