@@ -85,6 +85,14 @@ async fn location() -> Result<&'static Option<String>, OriginError> {
     Ok(URL.get_or_init(|| url))
 }
 
+/// Which engine this instance runs on, without opening a connection.
+pub async fn engine() -> Result<Engine, OriginError> {
+    Ok(match location().await? {
+        None => Engine::Sqlite,
+        Some(_) => Engine::Postgres,
+    })
+}
+
 static WRITE_GATE: futures::lock::Mutex<()> = futures::lock::Mutex::new(());
 
 /// How long a request waits for SQLite's write lock unless it says
@@ -273,12 +281,12 @@ impl Reader {
         Ok(Self(Db::kept(&READER).await?))
     }
 
-    pub async fn row(
+    pub async fn rows(
         &self,
         sql: &str,
         params: impl IntoIterator<Item = Value>,
-    ) -> Result<Option<Row>, OriginError> {
-        self.0.row(sql, params).await
+    ) -> Result<Vec<Row>, OriginError> {
+        self.0.rows(sql, params).await
     }
 }
 

@@ -8,12 +8,23 @@
 //! same transaction: one count across every edge and instance, written
 //! with the batch's own commit.
 //!
+//! A key decided before gets its stored answer, never a second decision.
+//! On SQLite, where a read costs no round trip, the key is looked up
+//! before it is queued, so a retry never waits for the write lock. On
+//! PostgreSQL every statement is two round trips to the server, and a
+//! read per registration cost about a quarter of the throughput; so every
+//! key is queued, and the batch's own read (one per batch) answers
+//! retries. Should the lock not be had within `REPLAY_WAIT`, the keys
+//! waiting are looked up outside it: a retry waits at most that long.
+//!
 //! A registration waits at most `DECISION_WAIT` for its batch to start;
 //! past that, or when the queue is already full, it is answered 503 with
 //! `Retry-After` and nothing is written, so a retry with its key is safe.
 
 use crate::auth::{same_secret, token_hash};
-use crate::db::{Db, Slot, Writes, in_list, int, opt_int, placeholders, text};
+use crate::db::{
+    self, Db, Engine, Reader, Slot, Writes, in_list, int, opt_int, placeholders, text,
+};
 use crate::error::OriginError;
 use crate::outbox::{self, Outgoing};
 use crate::registration::{answer, oldest_kept, random_token};
@@ -23,10 +34,12 @@ use eventfront_domain::messages::Notice;
 use eventfront_domain::seats::{DECISION_WAIT, Placement, Refusal};
 use eventfront_domain::{Email, IdempotencyKey, Problem, Slug};
 use futures::channel::oneshot;
+use futures::future::{self, Either};
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::pin::pin;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A registration waiting for its decision.
 pub struct Pending {
@@ -53,6 +66,8 @@ type Decided = Result<(u16, String), OriginError>;
 struct Queued {
     pending: Pending,
     since: Instant,
+    /// Whether its key was looked up since it arrived (and not found).
+    looked_up: bool,
     answer: oneshot::Sender<Decided>,
 }
 
@@ -85,8 +100,23 @@ fn queue() -> std::sync::MutexGuard<'static, Queue> {
     QUEUE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Queues `pending` and waits for its decision.
+/// How long a queued key waits for the write lock before it is looked up
+/// outside it, when it was not looked up before it was queued.
+const REPLAY_WAIT: Duration = Duration::from_millis(100);
+
+/// The answer to `pending`: the one stored for its key, or else its
+/// decision, queued for.
 pub async fn decide(pending: Pending) -> Decided {
+    let looked_up = match db::engine().await? {
+        Engine::Sqlite => {
+            let key = pending.key.as_str();
+            if let Some(stored) = stored_answers(&[key]).await?.get(key) {
+                return stored.replay(&pending.request_hash);
+            }
+            true
+        }
+        Engine::Postgres => false,
+    };
     let (answer, decided) = oneshot::channel();
     let start_draining = {
         let mut queue = queue();
@@ -96,6 +126,7 @@ pub async fn decide(pending: Pending) -> Decided {
         queue.waiting.push_back(Queued {
             pending,
             since: Instant::now(),
+            looked_up,
             answer,
         });
         !std::mem::replace(&mut queue.draining, true)
@@ -134,8 +165,14 @@ async fn drain() {
         // The lock is waited for only as long as the oldest may still wait.
         let budget = DECISION_WAIT.saturating_sub(oldest.elapsed());
         let mut batch = Vec::new();
+        let (locked, lock_had) = oneshot::channel();
+        // A task of its own, not awaited here: its read may wait for a
+        // session from Spin's pool, which drains holding theirs could
+        // empty; none of them may wait for it in turn.
+        spin_sdk::wasip3::spawn(answer_replays_until(lock_had));
         let outcome = db
             .transaction_within(budget, async |db| {
+                let _ = locked.send(());
                 batch = take_batch();
                 let pendings: Vec<&Pending> = batch.iter().map(|q| &q.pending).collect();
                 decide_all(db, &pendings).await
@@ -158,6 +195,103 @@ async fn drain() {
             }
         }
     }
+}
+
+/// While the drain waits for the write lock: every `REPLAY_WAIT`, the
+/// queued keys not looked up yet are looked up outside it, and those
+/// decided before get their stored answer, so that a retry does not wait
+/// out a lock held long (by a stalled transaction, or a slow commit).
+/// Returns once the lock is had or given up.
+async fn answer_replays_until(mut lock_had: oneshot::Receiver<()>) {
+    loop {
+        let tick = pin!(spin_sdk::time::sleep(REPLAY_WAIT));
+        if let Either::Right(_) = future::select(tick, &mut lock_had).await {
+            return;
+        }
+        let mut keys = Vec::new();
+        for queued in queue().waiting.iter_mut().filter(|q| !q.looked_up) {
+            queued.looked_up = true;
+            keys.push(queued.pending.key.as_str().to_string());
+        }
+        if keys.is_empty() {
+            continue;
+        }
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        // A failed read leaves them to the batch, whose read answers them.
+        let Ok(stored) = stored_answers(&keys).await else {
+            continue;
+        };
+        let replayed: VecDeque<Queued> = {
+            let mut queue = queue();
+            let (replayed, waiting) = std::mem::take(&mut queue.waiting)
+                .into_iter()
+                .partition(|q| stored.contains_key(q.pending.key.as_str()));
+            queue.waiting = waiting;
+            replayed
+        };
+        for queued in replayed {
+            let answer = stored[queued.pending.key.as_str()].replay(&queued.pending.request_hash);
+            let _ = queued.answer.send(answer);
+        }
+    }
+}
+
+/// An answer stored for a key.
+struct StoredAnswer {
+    /// The hash of the request it answered.
+    request_hash: String,
+    status: u16,
+    body: String,
+}
+
+impl StoredAnswer {
+    /// The answer decided for `pending`.
+    fn new(pending: &Pending, status: u16, body: String) -> Self {
+        Self {
+            request_hash: pending.request_hash.clone(),
+            status,
+            body,
+        }
+    }
+
+    /// The answer to a request with `request_hash` under the same key:
+    /// this one for the same request, `KeyReused` for another.
+    fn replay(&self, request_hash: &str) -> Decided {
+        if same_secret(&self.request_hash, request_hash) {
+            Ok((self.status, self.body.clone()))
+        } else {
+            Err(OriginError::KeyReused)
+        }
+    }
+}
+
+/// The answers stored for `keys` within the last day, by key: a plain
+/// read, outside any transaction.
+async fn stored_answers(keys: &[&str]) -> Result<HashMap<String, StoredAnswer>, OriginError> {
+    let mut params = vec![int(oldest_kept(jiff::Timestamp::now()))];
+    params.extend(keys.iter().map(|k| text(*k)));
+    let rows = Reader::get()
+        .await?
+        .rows(
+            &format!(
+                "SELECT key, request_hash, status, body FROM idempotency
+                 WHERE created_ms >= ? AND key IN ({})",
+                in_list(keys.len())
+            ),
+            params,
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let stored = StoredAnswer {
+                request_hash: row.text("request_hash"),
+                status: row.int("status") as u16,
+                body: row.text("body"),
+            };
+            (row.text("key"), stored)
+        })
+        .collect())
 }
 
 fn take_batch() -> Vec<Queued> {
@@ -262,26 +396,14 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
         .filter(|(_, holder)| holder.hold_expires_at.is_none_or(|until| until > now))
         .collect();
     // Keys decided earlier in this same batch.
-    let mut answered: HashMap<&str, (&str, u16, String)> = HashMap::new();
+    let mut answered: HashMap<&str, StoredAnswer> = HashMap::new();
     let mut accepted = Vec::new();
     let mut answers = Vec::with_capacity(batch.len());
     for pending in batch {
         let key = pending.key.as_str();
         let slug = pending.slug.as_str();
-        let before = earlier
-            .get(key)
-            .map(|(hash, status, body)| (hash.as_str(), *status, body))
-            .or_else(|| {
-                answered
-                    .get(key)
-                    .map(|(hash, status, body)| (*hash, *status, body))
-            });
-        if let Some((hash, status, body)) = before {
-            answers.push(if same_secret(hash, &pending.request_hash) {
-                Ok((status, body.clone()))
-            } else {
-                Err(OriginError::KeyReused)
-            });
+        if let Some(before) = earlier.get(key).or_else(|| answered.get(key)) {
+            answers.push(before.replay(&pending.request_hash));
             continue;
         }
         if let Some(client) = &pending.client {
@@ -353,8 +475,8 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
                         .expect("JSON is UTF-8"),
                 ),
             };
-            answered.insert(key, (&pending.request_hash, status, body.clone()));
-            answers.push(Ok((status, body)));
+            answers.push(Ok((status, body.clone())));
+            answered.insert(key, StoredAnswer::new(pending, status, body));
             continue;
         }
         let placement = match stored.ledger.admit(pending.arrived) {
@@ -426,8 +548,8 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
             holds_seat: placement == Placement::Seat,
             hold_expires_at: held_until,
         });
-        answered.insert(key, (&pending.request_hash, status, body.clone()));
-        answers.push(Ok((status, body)));
+        answers.push(Ok((status, body.clone())));
+        answered.insert(key, StoredAnswer::new(pending, status, body));
     }
     let mut writes = Writes::default();
     store(&mut writes, &accepted, &answered, now);
@@ -479,7 +601,7 @@ async fn sweep_expired(db: &Db, now: jiff::Timestamp, window: Window) -> Result<
 struct BatchRows {
     /// Stored answers by key, for the batch's keys decided before (by
     /// another instance since the first look).
-    earlier: HashMap<String, (String, u16, String)>,
+    earlier: HashMap<String, StoredAnswer>,
     /// The attempts the batch's clients made earlier in this minute.
     attempts: HashMap<String, u32>,
     /// The ledgers of the batch's events that were published.
@@ -551,7 +673,14 @@ impl BatchRows {
         Ok(Self {
             earlier: answers
                 .into_iter()
-                .map(|(key, hash, status, body)| (key, (hash, status, body)))
+                .map(|(key, request_hash, status, body)| {
+                    let stored = StoredAnswer {
+                        request_hash,
+                        status,
+                        body,
+                    };
+                    (key, stored)
+                })
                 .collect(),
             attempts: attempts.into_iter().collect(),
             ledgers: row.json("ledgers")?,
@@ -678,7 +807,7 @@ pub fn store_tokens(
 fn store(
     writes: &mut Writes,
     accepted: &[Accepted<'_>],
-    answered: &HashMap<&str, (&str, u16, String)>,
+    answered: &HashMap<&str, StoredAnswer>,
     now: jiff::Timestamp,
 ) {
     let now_text = now.to_string();
@@ -710,12 +839,12 @@ fn store(
         );
     }
     if !answered.is_empty() {
-        let params = answered.iter().flat_map(|(key, (hash, status, body))| {
+        let params = answered.iter().flat_map(|(key, answer)| {
             [
                 text(*key),
-                text(*hash),
-                int(i64::from(*status)),
-                text(body),
+                text(&answer.request_hash),
+                int(i64::from(answer.status)),
+                text(&answer.body),
                 int(now.as_millisecond()),
             ]
         });

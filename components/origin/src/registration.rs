@@ -1,10 +1,10 @@
-//! Registrations as attendees send them: parsed, replayed from their
-//! stored answer when the key was seen, and otherwise decided by
-//! `group_commit`; shown and cancelled by the holder of the manage token,
+//! Registrations as attendees send them: parsed, and answered by
+//! `group_commit` (a stored answer when the key was decided before, a new
+//! decision otherwise); shown and cancelled by the holder of the manage token,
 //! a freed seat going to the first in line in the same transaction.
 
-use crate::auth::{same_secret, token_hash};
-use crate::db::{Db, Reader, int, text};
+use crate::auth::token_hash;
+use crate::db::{Db, int, text};
 use crate::error::OriginError;
 use crate::group_commit::{self, Tokens};
 use crate::outbox::{self, Outgoing};
@@ -67,24 +67,16 @@ pub async fn register(slug: &Slug, request: &Incoming) -> Result<Reply, OriginEr
     let request_hash = hex::encode(Sha256::digest(
         [request.target.as_bytes(), b"\n", &request.body].concat(),
     ));
-    // A retry is answered from what was stored, with a plain read that
-    // never waits for the write lock; only new keys join the queue.
-    let stored = stored_answer(&Reader::get().await?, key.as_str(), &request_hash).await?;
-    let (status, body) = match stored {
-        Some(answer) => answer,
-        None => {
-            group_commit::decide(group_commit::Pending {
-                slug: slug.clone(),
-                key,
-                request_hash,
-                name: new.name,
-                email: new.email,
-                arrived: jiff::Timestamp::now(),
-                client: counted_client(request).await,
-            })
-            .await?
-        }
-    };
+    let (status, body) = group_commit::decide(group_commit::Pending {
+        slug: slug.clone(),
+        key,
+        request_hash,
+        name: new.name,
+        email: new.email,
+        arrived: jiff::Timestamp::now(),
+        client: counted_client(request).await,
+    })
+    .await?;
     Ok(respond::bytes(status, stored_type(status), body))
 }
 
@@ -134,29 +126,6 @@ const IDEMPOTENCY_HOURS: i64 = 24;
 /// The oldest idempotency record still replayed, in stored milliseconds.
 pub fn oldest_kept(now: jiff::Timestamp) -> i64 {
     (now - jiff::SignedDuration::from_hours(IDEMPOTENCY_HOURS)).as_millisecond()
-}
-
-/// The answer stored for `key`, if it was decided within the last day:
-/// `KeyReused` if it was decided for a different request.
-async fn stored_answer(
-    reader: &Reader,
-    key: &str,
-    request_hash: &str,
-) -> Result<Option<(u16, String)>, OriginError> {
-    let Some(row) = reader
-        .row(
-            "SELECT request_hash, status, body FROM idempotency
-             WHERE key = ? AND created_ms >= ?",
-            [text(key), int(oldest_kept(jiff::Timestamp::now()))],
-        )
-        .await?
-    else {
-        return Ok(None);
-    };
-    if !same_secret(&row.text("request_hash"), request_hash) {
-        return Err(OriginError::KeyReused);
-    }
-    Ok(Some((row.int("status") as u16, row.text("body"))))
 }
 
 /// The registration `id`, if the bearer token in `request` is one of its
