@@ -70,19 +70,36 @@ impl Engine {
     }
 }
 
+/// A PostgreSQL server the origin runs on.
+struct Postgres {
+    url: String,
+    /// The PEM certificate of the authority that signed the server's, when
+    /// the system's roots do not include it.
+    ca_root: Option<String>,
+}
+
 /// Where the database is: Spin's `default` SQLite database, unless the
 /// `database_url` variable names a PostgreSQL server. Read once per
 /// instance.
-async fn location() -> Result<&'static Option<String>, OriginError> {
-    static URL: OnceLock<Option<String>> = OnceLock::new();
-    if let Some(url) = URL.get() {
-        return Ok(url);
+async fn location() -> Result<&'static Option<Postgres>, OriginError> {
+    static LOCATION: OnceLock<Option<Postgres>> = OnceLock::new();
+    if let Some(location) = LOCATION.get() {
+        return Ok(location);
     }
-    let url = spin_sdk::variables::get("database_url")
-        .await
-        .map_err(|_| OriginError::Config("the database_url variable is not set"))?;
-    let url = Some(url.trim().to_string()).filter(|u| !u.is_empty());
-    Ok(URL.get_or_init(|| url))
+    let set = async |name| {
+        let value = spin_sdk::variables::get(name)
+            .await
+            .map_err(|_| OriginError::Config("a database variable is not set"))?;
+        Ok::<_, OriginError>(Some(value.trim().to_string()).filter(|v| !v.is_empty()))
+    };
+    let location = match set("database_url").await? {
+        None => None,
+        Some(url) => Some(Postgres {
+            url,
+            ca_root: set("database_ca_root").await?,
+        }),
+    };
+    Ok(LOCATION.get_or_init(|| location))
 }
 
 /// Which engine this instance runs on, without opening a connection.
@@ -291,8 +308,13 @@ impl Reader {
 }
 
 /// A PostgreSQL session out of Spin's pool, outside any transaction.
-async fn open_postgres(url: &str) -> Result<pg::Connection, OriginError> {
-    let connection = pg::Connection::open(url).await.map_err(pg_failed)?;
+async fn open_postgres(server: &Postgres) -> Result<pg::Connection, OriginError> {
+    let options = pg::OpenOptions {
+        ca_root: server.ca_root.clone().map(pg::Certificate::Text),
+    };
+    let connection = pg::Connection::open_with_options(&server.url, options)
+        .await
+        .map_err(pg_failed)?;
     // Spin pools PostgreSQL sessions: one a trapped request left inside a
     // transaction comes back still inside it. Ending it here keeps every
     // request out of another's transaction (PostgreSQL only warns when
@@ -315,7 +337,7 @@ impl Db {
     pub async fn open() -> Result<Self, OriginError> {
         let link = match location().await? {
             None => Link::Sqlite(sqlite::Connection::open_default().await.map_err(failed)?),
-            Some(url) => Link::Postgres(open_postgres(url).await?),
+            Some(server) => Link::Postgres(open_postgres(server).await?),
         };
         Ok(Self {
             link,

@@ -17,11 +17,13 @@
 //!   types without a WIT case come back `unsupported` with their binary
 //!   form, and `timestamptz` columns fail the query (Spin reads them as a
 //!   naive date-time, which the driver refuses);
-//! - database errors carry their SQLSTATE and fields in `db-error`.
+//! - database errors carry their SQLSTATE and fields in `db-error`;
+//! - TLS as Spin's: native-tls (OpenSSL here) for every `sslmode` but
+//!   `disable` (so `prefer`, the default, tries TLS first), the server's
+//!   certificate verified against the system's roots plus the CA root the
+//!   guest set, which `set_ca_root` parses as Spin does.
 //!
-//! Where the host differs: it connects without TLS, so an address that
-//! requires it (`sslmode=require`) is refused with `connection-failed`, and
-//! `prefer` connects in plain text; a query's rows are read to the end (or
+//! Where the host differs: a query's rows are read to the end (or
 //! to the first error) before `query-async` returns, then handed to the
 //! guest's stream; pools are neither capped at 16 addresses nor limited in
 //! result size.
@@ -72,18 +74,19 @@ impl PgPools {
         let config: tokio_postgres::Config = address
             .parse()
             .context("parsing Postgres connection string")?;
-        anyhow::ensure!(
-            matches!(config.get_ssl_mode(), SslMode::Disable | SslMode::Prefer),
-            "the address requires TLS and the test host connects without TLS \
-             (use sslmode=disable or prefer)"
-        );
-        let manager = deadpool_postgres::Manager::from_config(
-            config,
-            tokio_postgres::NoTls,
-            deadpool_postgres::ManagerConfig {
-                recycling_method: deadpool_postgres::RecyclingMethod::Clean,
-            },
-        );
+        let recycling = deadpool_postgres::ManagerConfig {
+            recycling_method: deadpool_postgres::RecyclingMethod::Clean,
+        };
+        let manager = if config.get_ssl_mode() == SslMode::Disable {
+            deadpool_postgres::Manager::from_config(config, tokio_postgres::NoTls, recycling)
+        } else {
+            let mut tls = native_tls::TlsConnector::builder();
+            if let Some(pem) = &key.1 {
+                tls.add_root_certificate(root_certificate(pem)?);
+            }
+            let tls = postgres_native_tls::MakeTlsConnector::new(tls.build()?);
+            deadpool_postgres::Manager::from_config(config, tls, recycling)
+        };
         let pool = deadpool_postgres::Pool::builder(manager)
             .max_size(POOL_SIZE)
             .build()
@@ -121,6 +124,11 @@ impl PgPools {
     ) -> anyhow::Result<deadpool_postgres::Object> {
         Ok(self.pool(address, ca_root)?.get().await?)
     }
+}
+
+/// A CA root as `set_ca_root` is given it: one PEM certificate.
+fn root_certificate(pem: &str) -> Result<native_tls::Certificate, native_tls::Error> {
+    native_tls::Certificate::from_pem(pem.as_bytes())
 }
 
 /// An open connection, as the guest's `connection` resource: a pooled
@@ -752,12 +760,8 @@ impl wit::HostConnectionBuilder for SpinView<'_> {
         builder: Resource<PgConnectionBuilder>,
         certificate: String,
     ) -> wasmtime::Result<Result<(), Error>> {
-        // Spin parses the PEM here; the host, which never uses it for TLS,
-        // only checks that it is one.
-        if !certificate.contains("-----BEGIN CERTIFICATE-----") {
-            return Ok(Err(Error::Other(
-                "invalid root certificate: no PEM certificate found".into(),
-            )));
+        if let Err(e) = root_certificate(&certificate) {
+            return Ok(Err(Error::Other(format!("invalid root certificate: {e}"))));
         }
         self.table.get_mut(&builder)?.ca_root = Some(certificate);
         Ok(Ok(()))
@@ -833,17 +837,26 @@ mod tests {
     }
 
     #[test]
-    fn addresses_that_require_tls_are_refused() {
-        let pools = PgPools::default();
-        let error = pools
-            .pool("postgres://u@127.0.0.1:5432/db?sslmode=require", None)
-            .unwrap_err();
-        assert!(error.to_string().contains("without TLS"), "{error}");
-        assert!(
-            pools
-                .pool("postgres://u@127.0.0.1:5432/db?sslmode=prefer", None)
-                .is_ok()
-        );
+    fn a_ca_root_that_is_no_certificate_is_refused() {
+        let mut table = wasmtime::component::ResourceTable::new();
+        let caps = Arc::new(caps(&[]));
+        let mut view = SpinView {
+            table: &mut table,
+            caps: &caps,
+        };
+        let builder = wit::HostConnectionBuilder::new(&mut view, "postgres://db".into()).unwrap();
+        let set = wit::HostConnectionBuilder::set_ca_root(
+            &mut view,
+            builder,
+            "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n".into(),
+        )
+        .unwrap();
+        match set {
+            Err(Error::Other(message)) => {
+                assert!(message.starts_with("invalid root certificate"), "{message}")
+            }
+            other => panic!("expected an invalid root certificate, got {other:?}"),
+        }
     }
 
     #[test]

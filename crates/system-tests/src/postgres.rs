@@ -2,6 +2,9 @@
 //! with `initdb` in a temporary folder on first use and served on a free
 //! loopback port with trust authentication, and a fresh database for each
 //! caller of [`database`], so that tests sharing the cluster stay apart.
+//! It also serves TLS, with a certificate for 127.0.0.1 and `localhost`
+//! signed by a certificate authority made for it ([`certificate_authority`]),
+//! for clients that ask (`sslmode=require`).
 //!
 //! The server must not outlive the test process, however that ends (a
 //! panic, `exit`, a kill): it runs under a small `sh` supervisor whose
@@ -62,6 +65,11 @@ pub fn origin_variables(url: String) -> [(&'static str, String); 2] {
     ]
 }
 
+/// The PEM certificate of the authority that signed the cluster's own.
+pub fn certificate_authority() -> &'static str {
+    &Cluster::get().certificate_authority
+}
+
 /// A connection of the test's own to `url`, outside any app under test.
 pub async fn client(url: &str) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
@@ -74,6 +82,7 @@ pub async fn client(url: &str) -> tokio_postgres::Client {
 /// The running cluster.
 struct Cluster {
     port: u16,
+    certificate_authority: String,
     // Never written: dropping it (when the process ends) is the signal.
     _lifeline: ChildStdin,
 }
@@ -127,6 +136,7 @@ impl Cluster {
                 String::from_utf8_lossy(&initdb.stderr)
             ));
         }
+        let certificate_authority = serve_tls(&data, owner)?;
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| e.to_string())?
@@ -142,6 +152,8 @@ impl Cluster {
             .arg("-c")
             .arg(format!("unix_socket_directories={}", dir.display()))
             .args(["-c", "shared_buffers=16MB", "-c", "max_connections=200"])
+            .args(["-c", "ssl=on", "-c", "ssl_cert_file=server.crt"])
+            .args(["-c", "ssl_key_file=server.key"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -150,9 +162,48 @@ impl Cluster {
         wait_until_ready(bin, port, &mut supervisor)?;
         Ok(Self {
             port,
+            certificate_authority,
             _lifeline: lifeline,
         })
     }
+}
+
+/// Writes a certificate for the server (127.0.0.1 and `localhost`) and
+/// its key into `data`, the key readable by `owner` alone as PostgreSQL
+/// demands, signed by a new authority whose certificate it returns.
+fn serve_tls(data: &Path, owner: Option<(u32, u32)>) -> Result<String, String> {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let failed = |e: rcgen::Error| format!("making the test certificates: {e}");
+    let authority_key = KeyPair::generate().map_err(failed)?;
+    let mut authority = CertificateParams::default();
+    authority.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    authority
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Eventfront test authority");
+    let authority_certificate = authority.self_signed(&authority_key).map_err(failed)?;
+    let issuer = Issuer::new(authority, authority_key);
+    let server_key = KeyPair::generate().map_err(failed)?;
+    let server = CertificateParams::new(["127.0.0.1".to_string(), "localhost".to_string()])
+        .and_then(|params| params.signed_by(&server_key, &issuer))
+        .map_err(failed)?;
+    use std::os::unix::fs::{OpenOptionsExt, chown};
+    for (name, text, mode) in [
+        ("server.crt", server.pem(), 0o644),
+        ("server.key", server_key.serialize_pem(), 0o600),
+    ] {
+        let path = data.join(name);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&path)
+            .and_then(|mut file| std::io::Write::write_all(&mut file, text.as_bytes()))
+            .map_err(|e| format!("writing {name}: {e}"))?;
+        if let Some((uid, gid)) = owner {
+            chown(&path, Some(uid), Some(gid)).map_err(|e| format!("chown {name}: {e}"))?;
+        }
+    }
+    Ok(authority_certificate.pem())
 }
 
 /// Polls `pg_isready` until the server accepts connections; an error, with
