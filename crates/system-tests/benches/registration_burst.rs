@@ -29,7 +29,9 @@
 //! the same edge, limiter, signature and origin read but no decision; the
 //! ratio shows what deciding costs. In the host, the same burst at 64
 //! clients then runs with the edge→origin link slow (+250 ms), hung and
-//! refusing.
+//! refusing; and in either mode, on PostgreSQL, with the origin→PostgreSQL
+//! link slow (1 and 5 ms each way), hung and refusing
+//! (`system_tests::relay` between the origin and the server).
 //!
 //! Build the components first
 //! (`cargo build --target wasm32-wasip2 --profile wasm -p edge -p origin`),
@@ -65,6 +67,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 use system_tests::load::ms;
+use system_tests::relay::{self, Relay};
 use system_tests::{ADMIN_TOKEN, dev_manifest};
 
 const SLUG: &str = "burst";
@@ -160,21 +163,31 @@ struct Served {
     app: Option<App>,
     /// Its wall clock (host mode), which the bench can move past a hold.
     clock: Option<WallClock>,
+    /// Between the origin and PostgreSQL, when the run breaks that link.
+    relay: Option<Relay>,
     _server: Option<Server>,
     _spin: Option<SpinUp>,
     _state: tempfile::TempDir,
 }
 
-async fn serve(mode: &Mode, database: Database) -> Served {
+/// Serves the app on `database`; on PostgreSQL through a relay, when
+/// `relayed`, that the run can break.
+async fn serve(mode: &Mode, database: Database, relayed: bool) -> Served {
     let state = tempfile::tempdir().unwrap();
     let mut variables: Vec<(&str, String)> = VARIABLES
         .iter()
         .map(|(name, value)| (*name, value.to_string()))
         .collect();
+    let mut relay = None;
     if database == Database::Postgres {
-        variables.extend(system_tests::postgres::origin_variables(
-            system_tests::postgres::database().await,
-        ));
+        let mut url: url::Url = system_tests::postgres::database().await.parse().unwrap();
+        if relayed {
+            let server = format!("127.0.0.1:{}", url.port().unwrap());
+            let started = Relay::start(server.parse().unwrap()).await;
+            url.set_port(Some(started.addr().port())).unwrap();
+            relay = Some(started);
+        }
+        variables.extend(system_tests::postgres::origin_variables(url.to_string()));
     }
     let (addr, app, server, spin_up) = match mode {
         Mode::Host => {
@@ -223,6 +236,7 @@ async fn serve(mode: &Mode, database: Database) -> Served {
         addr,
         app,
         clock,
+        relay,
         _server: server,
         _spin: spin_up,
         _state: state,
@@ -521,14 +535,23 @@ async fn closed_loop(
 /// The edge→origin link inside the development app.
 const ORIGIN_LINK: &str = "origin.spin.internal";
 
-/// One case: how many clients, the edge→origin link broken or not, and
-/// whether the event confirms addresses by email.
+/// One case: how many clients, a link broken or not, and whether the
+/// event confirms addresses by email.
 #[derive(Clone, Copy)]
 struct Case {
     clients: usize,
-    fault: Option<LinkFault>,
+    trouble: Option<Trouble>,
     confirming: bool,
     database: Database,
+}
+
+/// A link broken for a whole run.
+#[derive(Clone, Copy)]
+enum Trouble {
+    /// The edge→origin link, in the host.
+    EdgeToOrigin(LinkFault),
+    /// The origin→PostgreSQL link, through a relay.
+    OriginToDatabase(relay::Fault),
 }
 
 /// The origin's database for a case.
@@ -557,16 +580,17 @@ async fn runs_by_throughput(mode: &Mode, case: Case, duration: Duration, runs: u
     done
 }
 
-/// One run on a fresh app; with a `fault`, the edge→origin link is broken
-/// that way once the event is published, and no replay baseline is run.
+/// One run on a fresh app; with `trouble`, that link is broken once the
+/// event is published, and no replay baseline is run.
 async fn run(mode: &Mode, case: Case, duration: Duration) -> Run {
     let Case {
         clients,
-        fault,
+        trouble,
         confirming,
         database,
     } = case;
-    let served = serve(mode, database).await;
+    let relayed = matches!(trouble, Some(Trouble::OriginToDatabase(_)));
+    let served = serve(mode, database, relayed).await;
     let mut setup = Client::new(served.addr);
     let event = json!({
         "name": "Burst", "timezone": "UTC",
@@ -583,13 +607,17 @@ async fn run(mode: &Mode, case: Case, duration: Duration) -> Run {
     )
     .await;
 
-    if let Some(fault) = fault {
-        served
+    match trouble {
+        Some(Trouble::EdgeToOrigin(fault)) => served
             .app
             .as_ref()
-            .expect("links are broken only in the host")
+            .expect("the edge→origin link is broken only in the host")
             .links()
-            .set(ORIGIN_LINK, fault);
+            .set(ORIGIN_LINK, fault),
+        Some(Trouble::OriginToDatabase(fault)) => {
+            served.relay.as_ref().expect("relayed").set(Some(fault))
+        }
+        None => {}
     }
     let next = Arc::new(AtomicU32::new(0));
     let counter = next.clone();
@@ -610,7 +638,7 @@ async fn run(mode: &Mode, case: Case, duration: Duration) -> Run {
     // The baseline: the same clients for the same time replaying keys
     // already decided, the same path through edge and origin save the
     // decision, in the same app right after.
-    let replay = match fault {
+    let replay = match trouble {
         Some(_) => None,
         None => {
             let decided = seen.len() as u32;
@@ -625,6 +653,9 @@ async fn run(mode: &Mode, case: Case, duration: Duration) -> Run {
     };
     if let Some(app) = &served.app {
         app.links().heal(ORIGIN_LINK);
+    }
+    if let Some(relay) = &served.relay {
+        relay.set(None);
     }
     let listing = organizer(&mut setup, "GET", &format!("{admin}/registrations"), None).await;
     // A registration holds a seat, or a place in line (`position`), held
@@ -848,7 +879,7 @@ async fn main() {
         for &clients in &cases {
             let case = Case {
                 clients,
-                fault: None,
+                trouble: None,
                 confirming: false,
                 database,
             };
@@ -861,7 +892,7 @@ async fn main() {
         // held with its seat or place for its address to confirm.
         let confirming = Case {
             clients: 64,
-            fault: None,
+            trouble: None,
             confirming: true,
             database,
         };
@@ -888,8 +919,14 @@ async fn main() {
     if matches!(mode, Mode::Host) {
         link_cases(&mode, duration, runs).await;
     }
+    if databases.contains(&Database::Postgres) {
+        database_link_cases(&mode, duration, runs).await;
+    }
     println!("\ncapacity held in every run: never more than {CAPACITY} seats held");
 }
+
+/// The burst at 64 clients while a link is in trouble.
+const LINK_CLIENTS: usize = 64;
 
 /// The same burst at 64 clients with the edge→origin link slow, hung and
 /// refusing (the host can break it; `spin up` cannot): what attendees wait
@@ -897,20 +934,68 @@ async fn main() {
 /// cannot confirm is a 503 with `Retry-After`, after the edge's write
 /// timeout when the origin hangs.
 async fn link_cases(mode: &Mode, duration: Duration, runs: usize) {
-    const LINK_CLIENTS: usize = 64;
     println!("\n{LINK_CLIENTS} clients, edge→origin link in trouble (median of {runs} by reg/s)");
+    troubled(
+        mode,
+        duration,
+        runs,
+        Database::Sqlite,
+        [
+            ("+250 ms", LinkFault::Delay(Duration::from_millis(250))),
+            ("hung", LinkFault::Hang),
+            ("refusing", LinkFault::Cut),
+        ]
+        .map(|(label, fault)| (label, Trouble::EdgeToOrigin(fault))),
+    )
+    .await;
+}
+
+/// The same burst with the origin→PostgreSQL link slow (1 ms each way, a
+/// server in another zone; 5 ms, one farther away or on a bad day; tokio's
+/// timer rounds each up to the next millisecond), hung (packets dropped)
+/// and refusing (connections reset): what attendees wait and are told when the
+/// database is in trouble, and that nothing is overbooked meanwhile.
+async fn database_link_cases(mode: &Mode, duration: Duration, runs: usize) {
+    println!(
+        "\n{LINK_CLIENTS} clients, origin→PostgreSQL link in trouble (median of {runs} by reg/s)"
+    );
+    troubled(
+        mode,
+        duration,
+        runs,
+        Database::Postgres,
+        [
+            (
+                "+1 ms each way",
+                relay::Fault::Delay(Duration::from_millis(1)),
+            ),
+            (
+                "+5 ms each way",
+                relay::Fault::Delay(Duration::from_millis(5)),
+            ),
+            ("hung", relay::Fault::Hang),
+            ("refusing", relay::Fault::Refuse),
+        ]
+        .map(|(label, fault)| (label, Trouble::OriginToDatabase(fault))),
+    )
+    .await;
+}
+
+/// Runs and prints one case per labelled trouble.
+async fn troubled(
+    mode: &Mode,
+    duration: Duration,
+    runs: usize,
+    database: Database,
+    cases: impl IntoIterator<Item = (&str, Trouble)>,
+) {
     println!("link            | reg/s | p50 ms | p99 ms | max ms | decided | other");
-    let cases = [
-        ("+250 ms", LinkFault::Delay(Duration::from_millis(250))),
-        ("hung", LinkFault::Hang),
-        ("refusing", LinkFault::Cut),
-    ];
-    for (label, fault) in cases {
+    for (label, trouble) in cases {
         let case = Case {
             clients: LINK_CLIENTS,
-            fault: Some(fault),
+            trouble: Some(trouble),
             confirming: false,
-            database: Database::Sqlite,
+            database,
         };
         let done = runs_by_throughput(mode, case, duration, runs).await;
         let median = &done[runs / 2];

@@ -5,6 +5,7 @@ pub mod browser;
 pub mod fake_origin;
 pub mod load;
 pub mod postgres;
+pub mod relay;
 pub mod stub;
 
 use bytes::Bytes;
