@@ -15,7 +15,9 @@
 //! read per registration cost about a quarter of the throughput; so every
 //! key is queued, and the batch's own read (one per batch) answers
 //! retries. Should the lock not be had within `REPLAY_WAIT`, the keys
-//! waiting are looked up outside it: a retry waits at most that long.
+//! waiting are looked up outside it: a retry waits for the lock at most
+//! that long (though it may wait for a batch of its instance's already
+//! deciding).
 //!
 //! A registration waits at most `DECISION_WAIT` for its batch to start;
 //! past that, or when the queue is already full, it is answered 503 with
@@ -166,10 +168,13 @@ async fn drain() {
         let budget = DECISION_WAIT.saturating_sub(oldest.elapsed());
         let mut batch = Vec::new();
         let (locked, lock_had) = oneshot::channel();
+        // Only keys not looked up before queueing need it (PostgreSQL's).
         // A task of its own, not awaited here: its read may wait for a
         // session from Spin's pool, which drains holding theirs could
         // empty; none of them may wait for it in turn.
-        spin_sdk::wasip3::spawn(answer_replays_until(lock_had));
+        if db.engine() == Engine::Postgres {
+            spin_sdk::wasip3::spawn(answer_replays_until(lock_had));
+        }
         let outcome = db
             .transaction_within(budget, async |db| {
                 let _ = locked.send(());
@@ -362,6 +367,10 @@ fn pending_answer(hold_expires_at: jiff::Timestamp) -> String {
 /// the whole is a failed transaction. What it reads, it reads for the
 /// whole batch at once: the statements per batch do not grow with it.
 async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginError> {
+    // Retries answered while the lock was waited for can leave nothing.
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
     let now = jiff::Timestamp::now();
     let window = Window::at(now.as_second());
     sweep_expired(db, now, window).await?;

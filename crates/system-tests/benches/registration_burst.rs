@@ -952,9 +952,10 @@ async fn link_cases(mode: &Mode, duration: Duration, runs: usize) {
 
 /// The same burst with the origin→PostgreSQL link slow (1 ms each way, a
 /// server in another zone; 5 ms, one farther away or on a bad day; tokio's
-/// timer rounds each up to the next millisecond), hung (packets dropped)
-/// and refusing (connections reset): what attendees wait and are told when the
-/// database is in trouble, and that nothing is overbooked meanwhile.
+/// timer rounds each up to the next millisecond), hung (nothing passes,
+/// connections stay open) and refusing (connections reset): what attendees
+/// wait and are told when the database is in trouble, and that nothing is
+/// overbooked meanwhile.
 async fn database_link_cases(mode: &Mode, duration: Duration, runs: usize) {
     println!(
         "\n{LINK_CLIENTS} clients, origin→PostgreSQL link in trouble (median of {runs} by reg/s)"

@@ -17,7 +17,9 @@ use tokio::time::Instant;
 pub enum Fault {
     /// Every chunk arrives this much later, in each direction.
     Delay(Duration),
-    /// Nothing gets through, and no connection ends: packets dropped.
+    /// Nothing gets through and no connection ends. (The relay's kernel
+    /// still acknowledges what it holds, so unlike a real loss of packets
+    /// this never fires TCP keepalives or `tcp_user_timeout`.)
     Hang,
     /// Every connection is reset, open ones and new ones.
     Refuse,

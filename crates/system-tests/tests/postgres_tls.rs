@@ -1,7 +1,7 @@
 //! The origin on PostgreSQL over TLS, as `deploy/` runs it: `sslmode=require`
 //! and the server's certificate verified, against the system's roots and the
 //! authority named in `database_ca_root` (which managed servers such as
-//! Cloud SQL and Amazon RDS need).
+//! Amazon RDS need).
 
 use bytes::Bytes;
 use serde_json::json;
