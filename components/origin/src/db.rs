@@ -86,17 +86,17 @@ async fn location() -> Result<&'static Option<Postgres>, OriginError> {
     if let Some(location) = LOCATION.get() {
         return Ok(location);
     }
-    let set = async |name| {
+    let value_of = async |name| {
         let value = spin_sdk::variables::get(name)
             .await
             .map_err(|_| OriginError::Config("a database variable is not set"))?;
         Ok::<_, OriginError>(Some(value.trim().to_string()).filter(|v| !v.is_empty()))
     };
-    let location = match set("database_url").await? {
+    let location = match value_of("database_url").await? {
         None => None,
         Some(url) => Some(Postgres {
             url,
-            ca_root: set("database_ca_root").await?,
+            ca_root: value_of("database_ca_root").await?,
         }),
     };
     Ok(LOCATION.get_or_init(|| location))

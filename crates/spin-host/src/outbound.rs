@@ -119,12 +119,8 @@ impl AllowedHost {
     }
 }
 
-/// Whether any entry allows `scheme://host:port`.
-pub fn is_allowed(allowed: &[AllowedHost], scheme: &str, host: &str, port: u16) -> bool {
-    allowed.iter().any(|a| a.allows(scheme, host, port))
-}
-
-/// `is_allowed` for `component`, logging a refusal as Spin does.
+/// Whether any of `component`'s entries allows `scheme://host:port`; a
+/// refusal is logged as Spin logs it.
 pub(crate) fn permits(
     allowed: &[AllowedHost],
     component: &str,
@@ -132,7 +128,7 @@ pub(crate) fn permits(
     host: &str,
     port: u16,
 ) -> bool {
-    let allowed = is_allowed(allowed, scheme, host, port);
+    let allowed = allowed.iter().any(|a| a.allows(scheme, host, port));
     if !allowed {
         eprintln!(
             "[{component}] A component tried to make an outbound network connection to \
