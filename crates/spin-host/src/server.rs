@@ -4,10 +4,13 @@
 use crate::App;
 use anyhow::Result;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use wasmtime_wasi_http::p3::bindings::http::types::ErrorCode;
@@ -71,7 +74,7 @@ async fn accept_loop(app: App, listener: TcpListener) {
                             .boxed_unsync()
                     });
                     let response = app.handle(request, client).await;
-                    Ok::<_, std::convert::Infallible>(response.map(Full::<Bytes>::new))
+                    Ok::<_, std::convert::Infallible>(as_spin_writes(response))
                 }
             });
             let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
@@ -79,5 +82,61 @@ async fn accept_loop(app: App, listener: TcpListener) {
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
+    }
+}
+
+/// A guest's answer written as Spin's server writes it: Spin streams the
+/// guest's body into hyper as it comes, so an answer without
+/// `Content-Length` goes out chunked, its last chunk in a write of its
+/// own; on a kept connection (Spin sets no TCP_NODELAY) that write waits
+/// for the client's delayed ACK, about 40 ms. An answer with
+/// `Content-Length` is complete when its bytes are, and goes out in one
+/// write. The host pays what Spin pays.
+fn as_spin_writes(response: http::Response<Bytes>) -> http::Response<GuestBody> {
+    let sized = response
+        .headers()
+        .contains_key(http::header::CONTENT_LENGTH);
+    response.map(|bytes| GuestBody {
+        data: Some(bytes).filter(|b| !b.is_empty()),
+        end_seen_later: !sized,
+    })
+}
+
+/// A guest's body as Spin hands it to hyper: the data, then its end, which
+/// an unsized stream only reports on a later poll.
+struct GuestBody {
+    data: Option<Bytes>,
+    end_seen_later: bool,
+}
+
+impl Body for GuestBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if let Some(data) = self.data.take() {
+            return Poll::Ready(Some(Ok(Frame::data(data))));
+        }
+        if std::mem::take(&mut self.end_seen_later) {
+            // hyper flushes what it has before it polls again.
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        Poll::Ready(None)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.data.is_none() && !self.end_seen_later
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match (&self.data, self.end_seen_later) {
+            (_, true) => SizeHint::default(),
+            (Some(data), false) => SizeHint::with_exact(data.len() as u64),
+            (None, false) => SizeHint::with_exact(0),
+        }
     }
 }

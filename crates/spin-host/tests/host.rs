@@ -547,7 +547,7 @@ async fn the_server_answers_over_tcp() {
     let server = Server::bind(app, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let (status, text) = http_get(&format!("{}/headers", server.url())).await;
+    let (status, _, text) = http_get(&format!("{}/headers", server.url())).await;
     assert_eq!(status, 200);
     assert!(text.contains("spin-client-addr: 127.0.0.1:"), "{text}");
     assert!(
@@ -556,8 +556,38 @@ async fn the_server_answers_over_tcp() {
     );
 }
 
+#[tokio::test]
+async fn the_server_writes_answers_as_spin_does_chunked_unless_sized() {
+    let (_dir, path) = manifest(
+        r#"
+[[trigger.http]]
+route = "/..."
+component = "probe"
+
+[component.probe]
+source = "{probe}"
+files = [{ source = "{fixtures}/assets", destination = "/assets" }]
+"#,
+    );
+    let app = start(AppOptions::new(&path)).await;
+    let server = Server::bind(app, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    // The probe's plain answers state no length: Spin streams them chunked.
+    let (status, headers, _) = http_get(&format!("{}/headers", server.url())).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["transfer-encoding"], "chunked");
+    assert!(!headers.contains_key("content-length"));
+    // An answer that states its length goes out with it, in one piece.
+    let (status, headers, text) =
+        http_get(&format!("{}/memory/assets/sized.txt", server.url())).await;
+    assert_eq!((status, text.as_str()), (200, "sized\n"));
+    assert_eq!(headers["content-length"], "6");
+    assert!(!headers.contains_key("transfer-encoding"));
+}
+
 /// A minimal HTTP/1.1 GET over a fresh connection.
-async fn http_get(url: &str) -> (u16, String) {
+async fn http_get(url: &str) -> (u16, http::HeaderMap, String) {
     use http_body_util::{BodyExt, Empty};
     let uri: http::Uri = url.parse().unwrap();
     let stream = tokio::net::TcpStream::connect(uri.authority().unwrap().as_str())
@@ -574,8 +604,13 @@ async fn http_get(url: &str) -> (u16, String) {
         .unwrap();
     let response = sender.send_request(request).await.unwrap();
     let status = response.status().as_u16();
+    let headers = response.headers().clone();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&bytes).into_owned())
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
 }
 
 #[tokio::test]
