@@ -6,7 +6,8 @@
 //! counted by the origin, in the transaction that decides them, against
 //! the client this edge names in the signed request: one count across
 //! every instance and every edge, for no KV write of its own. Failed
-//! sign-ins, which are rare, are also counted in the edge's KV store under
+//! sign-ins and registration links that name no registration (manage,
+//! cancel, confirm), which are rare, are also counted in the edge's KV store under
 //! `ratelimit/{window}/{client}`, and windows that ended are swept away in
 //! the background, so no client address is kept past the next minute in
 //! which the edge is used. IPv6 clients are counted by their /64, which
@@ -55,6 +56,14 @@ impl Limit {
     pub const ADMIN_FAILURES: Self = Self {
         name: "admin-failures",
         per_minute: 10,
+    };
+
+    /// Manage, cancel and confirm requests the origin found no
+    /// registration for (a wrong id or token): a person follows the link
+    /// they were sent and misses rarely, a flood of guesses misses always.
+    pub const TOKEN_FAILURES: Self = Self {
+        name: "token-failures",
+        per_minute: 30,
     };
 }
 

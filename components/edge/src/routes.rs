@@ -79,17 +79,23 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
             )
             .await
         }
-        Route::Registration => forward::forward(&config, request, 0, None, WRITE_TIMEOUT).await,
-        // Its token is in a header; a body, if any, is ignored.
-        Route::ConfirmRegistration => {
-            forward::forward(
+        // A wrong id or token is counted, so that guessing stops here.
+        Route::Registration | Route::ConfirmRegistration => {
+            let client = client_of(&config, &request);
+            Limit::TOKEN_FAILURES.check(&client).await?;
+            // A confirmation's token is in a header; a body, if any, is ignored.
+            let answer = forward::forward(
                 &config,
                 request,
                 forward::MAX_REGISTRATION_BODY,
                 None,
                 WRITE_TIMEOUT,
             )
-            .await
+            .await?;
+            if answer.status() == http::StatusCode::NOT_FOUND {
+                Limit::TOKEN_FAILURES.record(&client).await;
+            }
+            Ok(answer)
         }
         Route::AdminEvent
         | Route::AdminDraft

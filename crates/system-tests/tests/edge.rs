@@ -344,6 +344,12 @@ async fn writes_are_forwarded_signed_and_answered_by_the_origin() {
     let register = || registration(DEMO, "edge-key-1", "Ada", "ada@example.com");
     let first = app.send(register()).await;
     assert_eq!(first.status(), 201, "{:?}", first.body());
+    // Whole, with its length: Spin writes such an answer in one piece
+    // (without it, chunked, it stalls ~40 ms on a kept connection).
+    assert_eq!(
+        header(&first, "content-length"),
+        Some(first.body().len().to_string().as_str())
+    );
     let replay = app.send(register()).await;
     assert_eq!(first.body(), replay.body());
     let created = body_json(&first);
@@ -995,6 +1001,53 @@ async fn organizer_token_guessing_is_throttled_per_client() {
         app.send_from(draft(ADMIN_TOKEN), organizer).await.status(),
         200
     );
+}
+
+#[tokio::test]
+async fn guessing_registration_links_is_throttled_per_client() {
+    let app = dev_app(|o| o.variable("admin_token", ADMIN_TOKEN)).await;
+    let cancel = |id: &str| {
+        http::Request::delete(format!("/api/registrations/{id}"))
+            .header("authorization", "Bearer a-guess")
+            .body(Bytes::new())
+            .unwrap()
+    };
+    let guesser = "203.0.113.60:5000".parse().unwrap();
+    for n in 0..30 {
+        let guess = app.send_from(cancel(&format!("guess-{n}")), guesser).await;
+        assert_eq!(guess.status(), 404, "guess {n}");
+    }
+    let throttled = app.send_from(cancel("one-more"), guesser).await;
+    assert_eq!(throttled.status(), 429);
+    assert!(header(&throttled, "retry-after").is_some());
+    let confirm = http::Request::post("/api/registrations/guess/confirm")
+        .header("authorization", "Bearer a-guess")
+        .body(Bytes::new())
+        .unwrap();
+    assert_eq!(app.send_from(confirm, guesser).await.status(), 429);
+
+    // Someone else's own link still works meanwhile.
+    let registered = body_json(
+        &app.send_from(
+            registration(DEMO, "own-link", "Ada", "ada@example.com"),
+            "203.0.113.61:5000".parse().unwrap(),
+        )
+        .await,
+    );
+    let own = http::Request::get(format!(
+        "/api/registrations/{}",
+        registered["id"].as_str().unwrap()
+    ))
+    .header(
+        "authorization",
+        format!("Bearer {}", registered["manage_token"].as_str().unwrap()),
+    )
+    .body(Bytes::new())
+    .unwrap();
+    let own = app
+        .send_from(own, "203.0.113.61:5000".parse().unwrap())
+        .await;
+    assert_eq!(own.status(), 200);
 }
 
 #[tokio::test]

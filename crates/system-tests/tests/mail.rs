@@ -112,7 +112,9 @@ async fn the_outbox_survives_a_provider_that_is_down_and_delivers_each_message_o
     })
     .await;
     for message in &failed {
-        assert_eq!(message["attempts"], 1);
+        // At least one try; a loaded machine may let the 5 s backoff pass
+        // and the delivery task try again before this look.
+        assert!(message["attempts"].as_u64() >= Some(1), "{message:#}");
         assert_eq!(message["last_error"], "the provider answered 503");
         assert!(message["next_try_at"].is_string());
     }
