@@ -1,7 +1,7 @@
 //! The audit log: who did what, when, to which event. Written in the same
 //! transaction as the change it records.
 
-use crate::db::{Db, ROWS_PER_STATEMENT, int, placeholders, text};
+use crate::db::{Db, ROWS_PER_STATEMENT, Writes, int, placeholders, text};
 use crate::error::OriginError;
 use serde_json::{Value, json};
 
@@ -27,36 +27,29 @@ pub async fn record(
     .await
 }
 
-/// Several entries by one actor about one event, `(action, target,
-/// detail)` in order, in as few statements as the parameter limit allows.
-pub async fn record_all(
-    db: &Db,
-    actor: &str,
-    event: Option<&str>,
-    entries: &[(&str, String, Value)],
-) -> Result<(), OriginError> {
+/// Entries about one event in the order they happened, among the
+/// caller's `writes`, each `(actor, action, target, detail)`.
+pub fn push_all(writes: &mut Writes, event: Option<&str>, entries: &[(&str, &str, String, Value)]) {
     let at = jiff::Timestamp::now().to_string();
     for chunk in entries.chunks(ROWS_PER_STATEMENT) {
-        let params = chunk.iter().flat_map(|(action, target, detail)| {
+        let params = chunk.iter().flat_map(|(actor, action, target, detail)| {
             [
                 text(&at),
-                text(actor),
+                text(*actor),
                 text(*action),
                 event.map_or(spin_sdk::sqlite::Value::Null, text),
                 text(target),
                 text(detail.to_string()),
             ]
         });
-        db.exec(
-            &format!(
+        writes.push(
+            format!(
                 "INSERT INTO audit (at, actor, action, event, target, detail) VALUES {}",
                 placeholders(chunk.len(), 6)
             ),
             params,
-        )
-        .await?;
+        );
     }
-    Ok(())
 }
 
 /// The newest `limit` entries for one event, newest first.

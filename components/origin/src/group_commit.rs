@@ -32,6 +32,7 @@ use crate::outbox::{self, Outgoing};
 use crate::registration::{answer, oldest_kept, random_token};
 use crate::seats;
 use eventfront_domain::client_limit::{Window, admits};
+use eventfront_domain::lifecycle::{Change, Status};
 use eventfront_domain::messages::Notice;
 use eventfront_domain::seats::{DECISION_WAIT, Placement, Refusal};
 use eventfront_domain::{Email, IdempotencyKey, Problem, Slug};
@@ -340,7 +341,7 @@ struct Accepted<'a> {
     pending: &'a Pending,
     id: String,
     seq: i64,
-    status: &'static str,
+    status: Status,
     holds_seat: bool,
     /// Until when it is held for confirmation, if it is.
     hold_expires_at: Option<jiff::Timestamp>,
@@ -389,15 +390,13 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
     let mut sent_again: HashSet<String> = HashSet::new();
     // Every event's ledger first, its lapsed holds expired: an address
     // whose hold lapsed is no longer registered.
-    let mut ledgers: HashMap<String, seats::Stored> = HashMap::new();
+    let mut ledgers: HashMap<String, seats::Opened> = HashMap::new();
     for row in published {
         let slug = row.slug.clone();
-        let mut stored = seats::settled_from(db, row, now).await?;
-        // Seats left free while people wait (from before promotion was
-        // automatic) go to the line before any newcomer.
-        let heal = stored.ledger.promote();
-        seats::promote(db, &slug, &stored.about, heal, "free seat").await?;
-        ledgers.insert(slug, stored);
+        let mut opened = seats::open_from(db, row, now).await?;
+        opened.fill_free_seats();
+        opened.write(db).await?;
+        ledgers.insert(slug, opened);
     }
     // Holders whose hold lapsed were just expired with it.
     let mut registered: HashMap<(String, String), Holder> = holders
@@ -425,23 +424,25 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
             }
             *made += 1;
         }
-        let Some(stored) = ledgers.get_mut(slug) else {
+        let Some(opened) = ledgers.get_mut(slug) else {
             answers.push(Err(no_such_event()));
             continue;
         };
+        let stored = &opened.stored;
         if stored.archived {
             answers.push(Err(no_such_event()));
             continue;
         }
         // Closed is answered before the address is looked at: a closed
         // event must not tell a registered address from a new one.
-        if !stored.ledger.settings.accepts_at(pending.arrived) {
+        let settings = &opened.book.ledger().settings;
+        if !settings.accepts_at(pending.arrived) {
             answers.push(Err(closed()));
             continue;
         }
         // The answer to every address while the event confirms by email:
         // the same for a new address as for one already registered.
-        let held_until = stored.ledger.settings.hold_expires_at(pending.arrived);
+        let held_until = settings.hold_expires_at(pending.arrived);
         let address = (slug.to_string(), pending.email.canonical().to_string());
         if let Some(holder) = registered.get(&address) {
             // The address's holder gets a working link to the registration
@@ -488,16 +489,16 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
             answered.insert(key, StoredAnswer::new(pending, status, body));
             continue;
         }
-        let placement = match stored.ledger.admit(pending.arrived) {
-            Ok(placement) => placement,
-            Err(Refusal::Closed) => {
+        let id = uuid::Uuid::new_v4().to_string();
+        let (seq, placement) = match opened.book.admit(&id, pending.arrived) {
+            Ok(Change::Admitted { seq, placement, .. }) => (seq, placement),
+            Ok(_) | Err(Refusal::Closed) => {
                 answers.push(Err(closed()));
                 continue;
             }
         };
-        let id = uuid::Uuid::new_v4().to_string();
+        let admitted = opened.book.by_seq(seq).expect("admitted just now").clone();
         let token = random_token();
-        stored.last_seq += 1;
         registered.insert(
             address,
             Holder {
@@ -530,14 +531,14 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
             }
             None => {
                 manage_tokens.push((id.clone(), token_hash(&token)));
-                let (status, position) = match placement {
-                    Placement::Seat => ("confirmed", None),
-                    Placement::Line { position } => ("waitlisted", Some(position)),
+                let position = match placement {
+                    Placement::Seat => None,
+                    Placement::Line { position } => Some(position),
                 };
                 if let Some(position) = position {
                     message.notice = Notice::Waitlisted { position };
                 }
-                let body = answer(&id, status, &token, position).to_string();
+                let body = answer(&id, admitted.status.as_str(), &token, position).to_string();
                 message.manage_token = Some(token);
                 (201, body)
             }
@@ -545,17 +546,11 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
         messages.push(message);
         accepted.push(Accepted {
             pending,
+            seq,
+            status: admitted.status,
+            holds_seat: admitted.holds_seat,
+            hold_expires_at: admitted.hold_expires,
             id,
-            seq: stored.last_seq,
-            status: if held_until.is_some() {
-                "pending"
-            } else if placement == Placement::Seat {
-                "confirmed"
-            } else {
-                "waitlisted"
-            },
-            holds_seat: placement == Placement::Seat,
-            hold_expires_at: held_until,
         });
         answers.push(Ok((status, body.clone())));
         answered.insert(key, StoredAnswer::new(pending, status, body));
@@ -830,7 +825,7 @@ fn store(
                 text(&p.name),
                 text(p.email.as_str()),
                 text(p.email.canonical()),
-                text(row.status),
+                text(row.status.as_str()),
                 int(i64::from(row.holds_seat)),
                 opt_int(row.hold_expires_at.map(seats::to_ms)),
                 text(&now_text),

@@ -7,10 +7,9 @@ use crate::auth::token_hash;
 use crate::db::{Db, int, text};
 use crate::error::OriginError;
 use crate::group_commit::{self, Tokens};
-use crate::outbox::{self, Outgoing};
 use crate::request::Incoming;
 use crate::seats;
-use eventfront_domain::messages::Notice;
+use eventfront_domain::lifecycle::{Confirmation, NotConfirmed, Status};
 use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::signing::CLIENT_HEADER;
 use eventfront_domain::{IdempotencyKey, Slug, validate};
@@ -145,8 +144,7 @@ async fn authorized(
     let row = db
         .row(
             &format!(
-                "SELECT r.event, r.seq, r.status, r.holds_seat, r.hold_expires_ms, r.name,
-                    r.email, r.created_at
+                "SELECT r.event, r.status, r.name, r.email, r.created_at
                  FROM registrations r JOIN {} t ON t.registration = r.id
                  WHERE r.id = ? AND t.hash = ?",
                 kind.table()
@@ -159,10 +157,9 @@ async fn authorized(
         Some(r) if !token.is_empty() => Ok(Registration {
             id: id.to_string(),
             event: r.text("event"),
-            seq: r.int("seq"),
-            status: r.text("status"),
-            holds_seat: r.int("holds_seat") == 1,
-            hold_expires_ms: r.opt_int("hold_expires_ms"),
+            status: Status::parse(&r.text("status")).ok_or_else(|| {
+                OriginError::Database(format!("registration {id} has an unknown status"))
+            })?,
             name: r.text("name"),
             email: r.text("email"),
             created_at: r.text("created_at"),
@@ -174,11 +171,7 @@ async fn authorized(
 struct Registration {
     id: String,
     event: String,
-    seq: i64,
-    status: String,
-    holds_seat: bool,
-    /// When its hold for confirmation ends (or ended), if it had one.
-    hold_expires_ms: Option<i64>,
+    status: Status,
     name: String,
     email: String,
     created_at: String,
@@ -191,27 +184,13 @@ impl Registration {
             "event": self.event,
             "name": self.name,
             "email": self.email,
-            "status": self.status,
+            "status": self.status.as_str(),
             "created_at": self.created_at,
         });
-        if self.status == "waitlisted" {
-            body["position"] = json!(self.position(db).await?);
+        if self.status == Status::Waitlisted {
+            body["position"] = json!(seats::position(db, &self.event, &self.id).await?);
         }
         Ok(body)
-    }
-
-    /// Its place in line: everyone waiting for a seat counts, those
-    /// still held for confirmation too, in submission order.
-    async fn position(&self, db: &Db) -> Result<u32, OriginError> {
-        let ahead = db
-            .row(
-                "SELECT count(*) AS position FROM registrations
-                 WHERE event = ? AND holds_seat = 0 AND status IN ('pending', 'waitlisted')
-                     AND seq <= ?",
-                [text(&self.event), int(self.seq)],
-            )
-            .await?;
-        Ok(ahead.map_or(0, |r| u32::try_from(r.int("position")).unwrap_or(0)))
     }
 }
 
@@ -228,55 +207,24 @@ pub async fn show(db: &Db, id: &str, request: &Incoming) -> Result<Reply, Origin
 /// `DELETE /api/registrations/{id}`: cancels, and gives a freed seat to
 /// the first in line, in the same transaction. Cancelling again is a no-op.
 pub async fn cancel(db: &Db, id: &str, request: &Incoming) -> Result<Reply, OriginError> {
-    let now = jiff::Timestamp::now().to_string();
-    let registration = db
+    // The token is checked by a plain read: a guess takes no lock.
+    let mut registration = authorized(db, id, request, Tokens::Manage).await?;
+    let now = jiff::Timestamp::now();
+    registration.status = db
         .transaction(async |db| {
-            let event = authorized(db, id, request, Tokens::Manage).await?.event;
-            // The ledger as it stands before the cancellation is written,
-            // and the registration in it (a lapsed hold may have promoted it).
-            let stored = seats::settled(db, &event, jiff::Timestamp::now()).await?;
-            let mut registration = authorized(db, id, request, Tokens::Manage).await?;
-            if registration.status == "cancelled" {
-                return Ok(registration);
-            }
             // A registration exists only for an event once published.
-            let about = stored.as_ref().map(|stored| stored.about.clone());
-            let promotions = stored.map_or(0, |mut stored| {
-                stored.ledger.release(registration.status == "confirmed")
-            });
-            db.exec(
-                "UPDATE registrations SET status = 'cancelled', updated_at = ? WHERE id = ?",
-                [text(&now), text(id)],
-            )
-            .await?;
-            crate::audit::record(
-                db,
-                "attendee",
-                "registration.cancelled",
-                Some(&registration.event),
-                Some(id),
-                &json!({ "registration": id, "was": registration.status }),
-            )
-            .await?;
-            if let Some(about) = about {
-                outbox::write(
-                    db,
-                    &[Outgoing {
-                        event: registration.event.clone(),
-                        about: about.clone(),
-                        registration: id.to_string(),
-                        recipient: registration.email.clone(),
-                        attendee: registration.name.clone(),
-                        notice: Notice::Cancelled,
-                        manage_token: None,
-                        confirm_token: None,
-                    }],
-                )
-                .await?;
-                seats::promote(db, &registration.event, &about, promotions, "cancellation").await?;
-            }
-            registration.status = "cancelled".into();
-            Ok(registration)
+            let Some(mut opened) = seats::open(db, &registration.event, now, Some(id)).await?
+            else {
+                return Err(OriginError::NotFound("There is no such registration."));
+            };
+            let plan = opened.book.cancel(id, now);
+            opened.decided(plan);
+            opened.write(db).await?;
+            opened
+                .book
+                .get(id)
+                .map(|entry| entry.status)
+                .ok_or(OriginError::NotFound("There is no such registration."))
         })
         .await?;
     Ok(respond::json(200, &registration.to_json(db).await?))
@@ -292,85 +240,59 @@ pub async fn cancel(db: &Db, id: &str, request: &Incoming) -> Result<Reply, Orig
 /// manage link having been emailed. A hold that lapsed first is 409: its
 /// place went to the next in line.
 pub async fn confirm(db: &Db, id: &str, request: &Incoming) -> Result<Reply, OriginError> {
+    // The token is checked by a plain read: a guess takes no lock.
+    let mut registration = authorized(db, id, request, Tokens::Confirm).await?;
     let now = jiff::Timestamp::now();
-    let (registration, token) = db
+    let (status, token) = db
         .transaction(async |db| {
-            let event = authorized(db, id, request, Tokens::Confirm).await?.event;
-            let Some(stored) = seats::settled(db, &event, now).await? else {
+            let Some(mut opened) = seats::open(db, &registration.event, now, Some(id)).await?
+            else {
                 return Err(OriginError::NotFound("There is no such event."));
             };
-            let mut registration = authorized(db, id, request, Tokens::Confirm).await?;
-            match registration.status.as_str() {
-                "pending" => {
-                    let status = if registration.holds_seat {
-                        "confirmed"
-                    } else {
-                        "waitlisted"
-                    };
-                    db.exec(
-                        "UPDATE registrations SET status = ?, updated_at = ? WHERE id = ?",
-                        [text(status), text(now.to_string()), text(id)],
-                    )
-                    .await?;
-                    registration.status = status.into();
-                    crate::audit::record(
-                        db,
-                        "attendee",
-                        "registration.confirmed",
-                        Some(&event),
-                        Some(id),
-                        &json!({ "registration": id, "status": status }),
-                    )
-                    .await?;
-                    let token = add_token(db, Tokens::Manage, id).await?;
-                    let notice = if registration.holds_seat {
-                        Notice::Confirmed
-                    } else {
-                        Notice::Waitlisted {
-                            position: registration.position(db).await?,
-                        }
-                    };
-                    outbox::write(
-                        db,
-                        &[Outgoing {
-                            event: event.clone(),
-                            about: stored.about.clone(),
-                            registration: id.to_string(),
-                            recipient: registration.email.clone(),
-                            attendee: registration.name.clone(),
-                            notice,
-                            manage_token: Some(token.clone()),
-                            confirm_token: None,
-                        }],
-                    )
-                    .await?;
-                    Ok((registration, token))
+            let confirmation = opened.book.confirm(id, now);
+            // Holds that lapsed meanwhile are written whatever the answer.
+            let (status, token) = match confirmation {
+                Ok(Confirmation::Made { plan, to }) => {
+                    opened.decided(plan);
+                    let mut minted = opened.write(db).await?;
+                    (to, minted.remove(id))
                 }
-                "confirmed" | "waitlisted"
-                    if registration
-                        .hold_expires_ms
-                        .is_some_and(|until| now.as_millisecond() < until) =>
-                {
-                    let token = add_token(db, Tokens::Manage, id).await?;
-                    Ok((registration, token))
+                Ok(Confirmation::AgainWithinHold { status }) => {
+                    opened.write(db).await?;
+                    (status, Some(add_token(db, Tokens::Manage, id).await?))
                 }
-                "confirmed" | "waitlisted" => Err(OriginError::Conflict(
-                    "This registration is already confirmed. Use the link to manage it that \
-                     was emailed to you when you confirmed."
-                        .into(),
-                )),
-                "expired" => Err(OriginError::Conflict(
-                    "This registration was not confirmed in time, and its place went to the \
-                     next in line. You are welcome to register again."
-                        .into(),
-                )),
-                _ => Err(OriginError::Conflict(
-                    "This registration was cancelled.".into(),
-                )),
-            }
+                Err(refused) => {
+                    opened.write(db).await?;
+                    return Ok(Err(refused));
+                }
+            };
+            let token = token.ok_or_else(|| {
+                OriginError::Database(format!("registration {id} was confirmed without a token"))
+            })?;
+            Ok(Ok((status, token)))
         })
-        .await?;
+        .await?
+        .map_err(not_confirmed)?;
+    registration.status = status;
     let mut body = registration.to_json(db).await?;
     body["manage_token"] = json!(token);
     Ok(respond::json(200, &body))
+}
+
+/// Why a confirmation link did nothing, told to its holder.
+fn not_confirmed(why: NotConfirmed) -> OriginError {
+    match why {
+        NotConfirmed::AlreadyConfirmed => OriginError::Conflict(
+            "This registration is already confirmed. Use the link to manage it that \
+             was emailed to you when you confirmed."
+                .into(),
+        ),
+        NotConfirmed::Expired => OriginError::Conflict(
+            "This registration was not confirmed in time, and its place went to the \
+             next in line. You are welcome to register again."
+                .into(),
+        ),
+        NotConfirmed::Cancelled => OriginError::Conflict("This registration was cancelled.".into()),
+        NotConfirmed::NoSuchRegistration => OriginError::NotFound("There is no such registration."),
+    }
 }

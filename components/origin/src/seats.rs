@@ -1,10 +1,12 @@
-//! An event's seats as stored: loads the domain's `Ledger` for the rule to
-//! decide against, inside the caller's write transaction, and writes the
-//! promotions it decides, each with an audit entry and a message to the
-//! promoted registrant carrying a manage link of its own.
+//! An event's seats as stored: loads the domain's `Book` (its `Ledger` and
+//! the registrations a transition may touch) inside the caller's write
+//! transaction, and writes the `Plan` the lifecycle decides: statuses,
+//! audit entries, messages (a promoted registrant's carrying a manage link
+//! of its own). SQL here only picks which rows to load and stores what
+//! was decided; the order of the line and of lapsing holds is the book's.
 //!
-//! Holds for email confirmation lapse with no scheduler: whoever next loads
-//! an event's ledger first expires every hold that lapsed by then, in the
+//! Holds for email confirmation lapse with no scheduler: whoever next opens
+//! an event's book first expires every hold that lapsed by then, in the
 //! order they lapsed, each freed seat going to whoever was first in line at
 //! that moment, so the outcome is the one an on-time expiry would have had.
 
@@ -15,12 +17,13 @@ use crate::error::OriginError;
 use crate::group_commit::{Tokens, store_tokens};
 use crate::outbox::{self, Outgoing};
 use crate::registration::random_token;
+use eventfront_domain::lifecycle::{Book, Change, Entry, Freed, Plan, Status};
 use eventfront_domain::messages::{EventAbout, Notice};
 use eventfront_domain::model::RegistrationSettings;
 use eventfront_domain::seats::Ledger;
 use serde_json::json;
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// A published event's ledger and the last registration number it gave.
 pub struct Stored {
@@ -33,7 +36,7 @@ pub struct Stored {
     /// What messages say about the event, as last published.
     pub about: EventAbout,
     /// When its earliest hold for confirmation lapses, if any is held: a
-    /// decision looks for lapsed holds only when one is due.
+    /// book loads lapsed holds only when one is due.
     next_lapse_ms: Option<i64>,
 }
 
@@ -46,36 +49,306 @@ fn from_ms(ms: Option<i64>) -> Option<jiff::Timestamp> {
     ms.and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
 }
 
-/// The ledger of `event` at `now`, if it was ever published, with every
-/// hold that lapsed by `now` expired: inside the caller's write
-/// transaction.
-pub async fn settled(
+/// The statuses that hold a seat or a place in line, as an SQL list:
+/// the lifecycle's, not a copy of them.
+fn live_statuses() -> String {
+    Status::ALL
+        .into_iter()
+        .filter(|s| s.is_live())
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// An event's book opened inside the caller's write transaction, every
+/// hold that lapsed by then expired.
+pub struct Opened {
+    pub event: String,
+    pub stored: Stored,
+    pub book: Book,
+    /// Whom each loaded registration's messages are addressed to.
+    people: HashMap<String, Person>,
+    /// Decided and not yet written.
+    plan: Plan,
+}
+
+struct Person {
+    name: String,
+    email: String,
+}
+
+/// The book of `event` at `now`, if it was ever published, with
+/// `acting` (a registration a transition is asked for) loaded.
+pub async fn open(
     db: &Db,
     event: &str,
     now: jiff::Timestamp,
-) -> Result<Option<Stored>, OriginError> {
-    let Some(mut stored) = load(db, event).await? else {
-        return Ok(None);
-    };
-    expire_lapsed(db, event, &mut stored, now).await?;
-    Ok(Some(stored))
+    acting: Option<&str>,
+) -> Result<Option<Opened>, OriginError> {
+    match load(db, event).await? {
+        Some(stored) => Ok(Some(open_stored(db, event, stored, now, acting).await?)),
+        None => Ok(None),
+    }
 }
 
-/// `settled` for a ledger the caller read itself (see `ledgers_query`).
-pub async fn settled_from(
+/// `open` for a ledger the caller read itself (see `ledgers_query`).
+pub async fn open_from(
     db: &Db,
     row: LedgerRow,
     now: jiff::Timestamp,
-) -> Result<Stored, OriginError> {
+) -> Result<Opened, OriginError> {
     let event = row.slug.clone();
-    let mut stored = stored(db, row).await?;
-    expire_lapsed(db, &event, &mut stored, now).await?;
-    Ok(stored)
+    let stored = stored(db, row).await?;
+    open_stored(db, &event, stored, now, None).await
 }
 
-/// Expires `event`'s lapsed holds, when any are due, in a transaction of
-/// its own: for a read that must show them as they are now. Says whether
-/// any were due.
+async fn open_stored(
+    db: &Db,
+    event: &str,
+    stored: Stored,
+    now: jiff::Timestamp,
+    acting: Option<&str>,
+) -> Result<Opened, OriginError> {
+    let ledger = &stored.ledger;
+    let due = stored.next_lapse_ms.is_some_and(|at| at <= to_ms(now));
+    let free_while_waiting = ledger.clone().promote();
+    let mut people = HashMap::new();
+    let mut entries = Vec::new();
+    // Nearly always nothing is due, nobody is acted on and no seat is
+    // free while people wait: then no registration is read.
+    if due || acting.is_some() || free_while_waiting > 0 {
+        let lapsed_by = if due { to_ms(now) } else { i64::MIN };
+        // The head of the line a walk can reach: each lapse removes at
+        // most one from the line and promotes at most one (a hold promoted
+        // and then lapsed does both), a cancellation promotes one, and the
+        // seats free while people wait promote theirs.
+        let rows = db
+            .rows(
+                &format!(
+                    "SELECT id, seq, status, holds_seat, hold_expires_ms, name, email
+                     FROM registrations
+                     WHERE event = ? AND ((status = 'pending' AND hold_expires_ms <= ?) OR id = ?)
+                     UNION ALL
+                     SELECT * FROM (SELECT id, seq, status, holds_seat, hold_expires_ms, name, email
+                         FROM registrations
+                         WHERE event = ? AND holds_seat = 0 AND status IN ({live})
+                         ORDER BY seq
+                         LIMIT (SELECT 2 * count(*) FROM registrations
+                                WHERE event = ? AND status = 'pending' AND hold_expires_ms <= ?) + ?
+                     ) AS head",
+                    live = live_statuses()
+                ),
+                [
+                    text(event),
+                    int(lapsed_by),
+                    text(acting.unwrap_or("")),
+                    text(event),
+                    text(event),
+                    int(lapsed_by),
+                    int(2 + i64::from(free_while_waiting)),
+                ],
+            )
+            .await?;
+        for row in rows {
+            let status = row.text("status");
+            let status = Status::parse(&status)
+                .ok_or_else(|| OriginError::Database(format!("unknown status {status}")))?;
+            let id = row.text("id");
+            people.insert(
+                id.clone(),
+                Person {
+                    name: row.text("name"),
+                    email: row.text("email"),
+                },
+            );
+            entries.push(Entry {
+                id,
+                seq: row.int("seq"),
+                status,
+                holds_seat: row.int("holds_seat") == 1,
+                hold_expires: from_ms(row.opt_int("hold_expires_ms")),
+            });
+        }
+    }
+    let mut book = Book::new(stored.ledger.clone(), stored.last_seq, entries);
+    let plan = book.lapse_due(now);
+    Ok(Opened {
+        event: event.to_string(),
+        stored,
+        book,
+        people,
+        plan,
+    })
+}
+
+impl Opened {
+    /// Gives seats left free while people wait (from before promotion was
+    /// automatic) to the line, before any newcomer.
+    pub fn fill_free_seats(&mut self) {
+        let plan = self.book.fill_free_seats(Freed::FreeSeat);
+        self.decided(plan);
+    }
+
+    /// Adds what a transition decided to what is written.
+    pub fn decided(&mut self, plan: Plan) {
+        self.plan.extend(plan);
+    }
+
+    /// Writes everything decided since the book was opened, and returns
+    /// the manage token minted for each registration its person confirmed.
+    /// The stored ledger becomes the book's.
+    pub async fn write(&mut self, db: &Db) -> Result<HashMap<String, String>, OriginError> {
+        let plan = std::mem::take(&mut self.plan);
+        self.stored.ledger = self.book.ledger().clone();
+        self.stored.last_seq = self.book.last_seq();
+        if plan.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let now = jiff::Timestamp::now();
+        let mut rows: HashMap<String, jiff::Timestamp> = HashMap::new();
+        // Changes the lifecycle made on its own, and those a person asked for.
+        let (system, attendee) = ("system", "attendee");
+        let mut entries = Vec::new();
+        let mut manage_tokens = Vec::new();
+        let mut minted = HashMap::new();
+        let mut messages = Vec::new();
+        let mut placed = Vec::new();
+        for change in &plan {
+            match change {
+                // A new registration is written with its answer, by
+                // `group_commit`, which asked the book for it.
+                Change::Admitted { .. } => continue,
+                Change::Expired { id, at, held_seat } => {
+                    rows.insert(id.clone(), *at);
+                    entries.push((
+                        system,
+                        "registration.expired",
+                        id.clone(),
+                        json!({ "registration": id, "held_seat": held_seat, "at": at.to_string() }),
+                    ));
+                    messages.push(self.tell(id, Notice::Expired, None));
+                }
+                Change::Promoted { id, to, cause } => {
+                    rows.entry(id.clone()).or_insert(now);
+                    entries.push((
+                        system,
+                        "registration.promoted",
+                        id.clone(),
+                        json!({ "registration": id, "cause": cause.as_str() }),
+                    ));
+                    // A held registration keeps waiting for its
+                    // confirmation, now with the seat; the waitlisted
+                    // one is told and given its link.
+                    if *to == Status::Confirmed {
+                        let token = random_token();
+                        manage_tokens.push((id.clone(), token_hash(&token)));
+                        messages.push(self.tell(id, Notice::Promoted, Some(token)));
+                    }
+                }
+                Change::Cancelled { id, was, .. } => {
+                    rows.insert(id.clone(), now);
+                    entries.push((
+                        attendee,
+                        "registration.cancelled",
+                        id.clone(),
+                        json!({ "registration": id, "was": was.as_str() }),
+                    ));
+                    messages.push(self.tell(id, Notice::Cancelled, None));
+                }
+                Change::Confirmed { id, to } => {
+                    rows.insert(id.clone(), now);
+                    entries.push((
+                        attendee,
+                        "registration.confirmed",
+                        id.clone(),
+                        json!({ "registration": id, "status": to.as_str() }),
+                    ));
+                    let token = random_token();
+                    manage_tokens.push((id.clone(), token_hash(&token)));
+                    if *to == Status::Waitlisted {
+                        // Its place is counted once the plan is written.
+                        placed.push(messages.len());
+                    }
+                    messages.push(self.tell(id, Notice::Confirmed, Some(token.clone())));
+                    minted.insert(id.clone(), token);
+                }
+            }
+        }
+        let mut writes = Writes::default();
+        // Each registration as the book left it: one row per registration
+        // however many changes it went through. (PostgreSQL types a
+        // VALUES list's parameters as text: the flag goes as text, cast.)
+        let rows: Vec<(&Entry, jiff::Timestamp)> = rows
+            .iter()
+            .filter_map(|(id, at)| Some((self.book.get(id)?, *at)))
+            .collect();
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            writes.push(
+                format!(
+                    "UPDATE registrations SET status = decided.column2,
+                         holds_seat = CAST(decided.column3 AS INTEGER),
+                         updated_at = decided.column4
+                     FROM (VALUES {}) AS decided WHERE registrations.id = decided.column1",
+                    placeholders(chunk.len(), 4)
+                ),
+                chunk.iter().flat_map(|(entry, at)| {
+                    [
+                        text(&entry.id),
+                        text(entry.status.as_str()),
+                        text(if entry.holds_seat { "1" } else { "0" }),
+                        text(at.to_string()),
+                    ]
+                }),
+            );
+        }
+        store_tokens(&mut writes, Tokens::Manage, &manage_tokens, now);
+        crate::audit::push_all(&mut writes, Some(&self.event), &entries);
+        writes.run(db).await?;
+        for index in placed {
+            let message = &mut messages[index];
+            message.notice = Notice::Waitlisted {
+                position: position(db, &self.event, &message.registration).await?,
+            };
+        }
+        outbox::write(db, &messages).await?;
+        Ok(minted)
+    }
+
+    fn tell(&self, id: &str, notice: Notice, manage_token: Option<String>) -> Outgoing {
+        let person = self.people.get(id);
+        Outgoing {
+            event: self.event.clone(),
+            about: self.stored.about.clone(),
+            registration: id.to_string(),
+            recipient: person.map(|p| p.email.clone()).unwrap_or_default(),
+            attendee: person.map(|p| p.name.clone()).unwrap_or_default(),
+            notice,
+            manage_token,
+            confirm_token: None,
+        }
+    }
+}
+
+/// Where registration `id` of `event` stands in line, counted from 1 in
+/// submission order among those in line (0 when it is not in line).
+pub async fn position(db: &Db, event: &str, id: &str) -> Result<u32, OriginError> {
+    let ahead = db
+        .row(
+            &format!(
+                "SELECT count(*) AS position FROM registrations
+                 WHERE event = ? AND holds_seat = 0 AND status IN ({})
+                     AND seq <= (SELECT seq FROM registrations WHERE id = ?)",
+                live_statuses()
+            ),
+            [text(event), text(id)],
+        )
+        .await?;
+    Ok(ahead.map_or(0, |r| u32::try_from(r.int("position")).unwrap_or(0)))
+}
+
+/// Opens `event`'s book in a transaction of its own, when any of its holds
+/// lapsed, and writes what lapsing them decided: for a read that must show
+/// registrations as they are now. Says whether any had lapsed.
 pub async fn settle(db: &Db, event: &str) -> Result<bool, OriginError> {
     let now = jiff::Timestamp::now();
     // A plain read first: nearly always nothing is due.
@@ -94,232 +367,33 @@ pub async fn settle(db: &Db, event: &str) -> Result<bool, OriginError> {
     Ok(due)
 }
 
-/// Expires every hold of `event` that lapsed by `now`, in the order they
-/// lapsed: each becomes `expired`, its registrant is told, and a seat it
-/// held goes to the first in line then (who may be a later hold, expired
-/// in turn when its own time comes in this same walk). The walk is made in
-/// memory and written in a few statements, however many holds a burst
-/// left to lapse together.
-async fn expire_lapsed(
+/// The ledger of `event` at `now`, if it was ever published, its lapsed
+/// holds expired and its free seats given, all of it written: inside the
+/// caller's write transaction.
+pub async fn settled(
     db: &Db,
     event: &str,
-    stored: &mut Stored,
     now: jiff::Timestamp,
-) -> Result<(), OriginError> {
-    if stored.next_lapse_ms.is_none_or(|at| at > to_ms(now)) {
-        return Ok(());
-    }
-    let lapsed = db
-        .rows(
-            "SELECT id, name, email, holds_seat, hold_expires_ms FROM registrations
-             WHERE event = ? AND status = 'pending' AND hold_expires_ms <= ?
-             ORDER BY hold_expires_ms, seq",
-            [text(event), int(to_ms(now))],
-        )
-        .await?;
-    // Each lapse removes at most one from the line and promotes at most one
-    // (a hold promoted and then lapsed does both): twice as many in line as
-    // lapsed is as far as the walk can reach.
-    let mut line = Line::read(db, event, 2 * lapsed.len() + 1).await?;
-    let mut changes = Changes::new(event, &stored.about);
-    for row in &lapsed {
-        let id = row.text("id");
-        let held_seat = row.int("holds_seat") == 1 || line.seated.contains(&id);
-        if !held_seat {
-            line.gone.insert(id.clone());
-        }
-        let lapsed_at = from_ms(row.opt_int("hold_expires_ms")).unwrap_or(now);
-        changes.audit(
-            "registration.expired",
-            &id,
-            json!({ "registration": id, "held_seat": held_seat, "at": lapsed_at.to_string() }),
-        );
-        changes.tell(
-            &id,
-            row.text("email"),
-            row.text("name"),
-            Notice::Expired,
-            None,
-        );
-        changes.expired.push((id, lapsed_at));
-        let count = stored.ledger.release(held_seat);
-        line.promote(count, "expired hold", &mut changes);
-    }
-    changes.write(db).await
+) -> Result<Option<Stored>, OriginError> {
+    let Some(mut opened) = open(db, event, now, None).await? else {
+        return Ok(None);
+    };
+    opened.fill_free_seats();
+    opened.write(db).await?;
+    Ok(Some(opened.stored))
 }
 
-/// The first of an event's line, in order, as a walk promotes from it.
-struct Line {
-    waiting: std::collections::VecDeque<InLine>,
-    /// Left the line during the walk (a hold that lapsed in it).
-    gone: HashSet<String>,
-    /// Given a seat during the walk while still held for confirmation.
-    seated: HashSet<String>,
-}
-
-struct InLine {
-    id: String,
-    name: String,
-    email: String,
-    /// Confirmed by email already (`waitlisted`), or still held.
-    waitlisted: bool,
-}
-
-impl Line {
-    /// The first `reach` in line for `event`.
-    async fn read(db: &Db, event: &str, reach: usize) -> Result<Self, OriginError> {
-        let rows = db
-            .rows(
-                "SELECT id, name, email, status FROM registrations
-                 WHERE event = ? AND holds_seat = 0 AND status IN ('pending', 'waitlisted')
-                 ORDER BY seq LIMIT ?",
-                [text(event), int(i64::try_from(reach).unwrap_or(i64::MAX))],
-            )
-            .await?;
-        Ok(Self {
-            waiting: rows
-                .iter()
-                .map(|r| InLine {
-                    id: r.text("id"),
-                    name: r.text("name"),
-                    email: r.text("email"),
-                    waitlisted: r.text("status") == "waitlisted",
-                })
-                .collect(),
-            gone: HashSet::new(),
-            seated: HashSet::new(),
-        })
+/// After settings were published: promotes whoever a raised or removed
+/// capacity makes room for.
+pub async fn promote_for_new_settings(db: &Db, event: &str) -> Result<(), OriginError> {
+    if let Some(mut opened) = open(db, event, jiff::Timestamp::now(), None).await? {
+        // The stored ledger carries the settings just published.
+        let settings = opened.stored.ledger.settings.clone();
+        let plan = opened.book.set_settings(settings);
+        opened.decided(plan);
+        opened.write(db).await?;
     }
-
-    /// Gives a seat to the next `count` still in line, for `cause`.
-    fn promote(&mut self, count: u32, cause: &str, changes: &mut Changes) {
-        for _ in 0..count {
-            let Some(next) = std::iter::from_fn(|| self.waiting.pop_front())
-                .find(|entry| !self.gone.contains(&entry.id))
-            else {
-                return;
-            };
-            changes.audit(
-                "registration.promoted",
-                &next.id,
-                json!({ "registration": next.id, "cause": cause }),
-            );
-            if next.waitlisted {
-                let token = random_token();
-                changes
-                    .manage_tokens
-                    .push((next.id.clone(), token_hash(&token)));
-                changes.tell(
-                    &next.id,
-                    next.email,
-                    next.name,
-                    Notice::Promoted,
-                    Some(token),
-                );
-            } else {
-                self.seated.insert(next.id.clone());
-            }
-            changes.promoted.push(next.id);
-        }
-    }
-}
-
-/// What a walk over an event's seats decided, written in a few statements.
-struct Changes<'a> {
-    event: &'a str,
-    about: &'a EventAbout,
-    /// Expired, with the moment each hold ended.
-    expired: Vec<(String, jiff::Timestamp)>,
-    /// Given a seat: a waitlisted one is confirmed, a held one keeps
-    /// waiting for its confirmation, now with the seat.
-    promoted: Vec<String>,
-    manage_tokens: Vec<(String, String)>,
-    messages: Vec<Outgoing>,
-    /// (action, target, detail), in order.
-    entries: Vec<(&'static str, String, serde_json::Value)>,
-}
-
-impl<'a> Changes<'a> {
-    fn new(event: &'a str, about: &'a EventAbout) -> Self {
-        Self {
-            event,
-            about,
-            expired: Vec::new(),
-            promoted: Vec::new(),
-            manage_tokens: Vec::new(),
-            messages: Vec::new(),
-            entries: Vec::new(),
-        }
-    }
-
-    fn audit(&mut self, action: &'static str, target: &str, detail: serde_json::Value) {
-        self.entries.push((action, target.to_string(), detail));
-    }
-
-    fn tell(
-        &mut self,
-        registration: &str,
-        recipient: String,
-        attendee: String,
-        notice: Notice,
-        manage_token: Option<String>,
-    ) {
-        self.messages.push(Outgoing {
-            event: self.event.to_string(),
-            about: self.about.clone(),
-            registration: registration.to_string(),
-            recipient,
-            attendee,
-            notice,
-            manage_token,
-            confirm_token: None,
-        });
-    }
-
-    async fn write(self, db: &Db) -> Result<(), OriginError> {
-        // Promotions first: a hold promoted and then lapsed in the same
-        // walk ends expired, with no seat.
-        let now = jiff::Timestamp::now().to_string();
-        for chunk in self.promoted.chunks(ROWS_PER_STATEMENT) {
-            let mut params = vec![text(&now)];
-            params.extend(chunk.iter().map(text));
-            db.exec(
-                &format!(
-                    "UPDATE registrations SET holds_seat = 1, updated_at = ?,
-                         status = CASE status WHEN 'waitlisted' THEN 'confirmed' ELSE status END
-                     WHERE id IN ({})",
-                    in_list(chunk.len())
-                ),
-                params,
-            )
-            .await?;
-        }
-        for chunk in self.expired.chunks(ROWS_PER_STATEMENT) {
-            let params = chunk
-                .iter()
-                .flat_map(|(id, at)| [text(id), text(at.to_string())]);
-            db.exec(
-                &format!(
-                    "UPDATE registrations SET status = 'expired', holds_seat = 0,
-                         updated_at = lapsed.column2
-                     FROM (VALUES {}) AS lapsed WHERE registrations.id = lapsed.column1",
-                    placeholders(chunk.len(), 2)
-                ),
-                params,
-            )
-            .await?;
-        }
-        let mut tokens = Writes::default();
-        store_tokens(
-            &mut tokens,
-            Tokens::Manage,
-            &self.manage_tokens,
-            jiff::Timestamp::now(),
-        );
-        tokens.run(db).await?;
-        crate::audit::record_all(db, "system", Some(self.event), &self.entries).await?;
-        outbox::write(db, &self.messages).await
-    }
+    Ok(())
 }
 
 /// `SELECT` of one JSON array: the stored ledger of each published event
@@ -445,34 +519,4 @@ async fn about_at(db: &Db, event: &str, version: i64) -> Result<Option<EventAbou
         kept.insert(key, about.clone());
     });
     Ok(Some(about))
-}
-
-/// Gives a seat to the first `count` in line for `event`, in order, and
-/// audits each with `cause`: a waitlisted registration is confirmed and
-/// told so with a manage link; one still held for confirmation keeps
-/// waiting for it, now with the seat.
-pub async fn promote(
-    db: &Db,
-    event: &str,
-    about: &EventAbout,
-    count: u32,
-    cause: &str,
-) -> Result<(), OriginError> {
-    if count == 0 {
-        return Ok(());
-    }
-    let mut line = Line::read(db, event, count as usize).await?;
-    let mut changes = Changes::new(event, about);
-    line.promote(count, cause, &mut changes);
-    changes.write(db).await
-}
-
-/// After settings were published: promotes whoever a raised or removed
-/// capacity makes room for.
-pub async fn promote_for_new_settings(db: &Db, event: &str) -> Result<(), OriginError> {
-    if let Some(mut stored) = settled(db, event, jiff::Timestamp::now()).await? {
-        let count = stored.ledger.promote();
-        promote(db, event, &stored.about, count, "capacity").await?;
-    }
-    Ok(())
 }

@@ -13,6 +13,7 @@ pub mod freshness;
 pub mod headers;
 pub mod ics;
 pub mod ids;
+pub mod lifecycle;
 pub mod mail;
 pub mod messages;
 pub mod model;

@@ -1102,6 +1102,46 @@ async fn a_replay_does_not_wait_out_a_held_lock_and_a_long_wait_is_refused_safel
 }
 
 #[tokio::test]
+async fn a_guessed_registration_link_is_refused_without_waiting_for_the_write_lock() {
+    let origin = origin_with_event(json!(10)).await;
+    let real = body_json(&register(&origin, "real", "ada@example.com").await);
+    let id = real["id"].as_str().unwrap();
+    let _holder = origin.hold_write_lock().await;
+    // Were the token checked inside the write transaction, each would wait
+    // out the lock and be refused 503; checked by a plain read first, a
+    // wrong id or token is a 404 while the lock is held elsewhere.
+    let guesses = [
+        ("GET", format!("/api/registrations/{id}"), "wrong-token"),
+        ("DELETE", format!("/api/registrations/{id}"), "wrong-token"),
+        (
+            "DELETE",
+            "/api/registrations/no-such-id".to_string(),
+            "a-token",
+        ),
+        (
+            "POST",
+            format!("/api/registrations/{id}/confirm"),
+            "wrong-token",
+        ),
+        (
+            "POST",
+            "/api/registrations/no-such-id/confirm".to_string(),
+            "a-token",
+        ),
+    ];
+    for (method, path, token) in guesses {
+        let request = http::Request::builder()
+            .method(method)
+            .uri(&path)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Bytes::new())
+            .unwrap();
+        let answer = origin.signed(request).await;
+        assert_eq!(answer.status(), 404, "{method} {path}: {:?}", answer.body());
+    }
+}
+
+#[tokio::test]
 async fn the_registration_window_is_kept_by_instant() {
     let origin = origin_with_event(json!(null)).await;
     let now = jiff::Timestamp::now();
