@@ -5,9 +5,11 @@
 //! refused before anything else is done. Registration attempts are then
 //! counted by the origin, in the transaction that decides them, against
 //! the client this edge names in the signed request: one count across
-//! every instance and every edge, for no KV write of its own. Failed
-//! sign-ins and registration links that name no registration (manage,
-//! cancel, confirm), which are rare, are also counted in the edge's KV store under
+//! every instance and every edge, for no KV write of its own. Registration
+//! links that name no registration (manage, cancel, confirm) are counted
+//! in memory alone: a flood of them must cost the edge as little as
+//! possible, and a 256-bit token is not found by guessing anyway. Failed
+//! sign-ins, which are rare, are also counted in the edge's KV store under
 //! `ratelimit/{window}/{client}`, and windows that ended are swept away in
 //! the background, so no client address is kept past the next minute in
 //! which the edge is used. IPv6 clients are counted by their /64, which
@@ -59,8 +61,9 @@ impl Limit {
     };
 
     /// Manage, cancel and confirm requests the origin found no
-    /// registration for (a wrong id or token): a person follows the link
-    /// they were sent and misses rarely, a flood of guesses misses always.
+    /// registration for (a wrong id or token), per instance: a person
+    /// follows the link they were sent and misses rarely, a flood of
+    /// guesses misses always.
     pub const TOKEN_FAILURES: Self = Self {
         name: "token-failures",
         per_minute: 30,
@@ -155,6 +158,24 @@ impl Limit {
         } else {
             Err(EdgeError::RateLimited(window))
         }
+    }
+
+    /// Refuses a client that already reached the limit in this instance,
+    /// counting nothing.
+    pub fn check_here(&self, client: &str) -> Result<(), EdgeError> {
+        let window = now();
+        let here = count_here(&self.kv_key(window.start, client), window.start, 0);
+        if admits(here, self.per_minute) {
+            Ok(())
+        } else {
+            Err(EdgeError::RateLimited(window))
+        }
+    }
+
+    /// Counts one against `client` after the fact, in this instance only.
+    pub fn record_here(&self, client: &str) {
+        let window = now().start;
+        count_here(&self.kv_key(window, client), window, 1);
     }
 
     /// Refuses a client that already reached the limit, counting nothing.

@@ -82,7 +82,7 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
         // A wrong id or token is counted, so that guessing stops here.
         Route::Registration | Route::ConfirmRegistration => {
             let client = client_of(&config, &request);
-            Limit::TOKEN_FAILURES.check(&client).await?;
+            Limit::TOKEN_FAILURES.check_here(&client)?;
             // A confirmation's token is in a header; a body, if any, is ignored.
             let answer = forward::forward(
                 &config,
@@ -93,7 +93,7 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
             )
             .await?;
             if answer.status() == http::StatusCode::NOT_FOUND {
-                Limit::TOKEN_FAILURES.record(&client).await;
+                Limit::TOKEN_FAILURES.record_here(&client);
             }
             Ok(answer)
         }

@@ -3,7 +3,7 @@
 //! write is validated whole before anything is written, and audited.
 
 use crate::audit;
-use crate::db::{Db, text};
+use crate::db::{Db, Scope, text};
 use crate::draft;
 use crate::error::OriginError;
 use crate::outbox;
@@ -30,7 +30,7 @@ async fn existing_event(
 pub async fn put_event(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, OriginError> {
     let event = validate::event(&request.json(MAX_ENTITY)?).map_err(OriginError::Invalid)?;
     let created = db
-        .transaction(async |db| {
+        .transaction(Scope::Event(slug.as_str()), async |db| {
             let existed = draft::load_event(db, slug).await?.is_some();
             if existed {
                 let sessions = draft::load_sessions(db, slug).await?;
@@ -84,7 +84,7 @@ pub async fn get_draft(db: &Db, slug: &Slug) -> Result<Reply, OriginError> {
 /// `PUT /api/admin/events/{slug}/draft`: the whole draft in one request.
 pub async fn put_draft(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, OriginError> {
     let imported = validate::draft(&request.json(MAX_BODY)?).map_err(OriginError::Invalid)?;
-    db.transaction(async |db| {
+    db.transaction(Scope::Event(slug.as_str()), async |db| {
         draft::replace(db, slug, &imported).await?;
         audit::record(
             db,
@@ -109,7 +109,7 @@ pub async fn put_session(
 ) -> Result<Reply, OriginError> {
     let input = request.json(MAX_ENTITY)?;
     let session = db
-        .transaction(async |db| {
+        .transaction(Scope::Event(slug.as_str()), async |db| {
             let event = existing_event(db, slug).await?;
             let speakers: HashSet<Slug> = draft::load_speakers(db, slug)
                 .await?
@@ -137,8 +137,10 @@ pub async fn put_session(
 
 /// `DELETE /api/admin/events/{slug}/sessions/{id}`
 pub async fn delete_session(db: &Db, slug: &Slug, id: &Slug) -> Result<Reply, OriginError> {
-    db.transaction(async |db| delete_row(db, slug, id, Entity::Session).await)
-        .await?;
+    db.transaction(Scope::Event(slug.as_str()), async |db| {
+        delete_row(db, slug, id, Entity::Session).await
+    })
+    .await?;
     Ok(no_content())
 }
 
@@ -181,7 +183,7 @@ pub async fn put_speaker(
 ) -> Result<Reply, OriginError> {
     let speaker =
         validate::speaker(id, &request.json(MAX_ENTITY)?).map_err(OriginError::Invalid)?;
-    db.transaction(async |db| {
+    db.transaction(Scope::Event(slug.as_str()), async |db| {
         existing_event(db, slug).await?;
         within_limit(db, "speakers", slug, id, validate::MAX_SPEAKERS).await?;
         draft::save_speaker(db, slug, &speaker).await?;
@@ -227,7 +229,7 @@ async fn within_limit(
 /// `DELETE /api/admin/events/{slug}/speakers/{id}`: refused while a
 /// session still names the speaker.
 pub async fn delete_speaker(db: &Db, slug: &Slug, id: &Slug) -> Result<Reply, OriginError> {
-    db.transaction(async |db| {
+    db.transaction(Scope::Event(slug.as_str()), async |db| {
         existing_event(db, slug).await?;
         let using: Vec<String> = draft::load_sessions(db, slug)
             .await?

@@ -13,6 +13,7 @@ use crate::error::OriginError;
 use spin_sdk::pg;
 use spin_sdk::sqlite::{self, Value};
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 use std::sync::OnceLock;
 use std::thread::LocalKey;
@@ -110,7 +111,44 @@ pub async fn engine() -> Result<Engine, OriginError> {
     })
 }
 
-static WRITE_GATE: futures::lock::Mutex<()> = futures::lock::Mutex::new(());
+/// What a write transaction locks. On PostgreSQL: one event (its
+/// registrations, settings and drafts), so that two events never wait for
+/// each other; the outbox's claims; or the whole database (a migration),
+/// which waits for every other and every other waits for. SQLite has one
+/// writer: every scope takes its one write lock.
+#[derive(Clone, Copy, Debug)]
+pub enum Scope<'a> {
+    Event(&'a str),
+    Outbox,
+    Whole,
+}
+
+impl Scope<'_> {
+    /// The in-instance queue of this scope's transactions.
+    fn gate(self, engine: Engine) -> Rc<futures::lock::Mutex<()>> {
+        let key = match (engine, self) {
+            (Engine::Sqlite, _) | (Engine::Postgres, Scope::Whole) => "",
+            (Engine::Postgres, Scope::Outbox) => "/outbox",
+            (Engine::Postgres, Scope::Event(event)) => event,
+        };
+        GATES.with_borrow_mut(|gates| {
+            if gates.len() >= GATES_KEPT && !gates.contains_key(key) {
+                // Only gates nobody is queued at are let go.
+                gates.retain(|_, gate| Rc::strong_count(gate) > 1);
+            }
+            gates.entry(key.to_string()).or_default().clone()
+        })
+    }
+}
+
+thread_local! {
+    /// Requests sharing this instance queue here, in order, per scope,
+    /// instead of at the database's lock.
+    static GATES: RefCell<HashMap<String, Rc<futures::lock::Mutex<()>>>> = RefCell::default();
+}
+
+/// Scopes whose gates an instance keeps before letting idle ones go.
+const GATES_KEPT: usize = 256;
 
 /// How long a request waits for SQLite's write lock unless it says
 /// otherwise; the registration path sets its own, shorter, budget.
@@ -326,10 +364,18 @@ async fn open_postgres(server: &Postgres) -> Result<pg::Connection, OriginError>
     Ok(connection)
 }
 
-/// The key of the one advisory lock every PostgreSQL write transaction
-/// takes, as SQLite's `BEGIN IMMEDIATE` takes its write lock: decisions
+/// The key of the advisory lock every PostgreSQL write transaction takes:
+/// shared by those of one event or of the outbox (which also take a lock
+/// of their own, exclusive), exclusive for the whole database. As SQLite's
+/// `BEGIN IMMEDIATE` takes its write lock, so decisions about an event
 /// read and write as if alone, on either engine.
 const PG_WRITE_LOCK: i64 = 0x6576_656e_7466_726f;
+/// The key space (the first of two 32-bit keys) of the locks of single
+/// events, each keyed by `hashtext` of its slug. Two-key locks never meet
+/// `PG_WRITE_LOCK`, a one-key lock.
+const PG_EVENT_LOCKS: i32 = 0x4576_6e74;
+/// The key space of the outbox's claim lock.
+const PG_OUTBOX_LOCK: i32 = 0x4f75_7462;
 
 impl Db {
     /// A connection of this request's own. The schema is not touched here:
@@ -343,6 +389,17 @@ impl Db {
             link,
             polls_for_lock: Cell::new(false),
         })
+    }
+
+    /// A connection for a task that writes in turns: on SQLite the one
+    /// kept in `slot` (SQLite has one writer, and the tasks' transactions
+    /// take turns at its gate); on PostgreSQL a session of the task's own,
+    /// so that writers for different events run their transactions at once.
+    pub async fn writer(slot: &'static LocalKey<RefCell<Slot>>) -> Result<Kept, OriginError> {
+        match engine().await? {
+            Engine::Sqlite => Self::kept(slot).await,
+            Engine::Postgres => Ok(Kept(Rc::new(Self::open().await?))),
+        }
     }
 
     pub fn engine(&self) -> Engine {
@@ -433,27 +490,28 @@ impl Db {
         Ok(self.rows(sql, params).await?.into_iter().next())
     }
 
-    /// Runs `body` in a write transaction taken up front, so that reads
-    /// inside it see no concurrent writer: commits on `Ok`, rolls back on
-    /// `Err`.
+    /// Runs `body` in a write transaction of `scope` taken up front, so
+    /// that reads inside it see no concurrent writer of that scope: commits
+    /// on `Ok`, rolls back on `Err`.
     pub async fn transaction<T>(
         &self,
+        scope: Scope<'_>,
         body: impl AsyncFnOnce(&Db) -> Result<T, OriginError>,
     ) -> Result<T, OriginError> {
-        self.transaction_within(LOCK_WAIT, body).await
+        self.transaction_within(scope, LOCK_WAIT, body).await
     }
 
     /// `transaction`, failing with `OriginError::Busy` if the write lock
     /// is not had within `limit`.
     pub async fn transaction_within<T>(
         &self,
+        scope: Scope<'_>,
         limit: Duration,
         body: impl AsyncFnOnce(&Db) -> Result<T, OriginError>,
     ) -> Result<T, OriginError> {
-        // Requests sharing this instance queue here, in order, instead of
-        // at the database's lock.
-        let _turn = WRITE_GATE.lock().await;
-        let outcome = match self.begin_within(limit).await {
+        let gate = scope.gate(self.engine());
+        let _turn = gate.lock().await;
+        let outcome = match self.begin_within(scope, limit).await {
             Ok(()) => match body(self).await {
                 Ok(value) => self.exec("COMMIT", []).await.map(|()| value),
                 Err(e) => Err(e),
@@ -487,25 +545,42 @@ impl Db {
         }
     }
 
-    /// Takes the write lock within `limit`.
-    async fn begin_within(&self, limit: Duration) -> Result<(), OriginError> {
-        match self.engine() {
-            Engine::Sqlite => self.begin_sqlite(limit).await,
-            Engine::Postgres => {
-                self.exec("BEGIN", []).await?;
-                // The wait is set (as `SET LOCAL` sets it) before the lock
-                // is asked for, in one round trip: the materialized CTE
-                // runs first.
-                let wait = limit.as_millis().max(1).to_string();
-                self.exec(
-                    "WITH waits AS MATERIALIZED
-                         (SELECT set_config('lock_timeout', ?, true) AS lock_timeout)
-                     SELECT pg_advisory_xact_lock(?) FROM waits",
-                    [text(wait), int(PG_WRITE_LOCK)],
-                )
-                .await
-            }
+    /// Takes the write lock of `scope` within `limit`.
+    async fn begin_within(&self, scope: Scope<'_>, limit: Duration) -> Result<(), OriginError> {
+        if self.engine() == Engine::Sqlite {
+            return self.begin_sqlite(limit).await;
         }
+        self.exec("BEGIN", []).await?;
+        // The wait is set (as `SET LOCAL` sets it) before the locks are
+        // asked for, in one round trip: the materialized CTE runs first.
+        let wait = text(limit.as_millis().max(1).to_string());
+        let (space, key) = match scope {
+            Scope::Whole => {
+                return self
+                    .exec(
+                        "WITH waits AS MATERIALIZED
+                             (SELECT set_config('lock_timeout', ?, true) AS lock_timeout)
+                         SELECT pg_advisory_xact_lock(?) FROM waits",
+                        [wait, int(PG_WRITE_LOCK)],
+                    )
+                    .await;
+            }
+            Scope::Event(event) => (PG_EVENT_LOCKS, event),
+            Scope::Outbox => (PG_OUTBOX_LOCK, ""),
+        };
+        // The key space is ours, written in; a parameter would be sent
+        // as a bigint where the function takes an integer.
+        self.exec(
+            &format!(
+                "WITH waits AS MATERIALIZED
+                     (SELECT set_config('lock_timeout', ?, true) AS lock_timeout)
+                 SELECT pg_advisory_xact_lock_shared(?),
+                     pg_advisory_xact_lock({space}, hashtext(?))
+                 FROM waits"
+            ),
+            [wait, int(PG_WRITE_LOCK), text(key)],
+        )
+        .await
     }
 
     /// SQLite's own busy wait sleeps ever longer (up to 100 ms a time),

@@ -10,7 +10,7 @@
 //! and recording leaves the entry to be sent again once its claim lapses,
 //! under the same id.
 
-use crate::db::{Db, int, opt_int, text};
+use crate::db::{Db, Scope, int, opt_int, text};
 use crate::error::OriginError;
 use eventfront_domain::mail::{self, SEND_PATH, TOKEN_HEADER};
 use eventfront_domain::messages::Message;
@@ -189,7 +189,7 @@ async fn claim(db: &Db) -> Result<Vec<Due>, OriginError> {
     if !due {
         return Ok(Vec::new());
     }
-    db.transaction(async |db| {
+    db.transaction(Scope::Outbox, async |db| {
         let now = now_ms();
         let until = now + CLAIM.as_millis() as i64;
         let rows = db

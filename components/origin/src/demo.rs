@@ -3,7 +3,7 @@
 //! command. Only when `seed_demo` asks for it: on in the development
 //! `spin.toml`, off in every production manifest.
 
-use crate::db::Db;
+use crate::db::{Db, Scope};
 use crate::error::OriginError;
 use eventfront_domain::Slug;
 use eventfront_domain::demo::{DEMO_SLUG, demo_draft};
@@ -33,7 +33,7 @@ pub async fn seed_if_wanted(db: &Db) -> Result<(), OriginError> {
     // A plain read first, so that an instance starting while the write
     // lock is taken does not wait for it.
     if wanted().await && !has_events(db).await? {
-        db.transaction(async |db| {
+        db.transaction(Scope::Whole, async |db| {
             if has_events(db).await? {
                 return Ok(());
             }

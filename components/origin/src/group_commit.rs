@@ -1,8 +1,10 @@
-//! Group commit for registrations. Concurrent registrations reaching one
-//! instance join a queue; one task drains it, deciding everything waiting
-//! in one write transaction, one registration at a time in arrival order,
-//! against the event's `Ledger`. The result is what deciding them one by
-//! one would give, for the price of one lock and one commit per batch.
+//! Group commit for registrations. Concurrent registrations for one event
+//! reaching one instance join that event's queue; one task per event
+//! drains it, deciding everything waiting in one write transaction under
+//! the event's lock, one registration at a time in arrival order, against
+//! the event's `Book`. The result is what deciding them one by one would
+//! give, for the price of one lock and one commit per batch; on PostgreSQL
+//! two events' batches run at once, neither waiting for the other.
 //!
 //! Each new attempt also counts against the client the edge named, in the
 //! same transaction: one count across every edge and instance, written
@@ -25,7 +27,7 @@
 
 use crate::auth::{same_secret, token_hash};
 use crate::db::{
-    self, Db, Engine, Reader, Slot, Writes, in_list, int, opt_int, placeholders, text,
+    self, Db, Engine, Reader, Scope, Slot, Writes, in_list, int, opt_int, placeholders, text,
 };
 use crate::error::OriginError;
 use crate::outbox::{self, Outgoing};
@@ -39,7 +41,7 @@ use eventfront_domain::{Email, IdempotencyKey, Problem, Slug};
 use futures::channel::oneshot;
 use futures::future::{self, Either};
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::pin::pin;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -74,33 +76,37 @@ struct Queued {
     answer: oneshot::Sender<Decided>,
 }
 
+#[derive(Default)]
 struct Queue {
     waiting: VecDeque<Queued>,
     /// Whether a task is draining the queue now.
     draining: bool,
 }
 
-static QUEUE: Mutex<Queue> = Mutex::new(Queue {
-    waiting: VecDeque::new(),
-    draining: false,
-});
+/// Each event's queue, while anything waits in it.
+static QUEUES: Mutex<BTreeMap<String, Queue>> = Mutex::new(BTreeMap::new());
 
 thread_local! {
-    /// The queue's own connection: only the one task draining the queue
-    /// uses it, one transaction at a time.
+    /// The queues' SQLite connection: SQLite has one writer, and the
+    /// drains' transactions take turns on it (see `Db::writer`).
     static WRITER: RefCell<Slot> = const { RefCell::new(Slot::EMPTY) };
 }
 
-/// More waiting than this in one instance is answered 503 at once: they
-/// could not all be decided within `DECISION_WAIT`.
+/// More waiting than this for one event in one instance is answered 503
+/// at once: they could not all be decided within `DECISION_WAIT`.
 const MAX_WAITING: usize = 512;
 /// Registrations decided in one transaction at most, so that one commit
 /// never holds the write lock for long (and its statements stay under
 /// SQLite's parameter limit).
 const MAX_BATCH: usize = 64;
 
-fn queue() -> std::sync::MutexGuard<'static, Queue> {
-    QUEUE.lock().unwrap_or_else(|e| e.into_inner())
+fn queues() -> std::sync::MutexGuard<'static, BTreeMap<String, Queue>> {
+    QUEUES.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `change` made to `event`'s queue, an empty one if it has none.
+fn with_queue<T: Default>(event: &str, change: impl FnOnce(&mut Queue) -> T) -> T {
+    queues().get_mut(event).map(change).unwrap_or_default()
 }
 
 /// How long a queued key waits for the write lock before it is looked up
@@ -121,8 +127,10 @@ pub async fn decide(pending: Pending) -> Decided {
         Engine::Postgres => false,
     };
     let (answer, decided) = oneshot::channel();
+    let event = pending.slug.as_str().to_string();
     let start_draining = {
-        let mut queue = queue();
+        let mut queues = queues();
+        let queue = queues.entry(event.clone()).or_default();
         if queue.waiting.len() >= MAX_WAITING {
             return Err(OriginError::Busy);
         }
@@ -137,7 +145,7 @@ pub async fn decide(pending: Pending) -> Decided {
     if start_draining {
         // Spawned, not awaited here: the batch must be decided even if
         // this request's own task is dropped by a client that went away.
-        spin_sdk::wasip3::spawn(drain());
+        spin_sdk::wasip3::spawn(drain(event));
     }
     decided.await.unwrap_or_else(|_| {
         Err(OriginError::Database(
@@ -146,21 +154,24 @@ pub async fn decide(pending: Pending) -> Decided {
     })
 }
 
-/// Decides batches until the queue is empty. The lock is waited for
-/// first and the batch taken once it is held, so that everything arriving
-/// while this instance waits for another's commit joins the next batch.
-async fn drain() {
-    let db = match Db::kept(&WRITER).await {
+/// Decides `event`'s batches until its queue is empty. The lock is
+/// waited for first and the batch taken once it is held, so that
+/// everything arriving while this instance waits for another's commit
+/// joins the next batch.
+async fn drain(event: String) {
+    let db = match Db::writer(&WRITER).await {
         Ok(db) => db,
-        Err(e) => return fail_all(&e),
+        Err(e) => return fail_all(&event, &e),
     };
     loop {
         let oldest = {
-            let mut queue = queue();
-            match queue.waiting.front() {
+            let mut queues = queues();
+            match queues.get(&event).and_then(|queue| queue.waiting.front()) {
                 Some(queued) => queued.since,
                 None => {
-                    queue.draining = false;
+                    // Gone with its last registration: the map holds only
+                    // events with registrations waiting.
+                    queues.remove(&event);
                     return;
                 }
             }
@@ -174,12 +185,12 @@ async fn drain() {
         // session from Spin's pool, which drains holding theirs could
         // empty; none of them may wait for it in turn.
         if db.engine() == Engine::Postgres {
-            spin_sdk::wasip3::spawn(answer_replays_until(lock_had));
+            spin_sdk::wasip3::spawn(answer_replays_until(event.clone(), lock_had));
         }
         let outcome = db
-            .transaction_within(budget, async |db| {
+            .transaction_within(Scope::Event(&event), budget, async |db| {
                 let _ = locked.send(());
-                batch = take_batch();
+                batch = take_batch(&event);
                 let pendings: Vec<&Pending> = batch.iter().map(|q| &q.pending).collect();
                 decide_all(db, &pendings).await
             })
@@ -192,8 +203,8 @@ async fn drain() {
             }
             // The lock was not had in time: those out of time are told to
             // retry, the rest wait on.
-            Err(OriginError::Busy) if batch.is_empty() => refuse_late(),
-            Err(e) if batch.is_empty() => return fail_all(&e),
+            Err(OriginError::Busy) if batch.is_empty() => refuse_late(&event),
+            Err(e) if batch.is_empty() => return fail_all(&event, &e),
             Err(e) => {
                 for queued in batch {
                     let _ = queued.answer.send(Err(shared(&e)));
@@ -203,22 +214,26 @@ async fn drain() {
     }
 }
 
-/// While the drain waits for the write lock: every `REPLAY_WAIT`, the
+/// While `event`'s drain waits for its lock: every `REPLAY_WAIT`, the
 /// queued keys not looked up yet are looked up outside it, and those
 /// decided before get their stored answer, so that a retry does not wait
 /// out a lock held long (by a stalled transaction, or a slow commit).
 /// Returns once the lock is had or given up.
-async fn answer_replays_until(mut lock_had: oneshot::Receiver<()>) {
+async fn answer_replays_until(event: String, mut lock_had: oneshot::Receiver<()>) {
     loop {
         let tick = pin!(spin_sdk::time::sleep(REPLAY_WAIT));
         if let Either::Right(_) = future::select(tick, &mut lock_had).await {
             return;
         }
-        let mut keys = Vec::new();
-        for queued in queue().waiting.iter_mut().filter(|q| !q.looked_up) {
-            queued.looked_up = true;
-            keys.push(queued.pending.key.as_str().to_string());
-        }
+        let keys: Vec<String> = with_queue(&event, |queue| {
+            let unread = queue.waiting.iter_mut().filter(|q| !q.looked_up);
+            unread
+                .map(|queued| {
+                    queued.looked_up = true;
+                    queued.pending.key.as_str().to_string()
+                })
+                .collect()
+        });
         if keys.is_empty() {
             continue;
         }
@@ -227,14 +242,13 @@ async fn answer_replays_until(mut lock_had: oneshot::Receiver<()>) {
         let Ok(stored) = stored_answers(&keys).await else {
             continue;
         };
-        let replayed: VecDeque<Queued> = {
-            let mut queue = queue();
+        let replayed: VecDeque<Queued> = with_queue(&event, |queue| {
             let (replayed, waiting) = std::mem::take(&mut queue.waiting)
                 .into_iter()
                 .partition(|q| stored.contains_key(q.pending.key.as_str()));
             queue.waiting = waiting;
             replayed
-        };
+        });
         for queued in replayed {
             let answer = stored[queued.pending.key.as_str()].replay(&queued.pending.request_hash);
             let _ = queued.answer.send(answer);
@@ -300,32 +314,36 @@ async fn stored_answers(keys: &[&str]) -> Result<HashMap<String, StoredAnswer>, 
         .collect())
 }
 
-fn take_batch() -> Vec<Queued> {
-    let mut queue = queue();
-    let take = queue.waiting.len().min(MAX_BATCH);
-    queue.waiting.drain(..take).collect()
+fn take_batch(event: &str) -> Vec<Queued> {
+    with_queue(event, |queue| {
+        let take = queue.waiting.len().min(MAX_BATCH);
+        queue.waiting.drain(..take).collect()
+    })
 }
 
-/// Answers 503 to every registration that has waited its whole budget.
-fn refuse_late() {
-    let mut queue = queue();
-    let (late, waiting): (VecDeque<_>, VecDeque<_>) = std::mem::take(&mut queue.waiting)
-        .into_iter()
-        .partition(|q| q.since.elapsed() >= DECISION_WAIT);
-    queue.waiting = waiting;
+/// Answers 503 to every registration for `event` that has waited its
+/// whole budget.
+fn refuse_late(event: &str) {
+    let late: VecDeque<Queued> = with_queue(event, |queue| {
+        let (late, waiting) = std::mem::take(&mut queue.waiting)
+            .into_iter()
+            .partition(|q| q.since.elapsed() >= DECISION_WAIT);
+        queue.waiting = waiting;
+        late
+    });
     for queued in late {
         let _ = queued.answer.send(Err(OriginError::Busy));
     }
 }
 
-/// The database failed before any decision: every waiting registration
-/// gets the error, and the queue is free for the next arrival to drain.
-fn fail_all(e: &OriginError) {
-    let mut queue = queue();
-    for queued in queue.waiting.drain(..) {
+/// The database failed before any decision: every registration waiting
+/// for `event` gets the error, and the queue is free for the next arrival
+/// to drain.
+fn fail_all(event: &str, e: &OriginError) {
+    let failed = queues().remove(event);
+    for queued in failed.into_iter().flat_map(|queue| queue.waiting) {
         let _ = queued.answer.send(Err(shared(e)));
     }
-    queue.draining = false;
 }
 
 /// One error reported to every registration of a failed batch.
@@ -560,10 +578,17 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
     store_tokens(&mut writes, Tokens::Manage, &manage_tokens, now);
     store_tokens(&mut writes, Tokens::Confirm, &confirm_tokens, now);
     outbox::write_for(&mut writes, &messages, &webhooks).await?;
-    let counted: Vec<(&str, u32)> = attempts
+    let mut counted: Vec<(&str, u32)> = attempts
         .into_iter()
-        .filter(|(client, made)| stored_attempts.get(*client) != Some(made))
+        .map(|(client, made)| {
+            let before = stored_attempts.get(client).copied().unwrap_or(0);
+            (client, made.saturating_sub(before))
+        })
+        .filter(|(_, added)| *added > 0)
         .collect();
+    // In one order, so that two events' batches counting the same
+    // clients at once take their rows' locks alike and never deadlock.
+    counted.sort_unstable();
     count_attempts(&mut writes, window, &counted);
     writes.run(db).await?;
     Ok(answers)
@@ -706,18 +731,21 @@ impl BatchRows {
     }
 }
 
-/// Stores the clients' new attempt counts for this minute.
+/// Adds the clients' new attempts to their counts for this minute: added,
+/// not overwritten, as another event's batch may count the same client at
+/// the same time under its own lock.
 fn count_attempts(writes: &mut Writes, window: Window, counted: &[(&str, u32)]) {
     if counted.is_empty() {
         return;
     }
     let params = counted
         .iter()
-        .flat_map(|(client, made)| [int(window.start), text(*client), int(i64::from(*made))]);
+        .flat_map(|(client, added)| [int(window.start), text(*client), int(i64::from(*added))]);
     writes.push(
         format!(
             "INSERT INTO client_attempts (window_start, client, attempts) VALUES {}
-             ON CONFLICT (window_start, client) DO UPDATE SET attempts = excluded.attempts",
+             ON CONFLICT (window_start, client)
+             DO UPDATE SET attempts = client_attempts.attempts + excluded.attempts",
             placeholders(counted.len(), 3)
         ),
         params,

@@ -7,7 +7,7 @@
 //! `GET /api/admin/events/{slug}/outbox`, and a developer on `spin up`
 //! follows its manage link from there.
 
-use crate::db::{Db, ROWS_PER_STATEMENT, Writes, in_list, int, placeholders, text};
+use crate::db::{Db, ROWS_PER_STATEMENT, Scope, Writes, in_list, int, placeholders, text};
 use crate::error::OriginError;
 use eventfront_domain::Slug;
 use eventfront_domain::messages::{self, EventAbout, Links, Notice};
@@ -201,7 +201,7 @@ pub async fn resend(db: &Db, event: &Slug, id: &str) -> Result<Reply, OriginErro
     let (state, next_try) = new_email_state(now).await;
     let copy = uuid::Uuid::new_v4().to_string();
     let copied = db
-        .transaction(async |db| {
+        .transaction(Scope::Event(event.as_str()), async |db| {
             let found = db
                 .row(
                     "SELECT 1 AS found FROM outbox WHERE id = ? AND event = ? AND channel = 'email'",

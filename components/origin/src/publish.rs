@@ -6,7 +6,7 @@
 
 use crate::audit;
 use crate::auth::{now_secs, signing_keys};
-use crate::db::{Db, int, opt_int, text};
+use crate::db::{Db, Scope, int, opt_int, text};
 use crate::draft;
 use crate::error::OriginError;
 use crate::request::Incoming;
@@ -158,7 +158,7 @@ pub async fn publish(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, 
     reject_unknown(&body, &["note"])?;
     let note = note_from(&body)?;
     let version = db
-        .transaction(async |db| {
+        .transaction(Scope::Event(slug.as_str()), async |db| {
             let draft = draft::load(db, slug)
                 .await?
                 .ok_or(OriginError::NotFound("There is no such event draft."))?;
@@ -186,7 +186,7 @@ pub async fn rollback(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply,
         ));
     };
     let version = db
-        .transaction(async |db| {
+        .transaction(Scope::Event(slug.as_str()), async |db| {
             let old = db
                 .row(
                     "SELECT draft FROM snapshots WHERE event = ? AND version = ?",
@@ -259,7 +259,7 @@ pub async fn archive(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, 
     reject_unknown(&body, &["note"])?;
     let note = note_from(&body)?;
     let version = db
-        .transaction(async |db| {
+        .transaction(Scope::Event(slug.as_str()), async |db| {
             let event = db
                 .row(
                     "SELECT current_version, archived_at_ms FROM events

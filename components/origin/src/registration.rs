@@ -4,7 +4,7 @@
 //! a freed seat going to the first in line in the same transaction.
 
 use crate::auth::token_hash;
-use crate::db::{Db, int, text};
+use crate::db::{Db, Reader, Scope, int, text};
 use crate::error::OriginError;
 use crate::group_commit::{self, Tokens};
 use crate::request::Incoming;
@@ -128,9 +128,10 @@ pub fn oldest_kept(now: jiff::Timestamp) -> i64 {
 }
 
 /// The registration `id`, if the bearer token in `request` is one of its
-/// tokens of `kind`.
+/// tokens of `kind`: a plain read through the instance's shared reader,
+/// so that a wrong id or token costs no connection of its own and takes
+/// no lock.
 async fn authorized(
-    db: &Db,
     id: &str,
     request: &Incoming,
     kind: Tokens,
@@ -141,8 +142,9 @@ async fn authorized(
         .unwrap_or("");
     // Found by the token's hash: any of the registration's tokens works,
     // and the hash of a 256-bit random token leaks nothing by its timing.
-    let row = db
-        .row(
+    let row = Reader::get()
+        .await?
+        .rows(
             &format!(
                 "SELECT r.event, r.status, r.name, r.email, r.created_at
                  FROM registrations r JOIN {} t ON t.registration = r.id
@@ -151,7 +153,9 @@ async fn authorized(
             ),
             [text(id), text(token_hash(token))],
         )
-        .await?;
+        .await?
+        .into_iter()
+        .next();
     // The same 404 for a wrong token as for an unknown id: no hint either way.
     match row {
         Some(r) if !token.is_empty() => Ok(Registration {
@@ -196,22 +200,24 @@ impl Registration {
 
 /// `GET /api/registrations/{id}`: as it stands now, holds that lapsed
 /// ahead of it expired first (which may have promoted it).
-pub async fn show(db: &Db, id: &str, request: &Incoming) -> Result<Reply, OriginError> {
-    let mut registration = authorized(db, id, request, Tokens::Manage).await?;
-    if seats::settle(db, &registration.event).await? {
-        registration = authorized(db, id, request, Tokens::Manage).await?;
+pub async fn show(id: &str, request: &Incoming) -> Result<Reply, OriginError> {
+    let mut registration = authorized(id, request, Tokens::Manage).await?;
+    let db = Db::open().await?;
+    if seats::settle(&db, &registration.event).await? {
+        registration = authorized(id, request, Tokens::Manage).await?;
     }
-    Ok(respond::json(200, &registration.to_json(db).await?))
+    Ok(respond::json(200, &registration.to_json(&db).await?))
 }
 
 /// `DELETE /api/registrations/{id}`: cancels, and gives a freed seat to
 /// the first in line, in the same transaction. Cancelling again is a no-op.
-pub async fn cancel(db: &Db, id: &str, request: &Incoming) -> Result<Reply, OriginError> {
+pub async fn cancel(id: &str, request: &Incoming) -> Result<Reply, OriginError> {
     // The token is checked by a plain read: a guess takes no lock.
-    let mut registration = authorized(db, id, request, Tokens::Manage).await?;
+    let mut registration = authorized(id, request, Tokens::Manage).await?;
+    let db = &Db::open().await?;
     let now = jiff::Timestamp::now();
     registration.status = db
-        .transaction(async |db| {
+        .transaction(Scope::Event(&registration.event), async |db| {
             // A registration exists only for an event once published.
             let Some(mut opened) = seats::open(db, &registration.event, now, Some(id)).await?
             else {
@@ -239,12 +245,13 @@ pub async fn cancel(db: &Db, id: &str, request: &Incoming) -> Result<Reply, Orig
 /// confirmation email forwarded later cannot cancel the seat): 409, the
 /// manage link having been emailed. A hold that lapsed first is 409: its
 /// place went to the next in line.
-pub async fn confirm(db: &Db, id: &str, request: &Incoming) -> Result<Reply, OriginError> {
+pub async fn confirm(id: &str, request: &Incoming) -> Result<Reply, OriginError> {
     // The token is checked by a plain read: a guess takes no lock.
-    let mut registration = authorized(db, id, request, Tokens::Confirm).await?;
+    let mut registration = authorized(id, request, Tokens::Confirm).await?;
+    let db = &Db::open().await?;
     let now = jiff::Timestamp::now();
     let (status, token) = db
-        .transaction(async |db| {
+        .transaction(Scope::Event(&registration.event), async |db| {
             let Some(mut opened) = seats::open(db, &registration.event, now, Some(id)).await?
             else {
                 return Err(OriginError::NotFound("There is no such event."));

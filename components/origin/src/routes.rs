@@ -72,11 +72,9 @@ pub async fn route(request: Request) -> Result<Reply, OriginError> {
     let putting = *m == Method::PUT;
     match found.route {
         Route::Register => registration::register(&s()?, &request).await,
-        Route::Registration if reading => {
-            registration::show(&db().await?, found.id, &request).await
-        }
-        Route::Registration => registration::cancel(&db().await?, found.id, &request).await,
-        Route::ConfirmRegistration => registration::confirm(&db().await?, found.id, &request).await,
+        Route::Registration if reading => registration::show(found.id, &request).await,
+        Route::Registration => registration::cancel(found.id, &request).await,
+        Route::ConfirmRegistration => registration::confirm(found.id, &request).await,
         Route::AdminEvent => admin::put_event(&db().await?, &s()?, &request).await,
         Route::AdminDraft if reading => admin::get_draft(&db().await?, &s()?).await,
         Route::AdminDraft => admin::put_draft(&db().await?, &s()?, &request).await,

@@ -8,7 +8,7 @@
 //! on both: Spin's SQLite (rusqlite's bundled build, as in the test host)
 //! turns foreign keys on for every connection.
 
-use crate::db::{Db, Engine, int};
+use crate::db::{Db, Engine, Scope, int};
 use crate::error::OriginError;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -72,7 +72,7 @@ async fn migrate_sqlite(db: &Db) -> Result<(), OriginError> {
     // the commit instead.
     db.exec("PRAGMA foreign_keys = OFF", []).await?;
     let migrated = db
-        .transaction(async |db| {
+        .transaction(Scope::Whole, async |db| {
             // Read again inside the write transaction: two instances
             // starting at once must not both migrate.
             let mut version = version(db).await?;
@@ -102,7 +102,7 @@ async fn migrate_postgres(db: &Db) -> Result<(), OriginError> {
     if postgres_version(db).await? == POSTGRES_MIGRATIONS.len() {
         return Ok(());
     }
-    db.transaction(async |db| {
+    db.transaction(Scope::Whole, async |db| {
         // Inside the write lock: instances starting at once migrate once.
         db.exec(
             "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)",

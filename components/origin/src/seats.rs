@@ -11,7 +11,7 @@
 //! that moment, so the outcome is the one an on-time expiry would have had.
 
 use crate::auth::token_hash;
-use crate::db::{Db, Engine, in_list, int, text};
+use crate::db::{Db, Engine, Scope, in_list, int, text};
 use crate::db::{ROWS_PER_STATEMENT, Writes, placeholders};
 use crate::error::OriginError;
 use crate::group_commit::{Tokens, store_tokens};
@@ -361,8 +361,10 @@ pub async fn settle(db: &Db, event: &str) -> Result<bool, OriginError> {
         .await?
         .is_some();
     if due {
-        db.transaction(async |db| settled(db, event, now).await.map(drop))
-            .await?;
+        db.transaction(Scope::Event(event), async |db| {
+            settled(db, event, now).await.map(drop)
+        })
+        .await?;
     }
     Ok(due)
 }

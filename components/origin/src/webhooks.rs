@@ -5,7 +5,7 @@
 
 use crate::admin::{no_content, unknown_fields};
 use crate::audit;
-use crate::db::{Db, int, text};
+use crate::db::{Db, Scope, int, text};
 use crate::error::OriginError;
 use crate::outbox::{self, Channel};
 use crate::request::Incoming;
@@ -77,7 +77,7 @@ pub async fn put(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, Orig
         return Err(OriginError::Invalid(errors));
     }
     require_event(db, slug).await?;
-    db.transaction(async |db| {
+    db.transaction(Scope::Event(slug.as_str()), async |db| {
         db.exec(
             "INSERT INTO webhooks (event, url, secret, updated_ms) VALUES (?, ?, ?, ?)
              ON CONFLICT (event) DO UPDATE SET
@@ -109,7 +109,7 @@ pub async fn put(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, Orig
 /// was waiting is dropped when its turn comes.
 pub async fn delete(db: &Db, slug: &Slug) -> Result<Reply, OriginError> {
     require_event(db, slug).await?;
-    db.transaction(async |db| {
+    db.transaction(Scope::Event(slug.as_str()), async |db| {
         db.exec(
             "DELETE FROM webhooks WHERE event = ?",
             [text(slug.as_str())],

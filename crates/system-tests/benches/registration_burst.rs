@@ -31,7 +31,12 @@
 //! clients then runs with the edge→origin link slow (+250 ms), hung and
 //! refusing; and in either mode, on PostgreSQL, with the origin→PostgreSQL
 //! link slow (1 and 5 ms each way), hung and refusing
-//! (`system_tests::relay` between the origin and the server).
+//! (`system_tests::relay` between the origin and the server). Then, per
+//! engine, contention: two events registering at once (32 clients each)
+//! against one alone, and 64 clients registering while 200 bogus
+//! cancellations a second (wrong ids and tokens, each from an address of
+//! its own, so that all of them reach the origin) arrive, against the
+//! same 64 in quiet.
 //!
 //! Build the components first
 //! (`cargo build --target wasm32-wasip2 --profile wasm -p edge -p origin`),
@@ -389,14 +394,14 @@ fn attendee_address(i: u32) -> Ipv4Addr {
     Ipv4Addr::from(0x0a00_0000 | (i + 1))
 }
 
-async fn register(client: &mut Client, i: u32) -> Outcome {
+async fn register(client: &mut Client, slug: &str, i: u32) -> Outcome {
     let body =
         json!({"name": format!("Attendee {i}"), "email": format!("attendee{i}@example.com")});
     let headers = [
         ("idempotency-key", format!("burst-{i}")),
         ("x-forwarded-for", attendee_address(i).to_string()),
     ];
-    let path = format!("/api/events/{SLUG}/registrations");
+    let path = format!("/api/events/{slug}/registrations");
     let Some(answer) = client
         .exchange(request(client.addr, "POST", &path, &headers, Some(&body)))
         .await
@@ -498,11 +503,13 @@ impl Run {
 }
 
 /// `clients` clients on connections of their own, each registering the
-/// attendee `pick` names next as soon as its last answer came, for
-/// `duration`; registrations under way at the end are waited for and
-/// counted. Every answer with its latency, and the time it all took.
+/// attendee `pick` names next for event `slug` as soon as its last answer
+/// came, for `duration`; registrations under way at the end are waited
+/// for and counted. Every answer with its latency, and the time it all
+/// took.
 async fn closed_loop(
     addr: SocketAddr,
+    slug: &'static str,
     clients: usize,
     duration: Duration,
     pick: impl Fn() -> u32 + Send + Sync + 'static,
@@ -518,7 +525,7 @@ async fn closed_loop(
             while Instant::now() < deadline {
                 let i = pick();
                 let sent = Instant::now();
-                let outcome = register(&mut client, i).await;
+                let outcome = register(&mut client, slug, i).await;
                 seen.push((sent.elapsed(), outcome));
             }
             seen
@@ -592,20 +599,7 @@ async fn run(mode: &Mode, case: Case, duration: Duration) -> Run {
     let relayed = matches!(trouble, Some(Trouble::OriginToDatabase(_)));
     let served = serve(mode, database, relayed).await;
     let mut setup = Client::new(served.addr);
-    let event = json!({
-        "name": "Burst", "timezone": "UTC",
-        "starts_at": "2027-01-01T09:00:00Z", "ends_at": "2027-01-01T18:00:00Z",
-        "registration": {"open": true, "capacity": CAPACITY, "confirm_email": confirming}
-    });
-    let admin = format!("/api/admin/events/{SLUG}");
-    organizer(&mut setup, "PUT", &admin, Some(event)).await;
-    organizer(
-        &mut setup,
-        "POST",
-        &format!("{admin}/publish"),
-        Some(json!({})),
-    )
-    .await;
+    publish(&mut setup, SLUG, confirming).await;
 
     match trouble {
         Some(Trouble::EdgeToOrigin(fault)) => served
@@ -621,7 +615,7 @@ async fn run(mode: &Mode, case: Case, duration: Duration) -> Run {
     }
     let next = Arc::new(AtomicU32::new(0));
     let counter = next.clone();
-    let (seen, elapsed) = closed_loop(served.addr, clients, duration, move || {
+    let (seen, elapsed) = closed_loop(served.addr, SLUG, clients, duration, move || {
         counter.fetch_add(1, Ordering::Relaxed)
     })
     .await;
@@ -644,7 +638,7 @@ async fn run(mode: &Mode, case: Case, duration: Duration) -> Run {
             let decided = seen.len() as u32;
             let again = Arc::new(AtomicU32::new(0));
             let (replays, replay_elapsed) =
-                closed_loop(served.addr, clients, duration, move || {
+                closed_loop(served.addr, SLUG, clients, duration, move || {
                     again.fetch_add(1, Ordering::Relaxed) % decided
                 })
                 .await;
@@ -657,20 +651,7 @@ async fn run(mode: &Mode, case: Case, duration: Duration) -> Run {
     if let Some(relay) = &served.relay {
         relay.set(None);
     }
-    let listing = organizer(&mut setup, "GET", &format!("{admin}/registrations"), None).await;
-    // A registration holds a seat, or a place in line (`position`), held
-    // for confirmation or not.
-    let (mut seated, mut waiting) = (0, 0);
-    for row in listing["registrations"]
-        .as_array()
-        .unwrap_or_else(|| panic!("the organizer's list has no registrations: {listing}"))
-    {
-        match (row["status"].as_str(), row["position"].is_null()) {
-            (Some("confirmed" | "pending"), true) => seated += 1,
-            (Some("waitlisted" | "pending"), false) => waiting += 1,
-            _ => {}
-        }
-    }
+    let (seated, waiting) = held(&mut setup, SLUG).await;
     let run = Run {
         figures,
         replay,
@@ -692,6 +673,38 @@ async fn run(mode: &Mode, case: Case, duration: Duration) -> Run {
     Run { after_lapse, ..run }
 }
 
+/// Creates and publishes event `slug` of `CAPACITY` seats.
+async fn publish(setup: &mut Client, slug: &str, confirming: bool) {
+    let event = json!({
+        "name": "Burst", "timezone": "UTC",
+        "starts_at": "2027-01-01T09:00:00Z", "ends_at": "2027-01-01T18:00:00Z",
+        "registration": {"open": true, "capacity": CAPACITY, "confirm_email": confirming}
+    });
+    let admin = format!("/api/admin/events/{slug}");
+    organizer(setup, "PUT", &admin, Some(event)).await;
+    organizer(setup, "POST", &format!("{admin}/publish"), Some(json!({}))).await;
+}
+
+/// Seats held and places in line in the organizer's list of `slug`: a
+/// registration holds a seat, or a place in line (`position`), held for
+/// confirmation or not.
+async fn held(setup: &mut Client, slug: &str) -> (u64, u64) {
+    let path = format!("/api/admin/events/{slug}/registrations");
+    let listing = organizer(setup, "GET", &path, None).await;
+    let (mut seated, mut waiting) = (0, 0);
+    for row in listing["registrations"]
+        .as_array()
+        .unwrap_or_else(|| panic!("the organizer's list has no registrations: {listing}"))
+    {
+        match (row["status"].as_str(), row["position"].is_null()) {
+            (Some("confirmed" | "pending"), true) => seated += 1,
+            (Some("waitlisted" | "pending"), false) => waiting += 1,
+            _ => {}
+        }
+    }
+    (seated, waiting)
+}
+
 /// What the burst's holds cost once they lapse: the clock moved past the
 /// hold (host only), the same clients registering newcomers, the first of
 /// whose decisions expires every lapsed hold (the event's whole burst,
@@ -705,7 +718,7 @@ async fn after_lapse(
     next: Arc<AtomicU32>,
 ) -> Lapse {
     clock.advance(Duration::from_secs(u64::from(HOLD_MINUTES) * 60 + 60));
-    let (seen, elapsed) = closed_loop(served.addr, clients, duration, move || {
+    let (seen, elapsed) = closed_loop(served.addr, SLUG, clients, duration, move || {
         next.fetch_add(1, Ordering::Relaxed)
     })
     .await;
@@ -916,6 +929,9 @@ async fn main() {
     println!(
         "\n64 ✉: 64 clients, the event confirming addresses by email (the default for new events)"
     );
+    for &database in &databases {
+        contention_cases(&mode, database, duration, runs).await;
+    }
     if matches!(mode, Mode::Host) {
         link_cases(&mode, duration, runs).await;
     }
@@ -1011,4 +1027,193 @@ async fn troubled(
             other_column(median)
         );
     }
+}
+
+/// Clients per event when two events register at once.
+const PAIR_CLIENTS: usize = 32;
+/// Bogus cancellations a second during the flood case, each from an
+/// address of its own (a distributed flood: the edge's per-client count
+/// of wrong links never stops it, so every one reaches the origin).
+const FLOOD_PER_SECOND: u32 = 200;
+/// Connections the flood is sent over.
+const FLOOD_CONNECTIONS: u32 = 8;
+
+/// Two cases of contention, on a fresh app per run, each measured against
+/// a baseline in the same app: two events registering at once (32 clients
+/// each) against one event alone (32 clients); and 64 clients registering
+/// while `FLOOD_PER_SECOND` bogus cancellations (wrong ids and tokens)
+/// arrive, against the same 64 clients in quiet. Never more seats than
+/// there are, in any event.
+async fn contention_cases(mode: &Mode, database: Database, duration: Duration, runs: usize) {
+    let mut pairs = Vec::with_capacity(runs);
+    let mut floods = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        pairs.push(two_events(mode, database, duration).await);
+        floods.push(flooded(mode, database, duration).await);
+    }
+    let median = |mut done: Vec<[Figures; 3]>, by: usize| {
+        done.sort_by(|a, b| a[by].per_second.total_cmp(&b[by].per_second));
+        done.swap_remove(done.len() / 2)
+    };
+    let line = |label: &str, f: &Figures, base: &Figures| {
+        println!(
+            "{label:<26} | {:>5.0} | {:>6.2} | {:>6.2} | {:>6.1} | {:>5.2}",
+            f.per_second,
+            ms(f.p50),
+            ms(f.p99),
+            ms(f.max),
+            f.per_second / base.per_second
+        );
+    };
+    println!(
+        "\ncontention on {} (median of {runs} by the contended figure; x: against its \
+         baseline in the same app)",
+        database.name()
+    );
+    println!("case                       | reg/s | p50 ms | p99 ms | max ms | x");
+    let [alone, first, second] = median(pairs, 1);
+    line("one event alone, 32", &alone, &alone);
+    line("two at once: first, 32", &first, &alone);
+    line("two at once: second, 32", &second, &alone);
+    let [quiet, noisy, flood] = median(floods, 1);
+    line("64, quiet", &quiet, &quiet);
+    line(
+        &format!("64 + {FLOOD_PER_SECOND}/s bogus cancels"),
+        &noisy,
+        &quiet,
+    );
+    println!(
+        "  the bogus cancellations themselves: {:.0}/s answered 404, p50 {:.2} ms, p99 {:.2} ms",
+        flood.per_second,
+        ms(flood.p50),
+        ms(flood.p99)
+    );
+}
+
+/// One run of the two-event case: `[alone, first, second]`.
+async fn two_events(mode: &Mode, database: Database, duration: Duration) -> [Figures; 3] {
+    const SOLO: &str = "solo";
+    const PAIR: [&str; 2] = ["pair-one", "pair-two"];
+    let served = serve(mode, database, false).await;
+    let mut setup = Client::new(served.addr);
+    for slug in [SOLO, PAIR[0], PAIR[1]] {
+        publish(&mut setup, slug, false).await;
+    }
+    let next = Arc::new(AtomicU32::new(0));
+    let attendee = || {
+        let next = next.clone();
+        move || next.fetch_add(1, Ordering::Relaxed)
+    };
+    let (seen, elapsed) = closed_loop(served.addr, SOLO, PAIR_CLIENTS, duration, attendee()).await;
+    let alone = Figures::of(&seen, elapsed);
+    let (one, two) = tokio::join!(
+        closed_loop(served.addr, PAIR[0], PAIR_CLIENTS, duration, attendee()),
+        closed_loop(served.addr, PAIR[1], PAIR_CLIENTS, duration, attendee()),
+    );
+    for slug in [SOLO, PAIR[0], PAIR[1]] {
+        let (seated, _) = held(&mut setup, slug).await;
+        assert!(
+            seated <= CAPACITY,
+            "OVERBOOKED: {seated} seats held for {CAPACITY} in {slug}"
+        );
+    }
+    [
+        alone,
+        Figures::of(&one.0, one.1),
+        Figures::of(&two.0, two.1),
+    ]
+}
+
+/// One run of the flood case: `[quiet, flooded, the flood's own answers]`.
+async fn flooded(mode: &Mode, database: Database, duration: Duration) -> [Figures; 3] {
+    const QUIET: &str = "quiet";
+    const FLOODED: &str = "flooded";
+    let served = serve(mode, database, false).await;
+    let mut setup = Client::new(served.addr);
+    publish(&mut setup, QUIET, false).await;
+    publish(&mut setup, FLOODED, false).await;
+    let next = Arc::new(AtomicU32::new(0));
+    let attendee = || {
+        let next = next.clone();
+        move || next.fetch_add(1, Ordering::Relaxed)
+    };
+    let (seen, elapsed) = closed_loop(served.addr, QUIET, LINK_CLIENTS, duration, attendee()).await;
+    let quiet = Figures::of(&seen, elapsed);
+    let ((seen, elapsed), (bogus, bogus_elapsed)) = tokio::join!(
+        closed_loop(served.addr, FLOODED, LINK_CLIENTS, duration, attendee()),
+        bogus_cancels(served.addr, duration),
+    );
+    let noisy = Figures::of(&seen, elapsed);
+    for slug in [QUIET, FLOODED] {
+        let (seated, _) = held(&mut setup, slug).await;
+        assert!(
+            seated <= CAPACITY,
+            "OVERBOOKED: {seated} seats held for {CAPACITY} in {slug}"
+        );
+    }
+    let wrong: Vec<&str> = bogus
+        .iter()
+        .filter_map(|(_, o)| match o {
+            Outcome::Other(label) if label != "404" => Some(label.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "bogus cancellations must each be a 404: {wrong:?}"
+    );
+    // Counted as answered: each was a 404, as it should be.
+    let answered: Vec<(Duration, Outcome)> = bogus
+        .into_iter()
+        .map(|(latency, _)| (latency, Outcome::Confirmed))
+        .collect();
+    [quiet, noisy, Figures::of(&answered, bogus_elapsed)]
+}
+
+/// `FLOOD_PER_SECOND` cancellations of registrations that do not exist,
+/// with a made-up token, each from an address of its own, for `duration`:
+/// every answer with its latency.
+async fn bogus_cancels(
+    addr: SocketAddr,
+    duration: Duration,
+) -> (Vec<(Duration, Outcome)>, Duration) {
+    let started = Instant::now();
+    let every = Duration::from_secs(1) * FLOOD_CONNECTIONS / FLOOD_PER_SECOND;
+    let senders = (0..FLOOD_CONNECTIONS).map(|connection| {
+        let mut client = Client::new(addr);
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut n: u32 = 0;
+            while started.elapsed() < duration {
+                tick.tick().await;
+                n += 1;
+                let i = n * FLOOD_CONNECTIONS + connection;
+                // 172.16/12: a range no attendee of the bench uses.
+                let from = Ipv4Addr::from(0xac10_0000 | (i & 0x000f_ffff));
+                let headers = [
+                    ("authorization", "Bearer not-a-token".to_string()),
+                    ("x-forwarded-for", from.to_string()),
+                ];
+                let path = format!("/api/registrations/bogus-{i}");
+                let sent = Instant::now();
+                let outcome = match client
+                    .exchange(request(addr, "DELETE", &path, &headers, None))
+                    .await
+                {
+                    Some(answer) => Outcome::Other(answer.status.to_string()),
+                    None => Outcome::Other("no answer".to_string()),
+                };
+                seen.push((sent.elapsed(), outcome));
+            }
+            seen
+        })
+    });
+    let seen = futures::future::join_all(senders)
+        .await
+        .into_iter()
+        .flat_map(|sender| sender.expect("a flood sender panicked"))
+        .collect();
+    (seen, started.elapsed())
 }

@@ -217,8 +217,9 @@ impl OriginApp {
         }
     }
 
-    /// Takes the origin's write lock from outside, as a long transaction
-    /// of another instance would, until the returned lock is dropped.
+    /// Takes the origin's write lock of the whole database from outside,
+    /// as a migration of another instance would, until the returned lock
+    /// is dropped: no event's transaction begins meanwhile.
     pub async fn hold_write_lock(&self) -> WriteLock {
         match &self.postgres {
             Some(url) => {
@@ -237,6 +238,22 @@ impl OriginApp {
                 WriteLock::Sqlite(db)
             }
         }
+    }
+
+    /// Takes one event's write lock from outside, as another instance
+    /// deciding for that event would, until the returned lock is dropped;
+    /// `None` on SQLite, whose one write lock is the whole database's.
+    pub async fn hold_event_lock(&self, slug: &str) -> Option<WriteLock> {
+        let url = self.postgres.as_ref()?;
+        let client = postgres::client(url).await;
+        client
+            .batch_execute(&format!(
+                "BEGIN; SELECT pg_advisory_xact_lock_shared({ORIGIN_PG_WRITE_LOCK}),
+                     pg_advisory_xact_lock({ORIGIN_PG_EVENT_LOCKS}, hashtext('{slug}'))"
+            ))
+            .await
+            .unwrap();
+        Some(WriteLock::Postgres(client))
     }
 
     /// The origin's PostgreSQL database, when it runs on one.
@@ -273,8 +290,11 @@ impl OriginApp {
 }
 
 /// The advisory lock every write transaction of the origin takes on
-/// PostgreSQL (`PG_WRITE_LOCK` in components/origin/src/db.rs).
+/// PostgreSQL, shared or (for the whole database) exclusive, and the key
+/// space of one event's locks (`PG_WRITE_LOCK` and `PG_EVENT_LOCKS` in
+/// components/origin/src/db.rs).
 const ORIGIN_PG_WRITE_LOCK: i64 = 0x6576_656e_7466_726f;
+const ORIGIN_PG_EVENT_LOCKS: i32 = 0x4576_6e74;
 
 /// The origin's write lock held by a test, released (its transaction
 /// rolled back with its connection) when dropped.

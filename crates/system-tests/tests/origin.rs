@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashSet};
-use system_tests::{ADMIN_TOKEN, OriginApp, json as body_json, sign};
+use system_tests::{ADMIN_TOKEN, OriginApp, json as body_json, registration, sign};
 
 const EVENT: &str = "/api/admin/events/conf";
 
@@ -1099,6 +1099,35 @@ async fn a_replay_does_not_wait_out_a_held_lock_and_a_long_wait_is_refused_safel
     let again = register(&origin, "second", "grace@example.com").await;
     assert_eq!(again.body(), retried.body(), "the retry's answer is kept");
     assert_eq!(listing(&origin).await["confirmed"], 2);
+}
+
+#[tokio::test]
+async fn an_event_whose_lock_is_held_keeps_no_other_event_waiting() {
+    let origin = origin_with_event(json!(10)).await;
+    let other = json!({
+        "name": "Other", "timezone": "UTC",
+        "starts_at": "2027-03-01T09:00:00Z", "ends_at": "2027-03-01T17:00:00Z",
+        "registration": {"open": true, "capacity": 10, "confirm_email": false}
+    });
+    origin.publish_event("other", other).await;
+    // SQLite has one writer: only PostgreSQL has a lock per event.
+    let Some(held) = origin.hold_event_lock("conf").await else {
+        return;
+    };
+    let elsewhere = origin
+        .signed(registration("other", "k-other", "Ada", "ada@example.com"))
+        .await;
+    assert_eq!(elsewhere.status(), 201, "{:?}", elsewhere.body());
+    // The held event's own registration waits out its budget: 503.
+    let waiting = register(&origin, "k-held", "grace@example.com").await;
+    assert_eq!(waiting.status(), 503);
+    drop(held);
+    assert_eq!(
+        register(&origin, "k-held", "grace@example.com")
+            .await
+            .status(),
+        201
+    );
 }
 
 #[tokio::test]
