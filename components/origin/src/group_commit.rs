@@ -25,14 +25,15 @@
 //! past that, or when the queue is already full, it is answered 503 with
 //! `Retry-After` and nothing is written, so a retry with its key is safe.
 
-use crate::auth::{same_secret, token_hash};
-use crate::db::{
-    self, Db, Engine, Reader, Scope, Slot, Writes, in_list, int, opt_int, placeholders, text,
-};
+use crate::attempts;
+use crate::auth::token_hash;
+use crate::batch_queue::{BatchQueues, Pushed};
+use crate::db::{self, Db, Engine, Scope, Slot, Writes, in_list, int, opt_int, placeholders, text};
 use crate::error::OriginError;
+use crate::idempotency::{self, StoredAnswer};
 use crate::outbox::{self, Outgoing};
-use crate::registration::{answer, oldest_kept, random_token};
 use crate::seats;
+use crate::tokens::{self, Tokens};
 use eventfront_domain::client_limit::{Window, admits};
 use eventfront_domain::lifecycle::{Change, Status};
 use eventfront_domain::messages::Notice;
@@ -41,7 +42,7 @@ use eventfront_domain::{Email, IdempotencyKey, Problem, Slug};
 use futures::channel::oneshot;
 use futures::future::{self, Either};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::pin::pin;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -56,35 +57,21 @@ pub struct Pending {
     /// When the origin received it: the instant the window is checked at.
     pub arrived: jiff::Timestamp,
     /// Whom it counts against, if anyone.
-    pub client: Option<Client>,
-}
-
-/// A client the edge named, and the attempts it may make per minute.
-pub struct Client {
-    pub key: String,
-    pub per_minute: u32,
+    pub client: Option<attempts::Client>,
 }
 
 /// A decided registration: the status and body stored for its key.
-type Decided = Result<(u16, String), OriginError>;
+type Decided = idempotency::Answer;
 
-struct Queued {
+/// A registration in its event's queue.
+struct Waiting {
     pending: Pending,
-    since: Instant,
     /// Whether its key was looked up since it arrived (and not found).
     looked_up: bool,
-    answer: oneshot::Sender<Decided>,
 }
 
-#[derive(Default)]
-struct Queue {
-    waiting: VecDeque<Queued>,
-    /// Whether a task is draining the queue now.
-    draining: bool,
-}
-
-/// Each event's queue, while anything waits in it.
-static QUEUES: Mutex<BTreeMap<String, Queue>> = Mutex::new(BTreeMap::new());
+/// Each event's registrations waiting for their batch.
+static QUEUES: BatchQueues<Waiting, Decided> = BatchQueues::new();
 
 thread_local! {
     /// The queues' SQLite connection: SQLite has one writer, and the
@@ -100,15 +87,6 @@ const MAX_WAITING: usize = 512;
 /// SQLite's parameter limit).
 const MAX_BATCH: usize = 64;
 
-fn queues() -> std::sync::MutexGuard<'static, BTreeMap<String, Queue>> {
-    QUEUES.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// `change` made to `event`'s queue, an empty one if it has none.
-fn with_queue<T: Default>(event: &str, change: impl FnOnce(&mut Queue) -> T) -> T {
-    queues().get_mut(event).map(change).unwrap_or_default()
-}
-
 /// How long a queued key waits for the write lock before it is looked up
 /// outside it, when it was not looked up before it was queued.
 const REPLAY_WAIT: Duration = Duration::from_millis(100);
@@ -119,35 +97,24 @@ pub async fn decide(pending: Pending) -> Decided {
     let looked_up = match db::engine().await? {
         Engine::Sqlite => {
             let key = pending.key.as_str();
-            if let Some(stored) = stored_answers(&[key]).await?.get(key) {
+            if let Some(stored) = idempotency::stored(&[key]).await?.get(key) {
                 return stored.replay(&pending.request_hash);
             }
             true
         }
         Engine::Postgres => false,
     };
-    let (answer, decided) = oneshot::channel();
     let event = pending.slug.as_str().to_string();
-    let start_draining = {
-        let mut queues = queues();
-        let queue = queues.entry(event.clone()).or_default();
-        if queue.waiting.len() >= MAX_WAITING {
-            return Err(OriginError::Busy);
-        }
-        queue.waiting.push_back(Queued {
-            pending,
-            since: Instant::now(),
-            looked_up,
-            answer,
-        });
-        !std::mem::replace(&mut queue.draining, true)
+    let waiting = Waiting { pending, looked_up };
+    let Pushed::Waiting { answer, drain } = QUEUES.push(&event, waiting, MAX_WAITING) else {
+        return Err(OriginError::Busy);
     };
-    if start_draining {
+    if drain {
         // Spawned, not awaited here: the batch must be decided even if
         // this request's own task is dropped by a client that went away.
-        spin_sdk::wasip3::spawn(drain(event));
+        spin_sdk::wasip3::spawn(drain_queue(event));
     }
-    decided.await.unwrap_or_else(|_| {
+    answer.await.unwrap_or_else(|_| {
         Err(OriginError::Database(
             "a queued decision was dropped".into(),
         ))
@@ -158,24 +125,12 @@ pub async fn decide(pending: Pending) -> Decided {
 /// waited for first and the batch taken once it is held, so that
 /// everything arriving while this instance waits for another's commit
 /// joins the next batch.
-async fn drain(event: String) {
+async fn drain_queue(event: String) {
     let db = match Db::writer(&WRITER).await {
         Ok(db) => db,
-        Err(e) => return fail_all(&event, &e),
+        Err(e) => return QUEUES.fail_all(&event, || Err(shared(&e))),
     };
-    loop {
-        let oldest = {
-            let mut queues = queues();
-            match queues.get(&event).and_then(|queue| queue.waiting.front()) {
-                Some(queued) => queued.since,
-                None => {
-                    // Gone with its last registration: the map holds only
-                    // events with registrations waiting.
-                    queues.remove(&event);
-                    return;
-                }
-            }
-        };
+    while let Some(oldest) = QUEUES.oldest(&event) {
         // The lock is waited for only as long as the oldest may still wait.
         let budget = DECISION_WAIT.saturating_sub(oldest.elapsed());
         let mut batch = Vec::new();
@@ -190,8 +145,8 @@ async fn drain(event: String) {
         let outcome = db
             .transaction_within(Scope::Event(&event), budget, async |db| {
                 let _ = locked.send(());
-                batch = take_batch(&event);
-                let pendings: Vec<&Pending> = batch.iter().map(|q| &q.pending).collect();
+                batch = QUEUES.take(&event, MAX_BATCH);
+                let pendings: Vec<&Pending> = batch.iter().map(|q| &q.item.pending).collect();
                 decide_all(db, &pendings).await
             })
             .await;
@@ -203,8 +158,10 @@ async fn drain(event: String) {
             }
             // The lock was not had in time: those out of time are told to
             // retry, the rest wait on.
-            Err(OriginError::Busy) if batch.is_empty() => refuse_late(&event),
-            Err(e) if batch.is_empty() => return fail_all(&event, &e),
+            Err(OriginError::Busy) if batch.is_empty() => {
+                QUEUES.refuse_late(&event, DECISION_WAIT, || Err(OriginError::Busy));
+            }
+            Err(e) if batch.is_empty() => return QUEUES.fail_all(&event, || Err(shared(&e))),
             Err(e) => {
                 for queued in batch {
                     let _ = queued.answer.send(Err(shared(&e)));
@@ -225,124 +182,28 @@ async fn answer_replays_until(event: String, mut lock_had: oneshot::Receiver<()>
         if let Either::Right(_) = future::select(tick, &mut lock_had).await {
             return;
         }
-        let keys: Vec<String> = with_queue(&event, |queue| {
-            let unread = queue.waiting.iter_mut().filter(|q| !q.looked_up);
-            unread
-                .map(|queued| {
-                    queued.looked_up = true;
-                    queued.pending.key.as_str().to_string()
-                })
-                .collect()
+        let mut keys = Vec::new();
+        QUEUES.each_waiting(&event, |waiting| {
+            if !std::mem::replace(&mut waiting.looked_up, true) {
+                keys.push(waiting.pending.key.as_str().to_string());
+            }
         });
         if keys.is_empty() {
             continue;
         }
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         // A failed read leaves them to the batch, whose read answers them.
-        let Ok(stored) = stored_answers(&keys).await else {
+        let Ok(stored) = idempotency::stored(&keys).await else {
             continue;
         };
-        let replayed: VecDeque<Queued> = with_queue(&event, |queue| {
-            let (replayed, waiting) = std::mem::take(&mut queue.waiting)
-                .into_iter()
-                .partition(|q| stored.contains_key(q.pending.key.as_str()));
-            queue.waiting = waiting;
-            replayed
+        let replayed = QUEUES.take_where(&event, |queued| {
+            stored.contains_key(queued.item.pending.key.as_str())
         });
         for queued in replayed {
-            let answer = stored[queued.pending.key.as_str()].replay(&queued.pending.request_hash);
+            let pending = &queued.item.pending;
+            let answer = stored[pending.key.as_str()].replay(&pending.request_hash);
             let _ = queued.answer.send(answer);
         }
-    }
-}
-
-/// An answer stored for a key.
-struct StoredAnswer {
-    /// The hash of the request it answered.
-    request_hash: String,
-    status: u16,
-    body: String,
-}
-
-impl StoredAnswer {
-    /// The answer decided for `pending`.
-    fn new(pending: &Pending, status: u16, body: String) -> Self {
-        Self {
-            request_hash: pending.request_hash.clone(),
-            status,
-            body,
-        }
-    }
-
-    /// The answer to a request with `request_hash` under the same key:
-    /// this one for the same request, `KeyReused` for another.
-    fn replay(&self, request_hash: &str) -> Decided {
-        if same_secret(&self.request_hash, request_hash) {
-            Ok((self.status, self.body.clone()))
-        } else {
-            Err(OriginError::KeyReused)
-        }
-    }
-}
-
-/// The answers stored for `keys` within the last day, by key: a plain
-/// read, outside any transaction.
-async fn stored_answers(keys: &[&str]) -> Result<HashMap<String, StoredAnswer>, OriginError> {
-    let mut params = vec![int(oldest_kept(jiff::Timestamp::now()))];
-    params.extend(keys.iter().map(|k| text(*k)));
-    let rows = Reader::get()
-        .await?
-        .rows(
-            &format!(
-                "SELECT key, request_hash, status, body FROM idempotency
-                 WHERE created_ms >= ? AND key IN ({})",
-                in_list(keys.len())
-            ),
-            params,
-        )
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let stored = StoredAnswer {
-                request_hash: row.text("request_hash"),
-                status: row.int("status") as u16,
-                body: row.text("body"),
-            };
-            (row.text("key"), stored)
-        })
-        .collect())
-}
-
-fn take_batch(event: &str) -> Vec<Queued> {
-    with_queue(event, |queue| {
-        let take = queue.waiting.len().min(MAX_BATCH);
-        queue.waiting.drain(..take).collect()
-    })
-}
-
-/// Answers 503 to every registration for `event` that has waited its
-/// whole budget.
-fn refuse_late(event: &str) {
-    let late: VecDeque<Queued> = with_queue(event, |queue| {
-        let (late, waiting) = std::mem::take(&mut queue.waiting)
-            .into_iter()
-            .partition(|q| q.since.elapsed() >= DECISION_WAIT);
-        queue.waiting = waiting;
-        late
-    });
-    for queued in late {
-        let _ = queued.answer.send(Err(OriginError::Busy));
-    }
-}
-
-/// The database failed before any decision: every registration waiting
-/// for `event` gets the error, and the queue is free for the next arrival
-/// to drain.
-fn fail_all(event: &str, e: &OriginError) {
-    let failed = queues().remove(event);
-    for queued in failed.into_iter().flat_map(|queue| queue.waiting) {
-        let _ = queued.answer.send(Err(shared(e)));
     }
 }
 
@@ -363,6 +224,16 @@ struct Accepted<'a> {
     holds_seat: bool,
     /// Until when it is held for confirmation, if it is.
     hold_expires_at: Option<jiff::Timestamp>,
+}
+
+/// The answer to a registration decided at once: its id, status, manage
+/// token and, in line, its place.
+fn answer(id: &str, status: &str, token: &str, position: Option<u32>) -> serde_json::Value {
+    let mut body = serde_json::json!({ "id": id, "status": status, "manage_token": token });
+    if let Some(p) = position {
+        body["position"] = serde_json::json!(p);
+    }
+    body
 }
 
 fn no_such_event() -> OriginError {
@@ -470,7 +341,7 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
             if sent_again.insert(holder.id.clone())
                 && !link_sent_lately(db, slug, &holder.id, now).await?
             {
-                let token = random_token();
+                let token = tokens::random();
                 let mut message = Outgoing {
                     event: slug.to_string(),
                     about: stored.about.clone(),
@@ -504,7 +375,7 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
                 ),
             };
             answers.push(Ok((status, body.clone())));
-            answered.insert(key, StoredAnswer::new(pending, status, body));
+            answered.insert(key, StoredAnswer::new(&pending.request_hash, status, body));
             continue;
         }
         let id = uuid::Uuid::new_v4().to_string();
@@ -516,7 +387,7 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
             }
         };
         let admitted = opened.book.by_seq(seq).expect("admitted just now").clone();
-        let token = random_token();
+        let token = tokens::random();
         registered.insert(
             address,
             Holder {
@@ -571,12 +442,12 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
             id,
         });
         answers.push(Ok((status, body.clone())));
-        answered.insert(key, StoredAnswer::new(pending, status, body));
+        answered.insert(key, StoredAnswer::new(&pending.request_hash, status, body));
     }
     let mut writes = Writes::default();
     store(&mut writes, &accepted, &answered, now);
-    store_tokens(&mut writes, Tokens::Manage, &manage_tokens, now);
-    store_tokens(&mut writes, Tokens::Confirm, &confirm_tokens, now);
+    tokens::push(&mut writes, Tokens::Manage, &manage_tokens, now);
+    tokens::push(&mut writes, Tokens::Confirm, &confirm_tokens, now);
     outbox::write_for(&mut writes, &messages, &webhooks).await?;
     let mut counted: Vec<(&str, u32)> = attempts
         .into_iter()
@@ -589,7 +460,7 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
     // In one order, so that two events' batches counting the same
     // clients at once take their rows' locks alike and never deadlock.
     counted.sort_unstable();
-    count_attempts(&mut writes, window, &counted);
+    attempts::push_added(&mut writes, window, &counted);
     writes.run(db).await?;
     Ok(answers)
 }
@@ -609,16 +480,8 @@ async fn sweep_expired(db: &Db, now: jiff::Timestamp, window: Window) -> Result<
         .unwrap_or_else(|e| e.into_inner())
         .is_none_or(|at| at.elapsed() >= SWEEP_EVERY);
     if due {
-        db.exec(
-            "DELETE FROM idempotency WHERE created_ms < ?",
-            [int(oldest_kept(now))],
-        )
-        .await?;
-        db.exec(
-            "DELETE FROM client_attempts WHERE window_start < ?",
-            [int(window.start)],
-        )
-        .await?;
+        idempotency::sweep(db, now).await?;
+        attempts::sweep(db, window).await?;
         *SWEPT_AT.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
     }
     Ok(())
@@ -664,7 +527,7 @@ impl BatchRows {
                   WHERE window_start = ? AND client IN ({clients})) AS attempts,
                  ({ledgers}) AS ledgers,
                  (SELECT {holders} FROM registrations
-                  WHERE status IN ('pending', 'confirmed', 'waitlisted')
+                  WHERE status IN ({live})
                       AND (event, email_canonical) IN (VALUES {addresses})) AS holders,
                  (SELECT {webhooks} FROM webhooks WHERE event IN ({events})) AS webhooks",
             answers = engine.json_rows("key, request_hash, status, body"),
@@ -672,15 +535,14 @@ impl BatchRows {
             attempts = engine.json_rows("client, attempts"),
             clients = in_list(clients.len()),
             ledgers = seats::ledgers_query(engine, events.len()),
-            holders = engine.json_rows(
-                "event, email_canonical, id, name, email,
-                 CASE status WHEN 'pending' THEN hold_expires_ms END"
-            ),
+            holders = engine
+                .json_rows("event, email_canonical, id, name, email, status, hold_expires_ms"),
+            live = seats::live_statuses(),
             addresses = placeholders(batch.len(), 2),
             webhooks = engine.json_map("event", "url"),
             events = in_list(events.len()),
         );
-        let mut params = vec![int(oldest_kept(now))];
+        let mut params = vec![int(idempotency::oldest_kept(now))];
         params.extend(keys.iter().map(|k| text(*k)));
         params.push(int(window.start));
         params.extend(clients.iter().map(|c| text(*c)));
@@ -697,17 +559,12 @@ impl BatchRows {
             .ok_or_else(|| OriginError::Database("a batch's read gave no row".into()))?;
         let answers: Vec<(String, String, u16, String)> = row.json("answers")?;
         let attempts: Vec<(String, u32)> = row.json("attempts")?;
-        let holders: Vec<(String, String, String, String, String, Option<i64>)> =
-            row.json("holders")?;
+        let holders: Vec<HolderRow> = row.json("holders")?;
         Ok(Self {
             earlier: answers
                 .into_iter()
                 .map(|(key, request_hash, status, body)| {
-                    let stored = StoredAnswer {
-                        request_hash,
-                        status,
-                        body,
-                    };
+                    let stored = StoredAnswer::new(&request_hash, status, body);
                     (key, stored)
                 })
                 .collect(),
@@ -715,42 +572,30 @@ impl BatchRows {
             ledgers: row.json("ledgers")?,
             holders: holders
                 .into_iter()
-                .map(|(event, canonical, id, name, email, hold_expires_ms)| {
-                    let holder = Holder {
-                        id,
-                        name,
-                        email,
-                        hold_expires_at: hold_expires_ms
-                            .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()),
-                    };
-                    ((event, canonical), holder)
-                })
+                .map(
+                    |(event, canonical, id, name, email, status, hold_expires_ms)| {
+                        // Held until then while it waits for its confirmation.
+                        let held = Status::parse(&status) == Some(Status::Pending);
+                        let holder = Holder {
+                            id,
+                            name,
+                            email,
+                            hold_expires_at: hold_expires_ms
+                                .filter(|_| held)
+                                .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()),
+                        };
+                        ((event, canonical), holder)
+                    },
+                )
                 .collect(),
             webhooks: row.json("webhooks")?,
         })
     }
 }
 
-/// Adds the clients' new attempts to their counts for this minute: added,
-/// not overwritten, as another event's batch may count the same client at
-/// the same time under its own lock.
-fn count_attempts(writes: &mut Writes, window: Window, counted: &[(&str, u32)]) {
-    if counted.is_empty() {
-        return;
-    }
-    let params = counted
-        .iter()
-        .flat_map(|(client, added)| [int(window.start), text(*client), int(i64::from(*added))]);
-    writes.push(
-        format!(
-            "INSERT INTO client_attempts (window_start, client, attempts) VALUES {}
-             ON CONFLICT (window_start, client)
-             DO UPDATE SET attempts = client_attempts.attempts + excluded.attempts",
-            placeholders(counted.len(), 3)
-        ),
-        params,
-    );
-}
+/// A holder as the batch's read gives it: event, canonical address, id,
+/// name, address, status and the end of its hold.
+type HolderRow = (String, String, String, String, String, String, Option<i64>);
 
 /// Who holds an active registration for an (event, address) pair.
 struct Holder {
@@ -791,51 +636,8 @@ async fn link_sent_lately(
         .is_some_and(|r| r.int("lately") == 1))
 }
 
-/// What a token lets its holder do with its registration.
-#[derive(Clone, Copy)]
-pub enum Tokens {
-    /// See and cancel it.
-    Manage,
-    /// Confirm it while it is held.
-    Confirm,
-}
-
-impl Tokens {
-    pub fn table(self) -> &'static str {
-        match self {
-            Tokens::Manage => "manage_tokens",
-            Tokens::Confirm => "confirm_tokens",
-        }
-    }
-}
-
-/// The batch's tokens of one kind: one per new registration, one more for
-/// each registration whose link is sent again (its other tokens stay valid).
-pub fn store_tokens(
-    writes: &mut Writes,
-    kind: Tokens,
-    tokens: &[(String, String)],
-    now: jiff::Timestamp,
-) {
-    if tokens.is_empty() {
-        return;
-    }
-    let params = tokens.iter().flat_map(|(registration, hash)| {
-        [text(hash), text(registration), int(now.as_millisecond())]
-    });
-    writes.push(
-        format!(
-            "INSERT INTO {} (hash, registration, created_ms) VALUES {}",
-            kind.table(),
-            placeholders(tokens.len(), 3)
-        ),
-        params,
-    );
-}
-
 /// Writes the batch's registrations and stored answers, one statement each
-/// (a batch is at most `MAX_BATCH` rows). A stored answer replaces an
-/// expired one under the same key that no sweep has removed yet.
+/// (a batch is at most `MAX_BATCH` rows).
 fn store(
     writes: &mut Writes,
     accepted: &[Accepted<'_>],
@@ -870,25 +672,5 @@ fn store(
             params,
         );
     }
-    if !answered.is_empty() {
-        let params = answered.iter().flat_map(|(key, answer)| {
-            [
-                text(*key),
-                text(&answer.request_hash),
-                int(i64::from(answer.status)),
-                text(&answer.body),
-                int(now.as_millisecond()),
-            ]
-        });
-        writes.push(
-            format!(
-                "INSERT INTO idempotency (key, request_hash, status, body, created_ms) VALUES {}
-                 ON CONFLICT (key) DO UPDATE SET request_hash = excluded.request_hash,
-                     status = excluded.status, body = excluded.body,
-                     created_ms = excluded.created_ms",
-                placeholders(answered.len(), 5)
-            ),
-            params,
-        );
-    }
+    idempotency::push(writes, answered, now);
 }

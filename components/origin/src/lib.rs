@@ -4,14 +4,17 @@
 //! the edges. This file is the Spin glue; the work is in the modules.
 
 mod admin;
+mod attempts;
 mod audit;
 mod auth;
+mod batch_queue;
 mod db;
 mod delivery;
 mod demo;
 mod draft;
 mod error;
 mod group_commit;
+mod idempotency;
 mod outbox;
 mod publish;
 mod registration;
@@ -20,6 +23,7 @@ mod routes;
 mod schema;
 mod seats;
 mod sync;
+mod tokens;
 mod webhooks;
 
 use spin_sdk::http::{IntoResponse, Request};

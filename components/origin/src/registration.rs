@@ -3,56 +3,22 @@
 //! decision otherwise); shown and cancelled by the holder of the manage token,
 //! a freed seat going to the first in line in the same transaction.
 
+use crate::attempts;
 use crate::auth::token_hash;
-use crate::db::{Db, Reader, Scope, int, text};
+use crate::db::{Db, Reader, Scope, text};
 use crate::error::OriginError;
-use crate::group_commit::{self, Tokens};
+use crate::group_commit;
 use crate::request::Incoming;
 use crate::seats;
+use crate::tokens::{self, Tokens};
 use eventfront_domain::lifecycle::{Confirmation, NotConfirmed, Status};
 use eventfront_domain::respond::{self, Reply};
-use eventfront_domain::signing::CLIENT_HEADER;
 use eventfront_domain::{IdempotencyKey, Slug, validate};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use std::sync::OnceLock;
 
 /// A registration body is two short fields; anything larger is not one.
 const MAX_BODY: usize = 8 * 1024;
-
-/// Gives `registration` one more token of `kind`, leaving its others
-/// valid, and returns it (a link sent again must not break the first one).
-pub async fn add_token(db: &Db, kind: Tokens, registration: &str) -> Result<String, OriginError> {
-    let token = random_token();
-    db.exec(
-        &format!(
-            "INSERT INTO {} (hash, registration, created_ms) VALUES (?, ?, ?)",
-            kind.table()
-        ),
-        [
-            text(token_hash(&token)),
-            text(registration),
-            int(jiff::Timestamp::now().as_millisecond()),
-        ],
-    )
-    .await?;
-    Ok(token)
-}
-
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    bytes[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-    bytes[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-    hex::encode(bytes)
-}
-
-pub fn answer(id: &str, status: &str, token: &str, position: Option<u32>) -> Value {
-    let mut body = json!({ "id": id, "status": status, "manage_token": token });
-    if let Some(p) = position {
-        body["position"] = json!(p);
-    }
-    body
-}
 
 /// `POST /api/events/{slug}/registrations`
 pub async fn register(slug: &Slug, request: &Incoming) -> Result<Reply, OriginError> {
@@ -73,58 +39,19 @@ pub async fn register(slug: &Slug, request: &Incoming) -> Result<Reply, OriginEr
         name: new.name,
         email: new.email,
         arrived: jiff::Timestamp::now(),
-        client: counted_client(request).await,
+        client: attempts::counted_client(request).await,
     })
     .await?;
     Ok(respond::bytes(status, stored_type(status), body))
 }
 
 /// The content type of a stored answer: a refusal is a problem document.
-pub fn stored_type(status: u16) -> &'static str {
+fn stored_type(status: u16) -> &'static str {
     if status >= 400 {
         "application/problem+json"
     } else {
         "application/json"
     }
-}
-
-/// Registration attempts per client and minute when the origin's
-/// `registrations_per_minute` is unset, as at the edge.
-const DEFAULT_PER_MINUTE: u32 = 20;
-
-/// Whom a new registration attempt is counted against: the client the
-/// edge named (the signature covers it, and `routes` checked it), unless
-/// the limit is off. An edge that names nobody is not counted.
-async fn counted_client(request: &Incoming) -> Option<group_commit::Client> {
-    let key = request.header(CLIENT_HEADER)?;
-    let per_minute = per_client_limit().await;
-    (per_minute > 0).then(|| group_commit::Client {
-        key: key.to_string(),
-        per_minute,
-    })
-}
-
-/// The origin's limit, read once per instance: Spin variables do not
-/// change while it lives.
-async fn per_client_limit() -> u32 {
-    static PER_MINUTE: OnceLock<u32> = OnceLock::new();
-    if let Some(n) = PER_MINUTE.get() {
-        return *n;
-    }
-    let n = spin_sdk::variables::get("registrations_per_minute")
-        .await
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(DEFAULT_PER_MINUTE);
-    *PER_MINUTE.get_or_init(|| n)
-}
-
-/// How long a registration's answer is kept for replays of its key.
-const IDEMPOTENCY_HOURS: i64 = 24;
-
-/// The oldest idempotency record still replayed, in stored milliseconds.
-pub fn oldest_kept(now: jiff::Timestamp) -> i64 {
-    (now - jiff::SignedDuration::from_hours(IDEMPOTENCY_HOURS)).as_millisecond()
 }
 
 /// The registration `id`, if the bearer token in `request` is one of its
@@ -266,7 +193,7 @@ pub async fn confirm(id: &str, request: &Incoming) -> Result<Reply, OriginError>
                 }
                 Ok(Confirmation::AgainWithinHold { status }) => {
                     opened.write(db).await?;
-                    (status, Some(add_token(db, Tokens::Manage, id).await?))
+                    (status, Some(tokens::add(db, Tokens::Manage, id).await?))
                 }
                 Err(refused) => {
                     opened.write(db).await?;

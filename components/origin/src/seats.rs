@@ -14,9 +14,8 @@ use crate::auth::token_hash;
 use crate::db::{Db, Engine, Scope, in_list, int, text};
 use crate::db::{ROWS_PER_STATEMENT, Writes, placeholders};
 use crate::error::OriginError;
-use crate::group_commit::{Tokens, store_tokens};
 use crate::outbox::{self, Outgoing};
-use crate::registration::random_token;
+use crate::tokens::{self, Tokens};
 use eventfront_domain::lifecycle::{Book, Change, Entry, Freed, Plan, Status};
 use eventfront_domain::messages::{EventAbout, Notice};
 use eventfront_domain::model::RegistrationSettings;
@@ -51,7 +50,7 @@ fn from_ms(ms: Option<i64>) -> Option<jiff::Timestamp> {
 
 /// The statuses that hold a seat or a place in line, as an SQL list:
 /// the lifecycle's, not a copy of them.
-fn live_statuses() -> String {
+pub fn live_statuses() -> String {
     Status::ALL
         .into_iter()
         .filter(|s| s.is_live())
@@ -240,7 +239,7 @@ impl Opened {
                     // confirmation, now with the seat; the waitlisted
                     // one is told and given its link.
                     if *to == Status::Confirmed {
-                        let token = random_token();
+                        let token = tokens::random();
                         manage_tokens.push((id.clone(), token_hash(&token)));
                         messages.push(self.tell(id, Notice::Promoted, Some(token)));
                     }
@@ -263,7 +262,7 @@ impl Opened {
                         id.clone(),
                         json!({ "registration": id, "status": to.as_str() }),
                     ));
-                    let token = random_token();
+                    let token = tokens::random();
                     manage_tokens.push((id.clone(), token_hash(&token)));
                     if *to == Status::Waitlisted {
                         // Its place is counted once the plan is written.
@@ -301,7 +300,7 @@ impl Opened {
                 }),
             );
         }
-        store_tokens(&mut writes, Tokens::Manage, &manage_tokens, now);
+        tokens::push(&mut writes, Tokens::Manage, &manage_tokens, now);
         crate::audit::push_all(&mut writes, Some(&self.event), &entries);
         writes.run(db).await?;
         for index in placed {

@@ -1,0 +1,115 @@
+//! Idempotency: the answer stored with each registration under its
+//! `Idempotency-Key`, in the transaction that decided it, replayed to a
+//! retry for a day (a different request under the same key is refused),
+//! and swept once past that.
+
+use crate::auth::same_secret;
+use crate::db::{Db, Reader, Writes, in_list, int, placeholders, text};
+use crate::error::OriginError;
+use std::collections::HashMap;
+
+/// What a key was answered: a status and body, or a refusal.
+pub type Answer = Result<(u16, String), OriginError>;
+
+/// How long a registration's answer is kept for replays of its key.
+const IDEMPOTENCY_HOURS: i64 = 24;
+
+/// The oldest idempotency record still replayed, in stored milliseconds.
+pub fn oldest_kept(now: jiff::Timestamp) -> i64 {
+    (now - jiff::SignedDuration::from_hours(IDEMPOTENCY_HOURS)).as_millisecond()
+}
+
+/// An answer stored for a key.
+pub struct StoredAnswer {
+    /// The hash of the request it answered.
+    request_hash: String,
+    status: u16,
+    body: String,
+}
+
+impl StoredAnswer {
+    /// The answer decided for a request hashed `request_hash`.
+    pub fn new(request_hash: &str, status: u16, body: String) -> Self {
+        Self {
+            request_hash: request_hash.to_string(),
+            status,
+            body,
+        }
+    }
+
+    /// The answer to a request with `request_hash` under the same key:
+    /// this one for the same request, `KeyReused` for another.
+    pub fn replay(&self, request_hash: &str) -> Answer {
+        if same_secret(&self.request_hash, request_hash) {
+            Ok((self.status, self.body.clone()))
+        } else {
+            Err(OriginError::KeyReused)
+        }
+    }
+}
+
+/// The answers stored for `keys` within the last day, by key: a plain
+/// read, outside any transaction.
+pub async fn stored(keys: &[&str]) -> Result<HashMap<String, StoredAnswer>, OriginError> {
+    let mut params = vec![int(oldest_kept(jiff::Timestamp::now()))];
+    params.extend(keys.iter().map(|k| text(*k)));
+    let rows = Reader::get()
+        .await?
+        .rows(
+            &format!(
+                "SELECT key, request_hash, status, body FROM idempotency
+                 WHERE created_ms >= ? AND key IN ({})",
+                in_list(keys.len())
+            ),
+            params,
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let stored = StoredAnswer {
+                request_hash: row.text("request_hash"),
+                status: row.int("status") as u16,
+                body: row.text("body"),
+            };
+            (row.text("key"), stored)
+        })
+        .collect())
+}
+
+/// Stores the answers decided for their keys among the caller's `writes`.
+/// A stored answer replaces an expired one under the same key that no
+/// sweep has removed yet.
+pub fn push(writes: &mut Writes, answered: &HashMap<&str, StoredAnswer>, now: jiff::Timestamp) {
+    if answered.is_empty() {
+        return;
+    }
+    let params = answered.iter().flat_map(|(key, answer)| {
+        [
+            text(*key),
+            text(&answer.request_hash),
+            int(i64::from(answer.status)),
+            text(&answer.body),
+            int(now.as_millisecond()),
+        ]
+    });
+    writes.push(
+        format!(
+            "INSERT INTO idempotency (key, request_hash, status, body, created_ms) VALUES {}
+                 ON CONFLICT (key) DO UPDATE SET request_hash = excluded.request_hash,
+                     status = excluded.status, body = excluded.body,
+                     created_ms = excluded.created_ms",
+            placeholders(answered.len(), 5)
+        ),
+        params,
+    );
+}
+
+/// Removes the answers past their day: none is replayed once expired.
+pub async fn sweep(db: &Db, now: jiff::Timestamp) -> Result<(), OriginError> {
+    db.exec(
+        "DELETE FROM idempotency WHERE created_ms < ?",
+        [int(oldest_kept(now))],
+    )
+    .await
+}
