@@ -8,6 +8,7 @@ use crate::draft;
 use crate::error::OriginError;
 use crate::outbox;
 use crate::request::{Incoming, MAX_BODY};
+use eventfront_domain::lifecycle::Status;
 use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::{FieldError, Slug, validate};
 use serde_json::{Value, json};
@@ -282,7 +283,7 @@ pub async fn registrations(db: &Db, slug: &Slug, request: &Incoming) -> Result<R
         let status = r.text("status");
         *counts.entry(status.clone()).or_default() += 1;
         // Waitlisted and held registrations share one line, in order.
-        let waits = matches!(status.as_str(), "waitlisted" | "pending") && r.int("holds_seat") == 0;
+        let waits = Status::parse(&status).is_some_and(Status::is_live) && r.int("holds_seat") == 0;
         if waits {
             in_line += 1;
         }

@@ -3,7 +3,7 @@
 //! their outbound requests checked against `allowed_outbound_hosts`, routed
 //! in-process for `*.spin.internal`, and subject to injected link faults.
 
-use crate::clock::WallClock;
+use crate::clock::Clock;
 use crate::engine::{engine, load_component};
 use crate::kv::{Counted, KvBackend, KvCounts, RedisKv, SqliteKv};
 use crate::manifest::{ComponentDecl, FileMount, Manifest};
@@ -51,8 +51,9 @@ pub struct AppOptions {
     /// `--request-timeout` does. Spin sets none by default; the host keeps
     /// 30 s so that a hung guest fails a test rather than hanging it.
     pub request_timeout: Duration,
-    /// The wall clock every instance reads; a test may move it forward.
-    pub clock: WallClock,
+    /// The clock every instance reads, wall and monotonic; a test may move
+    /// it forward.
+    pub clock: Clock,
 }
 
 impl AppOptions {
@@ -65,7 +66,7 @@ impl AppOptions {
             runtime_config: None,
             reuse: ReuseLimits::default(),
             request_timeout: Duration::from_secs(30),
-            clock: WallClock::default(),
+            clock: Clock::default(),
         }
     }
 
@@ -535,6 +536,7 @@ fn component_pool(
         let mut wasi = WasiCtx::builder();
         wasi.inherit_stdout().inherit_stderr();
         wasi.wall_clock(clock.clone());
+        wasi.monotonic_clock(clock.clone());
         for (key, value) in &environment {
             wasi.env(key, value);
         }

@@ -61,7 +61,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use rustix::process::{Pid, Signal, kill_process_group, test_kill_process_group};
 use serde_json::{Value, json};
-use spin_test_host::clock::WallClock;
+use spin_test_host::clock::Clock;
 use spin_test_host::{App, AppOptions, LinkFault, Server};
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -167,7 +167,7 @@ struct Served {
     /// The app in this process (host mode), whose links can be broken.
     app: Option<App>,
     /// Its wall clock (host mode), which the bench can move past a hold.
-    clock: Option<WallClock>,
+    clock: Option<Clock>,
     /// Between the origin and PostgreSQL, when the run breaks that link.
     relay: Option<Relay>,
     _server: Option<Server>,
@@ -711,7 +711,7 @@ async fn held(setup: &mut Client, slug: &str) -> (u64, u64) {
 /// but the few confirmed) before it decides. Never more seats than there are.
 async fn after_lapse(
     served: &Served,
-    clock: &WallClock,
+    clock: &Clock,
     setup: &mut Client,
     clients: usize,
     duration: Duration,

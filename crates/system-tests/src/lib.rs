@@ -10,7 +10,7 @@ pub mod stub;
 
 use bytes::Bytes;
 use eventfront_domain::signing::{Direction, Message, Secret};
-use spin_test_host::clock::WallClock;
+use spin_test_host::clock::Clock;
 use spin_test_host::{App, AppOptions};
 use std::path::{Path, PathBuf};
 
@@ -59,7 +59,7 @@ pub struct OriginApp {
     /// The origin's PostgreSQL database, when it runs on one.
     postgres: Option<String>,
     /// The origin's wall clock: requests are signed at its time.
-    clock: WallClock,
+    clock: Clock,
 }
 
 impl OriginApp {
@@ -490,5 +490,40 @@ pub async fn topology_with(
         origin,
         origin_server,
         edges,
+    }
+}
+
+/// A small deterministic generator for randomized tests: from the same
+/// seed, the same numbers.
+pub struct Lcg(u64);
+
+impl Lcg {
+    /// Seeded from the environment variable `replay` when it is set (to
+    /// replay a failing history), else from the clock; the seed is printed
+    /// either way.
+    pub fn seeded(replay: &str) -> Self {
+        let seed = std::env::var(replay).map_or_else(
+            |_| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+            },
+            |s| {
+                s.parse()
+                    .unwrap_or_else(|_| panic!("{replay} is a number, not {s:?}"))
+            },
+        );
+        println!("seed {seed} ({replay}={seed} replays it)");
+        Self(seed)
+    }
+
+    /// A number below `below`.
+    pub fn next(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % below
     }
 }

@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 use serde_json::{Value, json};
-use spin_test_host::clock::WallClock;
+use spin_test_host::clock::Clock;
 use std::time::Duration;
 use system_tests::{OriginApp, json as body_json, registration};
 
@@ -24,7 +24,7 @@ fn event(registration: Value) -> Value {
 }
 
 /// The origin with its wall clock in the test's hands.
-async fn origin_with(clock: &WallClock, registration: Value) -> OriginApp {
+async fn origin_with(clock: &Clock, registration: Value) -> OriginApp {
     let clock = clock.clone();
     let origin = OriginApp::start(move |mut o| {
         o.clock = clock;
@@ -121,7 +121,7 @@ fn without_time(body: &Bytes) -> Value {
 
 #[tokio::test]
 async fn a_new_address_and_a_registered_one_get_the_same_answer() {
-    let clock = WallClock::default();
+    let clock = Clock::default();
     let origin = origin_with(&clock, json!({"open": true, "capacity": 10})).await;
 
     let first = register(&origin, "k-new", "ada@example.com").await;
@@ -195,7 +195,7 @@ async fn a_new_address_and_a_registered_one_get_the_same_answer() {
 
 #[tokio::test]
 async fn confirming_makes_the_held_place_the_persons_and_every_link_works() {
-    let clock = WallClock::default();
+    let clock = Clock::default();
     let origin = origin_with(&clock, json!({"open": true, "capacity": 1})).await;
     for (key, email) in [("k1", "one@example.com"), ("k2", "two@example.com")] {
         assert_eq!(register(&origin, key, email).await.status(), 202);
@@ -324,7 +324,7 @@ async fn confirming_makes_the_held_place_the_persons_and_every_link_works() {
 
 #[tokio::test]
 async fn holds_are_taken_in_submission_order_under_a_concurrent_burst() {
-    let clock = WallClock::default();
+    let clock = Clock::default();
     let origin = origin_with(&clock, json!({"open": true, "capacity": 5})).await;
     let answers =
         futures::future::join_all(
@@ -373,7 +373,7 @@ async fn holds_are_taken_in_submission_order_under_a_concurrent_burst() {
 
 #[tokio::test]
 async fn a_lapsed_hold_expires_and_frees_its_seat_as_if_on_time() {
-    let clock = WallClock::default();
+    let clock = Clock::default();
     let minutes = |m: u64| Duration::from_secs(m * 60);
     let origin = origin_with(&clock, json!({"open": true, "capacity": 1})).await;
     // The organizer's systems hear of every change too (delivered or not).
@@ -527,7 +527,7 @@ async fn a_lapsed_hold_expires_and_frees_its_seat_as_if_on_time() {
 
 #[tokio::test]
 async fn a_hold_confirmed_before_it_lapses_keeps_a_seat_it_was_promoted_to() {
-    let clock = WallClock::default();
+    let clock = Clock::default();
     let minutes = |m: u64| Duration::from_secs(m * 60);
     let origin = origin_with(
         &clock,
@@ -549,7 +549,7 @@ async fn a_hold_confirmed_before_it_lapses_keeps_a_seat_it_was_promoted_to() {
 
 #[tokio::test]
 async fn a_publish_expires_lapsed_holds_under_the_settings_they_lapsed_under() {
-    let clock = WallClock::default();
+    let clock = Clock::default();
     let minutes = |m: u64| Duration::from_secs(m * 60);
     let origin = origin_with(&clock, json!({"open": true, "capacity": 2})).await;
     // A holds a seat until t=30; B takes the other seat and confirms; C
@@ -603,7 +603,7 @@ async fn a_publish_expires_lapsed_holds_under_the_settings_they_lapsed_under() {
 
 #[tokio::test]
 async fn a_closed_event_answers_every_address_alike() {
-    let clock = WallClock::default();
+    let clock = Clock::default();
     let origin = origin_with(&clock, json!({"open": true, "capacity": 5})).await;
     assert_eq!(
         register(&origin, "k1", "ada@example.com").await.status(),

@@ -12,26 +12,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use system_tests::{EdgeApp, OriginApp, json as body_json, registration};
+use system_tests::{EdgeApp, Lcg, OriginApp, json as body_json, registration};
 
 const CLIENTS: usize = 30;
 const EACH: usize = 10;
 const SEATS: u64 = 100;
 const SLUG: &str = "wasm-edge-summit-2027";
-
-/// A small deterministic generator: the seed is printed, so a failing
-/// schedule can be replayed.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % below
-    }
-}
 
 #[derive(Default)]
 struct History {
@@ -75,11 +61,7 @@ async fn registrations_survive_a_flapping_link_exactly_once() {
         .await;
     assert_eq!(published.status(), 201);
 
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
-    println!("link schedule seed: {seed}");
+    let schedule = Lcg::seeded("SET_CHECK_SEED");
     let history = Arc::new(History::default());
     let done = Arc::new(AtomicBool::new(false));
     let link = origin_addr.to_string();
@@ -91,7 +73,7 @@ async fn registrations_survive_a_flapping_link_exactly_once() {
             link.clone(),
         );
         tokio::spawn(async move {
-            let mut random = Lcg(seed);
+            let mut random = schedule;
             while !done.load(Ordering::SeqCst) {
                 tokio::time::sleep(Duration::from_millis(100 + random.next(300))).await;
                 let fault = if random.next(2) == 0 {
