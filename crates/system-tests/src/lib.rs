@@ -217,6 +217,18 @@ impl OriginApp {
         }
     }
 
+    /// The registrations of event `slug` as its organizer lists them.
+    pub async fn registrations(&self, slug: &str) -> Vec<serde_json::Value> {
+        let path = format!("/api/admin/events/{slug}/registrations");
+        let listed = self.admin("GET", &path, None).await;
+        assert_eq!(listed.status(), 200, "{:?}", listed.body());
+        let mut list = json(&listed);
+        match list["registrations"].take() {
+            serde_json::Value::Array(rows) => rows,
+            other => panic!("no registrations listed: {other}"),
+        }
+    }
+
     /// Takes the origin's write lock of the whole database from outside,
     /// as a migration of another instance would, until the returned lock
     /// is dropped: no event's transaction begins meanwhile.
@@ -526,4 +538,14 @@ impl Lcg {
             .wrapping_add(1442695040888963407);
         (self.0 >> 33) % below
     }
+}
+
+/// A request carrying a registration's bearer token, as its links send it.
+pub fn with_token(method: &str, path: String, token: &str) -> http::Request<Bytes> {
+    http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {token}"))
+        .body(Bytes::new())
+        .unwrap()
 }

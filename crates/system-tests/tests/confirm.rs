@@ -9,7 +9,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use spin_test_host::clock::Clock;
 use std::time::Duration;
-use system_tests::{OriginApp, json as body_json, registration};
+use system_tests::{OriginApp, json as body_json, registration, with_token};
 
 const SLUG: &str = "conf";
 const EVENT: &str = "/api/admin/events/conf";
@@ -65,15 +65,6 @@ fn id_and_token(link: &str) -> (String, String) {
     (id.to_string(), token.to_string())
 }
 
-fn with_token(method: &str, path: String, token: &str) -> http::Request<Bytes> {
-    http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("authorization", format!("Bearer {token}"))
-        .body(Bytes::new())
-        .unwrap()
-}
-
 async fn confirm(origin: &OriginApp, link: &str) -> http::Response<Bytes> {
     let (id, token) = id_and_token(link);
     origin
@@ -98,18 +89,12 @@ async fn show(origin: &OriginApp, link: &str) -> http::Response<Bytes> {
 
 /// The registration as the organizer lists it, by address.
 async fn listed(origin: &OriginApp, email: &str) -> Value {
-    let list = body_json(
-        &origin
-            .admin("GET", &format!("{EVENT}/registrations"), None)
-            .await,
-    );
-    list["registrations"]
-        .as_array()
-        .unwrap()
-        .iter()
+    origin
+        .registrations(SLUG)
+        .await
+        .into_iter()
         .find(|r| r["email"] == email)
-        .cloned()
-        .unwrap_or_else(|| panic!("{email} is not listed: {list:#}"))
+        .unwrap_or_else(|| panic!("{email} is not listed"))
 }
 
 fn without_time(body: &Bytes) -> Value {

@@ -8,14 +8,13 @@
 //! one rule. The history comes from a seed, printed; `PARITY_SEED`
 //! replays one.
 
-use bytes::Bytes;
 use eventfront_domain::lifecycle::{Book, Confirmation, Entry};
 use eventfront_domain::model::RegistrationSettings;
 use serde_json::{Value, json};
 use spin_test_host::clock::Clock;
 use std::collections::BTreeMap;
 use std::time::Duration;
-use system_tests::{Lcg, OriginApp, json as body_json, registration};
+use system_tests::{Lcg, OriginApp, json as body_json, registration, with_token};
 
 const SLUG: &str = "parity";
 const EVENT: &str = "/api/admin/events/parity";
@@ -61,15 +60,6 @@ struct Links {
     manage: Option<String>,
 }
 
-fn with_token(method: &str, path: String, token: &str) -> http::Request<Bytes> {
-    http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("authorization", format!("Bearer {token}"))
-        .body(Bytes::new())
-        .unwrap()
-}
-
 /// The newest message's registration id and confirmation token.
 async fn confirm_link_of_newest(origin: &OriginApp, email: &str) -> (String, String) {
     let listed = body_json(&origin.admin("GET", &format!("{EVENT}/outbox"), None).await);
@@ -91,14 +81,9 @@ async fn confirm_link_of_newest(origin: &OriginApp, email: &str) -> (String, Str
 
 /// Every registration as the organizer lists it: status and place in line.
 async fn listed(origin: &OriginApp) -> BTreeMap<String, (String, Option<u64>)> {
-    let list = body_json(
-        &origin
-            .admin("GET", &format!("{EVENT}/registrations"), None)
-            .await,
-    );
-    list["registrations"]
-        .as_array()
-        .unwrap()
+    origin
+        .registrations(SLUG)
+        .await
         .iter()
         .map(|r| {
             let id = r["id"].as_str().unwrap().to_string();
