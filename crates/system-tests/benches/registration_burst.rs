@@ -1047,9 +1047,16 @@ const FLOOD_CONNECTIONS: u32 = 8;
 async fn contention_cases(mode: &Mode, database: Database, duration: Duration, runs: usize) {
     let mut pairs = Vec::with_capacity(runs);
     let mut floods = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        pairs.push(two_events(mode, database, duration).await);
-        floods.push(flooded(mode, database, duration).await);
+    for run in 0..runs {
+        // Which goes first alternates: the first load on a fresh app also
+        // warms it.
+        let first = if run % 2 == 0 {
+            First::Baseline
+        } else {
+            First::Contended
+        };
+        pairs.push(two_events(mode, database, duration, first).await);
+        floods.push(flooded(mode, database, duration, first).await);
     }
     let median = |mut done: Vec<[Figures; 3]>, by: usize| {
         done.sort_by(|a, b| a[by].per_second.total_cmp(&b[by].per_second));
@@ -1090,8 +1097,20 @@ async fn contention_cases(mode: &Mode, database: Database, duration: Duration, r
     );
 }
 
+/// Which load of a contention run goes first.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum First {
+    Baseline,
+    Contended,
+}
+
 /// One run of the two-event case: `[alone, first, second]`.
-async fn two_events(mode: &Mode, database: Database, duration: Duration) -> [Figures; 3] {
+async fn two_events(
+    mode: &Mode,
+    database: Database,
+    duration: Duration,
+    first: First,
+) -> [Figures; 3] {
     const SOLO: &str = "solo";
     const PAIR: [&str; 2] = ["pair-one", "pair-two"];
     let served = serve(mode, database, false).await;
@@ -1104,12 +1123,21 @@ async fn two_events(mode: &Mode, database: Database, duration: Duration) -> [Fig
         let next = next.clone();
         move || next.fetch_add(1, Ordering::Relaxed)
     };
-    let (seen, elapsed) = closed_loop(served.addr, SOLO, PAIR_CLIENTS, duration, attendee()).await;
+    let solo = || closed_loop(served.addr, SOLO, PAIR_CLIENTS, duration, attendee());
+    let pair = || async {
+        tokio::join!(
+            closed_loop(served.addr, PAIR[0], PAIR_CLIENTS, duration, attendee()),
+            closed_loop(served.addr, PAIR[1], PAIR_CLIENTS, duration, attendee()),
+        )
+    };
+    let ((seen, elapsed), (one, two)) = if first == First::Baseline {
+        let alone = solo().await;
+        (alone, pair().await)
+    } else {
+        let both = pair().await;
+        (solo().await, both)
+    };
     let alone = Figures::of(&seen, elapsed);
-    let (one, two) = tokio::join!(
-        closed_loop(served.addr, PAIR[0], PAIR_CLIENTS, duration, attendee()),
-        closed_loop(served.addr, PAIR[1], PAIR_CLIENTS, duration, attendee()),
-    );
     for slug in [SOLO, PAIR[0], PAIR[1]] {
         let (seated, _) = held(&mut setup, slug).await;
         assert!(
@@ -1125,7 +1153,12 @@ async fn two_events(mode: &Mode, database: Database, duration: Duration) -> [Fig
 }
 
 /// One run of the flood case: `[quiet, flooded, the flood's own answers]`.
-async fn flooded(mode: &Mode, database: Database, duration: Duration) -> [Figures; 3] {
+async fn flooded(
+    mode: &Mode,
+    database: Database,
+    duration: Duration,
+    first: First,
+) -> [Figures; 3] {
     const QUIET: &str = "quiet";
     const FLOODED: &str = "flooded";
     let served = serve(mode, database, false).await;
@@ -1137,13 +1170,23 @@ async fn flooded(mode: &Mode, database: Database, duration: Duration) -> [Figure
         let next = next.clone();
         move || next.fetch_add(1, Ordering::Relaxed)
     };
-    let (seen, elapsed) = closed_loop(served.addr, QUIET, LINK_CLIENTS, duration, attendee()).await;
-    let quiet = Figures::of(&seen, elapsed);
-    let ((seen, elapsed), (bogus, bogus_elapsed)) = tokio::join!(
-        closed_loop(served.addr, FLOODED, LINK_CLIENTS, duration, attendee()),
-        bogus_cancels(served.addr, duration),
-    );
+    let calm = || closed_loop(served.addr, QUIET, LINK_CLIENTS, duration, attendee());
+    let storm = || async {
+        tokio::join!(
+            closed_loop(served.addr, FLOODED, LINK_CLIENTS, duration, attendee()),
+            bogus_cancels(served.addr, duration),
+        )
+    };
+    let ((quiet, quiet_elapsed), ((seen, elapsed), (bogus, bogus_elapsed))) =
+        if first == First::Baseline {
+            let quiet = calm().await;
+            (quiet, storm().await)
+        } else {
+            let stormy = storm().await;
+            (calm().await, stormy)
+        };
     let noisy = Figures::of(&seen, elapsed);
+    let quiet = Figures::of(&quiet, quiet_elapsed);
     for slug in [QUIET, FLOODED] {
         let (seated, _) = held(&mut setup, slug).await;
         assert!(
