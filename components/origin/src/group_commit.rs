@@ -446,6 +446,15 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
     }
     let mut writes = Writes::default();
     store(&mut writes, &accepted, &answered, now);
+    // The counts of every event that admitted someone, as its book has them.
+    for opened in ledgers.values() {
+        if accepted
+            .iter()
+            .any(|a| a.pending.slug.as_str() == opened.event)
+        {
+            opened.push_counts(&mut writes);
+        }
+    }
     tokens::push(&mut writes, Tokens::Manage, &manage_tokens, now);
     tokens::push(&mut writes, Tokens::Confirm, &confirm_tokens, now);
     outbox::write_for(&mut writes, &messages, &webhooks).await?;

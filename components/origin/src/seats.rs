@@ -188,6 +188,25 @@ impl Opened {
         self.decided(plan);
     }
 
+    /// The event's counts and last number as the book holds them, among
+    /// `writes`: decisions read them from `seat_counts`, and only the
+    /// lifecycle says what they are.
+    pub fn push_counts(&self, writes: &mut Writes) {
+        let ledger = self.book.ledger();
+        writes.push(
+            "INSERT INTO seat_counts (event, seated, waiting, last_seq) VALUES (?, ?, ?, ?)
+             ON CONFLICT (event) DO UPDATE SET seated = excluded.seated,
+                 waiting = excluded.waiting, last_seq = excluded.last_seq"
+                .to_string(),
+            [
+                text(&self.event),
+                int(i64::from(ledger.seated)),
+                int(i64::from(ledger.waiting)),
+                int(self.book.last_seq()),
+            ],
+        );
+    }
+
     /// Adds what a transition decided to what is written.
     pub fn decided(&mut self, plan: Plan) {
         self.plan.extend(plan);
@@ -300,6 +319,7 @@ impl Opened {
                 }),
             );
         }
+        self.push_counts(&mut writes);
         tokens::push(&mut writes, Tokens::Manage, &manage_tokens, now);
         crate::audit::push_all(&mut writes, Some(&self.event), &entries);
         writes.run(db).await?;

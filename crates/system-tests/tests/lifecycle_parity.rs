@@ -3,7 +3,8 @@
 //! capacity changes and time passing (the origin's clock moved, so holds
 //! lapse), each step applied to the origin and to a `Book`, and after each
 //! step every registration the organizer lists must stand where the book
-//! says (status, seat or place in line). It runs on whichever engine the
+//! says (status, seat or place in line), and the stored seat counts must
+//! be the book's. It runs on whichever engine the
 //! suite gives the origin, so SQLite and PostgreSQL are each held to the
 //! one rule. The history comes from a seed, printed; `PARITY_SEED`
 //! replays one.
@@ -227,6 +228,21 @@ async fn random_histories_leave_every_registration_where_the_lifecycle_says() {
             listed(&origin).await,
             expected(&book),
             "after step {step} ({what}); the seed is printed above"
+        );
+        // The counts decisions are made against, as the origin stored them
+        // (none before the first registration).
+        let stored = origin
+            .rows(
+                "SELECT coalesce(c.seated, 0), coalesce(c.waiting, 0)
+                 FROM events e LEFT JOIN seat_counts c ON c.event = e.slug
+                 WHERE e.slug = 'parity'",
+            )
+            .await;
+        let ledger = book.ledger();
+        assert_eq!(
+            stored,
+            [[json!(ledger.seated), json!(ledger.waiting)]],
+            "counts after step {step} ({what})"
         );
     }
     let mut reached: BTreeMap<&str, usize> = BTreeMap::new();

@@ -240,7 +240,7 @@ async fn kept_and_recounted(db: &tokio_postgres::Client) -> ((i64, i64, i64), (i
 }
 
 #[tokio::test]
-async fn a_postgres_database_at_version_1_keeps_its_counts_and_counts_per_statement() {
+async fn a_postgres_database_at_version_1_keeps_its_counts_and_the_origin_writes_them_on() {
     let url = postgres::database().await;
     let db = postgres::client(&url).await;
     let version_1 = std::fs::read_to_string(
@@ -304,7 +304,7 @@ async fn a_postgres_database_at_version_1_keeps_its_counts_and_counts_per_statem
 
     let origin = OriginApp::start_on_database(url, |o| o).await;
     // A cancellation (an update promoting the first in line) and a
-    // newcomer (an insert), each counted by the new triggers.
+    // newcomer (an insert), each counted by the origin's own decision.
     assert_eq!(origin.signed(managed("DELETE", 1)).await.status(), 200);
     assert_eq!(
         body_json(&origin.signed(managed("GET", 3)).await)["status"],
@@ -320,7 +320,7 @@ async fn a_postgres_database_at_version_1_keeps_its_counts_and_counts_per_statem
         .await
         .unwrap()
         .get(0);
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     let triggers: Vec<String> = db
         .query(
             "SELECT tgname::TEXT FROM pg_trigger
@@ -332,12 +332,8 @@ async fn a_postgres_database_at_version_1_keeps_its_counts_and_counts_per_statem
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(
-        triggers,
-        [
-            "seat_counts_follow_delete",
-            "seat_counts_follow_insert",
-            "seat_counts_follow_update"
-        ]
+    assert!(
+        triggers.is_empty(),
+        "no trigger restates the rule: {triggers:?}"
     );
 }

@@ -997,7 +997,8 @@ async fn concurrent_registrations_and_cancellations_decide_as_one_by_one() {
     // Some promoted attendees went on to cancel; the rest hold their seat.
     assert!(seated_after_waiting.is_subset(&promoted_once));
 
-    // The counts decisions read, kept by triggers, are the counted ones.
+    // The counts decisions read, written with each decision, are the
+    // counted ones.
     let kept = origin
         .rows("SELECT event, seated, waiting, last_seq FROM seat_counts ORDER BY event")
         .await;
