@@ -9,7 +9,6 @@ use crate::error::OriginError;
 use crate::request::Incoming;
 use eventfront_domain::client_limit::Window;
 use eventfront_domain::signing::CLIENT_HEADER;
-use std::sync::OnceLock;
 
 /// A client the edge named, and the attempts it may make per minute.
 pub struct Client {
@@ -17,35 +16,16 @@ pub struct Client {
     pub per_minute: u32,
 }
 
-/// Registration attempts per client and minute when the origin's
-/// `registrations_per_minute` is unset, as at the edge.
-const DEFAULT_PER_MINUTE: u32 = 20;
-
 /// Whom a new registration attempt is counted against: the client the
 /// edge named (the signature covers it, and `routes` checked it), unless
 /// the limit is off. An edge that names nobody is not counted.
 pub async fn counted_client(request: &Incoming) -> Option<Client> {
     let key = request.header(CLIENT_HEADER)?;
-    let per_minute = per_client_limit().await;
+    let per_minute = crate::config::get().await.registrations_per_minute;
     (per_minute > 0).then(|| Client {
         key: key.to_string(),
         per_minute,
     })
-}
-
-/// The origin's limit, read once per instance: Spin variables do not
-/// change while it lives.
-async fn per_client_limit() -> u32 {
-    static PER_MINUTE: OnceLock<u32> = OnceLock::new();
-    if let Some(n) = PER_MINUTE.get() {
-        return *n;
-    }
-    let n = spin_sdk::variables::get("registrations_per_minute")
-        .await
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(DEFAULT_PER_MINUTE);
-    *PER_MINUTE.get_or_init(|| n)
 }
 
 /// Adds the clients' new attempts to their counts for this minute: added,

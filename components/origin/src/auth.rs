@@ -8,29 +8,15 @@ use eventfront_domain::signing::{
     CLIENT_HEADER, Direction, Message, SIGNATURE_HEADER, Secret, TIMESTAMP_HEADER, Verifier,
 };
 use sha2::{Digest, Sha256};
-use std::sync::OnceLock;
 use subtle::ConstantTimeEq;
 
-async fn variable(name: &str) -> String {
-    spin_sdk::variables::get(name).await.unwrap_or_default()
-}
-
-/// The secret this origin signs with and the verifier it checks with,
-/// read once per instance: Spin variables do not change while it lives.
+/// The secret this origin signs with and the verifier it checks with.
 pub async fn signing_keys() -> Result<(Secret, Verifier), OriginError> {
-    static KEYS: OnceLock<(Secret, Verifier)> = OnceLock::new();
-    if let Some(keys) = KEYS.get() {
-        return Ok(keys.clone());
-    }
-    let current = Secret::new(&variable("signing_secret").await)
-        .map_err(|_| OriginError::Config("signing_secret is unset or too short"))?;
-    let mut secrets = vec![current.clone()];
-    if let Ok(previous) = Secret::new(&variable("signing_secret_previous").await) {
-        secrets.push(previous);
-    }
-    Ok(KEYS
-        .get_or_init(|| (current, Verifier::new(secrets)))
-        .clone())
+    crate::config::get()
+        .await
+        .signing
+        .clone()
+        .ok_or(OriginError::Config("signing_secret is unset or too short"))
 }
 
 pub fn now_secs() -> i64 {
@@ -81,7 +67,7 @@ const TOKEN_TOO_SHORT: &str = "the admin_token variable must be at least 32 byte
 /// resist guessing, they are answered 503 naming the variable (a component
 /// cannot refuse to start, so this is how it refuses).
 pub async fn require_admin(request: &Incoming) -> Result<(), OriginError> {
-    let configured = variable("admin_token").await;
+    let configured = &crate::config::get().await.admin_token;
     if !configured.is_empty() && configured.len() < MIN_ADMIN_TOKEN {
         static LOGGED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
         if !LOGGED.swap(true, std::sync::atomic::Ordering::Relaxed) {
@@ -93,7 +79,7 @@ pub async fn require_admin(request: &Incoming) -> Result<(), OriginError> {
         .header("authorization")
         .and_then(|h| h.strip_prefix("Bearer "))
         .unwrap_or("");
-    if configured.is_empty() || offered.is_empty() || !same_secret(offered, &configured) {
+    if configured.is_empty() || offered.is_empty() || !same_secret(offered, configured) {
         return Err(OriginError::Unauthorized(
             "Organizer requests need a valid bearer token.",
         ));

@@ -9,13 +9,13 @@
 //! Both engines run the same statements; where their SQL differs (JSON
 //! aggregates, the write lock, the schema) `Engine` says how.
 
+use crate::config::Postgres;
 use crate::error::OriginError;
 use spin_sdk::pg;
 use spin_sdk::sqlite::{self, Value};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
-use std::sync::OnceLock;
 use std::thread::LocalKey;
 use std::time::{Duration, Instant};
 
@@ -72,35 +72,14 @@ impl Engine {
 }
 
 /// A PostgreSQL server the origin runs on.
-struct Postgres {
-    url: String,
-    /// The PEM certificate of the authority that signed the server's, when
-    /// the system's roots do not include it.
-    ca_root: Option<String>,
-}
-
 /// Where the database is: Spin's `default` SQLite database, unless the
-/// `database_url` variable names a PostgreSQL server. Read once per
-/// instance.
+/// `database_url` variable names a PostgreSQL server.
 async fn location() -> Result<&'static Option<Postgres>, OriginError> {
-    static LOCATION: OnceLock<Option<Postgres>> = OnceLock::new();
-    if let Some(location) = LOCATION.get() {
-        return Ok(location);
-    }
-    let value_of = async |name| {
-        let value = spin_sdk::variables::get(name)
-            .await
-            .map_err(|_| OriginError::Config("a database variable is not set"))?;
-        Ok::<_, OriginError>(Some(value.trim().to_string()).filter(|v| !v.is_empty()))
-    };
-    let location = match value_of("database_url").await? {
-        None => None,
-        Some(url) => Some(Postgres {
-            url,
-            ca_root: value_of("database_ca_root").await?,
-        }),
-    };
-    Ok(LOCATION.get_or_init(|| location))
+    crate::config::get()
+        .await
+        .database
+        .as_ref()
+        .map_err(|()| OriginError::Config("a database variable is not set"))
 }
 
 /// Which engine this instance runs on, without opening a connection.

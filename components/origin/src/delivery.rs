@@ -10,6 +10,7 @@
 //! and recording leaves the entry to be sent again once its claim lapses,
 //! under the same id.
 
+use crate::config::MailProvider;
 use crate::db::{Db, Scope, int, opt_int, text};
 use crate::error::OriginError;
 use eventfront_domain::mail::{self, SEND_PATH, TOKEN_HEADER};
@@ -17,42 +18,11 @@ use eventfront_domain::messages::Message;
 use eventfront_domain::webhook;
 use futures::FutureExt;
 use std::cell::Cell;
-use std::sync::OnceLock;
 use std::time::Duration;
 
-/// The configured provider; without a token and a sender there is none,
-/// and messages stay in the development outbox.
-pub struct Provider {
-    url: String,
-    token: String,
-    from: String,
-}
-
-async fn variable(name: &str) -> String {
-    spin_sdk::variables::get(name)
-        .await
-        .unwrap_or_default()
-        .trim()
-        .to_string()
-}
-
-/// The provider, read once per instance.
-pub async fn provider() -> Option<&'static Provider> {
-    static PROVIDER: OnceLock<Option<Provider>> = OnceLock::new();
-    if let Some(provider) = PROVIDER.get() {
-        return provider.as_ref();
-    }
-    let (url, token, from) = (
-        variable("mail_api_url").await,
-        variable("mail_api_token").await,
-        variable("mail_from").await,
-    );
-    let provider = (!url.is_empty() && !token.is_empty() && !from.is_empty()).then(|| Provider {
-        url: url.trim_end_matches('/').to_string(),
-        token,
-        from,
-    });
-    PROVIDER.get_or_init(|| provider).as_ref()
+/// The configured provider, if any.
+pub async fn provider() -> Option<&'static MailProvider> {
+    crate::config::get().await.mail.as_ref()
 }
 
 /// How long one send may take.
@@ -229,7 +199,7 @@ async fn claim(db: &Db) -> Result<Vec<Due>, OriginError> {
 }
 
 /// One try at handing `due` to the mail provider.
-async fn email(provider: &Provider, due: &Due) -> Outcome {
+async fn email(provider: &MailProvider, due: &Due) -> Outcome {
     let body = mail::send_body(&due.id, &provider.from, &due.to, &due.message).to_string();
     let request = http::Request::post(format!("{}{SEND_PATH}", provider.url))
         .header(http::header::ACCEPT, "application/json")

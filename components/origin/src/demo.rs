@@ -9,13 +9,6 @@ use eventfront_domain::Slug;
 use eventfront_domain::demo::{DEMO_SLUG, demo_draft};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Whether the `seed_demo` variable asks for the demo event.
-async fn wanted() -> bool {
-    spin_sdk::variables::get("seed_demo")
-        .await
-        .is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"))
-}
-
 /// Set once this instance has seen the demo question settled.
 static SETTLED: AtomicBool = AtomicBool::new(false);
 
@@ -32,7 +25,7 @@ pub async fn seed_if_wanted(db: &Db) -> Result<(), OriginError> {
     }
     // A plain read first, so that an instance starting while the write
     // lock is taken does not wait for it.
-    if wanted().await && !has_events(db).await? {
+    if crate::config::get().await.seed_demo && !has_events(db).await? {
         db.transaction(Scope::Whole, async |db| {
             if has_events(db).await? {
                 return Ok(());

@@ -8,6 +8,7 @@ mod attempts;
 mod audit;
 mod auth;
 mod batch_queue;
+mod config;
 mod db;
 mod delivery;
 mod demo;

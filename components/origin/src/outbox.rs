@@ -16,7 +16,6 @@ use eventfront_domain::webhook;
 use serde_json::json;
 use spin_sdk::sqlite::Value;
 use std::collections::{HashMap, HashSet};
-use std::sync::OnceLock;
 
 /// A message to write.
 pub struct Outgoing {
@@ -32,17 +31,13 @@ pub struct Outgoing {
     pub confirm_token: Option<String>,
 }
 
-/// The attendee site's address (for links in exports and messages), read
-/// once per instance.
+/// The attendee site's address, for links in exports and messages.
 pub async fn public_url() -> Result<&'static str, OriginError> {
-    static URL: OnceLock<String> = OnceLock::new();
-    if let Some(url) = URL.get() {
-        return Ok(url);
-    }
-    let url = spin_sdk::variables::get("public_url")
+    crate::config::get()
         .await
-        .map_err(|_| OriginError::Config("the public_url variable is not set"))?;
-    Ok(URL.get_or_init(|| url))
+        .public_url
+        .as_deref()
+        .ok_or(OriginError::Config("the public_url variable is not set"))
 }
 
 /// A new email's state and first try: sent as soon as may be with a mail

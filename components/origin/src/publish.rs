@@ -300,28 +300,16 @@ pub async fn archive(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, 
     ))
 }
 
-/// The edges this origin pushes to, from the `edge_urls` variable
-/// (separated by commas or spaces).
-async fn edge_urls() -> Vec<String> {
-    spin_sdk::variables::get("edge_urls")
-        .await
-        .unwrap_or_default()
-        .split([',', ' ', '\n'])
-        .map(|u| u.trim().trim_end_matches('/').to_string())
-        .filter(|u| !u.is_empty())
-        .collect()
-}
-
 /// Sends the signed `notice` to every edge concurrently, each bounded by
 /// `NOTICE_TIMEOUT`; returns `(edge, outcome)` pairs.
 pub async fn notify_edges(notice: &Value) -> Result<Vec<(String, String)>, OriginError> {
-    let urls = edge_urls().await;
+    let urls = &crate::config::get().await.edge_urls;
     if urls.is_empty() {
         return Ok(Vec::new());
     }
     let (secret, _) = signing_keys().await?;
     let body = notice.to_string();
-    let sends = urls.into_iter().map(|url| {
+    let sends = urls.iter().cloned().map(|url| {
         let headers = secret.sign(
             &Message::new(Direction::ToEdge, "POST", NOTICE_PATH, body.as_bytes()),
             now_secs(),
