@@ -283,7 +283,8 @@ pub async fn registrations(db: &Db, slug: &Slug, request: &Incoming) -> Result<R
         let status = r.text("status");
         *counts.entry(status.clone()).or_default() += 1;
         // Waitlisted and held registrations share one line, in order.
-        let waits = Status::parse(&status).is_some_and(Status::is_live) && r.int("holds_seat") == 0;
+        let holds_seat = r.int("holds_seat") == 1;
+        let waits = Status::parse(&status).is_some_and(|s| s.in_line_with(holds_seat));
         if waits {
             in_line += 1;
         }

@@ -10,7 +10,7 @@
 use crate::model::RegistrationSettings;
 use crate::seats::{Ledger, Placement, Refusal};
 use jiff::Timestamp;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Where a registration stands, as stored in its `status` column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -57,6 +57,12 @@ impl Status {
         )
     }
 
+    /// Whether a registration of this status waits in line, given whether
+    /// it holds a seat.
+    pub const fn in_line_with(self, holds_seat: bool) -> bool {
+        self.is_live() && !holds_seat
+    }
+
     /// What a held registration becomes when its person confirms it.
     const fn confirmed(holds_seat: bool) -> Self {
         if holds_seat {
@@ -86,7 +92,7 @@ impl Entry {
     }
 
     pub fn in_line(&self) -> bool {
-        self.status.is_live() && !self.holds_seat
+        self.status.in_line_with(self.holds_seat)
     }
 
     fn lapsed_by(&self, now: Timestamp) -> bool {
@@ -189,6 +195,12 @@ pub struct Book {
     ledger: Ledger,
     last_seq: i64,
     entries: BTreeMap<i64, Entry>,
+    /// Each entry's number, by id.
+    by_id: HashMap<String, i64>,
+    /// The numbers of the entries in line, in order: a promotion takes the
+    /// first without walking past everyone seated or gone (a burst's
+    /// lapsing holds are thousands).
+    line: BTreeSet<i64>,
 }
 
 impl Book {
@@ -200,10 +212,18 @@ impl Book {
             .copied()
             .unwrap_or(0)
             .max(last_seq);
+        let by_id = entries.values().map(|e| (e.id.clone(), e.seq)).collect();
+        let line = entries
+            .values()
+            .filter(|e| e.in_line())
+            .map(|e| e.seq)
+            .collect();
         Self {
             ledger,
             last_seq,
             entries,
+            by_id,
+            line,
         }
     }
 
@@ -237,20 +257,29 @@ impl Book {
     }
 
     pub fn get(&self, id: &str) -> Option<&Entry> {
-        self.entries.values().find(|e| e.id == id)
+        self.entries.get(self.by_id.get(id)?)
     }
 
     /// A registration's place in line, counted from 1 in submission order
     /// (exact when the book holds the line up to it).
     pub fn position(&self, id: &str) -> Option<u32> {
-        let mut position = 0;
-        for entry in self.entries.values().filter(|e| e.in_line()) {
-            position += 1;
-            if entry.id == id {
-                return Some(position);
-            }
+        let seq = *self.by_id.get(id)?;
+        self.line
+            .contains(&seq)
+            .then(|| u32::try_from(self.line.range(..=seq).count()).unwrap_or(u32::MAX))
+    }
+
+    /// Moves entry `seq` to `status`, with a seat or not, keeping the line.
+    fn set(&mut self, seq: i64, status: Status, holds_seat: bool) -> &Entry {
+        let entry = self.entries.get_mut(&seq).expect("an entry of this book");
+        entry.status = status;
+        entry.holds_seat = holds_seat;
+        if entry.in_line() {
+            self.line.insert(seq);
+        } else {
+            self.line.remove(&seq);
         }
-        None
+        entry
     }
 
     /// A new registration arriving at `now`, numbered after every other.
@@ -259,19 +288,21 @@ impl Book {
         let held_until = self.ledger.settings.hold_expires_at(now);
         self.last_seq += 1;
         let seq = self.last_seq;
-        self.entries.insert(
+        let entry = Entry {
+            id: id.to_string(),
             seq,
-            Entry {
-                id: id.to_string(),
-                seq,
-                status: match held_until {
-                    Some(_) => Status::Pending,
-                    None => Status::confirmed(placement == Placement::Seat),
-                },
-                holds_seat: placement == Placement::Seat,
-                hold_expires: held_until,
+            status: match held_until {
+                Some(_) => Status::Pending,
+                None => Status::confirmed(placement == Placement::Seat),
             },
-        );
+            holds_seat: placement == Placement::Seat,
+            hold_expires: held_until,
+        };
+        if entry.in_line() {
+            self.line.insert(seq);
+        }
+        self.by_id.insert(id.to_string(), seq);
+        self.entries.insert(seq, entry);
         Ok(Change::Admitted {
             id: id.to_string(),
             seq,
@@ -286,19 +317,19 @@ impl Book {
     /// expiry would have had.
     pub fn lapse_due(&mut self, now: Timestamp) -> Plan {
         let mut plan = Plan::new();
-        // A promoted hold may lapse in the same walk: the due ones are
-        // found again after each expiry.
-        while let Some((seq, at)) = self
+        // A promotion changes no hold's end and keeps it pending, so the
+        // holds due and their order are known before the walk: a hold
+        // promoted in it lapses in its turn, with the seat.
+        let mut due: Vec<(Timestamp, i64)> = self
             .entries
             .values()
             .filter(|e| e.lapsed_by(now))
-            .filter_map(|e| Some((e.seq, e.hold_expires?)))
-            .min_by_key(|&(seq, at)| (at, seq))
-        {
-            let entry = self.entries.get_mut(&seq).expect("found just now");
-            let held_seat = entry.holds_seat;
-            entry.status = Status::Expired;
-            entry.holds_seat = false;
+            .filter_map(|e| Some((e.hold_expires?, e.seq)))
+            .collect();
+        due.sort_unstable();
+        for (at, seq) in due {
+            let held_seat = self.entries[&seq].holds_seat;
+            let entry = self.set(seq, Status::Expired, false);
             plan.push(Change::Expired {
                 id: entry.id.clone(),
                 at,
@@ -313,15 +344,15 @@ impl Book {
     /// Its person cancels `id`; cancelling again changes nothing.
     pub fn cancel(&mut self, id: &str, now: Timestamp) -> Plan {
         let mut plan = self.lapse_due(now);
-        let Some(entry) = self.entries.values_mut().find(|e| e.id == id) else {
+        let Some(&seq) = self.by_id.get(id) else {
             return plan;
         };
+        let entry = &self.entries[&seq];
         if !entry.status.is_live() {
             return plan;
         }
         let (was, held_seat) = (entry.status, entry.holds_seat);
-        entry.status = Status::Cancelled;
-        entry.holds_seat = false;
+        self.set(seq, Status::Cancelled, false);
         plan.push(Change::Cancelled {
             id: id.to_string(),
             was,
@@ -336,15 +367,12 @@ impl Book {
     /// registration becomes theirs with the seat or place it holds.
     pub fn confirm(&mut self, id: &str, now: Timestamp) -> Result<Confirmation, NotConfirmed> {
         let mut plan = self.lapse_due(now);
-        let entry = self
-            .entries
-            .values_mut()
-            .find(|e| e.id == id)
-            .ok_or(NotConfirmed::NoSuchRegistration)?;
+        let seq = *self.by_id.get(id).ok_or(NotConfirmed::NoSuchRegistration)?;
+        let entry = &self.entries[&seq];
         match entry.status {
             Status::Pending => {
                 let to = Status::confirmed(entry.holds_seat);
-                entry.status = to;
+                self.set(seq, to, entry.holds_seat);
                 plan.push(Change::Confirmed {
                     id: id.to_string(),
                     to,
@@ -381,19 +409,15 @@ impl Book {
 
     /// Seats the first `count` in line, in submission order.
     fn promote(&mut self, count: u32, cause: Freed, plan: &mut Plan) {
-        let next: Vec<i64> = self
-            .entries
-            .values()
-            .filter(|e| e.in_line())
-            .take(count as usize)
-            .map(|e| e.seq)
-            .collect();
-        for seq in next {
-            let entry = self.entries.get_mut(&seq).expect("found just now");
-            entry.holds_seat = true;
-            if entry.status == Status::Waitlisted {
-                entry.status = Status::Confirmed;
-            }
+        for _ in 0..count {
+            let Some(&seq) = self.line.first() else {
+                return;
+            };
+            let status = match self.entries[&seq].status {
+                Status::Waitlisted => Status::Confirmed,
+                held => held,
+            };
+            let entry = self.set(seq, status, true);
             plan.push(Change::Promoted {
                 id: entry.id.clone(),
                 to: entry.status,

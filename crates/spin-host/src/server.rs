@@ -87,11 +87,15 @@ async fn accept_loop(app: App, listener: TcpListener) {
 
 /// A guest's answer written as Spin's server writes it: Spin streams the
 /// guest's body into hyper as it comes, so an answer without
-/// `Content-Length` goes out chunked, its last chunk in a write of its
-/// own; on a kept connection (Spin sets no TCP_NODELAY) that write waits
-/// for the client's delayed ACK, about 40 ms. An answer with
-/// `Content-Length` is complete when its bytes are, and goes out in one
-/// write. The host pays what Spin pays.
+/// `Content-Length` goes out chunked, and when the body's end reaches
+/// hyper after its data (as it did for every answer the edge forwarded)
+/// the last chunk goes in a write of its own; on a kept connection (Spin
+/// sets no TCP_NODELAY) that write waits for the client's delayed ACK,
+/// about 40 ms. An answer with `Content-Length` is complete when its bytes
+/// are, and goes out in one write. The host collects a guest's whole body
+/// before writing, so it cannot tell when the end came: it writes every
+/// unsized answer the slow way, which Spin does only for some, so that no
+/// answer passes here by luck of timing.
 fn as_spin_writes(response: http::Response<Bytes>) -> http::Response<GuestBody> {
     let sized = response
         .headers()

@@ -49,6 +49,17 @@ key_value_stores = ["default"]
 sqlite_databases = ["default"]
 "#;
 
+/// The probe with the test fixtures mounted at `/assets`.
+const WITH_FILES: &str = r#"
+[[trigger.http]]
+route = "/..."
+component = "probe"
+
+[component.probe]
+source = "{probe}"
+files = [{ source = "{fixtures}/assets", destination = "/assets" }]
+"#;
+
 async fn start(options: AppOptions) -> App {
     App::start(options).await.expect("app starts")
 }
@@ -523,17 +534,7 @@ async fn a_runaway_guest_is_stopped_with_a_500() {
 
 #[tokio::test]
 async fn files_are_mounted_read_only_where_the_manifest_says() {
-    let (_dir, path) = manifest(
-        r#"
-[[trigger.http]]
-route = "/..."
-component = "probe"
-
-[component.probe]
-source = "{probe}"
-files = [{ source = "{fixtures}/assets", destination = "/assets" }]
-"#,
-    );
+    let (_dir, path) = manifest(WITH_FILES);
     let app = start(AppOptions::new(&path)).await;
     let file = app.get("/file/assets/hello.txt").await;
     assert_eq!(body(&file).trim(), "hello from a mounted file");
@@ -558,17 +559,7 @@ async fn the_server_answers_over_tcp() {
 
 #[tokio::test]
 async fn the_server_writes_answers_as_spin_does_chunked_unless_sized() {
-    let (_dir, path) = manifest(
-        r#"
-[[trigger.http]]
-route = "/..."
-component = "probe"
-
-[component.probe]
-source = "{probe}"
-files = [{ source = "{fixtures}/assets", destination = "/assets" }]
-"#,
-    );
+    let (_dir, path) = manifest(WITH_FILES);
     let app = start(AppOptions::new(&path)).await;
     let server = Server::bind(app, "127.0.0.1:0".parse().unwrap())
         .await
