@@ -11,6 +11,7 @@ use eventfront_domain::client_limit::Window;
 use eventfront_domain::signing::CLIENT_HEADER;
 
 /// A client the edge named, and the attempts it may make per minute.
+#[derive(Clone)]
 pub struct Client {
     pub key: String,
     pub per_minute: u32,

@@ -97,6 +97,21 @@ impl<T, A> BatchQueues<T, A> {
         })
     }
 
+    /// Puts `items` (taken out earlier, in their order) back at the head
+    /// of `key`'s queue, before whatever arrived since; for the key's
+    /// drain, which goes on draining it.
+    pub fn put_back(&self, key: &str, items: Vec<Queued<T, A>>) {
+        if items.is_empty() {
+            return;
+        }
+        let mut queues = self.lock();
+        let queue = queues.entry(key.to_string()).or_default();
+        queue.draining = true;
+        for queued in items.into_iter().rev() {
+            queue.waiting.push_front(queued);
+        }
+    }
+
     /// `look` at every item waiting under `key`.
     pub fn each_waiting(&self, key: &str, mut look: impl FnMut(&mut T)) {
         if let Some(queue) = self.lock().get_mut(key) {
@@ -190,5 +205,18 @@ mod tests {
         ));
         queues.refuse_late("a", Duration::ZERO, || "late");
         assert!(queues.take("a", 8).is_empty());
+    }
+
+    #[test]
+    fn items_put_back_go_before_those_that_arrived_since() {
+        let queues: BatchQueues<u32, u32> = BatchQueues::new();
+        for item in [1, 2, 3] {
+            let _ = queues.push("a", item, 8);
+        }
+        let taken = queues.take("a", 2);
+        let _ = queues.push("a", 4, 8);
+        queues.put_back("a", taken);
+        let order: Vec<u32> = queues.take("a", 8).iter().map(|q| q.item).collect();
+        assert_eq!(order, [1, 2, 3, 4]);
     }
 }

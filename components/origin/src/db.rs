@@ -145,8 +145,10 @@ fn failed(e: sqlite::Error) -> OriginError {
 
 /// SQLSTATEs after which nothing was written and a retry may succeed: the
 /// write lock not had within `lock_timeout`, a serialization failure, a
-/// deadlock.
-const PG_RETRYABLE: [&str; 3] = ["55P03", "40001", "40P01"];
+/// deadlock, and a unique key another transaction wrote first outside the
+/// lock this one holds (an `Idempotency-Key` two events' batches stored
+/// at once), which the retry then reads.
+const PG_RETRYABLE: [&str; 4] = ["55P03", "40001", "40P01", "23505"];
 
 fn pg_failed(e: pg::Error) -> OriginError {
     if let pg::Error::PgError(pg::PgError::QueryFailed(pg::QueryError::DbError(db))) = &e
@@ -488,19 +490,67 @@ impl Db {
         limit: Duration,
         body: impl AsyncFnOnce(&Db) -> Result<T, OriginError>,
     ) -> Result<T, OriginError> {
+        self.in_turn(scope, async || {
+            self.begin_within(scope, limit).await?;
+            let value = body(self).await?;
+            self.exec("COMMIT", []).await?;
+            Ok(value)
+        })
+        .await
+    }
+
+    /// A write transaction of `scope` that reads once, decides in memory
+    /// and writes what it decided: `read` runs once the lock is had (within
+    /// `limit`), `decide` gets its rows and returns its answer and its
+    /// writes, which are committed. On PostgreSQL the read is sent with the
+    /// transaction's start and the writes with its commit, each batch in one
+    /// go: the server runs the read the moment it grants the lock, so the
+    /// lock is held for the read's answer, the writes' and the commit's
+    /// round trips (about two in all) and no more, however far the server.
+    /// (`decide` may still read more through the `Db` it is given, at a
+    /// round trip each: the registration path does for what arrived while
+    /// it waited, and when a hold lapsed.)
+    pub async fn decide_within<T>(
+        &self,
+        scope: Scope<'_>,
+        limit: Duration,
+        read: (String, Vec<Value>),
+        decide: impl AsyncFnOnce(&Db, Vec<Row>) -> Result<(T, Writes), OriginError>,
+    ) -> Result<T, OriginError> {
+        self.in_turn(scope, async || {
+            let (sql, params) = read;
+            let rows = match self.engine() {
+                Engine::Sqlite => {
+                    self.begin_sqlite(limit).await?;
+                    self.rows(&sql, params).await?
+                }
+                Engine::Postgres => {
+                    let (begun, read) =
+                        futures::join!(self.begin_postgres(scope, limit), self.rows(&sql, params));
+                    begun?;
+                    read?
+                }
+            };
+            let (value, writes) = decide(self, rows).await?;
+            writes.commit(self).await?;
+            Ok(value)
+        })
+        .await
+    }
+
+    /// Runs `transaction` (which begins and commits one) at `scope`'s gate,
+    /// and rolls back whatever it leaves open when it fails: a failed body
+    /// or commit, or a lock not had (on PostgreSQL, where the transaction
+    /// began first). The connection stays clean for the instance's next
+    /// transaction.
+    async fn in_turn<T>(
+        &self,
+        scope: Scope<'_>,
+        transaction: impl AsyncFnOnce() -> Result<T, OriginError>,
+    ) -> Result<T, OriginError> {
         let gate = scope.gate(self.engine());
         let _turn = gate.lock().await;
-        let outcome = match self.begin_within(scope, limit).await {
-            Ok(()) => match body(self).await {
-                Ok(value) => self.exec("COMMIT", []).await.map(|()| value),
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e),
-        };
-        // A failed body or commit (or a lock not had, on PostgreSQL, where
-        // the transaction began first) leaves nothing open on this
-        // connection, which the instance may keep for its next
-        // transaction.
+        let outcome = transaction().await;
         if outcome.is_err() {
             let _ = self.exec("ROLLBACK", []).await;
         }
@@ -526,40 +576,50 @@ impl Db {
 
     /// Takes the write lock of `scope` within `limit`.
     async fn begin_within(&self, scope: Scope<'_>, limit: Duration) -> Result<(), OriginError> {
-        if self.engine() == Engine::Sqlite {
-            return self.begin_sqlite(limit).await;
+        match self.engine() {
+            Engine::Sqlite => self.begin_sqlite(limit).await,
+            Engine::Postgres => self.begin_postgres(scope, limit).await,
         }
-        self.exec("BEGIN", []).await?;
+    }
+
+    /// `BEGIN` and the locks of `scope`, sent together. The driver sends a
+    /// connection's statements in the order they are asked for, and Spin
+    /// asks it when the guest calls (wasmtime polls a host call once as it
+    /// is made), so the lock, and any statement the caller sends alongside,
+    /// runs inside the transaction, in order.
+    async fn begin_postgres(&self, scope: Scope<'_>, limit: Duration) -> Result<(), OriginError> {
         // The wait is set (as `SET LOCAL` sets it) before the locks are
-        // asked for, in one round trip: the materialized CTE runs first.
+        // asked for, in one statement: the materialized CTE runs first.
         let wait = text(limit.as_millis().max(1).to_string());
-        let (space, key) = match scope {
-            Scope::Whole => {
-                return self
-                    .exec(
-                        "WITH waits AS MATERIALIZED
-                             (SELECT set_config('lock_timeout', ?, true) AS lock_timeout)
-                         SELECT pg_advisory_xact_lock(?) FROM waits",
-                        [wait, int(PG_WRITE_LOCK)],
-                    )
-                    .await;
-            }
-            Scope::Event(event) => (PG_EVENT_LOCKS, event),
-            Scope::Outbox => (PG_OUTBOX_LOCK, ""),
-        };
-        // The key space is ours, written in; a parameter would be sent
-        // as a bigint where the function takes an integer.
-        self.exec(
-            &format!(
+        let (sql, params) = match scope {
+            Scope::Whole => (
                 "WITH waits AS MATERIALIZED
                      (SELECT set_config('lock_timeout', ?, true) AS lock_timeout)
-                 SELECT pg_advisory_xact_lock_shared(?),
-                     pg_advisory_xact_lock({space}, hashtext(?))
-                 FROM waits"
+                 SELECT pg_advisory_xact_lock(?) FROM waits"
+                    .to_string(),
+                vec![wait, int(PG_WRITE_LOCK)],
             ),
-            [wait, int(PG_WRITE_LOCK), text(key)],
-        )
-        .await
+            Scope::Event(_) | Scope::Outbox => {
+                let (space, key) = match scope {
+                    Scope::Event(event) => (PG_EVENT_LOCKS, event),
+                    _ => (PG_OUTBOX_LOCK, ""),
+                };
+                // The key space is ours, written in; a parameter would be
+                // sent as a bigint where the function takes an integer.
+                (
+                    format!(
+                        "WITH waits AS MATERIALIZED
+                             (SELECT set_config('lock_timeout', ?, true) AS lock_timeout)
+                         SELECT pg_advisory_xact_lock_shared(?),
+                             pg_advisory_xact_lock({space}, hashtext(?))
+                         FROM waits"
+                    ),
+                    vec![wait, int(PG_WRITE_LOCK), text(key)],
+                )
+            }
+        };
+        let (begun, locked) = futures::join!(self.exec("BEGIN", []), self.exec(&sql, params));
+        begun.and(locked)
     }
 
     /// SQLite's own busy wait sleeps ever longer (up to 100 ms a time),
@@ -603,6 +663,24 @@ const PARAMETERS_PER_STATEMENT: usize = 32_766;
 impl Writes {
     pub fn push(&mut self, sql: String, params: impl IntoIterator<Item = Value>) {
         self.0.push((sql, params.into_iter().collect()));
+    }
+
+    /// Runs the writes and commits the transaction they are part of. On
+    /// PostgreSQL the commit is sent with them (it runs after them, and
+    /// turns into a rollback should any fail).
+    pub async fn commit(self, db: &Db) -> Result<(), OriginError> {
+        if db.engine() == Engine::Sqlite {
+            self.run(db).await?;
+            return db.exec("COMMIT", []).await;
+        }
+        let statements = fold(self.0);
+        let writes = statements
+            .into_iter()
+            .map(|(sql, params)| async move { db.exec(&sql, params).await });
+        let (written, committed) =
+            futures::join!(futures::future::join_all(writes), db.exec("COMMIT", []));
+        written.into_iter().collect::<Result<(), _>>()?;
+        committed
     }
 
     pub async fn run(self, db: &Db) -> Result<(), OriginError> {

@@ -4,7 +4,10 @@
 //! the event's lock, one registration at a time in arrival order, against
 //! the event's `Book`. The result is what deciding them one by one would
 //! give, for the price of one lock and one commit per batch; on PostgreSQL
-//! two events' batches run at once, neither waiting for the other.
+//! two events' batches run at once, neither waiting for the other, and the
+//! lock is held for about two round trips to the server (the batch's read
+//! goes with the lock's request and its writes with the commit), not one
+//! per statement.
 //!
 //! Each new attempt also counts against the client the edge named, in the
 //! same transaction: one count across every edge and instance, written
@@ -19,7 +22,9 @@
 //! retries. Should the lock not be had within `REPLAY_WAIT`, the keys
 //! waiting are looked up outside it: a retry waits for the lock at most
 //! that long (though it may wait for a batch of its instance's already
-//! deciding).
+//! deciding). A key stored meanwhile by another event's batch (outside
+//! this event's lock) fails the batch's write, which is then decided again
+//! and finds it: a key is never decided twice.
 //!
 //! A registration waits at most `DECISION_WAIT` for its batch to start;
 //! past that, or when the queue is already full, it is answered 503 with
@@ -27,8 +32,10 @@
 
 use crate::attempts;
 use crate::auth::token_hash;
-use crate::batch_queue::{BatchQueues, Pushed};
-use crate::db::{self, Db, Engine, Scope, Slot, Writes, in_list, int, opt_int, placeholders, text};
+use crate::batch_queue::{BatchQueues, Pushed, Queued};
+use crate::db::{
+    self, Db, Engine, Row, Scope, Slot, Writes, in_list, int, opt_int, placeholders, text,
+};
 use crate::error::OriginError;
 use crate::idempotency::{self, StoredAnswer};
 use crate::outbox::{self, Outgoing};
@@ -41,13 +48,16 @@ use eventfront_domain::seats::{DECISION_WAIT, Placement, Refusal};
 use eventfront_domain::{Email, IdempotencyKey, Problem, Slug};
 use futures::channel::oneshot;
 use futures::future::{self, Either};
+use spin_sdk::sqlite::Value;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::pin::pin;
+use std::rc::Rc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// A registration waiting for its decision.
+#[derive(Clone)]
 pub struct Pending {
     pub slug: Slug,
     pub key: IdempotencyKey,
@@ -121,88 +131,205 @@ pub async fn decide(pending: Pending) -> Decided {
     })
 }
 
-/// Decides `event`'s batches until its queue is empty. The lock is
-/// waited for first and the batch taken once it is held, so that
-/// everything arriving while this instance waits for another's commit
-/// joins the next batch.
+/// Decides `event`'s batches until its queue is empty. A batch is taken
+/// and its read sent with the lock's request (`Db::decide_within`), so
+/// that the lock is held for about two round trips, not for one per
+/// statement. What arrived while the lock was waited for joins the batch
+/// once it is had, read in one more statement: when instances wait for
+/// each other's locks, a round trip more beats a decision and a commit
+/// for each of them.
 async fn drain_queue(event: String) {
     let db = match Db::writer(&WRITER).await {
         Ok(db) => db,
         Err(e) => return QUEUES.fail_all(&event, || Err(shared(&e))),
     };
-    while let Some(oldest) = QUEUES.oldest(&event) {
+    while QUEUES.oldest(&event).is_some() {
+        let batch = Batch::default();
+        let first = batch.take(&event, MAX_BATCH);
+        let Some(oldest) = batch.since.borrow().first().copied() else {
+            continue;
+        };
         // The lock is waited for only as long as the oldest may still wait.
         let budget = DECISION_WAIT.saturating_sub(oldest.elapsed());
-        let mut batch = Vec::new();
         let (locked, lock_had) = oneshot::channel();
         // Only keys not looked up before queueing need it (PostgreSQL's).
         // A task of its own, not awaited here: its read may wait for a
         // session from Spin's pool, which drains holding theirs could
         // empty; none of them may wait for it in turn.
         if db.engine() == Engine::Postgres {
-            spin_sdk::wasip3::spawn(answer_replays_until(event.clone(), lock_had));
+            let replays = Replays {
+                event: event.clone(),
+                batch: batch.unlooked(),
+                answers: batch.answers.clone(),
+            };
+            spin_sdk::wasip3::spawn(replays.answer_until(lock_had));
         }
+        let now = jiff::Timestamp::now();
+        let window = Window::at(now.as_second());
+        let engine = db.engine();
+        let read = BatchRows::query(engine, &first.iter().collect::<Vec<_>>(), window);
         let outcome = db
-            .transaction_within(Scope::Event(&event), budget, async |db| {
+            .decide_within(Scope::Event(&event), budget, read, async |db, rows| {
                 let _ = locked.send(());
-                batch = QUEUES.take(&event, MAX_BATCH);
-                let pendings: Vec<&Pending> = batch.iter().map(|q| &q.item.pending).collect();
-                decide_all(db, &pendings).await
+                let mut rows = BatchRows::from_rows(rows, now)?;
+                let mut pendings = first;
+                let arrived = batch.take(&event, MAX_BATCH - pendings.len());
+                if !arrived.is_empty() {
+                    let (sql, params) =
+                        BatchRows::query(engine, &arrived.iter().collect::<Vec<_>>(), window);
+                    rows.add(BatchRows::from_rows(db.rows(&sql, params).await?, now)?);
+                    pendings.extend(arrived);
+                }
+                let pendings: Vec<&Pending> = pendings.iter().collect();
+                decide_all(db, &pendings, rows, now, window).await
             })
             .await;
+        batch.answer(&event, outcome);
+    }
+}
+
+/// A batch taken out of its event's queue. Each answer goes to whoever
+/// gives it first: the decision, or a look at its key while the lock is
+/// waited for.
+#[derive(Default)]
+struct Batch {
+    waiting: RefCell<Vec<Waiting>>,
+    since: RefCell<Vec<Instant>>,
+    answers: Rc<RefCell<Vec<Option<oneshot::Sender<Decided>>>>>,
+}
+
+impl Batch {
+    /// Takes up to `max` of `event`'s queue into the batch, and returns
+    /// what they ask for.
+    fn take(&self, event: &str, max: usize) -> Vec<Pending> {
+        let taken = QUEUES.take(event, max);
+        let mut pendings = Vec::with_capacity(taken.len());
+        for queued in taken {
+            pendings.push(queued.item.pending.clone());
+            self.waiting.borrow_mut().push(queued.item);
+            self.since.borrow_mut().push(queued.since);
+            self.answers.borrow_mut().push(Some(queued.answer));
+        }
+        pendings
+    }
+
+    /// The keys not looked up before they were queued, each with its place
+    /// in the batch and its request's hash.
+    fn unlooked(&self) -> Vec<(usize, IdempotencyKey, String)> {
+        self.waiting
+            .borrow()
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| !w.looked_up)
+            .map(|(i, w)| (i, w.pending.key.clone(), w.pending.request_hash.clone()))
+            .collect()
+    }
+
+    /// Answers what the look at the keys has not: each with its decision;
+    /// or, when the lock was not had in time (or the server gave up the
+    /// transaction) and nothing was written, those out of time with a 503
+    /// and the rest put back to wait on, first in line.
+    fn answer(self, event: &str, outcome: Result<Vec<Decided>, OriginError>) {
+        // Taken out: the look may still be reading, and then finds nothing
+        // left to answer.
+        let answers: Vec<_> = self
+            .answers
+            .borrow_mut()
+            .iter_mut()
+            .map(Option::take)
+            .collect();
         match outcome {
-            Ok(answers) => {
-                for (queued, decided) in batch.into_iter().zip(answers) {
-                    let _ = queued.answer.send(decided);
+            Ok(decided) => {
+                for (answer, decided) in answers.into_iter().zip(decided) {
+                    if let Some(answer) = answer {
+                        let _ = answer.send(decided);
+                    }
                 }
             }
-            // The lock was not had in time: those out of time are told to
-            // retry, the rest wait on.
-            Err(OriginError::Busy) if batch.is_empty() => {
-                QUEUES.refuse_late(&event, DECISION_WAIT, || Err(OriginError::Busy));
+            Err(OriginError::Busy) => {
+                let mut back = Vec::new();
+                let waiting = self.waiting.into_inner();
+                let since = self.since.into_inner();
+                for ((item, since), answer) in waiting.into_iter().zip(since).zip(answers) {
+                    let Some(answer) = answer else { continue };
+                    if since.elapsed() >= DECISION_WAIT {
+                        let _ = answer.send(Err(OriginError::Busy));
+                    } else {
+                        back.push(Queued {
+                            item,
+                            since,
+                            answer,
+                        });
+                    }
+                }
+                QUEUES.put_back(event, back);
+                QUEUES.refuse_late(event, DECISION_WAIT, || Err(OriginError::Busy));
             }
-            Err(e) if batch.is_empty() => return QUEUES.fail_all(&event, || Err(shared(&e))),
             Err(e) => {
-                for queued in batch {
-                    let _ = queued.answer.send(Err(shared(&e)));
+                for answer in answers.into_iter().flatten() {
+                    let _ = answer.send(Err(shared(&e)));
                 }
             }
         }
     }
 }
 
-/// While `event`'s drain waits for its lock: every `REPLAY_WAIT`, the
-/// queued keys not looked up yet are looked up outside it, and those
-/// decided before get their stored answer, so that a retry does not wait
-/// out a lock held long (by a stalled transaction, or a slow commit).
-/// Returns once the lock is had or given up.
-async fn answer_replays_until(event: String, mut lock_had: oneshot::Receiver<()>) {
-    loop {
-        let tick = pin!(spin_sdk::time::sleep(REPLAY_WAIT));
-        if let Either::Right(_) = future::select(tick, &mut lock_had).await {
-            return;
-        }
-        let mut keys = Vec::new();
-        QUEUES.each_waiting(&event, |waiting| {
-            if !std::mem::replace(&mut waiting.looked_up, true) {
-                keys.push(waiting.pending.key.as_str().to_string());
+/// The keys of a batch whose lock is waited for, and of the registrations
+/// queued behind it, to be looked up outside the lock.
+struct Replays {
+    event: String,
+    /// The batch's keys not looked up before they were queued, each with
+    /// its place in the batch and its request's hash.
+    batch: Vec<(usize, IdempotencyKey, String)>,
+    answers: Rc<RefCell<Vec<Option<oneshot::Sender<Decided>>>>>,
+}
+
+impl Replays {
+    /// While the batch's lock is waited for: every `REPLAY_WAIT`, the keys
+    /// not looked up yet are looked up, and those decided before get their
+    /// stored answer, so that a retry does not wait out a lock held long
+    /// (by a stalled transaction, or a slow commit). Returns once the lock
+    /// is had or given up.
+    async fn answer_until(mut self, mut lock_had: oneshot::Receiver<()>) {
+        loop {
+            let tick = pin!(spin_sdk::time::sleep(REPLAY_WAIT));
+            if let Either::Right(_) = future::select(tick, &mut lock_had).await {
+                return;
             }
-        });
-        if keys.is_empty() {
-            continue;
-        }
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        // A failed read leaves them to the batch, whose read answers them.
-        let Ok(stored) = idempotency::stored(&keys).await else {
-            continue;
-        };
-        let replayed = QUEUES.take_where(&event, |queued| {
-            stored.contains_key(queued.item.pending.key.as_str())
-        });
-        for queued in replayed {
-            let pending = &queued.item.pending;
-            let answer = stored[pending.key.as_str()].replay(&pending.request_hash);
-            let _ = queued.answer.send(answer);
+            // The batch's keys once, and those queued since not yet.
+            let batch = std::mem::take(&mut self.batch);
+            let mut keys: Vec<String> = batch
+                .iter()
+                .map(|(_, k, _)| k.as_str().to_string())
+                .collect();
+            QUEUES.each_waiting(&self.event, |waiting| {
+                if !std::mem::replace(&mut waiting.looked_up, true) {
+                    keys.push(waiting.pending.key.as_str().to_string());
+                }
+            });
+            if keys.is_empty() {
+                continue;
+            }
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            // A failed read leaves them to the batch, whose read answers them.
+            let Ok(stored) = idempotency::stored(&keys).await else {
+                continue;
+            };
+            for (place, key, request_hash) in batch {
+                let answer =
+                    self.answers.borrow_mut()[place].take_if(|_| stored.contains_key(key.as_str()));
+                if let Some(answer) = answer {
+                    let _ = answer.send(stored[key.as_str()].replay(&request_hash));
+                }
+            }
+            let replayed = QUEUES.take_where(&self.event, |queued| {
+                stored.contains_key(queued.item.pending.key.as_str())
+            });
+            for queued in replayed {
+                let pending = &queued.item.pending;
+                let answer = stored[pending.key.as_str()].replay(&pending.request_hash);
+                let _ = queued.answer.send(answer);
+            }
         }
     }
 }
@@ -253,24 +380,30 @@ fn pending_answer(hold_expires_at: jiff::Timestamp) -> String {
 }
 
 /// Decides every pending registration in order, inside the write
-/// transaction; an `Err` for one registration is its answer, an `Err` for
-/// the whole is a failed transaction. What it reads, it reads for the
-/// whole batch at once: the statements per batch do not grow with it.
-async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginError> {
-    // Retries answered while the lock was waited for can leave nothing.
-    if batch.is_empty() {
-        return Ok(Vec::new());
-    }
-    let now = jiff::Timestamp::now();
-    let window = Window::at(now.as_second());
+/// transaction, from what the batch's read found; returns each one's
+/// answer and what the decisions write. An `Err` for one registration is
+/// its answer, an `Err` for the whole is a failed transaction. What it
+/// reads beyond `rows` (lapsed holds, a link sent lately) it reads only
+/// when there is some.
+async fn decide_all(
+    db: &Db,
+    batch: &[&Pending],
+    rows: BatchRows,
+    now: jiff::Timestamp,
+    window: Window,
+) -> Result<(Vec<Decided>, Writes), OriginError> {
     sweep_expired(db, now, window).await?;
     let BatchRows {
         earlier,
+        expired,
         attempts: stored_attempts,
         ledgers: published,
         holders,
         webhooks,
-    } = BatchRows::read(db, batch, now, window).await?;
+    } = rows;
+    // Their keys' answers are stored anew (rarely: a key used again after
+    // a day).
+    idempotency::forget_expired(db, &expired, now).await?;
     let mut attempts: HashMap<&str, u32> = HashMap::new();
     let mut manage_tokens = Vec::new();
     let mut confirm_tokens = Vec::new();
@@ -470,8 +603,7 @@ async fn decide_all(db: &Db, batch: &[&Pending]) -> Result<Vec<Decided>, OriginE
     // clients at once take their rows' locks alike and never deadlock.
     counted.sort_unstable();
     attempts::push_added(&mut writes, window, &counted);
-    writes.run(db).await?;
-    Ok(answers)
+    Ok((answers, writes))
 }
 
 /// When this instance last removed expired idempotency records and the
@@ -503,6 +635,8 @@ struct BatchRows {
     /// Stored answers by key, for the batch's keys decided before (by
     /// another instance since the first look).
     earlier: HashMap<String, StoredAnswer>,
+    /// The batch's keys whose stored answer expired and is not swept yet.
+    expired: Vec<String>,
     /// The attempts the batch's clients made earlier in this minute.
     attempts: HashMap<String, u32>,
     /// The ledgers of the batch's events that were published.
@@ -515,23 +649,17 @@ struct BatchRows {
 }
 
 impl BatchRows {
-    async fn read(
-        db: &Db,
-        batch: &[&Pending],
-        now: jiff::Timestamp,
-        window: Window,
-    ) -> Result<Self, OriginError> {
+    /// The statement that reads them, and its parameters.
+    fn query(engine: Engine, batch: &[&Pending], window: Window) -> (String, Vec<Value>) {
         let keys: Vec<&str> = batch.iter().map(|p| p.key.as_str()).collect();
         let clients: HashSet<&str> = batch
             .iter()
             .filter_map(|p| Some(p.client.as_ref()?.key.as_str()))
             .collect();
         let events: HashSet<&str> = batch.iter().map(|p| p.slug.as_str()).collect();
-        let engine = db.engine();
         let sql = format!(
             "SELECT
-                 (SELECT {answers} FROM idempotency
-                  WHERE created_ms >= ? AND key IN ({keys})) AS answers,
+                 (SELECT {answers} FROM idempotency WHERE key IN ({keys})) AS answers,
                  (SELECT {attempts} FROM client_attempts
                   WHERE window_start = ? AND client IN ({clients})) AS attempts,
                  ({ledgers}) AS ledgers,
@@ -539,7 +667,7 @@ impl BatchRows {
                   WHERE status IN ({live})
                       AND (event, email_canonical) IN (VALUES {addresses})) AS holders,
                  (SELECT {webhooks} FROM webhooks WHERE event IN ({events})) AS webhooks",
-            answers = engine.json_rows("key, request_hash, status, body"),
+            answers = engine.json_rows("key, request_hash, status, body, created_ms"),
             keys = in_list(keys.len()),
             attempts = engine.json_rows("client, attempts"),
             clients = in_list(clients.len()),
@@ -551,8 +679,7 @@ impl BatchRows {
             webhooks = engine.json_map("event", "url"),
             events = in_list(events.len()),
         );
-        let mut params = vec![int(idempotency::oldest_kept(now))];
-        params.extend(keys.iter().map(|k| text(*k)));
+        let mut params: Vec<Value> = keys.iter().map(|k| text(*k)).collect();
         params.push(int(window.start));
         params.extend(clients.iter().map(|c| text(*c)));
         params.extend(events.iter().map(|e| text(*e)));
@@ -562,21 +689,40 @@ impl BatchRows {
                 .flat_map(|p| [text(p.slug.as_str()), text(p.email.canonical())]),
         );
         params.extend(events.iter().map(|e| text(*e)));
-        let row = db
-            .row(&sql, params)
-            .await?
+        (sql, params)
+    }
+
+    /// Adds what another read found, for more of the same events'
+    /// registrations: the ledgers are the first read's.
+    fn add(&mut self, more: BatchRows) {
+        self.earlier.extend(more.earlier);
+        self.expired.extend(more.expired);
+        self.attempts.extend(more.attempts);
+        self.holders.extend(more.holders);
+        self.webhooks.extend(more.webhooks);
+    }
+
+    /// What the statement `query` gives read.
+    fn from_rows(rows: Vec<Row>, now: jiff::Timestamp) -> Result<Self, OriginError> {
+        let row = rows
+            .into_iter()
+            .next()
             .ok_or_else(|| OriginError::Database("a batch's read gave no row".into()))?;
-        let answers: Vec<(String, String, u16, String)> = row.json("answers")?;
+        let answers: Vec<(String, String, u16, String, i64)> = row.json("answers")?;
         let attempts: Vec<(String, u32)> = row.json("attempts")?;
         let holders: Vec<HolderRow> = row.json("holders")?;
+        let (kept, expired): (Vec<_>, Vec<_>) = answers
+            .into_iter()
+            .partition(|answer| answer.4 >= idempotency::oldest_kept(now));
         Ok(Self {
-            earlier: answers
+            earlier: kept
                 .into_iter()
-                .map(|(key, request_hash, status, body)| {
+                .map(|(key, request_hash, status, body, _)| {
                     let stored = StoredAnswer::new(&request_hash, status, body);
                     (key, stored)
                 })
                 .collect(),
+            expired: expired.into_iter().map(|answer| answer.0).collect(),
             attempts: attempts.into_iter().collect(),
             ledgers: row.json("ledgers")?,
             holders: holders

@@ -77,9 +77,12 @@ pub async fn stored(keys: &[&str]) -> Result<HashMap<String, StoredAnswer>, Orig
         .collect())
 }
 
-/// Stores the answers decided for their keys among the caller's `writes`.
-/// A stored answer replaces an expired one under the same key that no
-/// sweep has removed yet.
+/// Stores the answers decided for their keys among the caller's `writes`
+/// (expired answers under the same keys forgotten first, by
+/// `forget_expired`). A key stored meanwhile by a transaction outside the
+/// caller's lock (another event's batch, given the same key) fails the
+/// statement, and with it the caller's transaction, which is retried and
+/// then finds the key answered: a key is never decided twice.
 pub fn push(writes: &mut Writes, answered: &HashMap<&str, StoredAnswer>, now: jiff::Timestamp) {
     if answered.is_empty() {
         return;
@@ -95,14 +98,33 @@ pub fn push(writes: &mut Writes, answered: &HashMap<&str, StoredAnswer>, now: ji
     });
     writes.push(
         format!(
-            "INSERT INTO idempotency (key, request_hash, status, body, created_ms) VALUES {}
-                 ON CONFLICT (key) DO UPDATE SET request_hash = excluded.request_hash,
-                     status = excluded.status, body = excluded.body,
-                     created_ms = excluded.created_ms",
+            "INSERT INTO idempotency (key, request_hash, status, body, created_ms) VALUES {}",
             placeholders(answered.len(), 5)
         ),
         params,
     );
+}
+
+/// Removes the expired answers of `keys` that no sweep has removed yet, so
+/// that their new answers can be stored.
+pub async fn forget_expired(
+    db: &Db,
+    keys: &[String],
+    now: jiff::Timestamp,
+) -> Result<(), OriginError> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let mut params = vec![int(oldest_kept(now))];
+    params.extend(keys.iter().map(text));
+    db.exec(
+        &format!(
+            "DELETE FROM idempotency WHERE created_ms < ? AND key IN ({})",
+            in_list(keys.len())
+        ),
+        params,
+    )
+    .await
 }
 
 /// Removes the answers past their day: none is replayed once expired.

@@ -1132,6 +1132,56 @@ async fn an_event_whose_lock_is_held_keeps_no_other_event_waiting() {
 }
 
 #[tokio::test]
+async fn a_key_stored_by_another_events_batch_meanwhile_is_not_decided_again() {
+    let origin = origin_with_event(json!(10)).await;
+    // SQLite has one writer: two events' batches never overlap there.
+    let Some(url) = origin.postgres_url() else {
+        return;
+    };
+    // Another event's batch is storing the same key, not yet committed:
+    // the origin's read cannot see it, and its decision must not stand.
+    let elsewhere = system_tests::postgres::client(url).await;
+    let now_ms = jiff::Timestamp::now().as_millisecond();
+    elsewhere
+        .batch_execute(&format!(
+            "BEGIN; INSERT INTO idempotency (key, request_hash, status, body, created_ms)
+             VALUES ('shared', 'another request', 201, '{{}}', {now_ms})"
+        ))
+        .await
+        .unwrap();
+    let watcher = system_tests::postgres::client(url).await;
+    let commit_once_the_origin_waits = async {
+        // Until the origin's write waits for that key's row.
+        loop {
+            let waiting: i64 = watcher
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity
+                     WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO idempotency%'",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            if waiting > 0 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        elsewhere.batch_execute("COMMIT").await.unwrap();
+    };
+    let (answer, ()) = tokio::join!(
+        register(&origin, "shared", "ada@example.com"),
+        commit_once_the_origin_waits
+    );
+    assert_eq!(answer.status(), 422, "{:?}", answer.body());
+    assert_eq!(
+        origin.rows("SELECT count(*) FROM registrations").await,
+        [[0]],
+        "nothing was decided under a key answered elsewhere"
+    );
+}
+
+#[tokio::test]
 async fn a_guessed_registration_link_is_refused_without_waiting_for_the_write_lock() {
     let origin = origin_with_event(json!(10)).await;
     let real = body_json(&register(&origin, "real", "ada@example.com").await);
