@@ -102,7 +102,18 @@ pub enum Scope<'a> {
     Whole,
 }
 
-impl Scope<'_> {
+impl<'a> Scope<'a> {
+    /// The key space and key of this scope's own PostgreSQL lock, taken
+    /// under `PG_WRITE_LOCK` shared; `None` for the whole database, which
+    /// takes that one alone.
+    fn pg_lock(self) -> Option<(i32, &'a str)> {
+        match self {
+            Scope::Event(event) => Some((PG_EVENT_LOCKS, event)),
+            Scope::Outbox => Some((PG_OUTBOX_LOCK, "")),
+            Scope::Whole => None,
+        }
+    }
+
     /// The in-instance queue of this scope's transactions.
     fn gate(self, engine: Engine) -> Rc<futures::lock::Mutex<()>> {
         let key = match (engine, self) {
@@ -525,10 +536,21 @@ impl Db {
                     self.rows(&sql, params).await?
                 }
                 Engine::Postgres => {
+                    let (sql, params) = checking_lock(scope, &sql, params);
                     let (begun, read) =
                         futures::join!(self.begin_postgres(scope, limit), self.rows(&sql, params));
                     begun?;
-                    read?
+                    let rows = read?;
+                    // Had the read run before the lock was granted, its
+                    // rows could be another writer's past: refused, never
+                    // decided on (it would take a runtime that makes host
+                    // calls out of order).
+                    if rows.first().is_none_or(|row| row.int("lock_held") == 0) {
+                        return Err(OriginError::Database(
+                            "a decision's read ran before its lock was granted".into(),
+                        ));
+                    }
+                    rows
                 }
             };
             let (value, writes) = decide(self, rows).await?;
@@ -591,19 +613,15 @@ impl Db {
         // The wait is set (as `SET LOCAL` sets it) before the locks are
         // asked for, in one statement: the materialized CTE runs first.
         let wait = text(limit.as_millis().max(1).to_string());
-        let (sql, params) = match scope {
-            Scope::Whole => (
+        let (sql, params) = match scope.pg_lock() {
+            None => (
                 "WITH waits AS MATERIALIZED
                      (SELECT set_config('lock_timeout', ?, true) AS lock_timeout)
                  SELECT pg_advisory_xact_lock(?) FROM waits"
                     .to_string(),
                 vec![wait, int(PG_WRITE_LOCK)],
             ),
-            Scope::Event(_) | Scope::Outbox => {
-                let (space, key) = match scope {
-                    Scope::Event(event) => (PG_EVENT_LOCKS, event),
-                    _ => (PG_OUTBOX_LOCK, ""),
-                };
+            Some((space, key)) => {
                 // The key space is ours, written in; a parameter would be
                 // sent as a bigint where the function takes an integer.
                 (
@@ -644,6 +662,38 @@ impl Db {
             }
         }
     }
+}
+
+/// `read` (one statement) with a column `lock_held` before its own
+/// columns: 1 when this session held `scope`'s lock as the statement ran,
+/// and a row even when `read` gives none. PostgreSQL takes a statement's
+/// snapshot as it starts, so only a read that starts after the lock is
+/// granted sees everything written under it.
+fn checking_lock(scope: Scope<'_>, read: &str, params: Vec<Value>) -> (String, Vec<Value>) {
+    // Advisory locks show in `pg_locks` as their keys, each read as an
+    // `oid`: two 32-bit keys with `objsubid` 2, one 64-bit key split in
+    // halves with `objsubid` 1. The keys are ours, written in.
+    let (keys, mut all) = match scope.pg_lock() {
+        None => (
+            format!(
+                "objsubid = 1 AND classid = {}::oid AND objid = {}::oid",
+                PG_WRITE_LOCK >> 32,
+                PG_WRITE_LOCK & 0xffff_ffff
+            ),
+            Vec::new(),
+        ),
+        Some((space, key)) => (
+            format!("objsubid = 2 AND classid = {space}::oid AND objid = hashtext(?)::oid"),
+            vec![text(key)],
+        ),
+    };
+    all.extend(params);
+    let sql = format!(
+        "SELECT (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+                 AND pid = pg_backend_pid() AND {keys}) AS lock_held, decided_from.*
+         FROM (SELECT 1) AS one LEFT JOIN ({read}) AS decided_from ON true"
+    );
+    (sql, all)
 }
 
 /// Writes (plain `INSERT`s, `UPDATE`s or `DELETE`s) that touch different
