@@ -30,6 +30,15 @@ pub struct Config {
     pub registrations_per_minute: u32,
     /// Whether the demo event is seeded into an empty database.
     pub seed_demo: bool,
+    /// Whether an address is registered once whatever `+tag` it carries
+    /// (`plus_addresses_are_one`, off by default: not every provider
+    /// delivers tags to one inbox).
+    pub plus_tags_ignored: bool,
+    /// Emails sent to one inbox (tags ignored) per hour at most, across
+    /// every event; beyond it a message is withheld. 0 sets no limit.
+    pub mail_per_address_per_hour: u32,
+    /// Emails sent to one domain per hour at most, likewise.
+    pub mail_per_domain_per_hour: u32,
 }
 
 /// A PostgreSQL server and how to trust it.
@@ -50,6 +59,15 @@ pub struct MailProvider {
 /// Registration attempts per client and minute when the origin's
 /// `registrations_per_minute` is unset, as at the edge.
 const DEFAULT_PER_MINUTE: u32 = 20;
+
+/// Emails per inbox and hour when `mail_per_address_per_hour` is unset:
+/// room for a registration, its confirmation and a change or two at a few
+/// events, not for a flood.
+const DEFAULT_MAIL_PER_ADDRESS: u32 = 10;
+/// Emails per domain and hour when `mail_per_domain_per_hour` is unset:
+/// far above what one event's opening sends to one large provider's
+/// users, far below what a script would.
+const DEFAULT_MAIL_PER_DOMAIN: u32 = 20_000;
 
 /// This instance's configuration, read on first use.
 pub async fn get() -> &'static Config {
@@ -130,6 +148,17 @@ impl Config {
                 .parse()
                 .unwrap_or(DEFAULT_PER_MINUTE),
             seed_demo: value("seed_demo").await.eq_ignore_ascii_case("true"),
+            plus_tags_ignored: value("plus_addresses_are_one")
+                .await
+                .eq_ignore_ascii_case("true"),
+            mail_per_address_per_hour: value("mail_per_address_per_hour")
+                .await
+                .parse()
+                .unwrap_or(DEFAULT_MAIL_PER_ADDRESS),
+            mail_per_domain_per_hour: value("mail_per_domain_per_hour")
+                .await
+                .parse()
+                .unwrap_or(DEFAULT_MAIL_PER_DOMAIN),
         }
     }
 }

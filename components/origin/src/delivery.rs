@@ -98,6 +98,10 @@ struct Due {
     webhook: bool,
     /// An address, or the webhook's URL when it was written.
     to: String,
+    /// The inbox and the domain an email reaches (none for a webhook, or
+    /// an email written before mail was limited).
+    mailbox: Option<String>,
+    mail_domain: Option<String>,
     /// An email; for a webhook, `text` is the JSON body.
     message: Message,
     attempts: u32,
@@ -113,6 +117,9 @@ enum Outcome {
     Rejected(String),
     /// The webhook it was for was removed: never sent.
     Dropped,
+    /// Its inbox or its domain was sent all that the limits allow within
+    /// the hour: never sent.
+    Withheld(String),
 }
 
 /// Sends what is due until nothing is, or `TASK_LIMIT`.
@@ -131,6 +138,8 @@ async fn deliver_due() -> Result<(), OriginError> {
             }
             let outcome = if entry.webhook {
                 post_webhook(&db, &entry).await?
+            } else if let Some(why) = over_mail_limit(&db, &entry).await? {
+                Outcome::Withheld(why)
             } else {
                 match provider().await {
                     Some(provider) => email(provider, &entry).await,
@@ -164,7 +173,8 @@ async fn claim(db: &Db) -> Result<Vec<Due>, OriginError> {
         let until = now + CLAIM.as_millis() as i64;
         let rows = db
             .rows(
-                "SELECT id, event, channel, recipient, subject, body_text, body_html, attempts
+                "SELECT id, event, channel, recipient, subject, body_text, body_html, attempts,
+                     mailbox, mail_domain
                  FROM outbox
                  WHERE state IN ('queued', 'failed') AND next_try_ms <= ?
                  ORDER BY next_try_ms LIMIT ?",
@@ -186,6 +196,8 @@ async fn claim(db: &Db) -> Result<Vec<Due>, OriginError> {
                 event: r.text("event"),
                 webhook: r.text("channel") == "webhook",
                 to: r.text("recipient"),
+                mailbox: r.opt_text("mailbox").map(str::to_string),
+                mail_domain: r.opt_text("mail_domain").map(str::to_string),
                 message: Message {
                     subject: r.text("subject"),
                     text: r.text("body_text"),
@@ -196,6 +208,55 @@ async fn claim(db: &Db) -> Result<Vec<Due>, OriginError> {
             .collect())
     })
     .await
+}
+
+/// How far back the emails an inbox or a domain was sent are counted.
+const MAIL_LIMIT_WINDOW: std::time::Duration = std::time::Duration::from_secs(60 * 60);
+
+/// Why the email `due` is not to be sent, if it is not: its inbox or its
+/// domain was sent as many emails within the hour as the origin's limits
+/// allow, whatever events they were for. The registration form lets
+/// anyone name any address, so without this it would write as often as
+/// someone submits it, under a tag each time (`ada+1@`, `ada+2@`). Counted
+/// when sent: two instances delivering at once may each send one more.
+async fn over_mail_limit(db: &Db, due: &Due) -> Result<Option<String>, OriginError> {
+    let config = crate::config::get().await;
+    let limits = [
+        (
+            config.mail_per_address_per_hour,
+            "mailbox",
+            &due.mailbox,
+            "this inbox",
+        ),
+        (
+            config.mail_per_domain_per_hour,
+            "mail_domain",
+            &due.mail_domain,
+            "this domain",
+        ),
+    ];
+    let since = now_ms() - MAIL_LIMIT_WINDOW.as_millis() as i64;
+    for (limit, column, value, whom) in limits {
+        let Some(value) = value.as_deref().filter(|_| limit > 0) else {
+            continue;
+        };
+        let sent = db
+            .row(
+                &format!(
+                    "SELECT count(*) AS sent FROM outbox
+                     WHERE channel = 'email' AND {column} = ? AND state = 'sent' AND sent_ms > ?"
+                ),
+                [text(value), int(since)],
+            )
+            .await?
+            .map_or(0, |row| row.int("sent"));
+        if sent >= i64::from(limit) {
+            return Ok(Some(format!(
+                "withheld: {whom} was sent {sent} emails within the hour, the most allowed"
+            )));
+        }
+    }
+    Ok(None)
 }
 
 /// One try at handing `due` to the mail provider.
@@ -276,6 +337,7 @@ async fn record(db: &Db, due: &Due, outcome: Outcome) -> Result<(), OriginError>
             Some("the webhook was removed".into()),
         ),
         Outcome::Rejected(why) => ("rejected", None, None, Some(why)),
+        Outcome::Withheld(why) => ("withheld", None, None, Some(why)),
         Outcome::Failed(why) if attempts >= MOST_ATTEMPTS => (
             "rejected",
             None,
@@ -289,18 +351,24 @@ async fn record(db: &Db, due: &Due, outcome: Outcome) -> Result<(), OriginError>
             Some(why),
         ),
     };
-    db.exec(
-        "UPDATE outbox SET state = ?, attempts = ?, next_try_ms = ?, sent_ms = ?, last_error = ?
-         WHERE id = ? AND next_try_ms = ?",
-        [
-            text(state),
-            int(i64::from(attempts)),
-            opt_int(next_try),
-            opt_int(sent),
-            error.map_or(spin_sdk::sqlite::Value::Null, text),
-            text(&due.id),
-            int(due.claimed_until),
-        ],
-    )
+    // In a write transaction taken up front: a plain UPDATE on SQLite
+    // reads first and is refused at once (no busy wait) when a decision
+    // committed meanwhile, which a burst of registrations makes likely.
+    db.transaction(Scope::Outbox, async |db| {
+        db.exec(
+            "UPDATE outbox SET state = ?, attempts = ?, next_try_ms = ?, sent_ms = ?, last_error = ?
+             WHERE id = ? AND next_try_ms = ?",
+            [
+                text(state),
+                int(i64::from(attempts)),
+                opt_int(next_try),
+                opt_int(sent),
+                error.map_or(spin_sdk::sqlite::Value::Null, text),
+                text(&due.id),
+                int(due.claimed_until),
+            ],
+        )
+        .await
+    })
     .await
 }

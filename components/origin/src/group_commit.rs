@@ -64,6 +64,8 @@ pub struct Pending {
     pub request_hash: String,
     pub name: String,
     pub email: Email,
+    /// The form an address already registered is found by.
+    pub canonical: String,
     /// When the origin received it: the instant the window is checked at.
     pub arrived: jiff::Timestamp,
     /// Whom it counts against, if anyone.
@@ -465,7 +467,7 @@ async fn decide_all(
         // The answer to every address while the event confirms by email:
         // the same for a new address as for one already registered.
         let held_until = settings.hold_expires_at(pending.arrived);
-        let address = (slug.to_string(), pending.email.canonical().to_string());
+        let address = (slug.to_string(), pending.canonical.clone());
         if let Some(holder) = registered.get(&address) {
             // The address's holder gets a working link to the registration
             // it has; nothing else changes. At most one such message per
@@ -686,7 +688,7 @@ impl BatchRows {
         params.extend(
             batch
                 .iter()
-                .flat_map(|p| [text(p.slug.as_str()), text(p.email.canonical())]),
+                .flat_map(|p| [text(p.slug.as_str()), text(&p.canonical)]),
         );
         params.extend(events.iter().map(|e| text(*e)));
         (sql, params)
@@ -809,7 +811,7 @@ fn store(
                 int(row.seq),
                 text(&p.name),
                 text(p.email.as_str()),
-                text(p.email.canonical()),
+                text(&p.canonical),
                 text(row.status.as_str()),
                 int(i64::from(row.holds_seat)),
                 opt_int(row.hold_expires_at.map(seats::to_ms)),

@@ -9,10 +9,10 @@
 
 use crate::db::{Db, ROWS_PER_STATEMENT, Scope, Writes, in_list, int, placeholders, text};
 use crate::error::OriginError;
-use eventfront_domain::Slug;
 use eventfront_domain::messages::{self, EventAbout, Links, Notice};
 use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::webhook;
+use eventfront_domain::{Email, Slug};
 use serde_json::json;
 use spin_sdk::sqlite::Value;
 use std::collections::{HashMap, HashSet};
@@ -76,7 +76,9 @@ pub async fn write_for(
     let now = jiff::Timestamp::now();
     let now_ms = now.as_millisecond();
     let (email_state, email_next_try) = new_email_state(now_ms).await;
-    let mut rows: Vec<[Value; 14]> = Vec::with_capacity(messages.len() * 2);
+    let mut rows: Vec<[Value; 16]> = Vec::with_capacity(messages.len() * 2);
+    // Emails among `rows`: a lapsed hold's message is a webhook's alone.
+    let mut emails = 0;
     for message in messages {
         let link = message
             .manage_token
@@ -95,22 +97,28 @@ pub async fn write_for(
                 confirm: confirm.as_deref(),
             },
         );
-        rows.push([
-            text(uuid::Uuid::new_v4().to_string()),
-            text(&message.event),
-            text(&message.registration),
-            text(Channel::Email.name()),
-            text(message.notice.kind()),
-            text(&message.recipient),
-            text(composed.subject),
-            text(composed.text),
-            text(composed.html),
-            link.map_or(Value::Null, text),
-            confirm.map_or(Value::Null, text),
-            text(email_state),
-            int(now_ms),
-            email_next_try.clone(),
-        ]);
+        if let Some(composed) = composed {
+            let address = Email::parse(&message.recipient).ok();
+            emails += 1;
+            rows.push([
+                text(uuid::Uuid::new_v4().to_string()),
+                text(&message.event),
+                text(&message.registration),
+                text(Channel::Email.name()),
+                text(message.notice.kind()),
+                text(&message.recipient),
+                text(composed.subject),
+                text(composed.text),
+                text(composed.html),
+                link.map_or(Value::Null, text),
+                confirm.map_or(Value::Null, text),
+                text(email_state),
+                int(now_ms),
+                email_next_try.clone(),
+                address.as_ref().map_or(Value::Null, |a| text(a.mailbox())),
+                address.as_ref().map_or(Value::Null, |a| text(a.domain())),
+            ]);
+        }
         let (Some(url), Some(status)) = (webhooks.get(&message.event), message.notice.status())
         else {
             continue;
@@ -147,9 +155,11 @@ pub async fn write_for(
             text("queued"),
             int(now_ms),
             int(now_ms),
+            Value::Null,
+            Value::Null,
         ]);
     }
-    if email_state == "queued" || rows.len() > messages.len() {
+    if (email_state == "queued" && emails > 0) || rows.len() > emails {
         crate::delivery::queued();
     }
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
@@ -157,9 +167,9 @@ pub async fn write_for(
             format!(
                 "INSERT INTO outbox (id, event, registration, channel, kind, recipient, subject,
                      body_text, body_html, manage_link, confirm_link, state, created_ms,
-                     next_try_ms)
+                     next_try_ms, mailbox, mail_domain)
                  VALUES {}",
-                placeholders(chunk.len(), 14)
+                placeholders(chunk.len(), 16)
             ),
             chunk.iter().flatten().cloned(),
         );

@@ -37,6 +37,9 @@ pub async fn register(slug: &Slug, request: &Incoming) -> Result<Reply, OriginEr
         key,
         request_hash,
         name: new.name,
+        canonical: new
+            .email
+            .canonical(crate::config::get().await.plus_tags_ignored),
         email: new.email,
         arrived: jiff::Timestamp::now(),
         client: attempts::counted_client(request).await,

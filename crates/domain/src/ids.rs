@@ -59,9 +59,40 @@ impl Email {
         &self.0
     }
 
-    /// The form two registrations are compared by.
-    pub fn canonical(&self) -> String {
-        self.0.to_lowercase()
+    /// The form two registrations are compared by: the address in lower
+    /// case, or, when `plus_tags_ignored` (an event-wide option, off by
+    /// default), its `mailbox`, so that `ada+x@` and `ada@` are one person.
+    pub fn canonical(&self, plus_tags_ignored: bool) -> String {
+        if plus_tags_ignored {
+            self.mailbox()
+        } else {
+            self.0.to_lowercase()
+        }
+    }
+
+    /// The inbox the address most likely reaches: in lower case, without
+    /// a `+tag` after its local part (`Ada+events@Example.com` is
+    /// `ada@example.com`), as most providers deliver. Mail limits count by
+    /// it, so that tags cannot multiply what one inbox is sent.
+    pub fn mailbox(&self) -> String {
+        let lower = self.0.to_lowercase();
+        let (local, domain) = lower.rsplit_once('@').unwrap_or((&lower, ""));
+        let local = local
+            .split_once('+')
+            .map_or(local, |(untagged, _)| untagged);
+        // An address whose local part is all tag keeps it.
+        if local.is_empty() {
+            return lower;
+        }
+        format!("{local}@{domain}")
+    }
+
+    /// The address's domain, in lower case.
+    pub fn domain(&self) -> String {
+        self.0
+            .rsplit_once('@')
+            .map_or("", |(_, domain)| domain)
+            .to_lowercase()
     }
 }
 
@@ -144,8 +175,17 @@ mod tests {
         let a = Email::parse(" Ada@Example.com ").unwrap();
         assert_eq!(a.as_str(), "Ada@Example.com");
         assert_eq!(
-            a.canonical(),
-            Email::parse("ada@example.COM").unwrap().canonical()
+            a.canonical(false),
+            Email::parse("ada@example.COM").unwrap().canonical(false)
+        );
+        let tagged = Email::parse("Ada+Events@Example.com").unwrap();
+        assert_eq!(tagged.canonical(false), "ada+events@example.com");
+        assert_eq!(tagged.canonical(true), "ada@example.com");
+        assert_eq!(tagged.mailbox(), "ada@example.com");
+        assert_eq!(tagged.domain(), "example.com");
+        assert_eq!(
+            Email::parse("+x@example.com").unwrap().mailbox(),
+            "+x@example.com"
         );
         for bad in ["", "ada", "ada@", "@x.com", "Ada <ada@x.com>", "a b@x.com"] {
             assert!(Email::parse(bad).is_err(), "{bad}");

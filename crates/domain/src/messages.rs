@@ -118,8 +118,16 @@ fn local_time(event: &EventAbout, at: Timestamp) -> String {
 }
 
 /// The message telling `attendee` about `notice` for `event`, with the
-/// registration's `links` that it carries.
-pub fn compose(notice: Notice, event: &EventAbout, attendee: &str, links: Links<'_>) -> Message {
+/// registration's `links` that it carries; `None` for a lapsed hold. A
+/// hold lapses only for an address that never confirmed anything, so it
+/// may not be the registrant's: whoever typed it into the form must not
+/// be able to have the organizer write to it a second time.
+pub fn compose(
+    notice: Notice,
+    event: &EventAbout,
+    attendee: &str,
+    links: Links<'_>,
+) -> Option<Message> {
     let name = &event.name;
     let (subject, lines): (String, Vec<String>) = match notice {
         Notice::Confirmed => (
@@ -161,7 +169,7 @@ pub fn compose(notice: Notice, event: &EventAbout, attendee: &str, links: Links<
             vec![
                 format!("This address was registered for {name}, we hope by you."),
                 format!(
-                    "Your place is held until {}: open the confirmation link below before then to make it yours. If it was not you, do nothing: the hold lapses, and we write once more to say so.",
+                    "Your place is held until {}: open the confirmation link below before then to make it yours. If it was not you, do nothing: the hold lapses, and this address hears nothing more from us about it.",
                     local_time(event, hold_expires_at)
                 ),
             ],
@@ -178,15 +186,7 @@ pub fn compose(notice: Notice, event: &EventAbout, attendee: &str, links: Links<
                 ),
             ],
         ),
-        Notice::Expired => (
-            format!("Your registration for {name} has lapsed"),
-            vec![
-                format!(
-                    "Your registration for {name} was not confirmed in time, so the place held for it was given up (to the next in line, if anyone was waiting)."
-                ),
-                "You are welcome to register again.".into(),
-            ],
-        ),
+        Notice::Expired => return None,
     };
     let when = format!("The event starts {}.", local_time(event, event.starts_at));
     let confirm_line = links.confirm.map(|link| {
@@ -226,11 +226,11 @@ pub fn compose(notice: Notice, event: &EventAbout, attendee: &str, links: Links<
         ));
     }
     html.push_str("<p>— Eventfront</p>\n");
-    Message {
+    Some(Message {
         subject,
         text,
         html,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -247,7 +247,7 @@ mod tests {
 
     #[test]
     fn times_are_the_events_own_wall_clock() {
-        let message = compose(Notice::Confirmed, &event(), "Ada", Links::default());
+        let message = compose(Notice::Confirmed, &event(), "Ada", Links::default()).unwrap();
         // 08:00 UTC is 09:00 in Lisbon in summer.
         assert!(
             message
@@ -262,6 +262,7 @@ mod tests {
         };
         assert!(
             compose(Notice::Confirmed, &nowhere, "Ada", Links::default())
+                .unwrap()
                 .text
                 .contains("08:00 (UTC)")
         );
@@ -282,7 +283,8 @@ mod tests {
                 manage: Some(&link),
                 confirm: None,
             },
-        );
+        )
+        .unwrap();
         assert!(message.html.contains("Hello &lt;b&gt;Ada&lt;/b&gt;"));
         assert!(message.html.contains("Wasm &lt;Edge&gt; &amp; Summit"));
         assert!(!message.html.contains("<b>"));
@@ -315,10 +317,9 @@ mod tests {
                 },
                 "still waiting to be confirmed",
             ),
-            (Notice::Expired, "not confirmed in time"),
         ];
         for (notice, says) in cases {
-            let bare = compose(notice, &event(), "Ada", Links::default());
+            let bare = compose(notice, &event(), "Ada", Links::default()).unwrap();
             assert!(bare.text.contains(says), "{}: {}", notice.kind(), bare.text);
             assert!(!bare.text.contains("http"), "no link was given");
             let linked = compose(
@@ -329,10 +330,16 @@ mod tests {
                     manage: None,
                     confirm: Some("https://x/registrations/1/confirm#token=c"),
                 },
-            );
+            )
+            .unwrap();
             assert!(linked.text.contains("/confirm#token=c"));
             assert!(linked.html.contains("Confirm your registration</a>"));
         }
+        let lapsed = compose(Notice::Expired, &event(), "Ada", Links::default());
+        assert!(
+            lapsed.is_none(),
+            "an address that never confirmed is not written to again"
+        );
         assert_eq!(
             confirm_link("https://x/", "r1", "c0"),
             "https://x/registrations/r1/confirm#token=c0"

@@ -608,7 +608,15 @@ pub struct NewRegistration {
 pub fn registration(input: &Value) -> Result<NewRegistration, Errors> {
     let mut errors = Vec::new();
     let registration = Reader::new(input, "", &["name", "email"], &mut errors).and_then(|mut r| {
-        let name = r.line("name", true, MAX_NAME);
+        let name = r
+            .line("name", true, MAX_NAME)
+            .and_then(|name| match link_or_markup(&name) {
+                Some(why) => {
+                    r.fail("name", why);
+                    None
+                }
+                None => Some(name),
+            });
         let email = match r.present("email") {
             Some(Value::String(e)) => Email::parse(e).map_err(|e| r.fail("email", e.0)).ok(),
             Some(_) => {
@@ -629,6 +637,36 @@ pub fn registration(input: &Value) -> Result<NewRegistration, Errors> {
         Some(r) if errors.is_empty() => Ok(r),
         _ => Err(errors),
     }
+}
+
+/// Why an attendee's name cannot go into mail as it is, if it cannot: the
+/// name is written into every message the organizer's sender sends to an
+/// address anyone may type, so it must not carry a web address (which
+/// mail clients make a link of, even in plain text) or markup.
+fn link_or_markup(name: &str) -> Option<&'static str> {
+    if name.contains(['<', '>']) {
+        return Some("must not contain markup (< or >)");
+    }
+    let lower = name.to_lowercase();
+    if lower.contains("://") || lower.contains("www.") {
+        return Some("must not contain a web address");
+    }
+    let looks_like_a_domain = |word: &str| {
+        let word = word.trim_matches(|c: char| !c.is_alphanumeric());
+        let Some((before, last)) = word.rsplit_once('.') else {
+            return false;
+        };
+        // `evil.com`, `pay.example.net/x`, `ada@example.org`; not
+        // `J.R.R.` or `St.John`, whose last part no host name has.
+        let last = last.split('/').next().unwrap_or_default();
+        !before.is_empty()
+            && (2..=24).contains(&last.len())
+            && last.bytes().all(|b| b.is_ascii_lowercase())
+    };
+    if name.split_whitespace().any(looks_like_a_domain) {
+        return Some("must not contain a web or email address");
+    }
+    None
 }
 
 /// A speaker of the draft.
@@ -829,6 +867,42 @@ mod tests {
             ["admin"]
         );
         assert_eq!(fields(json!(["A", "a@b.c"])), ["body"]);
+    }
+
+    #[test]
+    fn a_name_carries_no_web_address_and_no_markup_into_mail() {
+        let refused = |name: &str| {
+            registration(&json!({"name": name, "email": "a@example.com"}))
+                .err()
+                .map(|errors| errors[0].message.clone())
+        };
+        for name in [
+            "Payment failed, pay at https://evil.example/pay",
+            "see www.evil.example",
+            "Ada pay.example.net/x",
+            "go to evil.com now",
+            "write to help@evil.org",
+            "(evil.io)",
+            "<b>Ada</b>",
+            "Ada <script>",
+        ] {
+            assert!(refused(name).is_some(), "{name} was taken");
+        }
+        assert_eq!(
+            refused("Payment failed, pay at https://evil.example/pay").unwrap(),
+            "must not contain a web address"
+        );
+        for name in [
+            "Ada Lovelace",
+            "J.R.R. Tolkien",
+            "Dr. Grace M. Hopper",
+            "St.John Smith",
+            "Jean-Luc O'Neill",
+            "Zoë Ørsted-Łukasiewicz",
+            "Ada & Grace",
+        ] {
+            assert_eq!(refused(name), None, "{name} was refused");
+        }
     }
     use serde_json::json;
 

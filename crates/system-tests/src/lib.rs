@@ -431,6 +431,16 @@ pub fn admin_request(
     request.body(body).unwrap()
 }
 
+/// An event "Conf 2027" of `capacity` seats, open for registration without
+/// confirmation by email, as `OriginApp::publish_event` takes it.
+pub fn open_event(capacity: u32) -> serde_json::Value {
+    serde_json::json!({
+        "name": "Conf 2027", "timezone": "UTC",
+        "starts_at": "2027-03-01T09:00:00Z", "ends_at": "2027-03-01T17:00:00Z",
+        "registration": {"open": true, "capacity": capacity, "confirm_email": false}
+    })
+}
+
 /// A public registration for `slug`, as a browser sends it to the edge.
 pub fn registration(slug: &str, key: &str, name: &str, email: &str) -> http::Request<Bytes> {
     http::Request::post(format!("/api/events/{slug}/registrations"))

@@ -450,7 +450,8 @@ async fn a_lapsed_hold_expires_and_frees_its_seat_as_if_on_time() {
             "registration.promoted",
         ]
     );
-    // A's and B's links now say what happened; each was told, and C was
+    // A's and B's links now say what happened; neither address is written
+    // to again (it never confirmed), while the webhook hears of both; C is
     // told the seat is theirs.
     for who in ["a@example.com", "b@example.com"] {
         let pending = message(&origin, who, "pending").await;
@@ -462,7 +463,14 @@ async fn a_lapsed_hold_expires_and_frees_its_seat_as_if_on_time() {
                 .unwrap()
                 .contains("not confirmed in time")
         );
-        message(&origin, who, "expired").await;
+        // It never confirmed: the address is not written to again.
+        assert!(
+            outbox(&origin)
+                .await
+                .iter()
+                .all(|m| !(m["to"] == who && m["kind"] == "expired")),
+            "{who} was written to after its hold lapsed"
+        );
     }
     message(&origin, "c@example.com", "promoted").await;
 

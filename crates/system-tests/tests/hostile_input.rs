@@ -17,7 +17,7 @@ const DEMO: &str = "wasm-edge-summit-2027";
 const CASES: usize = 120;
 
 /// Values that have broken parsers before: extremes, control characters,
-/// formulas, markup, bad times, long text.
+/// formulas, markup, web addresses in names, bad times, long text.
 fn odd_value() -> impl Strategy<Value = Value> {
     prop_oneof![
         Just(Value::Null),
@@ -33,6 +33,8 @@ fn odd_value() -> impl Strategy<Value = Value> {
                 "nul\u{0}byte",
                 "=HYPERLINK(\"http://x\")",
                 "<script>alert(1)</script>",
+                "Payment failed: pay at https://evil.example/pay",
+                "write to help@evil.org",
                 "2027-02-30T25:61:00Z",
                 "../../etc/passwd",
                 "Ω≈ç√∫",

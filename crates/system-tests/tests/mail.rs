@@ -5,11 +5,12 @@
 
 use bytes::Bytes;
 use serde_json::{Value, json};
+use spin_test_host::AppOptions;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use system_tests::{OriginApp, json as body_json, registration, stub};
+use system_tests::{OriginApp, json as body_json, open_event, registration, stub};
 
 const TOKEN: &str = "server-token-for-tests";
 const FROM: &str = "Conf <events@example.test>";
@@ -53,6 +54,25 @@ async fn sink() -> Sink {
     Sink { url, status, seen }
 }
 
+/// An origin sending through `provider`, with an event `conf` of
+/// `capacity` seats that does not confirm by email.
+async fn sending_through(
+    provider: &Sink,
+    capacity: u32,
+    more: impl FnOnce(AppOptions) -> AppOptions,
+) -> OriginApp {
+    let origin = OriginApp::start(|o| {
+        more(
+            o.variable("mail_api_url", &provider.url)
+                .variable("mail_api_token", TOKEN)
+                .variable("mail_from", FROM),
+        )
+    })
+    .await;
+    origin.publish_event("conf", open_event(capacity)).await;
+    origin
+}
+
 async fn outbox(origin: &OriginApp) -> Vec<Value> {
     let listed = origin.admin("GET", &format!("{EVENT}/outbox"), None).await;
     body_json(&listed)["messages"].as_array().unwrap().clone()
@@ -86,22 +106,7 @@ async fn register(origin: &OriginApp, key: &str, email: &str) -> u16 {
 #[tokio::test]
 async fn the_outbox_survives_a_provider_that_is_down_and_delivers_each_message_once() {
     let provider = sink().await;
-    let origin = OriginApp::start(|o| {
-        o.variable("mail_api_url", &provider.url)
-            .variable("mail_api_token", TOKEN)
-            .variable("mail_from", FROM)
-    })
-    .await;
-    origin
-        .publish_event(
-            "conf",
-            json!({
-                "name": "Conf 2027", "timezone": "Europe/Berlin",
-                "starts_at": "2027-03-01T09:00:00+01:00", "ends_at": "2027-03-01T17:00:00+01:00",
-                "registration": {"open": true, "capacity": 1, "confirm_email": false}
-            }),
-        )
-        .await;
+    let origin = sending_through(&provider, 1, |o| o).await;
 
     // The provider is down: the registrations are answered all the same,
     // and their messages wait as failed, with why.
@@ -193,6 +198,68 @@ async fn the_outbox_survives_a_provider_that_is_down_and_delivers_each_message_o
     .await;
     assert_eq!(refused[0]["last_error"], "the provider answered 422");
     assert!(refused[0]["next_try_at"].is_null());
+}
+
+#[tokio::test]
+async fn one_inbox_is_sent_at_most_its_hourly_share_whatever_tags_name_it() {
+    const LIMIT: usize = 3;
+    let provider = sink().await;
+    provider.status.store(200, Ordering::SeqCst);
+    let origin = sending_through(&provider, 100, |o| {
+        o.variable("mail_per_address_per_hour", LIMIT.to_string())
+    })
+    .await;
+    // A stranger registers one inbox 50 times, under a new tag each time,
+    // and a neighbour once.
+    for i in 0..50 {
+        let address = format!("Victim+{i}@example.com");
+        assert_eq!(register(&origin, &format!("k{i}"), &address).await, 201);
+    }
+    assert_eq!(
+        register(&origin, "neighbour", "neighbour@example.com").await,
+        201
+    );
+    let settled = outbox_until(&origin, "every message sent or withheld", |m| {
+        m.len() == 51
+            && m.iter()
+                .all(|m| m["state"] == "sent" || m["state"] == "withheld")
+    })
+    .await;
+    let count = |state: &str, to_victim: bool| {
+        settled
+            .iter()
+            .filter(|m| m["state"] == state)
+            .filter(|m| m["to"].as_str().unwrap().starts_with("Victim") == to_victim)
+            .count()
+    };
+    assert_eq!(count("sent", true), LIMIT);
+    assert_eq!(count("withheld", true), 50 - LIMIT);
+    assert_eq!(
+        count("sent", false),
+        1,
+        "another inbox of the domain is not held back"
+    );
+    let withheld = settled.iter().find(|m| m["state"] == "withheld").unwrap();
+    assert!(
+        withheld["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("this inbox"),
+        "{withheld:#}"
+    );
+    let reached_victim = provider
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| {
+            s.body["To"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("Victim")
+        })
+        .count();
+    assert_eq!(reached_victim, LIMIT, "the provider was asked for no more");
 }
 
 #[tokio::test]

@@ -772,6 +772,23 @@ async fn bad_registrations_are_refused_and_change_nothing() {
     let before = origin.dump().await;
     let cases: Vec<(http::Request<Bytes>, u16)> = vec![
         (register_request("k", "", "not-an-email"), 422),
+        // The form is not a way to write anything to any address.
+        (
+            register_request(
+                "k",
+                "Payment failed: pay at https://evil.example/pay",
+                "a@x.org",
+            ),
+            422,
+        ),
+        (
+            register_request("k", "Ada, see evil.com", "a@example.com"),
+            422,
+        ),
+        (
+            register_request("k", "<a href=x>Ada</a>", "a@example.com"),
+            422,
+        ),
         (
             http::Request::post("/api/events/conf/registrations")
                 .header("idempotency-key", "k")
@@ -1129,6 +1146,26 @@ async fn an_event_whose_lock_is_held_keeps_no_other_event_waiting() {
             .status(),
         201
     );
+}
+
+#[tokio::test]
+async fn plus_tags_make_another_registration_unless_the_operator_says_they_are_one() {
+    let apart = origin_with_event(json!(10)).await;
+    let as_one = with_event(
+        OriginApp::start(|o| o.variable("plus_addresses_are_one", "true")).await,
+        json!(10),
+    )
+    .await;
+    for origin in [&apart, &as_one] {
+        let first = register(origin, "k1", "ada@example.com").await;
+        assert_eq!(first.status(), 201, "{:?}", first.body());
+    }
+    let tagged = "Ada+Conf@Example.com";
+    let apart_again = register(&apart, "k2", tagged).await;
+    assert_eq!(apart_again.status(), 201, "off by default");
+    let again = register(&as_one, "k2", tagged).await;
+    assert_eq!(again.status(), 409, "{:?}", again.body());
+    assert_eq!(listing(&as_one).await["confirmed"], 1);
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use system_tests::{OriginApp, json as body_json, registration, stub};
+use system_tests::{OriginApp, json as body_json, open_event, registration, stub};
 
 const EVENT: &str = "/api/admin/events/conf";
 const SECRET: &str = "whsec-organizer-chosen-0123";
@@ -61,16 +61,7 @@ async fn webhook_state(origin: &OriginApp) -> Value {
 async fn registration_events_reach_the_organizers_webhook_signed_and_retried() {
     let hook = receiver().await;
     let origin = OriginApp::start(|o| o).await;
-    origin
-        .publish_event(
-            "conf",
-            json!({
-                "name": "Conf 2027", "timezone": "UTC",
-                "starts_at": "2027-03-01T09:00:00Z", "ends_at": "2027-03-01T17:00:00Z",
-                "registration": {"open": true, "capacity": 1, "confirm_email": false}
-            }),
-        )
-        .await;
+    origin.publish_event("conf", open_event(1)).await;
 
     let weak = origin
         .admin(
