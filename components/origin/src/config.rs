@@ -4,6 +4,7 @@
 //! and refused by the part that needs it: an origin without mail settings
 //! still registers, one without `public_url` still answers reads.
 
+use eventfront_domain::sealed::Sealer;
 use eventfront_domain::signing::{Secret, Verifier};
 use std::sync::OnceLock;
 
@@ -12,6 +13,9 @@ pub struct Config {
     /// (the previous secret too, during a rotation); `None` while
     /// `signing_secret` is unset or too short.
     pub signing: Option<(Secret, Verifier)>,
+    /// What seals tokens at rest: keyed by the same secrets (the current
+    /// one seals), `None` with them.
+    pub sealer: Option<Sealer>,
     /// The organizers' bearer token as configured, "" when unset.
     pub admin_token: String,
     /// The PostgreSQL server `database_url` names, or `None` for Spin's
@@ -99,15 +103,24 @@ async fn secret(name: &str) -> String {
 
 impl Config {
     async fn read() -> Self {
-        let signing = match Secret::new(&secret("signing_secret").await) {
-            Ok(current) => {
-                let mut secrets = vec![current.clone()];
-                if let Ok(previous) = Secret::new(&secret("signing_secret_previous").await) {
-                    secrets.push(previous);
+        let (current, previous) = (
+            secret("signing_secret").await,
+            secret("signing_secret_previous").await,
+        );
+        let (signing, sealer) = match Secret::new(&current) {
+            Ok(signer) => {
+                let mut secrets = vec![signer.clone()];
+                let mut sealing = vec![current.as_bytes()];
+                if let Ok(retiring) = Secret::new(&previous) {
+                    secrets.push(retiring);
+                    sealing.push(previous.as_bytes());
                 }
-                Some((current, Verifier::new(secrets)))
+                (
+                    Some((signer, Verifier::new(secrets))),
+                    Some(Sealer::new(sealing)),
+                )
             }
-            Err(_) => None,
+            Err(_) => (None, None),
         };
         let database = match declared("database_url").await {
             None => Err(()),
@@ -133,6 +146,7 @@ impl Config {
             });
         Self {
             signing,
+            sealer,
             admin_token: secret("admin_token").await,
             database,
             mail,

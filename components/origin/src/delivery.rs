@@ -13,6 +13,7 @@
 use crate::config::MailProvider;
 use crate::db::{Db, Scope, int, opt_int, text};
 use crate::error::OriginError;
+use crate::sealing;
 use eventfront_domain::mail::{self, SEND_PATH, TOKEN_HEADER};
 use eventfront_domain::messages::Message;
 use eventfront_domain::webhook;
@@ -102,8 +103,9 @@ struct Due {
     /// an email written before mail was limited).
     mailbox: Option<String>,
     mail_domain: Option<String>,
-    /// An email; for a webhook, `text` is the JSON body.
-    message: Message,
+    /// An email; for a webhook, `text` is the JSON body. `None` when it
+    /// was sealed under a secret retired since.
+    message: Option<Message>,
     attempts: u32,
 }
 
@@ -136,15 +138,18 @@ async fn deliver_due() -> Result<(), OriginError> {
             if now_ms() + SEND_TIMEOUT.as_millis() as i64 >= entry.claimed_until {
                 break;
             }
-            let outcome = if entry.webhook {
-                post_webhook(&db, &entry).await?
-            } else if let Some(why) = over_mail_limit(&db, &entry).await? {
-                Outcome::Withheld(why)
-            } else {
-                match provider().await {
-                    Some(provider) => email(provider, &entry).await,
-                    None => Outcome::Failed("no mail provider is configured".into()),
-                }
+            let outcome = match &entry.message {
+                None => Outcome::Rejected(
+                    "its text was sealed under a signing secret retired since".into(),
+                ),
+                Some(message) if entry.webhook => post_webhook(&db, &entry, message).await?,
+                Some(message) => match over_mail_limit(&db, &entry).await? {
+                    Some(why) => Outcome::Withheld(why),
+                    None => match provider().await {
+                        Some(provider) => email(provider, &entry, message).await,
+                        None => Outcome::Failed("no mail provider is configured".into()),
+                    },
+                },
             };
             record(&db, &entry, outcome).await?;
         }
@@ -168,6 +173,7 @@ async fn claim(db: &Db) -> Result<Vec<Due>, OriginError> {
     if !due {
         return Ok(Vec::new());
     }
+    let sealer = sealing::sealer().await?;
     db.transaction(Scope::Outbox, async |db| {
         let now = now_ms();
         let until = now + CLAIM.as_millis() as i64;
@@ -198,11 +204,14 @@ async fn claim(db: &Db) -> Result<Vec<Due>, OriginError> {
                 to: r.text("recipient"),
                 mailbox: r.opt_text("mailbox").map(str::to_string),
                 mail_domain: r.opt_text("mail_domain").map(str::to_string),
-                message: Message {
-                    subject: r.text("subject"),
-                    text: r.text("body_text"),
-                    html: r.text("body_html"),
-                },
+                message: sealing::open(sealer, &r.text("body_text"))
+                    .and_then(|text| Ok((text, sealing::open(sealer, &r.text("body_html"))?)))
+                    .ok()
+                    .map(|(text, html)| Message {
+                        subject: r.text("subject"),
+                        text,
+                        html,
+                    }),
                 attempts: u32::try_from(r.int("attempts")).unwrap_or(u32::MAX),
             })
             .collect())
@@ -260,8 +269,8 @@ async fn over_mail_limit(db: &Db, due: &Due) -> Result<Option<String>, OriginErr
 }
 
 /// One try at handing `due` to the mail provider.
-async fn email(provider: &MailProvider, due: &Due) -> Outcome {
-    let body = mail::send_body(&due.id, &provider.from, &due.to, &due.message).to_string();
+async fn email(provider: &MailProvider, due: &Due, message: &Message) -> Outcome {
+    let body = mail::send_body(&due.id, &provider.from, &due.to, message).to_string();
     let request = http::Request::post(format!("{}{SEND_PATH}", provider.url))
         .header(http::header::ACCEPT, "application/json")
         .header(TOKEN_HEADER, &provider.token);
@@ -270,7 +279,7 @@ async fn email(provider: &MailProvider, due: &Due) -> Outcome {
 
 /// One try at posting `due` to the event's webhook as configured now (a
 /// changed URL or secret applies to retries too), signed at this instant.
-async fn post_webhook(db: &Db, due: &Due) -> Result<Outcome, OriginError> {
+async fn post_webhook(db: &Db, due: &Due, message: &Message) -> Result<Outcome, OriginError> {
     let Some(row) = db
         .row(
             "SELECT url, secret FROM webhooks WHERE event = ?",
@@ -280,7 +289,7 @@ async fn post_webhook(db: &Db, due: &Due) -> Result<Outcome, OriginError> {
     else {
         return Ok(Outcome::Dropped);
     };
-    let body = due.message.text.clone();
+    let body = message.text.clone();
     let signature = webhook::sign(
         &row.text("secret"),
         jiff::Timestamp::now().as_second(),

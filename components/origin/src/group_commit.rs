@@ -39,11 +39,13 @@ use crate::db::{
 use crate::error::OriginError;
 use crate::idempotency::{self, StoredAnswer};
 use crate::outbox::{self, Outgoing};
+use crate::sealing;
 use crate::seats;
 use crate::tokens::{self, Tokens};
 use eventfront_domain::client_limit::{Window, admits};
 use eventfront_domain::lifecycle::{Change, Status};
 use eventfront_domain::messages::Notice;
+use eventfront_domain::sealed::Sealer;
 use eventfront_domain::seats::{DECISION_WAIT, Placement, Refusal};
 use eventfront_domain::{Email, IdempotencyKey, Problem, Slug};
 use futures::channel::oneshot;
@@ -173,17 +175,22 @@ async fn drain_queue(event: String) {
         let outcome = db
             .decide_within(Scope::Event(&event), budget, read, async |db, rows| {
                 let _ = locked.send(());
-                let mut rows = BatchRows::from_rows(rows, now)?;
+                let sealer = sealing::sealer().await?;
+                let mut rows = BatchRows::from_rows(rows, now, sealer)?;
                 let mut pendings = first;
                 let arrived = batch.take(&event, MAX_BATCH - pendings.len());
                 if !arrived.is_empty() {
                     let (sql, params) =
                         BatchRows::query(engine, &arrived.iter().collect::<Vec<_>>(), window);
-                    rows.add(BatchRows::from_rows(db.rows(&sql, params).await?, now)?);
+                    rows.add(BatchRows::from_rows(
+                        db.rows(&sql, params).await?,
+                        now,
+                        sealer,
+                    )?);
                     pendings.extend(arrived);
                 }
                 let pendings: Vec<&Pending> = pendings.iter().collect();
-                decide_all(db, &pendings, rows, now, window).await
+                decide_all(db, &pendings, rows, now, window, sealer).await
             })
             .await;
         batch.answer(&event, outcome);
@@ -393,6 +400,7 @@ async fn decide_all(
     rows: BatchRows,
     now: jiff::Timestamp,
     window: Window,
+    sealer: &Sealer,
 ) -> Result<(Vec<Decided>, Writes), OriginError> {
     sweep_expired(db, now, window).await?;
     let BatchRows {
@@ -580,7 +588,7 @@ async fn decide_all(
         answered.insert(key, StoredAnswer::new(&pending.request_hash, status, body));
     }
     let mut writes = Writes::default();
-    store(&mut writes, &accepted, &answered, now);
+    store(&mut writes, &accepted, &answered, now, sealer);
     // The counts of every event that admitted someone, as its book has them.
     for opened in ledgers.values() {
         if accepted
@@ -705,7 +713,11 @@ impl BatchRows {
     }
 
     /// What the statement `query` gives read.
-    fn from_rows(rows: Vec<Row>, now: jiff::Timestamp) -> Result<Self, OriginError> {
+    fn from_rows(
+        rows: Vec<Row>,
+        now: jiff::Timestamp,
+        sealer: &Sealer,
+    ) -> Result<Self, OriginError> {
         let row = rows
             .into_iter()
             .next()
@@ -720,10 +732,10 @@ impl BatchRows {
             earlier: kept
                 .into_iter()
                 .map(|(key, request_hash, status, body, _)| {
-                    let stored = StoredAnswer::new(&request_hash, status, body);
-                    (key, stored)
+                    let body = sealing::open(sealer, &body)?;
+                    Ok((key, StoredAnswer::new(&request_hash, status, body)))
                 })
-                .collect(),
+                .collect::<Result<_, OriginError>>()?,
             expired: expired.into_iter().map(|answer| answer.0).collect(),
             attempts: attempts.into_iter().collect(),
             ledgers: row.json("ledgers")?,
@@ -800,6 +812,7 @@ fn store(
     accepted: &[Accepted<'_>],
     answered: &HashMap<&str, StoredAnswer>,
     now: jiff::Timestamp,
+    sealer: &Sealer,
 ) {
     let now_text = now.to_string();
     if !accepted.is_empty() {
@@ -829,5 +842,5 @@ fn store(
             params,
         );
     }
-    idempotency::push(writes, answered, now);
+    idempotency::push(writes, answered, now, sealer);
 }

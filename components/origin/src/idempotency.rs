@@ -1,11 +1,14 @@
 //! Idempotency: the answer stored with each registration under its
-//! `Idempotency-Key`, in the transaction that decided it, replayed to a
-//! retry for a day (a different request under the same key is refused),
-//! and swept once past that.
+//! `Idempotency-Key`, in the transaction that decided it, sealed (it holds
+//! the registration's manage token), replayed to a retry for a day (a
+//! different request under the same key is refused), and swept once past
+//! that.
 
 use crate::auth::same_secret;
 use crate::db::{Db, Reader, Writes, in_list, int, placeholders, text};
 use crate::error::OriginError;
+use crate::sealing;
+use eventfront_domain::sealed::Sealer;
 use std::collections::HashMap;
 
 /// What a key was answered: a status and body, or a refusal.
@@ -64,17 +67,17 @@ pub async fn stored(keys: &[&str]) -> Result<HashMap<String, StoredAnswer>, Orig
             params,
         )
         .await?;
-    Ok(rows
-        .into_iter()
+    let sealer = sealing::sealer().await?;
+    rows.into_iter()
         .map(|row| {
             let stored = StoredAnswer {
                 request_hash: row.text("request_hash"),
                 status: row.int("status") as u16,
-                body: row.text("body"),
+                body: sealing::open(sealer, &row.text("body"))?,
             };
-            (row.text("key"), stored)
+            Ok((row.text("key"), stored))
         })
-        .collect())
+        .collect()
 }
 
 /// Stores the answers decided for their keys among the caller's `writes`
@@ -83,7 +86,12 @@ pub async fn stored(keys: &[&str]) -> Result<HashMap<String, StoredAnswer>, Orig
 /// caller's lock (another event's batch, given the same key) fails the
 /// statement, and with it the caller's transaction, which is retried and
 /// then finds the key answered: a key is never decided twice.
-pub fn push(writes: &mut Writes, answered: &HashMap<&str, StoredAnswer>, now: jiff::Timestamp) {
+pub fn push(
+    writes: &mut Writes,
+    answered: &HashMap<&str, StoredAnswer>,
+    now: jiff::Timestamp,
+    sealer: &Sealer,
+) {
     if answered.is_empty() {
         return;
     }
@@ -92,7 +100,8 @@ pub fn push(writes: &mut Writes, answered: &HashMap<&str, StoredAnswer>, now: ji
             text(*key),
             text(&answer.request_hash),
             int(i64::from(answer.status)),
-            text(&answer.body),
+            // Sealed: a 201's body holds the registration's manage token.
+            text(sealing::seal(sealer, &answer.body)),
             int(now.as_millisecond()),
         ]
     });

@@ -22,6 +22,7 @@ mod registration;
 mod request;
 mod routes;
 mod schema;
+mod sealing;
 mod seats;
 mod sync;
 mod tokens;

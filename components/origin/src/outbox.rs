@@ -9,6 +9,7 @@
 
 use crate::db::{Db, ROWS_PER_STATEMENT, Scope, Writes, in_list, int, placeholders, text};
 use crate::error::OriginError;
+use crate::sealing;
 use eventfront_domain::messages::{self, EventAbout, Links, Notice};
 use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::webhook;
@@ -73,6 +74,7 @@ pub async fn write_for(
         return Ok(());
     }
     let public_url = public_url().await?;
+    let sealer = sealing::sealer().await?;
     let now = jiff::Timestamp::now();
     let now_ms = now.as_millisecond();
     let (email_state, email_next_try) = new_email_state(now_ms).await;
@@ -108,10 +110,11 @@ pub async fn write_for(
                 text(message.notice.kind()),
                 text(&message.recipient),
                 text(composed.subject),
-                text(composed.text),
-                text(composed.html),
-                link.map_or(Value::Null, text),
-                confirm.map_or(Value::Null, text),
+                // Sealed: the text and the links hold working tokens.
+                text(sealing::seal(sealer, &composed.text)),
+                text(sealing::seal(sealer, &composed.html)),
+                link.map_or(Value::Null, |link| text(sealing::seal(sealer, &link))),
+                confirm.map_or(Value::Null, |link| text(sealing::seal(sealer, &link))),
                 text(email_state),
                 int(now_ms),
                 email_next_try.clone(),
@@ -299,9 +302,15 @@ pub async fn list(
         )
         .await?
         .map_or(0, |r| r.int("total"));
+    let sealer = sealing::sealer().await?;
     let messages: Vec<serde_json::Value> = rows
         .iter()
         .map(|r| {
+            // Shown opened; what no secret at hand opens, not at all.
+            let opened = |column: &str| {
+                r.opt_text(column)
+                    .and_then(|stored| sealing::open(sealer, stored).ok())
+            };
             let at = |ms: Option<i64>| {
                 ms.and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
                     .map(|t| t.to_string())
@@ -320,10 +329,10 @@ pub async fn list(
                 "kind": r.text("kind"),
                 "to": r.text("recipient"),
                 "subject": r.text("subject"),
-                "text": shown.then(|| r.text("body_text")),
+                "text": opened("body_text").filter(|_| shown),
                 "links": {
-                    "confirm": r.opt_text("confirm_link").filter(|_| shown),
-                    "manage": r.opt_text("manage_link").filter(|_| shown),
+                    "confirm": opened("confirm_link").filter(|_| shown),
+                    "manage": opened("manage_link").filter(|_| shown),
                 },
                 "state": state,
                 "attempts": r.int("attempts"),

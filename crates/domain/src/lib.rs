@@ -20,6 +20,7 @@ pub mod model;
 pub mod problem;
 pub mod respond;
 pub mod routes;
+pub mod sealed;
 pub mod seats;
 pub mod signing;
 pub mod snapshot;
