@@ -2,6 +2,7 @@
 //! do not change while it lives) so that one build serves every region.
 
 use crate::error::EdgeError;
+use eventfront_domain::headers;
 use eventfront_domain::signing::{Secret, Verifier};
 use ipnet::IpNet;
 use std::sync::{Arc, OnceLock};
@@ -27,6 +28,8 @@ pub struct EdgeConfig {
     pub trusted_proxies: Vec<IpNet>,
     /// The header those proxies name the client in.
     pub client_ip_header: String,
+    /// `Strict-Transport-Security`'s max-age in seconds, 0 for none.
+    pub hsts_max_age: u64,
 }
 
 impl EdgeConfig {
@@ -41,12 +44,7 @@ impl EdgeConfig {
         if let Ok(previous) = Secret::new(&optional("signing_secret_previous").await) {
             secrets.push(previous);
         }
-        let staleness = optional("staleness_secs")
-            .await
-            .parse::<f64>()
-            .ok()
-            .filter(|s| *s > 0.0)
-            .map_or(Duration::from_secs(5), Duration::from_secs_f64);
+        let staleness = staleness(&optional("staleness_secs").await).map_err(EdgeError::Config)?;
         let registrations_per_minute = optional("registrations_per_minute")
             .await
             .parse()
@@ -84,9 +82,34 @@ impl EdgeConfig {
             secret,
             verifier: Verifier::new(secrets),
             staleness,
+            hsts_max_age: headers::hsts_max_age(&optional("hsts_max_age").await),
         };
         Ok(CONFIG.get_or_init(|| Arc::new(config)).clone())
     }
+}
+
+/// The longest `staleness_secs` taken: a day.
+const MOST_STALENESS: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// `staleness_secs` as configured: 5 s when unset; otherwise a positive
+/// number of seconds up to a day, or a configuration error that says so
+/// (never a value that traps later, such as `inf`).
+fn staleness(configured: &str) -> Result<Duration, String> {
+    let configured = configured.trim();
+    if configured.is_empty() {
+        return Ok(Duration::from_secs(5));
+    }
+    configured
+        .parse::<f64>()
+        .ok()
+        .filter(|secs| *secs > 0.0)
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+        .filter(|staleness| *staleness <= MOST_STALENESS)
+        .ok_or_else(|| {
+            format!(
+                "staleness_secs is {configured:?}: it must be seconds, more than 0, at most 86400"
+            )
+        })
 }
 
 async fn variable(name: &str) -> Result<String, EdgeError> {
@@ -97,4 +120,20 @@ async fn variable(name: &str) -> Result<String, EdgeError> {
 
 async fn optional(name: &str) -> String {
     spin_sdk::variables::get(name).await.unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staleness_is_a_positive_number_of_seconds_up_to_a_day() {
+        assert_eq!(staleness(""), Ok(Duration::from_secs(5)));
+        assert_eq!(staleness(" 0.25 "), Ok(Duration::from_millis(250)));
+        assert_eq!(staleness("86400"), Ok(MOST_STALENESS));
+        for bad in ["inf", "1e20", "NaN", "0", "-1", "five", "86401"] {
+            let refused = staleness(bad).unwrap_err();
+            assert!(refused.contains("staleness_secs"), "{bad}: {refused}");
+        }
+    }
 }

@@ -64,7 +64,16 @@ impl EdgeError {
             EdgeError::RateLimited(window) => client_limit::refused(window),
             EdgeError::BadQuery(why) => respond::problem(&Problem::new(400, why), None),
             EdgeError::Unauthorized(why) => respond::problem(&Problem::new(401, why), None),
-            EdgeError::Config(cause) | EdgeError::Store(cause) => {
+            // A setting that is missing or invalid: the operator's to mend
+            // (the log says which), not the client's fault.
+            EdgeError::Config(cause) => {
+                eprintln!("edge: configuration: {cause}");
+                respond::problem(
+                    &Problem::new(503, "The edge is not configured to serve this request."),
+                    None,
+                )
+            }
+            EdgeError::Store(cause) => {
                 eprintln!("edge: {cause}");
                 respond::problem(
                     &Problem::new(500, "The edge cannot serve this request right now."),

@@ -43,6 +43,8 @@ pub struct Config {
     pub mail_per_address_per_hour: u32,
     /// Emails sent to one domain per hour at most, likewise.
     pub mail_per_domain_per_hour: u32,
+    /// `Strict-Transport-Security`'s max-age in seconds, 0 for none.
+    pub hsts_max_age: u64,
 }
 
 /// A PostgreSQL server and how to trust it.
@@ -173,6 +175,7 @@ impl Config {
                 .await
                 .parse()
                 .unwrap_or(DEFAULT_MAIL_PER_DOMAIN),
+            hsts_max_age: eventfront_domain::headers::hsts_max_age(&value("hsts_max_age").await),
         }
     }
 }

@@ -662,6 +662,66 @@ async fn with_the_origin_down_reads_are_stale_and_marked_and_writes_get_503() {
 }
 
 #[tokio::test]
+async fn every_answer_says_nosniff_and_pins_https_except_to_this_machine() {
+    let app = dev_app(|o| o).await;
+    let to = |host: &'static str, path: &str| {
+        http::Request::get(path.to_string())
+            .header("host", host)
+            .body(Bytes::new())
+            .unwrap()
+    };
+    let path = format!("/api/events/{DEMO}");
+    for (host, path) in [
+        ("events.example.com", path.as_str()),
+        ("events.example.com", "/api/events/no-such-event"),
+        ("localhost:3000", path.as_str()),
+    ] {
+        let answer = app.send(to(host, path)).await;
+        assert_eq!(header(&answer, "x-content-type-options"), Some("nosniff"));
+        let pinned = header(&answer, "strict-transport-security");
+        match host {
+            "localhost:3000" => assert_eq!(pinned, None, "{path}"),
+            _ => assert_eq!(pinned, Some("max-age=31536000"), "{path}"),
+        }
+    }
+    // A registration's answer comes from the origin: the edge decides.
+    let forwarded = app
+        .send(
+            http::Request::post(format!("/api/events/{DEMO}/registrations"))
+                .header("host", "127.0.0.1:3000")
+                .header("content-type", "application/json")
+                .header("idempotency-key", "k-hardened")
+                .body(Bytes::from(r#"{"name":"Ada","email":"ada@example.com"}"#))
+                .unwrap(),
+        )
+        .await;
+    assert!(forwarded.status().is_success(), "{:?}", forwarded.body());
+    assert_eq!(
+        header(&forwarded, "x-content-type-options"),
+        Some("nosniff")
+    );
+    assert_eq!(header(&forwarded, "strict-transport-security"), None);
+}
+
+#[tokio::test]
+async fn a_staleness_that_would_trap_is_a_configuration_error_answered_503() {
+    let edge = EdgeApp::start("eu", "http://127.0.0.1:9", |o| {
+        o.variable("staleness_secs", "inf")
+    })
+    .await;
+    let response = edge.app.get(&format!("/api/events/{DEMO}")).await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(
+        header(&response, "content-type"),
+        Some("application/problem+json")
+    );
+    assert!(
+        !String::from_utf8_lossy(response.body()).contains("staleness"),
+        "the setting is named in the log, not to the client"
+    );
+}
+
+#[tokio::test]
 async fn a_cold_edge_without_its_origin_answers_503_with_retry_after() {
     let edge = EdgeApp::start("eu", "http://127.0.0.1:9", |o| o).await;
     let response = edge.app.get(&format!("/api/events/{DEMO}")).await;
