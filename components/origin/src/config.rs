@@ -13,8 +13,9 @@ pub struct Config {
     /// (the previous secret too, during a rotation); `None` while
     /// `signing_secret` is unset or too short.
     pub signing: Option<(Secret, Verifier)>,
-    /// What seals tokens at rest: keyed by the same secrets (the current
-    /// one seals), `None` with them.
+    /// What seals tokens at rest: keyed by `sealing_secret` when set (a
+    /// secret the edges do not hold), else by the signing secret; every
+    /// signing secret still opens what it sealed. `None` without them.
     pub sealer: Option<Sealer>,
     /// The organizers' bearer token as configured, "" when unset.
     pub admin_token: String,
@@ -105,14 +106,19 @@ async fn secret(name: &str) -> String {
 
 impl Config {
     async fn read() -> Self {
-        let (current, previous) = (
+        let (current, previous, own) = (
             secret("signing_secret").await,
             secret("signing_secret_previous").await,
+            secret("sealing_secret").await,
         );
         let (signing, sealer) = match Secret::new(&current) {
             Ok(signer) => {
                 let mut secrets = vec![signer.clone()];
-                let mut sealing = vec![current.as_bytes()];
+                let mut sealing = Vec::new();
+                if Secret::new(&own).is_ok() {
+                    sealing.push(own.as_bytes());
+                }
+                sealing.push(current.as_bytes());
                 if let Ok(retiring) = Secret::new(&previous) {
                     secrets.push(retiring);
                     sealing.push(previous.as_bytes());

@@ -2,6 +2,7 @@
 //! drafts, publishing, and registrations under concurrency.
 
 use bytes::Bytes;
+use eventfront_domain::sealed::Sealer;
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashSet};
 use system_tests::{ADMIN_TOKEN, OriginApp, json as body_json, registration, sign};
@@ -665,6 +666,32 @@ async fn a_dump_of_the_database_holds_no_token_that_opens_a_registration() {
     for token in tokens {
         assert!(!dump.contains(&token), "a live token at rest: {token}");
     }
+}
+
+#[tokio::test]
+async fn a_sealing_secret_of_the_origins_own_seals_what_is_kept() {
+    const SEALING: &str = "an origin-only sealing secret 0123";
+    let origin = with_event(
+        OriginApp::start(|o| o.variable("sealing_secret", SEALING)).await,
+        json!(10),
+    )
+    .await;
+    let first = register(&origin, "k1", "ada@example.com").await;
+    assert_eq!(first.status(), 201);
+    let stored = origin
+        .rows("SELECT body FROM idempotency WHERE key = 'k1'")
+        .await;
+    let stored = stored[0][0].as_str().unwrap();
+    // The edges' secret does not open it; the origin's own does.
+    let by_signing = Sealer::new([system_tests::SIGNING_SECRET.as_bytes()]);
+    assert!(by_signing.open(stored).is_err());
+    let by_sealing = Sealer::new([SEALING.as_bytes()]);
+    assert_eq!(
+        by_sealing.open(stored).unwrap().as_bytes(),
+        first.body().as_ref()
+    );
+    let replay = register(&origin, "k1", "ada@example.com").await;
+    assert_eq!(replay.body(), first.body());
 }
 
 #[tokio::test]
