@@ -82,7 +82,9 @@ fn fingerprinted(path: &str) -> bool {
         .any(|part| part.len() >= 8 && part.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
-/// The file a request path names, if it names one safely.
+/// The file a request path names, if it names one safely; one name per
+/// file (`//app.js` is `/app.js`), so that spellings of a path neither
+/// read a file again nor keep another copy of it in memory.
 fn resolve(path: &str) -> Option<String> {
     if path
         .split('/')
@@ -90,9 +92,11 @@ fn resolve(path: &str) -> Option<String> {
     {
         return None;
     }
-    let last = path.rsplit('/').next().unwrap_or("");
+    let segments: Vec<&str> = path.split('/').filter(|seg| !seg.is_empty()).collect();
+    let path = format!("/{}", segments.join("/"));
+    let last = segments.last().copied().unwrap_or("");
     let file = if last.contains('.') {
-        path.to_string()
+        path
     } else if path == "/admin" || path.starts_with("/admin/") {
         "/admin/index.html".to_string()
     } else {
@@ -209,6 +213,9 @@ mod tests {
         assert_eq!(resolve("/sessions/keynote").as_deref(), Some("/index.html"));
         assert_eq!(resolve("/admin/").as_deref(), Some("/admin/index.html"));
         assert_eq!(resolve("/app.css").as_deref(), Some("/app.css"));
+        assert_eq!(resolve("//app.css").as_deref(), Some("/app.css"));
+        assert_eq!(resolve("/admin//app.js/").as_deref(), Some("/admin/app.js"));
+        assert_eq!(resolve("//admin").as_deref(), Some("/admin/index.html"));
         assert_eq!(resolve("/../secret.txt"), None);
         assert_eq!(resolve("/.env"), None);
     }

@@ -138,10 +138,9 @@ async fn filtered_sessions(
     let query = request.query.unwrap_or("");
     let filter = SessionFilter::parse(query).map_err(EdgeError::BadQuery)?;
     let held = &lookup.held;
+    let key = format!("sessions?{}", filter.cache_key());
     let answer = held
-        .rendered(&format!("sessions?{query}"), || {
-            render_sessions(held, filter)
-        })
+        .rendered(&key, || render_sessions(held, filter))
         .await?;
     match answer.gzipped.filter(|_| request.accepts_gzip) {
         Some((tag, zipped)) => Ok(gzipped_reply(
@@ -259,7 +258,7 @@ pub async fn ics(
         None => {
             let query = request.query.unwrap_or("");
             let filter = SessionFilter::parse(query).map_err(EdgeError::BadQuery)?;
-            (format!("ics?{query}"), filter)
+            (format!("ics?{}", filter.cache_key()), filter)
         }
     };
     let held = &lookup.held;

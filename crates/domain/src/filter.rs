@@ -60,6 +60,28 @@ impl SessionFilter {
         Ok(filter)
     }
 
+    /// What the filter asks for, the same for every query that asks the
+    /// same (`q=Edge&&` and `q=edge`, `sessions=b,a` and `sessions=a,b`):
+    /// the key its rendered answer is kept under, so that spelling a query
+    /// differently renders and keeps nothing more.
+    pub fn cache_key(&self) -> String {
+        let mut ids: Vec<&String> = self.ids.iter().flatten().collect();
+        ids.sort_unstable();
+        let zone = self
+            .render_in
+            .as_ref()
+            .map(|zone| zone.iana_name().unwrap_or("?"));
+        serde_json::json!([
+            self.track,
+            self.room,
+            self.day,
+            self.text,
+            self.ids.as_ref().map(|_| ids),
+            zone
+        ])
+        .to_string()
+    }
+
     /// Whether it names a track or room, which `check_against` checks.
     pub fn names_places(&self) -> bool {
         self.track.is_some() || self.room.is_some()
@@ -160,6 +182,21 @@ fn decode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn queries_asking_the_same_share_one_cache_key() {
+        let key = |query: &str| SessionFilter::parse(query).unwrap().cache_key();
+        assert_eq!(key("q=Edge&&&"), key("q=edge"));
+        assert_eq!(key("sessions=b,a&tz=UTC"), key("tz=UTC&sessions=a,b,"));
+        assert_eq!(key(""), key("&&"));
+        assert_ne!(key("track=a"), key("room=a"));
+        assert_ne!(
+            key("sessions="),
+            key(""),
+            "an empty list picks nothing, no list all"
+        );
+        assert_ne!(key("tz=UTC"), key(""));
+    }
     use serde_json::json;
 
     fn agenda() -> (Value, Value) {

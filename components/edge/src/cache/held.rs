@@ -21,7 +21,7 @@ pub struct Held {
     slug: String,
     docs: Arc<Mutex<HashMap<String, Bytes>>>,
     parsed: Arc<Mutex<HashMap<String, Arc<serde_json::Value>>>>,
-    rendered: Arc<Mutex<HashMap<String, Rendered>>>,
+    rendered: Arc<Mutex<RenderedAnswers>>,
     /// When memory last checked this against KV.
     pub loaded: Instant,
 }
@@ -55,10 +55,47 @@ impl Rendered {
     }
 }
 
+impl Rendered {
+    /// The memory it holds, near enough.
+    fn weight(&self) -> usize {
+        let gzipped = self
+            .gzipped
+            .as_ref()
+            .map_or(0, |(tag, body)| tag.len() + body.len());
+        self.etag.len() + self.body.len() + gzipped
+    }
+}
+
 /// At most this many rendered answers are kept per version: enough for
 /// every session and speaker of a large event; queries made up to churn
 /// it only cost their own rendering.
 const RENDERED: usize = 1024;
+/// And at most this many bytes of them, so that many large answers (a
+/// filtered agenda per made-up query) cannot fill an instance's memory.
+const RENDERED_BYTES: usize = 8 << 20;
+
+/// The answers rendered for one version, and the bytes they hold.
+#[derive(Default)]
+struct RenderedAnswers {
+    answers: HashMap<String, Rendered>,
+    bytes: usize,
+}
+
+impl RenderedAnswers {
+    /// Keeps `answer` under `key`, starting over first when it would pass
+    /// either bound.
+    fn keep(&mut self, key: &str, answer: Rendered) {
+        let weight = answer.weight();
+        if self.answers.len() >= RENDERED || self.bytes + weight > RENDERED_BYTES {
+            self.answers.clear();
+            self.bytes = 0;
+        }
+        if let Some(replaced) = self.answers.insert(key.to_string(), answer) {
+            self.bytes -= replaced.weight();
+        }
+        self.bytes += weight;
+    }
+}
 
 /// The key of a document's gzipped form.
 pub fn gzipped(name: &str) -> String {
@@ -203,17 +240,17 @@ impl Held {
             .rendered
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .answers
             .get(key)
             .cloned();
         if let Some(kept) = kept {
             return Ok(kept);
         }
         let answer = render().await?;
-        let mut rendered = self.rendered.lock().unwrap_or_else(|e| e.into_inner());
-        if rendered.len() >= RENDERED {
-            rendered.clear();
-        }
-        rendered.insert(key.to_string(), answer.clone());
+        self.rendered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keep(key, answer.clone());
         Ok(answer)
     }
 }
@@ -239,4 +276,32 @@ async fn refill_docs(
     Err(Failure::Unavailable(format!(
         "a document of {slug} v{version} is in neither memory nor KV: {why}"
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rendered_answers_are_bounded_by_count_and_by_bytes() {
+        let mut kept = RenderedAnswers::default();
+        let big = Rendered::new(Bytes::from(vec![b'x'; RENDERED_BYTES / 3]));
+        for key in ["a", "b", "c"] {
+            kept.keep(key, big.clone());
+        }
+        assert_eq!(
+            kept.answers.keys().collect::<Vec<_>>(),
+            ["c"],
+            "the third would pass the bytes: started over"
+        );
+        kept.keep("c", big.clone());
+        assert_eq!(kept.bytes, big.weight(), "the same key again weighs once");
+        let small = Rendered::new(Bytes::from_static(b"{}"));
+        for n in 0..RENDERED + 1 {
+            kept.keep(&n.to_string(), small.clone());
+        }
+        assert!(kept.answers.len() <= RENDERED);
+        let counted: usize = kept.answers.values().map(Rendered::weight).sum();
+        assert_eq!(kept.bytes, counted);
+    }
 }
