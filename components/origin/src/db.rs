@@ -25,6 +25,11 @@ pub struct Db {
     /// `begin_within`); readers never need that, so it costs a statement
     /// only for writers.
     polls_for_lock: Cell<bool>,
+    /// Whether the open transaction wrote messages for delivery: told to
+    /// `delivery` once it commits, never before, or a delivery task that
+    /// looks in between would find nothing, take the news as seen and
+    /// leave the messages until later activity.
+    wrote_messages: Cell<bool>,
 }
 
 enum Link {
@@ -380,6 +385,7 @@ impl Db {
         Ok(Self {
             link,
             polls_for_lock: Cell::new(false),
+            wrote_messages: Cell::new(false),
         })
     }
 
@@ -576,6 +582,9 @@ impl Db {
         if outcome.is_err() {
             let _ = self.exec("ROLLBACK", []).await;
         }
+        if self.wrote_messages.replace(false) && outcome.is_ok() {
+            crate::delivery::queued();
+        }
         outcome
     }
 
@@ -704,7 +713,11 @@ fn checking_lock(scope: Scope<'_>, read: &str, params: Vec<Value>) -> (String, V
 /// they see the same snapshot and none sees another's rows; references
 /// between them are checked at its end.
 #[derive(Default)]
-pub struct Writes(Vec<(String, Vec<Value>)>);
+pub struct Writes {
+    statements: Vec<(String, Vec<Value>)>,
+    /// Whether they put messages in the outbox for delivery.
+    messages: bool,
+}
 
 /// Parameters in one folded statement at most: SQLite's limit, well
 /// within PostgreSQL's (65,535).
@@ -712,7 +725,13 @@ const PARAMETERS_PER_STATEMENT: usize = 32_766;
 
 impl Writes {
     pub fn push(&mut self, sql: String, params: impl IntoIterator<Item = Value>) {
-        self.0.push((sql, params.into_iter().collect()));
+        self.statements.push((sql, params.into_iter().collect()));
+    }
+
+    /// Notes that these writes queue messages for delivery, which starts
+    /// once the transaction they are part of commits.
+    pub fn queue_messages(&mut self) {
+        self.messages = true;
     }
 
     /// Runs the writes and commits the transaction they are part of. On
@@ -723,7 +742,9 @@ impl Writes {
             self.run(db).await?;
             return db.exec("COMMIT", []).await;
         }
-        let statements = fold(self.0);
+        db.wrote_messages
+            .set(db.wrote_messages.get() || self.messages);
+        let statements = fold(self.statements);
         let writes = statements
             .into_iter()
             .map(|(sql, params)| async move { db.exec(&sql, params).await });
@@ -733,10 +754,13 @@ impl Writes {
         committed
     }
 
+    /// Runs the writes in the caller's transaction.
     pub async fn run(self, db: &Db) -> Result<(), OriginError> {
+        db.wrote_messages
+            .set(db.wrote_messages.get() || self.messages);
         let statements = match db.engine() {
-            Engine::Sqlite => self.0,
-            Engine::Postgres => fold(self.0),
+            Engine::Sqlite => self.statements,
+            Engine::Postgres => fold(self.statements),
         };
         for (sql, params) in statements {
             db.exec(&sql, params).await?;

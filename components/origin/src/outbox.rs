@@ -163,7 +163,7 @@ pub async fn write_for(
         ]);
     }
     if (email_state == "queued" && emails > 0) || rows.len() > emails {
-        crate::delivery::queued();
+        writes.queue_messages();
     }
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         writes.push(
