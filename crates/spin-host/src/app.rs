@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use wasmtime::Store;
-use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::component::{Accessor, Linker, ResourceTable};
 use wasmtime_wasi::{DirPerms, FilePerms, TrappableError, WasiCtx};
 use wasmtime_wasi_http::WasiHttpCtx;
 use wasmtime_wasi_http::p3::bindings::ServicePre;
@@ -91,6 +91,8 @@ struct AppInner {
     /// Each component's grants, which its instances share.
     caps: HashMap<String, Arc<ComponentCaps>>,
     links: Links,
+    /// The clock its instances read and wait on.
+    clock: Clock,
     // Kept alive for the app's lifetime: temporary state lives here.
     state: StateFiles,
 }
@@ -221,6 +223,7 @@ impl App {
                 components,
                 caps,
                 links: Links::default(),
+                clock: options.clock.clone(),
                 state,
             }
         });
@@ -237,6 +240,12 @@ impl App {
     /// Fault injection on this app's outbound links.
     pub fn links(&self) -> &Links {
         &self.inner.links
+    }
+
+    /// The clock this app's instances read and wait on, for a test to
+    /// move or stop.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
     }
 
     /// How many operations the key-value store `label` has served so far.
@@ -398,7 +407,7 @@ impl AppInner {
         } else {
             format!("{host}:{port}")
         };
-        let fault = self.links.fault(&link);
+        let fault = self.links.send(&link);
         match fault {
             Some(LinkFault::Cut) => return Err(ErrorCode::ConnectionRefused.into()),
             Some(LinkFault::LoseAnswer) => {}
@@ -462,7 +471,36 @@ fn linker() -> Result<Linker<InstanceState>> {
     spin::variables::variables::add_to_linker::<_, SpinHost>(&mut linker, InstanceState::spin)?;
     spin::sqlite::sqlite::add_to_linker::<_, SpinHost>(&mut linker, InstanceState::spin)?;
     spin::postgres::postgres::add_to_linker::<_, SpinHost>(&mut linker, InstanceState::spin)?;
+    wait_on_the_apps_clock(&mut linker)?;
     Ok(linker)
+}
+
+/// Guest timers (`wasi:clocks/monotonic-clock`'s waits, which
+/// `spin_sdk::time::sleep` makes) on the app's clock instead of
+/// wasmtime's real-time ones: they end as Spin's do while the clock runs,
+/// and when a test moves it, as the deadlines guests compare with do.
+fn wait_on_the_apps_clock(linker: &mut Linker<InstanceState>) -> Result<()> {
+    fn clock(accessor: &Accessor<InstanceState>) -> Clock {
+        accessor.with(|mut access| access.get().clock.clone())
+    }
+    linker.allow_shadowing(true);
+    let mut monotonic = linker.instance("wasi:clocks/monotonic-clock@0.3.0")?;
+    monotonic.func_wrap_concurrent("wait-until", |accessor, (when,): (u64,)| {
+        let clock = clock(accessor);
+        Box::pin(async move {
+            clock.wait_until(Duration::from_nanos(when)).await;
+            Ok(())
+        })
+    })?;
+    monotonic.func_wrap_concurrent("wait-for", |accessor, (how_long,): (u64,)| {
+        let clock = clock(accessor);
+        Box::pin(async move {
+            clock.wait_for(Duration::from_nanos(how_long)).await;
+            Ok(())
+        })
+    })?;
+    linker.allow_shadowing(false);
+    Ok(())
 }
 
 /// wasmtime's first-byte timeout for outbound requests that set none.
@@ -552,6 +590,7 @@ fn component_pool(
                 caps: caps.clone(),
             }),
             caps: caps.clone(),
+            clock: clock.clone(),
         };
         Ok(Store::new(engine(), state))
     });

@@ -154,28 +154,57 @@ pub enum LinkFault {
     LoseAnswer,
 }
 
-/// Faults on outbound links, shared by every instance of an app and
-/// changeable while the app runs.
+/// Faults on outbound links, and the requests sent on each, shared by
+/// every instance of an app and changeable while the app runs.
 #[derive(Debug, Clone, Default)]
 pub struct Links {
-    faults: Arc<Mutex<HashMap<String, LinkFault>>>,
+    state: Arc<Mutex<LinkState>>,
+}
+
+#[derive(Debug, Default)]
+struct LinkState {
+    faults: HashMap<String, LinkFault>,
+    requests: HashMap<String, usize>,
 }
 
 impl Links {
     pub fn set(&self, authority: &str, fault: LinkFault) {
-        self.lock().insert(authority.to_ascii_lowercase(), fault);
+        self.lock()
+            .faults
+            .insert(authority.to_ascii_lowercase(), fault);
     }
 
     pub fn heal(&self, authority: &str) {
-        self.lock().remove(&authority.to_ascii_lowercase());
+        self.lock().faults.remove(&authority.to_ascii_lowercase());
     }
 
     pub fn fault(&self, authority: &str) -> Option<LinkFault> {
-        self.lock().get(&authority.to_ascii_lowercase()).copied()
+        self.lock()
+            .faults
+            .get(&authority.to_ascii_lowercase())
+            .copied()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, LinkFault>> {
-        self.faults.lock().unwrap_or_else(|e| e.into_inner())
+    /// How many requests instances have sent to `authority` so far,
+    /// whatever became of them.
+    pub fn requests(&self, authority: &str) -> usize {
+        self.lock()
+            .requests
+            .get(&authority.to_ascii_lowercase())
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Counts a request sent to `authority`, and says what fault it meets.
+    pub(crate) fn send(&self, authority: &str) -> Option<LinkFault> {
+        let authority = authority.to_ascii_lowercase();
+        let mut state = self.lock();
+        *state.requests.entry(authority.clone()).or_default() += 1;
+        state.faults.get(&authority).copied()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LinkState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

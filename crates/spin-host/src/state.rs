@@ -4,6 +4,7 @@
 
 use crate::bindings::spin::key_value::key_value::Error as KvError;
 use crate::bindings::spin::sqlite::sqlite::Error as SqliteError;
+use crate::clock::Clock;
 use crate::kv::KvBackend;
 use crate::outbound::AllowedHost;
 use crate::postgres::PgPools;
@@ -59,6 +60,8 @@ pub struct InstanceState {
     pub http: WasiHttpCtx,
     pub hooks: Box<dyn WasiHttpHooks>,
     pub caps: Arc<ComponentCaps>,
+    /// The clock the instance reads and waits on (the app's).
+    pub clock: Clock,
 }
 
 /// Marker type on which Spin's interfaces are implemented.

@@ -272,32 +272,36 @@ async fn work_spawned_after_the_response_runs_to_completion() {
         let mut options = AppOptions::new(&path);
         options.reuse = reuse;
         let app = start(options).await;
-        let started = Instant::now();
-        let answer = post(&app, "/later/default/refilled?sleep=400").await;
-        let answered = started.elapsed();
+        // The work sleeps an hour on the app's clock: answered at all
+        // means the answer did not wait for it.
+        let answer = tokio::time::timeout(
+            Duration::from_secs(60),
+            post(&app, "/later/default/refilled?sleep=3600000"),
+        )
+        .await
+        .expect("the response did not wait for the spawned work");
         assert_eq!(answer.status(), 202, "{mode}: {}", body(&answer));
-        assert!(
-            answered < Duration::from_millis(250),
-            "{mode}: the response waited for the spawned work ({answered:?})"
-        );
+        // Longer than the short idle timeout, on real time.
+        tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(
             app.get("/kv/default/refilled").await.status(),
             404,
             "{mode}: the key is written only after the sleep"
         );
+        app.clock().advance(Duration::from_secs(3600));
+        let started = Instant::now();
         let written = loop {
             let got = app.get("/kv/default/refilled").await;
             if got.status() == 200 {
                 break body(&got);
             }
             assert!(
-                started.elapsed() < Duration::from_secs(5),
+                started.elapsed() < Duration::from_secs(60),
                 "{mode}: the spawned write never landed"
             );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
         };
         assert_eq!(written, "written after the response", "{mode}");
-        assert!(started.elapsed() >= Duration::from_millis(400), "{mode}");
     }
 }
 
@@ -309,10 +313,12 @@ async fn spawned_work_is_cut_off_a_request_timeout_after_the_response() {
     let mut options = AppOptions::new(&path);
     options.request_timeout = Duration::from_millis(300);
     let app = start(options).await;
-    let answer = post(&app, "/later/default/late?sleep=1200").await;
+    let answer = post(&app, "/later/default/late?sleep=3600000").await;
     assert_eq!(answer.status(), 202);
     let first: u64 = body(&answer).parse().unwrap();
+    // Past the timeout on real time, then past the work's sleep.
     tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.clock().advance(Duration::from_secs(3600));
     assert_eq!(app.get("/kv/default/late").await.status(), 404);
     let (next, _, _) = instance_report(&app.get("/instance").await);
     assert_ne!(first, next, "the instance went with its unfinished work");
@@ -509,10 +515,18 @@ async fn links_can_be_cut_and_slowed() {
     assert!(body(&app.get(chained).await).starts_with("200 "));
     assert!(started.elapsed() >= Duration::from_secs(1));
 
+    // Healed from an hour's delay: answered at all means undelayed.
+    app.links().set(
+        "back.spin.internal",
+        LinkFault::Delay(Duration::from_secs(3600)),
+    );
     app.links().heal("back.spin.internal");
-    let started = Instant::now();
-    assert!(body(&app.get(chained).await).starts_with("200 "));
-    assert!(started.elapsed() < Duration::from_secs(1));
+    let healed = tokio::time::timeout(Duration::from_secs(60), app.get(chained))
+        .await
+        .expect("a healed link is not delayed");
+    assert!(body(&healed).starts_with("200 "));
+    assert_eq!(app.links().requests("back.spin.internal"), 3, "counted");
+    assert_eq!(app.links().requests("elsewhere.spin.internal"), 0);
 }
 
 #[tokio::test]
@@ -521,10 +535,11 @@ async fn a_runaway_guest_is_stopped_with_a_500() {
     let mut options = AppOptions::new(&path);
     options.request_timeout = Duration::from_millis(500);
     let app = start(options).await;
-    let started = Instant::now();
-    let response = app.get("/spin").await;
+    // A guest that never yields would hold the request for good.
+    let response = tokio::time::timeout(Duration::from_secs(60), app.get("/spin"))
+        .await
+        .expect("the runaway guest was stopped");
     assert_eq!(response.status(), 500);
-    assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(
         app.get("/instance").await.status(),
         200,
@@ -617,4 +632,31 @@ async fn a_hung_link_never_answers_until_healed() {
 
     app.links().heal("back.spin.internal");
     assert!(body(&app.get(chained).await).starts_with("200 "));
+}
+
+#[tokio::test]
+async fn a_guests_timer_runs_on_the_apps_clock() {
+    let (_dir, path) = manifest(ONE_PROBE);
+    let app = start(AppOptions::new(&path)).await;
+    // An hour's sleep ends once the test has moved the clock by an hour,
+    // a minute at a time, and not before (less the real time it took).
+    let mut sleeping = tokio::spawn({
+        let app = app.clone();
+        async move { app.get("/instance?sleep=3600000").await.status() }
+    });
+    let step = Duration::from_secs(60);
+    let mut moved = Duration::ZERO;
+    let status = loop {
+        if let Ok(done) = tokio::time::timeout(Duration::from_millis(5), &mut sleeping).await {
+            break done.unwrap();
+        }
+        assert!(
+            moved < Duration::from_secs(48 * 3600),
+            "the sleep never ended"
+        );
+        app.clock().advance(step);
+        moved += step;
+    };
+    assert_eq!(status, 200);
+    assert!(moved >= Duration::from_secs(3000), "ended after {moved:?}");
 }

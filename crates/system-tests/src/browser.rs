@@ -14,8 +14,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// How long a test waits for the page to show something.
-const PATIENCE: Duration = Duration::from_secs(15);
+use crate::PATIENCE;
 
 pub struct Browser {
     pub client: Client,

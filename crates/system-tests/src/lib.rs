@@ -17,6 +17,31 @@ use std::path::{Path, PathBuf};
 pub const SIGNING_SECRET: &str = "test-signing-secret-0123456789";
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
 
+/// How long a test waits for something that happens after an answer
+/// (a delivery, a refill, a revalidation) before it gives up: long enough
+/// that a loaded machine never reaches it, since nothing a test checks
+/// depends on how fast it happens (benchmarks measure that).
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(90);
+
+/// Asks `check` every few milliseconds until it gives a value, and returns
+/// it; fails the test, with `what` and the last thing `check` saw, after
+/// `PATIENCE`.
+pub async fn eventually<T, S: std::fmt::Debug>(
+    what: &str,
+    mut check: impl AsyncFnMut() -> Result<T, S>,
+) -> T {
+    let started = std::time::Instant::now();
+    loop {
+        match check().await {
+            Ok(value) => return value,
+            Err(seen) if started.elapsed() > PATIENCE => {
+                panic!("{what}: not after {PATIENCE:?}; last saw {seen:#?}")
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+        }
+    }
+}
+
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }

@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 use spin_test_host::{App, AppOptions, LinkFault, Server};
 use std::time::Duration;
 use system_tests::browser::{Browser, until};
-use system_tests::{ADMIN_TOKEN, admin_request, dev_app, json as body_json, registration};
+use system_tests::{
+    ADMIN_TOKEN, admin_request, dev_app, eventually, json as body_json, registration,
+};
 
 /// One browser at a time: three Chromiums on two cores only slow each other.
 static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -268,10 +270,16 @@ async fn attendees_browse_filter_search_and_keep_a_personal_agenda() {
     // read (another attendee's) is served at once and starts a
     // revalidation; once that has failed, the page says so.
     app.links().set("origin.spin.internal", LinkFault::Cut);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let noticed = app.get("/api/events/wasm-edge-summit-2027/sessions").await;
-    assert_eq!(noticed.status(), 200, "served from the copy");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.clock().advance(Duration::from_millis(1500));
+    eventually("the copy marked stale", async || {
+        let read = app.get("/api/events/wasm-edge-summit-2027/sessions").await;
+        assert_eq!(read.status(), 200, "served from the copy");
+        match read.headers().get("eventfront-stale") {
+            Some(_) => Ok(()),
+            None => Err(read.headers().clone()),
+        }
+    })
+    .await;
     browser.client.refresh().await.unwrap();
     browser.wait_text("#freshness", "may be out of date").await;
     assert_eq!(

@@ -7,11 +7,11 @@ use icalendar::Component as _;
 use serde_json::{Value, json};
 use spin_test_host::{App, LinkFault};
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use system_tests::load::concurrent_gets;
 use system_tests::{
-    ADMIN_TOKEN, EdgeApp, OriginApp, SIGNING_SECRET, dev_app, json as body_json, registration,
-    sign_notice, topology,
+    ADMIN_TOKEN, EdgeApp, OriginApp, SIGNING_SECRET, dev_app, eventually, json as body_json,
+    registration, sign_notice, topology,
 };
 
 const DEMO: &str = "wasm-edge-summit-2027";
@@ -450,8 +450,7 @@ async fn documents_of_versions_no_reader_wants_leave_kv() {
         version = rename_first_session(&t.origin, title).await;
         assert_eq!(version_served(edge).await, version);
     }
-    let started = Instant::now();
-    loop {
+    eventually("only the last two versions kept", async || {
         let versions: BTreeSet<u64> = edge
             .kv_keys()
             .iter()
@@ -464,14 +463,12 @@ async fn documents_of_versions_no_reader_wants_leave_kv() {
             })
             .collect();
         if versions == BTreeSet::from([version - 1, version]) {
-            break;
+            Ok(())
+        } else {
+            Err(versions)
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(3),
-            "still {versions:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -599,18 +596,18 @@ async fn an_edge_that_missed_a_notice_catches_up_within_the_staleness_window() {
         .links()
         .set(&edge.server.addr().to_string(), LinkFault::Cut);
     let version = rename_first_session(&t.origin, "Missed notice").await;
-    let started = Instant::now();
-    loop {
+    // Once the window has passed on the edge's clock, the edge serves the
+    // new version.
+    edge.app.clock().advance(Duration::from_millis(1_100));
+    eventually("caught up once the window passed", async || {
         let served = version_served(edge).await;
         if served == version {
-            break;
+            Ok(())
+        } else {
+            Err(served)
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(4),
-            "caught up within the window"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -620,20 +617,20 @@ async fn with_the_origin_down_reads_are_stale_and_marked_and_writes_get_503() {
     assert_eq!(version_served(edge).await, 1);
     let origin_authority = t.origin_server.addr().to_string();
     edge.app.links().set(&origin_authority, LinkFault::Cut);
-    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let clock = edge.app.clock();
+    clock.advance(Duration::from_millis(2_100));
 
     // The first read past the window is served at once and starts a
     // revalidation; once that has failed, reads are marked stale.
-    let cut = Instant::now();
-    let stale = loop {
+    let stale = eventually("marked stale", async || {
         let read = edge.app.get(&format!("/api/events/{DEMO}")).await;
         assert_eq!(read.status(), 200);
-        if header(&read, "eventfront-stale").is_some() {
-            break read;
+        match header(&read, "eventfront-stale") {
+            Some(_) => Ok(read),
+            None => Err(read),
         }
-        assert!(cut.elapsed() < Duration::from_secs(1), "marked stale");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    })
+    .await;
     assert_eq!(header(&stale, "eventfront-stale"), Some("1"));
     assert!(header(&stale, "age").unwrap().parse::<u64>().unwrap() >= 1);
 
@@ -647,18 +644,15 @@ async fn with_the_origin_down_reads_are_stale_and_marked_and_writes_get_503() {
     // After a failed revalidation the edge waits a second before asking
     // again; then it recovers on its own.
     edge.app.links().heal(&origin_authority);
-    let healed = Instant::now();
-    loop {
+    clock.advance(Duration::from_millis(1_100));
+    eventually("recovered after the backoff", async || {
         let read = edge.app.get(&format!("/api/events/{DEMO}")).await;
-        if header(&read, "eventfront-stale").is_none() {
-            break;
+        match header(&read, "eventfront-stale") {
+            None => Ok(()),
+            Some(_) => Err(read),
         }
-        assert!(
-            healed.elapsed() < Duration::from_secs(3),
-            "recovered after the backoff"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -1382,42 +1376,43 @@ async fn concurrent_cold_reads_ask_the_origin_once() {
 
 #[tokio::test]
 async fn concurrent_cold_reads_share_one_failure() {
+    use std::sync::atomic::Ordering;
     use system_tests::fake_origin::{Behaviour, FakeOrigin};
 
-    // A hung origin: the one shared fetch times out after 3 s, and every
-    // waiter gets its answer then, instead of queueing to repeat it.
+    // A hung origin: the one shared fetch times out after 3 s on the
+    // edge's clock (moved once the fetch is out), and every waiter gets its
+    // answer then, instead of queueing to repeat it.
     let origin = FakeOrigin::start().await;
     origin.behave(Behaviour::Hung);
     let edge = EdgeApp::start("eu", &origin.url, |o| o).await;
-    let started = Instant::now();
-    assert_eq!(concurrent_reads(&edge, 16).await, [503; 16]);
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
+    let snapshots = || origin.calls().full.load(Ordering::SeqCst);
+    let time_out = async {
+        eventually("the fetch went out", async || match snapshots() {
+            0 => Err(0),
+            _ => Ok(()),
+        })
+        .await;
+        edge.app.clock().advance(EDGE_FETCH_TIMEOUT);
+    };
+    let (statuses, ()) = futures::future::join(concurrent_reads(&edge, 16), time_out).await;
+    assert_eq!(statuses, [503; 16]);
+    assert_eq!(snapshots(), 1, "one snapshot fetch for all");
 }
+
+/// How long the edge waits for its origin to answer a read's fetch.
+const EDGE_FETCH_TIMEOUT: Duration = Duration::from_secs(3);
 
 #[tokio::test]
 async fn listing_events_within_the_window_costs_no_origin_call() {
     let app = dev_app(|o| o).await;
     let first = app.get("/api/events").await;
     assert_eq!(first.status(), 200);
-    // Every call to the origin would now take two seconds.
-    app.links().set(
-        "origin.spin.internal",
-        LinkFault::Delay(Duration::from_secs(2)),
-    );
-    let started = Instant::now();
+    let asked = app.links().requests("origin.spin.internal");
     for _ in 0..5 {
         let again = app.get("/api/events").await;
         assert_eq!(again.body(), first.body());
     }
-    assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "{:?}",
-        started.elapsed()
-    );
+    assert_eq!(app.links().requests("origin.spin.internal"), asked);
 }
 
 /// A request whose body never ends: 1 KiB chunks for as long as it is read.

@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use system_tests::fake_origin::{Behaviour, FakeOrigin};
 use system_tests::load::concurrent_gets;
-use system_tests::{EdgeApp, SIGNING_SECRET, json as body_json, sign_notice};
+use system_tests::{EdgeApp, SIGNING_SECRET, eventually, json as body_json, sign_notice};
 
 const DEMO: &str = "wasm-edge-summit-2027";
 const SESSIONS: &str = "/api/events/wasm-edge-summit-2027/sessions";
@@ -62,18 +62,26 @@ async fn readers_answer_from_the_copy_while_the_origin_hangs() {
     let origin = FakeOrigin::start().await;
     let edge = edge(&origin, "1", ReuseLimits::default()).await;
     origin.behave(Behaviour::Hung);
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    edge.app.clock().advance(Duration::from_millis(1_100));
 
     // Past the window: one read is elected to revalidate, and it hangs in
     // the background; nobody waits for it.
     let first = burst(&edge, 64).await;
-    // After the revalidation timed out (3 s) the copy is marked stale.
-    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    // After the revalidation timed out (3 s on the edge's clock) the copy
+    // is marked stale.
+    edge.app.clock().advance(Duration::from_millis(3_100));
+    eventually("marked stale", async || match burst(&edge, 1).await[0] {
+        (200, true, _) => Ok(()),
+        seen => Err(seen),
+    })
+    .await;
     let later = burst(&edge, 64).await;
     for (status, _, latency) in first.iter().chain(&later) {
         assert_eq!(*status, 200);
+        // A read that waited for the revalidation would have taken its
+        // timeout, 3 s of real time here.
         assert!(
-            *latency < Duration::from_millis(500),
+            *latency < Duration::from_millis(2_500),
             "a read waited {latency:?}"
         );
     }
@@ -130,21 +138,17 @@ async fn a_missed_publish_is_caught_within_the_bound_by_fresh_instances() {
     let origin = FakeOrigin::start().await;
     let edge = edge(&origin, "1", fresh_instances()).await;
     origin.publish(2);
-    let published = Instant::now();
-    loop {
+    // Past the window on the edge's clock, the next reads catch up.
+    edge.app.clock().advance(Duration::from_millis(1_100));
+    eventually("caught up past the window", async || {
         let read = edge.app.get(SESSIONS).await;
         assert_eq!(read.status(), 200);
-        if version(&read) == 2 {
-            break;
+        match version(&read) {
+            2 => Ok(()),
+            other => Err(other),
         }
-        // The window, one revalidation round trip, and slack for the host.
-        assert!(
-            published.elapsed() < Duration::from_millis(2_500),
-            "still v1 after {:?}",
-            published.elapsed()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -167,17 +171,16 @@ async fn a_late_not_modified_never_takes_the_head_back() {
     let origin = FakeOrigin::start().await;
     let edge = edge(&origin, "1", ReuseLimits::default()).await;
     origin.behave(Behaviour::LateNotModified(Duration::from_millis(1_000)));
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    edge.app.clock().advance(Duration::from_millis(1_100));
     // This read elects a revalidation of v1, whose 304 is held back.
     assert_eq!(version(&edge.app.get(SESSIONS).await), 1);
-    let asked = Instant::now();
-    while origin.calls().conditional.load(Ordering::SeqCst) == 0 {
-        assert!(
-            asked.elapsed() < Duration::from_secs(2),
-            "revalidation started"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually("revalidation started", async || {
+        match origin.calls().conditional.load(Ordering::SeqCst) {
+            0 => Err(0),
+            asked => Ok(asked),
+        }
+    })
+    .await;
     // Meanwhile v2 is published and announced.
     origin.publish(2);
     let notice = sign_notice(

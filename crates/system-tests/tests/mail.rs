@@ -9,8 +9,7 @@ use spin_test_host::AppOptions;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use system_tests::{OriginApp, json as body_json, open_event, registration, stub};
+use system_tests::{OriginApp, eventually, json as body_json, open_event, registration, stub};
 
 const TOKEN: &str = "server-token-for-tests";
 const FROM: &str = "Conf <events@example.test>";
@@ -84,18 +83,15 @@ async fn outbox_until(
     what: &str,
     done: impl Fn(&[Value]) -> bool,
 ) -> Vec<Value> {
-    let started = Instant::now();
-    loop {
+    eventually(what, async || {
         let messages = outbox(origin).await;
         if done(&messages) {
-            return messages;
+            Ok(messages)
+        } else {
+            Err(messages)
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "{what}: {messages:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
 async fn register(origin: &OriginApp, key: &str, email: &str) -> u16 {
