@@ -148,3 +148,8 @@ export function saveRegistration(entry) {
   list.unshift(entry);
   localStorage.setItem(REGISTRATIONS_KEY, JSON.stringify(list.slice(0, 20)));
 }
+/** Forgets a registration this browser kept (once it is erased). */
+export function forgetRegistration(id) {
+  const list = savedRegistrations().filter((r) => r.id !== id);
+  localStorage.setItem(REGISTRATIONS_KEY, JSON.stringify(list));
+}

@@ -7,7 +7,7 @@
 
 import { api, ApiError, h, field, readJson, clock, dateIn, longDate, zoneCity } from "/common.js";
 import { withRetry, isRetryable, showFieldErrors, clearFieldErrors } from "/forms.js";
-import { state, savedRegistrations, saveRegistration } from "/app/data.js";
+import { state, savedRegistrations, saveRegistration, forgetRegistration } from "/app/data.js";
 import { announce, markCurrentNav, render } from "/app/page.js";
 
 const managePath = (entry) =>
@@ -310,6 +310,76 @@ export async function manageView(id, { confirmed = false } = {}) {
     `Status: ${statusText(registration)}`,
   );
   const actions = h("div", { className: "actions" });
+  const manage = (query = "") => `/api/registrations/${encodeURIComponent(id)}${query}`;
+  // A button that asks first, then runs `done` after the DELETE went
+  // through (retried while the server is busy), or says why it did not.
+  const askFirst = ({ id: buttonId, label, question, yes, query, failed, done }) => {
+    const button = h("button", { type: "button", id: buttonId, className: "danger" }, label);
+    button.addEventListener("click", () => {
+      const confirm = h(
+        "button",
+        { type: "button", id: `confirm-${buttonId.split("-")[0]}`, className: "danger" },
+        yes,
+      );
+      const keep = h("button", { type: "button", onclick: showActions }, "No, keep it");
+      confirm.addEventListener("click", async () => {
+        confirm.disabled = true;
+        try {
+          await withRetry(() => api(manage(query), { method: "DELETE", token }), {
+            onWait: ({ seconds }) => {
+              status.textContent = `The server is busy; trying again in ${seconds} s…`;
+            },
+          });
+          await done();
+        } catch (error) {
+          actions.append(
+            h("p", { className: "error", role: "alert" }, `${failed}: ${error.message}`),
+          );
+          confirm.disabled = false;
+        }
+      });
+      actions.replaceChildren(h("p", {}, question), confirm, " ", keep);
+      confirm.focus();
+    });
+    return button;
+  };
+  // Erasing cancels too, and leaves nothing of the person at the origin.
+  const erase = askFirst({
+    id: "erase-registration",
+    label: "Erase my data",
+    question:
+      "Erase your name and email address? This cancels the registration (your seat goes to the next person on the waitlist) and cannot be undone.",
+    yes: "Yes, erase it",
+    query: "?erase=true",
+    failed: "Erasing did not work",
+    done: () => {
+      forgetRegistration(id);
+      render("Registration erased", [
+        h("h1", { id: "erased", tabIndex: -1 }, "Your data is erased"),
+        h(
+          "p",
+          {},
+          "Your registration is cancelled, and your name and email address are gone from our records; this link no longer opens anything. Emails already in your inbox stay there.",
+        ),
+        h("p", {}, h("a", { href: `/events/${registration.event}/` }, "Back to the event")),
+      ]);
+      document.getElementById("erased")?.focus();
+    },
+  });
+  const cancel = askFirst({
+    id: "cancel-registration",
+    label: "Cancel my registration",
+    question: "Cancel this registration? Your seat goes to the next person on the waitlist.",
+    yes: "Yes, cancel it",
+    failed: "Cancelling did not work",
+    done: async () => {
+      ({ data: registration } = await api(manage(), { token, cache: "no-store" }));
+      status.className = `status-${registration.status}`;
+      status.textContent = `Status: ${statusText(registration)}`;
+      showActions();
+      status.focus();
+    },
+  });
   const showActions = () => {
     if (registration.status === "cancelled") {
       actions.replaceChildren(
@@ -320,60 +390,11 @@ export async function manageView(id, { confirmed = false } = {}) {
           h("a", { href: `/events/${registration.event}/register` }, "register again"),
           ".",
         ),
+        erase,
       );
       return;
     }
-    const cancel = h(
-      "button",
-      { type: "button", id: "cancel-registration", className: "danger" },
-      "Cancel my registration",
-    );
-    cancel.addEventListener("click", () => {
-      const confirm = h(
-        "button",
-        { type: "button", id: "confirm-cancel", className: "danger" },
-        "Yes, cancel it",
-      );
-      const keep = h("button", { type: "button", onclick: showActions }, "No, keep it");
-      confirm.addEventListener("click", async () => {
-        confirm.disabled = true;
-        try {
-          await withRetry(
-            () => api(`/api/registrations/${encodeURIComponent(id)}`, { method: "DELETE", token }),
-            {
-              onWait: ({ seconds }) => {
-                status.textContent = `The server is busy; trying again in ${seconds} s…`;
-              },
-            },
-          );
-          ({ data: registration } = await api(`/api/registrations/${encodeURIComponent(id)}`, {
-            token,
-            cache: "no-store",
-          }));
-          status.className = `status-${registration.status}`;
-          status.textContent = `Status: ${statusText(registration)}`;
-          showActions();
-          status.focus();
-        } catch (error) {
-          actions.append(
-            h(
-              "p",
-              { className: "error", role: "alert" },
-              `Cancelling did not work: ${error.message}`,
-            ),
-          );
-          confirm.disabled = false;
-        }
-      });
-      actions.replaceChildren(
-        h("p", {}, "Cancel this registration? Your seat goes to the next person on the waitlist."),
-        confirm,
-        " ",
-        keep,
-      );
-      confirm.focus();
-    });
-    actions.replaceChildren(cancel);
+    actions.replaceChildren(cancel, " ", erase);
   };
   showActions();
   render("Your registration", [

@@ -105,6 +105,7 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
         | Route::AdminRollback
         | Route::AdminArchive
         | Route::AdminRegistrations
+        | Route::AdminRegistration
         | Route::AdminAudit
         | Route::AdminOutbox
         | Route::AdminResend

@@ -271,7 +271,7 @@ pub async fn registrations(db: &Db, slug: &Slug, request: &Incoming) -> Result<R
     let rows = db
         .rows(
             "SELECT id, seq, name, email, status, holds_seat, hold_expires_ms, created_at,
-                updated_at
+                updated_at, erased_ms
              FROM registrations WHERE event = ? ORDER BY seq",
             [text(slug.as_str())],
         )
@@ -298,6 +298,7 @@ pub async fn registrations(db: &Db, slug: &Slug, request: &Incoming) -> Result<R
             "name": r.text("name"),
             "email": r.text("email"),
             "status": status,
+            "erased": r.opt_int("erased_ms").is_some(),
             "position": waits.then_some(in_line),
             "hold_expires_at": hold_expires_at,
             "created_at": r.text("created_at"),
@@ -328,6 +329,38 @@ pub async fn registrations(db: &Db, slug: &Slug, request: &Incoming) -> Result<R
 
 /// RFC 4180 CSV (written by the `csv` crate), with every cell a
 /// spreadsheet would run as a formula defused.
+/// `DELETE /api/admin/events/{slug}/registrations/{id}`: the organizer
+/// cancels a registration for its registrant (who is told, as when they
+/// cancel themselves), and with `?erase=true` erases its data too.
+pub async fn cancel_registration(
+    db: &Db,
+    slug: &Slug,
+    id: &str,
+    request: &Incoming,
+) -> Result<Reply, OriginError> {
+    let erase = request.erase()?;
+    let event = slug.as_str();
+    db.row(
+        "SELECT 1 AS found FROM registrations WHERE id = ? AND event = ?",
+        [text(id), text(event)],
+    )
+    .await?
+    .ok_or(OriginError::NotFound("There is no such registration."))?;
+    if erase {
+        let status = crate::erasure::erase(db, event, id, ACTOR).await?;
+        return Ok(crate::registration::erased(id, event, status));
+    }
+    let status = db
+        .transaction(Scope::Event(event), async |db| {
+            crate::seats::cancel(db, event, id, ACTOR).await
+        })
+        .await?;
+    Ok(respond::json(
+        200,
+        &json!({ "id": id, "event": event, "status": status.as_str() }),
+    ))
+}
+
 fn to_csv(list: &[Value]) -> String {
     const COLUMNS: [&str; 7] = [
         "id",

@@ -46,6 +46,10 @@ pub struct Config {
     pub mail_per_domain_per_hour: u32,
     /// `Strict-Transport-Security`'s max-age in seconds, 0 for none.
     pub hsts_max_age: u64,
+    /// Days after an event ends that its ended registrations and finished
+    /// messages are kept (`retention_days`); `None` when the value is not
+    /// a whole number of days.
+    pub retention_days: Option<u32>,
 }
 
 /// A PostgreSQL server and how to trust it.
@@ -182,6 +186,7 @@ impl Config {
                 .parse()
                 .unwrap_or(DEFAULT_MAIL_PER_DOMAIN),
             hsts_max_age: eventfront_domain::headers::hsts_max_age(&value("hsts_max_age").await),
+            retention_days: eventfront_domain::retention::days(&value("retention_days").await),
         }
     }
 }

@@ -836,6 +836,10 @@ pub fn opt_int(i: Option<i64>) -> Value {
     i.map_or(Value::Null, Value::Integer)
 }
 
+pub fn opt_text(s: Option<&str>) -> Value {
+    s.map_or(Value::Null, text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

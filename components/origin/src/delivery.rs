@@ -127,6 +127,7 @@ enum Outcome {
 /// Sends what is due until nothing is, or `TASK_LIMIT`.
 async fn deliver_due() -> Result<(), OriginError> {
     let db = Db::open().await?;
+    crate::retention::sweep_if_due(&db).await?;
     let started = now_ms();
     while now_ms() - started < TASK_LIMIT.as_millis() as i64 {
         let due = claim(&db).await?;

@@ -576,6 +576,11 @@ async fn decide_all(
             }
         };
         messages.push(message);
+        answers.push(Ok((status, body.clone())));
+        answered.insert(
+            key,
+            StoredAnswer::new(&pending.request_hash, status, body).creating(&id),
+        );
         accepted.push(Accepted {
             pending,
             seq,
@@ -584,8 +589,6 @@ async fn decide_all(
             hold_expires_at: admitted.hold_expires,
             id,
         });
-        answers.push(Ok((status, body.clone())));
-        answered.insert(key, StoredAnswer::new(&pending.request_hash, status, body));
     }
     let mut writes = Writes::default();
     store(&mut writes, &accepted, &answered, now, sealer);

@@ -5,7 +5,7 @@
 //! that.
 
 use crate::auth::same_secret;
-use crate::db::{Db, Reader, Writes, in_list, int, placeholders, text};
+use crate::db::{Db, Reader, Writes, in_list, int, opt_text, placeholders, text};
 use crate::error::OriginError;
 use crate::sealing;
 use eventfront_domain::sealed::Sealer;
@@ -28,6 +28,8 @@ pub struct StoredAnswer {
     request_hash: String,
     status: u16,
     body: String,
+    /// The registration it created, if it did: erasure forgets it.
+    registration: Option<String>,
 }
 
 impl StoredAnswer {
@@ -37,6 +39,15 @@ impl StoredAnswer {
             request_hash: request_hash.to_string(),
             status,
             body,
+            registration: None,
+        }
+    }
+
+    /// This answer, as the one that created the registration `id`.
+    pub fn creating(self, id: &str) -> Self {
+        Self {
+            registration: Some(id.to_string()),
+            ..self
         }
     }
 
@@ -70,11 +81,11 @@ pub async fn stored(keys: &[&str]) -> Result<HashMap<String, StoredAnswer>, Orig
     let sealer = sealing::sealer().await?;
     rows.into_iter()
         .map(|row| {
-            let stored = StoredAnswer {
-                request_hash: row.text("request_hash"),
-                status: row.int("status") as u16,
-                body: sealing::open(sealer, &row.text("body"))?,
-            };
+            let stored = StoredAnswer::new(
+                &row.text("request_hash"),
+                row.int("status") as u16,
+                sealing::open(sealer, &row.text("body"))?,
+            );
             Ok((row.text("key"), stored))
         })
         .collect()
@@ -103,12 +114,14 @@ pub fn push(
             // Sealed: a 201's body holds the registration's manage token.
             text(sealing::seal(sealer, &answer.body)),
             int(now.as_millisecond()),
+            opt_text(answer.registration.as_deref()),
         ]
     });
     writes.push(
         format!(
-            "INSERT INTO idempotency (key, request_hash, status, body, created_ms) VALUES {}",
-            placeholders(answered.len(), 5)
+            "INSERT INTO idempotency (key, request_hash, status, body, created_ms, registration)
+             VALUES {}",
+            placeholders(answered.len(), 6)
         ),
         params,
     );

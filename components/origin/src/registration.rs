@@ -6,6 +6,7 @@
 use crate::attempts;
 use crate::auth::token_hash;
 use crate::db::{Db, Reader, Scope, text};
+use crate::erasure;
 use crate::error::OriginError;
 use crate::group_commit;
 use crate::request::Incoming;
@@ -141,29 +142,30 @@ pub async fn show(id: &str, request: &Incoming) -> Result<Reply, OriginError> {
 
 /// `DELETE /api/registrations/{id}`: cancels, and gives a freed seat to
 /// the first in line, in the same transaction. Cancelling again is a no-op.
+/// With `?erase=true` the registrant's data is erased too (`erasure`).
 pub async fn cancel(id: &str, request: &Incoming) -> Result<Reply, OriginError> {
+    let erase = request.erase()?;
     // The token is checked by a plain read: a guess takes no lock.
     let mut registration = authorized(id, request, Tokens::Manage).await?;
     let db = &Db::open().await?;
-    let now = jiff::Timestamp::now();
+    if erase {
+        let status = erasure::erase(db, &registration.event, id, "attendee").await?;
+        return Ok(erased(id, &registration.event, status));
+    }
     registration.status = db
         .transaction(Scope::Event(&registration.event), async |db| {
-            // A registration exists only for an event once published.
-            let Some(mut opened) = seats::open(db, &registration.event, now, Some(id)).await?
-            else {
-                return Err(OriginError::NotFound("There is no such registration."));
-            };
-            let plan = opened.book.cancel(id, now);
-            opened.decided(plan);
-            opened.write(db).await?;
-            opened
-                .book
-                .get(id)
-                .map(|entry| entry.status)
-                .ok_or(OriginError::NotFound("There is no such registration."))
+            seats::cancel(db, &registration.event, id, "attendee").await
         })
         .await?;
     Ok(respond::json(200, &registration.to_json(db).await?))
+}
+
+/// The answer to an erasure: what is left of the registration.
+pub fn erased(id: &str, event: &str, status: Status) -> Reply {
+    respond::json(
+        200,
+        &json!({ "id": id, "event": event, "status": status.as_str(), "erased": true }),
+    )
 }
 
 /// `POST /api/registrations/{id}/confirm`: the address's owner, by the

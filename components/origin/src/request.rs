@@ -62,6 +62,24 @@ impl Incoming {
             .map_err(|e| OriginError::BadRequest(format!("The body is not valid JSON: {e}.")))
     }
 
+    /// Whether the query asks for erasure: `erase=true`; `erase` with any
+    /// other value, or given twice, is a 422, so that a typo never cancels
+    /// without erasing.
+    pub fn erase(&self) -> Result<bool, OriginError> {
+        let query = self.target.split_once('?').map_or("", |(_, q)| q);
+        let mut asked = query
+            .split('&')
+            .filter(|p| *p == "erase" || p.starts_with("erase="));
+        match (asked.next(), asked.next()) {
+            (None, _) => Ok(false),
+            (Some("erase=true"), None) => Ok(true),
+            _ => Err(OriginError::invalid(
+                "erase",
+                "must be true, and given once, when given",
+            )),
+        }
+    }
+
     /// Whether the client asked for CSV rather than JSON.
     pub fn wants_csv(&self) -> bool {
         self.header("accept")

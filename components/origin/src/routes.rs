@@ -90,6 +90,9 @@ pub async fn route(request: Request) -> Result<Reply, OriginError> {
         Route::AdminRollback => publish::rollback(&db().await?, &s()?, &request).await,
         Route::AdminArchive => publish::archive(&db().await?, &s()?, &request).await,
         Route::AdminRegistrations => admin::registrations(&db().await?, &s()?, &request).await,
+        Route::AdminRegistration => {
+            admin::cancel_registration(&db().await?, &s()?, found.id, &request).await
+        }
         Route::AdminAudit => admin::audit_log(&db().await?, &s()?).await,
         Route::AdminOutbox => admin::outbox(&db().await?, &s()?).await,
         Route::AdminResend => outbox::resend(&db().await?, &s()?, found.id).await,

@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/009.sql"),
     include_str!("../migrations/010.sql"),
     include_str!("../migrations/011.sql"),
+    include_str!("../migrations/012.sql"),
 ];
 
 /// PostgreSQL's steps, the version kept in the `schema_version` table.
@@ -34,6 +35,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/002.sql"),
     include_str!("../migrations/postgres/003.sql"),
     include_str!("../migrations/postgres/004.sql"),
+    include_str!("../migrations/postgres/005.sql"),
 ];
 
 /// Set once this instance has seen the schema current.

@@ -69,6 +69,9 @@ pub struct Opened {
     people: HashMap<String, Person>,
     /// Decided and not yet written.
     plan: Plan,
+    /// Who asked for the changes a person asks for (a cancellation), as
+    /// the audit log names them: the attendee unless said otherwise.
+    pub asked_by: &'static str,
 }
 
 struct Person {
@@ -177,7 +180,33 @@ async fn open_stored(
         book,
         people,
         plan,
+        asked_by: "attendee",
     })
+}
+
+/// Cancels registration `id` of `event` inside the caller's write
+/// transaction, for `asked_by`, a freed seat going to the first in line;
+/// returns its status then (what it already was if it had ended).
+pub async fn cancel(
+    db: &Db,
+    event: &str,
+    id: &str,
+    asked_by: &'static str,
+) -> Result<Status, OriginError> {
+    let now = jiff::Timestamp::now();
+    // A registration exists only for an event once published.
+    let Some(mut opened) = open(db, event, now, Some(id)).await? else {
+        return Err(OriginError::NotFound("There is no such registration."));
+    };
+    opened.asked_by = asked_by;
+    let plan = opened.book.cancel(id, now);
+    opened.decided(plan);
+    opened.write(db).await?;
+    opened
+        .book
+        .get(id)
+        .map(|entry| entry.status)
+        .ok_or(OriginError::NotFound("There is no such registration."))
 }
 
 impl Opened {
@@ -225,7 +254,7 @@ impl Opened {
         let now = jiff::Timestamp::now();
         let mut rows: HashMap<String, jiff::Timestamp> = HashMap::new();
         // Changes the lifecycle made on its own, and those a person asked for.
-        let (system, attendee) = ("system", "attendee");
+        let (system, attendee, asked_by) = ("system", "attendee", self.asked_by);
         let mut entries = Vec::new();
         let mut manage_tokens = Vec::new();
         let mut minted = HashMap::new();
@@ -266,7 +295,7 @@ impl Opened {
                 Change::Cancelled { id, was, .. } => {
                     rows.insert(id.clone(), now);
                     entries.push((
-                        attendee,
+                        asked_by,
                         "registration.cancelled",
                         id.clone(),
                         json!({ "registration": id, "was": was.as_str() }),

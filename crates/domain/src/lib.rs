@@ -19,6 +19,7 @@ pub mod messages;
 pub mod model;
 pub mod problem;
 pub mod respond;
+pub mod retention;
 pub mod routes;
 pub mod sealed;
 pub mod seats;

@@ -62,6 +62,8 @@ routes! {
     AdminRollback => "/api/admin/events/{slug}/rollback", "POST";
     AdminArchive => "/api/admin/events/{slug}/archive", "POST";
     AdminRegistrations => "/api/admin/events/{slug}/registrations", "GET";
+    /// One registration cancelled for its registrant, or also erased.
+    AdminRegistration => "/api/admin/events/{slug}/registrations/{id}", "DELETE";
     AdminAudit => "/api/admin/events/{slug}/audit", "GET";
     AdminOutbox => "/api/admin/events/{slug}/outbox", "GET";
     AdminResend => "/api/admin/events/{slug}/outbox/{id}/resend", "POST";
@@ -202,7 +204,7 @@ mod tests {
             .copied()
             .filter(|r| r.forwarded())
             .collect();
-        assert_eq!(forwarded.len(), 15);
+        assert_eq!(forwarded.len(), 16);
         assert!(forwarded.contains(&Route::Register));
         assert!(forwarded.contains(&Route::Registration));
         assert!(forwarded.contains(&Route::ConfirmRegistration));

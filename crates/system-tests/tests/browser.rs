@@ -405,6 +405,16 @@ async fn attendees_register_join_the_waitlist_retry_and_cancel() {
     browser.screenshot("manage-registration").await;
     assert_accessible(&browser, "the manage page").await;
 
+    // Ada, cancelled, erases her data: her link opens nothing any more.
+    browser.open(&ada).await;
+    browser.wait_text("#registration-status", "cancelled").await;
+    browser.click("#erase-registration").await;
+    browser.click("#confirm-erase").await;
+    browser.wait_text("main", "Your data is erased").await;
+    assert_accessible(&browser, "the erased page").await;
+    browser.open(&ada).await;
+    browser.wait_text("main", "not valid").await;
+
     // A manage link with a wrong token reveals nothing.
     let forged = linus.split('#').next().unwrap().to_string() + "#token=forged";
     browser.open(&forged).await;

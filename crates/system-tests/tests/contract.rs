@@ -341,6 +341,12 @@ async fn every_documented_operation_answers_as_documented() {
         404
     );
     assert_eq!(tour.send(manage("DELETE", &token)).await.status(), 200);
+    let erase = http::Request::delete(format!("/api/registrations/{id}?erase=true"))
+        .header("authorization", format!("Bearer {token}"))
+        .body(Bytes::new())
+        .unwrap();
+    assert_eq!(tour.send(erase).await.status(), 200);
+    assert_eq!(tour.send(manage("GET", &token)).await.status(), 404);
 
     // Organizers: a new event drafted piece by piece, imported whole,
     // published, rolled back, listed, audited and archived.
@@ -432,6 +438,14 @@ async fn every_documented_operation_answers_as_documented() {
     };
     assert_eq!(tour.send(confirm(confirm_token)).await.status(), 200);
     assert_eq!(tour.send(confirm("not-the-token")).await.status(), 404);
+    let erased = tour
+        .admin(
+            "DELETE",
+            &format!("{admin}/registrations/{held_id}?erase=true"),
+            None,
+        )
+        .await;
+    assert_eq!(erased["erased"], true);
     tour.admin(
         "GET",
         &format!("/api/admin/events/{slug}/registrations"),

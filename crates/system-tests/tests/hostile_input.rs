@@ -261,3 +261,64 @@ async fn outside_input_is_answered_or_refused_as_problem_json_and_refusals_write
     assert!(statuses.keys().any(|s| *s < 300), "{statuses:?}");
     assert!(statuses.contains_key(&422), "{statuses:?}");
 }
+
+#[tokio::test]
+async fn odd_erasure_requests_are_refused_and_write_nothing() {
+    let t = topology(&["eu"], "60").await;
+    let edge = &t.edges[0].app;
+    let admin = format!("/api/admin/events/{DEMO}/registrations");
+    let registered = edge
+        .send(system_tests::registration(
+            DEMO,
+            "erase-odd",
+            "Ada Lovelace",
+            "ada@example.com",
+        ))
+        .await;
+    assert!(registered.status().is_success(), "{registered:?}");
+    let listing = body_json(&t.origin.admin("GET", &admin, None).await);
+    let id = listing["registrations"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let before = t.origin.dump().await;
+    for query in [
+        "erase",
+        "erase=",
+        "erase=TRUE",
+        "erase=1",
+        "erase=yes",
+        "erase=tru%65",
+        "erase=true%00",
+        "erase=true&erase=true",
+        "erase=false&erase=true",
+        "erase=%F0%9F%92%A5",
+    ] {
+        for (path, token) in [
+            (format!("{admin}/{id}?{query}"), ADMIN_TOKEN.to_string()),
+            (
+                format!("/api/registrations/{id}?{query}"),
+                "a-guessed-token".to_string(),
+            ),
+        ] {
+            let request = http::Request::delete(&path)
+                .header("authorization", format!("Bearer {token}"))
+                .body(Bytes::new())
+                .unwrap();
+            let answer = edge.send(request).await;
+            let status = answer.status().as_u16();
+            // The organizer's is judged (422); a guess is 404 whatever it asks.
+            assert!(matches!(status, 422 | 404), "{path}: {status}");
+            assert_eq!(
+                answer.headers()["content-type"],
+                "application/problem+json",
+                "{path}"
+            );
+        }
+    }
+    assert_eq!(
+        before,
+        t.origin.dump().await,
+        "an odd erasure wrote something"
+    );
+}

@@ -983,16 +983,21 @@ async fn republish(origin: &OriginApp, registration: Value) {
 }
 
 fn cancel_request(answer: &Value) -> http::Request<Bytes> {
-    http::Request::delete(format!(
-        "/api/registrations/{}",
-        answer["id"].as_str().unwrap()
-    ))
-    .header(
-        "authorization",
-        format!("Bearer {}", answer["manage_token"].as_str().unwrap()),
-    )
-    .body(Bytes::new())
-    .unwrap()
+    let path = format!("/api/registrations/{}", answer["id"].as_str().unwrap());
+    manage_request(http::Method::DELETE, &path, answer)
+}
+
+/// A request for the registration `answer` with its manage token.
+fn manage_request(method: http::Method, path: &str, answer: &Value) -> http::Request<Bytes> {
+    http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(
+            "authorization",
+            format!("Bearer {}", answer["manage_token"].as_str().unwrap()),
+        )
+        .body(Bytes::new())
+        .unwrap()
 }
 
 /// What deciding one at a time guarantees, whatever the interleaving: no
@@ -1388,4 +1393,204 @@ async fn a_transaction_a_trapped_request_left_open_reaches_no_later_request() {
             .await,
         [[0]]
     );
+}
+
+#[tokio::test]
+async fn erasure_leaves_an_anonymous_row_and_the_address_nowhere() {
+    const ERASED: [(&str, &str); 2] = [
+        ("Adelheid Quux", "adelheid@erased.example"),
+        ("Bertolt Quux", "bertolt@erased.example"),
+    ];
+    let hook = system_tests::stub::serve(|_, _| std::future::ready(200)).await;
+    let origin = origin_with_event(json!(1)).await;
+    let set = origin
+        .admin(
+            "PUT",
+            &format!("{EVENT}/webhook"),
+            Some(json!({"url": format!("{hook}/hook"), "secret": "whsec-erasure-test-0123"})),
+        )
+        .await;
+    assert_eq!(set.status(), 200);
+    let mut people = Vec::new();
+    for (key, (name, email)) in ["e1", "e2"].iter().zip(ERASED) {
+        let answer = origin.signed(register_request(key, name, email)).await;
+        assert_eq!(answer.status(), 201);
+        people.push(body_json(&answer));
+    }
+    let kept = body_json(&register(&origin, "e3", "kept@example.com").await);
+    let (first, second) = (&people[0], &people[1]);
+    assert_eq!(second["position"], 1);
+    let first_path = format!("/api/registrations/{}", first["id"].as_str().unwrap());
+
+    // A typo never cancels without erasing.
+    let typo = origin
+        .signed(manage_request(
+            http::Method::DELETE,
+            &format!("{first_path}?erase=yes"),
+            first,
+        ))
+        .await;
+    assert_eq!(typo.status(), 422);
+    // The registrant erases their own: cancelled, and the next in line
+    // promoted, as with any cancellation.
+    let erased = origin
+        .signed(manage_request(
+            http::Method::DELETE,
+            &format!("{first_path}?erase=true"),
+            first,
+        ))
+        .await;
+    assert_eq!(erased.status(), 200, "{:?}", erased.body());
+    assert_eq!(
+        body_json(&erased),
+        json!({"id": first["id"], "event": "conf", "status": "cancelled", "erased": true})
+    );
+    // Its links open nothing any more.
+    let shown = origin
+        .signed(manage_request(http::Method::GET, &first_path, first))
+        .await;
+    assert_eq!(shown.status(), 404);
+    // The organizer erases the second for its registrant.
+    let second_id = second["id"].as_str().unwrap();
+    let by_organizer = origin
+        .admin(
+            "DELETE",
+            &format!("{EVENT}/registrations/{second_id}?erase=true"),
+            None,
+        )
+        .await;
+    assert_eq!(by_organizer.status(), 200, "{:?}", by_organizer.body());
+    assert_eq!(body_json(&by_organizer)["erased"], true);
+    let unknown = origin
+        .admin("DELETE", &format!("{EVENT}/registrations/no-such-id"), None)
+        .await;
+    assert_eq!(unknown.status(), 404);
+
+    // Anonymous rows keep the counts and the trail whole.
+    let listing = body_json(
+        &origin
+            .admin("GET", &format!("{EVENT}/registrations"), None)
+            .await,
+    );
+    let rows = listing["registrations"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    for (row, erased) in rows.iter().zip([true, true, false]) {
+        assert_eq!(row["erased"], erased, "{row}");
+        assert_eq!(row["name"] == "", erased, "{row}");
+    }
+    assert_eq!(rows[2]["id"], kept["id"]);
+    assert_eq!(listing["confirmed"], 1);
+    let audit = body_json(&origin.admin("GET", &format!("{EVENT}/audit"), None).await);
+    let erasures: Vec<(&str, &str)> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "registration.erased")
+        .map(|e| (e["actor"].as_str().unwrap(), e["target"].as_str().unwrap()))
+        .collect();
+    assert_eq!(erasures.len(), 2, "{audit:#}");
+    assert!(erasures.contains(&("attendee", first["id"].as_str().unwrap())));
+    assert!(erasures.contains(&("organizer", second_id)));
+
+    // The webhook still hears of every change, without the people.
+    let deliveries = body_json(&origin.admin("GET", &format!("{EVENT}/webhook"), None).await);
+    let cancelled: Vec<&Value> = deliveries["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["subject"] == "registration.cancelled")
+        .collect();
+    assert_eq!(cancelled.len(), 2, "{deliveries:#}");
+
+    let dump = origin.dump().await.join("\n");
+    assert!(
+        dump.contains("kept@example.com"),
+        "the dump is the database's"
+    );
+    for (name, email) in ERASED {
+        assert!(!dump.contains(email), "{email} is still at rest");
+        assert!(!dump.contains(name), "{name} is still at rest");
+        assert!(!dump.contains(&email.to_uppercase()));
+    }
+}
+
+#[tokio::test]
+async fn an_event_over_for_its_retention_keeps_no_one_who_left_it() {
+    let origin = origin_with_event(json!(10)).await;
+    let kept = body_json(&register(&origin, "r1", "kept@example.com").await);
+    let left = body_json(
+        &origin
+            .signed(register_request(
+                "r2",
+                "Leopold Quux",
+                "left@erased.example",
+            ))
+            .await,
+    );
+    let cancelled = origin.signed(cancel_request(&left)).await;
+    assert_eq!(cancelled.status(), 200);
+    // The event (it ends on 2027-03-02) is over for longer than the
+    // default 30 days once the clock is moved 200 days on; any later
+    // request lets a delivery task look.
+    let look = async || {
+        origin
+            .admin("GET", &format!("{EVENT}/registrations"), None)
+            .await
+    };
+    look().await;
+    assert!(
+        origin
+            .dump()
+            .await
+            .join("\n")
+            .contains("left@erased.example")
+    );
+    origin
+        .app
+        .clock()
+        .advance(std::time::Duration::from_secs(200 * 24 * 3600));
+    let audit = system_tests::eventually("retention ran", async || {
+        look().await;
+        let audit = body_json(&origin.admin("GET", &format!("{EVENT}/audit"), None).await);
+        let ran = audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["action"] == "retention.scrubbed")
+            .cloned();
+        ran.ok_or(audit)
+    })
+    .await;
+    assert_eq!(audit["actor"], "system");
+    assert_eq!(audit["detail"]["registrations"], 1);
+    assert_eq!(audit["detail"]["days_after_end"], 30);
+
+    let dump = origin.dump().await.join("\n");
+    assert!(
+        !dump.contains("left@erased.example"),
+        "the cancelled one's address"
+    );
+    assert!(!dump.contains("Leopold Quux"));
+    assert!(
+        !dump.contains("outbox:"),
+        "finished messages are deleted: {dump}"
+    );
+    // Who attended stays.
+    assert!(dump.contains("kept@example.com"));
+    let shown = origin
+        .signed(manage_request(
+            http::Method::GET,
+            &format!("/api/registrations/{}", kept["id"].as_str().unwrap()),
+            &kept,
+        ))
+        .await;
+    assert_eq!(shown.status(), 200);
+    let listing = body_json(&look().await);
+    let erased: Vec<bool> = listing["registrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["erased"].as_bool().unwrap())
+        .collect();
+    assert_eq!(erased, [false, true]);
 }
