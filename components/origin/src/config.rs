@@ -46,6 +46,12 @@ pub struct Config {
     pub mail_per_domain_per_hour: u32,
     /// `Strict-Transport-Security`'s max-age in seconds, 0 for none.
     pub hsts_max_age: u64,
+    /// Where organizers' webhooks may point (`webhook_hosts`, one
+    /// `allowed_outbound_hosts` pattern, which also lets Spin send there).
+    pub webhook_hosts: String,
+    /// Whether webhooks may point at this machine or a private network
+    /// (`webhook_private_hosts`, off: only for a closed deployment).
+    pub webhook_private_hosts: bool,
     /// Days after an event ends that its ended registrations and finished
     /// messages are kept (`retention_days`); `None` when the value is not
     /// a whole number of days.
@@ -187,6 +193,10 @@ impl Config {
                 .unwrap_or(DEFAULT_MAIL_PER_DOMAIN),
             hsts_max_age: eventfront_domain::headers::hsts_max_age(&value("hsts_max_age").await),
             retention_days: eventfront_domain::retention::days(&value("retention_days").await),
+            webhook_hosts: value("webhook_hosts").await,
+            webhook_private_hosts: value("webhook_private_hosts")
+                .await
+                .eq_ignore_ascii_case("true"),
         }
     }
 }

@@ -311,12 +311,13 @@ async fn post(request: http::request::Builder, body: String, whom: &str) -> Outc
         Err(e) => return Outcome::Failed(format!("the request could not be built: {e}")),
     };
     let exchange = async {
-        let response = match spin_sdk::http::send(request).await {
-            Ok(response) => response,
-            Err(e) => return Outcome::Failed(format!("{whom} could not be reached ({e:?})")),
+        // Only the status counts: the body is never read, so a peer
+        // cannot make the origin hold much, and what failed is said in
+        // words, not in the runtime's detail about the peer.
+        let status = match spin_sdk::http::send(request).await {
+            Ok(response) => response.status(),
+            Err(_) => return Outcome::Failed(format!("{whom} could not be reached")),
         };
-        let status = response.status();
-        let _ = spin_sdk::http::body::IncomingBodyExt::bytes(response.into_body()).await;
         let why = format!("{whom} answered {}", status.as_u16());
         match status.as_u16() {
             200..=299 => Outcome::Sent,

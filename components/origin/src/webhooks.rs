@@ -10,7 +10,7 @@ use crate::error::OriginError;
 use crate::outbox::{self, Channel};
 use crate::request::Incoming;
 use eventfront_domain::respond::{self, Reply};
-use eventfront_domain::webhook::MIN_SECRET_LEN;
+use eventfront_domain::webhook::{self, Destination, MIN_SECRET_LEN};
 use eventfront_domain::{FieldError, Slug};
 use serde_json::json;
 
@@ -56,15 +56,11 @@ pub async fn put(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, Orig
     let body = request.json(MAX_BODY)?;
     let mut errors = unknown_fields(&body, &["url", "secret"]);
     let url = body["url"].as_str().unwrap_or_default();
-    let parsed = url.parse::<http::Uri>().ok();
-    let web = parsed
-        .as_ref()
-        .is_some_and(|u| matches!(u.scheme_str(), Some("https" | "http")) && u.host().is_some());
-    if !web {
-        errors.push(FieldError::new(
-            "url",
-            "must be an absolute http or https URL",
-        ));
+    let config = crate::config::get().await;
+    if let Destination::Refused(why) =
+        webhook::destination(url, &config.webhook_hosts, config.webhook_private_hosts)
+    {
+        errors.push(FieldError::new("url", why));
     }
     let secret = body["secret"].as_str().unwrap_or_default();
     if secret.len() < MIN_SECRET_LEN {

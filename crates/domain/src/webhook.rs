@@ -88,6 +88,111 @@ pub fn payload(id: &str, kind: &str, created_at: &str, event: &str, registration
     })
 }
 
+/// Why a webhook URL is refused, in words for the organizer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// Fine to deliver to.
+    Allowed,
+    Refused(&'static str),
+}
+
+/// Whether a webhook may point at `url`: an absolute http or https URL
+/// that the operator's `webhook_hosts` pattern (Spin's
+/// `allowed_outbound_hosts` form, `scheme://host[:port]`, `*` for any
+/// scheme, host or port, `*.example.com` for its subdomains) allows, and,
+/// unless `private_allowed`, not this machine, a private or link-local
+/// network or another component of the app (`*.spin.internal`), which an
+/// organizer's token must not open a way into. A name is not resolved:
+/// the runtime's outbound rules are what bound where a name may lead.
+pub fn destination(url: &str, allowed: &str, private_allowed: bool) -> Destination {
+    let Some((scheme, host, port)) = url.parse::<http::Uri>().ok().and_then(|uri| {
+        let scheme = uri.scheme_str()?.to_ascii_lowercase();
+        let port = uri.port_u16().or(match scheme.as_str() {
+            "https" => Some(443),
+            "http" => Some(80),
+            _ => None,
+        })?;
+        Some((scheme, uri.host()?.to_ascii_lowercase(), port))
+    }) else {
+        return Destination::Refused("must be an absolute http or https URL");
+    };
+    if !matches!(scheme.as_str(), "http" | "https") {
+        return Destination::Refused("must be an absolute http or https URL");
+    }
+    if !private_allowed && is_private(&host) {
+        return Destination::Refused(
+            "must not point at this machine, a private network or the app's own components",
+        );
+    }
+    if !pattern_allows(allowed, &scheme, &host, port) {
+        return Destination::Refused("is outside the hosts this origin may send webhooks to");
+    }
+    Destination::Allowed
+}
+
+/// Loopback, private, link-local, unspecified or shared addresses, and
+/// the names that mean this machine or the app itself.
+fn is_private(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        return match ip {
+            std::net::IpAddr::V4(v4) => {
+                v4.is_loopback()
+                    || v4.is_private()
+                    || v4.is_link_local()
+                    || v4.is_unspecified()
+                    || v4.is_broadcast()
+                    // 100.64.0.0/10, carrier-grade NAT (often a cloud's own).
+                    || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64)
+            }
+            std::net::IpAddr::V6(v6) => {
+                v6.is_loopback()
+                    || v6.is_unspecified()
+                    || v6.is_unique_local()
+                    || v6.is_unicast_link_local()
+            }
+        };
+    }
+    let name = host.trim_end_matches('.');
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name.ends_with(".spin.internal")
+        || name == "spin.internal"
+}
+
+/// Whether one `allowed_outbound_hosts`-style entry allows the address.
+fn pattern_allows(pattern: &str, scheme: &str, host: &str, port: u16) -> bool {
+    let Some((allowed_scheme, rest)) = pattern.trim().split_once("://") else {
+        return false;
+    };
+    let rest = rest.trim_end_matches('/');
+    let (allowed_host, allowed_port) = match rest.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && !port.contains(']') => (host, Some(port)),
+        _ => (rest, None),
+    };
+    let scheme_ok = allowed_scheme == "*" || allowed_scheme.eq_ignore_ascii_case(scheme);
+    let allowed_host = allowed_host.to_ascii_lowercase();
+    let host_ok = allowed_host == "*"
+        || allowed_host == host
+        || allowed_host
+            .strip_prefix("*.")
+            .is_some_and(|domain| host.ends_with(&format!(".{domain}")));
+    let port_ok = match allowed_port {
+        Some("*") => true,
+        Some(allowed) => allowed.parse::<u16>() == Ok(port),
+        None => match allowed_scheme {
+            "https" => port == 443,
+            "http" => port == 80,
+            _ => false,
+        },
+    };
+    scheme_ok && host_ok && port_ok
+}
+
 /// A delivery's body with the registrant's name and address taken out
 /// (null), for erasure: the change it tells of stays. A body that is not
 /// a delivery is replaced by an empty object, so nothing it held is kept.
@@ -111,6 +216,88 @@ pub fn without_personal_data(body: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn webhooks_reach_only_public_hosts_the_operator_allows() {
+        let open = "https://*:443";
+        for fine in [
+            "https://hooks.example.org/eventfront",
+            "https://hooks.example.org:443/x?y=1",
+            "https://93.184.216.34/hook",
+        ] {
+            assert_eq!(
+                destination(fine, open, false),
+                Destination::Allowed,
+                "{fine}"
+            );
+        }
+        for inside in [
+            "https://127.0.0.1/hook",
+            "https://10.1.2.3/hook",
+            "https://172.16.0.1/hook",
+            "https://192.168.1.1/hook",
+            "https://169.254.169.254/latest/meta-data",
+            "https://100.100.100.200/",
+            "https://0.0.0.0/",
+            "https://[::1]/hook",
+            "https://[fd00::1]/hook",
+            "https://[fe80::1]/hook",
+            "https://[::ffff:127.0.0.1]/hook",
+            "https://localhost/hook",
+            "https://app.localhost/hook",
+            "https://origin.spin.internal/api",
+        ] {
+            assert!(
+                matches!(destination(inside, open, false), Destination::Refused(_)),
+                "{inside}"
+            );
+            assert_eq!(
+                destination(inside, "*://*:*", true),
+                Destination::Allowed,
+                "{inside} with private hosts allowed"
+            );
+        }
+        for (url, pattern, allowed) in [
+            ("http://hooks.example.org/x", open, false),
+            ("https://hooks.example.org:8443/x", open, false),
+            ("https://hooks.example.org:8443/x", "https://*:*", true),
+            (
+                "https://a.hooks.example.org/x",
+                "https://*.hooks.example.org",
+                true,
+            ),
+            (
+                "https://hooks.example.org/x",
+                "https://*.hooks.example.org",
+                false,
+            ),
+            ("https://evil.example/x", "https://hooks.example.org", false),
+            (
+                "http://hooks.example.org/x",
+                "*://hooks.example.org:80",
+                true,
+            ),
+            ("https://hooks.example.org/x", "", false),
+        ] {
+            assert_eq!(
+                destination(url, pattern, false) == Destination::Allowed,
+                allowed,
+                "{url} under {pattern}"
+            );
+        }
+        for bad in [
+            "ftp://x.example/",
+            "/relative",
+            "not a url",
+            "https:///path",
+        ] {
+            assert_eq!(
+                destination(bad, open, false),
+                Destination::Refused("must be an absolute http or https URL"),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn an_erased_delivery_keeps_the_change_and_loses_the_person() {

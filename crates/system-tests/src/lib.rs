@@ -125,6 +125,9 @@ impl OriginApp {
             .variable("seed_demo", "true")
             .variable("edge_urls", "")
             .variable("edge_hosts", "http://127.0.0.1:*")
+            // Webhooks reach the tests' stand-ins on loopback.
+            .variable("webhook_hosts", "http://127.0.0.1:*")
+            .variable("webhook_private_hosts", "true")
             .variable("public_url", "https://events.example.test");
         base.state_dir = Some(state.path().join("state"));
         if let Some(url) = &postgres {

@@ -38,6 +38,9 @@ fn odd_value() -> impl Strategy<Value = Value> {
                 "2027-02-30T25:61:00Z",
                 "../../etc/passwd",
                 "Ω≈ç√∫",
+                "https://169.254.169.254/latest/meta-data",
+                "http://origin.spin.internal/api/admin/events",
+                "https://[::1]:443/",
             ][..]
         )
         .prop_map(Value::from),
@@ -133,7 +136,7 @@ struct Case {
 
 fn case() -> impl Strategy<Value = Case> {
     (
-        0usize..5,
+        0usize..6,
         any::<prop::sample::Index>(),
         mutation(),
         prop::option::of("[ -~]{0,300}"),
@@ -164,7 +167,7 @@ async fn outside_input_is_answered_or_refused_as_problem_json_and_refusals_write
     let draft = body_json(&t.origin.admin("GET", &format!("{admin}/draft"), None).await);
     let session = draft["sessions"][0].clone();
     let session_id = session["id"].as_str().unwrap().to_string();
-    let valid: [(&str, String, Value, bool); 5] = [
+    let valid: [(&str, String, Value, bool); 6] = [
         (
             "POST",
             format!("/api/events/{DEMO}/registrations"),
@@ -188,6 +191,12 @@ async fn outside_input_is_answered_or_refused_as_problem_json_and_refusals_write
             "POST",
             format!("{admin}/publish"),
             json!({"note": "fuzz"}),
+            true,
+        ),
+        (
+            "PUT",
+            format!("{admin}/webhook"),
+            json!({"url": "https://hooks.example.org/eventfront", "secret": "a-webhook-secret-0123"}),
             true,
         ),
     ];

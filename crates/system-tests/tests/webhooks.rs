@@ -199,3 +199,41 @@ async fn registration_events_reach_the_organizers_webhook_signed_and_retried() {
         .await;
     assert_eq!(queued, [[0]], "no event queued for a removed webhook");
 }
+
+#[tokio::test]
+async fn a_webhook_cannot_point_into_the_origins_network() {
+    // The shipped defaults: public https hosts only.
+    let origin = OriginApp::start(|o| {
+        o.variable("webhook_hosts", "https://*:443")
+            .variable("webhook_private_hosts", "false")
+    })
+    .await;
+    origin.publish_event("conf", open_event(1)).await;
+    let put = async |url: &str| {
+        origin
+            .admin(
+                "PUT",
+                &format!("{EVENT}/webhook"),
+                Some(json!({"url": url, "secret": SECRET})),
+            )
+            .await
+    };
+    for inside in [
+        "https://127.0.0.1/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://10.0.0.7/hook",
+        "https://[::1]/hook",
+        "https://localhost/hook",
+        "https://origin.spin.internal/api/admin/events",
+        "http://hooks.example.org/plain-http",
+        "https://hooks.example.org:8443/another-port",
+    ] {
+        let refused = put(inside).await;
+        assert_eq!(refused.status(), 422, "{inside}");
+        assert_eq!(body_json(&refused)["errors"][0]["field"], "url", "{inside}");
+    }
+    assert_eq!(
+        put("https://hooks.example.org/eventfront").await.status(),
+        200
+    );
+}
