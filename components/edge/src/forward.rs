@@ -13,12 +13,6 @@ use eventfront_domain::respond::{self, Reply};
 use spin_sdk::http::Request;
 use std::time::Duration;
 
-/// The largest body the edge forwards to organizer routes: a whole draft
-/// import.
-pub const MAX_ADMIN_BODY: usize = 4 << 20;
-/// The largest registration: a name, an email and a few answers.
-pub const MAX_REGISTRATION_BODY: usize = 8 << 10;
-
 /// Request headers the origin needs; everything else stays at the edge.
 const PASSED_ON: [http::HeaderName; 5] = [
     http::header::CONTENT_TYPE,

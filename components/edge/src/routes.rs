@@ -73,7 +73,7 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
             forward::forward(
                 &config,
                 request,
-                forward::MAX_REGISTRATION_BODY,
+                found.route.body_limit(),
                 Some(&client),
                 REGISTRATION_TIMEOUT,
             )
@@ -87,7 +87,7 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
             let answer = forward::forward(
                 &config,
                 request,
-                forward::MAX_REGISTRATION_BODY,
+                found.route.body_limit(),
                 None,
                 WRITE_TIMEOUT,
             )
@@ -115,7 +115,7 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
             let answer = forward::forward(
                 &config,
                 request,
-                forward::MAX_ADMIN_BODY,
+                found.route.body_limit(),
                 None,
                 WRITE_TIMEOUT,
             )

@@ -20,12 +20,13 @@ pub struct Incoming {
 pub const MAX_BODY: usize = 4 << 20;
 
 impl Incoming {
-    pub async fn read(request: Request) -> Result<Self, OriginError> {
+    /// `request` with at most `limit` bytes of body read (413 past it).
+    pub async fn read(request: Request, limit: usize) -> Result<Self, OriginError> {
         let (parts, body) = request.into_parts();
-        if declared_length(&parts.headers).is_some_and(|n| n > MAX_BODY) {
-            return Err(OriginError::TooLarge(MAX_BODY));
+        if declared_length(&parts.headers).is_some_and(|n| n > limit) {
+            return Err(OriginError::TooLarge(limit));
         }
-        let body = read_limited(body, MAX_BODY).await.map_err(|e| match e {
+        let body = read_limited(body, limit).await.map_err(|e| match e {
             BodyError::TooLarge(limit) => OriginError::TooLarge(limit),
             BodyError::Unreadable(why) => OriginError::BadRequest(why),
         })?;

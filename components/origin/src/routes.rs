@@ -2,7 +2,7 @@
 //! must be signed by an edge; organizer routes also need the admin token.
 
 use crate::auth::{precheck_edge, require_admin, require_edge};
-use crate::db::Db;
+use crate::db::{Db, Reader};
 use crate::error::OriginError;
 use crate::request::Incoming;
 use crate::{admin, outbox, publish, registration, sync, webhooks};
@@ -11,32 +11,25 @@ use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::routes::Route;
 use http::Method;
 use spin_sdk::http::Request;
+use std::cell::Cell;
+use std::time::{Duration, Instant};
 
 fn slug(s: &str) -> Result<Slug, OriginError> {
     Slug::parse(s).map_err(|_| OriginError::NotFound("There is no such resource."))
 }
 
 pub async fn route(request: Request) -> Result<Reply, OriginError> {
-    // An unsigned or stale request is refused before its body is read.
-    if request.uri().path() != "/health" {
-        precheck_edge(request.headers()).await?;
+    if request.uri().path() == "/health" {
+        return health(request.method()).await;
     }
-    let request = Incoming::read(request).await?;
+    // An unsigned or stale request is refused before its body is read, and
+    // a body is read only as far as its route takes one.
+    precheck_edge(request.headers()).await?;
+    let limit = Route::find(request.uri().path()).map_or(NO_BODY, |found| found.route.body_limit());
+    let request = Incoming::read(request, limit).await?;
     let path = request.path().to_string();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let method = request.method.clone();
-
-    if segments == ["health"] {
-        if method != Method::GET {
-            return Err(OriginError::MethodNotAllowed { allow: "GET" });
-        }
-        let db = Db::open().await?;
-        db.exec("SELECT 1", []).await?;
-        return Ok(respond::json(
-            200,
-            &serde_json::json!({ "status": "ok", "database": "ok" }),
-        ));
-    }
     require_edge(&request).await?;
     crate::schema::ready().await?;
     // A connection of the request's own, opened only by the handlers that
@@ -102,6 +95,38 @@ pub async fn route(request: Request) -> Result<Reply, OriginError> {
         // The edge answers these itself.
         _ => Err(OriginError::NotFound("There is no such resource.")),
     }
+}
+
+/// What the origin reads of a request to a path no route names (its own
+/// `/_origin/…` reads): they carry no body.
+const NO_BODY: usize = 1024;
+
+/// How long a healthy database answer is taken as still true.
+const HEALTH_KEPT: Duration = Duration::from_secs(5);
+
+thread_local! {
+    /// When this instance last found the database answering.
+    static HEALTHY_AT: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// `GET /health`, for anyone: whether the database answers, asked at most
+/// once every few seconds per instance, and no body read, so that asking
+/// often costs nothing.
+async fn health(method: &Method) -> Result<Reply, OriginError> {
+    if *method != Method::GET {
+        return Err(OriginError::MethodNotAllowed { allow: "GET" });
+    }
+    if HEALTHY_AT
+        .get()
+        .is_none_or(|at| at.elapsed() >= HEALTH_KEPT)
+    {
+        Reader::get().await?.rows("SELECT 1 AS one", []).await?;
+        HEALTHY_AT.set(Some(Instant::now()));
+    }
+    Ok(respond::json(
+        200,
+        &serde_json::json!({ "status": "ok", "database": "ok" }),
+    ))
 }
 
 /// Refuses a method other than the one a resource accepts.

@@ -117,6 +117,20 @@ impl Route {
         self.methods().any(|m| m == method)
     }
 
+    /// The largest request body the route takes, as the edge forwards it
+    /// and the origin reads it: only a whole draft's import is large, so
+    /// no other route (whatever its `Authorization` says) makes either
+    /// read much.
+    pub fn body_limit(self) -> usize {
+        match self {
+            Route::AdminDraft => 4 << 20,
+            Route::AdminEvent | Route::AdminSession | Route::AdminSpeaker => 64 << 10,
+            Route::Register | Route::Registration | Route::ConfirmRegistration => 8 << 10,
+            // Notes, webhook settings; reads and deletes carry none.
+            _ => 4 << 10,
+        }
+    }
+
     /// Whether the origin answers it: the edge forwards it, signed.
     pub fn forwarded(self) -> bool {
         self.template().starts_with("/api/admin/")
@@ -195,6 +209,18 @@ mod tests {
             Route::AdminDraft.methods().collect::<Vec<_>>(),
             ["GET", "PUT"]
         );
+    }
+
+    #[test]
+    fn only_a_draft_import_takes_a_large_body() {
+        let large: Vec<Route> = Route::ALL
+            .iter()
+            .copied()
+            .filter(|r| r.body_limit() > 64 << 10)
+            .collect();
+        assert_eq!(large, [Route::AdminDraft]);
+        assert_eq!(Route::Register.body_limit(), 8 << 10);
+        assert_eq!(Route::AdminWebhook.body_limit(), 4 << 10);
     }
 
     #[test]

@@ -1439,7 +1439,31 @@ async fn endless_bodies_are_cut_off_at_each_routes_limit() {
     let app = dev_app(|o| o.variable("admin_token", ADMIN_TOKEN)).await;
     let client = "127.0.0.1:9000".parse().unwrap();
     let json = [("content-type", "application/json")];
+    let bearer = format!("Bearer {ADMIN_TOKEN}");
+    let organizer = [
+        ("content-type", "application/json"),
+        ("authorization", bearer.as_str()),
+    ];
     let cases = [
+        // A token opens no route's limit but the draft import's.
+        (
+            http::Method::PUT,
+            format!("/api/admin/events/{DEMO}/sessions/s1"),
+            &organizer[..],
+            413,
+        ),
+        (
+            http::Method::PUT,
+            format!("/api/admin/events/{DEMO}/webhook"),
+            &organizer[..],
+            413,
+        ),
+        (
+            http::Method::PUT,
+            format!("/api/admin/events/{DEMO}/draft"),
+            &organizer[..],
+            413,
+        ),
         (
             http::Method::POST,
             format!("/api/events/{DEMO}/registrations"),
@@ -1467,7 +1491,7 @@ async fn endless_bodies_are_cut_off_at_each_routes_limit() {
     ];
     for (method, path, headers, expected) in cases {
         let answer = tokio::time::timeout(
-            Duration::from_secs(10),
+            system_tests::PATIENCE,
             app.handle(endless(method.clone(), &path, headers), client),
         )
         .await
@@ -1475,6 +1499,16 @@ async fn endless_bodies_are_cut_off_at_each_routes_limit() {
         assert_eq!(answer.status(), expected, "{method} {path}");
         assert_eq!(answer.headers()["content-type"], "application/problem+json");
     }
+    // A finite body past a route's limit is refused at the edge: the
+    // origin is never asked to read it.
+    let asked = app.links().requests("origin.spin.internal");
+    let session = http::Request::put(format!("/api/admin/events/{DEMO}/sessions/s1"))
+        .header("content-type", "application/json")
+        .header("authorization", &bearer)
+        .body(Bytes::from(vec![b' '; 100 << 10]))
+        .unwrap();
+    assert_eq!(app.send(session).await.status(), 413);
+    assert_eq!(app.links().requests("origin.spin.internal"), asked);
 }
 
 /// An agenda published before agendas named their speakers (and events

@@ -70,6 +70,37 @@ async fn only_signed_requests_are_answered() {
         200,
         "health is public"
     );
+    // Health reads no body, and a request that merely looks signed has its
+    // body read only as far as its route takes one.
+    let weighty = http::Request::get("/health")
+        .body(Bytes::from(vec![b'x'; 5 << 20]))
+        .unwrap();
+    assert_eq!(origin.app.send(weighty).await.status(), 200);
+    let looks_signed = |path: &str, size: usize| {
+        http::Request::post(path)
+            .header("content-type", "application/json")
+            .header("idempotency-key", "k")
+            .header(
+                "eventfront-timestamp",
+                jiff::Timestamp::now().as_second().to_string(),
+            )
+            .header("eventfront-signature", "v1=00")
+            .body(Bytes::from(vec![b' '; size]))
+            .unwrap()
+    };
+    for (path, size) in [
+        ("/api/events/conf/registrations", 9 << 10),
+        ("/api/admin/events/conf/webhook", 5 << 10),
+        ("/_origin/events", 2 << 10),
+    ] {
+        let answer = origin.app.send(looks_signed(path, size)).await;
+        assert_eq!(answer.status(), 413, "{path}");
+    }
+    let within = origin
+        .app
+        .send(looks_signed("/api/events/conf/registrations", 1 << 10))
+        .await;
+    assert_eq!(within.status(), 401, "read, then found unsigned");
 
     let unsigned = origin.app.get("/_origin/events").await;
     assert_eq!(unsigned.status(), 401);
