@@ -2,8 +2,8 @@
 //! do not change while it lives) so that one build serves every region.
 
 use crate::error::EdgeError;
-use eventfront_domain::headers;
 use eventfront_domain::signing::{Secret, Verifier};
+use eventfront_domain::{headers, settings};
 use ipnet::IpNet;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -45,27 +45,28 @@ impl EdgeConfig {
             secrets.push(previous);
         }
         let staleness = staleness(&optional("staleness_secs").await).map_err(EdgeError::Config)?;
-        let registrations_per_minute = optional("registrations_per_minute")
-            .await
-            .parse()
-            .unwrap_or(20);
+        let registrations_per_minute = settings::whole_number(
+            "registrations_per_minute",
+            &optional("registrations_per_minute").await,
+            20,
+        )
+        .map_err(EdgeError::Config)?;
         let trusted_proxies = optional("trusted_proxies")
             .await
             .split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .filter_map(|entry| {
-                let net = entry
+            .map(|entry| {
+                entry
                     .parse::<IpNet>()
-                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(IpNet::from));
-                if net.is_err() {
-                    eprintln!(
-                        "edge: trusted_proxies: {entry:?} is not an address or CIDR block; ignored"
-                    );
-                }
-                net.ok()
+                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        EdgeError::Config(format!(
+                            "trusted_proxies: {entry:?} is not an address or CIDR block"
+                        ))
+                    })
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         let client_ip_header = match optional("client_ip_header").await.trim() {
             "" => "x-forwarded-for".to_string(),
             header => header.to_ascii_lowercase(),
@@ -82,7 +83,12 @@ impl EdgeConfig {
             secret,
             verifier: Verifier::new(secrets),
             staleness,
-            hsts_max_age: headers::hsts_max_age(&optional("hsts_max_age").await),
+            hsts_max_age: settings::whole_number(
+                "hsts_max_age",
+                &optional("hsts_max_age").await,
+                headers::ONE_YEAR,
+            )
+            .map_err(EdgeError::Config)?,
         };
         Ok(CONFIG.get_or_init(|| Arc::new(config)).clone())
     }

@@ -16,7 +16,9 @@ pub async fn signing_keys() -> Result<(Secret, Verifier), OriginError> {
         .await
         .signing
         .clone()
-        .ok_or(OriginError::Config("signing_secret is unset or too short"))
+        .ok_or(OriginError::Config(
+            "signing_secret is unset or too short".into(),
+        ))
 }
 
 pub fn now_secs() -> i64 {

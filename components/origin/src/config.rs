@@ -4,7 +4,9 @@
 //! and refused by the part that needs it: an origin without mail settings
 //! still registers, one without `public_url` still answers reads.
 
+use crate::error::OriginError;
 use eventfront_domain::sealed::Sealer;
+use eventfront_domain::settings;
 use eventfront_domain::signing::{Secret, Verifier};
 use std::sync::OnceLock;
 
@@ -52,10 +54,12 @@ pub struct Config {
     /// Whether webhooks may point at this machine or a private network
     /// (`webhook_private_hosts`, off: only for a closed deployment).
     pub webhook_private_hosts: bool,
+    /// What is wrong with the variables, one line each naming the
+    /// variable: the origin answers nothing but `/health` while any is.
+    pub problems: Vec<String>,
     /// Days after an event ends that its ended registrations and finished
-    /// messages are kept (`retention_days`); `None` when the value is not
-    /// a whole number of days.
-    pub retention_days: Option<u32>,
+    /// messages are kept (`retention_days`).
+    pub retention_days: u32,
 }
 
 /// A PostgreSQL server and how to trust it.
@@ -109,13 +113,43 @@ async fn value(name: &str) -> String {
     declared(name).await.unwrap_or_default()
 }
 
+/// `settings::whole_number` of variable `name`, its problem noted.
+async fn number<T: std::str::FromStr + Copy>(
+    name: &str,
+    default: T,
+    problems: &mut Vec<String>,
+) -> T {
+    settings::whole_number(name, &value(name).await, default).unwrap_or_else(|problem| {
+        problems.push(problem);
+        default
+    })
+}
+
+/// `settings::flag` of variable `name`, its problem noted.
+async fn flag(name: &str, problems: &mut Vec<String>) -> bool {
+    settings::flag(name, &value(name).await).unwrap_or_else(|problem| {
+        problems.push(problem);
+        false
+    })
+}
+
 /// A secret's value exactly as set; "" when unset or not declared.
 async fn secret(name: &str) -> String {
     spin_sdk::variables::get(name).await.unwrap_or_default()
 }
 
 impl Config {
+    /// Refuses to answer while any variable is set to something it must
+    /// not be: the log names each (`OriginError::Config`).
+    pub fn check(&self) -> Result<(), OriginError> {
+        match self.problems.is_empty() {
+            true => Ok(()),
+            false => Err(OriginError::Config(self.problems.join("; ").into())),
+        }
+    }
+
     async fn read() -> Self {
+        let mut problems = Vec::new();
         let (current, previous, own) = (
             secret("signing_secret").await,
             secret("signing_secret_previous").await,
@@ -175,28 +209,41 @@ impl Config {
                 .map(|u| u.trim().trim_end_matches('/').to_string())
                 .filter(|u| !u.is_empty())
                 .collect(),
-            registrations_per_minute: value("registrations_per_minute")
-                .await
-                .parse()
-                .unwrap_or(DEFAULT_PER_MINUTE),
-            seed_demo: value("seed_demo").await.eq_ignore_ascii_case("true"),
-            plus_tags_ignored: value("plus_addresses_are_one")
-                .await
-                .eq_ignore_ascii_case("true"),
-            mail_per_address_per_hour: value("mail_per_address_per_hour")
-                .await
-                .parse()
-                .unwrap_or(DEFAULT_MAIL_PER_ADDRESS),
-            mail_per_domain_per_hour: value("mail_per_domain_per_hour")
-                .await
-                .parse()
-                .unwrap_or(DEFAULT_MAIL_PER_DOMAIN),
-            hsts_max_age: eventfront_domain::headers::hsts_max_age(&value("hsts_max_age").await),
-            retention_days: eventfront_domain::retention::days(&value("retention_days").await),
+            registrations_per_minute: number(
+                "registrations_per_minute",
+                DEFAULT_PER_MINUTE,
+                &mut problems,
+            )
+            .await,
+            seed_demo: flag("seed_demo", &mut problems).await,
+            plus_tags_ignored: flag("plus_addresses_are_one", &mut problems).await,
+            mail_per_address_per_hour: number(
+                "mail_per_address_per_hour",
+                DEFAULT_MAIL_PER_ADDRESS,
+                &mut problems,
+            )
+            .await,
+            mail_per_domain_per_hour: number(
+                "mail_per_domain_per_hour",
+                DEFAULT_MAIL_PER_DOMAIN,
+                &mut problems,
+            )
+            .await,
+            hsts_max_age: number(
+                "hsts_max_age",
+                eventfront_domain::headers::ONE_YEAR,
+                &mut problems,
+            )
+            .await,
+            retention_days: number(
+                "retention_days",
+                eventfront_domain::retention::DEFAULT_DAYS,
+                &mut problems,
+            )
+            .await,
             webhook_hosts: value("webhook_hosts").await,
-            webhook_private_hosts: value("webhook_private_hosts")
-                .await
-                .eq_ignore_ascii_case("true"),
+            webhook_private_hosts: flag("webhook_private_hosts", &mut problems).await,
+            problems,
         }
     }
 }

@@ -84,7 +84,7 @@ async fn location() -> Result<&'static Option<Postgres>, OriginError> {
         .await
         .database
         .as_ref()
-        .map_err(|()| OriginError::Config("a database variable is not set"))
+        .map_err(|()| OriginError::Config("a database variable is not set".into()))
 }
 
 /// Which engine this instance runs on, without opening a connection.

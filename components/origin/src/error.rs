@@ -34,8 +34,10 @@ pub enum OriginError {
     /// The client the edge named made its limit of attempts this minute.
     #[error("rate limited for {} s", .0.retry_after)]
     RateLimited(Window),
+    /// A variable is unset or set to something it must not be: logged
+    /// (naming the variable, never its value's secrets), answered 503.
     #[error("configuration: {0}")]
-    Config(&'static str),
+    Config(std::borrow::Cow<'static, str>),
     /// The organizer API stays closed: a variable is set to something it
     /// must not be (logged once per instance where it is found).
     #[error("organizer API closed: {0}")]
@@ -90,7 +92,7 @@ impl OriginError {
             OriginError::Config(cause) => {
                 eprintln!("origin configuration error: {cause}");
                 respond::problem(
-                    &Problem::new(500, "The origin is not configured to answer this."),
+                    &Problem::new(503, "The origin is not configured to answer this."),
                     None,
                 )
             }

@@ -38,7 +38,9 @@ pub async fn public_url() -> Result<&'static str, OriginError> {
         .await
         .public_url
         .as_deref()
-        .ok_or(OriginError::Config("the public_url variable is not set"))
+        .ok_or(OriginError::Config(
+            "the public_url variable is not set".into(),
+        ))
 }
 
 /// A new email's state and first try: sent as soon as may be with a mail

@@ -30,11 +30,12 @@ pub async fn sweep_if_due(db: &Db) -> Result<(), OriginError> {
         return Ok(());
     }
     LOOKED_AT.set(now.as_millisecond());
-    let Some(days) = crate::config::get().await.retention_days else {
-        // Erasing too early cannot be undone; keeping longer can.
-        eprintln!("origin: retention_days is not a whole number of days: nothing is scrubbed");
+    let config = crate::config::get().await;
+    if !config.problems.is_empty() {
+        // Erasing on a setting someone mistyped cannot be undone.
         return Ok(());
-    };
+    }
+    let days = config.retention_days;
     let events = db.rows("SELECT slug, draft FROM events", []).await?;
     for event in events {
         let ended = serde_json::from_str::<serde_json::Value>(&event.text("draft"))

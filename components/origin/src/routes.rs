@@ -22,6 +22,7 @@ pub async fn route(request: Request) -> Result<Reply, OriginError> {
     if request.uri().path() == "/health" {
         return health(request.method()).await;
     }
+    crate::config::get().await.check()?;
     // An unsigned or stale request is refused before its body is read, and
     // a body is read only as far as its route takes one.
     precheck_edge(request.headers()).await?;

@@ -14,7 +14,7 @@ pub async fn sealer() -> Result<&'static Sealer, OriginError> {
         .sealer
         .as_ref()
         .ok_or(OriginError::Config(
-            "the signing_secret variable is not set",
+            "the signing_secret variable is not set".into(),
         ))
 }
 

@@ -23,6 +23,7 @@ pub mod retention;
 pub mod routes;
 pub mod sealed;
 pub mod seats;
+pub mod settings;
 pub mod signing;
 pub mod snapshot;
 pub mod validate;

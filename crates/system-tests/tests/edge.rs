@@ -698,21 +698,27 @@ async fn every_answer_says_nosniff_and_pins_https_except_to_this_machine() {
 }
 
 #[tokio::test]
-async fn a_staleness_that_would_trap_is_a_configuration_error_answered_503() {
-    let edge = EdgeApp::start("eu", "http://127.0.0.1:9", |o| {
-        o.variable("staleness_secs", "inf")
-    })
-    .await;
-    let response = edge.app.get(&format!("/api/events/{DEMO}")).await;
-    assert_eq!(response.status(), 503);
-    assert_eq!(
-        header(&response, "content-type"),
-        Some("application/problem+json")
-    );
-    assert!(
-        !String::from_utf8_lossy(response.body()).contains("staleness"),
-        "the setting is named in the log, not to the client"
-    );
+async fn a_setting_that_is_not_what_it_must_be_is_a_configuration_error_answered_503() {
+    for (name, value) in [
+        // One that would trap every request later.
+        ("staleness_secs", "inf"),
+        ("registrations_per_minute", "lots"),
+        ("hsts_max_age", "-1"),
+        // A proxy list with a typo would trust none of them.
+        ("trusted_proxies", "10.0.0.0/8, 10.1.2.3/33"),
+    ] {
+        let edge = EdgeApp::start("eu", "http://127.0.0.1:9", |o| o.variable(name, value)).await;
+        let response = edge.app.get(&format!("/api/events/{DEMO}")).await;
+        assert_eq!(response.status(), 503, "{name}");
+        assert_eq!(
+            header(&response, "content-type"),
+            Some("application/problem+json")
+        );
+        assert!(
+            !String::from_utf8_lossy(response.body()).contains(name),
+            "the setting is named in the log, not to the client"
+        );
+    }
 }
 
 #[tokio::test]

@@ -1625,3 +1625,37 @@ async fn an_event_over_for_its_retention_keeps_no_one_who_left_it() {
         .collect();
     assert_eq!(erased, [false, true]);
 }
+
+#[tokio::test]
+async fn a_setting_that_is_not_what_it_must_be_closes_the_origin_but_its_health() {
+    for (name, value) in [
+        ("registrations_per_minute", "lots"),
+        ("retention_days", "30 days"),
+        ("plus_addresses_are_one", "yes"),
+        ("mail_per_domain_per_hour", "-5"),
+    ] {
+        let origin = OriginApp::start(|o| o.variable(name, value)).await;
+        assert_eq!(origin.app.get("/health").await.status(), 200, "{name}");
+        let answer = origin
+            .signed(
+                http::Request::get("/_origin/events")
+                    .body(Bytes::new())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(answer.status(), 503, "{name}");
+        assert!(
+            !String::from_utf8_lossy(answer.body()).contains(name),
+            "the setting is named in the log, not to the client"
+        );
+    }
+    let fine = OriginApp::start(|o| o.variable("plus_addresses_are_one", "TRUE")).await;
+    let listed = fine
+        .signed(
+            http::Request::get("/_origin/events")
+                .body(Bytes::new())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(listed.status(), 200);
+}
