@@ -313,7 +313,7 @@ export async function manageView(id, { confirmed = false } = {}) {
   const manage = (query = "") => `/api/registrations/${encodeURIComponent(id)}${query}`;
   // A button that asks first, then runs `done` after the DELETE went
   // through (retried while the server is busy), or says why it did not.
-  const askFirst = ({ id: buttonId, label, question, yes, query, failed, done }) => {
+  const askFirst = ({ id: buttonId, label, question, yes, query, failed, done, goneMeansDone }) => {
     const button = h("button", { type: "button", id: buttonId, className: "danger" }, label);
     button.addEventListener("click", () => {
       const confirm = h(
@@ -325,13 +325,27 @@ export async function manageView(id, { confirmed = false } = {}) {
       confirm.addEventListener("click", async () => {
         confirm.disabled = true;
         try {
-          await withRetry(() => api(manage(query), { method: "DELETE", token }), {
-            onWait: ({ seconds }) => {
-              status.textContent = `The server is busy; trying again in ${seconds} s…`;
+          await withRetry(
+            async (tried) => {
+              try {
+                return await api(manage(query), { method: "DELETE", token });
+              } catch (error) {
+                // A retry after an answer that was lost on the way: an
+                // erasure that went through leaves no registration.
+                if (goneMeansDone && tried > 1 && error instanceof ApiError && error.status === 404)
+                  return null;
+                throw error;
+              }
             },
-          });
+            {
+              onWait: ({ seconds }) => {
+                status.textContent = `The server is busy; trying again in ${seconds} s…`;
+              },
+            },
+          );
           await done();
         } catch (error) {
+          actions.querySelector(".error")?.remove();
           actions.append(
             h("p", { className: "error", role: "alert" }, `${failed}: ${error.message}`),
           );
@@ -351,6 +365,7 @@ export async function manageView(id, { confirmed = false } = {}) {
       "Erase your name and email address? This cancels the registration (your seat goes to the next person on the waitlist) and cannot be undone.",
     yes: "Yes, erase it",
     query: "?erase=true",
+    goneMeansDone: true,
     failed: "Erasing did not work",
     done: () => {
       forgetRegistration(id);

@@ -67,6 +67,15 @@ impl Engine {
         }
     }
 
+    /// The text at `path` (keys, outermost first) in the JSON held by
+    /// text column `column`.
+    pub fn json_field(self, column: &str, path: &[&str]) -> String {
+        match self {
+            Engine::Sqlite => format!("json_extract({column}, '$.{}')", path.join(".")),
+            Engine::Postgres => format!("(CAST({column} AS json) #>> '{{{}}}')", path.join(",")),
+        }
+    }
+
     /// An aggregate: a JSON object (as text) of `value` by `key`.
     pub fn json_map(self, key: &str, value: &str) -> String {
         match self {

@@ -16,7 +16,7 @@ use crate::error::OriginError;
 use crate::sealing;
 use eventfront_domain::mail::{self, SEND_PATH, TOKEN_HEADER};
 use eventfront_domain::messages::Message;
-use eventfront_domain::webhook;
+use eventfront_domain::webhook::{self, Destination};
 use futures::FutureExt;
 use std::cell::Cell;
 use std::time::Duration;
@@ -126,12 +126,21 @@ enum Outcome {
 
 /// Sends what is due until nothing is, or `TASK_LIMIT`.
 async fn deliver_due() -> Result<(), OriginError> {
+    // Nothing is sent by an origin that answers nothing, nor read from a
+    // database not migrated yet.
+    if crate::config::get().await.check().is_err() {
+        return Ok(());
+    }
+    crate::schema::ready().await?;
     let db = Db::open().await?;
-    crate::retention::sweep_if_due(&db).await?;
     let started = now_ms();
     while now_ms() - started < TASK_LIMIT.as_millis() as i64 {
         let due = claim(&db).await?;
         if due.is_empty() {
+            // Once nothing waits to be sent, and never in its way.
+            if let Err(e) = crate::retention::sweep_if_due(&db).await {
+                eprintln!("origin: the retention sweep failed: {e}");
+            }
             return Ok(());
         }
         for entry in due {
@@ -290,6 +299,15 @@ async fn post_webhook(db: &Db, due: &Due, message: &Message) -> Result<Outcome, 
     else {
         return Ok(Outcome::Dropped);
     };
+    // Checked again as configured now: a URL set before a rule changed.
+    let config = crate::config::get().await;
+    if let Destination::Refused(why) = webhook::destination(
+        &row.text("url"),
+        &config.webhook_hosts,
+        config.webhook_private_hosts,
+    ) {
+        return Ok(Outcome::Rejected(format!("the webhook's URL {why}")));
+    }
     let body = message.text.clone();
     let signature = webhook::sign(
         &row.text("secret"),
@@ -335,7 +353,8 @@ async fn post(request: http::request::Builder, body: String, whom: &str) -> Outc
 }
 
 /// Records what became of `due`, only while its claim is still this
-/// task's (`next_try_ms` is the claim's end until then).
+/// task's (`next_try_ms` is the claim's end until then) and nothing ended
+/// it meanwhile (an erasure drops it).
 async fn record(db: &Db, due: &Due, outcome: Outcome) -> Result<(), OriginError> {
     let attempts = due.attempts.saturating_add(1);
     let now = now_ms();
@@ -368,7 +387,7 @@ async fn record(db: &Db, due: &Due, outcome: Outcome) -> Result<(), OriginError>
     db.transaction(Scope::Outbox, async |db| {
         db.exec(
             "UPDATE outbox SET state = ?, attempts = ?, next_try_ms = ?, sent_ms = ?, last_error = ?
-             WHERE id = ? AND next_try_ms = ?",
+             WHERE id = ? AND next_try_ms = ? AND state IN ('queued', 'failed')",
             [
                 text(state),
                 int(i64::from(attempts)),

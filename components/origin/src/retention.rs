@@ -7,9 +7,10 @@
 //! instance.
 
 use crate::audit;
-use crate::db::{Db, Scope, text};
+use crate::db::{Db, Scope, int, text};
 use crate::erasure::{self, Whose};
 use crate::error::OriginError;
+use crate::seats;
 use eventfront_domain::retention;
 use std::cell::Cell;
 use std::time::Duration;
@@ -23,7 +24,9 @@ thread_local! {
 }
 
 /// Scrubs what every event past its retention still keeps, unless this
-/// instance looked within the hour.
+/// instance looked within the hour. Each look is plain reads (the end of
+/// each published event, then whether an ended one keeps anything); an
+/// event's write lock is taken only when something is to be scrubbed.
 pub async fn sweep_if_due(db: &Db) -> Result<(), OriginError> {
     let now = jiff::Timestamp::now();
     if now.as_millisecond().saturating_sub(LOOKED_AT.get()) < LOOK_EVERY.as_millis() as i64 {
@@ -36,28 +39,65 @@ pub async fn sweep_if_due(db: &Db) -> Result<(), OriginError> {
         return Ok(());
     }
     let days = config.retention_days;
-    let events = db.rows("SELECT slug, draft FROM events", []).await?;
+    // The end as published, not as drafted since: an unpublished edit
+    // never shortens what is kept.
+    let events = db
+        .rows(
+            &format!(
+                "SELECT e.slug, {ends_at} AS ends_at
+                 FROM events e JOIN snapshots s ON s.event = e.slug AND s.version = e.current_version",
+                ends_at = db.engine().json_field("s.draft", &["event", "ends_at"])
+            ),
+            [],
+        )
+        .await?;
     for event in events {
-        let ended = serde_json::from_str::<serde_json::Value>(&event.text("draft"))
-            .ok()
-            .and_then(|draft| draft["ends_at"].as_str()?.parse().ok());
+        let ended = event
+            .opt_text("ends_at")
+            .and_then(|at| at.parse::<jiff::Timestamp>().ok());
         if ended.is_some_and(|ended| retention::over(ended, now, days)) {
-            scrub_event(db, &event.text("slug"), days).await?;
+            scrub_event(db, &event.text("slug"), days, now).await?;
         }
     }
     Ok(())
 }
 
 /// Scrubs one event that is over, in a transaction of its own, and says
-/// so in its audit log when anything was left to scrub.
-async fn scrub_event(db: &Db, event: &str, days: u32) -> Result<(), OriginError> {
+/// so in its audit log, when anything is left to scrub.
+async fn scrub_event(
+    db: &Db,
+    event: &str,
+    days: u32,
+    now: jiff::Timestamp,
+) -> Result<(), OriginError> {
+    let kept = db
+        .row(
+            &format!(
+                "SELECT EXISTS (SELECT 1 FROM registrations
+                     WHERE event = ? AND erased_ms IS NULL
+                         AND (status NOT IN ({live}) OR (status = 'pending' AND hold_expires_ms <= ?)))
+                 OR EXISTS (SELECT 1 FROM outbox WHERE event = ? AND state IN ({finished}))
+                 AS kept",
+                live = seats::live_statuses(),
+                finished = FINISHED,
+            ),
+            [text(event), int(now.as_millisecond()), text(event)],
+        )
+        .await?
+        .is_some_and(|row| row.int("kept") == 1);
+    if !kept {
+        return Ok(());
+    }
     db.transaction(Scope::Event(event), async |db| {
+        // Holds that lapsed after the event, with nobody to open its book
+        // since, are expired first: then they are scrubbed with the rest.
+        seats::settled(db, event, now).await?;
         let registrations = erasure::scrub(db, &Whose::Ended { event }).await?;
         let messages = db
             .rows(
-                "DELETE FROM outbox
-                 WHERE event = ? AND state IN ('sent', 'development', 'rejected', 'withheld', 'dropped')
-                 RETURNING id",
+                &format!(
+                    "DELETE FROM outbox WHERE event = ? AND state IN ({FINISHED}) RETURNING id"
+                ),
                 [text(event)],
             )
             .await?
@@ -81,3 +121,6 @@ async fn scrub_event(db: &Db, event: &str, days: u32) -> Result<(), OriginError>
     })
     .await
 }
+
+/// The states of a message that is done with.
+const FINISHED: &str = "'sent', 'development', 'rejected', 'withheld', 'dropped'";

@@ -117,6 +117,8 @@ async fn health(method: &Method) -> Result<Reply, OriginError> {
     if *method != Method::GET {
         return Err(OriginError::MethodNotAllowed { allow: "GET" });
     }
+    // An instance that answers nothing else is not healthy.
+    crate::config::get().await.check()?;
     if HEALTHY_AT
         .get()
         .is_none_or(|at| at.elapsed() >= HEALTH_KEPT)

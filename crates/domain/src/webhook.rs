@@ -112,7 +112,9 @@ pub fn destination(url: &str, allowed: &str, private_allowed: bool) -> Destinati
             "http" => Some(80),
             _ => None,
         })?;
-        Some((scheme, uri.host()?.to_ascii_lowercase(), port))
+        // A name's trailing dot (`example.org.`) names the same host.
+        let host = uri.host()?.trim_end_matches('.').to_ascii_lowercase();
+        Some((scheme, host, port))
     }) else {
         return Destination::Refused("must be an absolute http or https URL");
     };
@@ -131,33 +133,47 @@ pub fn destination(url: &str, allowed: &str, private_allowed: bool) -> Destinati
 }
 
 /// Loopback, private, link-local, unspecified or shared addresses, and
-/// the names that mean this machine or the app itself.
+/// the names that mean this machine or the app itself. An address in any
+/// form but the usual one (`2130706433`, `0x7f.1`, `0177.0.0.1`,
+/// `127.1`), which resolvers read as an address too, counts as private:
+/// it cannot be told apart here, and no webhook needs one.
 fn is_private(host: &str) -> bool {
+    let bracketed = host.starts_with('[');
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
-        let ip = match ip {
-            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
-            v4 => v4,
-        };
-        return match ip {
-            std::net::IpAddr::V4(v4) => {
-                v4.is_loopback()
-                    || v4.is_private()
-                    || v4.is_link_local()
-                    || v4.is_unspecified()
-                    || v4.is_broadcast()
-                    // 100.64.0.0/10, carrier-grade NAT (often a cloud's own).
-                    || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64)
-            }
-            std::net::IpAddr::V6(v6) => {
-                v6.is_loopback()
-                    || v6.is_unspecified()
-                    || v6.is_unique_local()
-                    || v6.is_unicast_link_local()
-            }
-        };
+    let Ok(ip) = bare.parse::<std::net::IpAddr>() else {
+        let last = bare.rsplit('.').next().unwrap_or_default();
+        let numeric = !last.is_empty()
+            && (last.bytes().all(|b| b.is_ascii_digit())
+                || last
+                    .strip_prefix("0x")
+                    .is_some_and(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit())));
+        return bracketed || numeric || is_local_name(bare);
+    };
+    let ip = match ip {
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+        v4 => v4,
+    };
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                // 100.64.0.0/10, carrier-grade NAT (often a cloud's own).
+                || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64)
+        }
+        std::net::IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_unique_local()
+                || v6.is_unicast_link_local()
+        }
     }
-    let name = host.trim_end_matches('.');
+}
+
+/// The names that mean this machine or the app's own components.
+fn is_local_name(name: &str) -> bool {
     name == "localhost"
         || name.ends_with(".localhost")
         || name.ends_with(".spin.internal")
@@ -246,6 +262,15 @@ mod tests {
             "https://localhost/hook",
             "https://app.localhost/hook",
             "https://origin.spin.internal/api",
+            // Addresses in the forms resolvers also read.
+            "https://2130706433/",
+            "https://0x7f.1/",
+            "https://0177.0.0.1/",
+            "https://127.1/",
+            "https://0/",
+            "https://127.0.0.1./",
+            "https://LOCALHOST./hook",
+            "https://user@127.0.0.1/",
         ] {
             assert!(
                 matches!(destination(inside, open, false), Destination::Refused(_)),
@@ -278,6 +303,8 @@ mod tests {
                 true,
             ),
             ("https://hooks.example.org/x", "", false),
+            ("https://hooks.example.org./x", open, true),
+            ("https://ex4mple.org/x", open, true),
         ] {
             assert_eq!(
                 destination(url, pattern, false) == Destination::Allowed,

@@ -28,13 +28,12 @@ async fn origin_with_event(capacity: Value) -> OriginApp {
 }
 
 async fn with_event(origin: OriginApp, capacity: Value) -> OriginApp {
-    assert_eq!(
-        origin
-            .admin("PUT", EVENT, Some(event_body(capacity)))
-            .await
-            .status(),
-        201
-    );
+    with_published(origin, event_body(capacity)).await
+}
+
+/// `origin` with `event` drafted and published as `conf`.
+async fn with_published(origin: OriginApp, event: Value) -> OriginApp {
+    assert_eq!(origin.admin("PUT", EVENT, Some(event)).await.status(), 201);
     let published = origin
         .admin(
             "POST",
@@ -1627,7 +1626,7 @@ async fn an_event_over_for_its_retention_keeps_no_one_who_left_it() {
 }
 
 #[tokio::test]
-async fn a_setting_that_is_not_what_it_must_be_closes_the_origin_but_its_health() {
+async fn a_setting_that_is_not_what_it_must_be_closes_the_origin_health_included() {
     for (name, value) in [
         ("registrations_per_minute", "lots"),
         ("retention_days", "30 days"),
@@ -1635,7 +1634,7 @@ async fn a_setting_that_is_not_what_it_must_be_closes_the_origin_but_its_health(
         ("mail_per_domain_per_hour", "-5"),
     ] {
         let origin = OriginApp::start(|o| o.variable(name, value)).await;
-        assert_eq!(origin.app.get("/health").await.status(), 200, "{name}");
+        assert_eq!(origin.app.get("/health").await.status(), 503, "{name}");
         let answer = origin
             .signed(
                 http::Request::get("/_origin/events")
@@ -1658,4 +1657,38 @@ async fn a_setting_that_is_not_what_it_must_be_closes_the_origin_but_its_health(
         )
         .await;
     assert_eq!(listed.status(), 200);
+}
+
+#[tokio::test]
+async fn a_hold_that_lapsed_after_the_event_is_scrubbed_with_the_cancelled() {
+    let mut event = event_body(json!(10));
+    event["registration"]["confirm_email"] = json!(true);
+    let origin = with_published(OriginApp::start(|o| o).await, event).await;
+    let held = origin
+        .signed(register_request("h1", "Hilde Quux", "held@erased.example"))
+        .await;
+    assert_eq!(held.status(), 202);
+    // Nobody opens the event's book after it: the hold is still pending
+    // when retention comes, and is expired, then scrubbed.
+    origin
+        .app
+        .clock()
+        .advance(std::time::Duration::from_secs(200 * 24 * 3600));
+    system_tests::eventually("the lapsed hold scrubbed", async || {
+        origin
+            .admin("GET", "/api/admin/events/no-such-event/audit", None)
+            .await;
+        let dump = origin.dump().await.join("\n");
+        if dump.contains("held@erased.example") {
+            Err(())
+        } else {
+            Ok(())
+        }
+    })
+    .await;
+    let rows = origin
+        .rows("SELECT status, erased_ms IS NOT NULL FROM registrations")
+        .await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0][0], "expired");
 }
