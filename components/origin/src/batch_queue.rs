@@ -112,16 +112,6 @@ impl<T, A> BatchQueues<T, A> {
         }
     }
 
-    /// `look` at every item waiting under `key`.
-    pub fn each_waiting(&self, key: &str, mut look: impl FnMut(&mut T)) {
-        if let Some(queue) = self.lock().get_mut(key) {
-            queue
-                .waiting
-                .iter_mut()
-                .for_each(|queued| look(&mut queued.item));
-        }
-    }
-
     /// Takes out the items under `key` that `chosen` picks.
     pub fn take_where(
         &self,

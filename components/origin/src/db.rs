@@ -525,54 +525,58 @@ impl Db {
         .await
     }
 
-    /// A write transaction of `scope` that reads once, decides in memory
-    /// and writes what it decided: `read` runs once the lock is had (within
-    /// `limit`), `decide` gets its rows and returns its answer and its
-    /// writes, which are committed. On PostgreSQL the read is sent with the
-    /// transaction's start and the writes with its commit, each batch in one
-    /// go: the server runs the read the moment it grants the lock, so the
-    /// lock is held for the read's answer, the writes' and the commit's
-    /// round trips (about two in all) and no more, however far the server.
-    /// (`decide` may still read more through the `Db` it is given, at a
-    /// round trip each: the registration path does for what arrived while
-    /// it waited, and when a hold lapsed.)
-    pub async fn decide_within<T>(
+    /// Begins a transaction that reads one snapshot, taken at its first
+    /// statement, and holds no lock while it reads and decides (PostgreSQL's
+    /// `REPEATABLE READ`): its writes go in with `commit_locked`, which
+    /// fails, writing nothing, should another writer have changed a row it
+    /// writes since that snapshot. Ended by `commit_locked` or `rollback`.
+    pub async fn begin_snapshot(&self) -> Result<(), OriginError> {
+        self.exec("BEGIN ISOLATION LEVEL REPEATABLE READ", []).await
+    }
+
+    /// Takes `scope`'s lock within `limit` inside the open transaction, on
+    /// PostgreSQL (taking it again is free: advisory locks count); SQLite's
+    /// transactions hold its one write lock from their start.
+    pub async fn lock(&self, scope: Scope<'_>, limit: Duration) -> Result<(), OriginError> {
+        match self.engine() {
+            Engine::Sqlite => Ok(()),
+            Engine::Postgres => {
+                let (sql, params) = lock_statement(scope, limit);
+                self.exec(&sql, params).await
+            }
+        }
+    }
+
+    /// Commits the transaction `begin_snapshot` began with `writes`, under
+    /// `scope`'s lock (had within `limit`): the lock's request, the writes
+    /// and the commit are sent together, so the server holds the lock only
+    /// while it runs them, however far it is. Serialized against every
+    /// writer of `scope` as if it had read under the lock, provided each
+    /// of them writes a row this transaction writes too (see
+    /// `group_commit`): then a change since the snapshot fails the commit
+    /// as a serialization failure (`OriginError::Busy`) and nothing is
+    /// written. Rolls back on any failure.
+    pub async fn commit_locked(
         &self,
         scope: Scope<'_>,
         limit: Duration,
-        read: (String, Vec<Value>),
-        decide: impl AsyncFnOnce(&Db, Vec<Row>) -> Result<(T, Writes), OriginError>,
-    ) -> Result<T, OriginError> {
-        self.in_turn(scope, async || {
-            let (sql, params) = read;
-            let rows = match self.engine() {
-                Engine::Sqlite => {
-                    self.begin_sqlite(limit).await?;
-                    self.rows(&sql, params).await?
-                }
-                Engine::Postgres => {
-                    let (sql, params) = checking_lock(scope, &sql, params);
-                    let (begun, read) =
-                        futures::join!(self.begin_postgres(scope, limit), self.rows(&sql, params));
-                    begun?;
-                    let rows = read?;
-                    // Had the read run before the lock was granted, its
-                    // rows could be another writer's past: refused, never
-                    // decided on (it would take a runtime that makes host
-                    // calls out of order).
-                    if rows.first().is_none_or(|row| row.int("lock_held") == 0) {
-                        return Err(OriginError::Database(
-                            "a decision's read ran before its lock was granted".into(),
-                        ));
-                    }
-                    rows
-                }
-            };
-            let (value, writes) = decide(self, rows).await?;
-            writes.commit(self).await?;
-            Ok(value)
-        })
-        .await
+        writes: Writes,
+    ) -> Result<(), OriginError> {
+        let (sql, params) = lock_statement(scope, limit);
+        let (locked, committed) = futures::join!(self.exec(&sql, params), writes.commit(self));
+        let outcome = locked.and(committed);
+        let queued_messages = self.wrote_messages.replace(false);
+        match &outcome {
+            Ok(()) if queued_messages => crate::delivery::queued(),
+            Ok(()) => {}
+            Err(_) => self.rollback().await,
+        }
+        outcome
+    }
+
+    /// Ends the open transaction, if any, writing nothing.
+    pub async fn rollback(&self) {
+        let _ = self.exec("ROLLBACK", []).await;
     }
 
     /// Runs `transaction` (which begins and commits one) at `scope`'s gate,
@@ -628,32 +632,7 @@ impl Db {
     /// is made), so the lock, and any statement the caller sends alongside,
     /// runs inside the transaction, in order.
     async fn begin_postgres(&self, scope: Scope<'_>, limit: Duration) -> Result<(), OriginError> {
-        // The wait is set (as `SET LOCAL` sets it) before the locks are
-        // asked for, in one statement: the materialized CTE runs first.
-        let wait = text(limit.as_millis().max(1).to_string());
-        let (sql, params) = match scope.pg_lock() {
-            None => (
-                "WITH waits AS MATERIALIZED
-                     (SELECT set_config('lock_timeout', ?, true) AS lock_timeout)
-                 SELECT pg_advisory_xact_lock(?) FROM waits"
-                    .to_string(),
-                vec![wait, int(PG_WRITE_LOCK)],
-            ),
-            Some((space, key)) => {
-                // The key space is ours, written in; a parameter would be
-                // sent as a bigint where the function takes an integer.
-                (
-                    format!(
-                        "WITH waits AS MATERIALIZED
-                             (SELECT set_config('lock_timeout', ?, true) AS lock_timeout)
-                         SELECT pg_advisory_xact_lock_shared(?),
-                             pg_advisory_xact_lock({space}, hashtext(?))
-                         FROM waits"
-                    ),
-                    vec![wait, int(PG_WRITE_LOCK), text(key)],
-                )
-            }
-        };
+        let (sql, params) = lock_statement(scope, limit);
         let (begun, locked) = futures::join!(self.exec("BEGIN", []), self.exec(&sql, params));
         begun.and(locked)
     }
@@ -682,36 +661,32 @@ impl Db {
     }
 }
 
-/// `read` (one statement) with a column `lock_held` before its own
-/// columns: 1 when this session held `scope`'s lock as the statement ran,
-/// and a row even when `read` gives none. PostgreSQL takes a statement's
-/// snapshot as it starts, so only a read that starts after the lock is
-/// granted sees everything written under it.
-fn checking_lock(scope: Scope<'_>, read: &str, params: Vec<Value>) -> (String, Vec<Value>) {
-    // Advisory locks show in `pg_locks` as their keys, each read as an
-    // `oid`: two 32-bit keys with `objsubid` 2, one 64-bit key split in
-    // halves with `objsubid` 1. The keys are ours, written in.
-    let (keys, mut all) = match scope.pg_lock() {
+/// The statement that takes `scope`'s PostgreSQL locks within `limit`:
+/// the wait is set (as `SET LOCAL` sets it) before the locks are asked
+/// for, in one statement, as the materialized CTE runs first.
+fn lock_statement(scope: Scope<'_>, limit: Duration) -> (String, Vec<Value>) {
+    let wait = text(limit.as_millis().max(1).to_string());
+    match scope.pg_lock() {
         None => (
-            format!(
-                "objsubid = 1 AND classid = {}::oid AND objid = {}::oid",
-                PG_WRITE_LOCK >> 32,
-                PG_WRITE_LOCK & 0xffff_ffff
-            ),
-            Vec::new(),
+            "WITH waits AS MATERIALIZED
+                 (SELECT set_config('lock_timeout', ?, true) AS lock_timeout)
+             SELECT pg_advisory_xact_lock(?) FROM waits"
+                .to_string(),
+            vec![wait, int(PG_WRITE_LOCK)],
         ),
+        // The key space is ours, written in; a parameter would be sent as
+        // a bigint where the function takes an integer.
         Some((space, key)) => (
-            format!("objsubid = 2 AND classid = {space}::oid AND objid = hashtext(?)::oid"),
-            vec![text(key)],
+            format!(
+                "WITH waits AS MATERIALIZED
+                     (SELECT set_config('lock_timeout', ?, true) AS lock_timeout)
+                 SELECT pg_advisory_xact_lock_shared(?),
+                     pg_advisory_xact_lock({space}, hashtext(?))
+                 FROM waits"
+            ),
+            vec![wait, int(PG_WRITE_LOCK), text(key)],
         ),
-    };
-    all.extend(params);
-    let sql = format!(
-        "SELECT (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
-                 AND pid = pg_backend_pid() AND {keys}) AS lock_held, decided_from.*
-         FROM (SELECT 1) AS one LEFT JOIN ({read}) AS decided_from ON true"
-    );
-    (sql, all)
+    }
 }
 
 /// Writes (plain `INSERT`s, `UPDATE`s or `DELETE`s) that touch different

@@ -1,34 +1,31 @@
 //! Group commit for registrations. Concurrent registrations for one event
-//! reaching one instance join that event's queue; one task per event
-//! drains it, deciding everything waiting in one write transaction under
-//! the event's lock, one registration at a time in arrival order, against
-//! the event's `Book`. The result is what deciding them one by one would
-//! give, for the price of one lock and one commit per batch; on PostgreSQL
-//! two events' batches run at once, neither waiting for the other, and the
-//! lock is held for about two round trips to the server (the batch's read
-//! goes with the lock's request and its writes with the commit), not one
-//! per statement.
+//! are decided together, in one write transaction per batch, one at a
+//! time in arrival order, against the event's `Book`: the result is what
+//! deciding them one by one would give, for the price of one commit per
+//! batch.
+//!
+//! On SQLite (one writer, no network) registrations reaching one instance
+//! join that event's queue, and one task per event drains it under the
+//! write lock. On PostgreSQL a burst is spread over many instances, each
+//! with a few registrations; so they are pooled in the database across
+//! instances, and whichever instance decides next decides all of them,
+//! reading without a lock and committing under the event's lock only
+//! for the moments the server runs the writes (see `pooled`). Two
+//! events' batches never wait for each other there.
 //!
 //! Each new attempt also counts against the client the edge named, in the
 //! same transaction: one count across every edge and instance, written
 //! with the batch's own commit.
 //!
 //! A key decided before gets its stored answer, never a second decision.
-//! On SQLite, where a read costs no round trip, the key is looked up
-//! before it is queued, so a retry never waits for the write lock. On
-//! PostgreSQL every statement is two round trips to the server, and a
-//! read per registration cost about a quarter of the throughput; so every
-//! key is queued, and the batch's own read (one per batch) answers
-//! retries. Should the lock not be had within `REPLAY_WAIT`, the keys
-//! waiting are looked up outside it: a retry waits for the lock at most
-//! that long (though it may wait for a batch of its instance's already
-//! deciding). A key stored meanwhile by another event's batch (outside
-//! this event's lock) fails the batch's write, which is then decided again
-//! and finds it: a key is never decided twice.
+//! A key stored meanwhile by another batch fails this batch's write, which
+//! is then decided again and finds it: a key is never decided twice.
 //!
-//! A registration waits at most `DECISION_WAIT` for its batch to start;
-//! past that, or when the queue is already full, it is answered 503 with
+//! A registration waits at most `DECISION_WAIT` for its decision; past
+//! that, or when the queue is already full, it is answered 503 with
 //! `Retry-After` and nothing is written, so a retry with its key is safe.
+
+mod pooled;
 
 use crate::attempts;
 use crate::auth::token_hash;
@@ -48,13 +45,9 @@ use eventfront_domain::messages::Notice;
 use eventfront_domain::sealed::Sealer;
 use eventfront_domain::seats::{DECISION_WAIT, Placement, Refusal};
 use eventfront_domain::{Email, IdempotencyKey, Problem, Slug};
-use futures::channel::oneshot;
-use futures::future::{self, Either};
 use spin_sdk::sqlite::Value;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
-use std::pin::pin;
-use std::rc::Rc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -77,15 +70,8 @@ pub struct Pending {
 /// A decided registration: the status and body stored for its key.
 type Decided = idempotency::Answer;
 
-/// A registration in its event's queue.
-struct Waiting {
-    pending: Pending,
-    /// Whether its key was looked up since it arrived (and not found).
-    looked_up: bool,
-}
-
-/// Each event's registrations waiting for their batch.
-static QUEUES: BatchQueues<Waiting, Decided> = BatchQueues::new();
+/// Each event's registrations waiting in this instance for their batch.
+static QUEUES: BatchQueues<Pending, Decided> = BatchQueues::new();
 
 thread_local! {
     /// The queues' SQLite connection: SQLite has one writer, and the
@@ -101,32 +87,29 @@ const MAX_WAITING: usize = 512;
 /// SQLite's parameter limit).
 const MAX_BATCH: usize = 64;
 
-/// How long a queued key waits for the write lock before it is looked up
-/// outside it, when it was not looked up before it was queued.
-const REPLAY_WAIT: Duration = Duration::from_millis(100);
-
 /// The answer to `pending`: the one stored for its key, or else its
 /// decision, queued for.
 pub async fn decide(pending: Pending) -> Decided {
-    let looked_up = match db::engine().await? {
-        Engine::Sqlite => {
-            let key = pending.key.as_str();
-            if let Some(stored) = idempotency::stored(&[key]).await?.get(key) {
-                return stored.replay(&pending.request_hash);
-            }
-            true
+    let engine = db::engine().await?;
+    if engine == Engine::Sqlite {
+        // A read costs no round trip here: a retry never waits for the
+        // write lock. (On PostgreSQL the pooled read answers it.)
+        let key = pending.key.as_str();
+        if let Some(stored) = idempotency::stored(&[key]).await?.get(key) {
+            return stored.replay(&pending.request_hash);
         }
-        Engine::Postgres => false,
-    };
+    }
     let event = pending.slug.as_str().to_string();
-    let waiting = Waiting { pending, looked_up };
-    let Pushed::Waiting { answer, drain } = QUEUES.push(&event, waiting, MAX_WAITING) else {
+    let Pushed::Waiting { answer, drain } = QUEUES.push(&event, pending, MAX_WAITING) else {
         return Err(OriginError::Busy);
     };
     if drain {
         // Spawned, not awaited here: the batch must be decided even if
         // this request's own task is dropped by a client that went away.
-        spin_sdk::wasip3::spawn(drain_queue(event));
+        match engine {
+            Engine::Sqlite => spin_sdk::wasip3::spawn(drain_queue(event)),
+            Engine::Postgres => spin_sdk::wasip3::spawn(pooled::drain(event)),
+        }
     }
     answer.await.unwrap_or_else(|_| {
         Err(OriginError::Database(
@@ -135,209 +118,69 @@ pub async fn decide(pending: Pending) -> Decided {
     })
 }
 
-/// Decides `event`'s batches until its queue is empty. A batch is taken
-/// and its read sent with the lock's request (`Db::decide_within`), so
-/// that the lock is held for about two round trips, not for one per
-/// statement. What arrived while the lock was waited for joins the batch
-/// once it is had, read in one more statement: when instances wait for
-/// each other's locks, a round trip more beats a decision and a commit
-/// for each of them.
+/// Decides `event`'s batches on SQLite until its queue is empty, each in
+/// a write transaction that reads once, decides in memory and writes what
+/// it decided; what arrived while the lock was waited for joins the batch
+/// once it is had. Should the lock not be had in time, those out of time
+/// are answered 503 and the rest wait on, first in line.
 async fn drain_queue(event: String) {
     let db = match Db::writer(&WRITER).await {
         Ok(db) => db,
         Err(e) => return QUEUES.fail_all(&event, || Err(shared(&e))),
     };
-    while QUEUES.oldest(&event).is_some() {
-        let batch = Batch::default();
-        let first = batch.take(&event, MAX_BATCH);
-        let Some(oldest) = batch.since.borrow().first().copied() else {
-            continue;
-        };
-        // The lock is waited for only as long as the oldest may still wait.
-        let budget = DECISION_WAIT.saturating_sub(oldest.elapsed());
-        let (locked, lock_had) = oneshot::channel();
-        // Only keys not looked up before queueing need it (PostgreSQL's).
-        // A task of its own, not awaited here: its read may wait for a
-        // session from Spin's pool, which drains holding theirs could
-        // empty; none of them may wait for it in turn.
-        if db.engine() == Engine::Postgres {
-            let replays = Replays {
-                event: event.clone(),
-                batch: batch.unlooked(),
-                answers: batch.answers.clone(),
-            };
-            spin_sdk::wasip3::spawn(replays.answer_until(lock_had));
-        }
+    while let Some(oldest) = QUEUES.oldest(&event) {
         let now = jiff::Timestamp::now();
         let window = Window::at(now.as_second());
-        let engine = db.engine();
-        let read = BatchRows::query(engine, &first.iter().collect::<Vec<_>>(), window);
+        sweep_expired(&db, now, window).await;
+        let mut batch = QUEUES.take(&event, MAX_BATCH);
+        // The lock is waited for only as long as the oldest may still wait.
+        let budget = DECISION_WAIT.saturating_sub(oldest.elapsed());
         let outcome = db
-            .decide_within(Scope::Event(&event), budget, read, async |db, rows| {
-                let _ = locked.send(());
+            .transaction_within(Scope::Event(&event), budget, async |db| {
+                batch.extend(QUEUES.take(&event, MAX_BATCH - batch.len()));
+                let pendings: Vec<&Pending> = batch.iter().map(|queued| &queued.item).collect();
+                let (sql, params) =
+                    BatchRows::query(db.engine(), &Source::Listed(&pendings), window);
                 let sealer = sealing::sealer().await?;
-                let mut rows = BatchRows::from_rows(rows, now, sealer)?;
-                let mut pendings = first;
-                let arrived = batch.take(&event, MAX_BATCH - pendings.len());
-                if !arrived.is_empty() {
-                    let (sql, params) =
-                        BatchRows::query(engine, &arrived.iter().collect::<Vec<_>>(), window);
-                    rows.add(BatchRows::from_rows(
-                        db.rows(&sql, params).await?,
-                        now,
-                        sealer,
-                    )?);
-                    pendings.extend(arrived);
-                }
-                let pendings: Vec<&Pending> = pendings.iter().collect();
-                decide_all(db, &pendings, rows, now, window, sealer).await
+                let read = db.rows(&sql, params).await?;
+                let rows = BatchRows::from_rows(&read, now, sealer)?;
+                let (answers, writes) =
+                    decide_all(db, &pendings, rows, now, window, sealer, budget).await?;
+                writes.run(db).await?;
+                Ok(answers)
             })
             .await;
-        batch.answer(&event, outcome);
+        answer_batch(&event, batch, outcome);
     }
 }
 
-/// A batch taken out of its event's queue. Each answer goes to whoever
-/// gives it first: the decision, or a look at its key while the lock is
-/// waited for.
-#[derive(Default)]
-struct Batch {
-    waiting: RefCell<Vec<Waiting>>,
-    since: RefCell<Vec<Instant>>,
-    answers: Rc<RefCell<Vec<Option<oneshot::Sender<Decided>>>>>,
-}
-
-impl Batch {
-    /// Takes up to `max` of `event`'s queue into the batch, and returns
-    /// what they ask for.
-    fn take(&self, event: &str, max: usize) -> Vec<Pending> {
-        let taken = QUEUES.take(event, max);
-        let mut pendings = Vec::with_capacity(taken.len());
-        for queued in taken {
-            pendings.push(queued.item.pending.clone());
-            self.waiting.borrow_mut().push(queued.item);
-            self.since.borrow_mut().push(queued.since);
-            self.answers.borrow_mut().push(Some(queued.answer));
-        }
-        pendings
-    }
-
-    /// The keys not looked up before they were queued, each with its place
-    /// in the batch and its request's hash.
-    fn unlooked(&self) -> Vec<(usize, IdempotencyKey, String)> {
-        self.waiting
-            .borrow()
-            .iter()
-            .enumerate()
-            .filter(|(_, w)| !w.looked_up)
-            .map(|(i, w)| (i, w.pending.key.clone(), w.pending.request_hash.clone()))
-            .collect()
-    }
-
-    /// Answers what the look at the keys has not: each with its decision;
-    /// or, when the lock was not had in time (or the server gave up the
-    /// transaction) and nothing was written, those out of time with a 503
-    /// and the rest put back to wait on, first in line.
-    fn answer(self, event: &str, outcome: Result<Vec<Decided>, OriginError>) {
-        // Taken out: the look may still be reading, and then finds nothing
-        // left to answer.
-        let answers: Vec<_> = self
-            .answers
-            .borrow_mut()
-            .iter_mut()
-            .map(Option::take)
-            .collect();
-        match outcome {
-            Ok(decided) => {
-                for (answer, decided) in answers.into_iter().zip(decided) {
-                    if let Some(answer) = answer {
-                        let _ = answer.send(decided);
-                    }
-                }
-            }
-            Err(OriginError::Busy) => {
-                let mut back = Vec::new();
-                let waiting = self.waiting.into_inner();
-                let since = self.since.into_inner();
-                for ((item, since), answer) in waiting.into_iter().zip(since).zip(answers) {
-                    let Some(answer) = answer else { continue };
-                    if since.elapsed() >= DECISION_WAIT {
-                        let _ = answer.send(Err(OriginError::Busy));
-                    } else {
-                        back.push(Queued {
-                            item,
-                            since,
-                            answer,
-                        });
-                    }
-                }
-                QUEUES.put_back(event, back);
-                QUEUES.refuse_late(event, DECISION_WAIT, || Err(OriginError::Busy));
-            }
-            Err(e) => {
-                for answer in answers.into_iter().flatten() {
-                    let _ = answer.send(Err(shared(&e)));
-                }
+/// Answers a batch taken out of `event`'s queue: each with its decision;
+/// or, when the lock was not had in time and nothing was written, those
+/// out of time with a 503 and the rest put back to wait on, first in line.
+fn answer_batch(
+    event: &str,
+    batch: Vec<Queued<Pending, Decided>>,
+    outcome: Result<Vec<Decided>, OriginError>,
+) {
+    match outcome {
+        Ok(decided) => {
+            for (queued, decided) in batch.into_iter().zip(decided) {
+                let _ = queued.answer.send(decided);
             }
         }
-    }
-}
-
-/// The keys of a batch whose lock is waited for, and of the registrations
-/// queued behind it, to be looked up outside the lock.
-struct Replays {
-    event: String,
-    /// The batch's keys not looked up before they were queued, each with
-    /// its place in the batch and its request's hash.
-    batch: Vec<(usize, IdempotencyKey, String)>,
-    answers: Rc<RefCell<Vec<Option<oneshot::Sender<Decided>>>>>,
-}
-
-impl Replays {
-    /// While the batch's lock is waited for: every `REPLAY_WAIT`, the keys
-    /// not looked up yet are looked up, and those decided before get their
-    /// stored answer, so that a retry does not wait out a lock held long
-    /// (by a stalled transaction, or a slow commit). Returns once the lock
-    /// is had or given up.
-    async fn answer_until(mut self, mut lock_had: oneshot::Receiver<()>) {
-        loop {
-            let tick = pin!(spin_sdk::time::sleep(REPLAY_WAIT));
-            if let Either::Right(_) = future::select(tick, &mut lock_had).await {
-                return;
+        Err(OriginError::Busy) => {
+            let (late, back): (Vec<_>, Vec<_>) = batch
+                .into_iter()
+                .partition(|queued| queued.since.elapsed() >= DECISION_WAIT);
+            for queued in late {
+                let _ = queued.answer.send(Err(OriginError::Busy));
             }
-            // The batch's keys once, and those queued since not yet.
-            let batch = std::mem::take(&mut self.batch);
-            let mut keys: Vec<String> = batch
-                .iter()
-                .map(|(_, k, _)| k.as_str().to_string())
-                .collect();
-            QUEUES.each_waiting(&self.event, |waiting| {
-                if !std::mem::replace(&mut waiting.looked_up, true) {
-                    keys.push(waiting.pending.key.as_str().to_string());
-                }
-            });
-            if keys.is_empty() {
-                continue;
-            }
-            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-            // A failed read leaves them to the batch, whose read answers them.
-            let Ok(stored) = idempotency::stored(&keys).await else {
-                continue;
-            };
-            for (place, key, request_hash) in batch {
-                let answer =
-                    self.answers.borrow_mut()[place].take_if(|_| stored.contains_key(key.as_str()));
-                if let Some(answer) = answer {
-                    let _ = answer.send(stored[key.as_str()].replay(&request_hash));
-                }
-            }
-            let replayed = QUEUES.take_where(&self.event, |queued| {
-                stored.contains_key(queued.item.pending.key.as_str())
-            });
-            for queued in replayed {
-                let pending = &queued.item.pending;
-                let answer = stored[pending.key.as_str()].replay(&pending.request_hash);
-                let _ = queued.answer.send(answer);
+            QUEUES.put_back(event, back);
+            QUEUES.refuse_late(event, DECISION_WAIT, || Err(OriginError::Busy));
+        }
+        Err(e) => {
+            for queued in batch {
+                let _ = queued.answer.send(Err(shared(&e)));
             }
         }
     }
@@ -393,7 +236,15 @@ fn pending_answer(hold_expires_at: jiff::Timestamp) -> String {
 /// answer and what the decisions write. An `Err` for one registration is
 /// its answer, an `Err` for the whole is a failed transaction. What it
 /// reads beyond `rows` (lapsed holds, a link sent lately) it reads only
-/// when there is some.
+/// when there is some. Holds that lapsed are written at once, under the
+/// event's lock (had within `budget`), taken then if the transaction
+/// does not hold it yet (PostgreSQL's pooled decisions); the rest is left
+/// in the writes returned.
+///
+/// Every event decided for has its counts among the writes, changed or
+/// not: every writer of an event's registrations writes that one row, so
+/// two decisions from one snapshot can never both commit (see
+/// `Db::commit_locked`).
 async fn decide_all(
     db: &Db,
     batch: &[&Pending],
@@ -401,8 +252,8 @@ async fn decide_all(
     now: jiff::Timestamp,
     window: Window,
     sealer: &Sealer,
+    budget: Duration,
 ) -> Result<(Vec<Decided>, Writes), OriginError> {
-    sweep_expired(db, now, window).await?;
     let BatchRows {
         earlier,
         expired,
@@ -427,7 +278,10 @@ async fn decide_all(
         let slug = row.slug.clone();
         let mut opened = seats::open_from(db, row, now).await?;
         opened.fill_free_seats();
-        opened.write(db).await?;
+        if opened.has_changes() {
+            db.lock(Scope::Event(&slug), budget).await?;
+            opened.write(db).await?;
+        }
         ledgers.insert(slug, opened);
     }
     // Holders whose hold lapsed were just expired with it.
@@ -592,14 +446,9 @@ async fn decide_all(
     }
     let mut writes = Writes::default();
     store(&mut writes, &accepted, &answered, now, sealer);
-    // The counts of every event that admitted someone, as its book has them.
+    // The counts of every event decided for, as its book has them.
     for opened in ledgers.values() {
-        if accepted
-            .iter()
-            .any(|a| a.pending.slug.as_str() == opened.event)
-        {
-            opened.push_counts(&mut writes);
-        }
+        opened.push_counts(&mut writes);
     }
     tokens::push(&mut writes, Tokens::Manage, &manage_tokens, now);
     tokens::push(&mut writes, Tokens::Confirm, &confirm_tokens, now);
@@ -624,21 +473,32 @@ async fn decide_all(
 static SWEPT_AT: Mutex<Option<Instant>> = Mutex::new(None);
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Removes idempotency records past their day and the attempt counts of
-/// minutes that ended, once a minute per instance (neither is read once
-/// expired, so this only bounds the tables and keeps no client's address
-/// past the minute after its attempts).
-async fn sweep_expired(db: &Db, now: jiff::Timestamp, window: Window) -> Result<(), OriginError> {
+/// Removes idempotency records past their day, the attempt counts of
+/// minutes that ended and requests left in the pool by an instance that
+/// stopped, once a minute per instance (none is read once expired, so
+/// this only bounds the tables and keeps no client's address past the
+/// minute after its attempts). Outside any decision, each statement on its
+/// own: a failure is logged and the sweep tried again at the next batch.
+async fn sweep_expired(db: &Db, now: jiff::Timestamp, window: Window) {
     let due = SWEPT_AT
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .is_none_or(|at| at.elapsed() >= SWEEP_EVERY);
-    if due {
+    if !due {
+        return;
+    }
+    let swept = async {
         idempotency::sweep(db, now).await?;
         attempts::sweep(db, window).await?;
-        *SWEPT_AT.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        if db.engine() == Engine::Postgres {
+            pooled::sweep(db, now).await?;
+        }
+        Ok::<_, OriginError>(())
+    };
+    match swept.await {
+        Ok(()) => *SWEPT_AT.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now()),
+        Err(e) => eprintln!("origin: sweeping expired records failed: {e}"),
     }
-    Ok(())
 }
 
 /// Everything a batch reads before deciding, read in one statement: every
@@ -661,85 +521,106 @@ struct BatchRows {
     webhooks: HashMap<String, String>,
 }
 
+/// The registrations a batch's read is for.
+enum Source<'a> {
+    /// These, queued in this instance (SQLite).
+    Listed(&'a [&'a Pending]),
+    /// Those pooled for `event` (PostgreSQL, see `pooled`): the first
+    /// `MAX_BATCH` queued since `since_ms` and not answered yet.
+    Pooled { event: &'a str, since_ms: i64 },
+}
+
 impl BatchRows {
-    /// The statement that reads them, and its parameters.
-    fn query(engine: Engine, batch: &[&Pending], window: Window) -> (String, Vec<Value>) {
-        let keys: Vec<&str> = batch.iter().map(|p| p.key.as_str()).collect();
-        let clients: HashSet<&str> = batch
-            .iter()
-            .filter_map(|p| Some(p.client.as_ref()?.key.as_str()))
-            .collect();
-        let events: HashSet<&str> = batch.iter().map(|p| p.slug.as_str()).collect();
+    /// The statement that reads them, and its parameters (in the order of
+    /// their placeholders).
+    fn query(engine: Engine, source: &Source, window: Window) -> (String, Vec<Value>) {
+        let mut params = Vec::new();
+        let (with, keys, clients, events, addresses, pooled) = match source {
+            Source::Listed(batch) => {
+                let keys: Vec<&str> = batch.iter().map(|p| p.key.as_str()).collect();
+                let clients: HashSet<&str> = batch
+                    .iter()
+                    .filter_map(|p| Some(p.client.as_ref()?.key.as_str()))
+                    .collect();
+                let events: HashSet<&str> = batch.iter().map(|p| p.slug.as_str()).collect();
+                params.extend(keys.iter().map(|k| text(*k)));
+                params.push(int(window.start));
+                params.extend(clients.iter().map(|c| text(*c)));
+                params.extend(events.iter().map(|e| text(*e)));
+                params.extend(
+                    batch
+                        .iter()
+                        .flat_map(|p| [text(p.slug.as_str()), text(&p.canonical)]),
+                );
+                params.extend(events.iter().map(|e| text(*e)));
+                (
+                    String::new(),
+                    format!("key IN ({})", in_list(keys.len())),
+                    in_list(clients.len()),
+                    events.len(),
+                    format!(
+                        "(event, email_canonical) IN (VALUES {})",
+                        placeholders(batch.len(), 2)
+                    ),
+                    String::new(),
+                )
+            }
+            Source::Pooled { event, since_ms } => {
+                params.extend([text(*event), int(*since_ms), int(MAX_BATCH as i64)]);
+                params.push(int(window.start));
+                params.extend([text(*event), text(*event), text(*event)]);
+                (
+                    format!(
+                        "WITH batch AS MATERIALIZED (SELECT {columns} FROM registration_requests
+                             WHERE event = ? AND refused IS NULL AND queued_ms >= ?
+                             ORDER BY queued_ms, key LIMIT ?) ",
+                        columns = pooled::COLUMNS,
+                    ),
+                    "key IN (SELECT key FROM batch)".to_string(),
+                    "SELECT client FROM batch".to_string(),
+                    1,
+                    "event = ? AND email_canonical IN (SELECT email_canonical FROM batch)"
+                        .to_string(),
+                    format!(
+                        ", (SELECT {requests} FROM batch) AS requests",
+                        requests = engine.json_rows(pooled::COLUMNS),
+                    ),
+                )
+            }
+        };
         let sql = format!(
-            "SELECT
-                 (SELECT {answers} FROM idempotency WHERE key IN ({keys})) AS answers,
+            "{with}SELECT
+                 (SELECT {answers} FROM idempotency WHERE {keys}) AS answers,
                  (SELECT {attempts} FROM client_attempts
                   WHERE window_start = ? AND client IN ({clients})) AS attempts,
                  ({ledgers}) AS ledgers,
                  (SELECT {holders} FROM registrations
-                  WHERE status IN ({live})
-                      AND (event, email_canonical) IN (VALUES {addresses})) AS holders,
-                 (SELECT {webhooks} FROM webhooks WHERE event IN ({events})) AS webhooks",
-            answers = engine.json_rows("key, request_hash, status, body, created_ms"),
-            keys = in_list(keys.len()),
+                  WHERE status IN ({live}) AND {addresses}) AS holders,
+                 (SELECT {webhooks} FROM webhooks WHERE event IN ({events_in})) AS webhooks
+                 {pooled}",
+            answers = engine.json_rows(idempotency::ANSWER_COLUMNS),
             attempts = engine.json_rows("client, attempts"),
-            clients = in_list(clients.len()),
-            ledgers = seats::ledgers_query(engine, events.len()),
+            ledgers = seats::ledgers_query(engine, events),
             holders = engine
                 .json_rows("event, email_canonical, id, name, email, status, hold_expires_ms"),
             live = seats::live_statuses(),
-            addresses = placeholders(batch.len(), 2),
             webhooks = engine.json_map("event", "url"),
-            events = in_list(events.len()),
+            events_in = in_list(events),
         );
-        let mut params: Vec<Value> = keys.iter().map(|k| text(*k)).collect();
-        params.push(int(window.start));
-        params.extend(clients.iter().map(|c| text(*c)));
-        params.extend(events.iter().map(|e| text(*e)));
-        params.extend(
-            batch
-                .iter()
-                .flat_map(|p| [text(p.slug.as_str()), text(&p.canonical)]),
-        );
-        params.extend(events.iter().map(|e| text(*e)));
         (sql, params)
     }
 
-    /// Adds what another read found, for more of the same events'
-    /// registrations: the ledgers are the first read's.
-    fn add(&mut self, more: BatchRows) {
-        self.earlier.extend(more.earlier);
-        self.expired.extend(more.expired);
-        self.attempts.extend(more.attempts);
-        self.holders.extend(more.holders);
-        self.webhooks.extend(more.webhooks);
-    }
-
     /// What the statement `query` gives read.
-    fn from_rows(
-        rows: Vec<Row>,
-        now: jiff::Timestamp,
-        sealer: &Sealer,
-    ) -> Result<Self, OriginError> {
+    fn from_rows(rows: &[Row], now: jiff::Timestamp, sealer: &Sealer) -> Result<Self, OriginError> {
         let row = rows
-            .into_iter()
-            .next()
+            .first()
             .ok_or_else(|| OriginError::Database("a batch's read gave no row".into()))?;
-        let answers: Vec<(String, String, u16, String, i64)> = row.json("answers")?;
+        let (earlier, expired) = idempotency::read_answers(row, "answers", now, sealer)?;
         let attempts: Vec<(String, u32)> = row.json("attempts")?;
         let holders: Vec<HolderRow> = row.json("holders")?;
-        let (kept, expired): (Vec<_>, Vec<_>) = answers
-            .into_iter()
-            .partition(|answer| answer.4 >= idempotency::oldest_kept(now));
         Ok(Self {
-            earlier: kept
-                .into_iter()
-                .map(|(key, request_hash, status, body, _)| {
-                    let body = sealing::open(sealer, &body)?;
-                    Ok((key, StoredAnswer::new(&request_hash, status, body)))
-                })
-                .collect::<Result<_, OriginError>>()?,
-            expired: expired.into_iter().map(|answer| answer.0).collect(),
+            earlier,
+            expired,
             attempts: attempts.into_iter().collect(),
             ledgers: row.json("ledgers")?,
             holders: holders

@@ -5,7 +5,7 @@
 //! that.
 
 use crate::auth::same_secret;
-use crate::db::{Db, Reader, Writes, in_list, int, opt_text, placeholders, text};
+use crate::db::{Db, Reader, Row, Writes, in_list, int, opt_text, placeholders, text};
 use crate::error::OriginError;
 use crate::sealing;
 use eventfront_domain::sealed::Sealer;
@@ -89,6 +89,33 @@ pub async fn stored(keys: &[&str]) -> Result<HashMap<String, StoredAnswer>, Orig
             Ok((row.text("key"), stored))
         })
         .collect()
+}
+
+/// The columns of stored answers that `read_answers` reads, aggregated
+/// with `Engine::json_rows` into one column.
+pub const ANSWER_COLUMNS: &str = "key, request_hash, status, body, created_ms";
+
+/// The stored answers aggregated in `row`'s `column` (of
+/// `ANSWER_COLUMNS`), opened: those still replayed by key, and the keys of
+/// those expired (not swept yet).
+pub fn read_answers(
+    row: &Row,
+    column: &str,
+    now: jiff::Timestamp,
+    sealer: &Sealer,
+) -> Result<(HashMap<String, StoredAnswer>, Vec<String>), OriginError> {
+    let answers: Vec<(String, String, u16, String, i64)> = row.json(column)?;
+    let (kept, expired): (Vec<_>, Vec<_>) = answers
+        .into_iter()
+        .partition(|answer| answer.4 >= oldest_kept(now));
+    let kept = kept
+        .into_iter()
+        .map(|(key, request_hash, status, body, _)| {
+            let body = sealing::open(sealer, &body)?;
+            Ok((key, StoredAnswer::new(&request_hash, status, body)))
+        })
+        .collect::<Result<_, OriginError>>()?;
+    Ok((kept, expired.into_iter().map(|answer| answer.0).collect()))
 }
 
 /// Stores the answers decided for their keys among the caller's `writes`

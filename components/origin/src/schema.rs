@@ -4,7 +4,8 @@
 //! and an existing one keeps its data. Each engine has its own steps:
 //! SQLite's (`migrations/NNN.sql`) from the first release on, PostgreSQL's
 //! (`migrations/postgres/NNN.sql`) from where SQLite's step 9 left the
-//! schema; a change to come is a step in each. `REFERENCES` are enforced
+//! schema; a change to come is a step in each (PostgreSQL's step 6, a
+//! table SQLite's one writer has no use for, is its own). `REFERENCES` are enforced
 //! on both: Spin's SQLite (rusqlite's bundled build, as in the test host)
 //! turns foreign keys on for every connection.
 
@@ -36,6 +37,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/003.sql"),
     include_str!("../migrations/postgres/004.sql"),
     include_str!("../migrations/postgres/005.sql"),
+    include_str!("../migrations/postgres/006.sql"),
 ];
 
 /// Set once this instance has seen the schema current.

@@ -236,6 +236,11 @@ impl Opened {
         );
     }
 
+    /// Whether anything was decided that is not written yet.
+    pub fn has_changes(&self) -> bool {
+        !self.plan.is_empty()
+    }
+
     /// Adds what a transition decided to what is written.
     pub fn decided(&mut self, plan: Plan) {
         self.plan.extend(plan);

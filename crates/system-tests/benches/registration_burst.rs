@@ -54,7 +54,10 @@
 //! `REG_BENCH_SECS` (default 8, as `wrk -d 8`) sets each run's length,
 //! `REG_BENCH_RUNS` (default 3) the runs per case, the median by
 //! throughput printed; `REG_BENCH_CLIENTS` (default `1,16,64,256`) the
-//! client counts. The components' logs go to stderr.
+//! client counts; `REG_BENCH_PARTS` (default `clients,contention,links`)
+//! which parts run: the client counts (with the confirming case), the
+//! contention cases, the links in trouble. The components' logs go to
+//! stderr.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -887,7 +890,10 @@ async fn main() {
             other => panic!("REG_BENCH_DATABASES lists sqlite and postgres, not {other:?}"),
         })
         .collect();
-    for &database in &databases {
+    let parts =
+        std::env::var("REG_BENCH_PARTS").unwrap_or_else(|_| "clients,contention,links".into());
+    let part = |name: &str| parts.split(',').any(|p| p.trim() == name);
+    for &database in databases.iter().filter(|_| part("clients")) {
         println!("\norigin on {}", database.name());
         for &clients in &cases {
             let case = Case {
@@ -929,13 +935,13 @@ async fn main() {
     println!(
         "\n64 ✉: 64 clients, the event confirming addresses by email (the default for new events)"
     );
-    for &database in &databases {
+    for &database in databases.iter().filter(|_| part("contention")) {
         contention_cases(&mode, database, duration, runs).await;
     }
-    if matches!(mode, Mode::Host) {
+    if matches!(mode, Mode::Host) && part("links") {
         link_cases(&mode, duration, runs).await;
     }
-    if databases.contains(&Database::Postgres) {
+    if databases.contains(&Database::Postgres) && part("links") {
         database_link_cases(&mode, duration, runs).await;
     }
     println!("\ncapacity held in every run: never more than {CAPACITY} seats held");

@@ -1204,6 +1204,15 @@ async fn a_replay_does_not_wait_out_a_held_lock_and_a_long_wait_is_refused_safel
         .rows("SELECT count(*) FROM idempotency WHERE key = 'second'")
         .await;
     assert_eq!(stored, [[0]], "nothing was written for the refused key");
+    if origin.postgres_url().is_some() {
+        assert_eq!(
+            origin
+                .rows("SELECT count(*) FROM registration_requests WHERE key = 'second'")
+                .await,
+            [[0]],
+            "the refused key left the pool"
+        );
+    }
     drop(holder);
 
     let retried = register(&origin, "second", "grace@example.com").await;
@@ -1309,6 +1318,83 @@ async fn a_key_stored_by_another_events_batch_meanwhile_is_not_decided_again() {
         origin.rows("SELECT count(*) FROM registrations").await,
         [[0]],
         "nothing was decided under a key answered elsewhere"
+    );
+}
+
+/// Puts a request in the origin's pool as another instance would, queued
+/// `ago_ms` ago; `None` on SQLite, which has one writer and no pool.
+async fn pooled_elsewhere(origin: &OriginApp, key: &str, email: &str, ago_ms: i64) -> Option<()> {
+    let client = system_tests::postgres::client(origin.postgres_url()?).await;
+    let queued_ms = jiff::Timestamp::now().as_millisecond() - ago_ms;
+    client
+        .execute(
+            "INSERT INTO registration_requests (key, event, request_hash, name, email,
+                 email_canonical, arrived_ms, queued_ms)
+             VALUES ($1, 'conf', 'another instance', 'Grace', $2, $2, $3, $3)",
+            &[&key, &email, &queued_ms],
+        )
+        .await
+        .unwrap();
+    Some(())
+}
+
+#[tokio::test]
+async fn a_request_another_instance_left_in_the_pool_is_decided_with_the_next() {
+    let origin = origin_with_event(json!(10)).await;
+    // Just queued by an instance that then stopped: the origin waits for
+    // that instance's turn, then decides it with its own.
+    if pooled_elsewhere(&origin, "elsewhere", "grace@example.com", 0)
+        .await
+        .is_none()
+    {
+        return;
+    }
+    let here = register(&origin, "here", "ada@example.com").await;
+    assert_eq!(here.status(), 201, "{:?}", here.body());
+    assert_eq!(
+        origin
+            .rows("SELECT email, status FROM registrations ORDER BY seq")
+            .await,
+        [
+            [json!("grace@example.com"), json!("confirmed")],
+            [json!("ada@example.com"), json!("confirmed")]
+        ],
+        "decided in the order they were queued"
+    );
+    assert_eq!(
+        origin
+            .rows("SELECT status FROM idempotency WHERE key = 'elsewhere'")
+            .await,
+        [[201]],
+        "its answer is stored for its retry"
+    );
+    assert_eq!(
+        origin
+            .rows("SELECT count(*) FROM registration_requests")
+            .await,
+        [[0]],
+        "both left the pool"
+    );
+}
+
+#[tokio::test]
+async fn a_refusal_for_another_instances_request_is_left_in_the_pool_for_it() {
+    let origin = origin_with_event(json!(10)).await;
+    republish(&origin, json!({"open": false, "capacity": 10})).await;
+    if pooled_elsewhere(&origin, "elsewhere", "grace@example.com", 1_000)
+        .await
+        .is_none()
+    {
+        return;
+    }
+    let here = register(&origin, "here", "ada@example.com").await;
+    assert_eq!(here.status(), 409, "{:?}", here.body());
+    assert_eq!(
+        origin
+            .rows("SELECT key, refused FROM registration_requests")
+            .await,
+        [[json!("elsewhere"), json!("closed")]],
+        "a refusal has no stored answer: it waits in the pool for its instance"
     );
 }
 
