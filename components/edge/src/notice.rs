@@ -43,7 +43,7 @@ pub async fn receive(config: &EdgeConfig, request: Request) -> Result<Reply, Edg
     config
         .verifier
         .verify(
-            &Message::new(Direction::ToEdge, parts.method.as_str(), target, &body),
+            &Message::new(Direction::ToEdge, parts.method.as_str(), target, &body).covering(header),
             header(TIMESTAMP_HEADER),
             header(SIGNATURE_HEADER),
             now_ms() / 1000,

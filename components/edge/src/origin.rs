@@ -55,8 +55,16 @@ pub async fn call(
     for (name, value) in headers {
         request = request.header(name, value);
     }
-    let message = Message::new(Direction::ToOrigin, method.as_str(), target, &body);
-    for (name, value) in config.secret.sign(&message.for_client(client), now) {
+    let forwarded = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n.as_str() == name)
+            .and_then(|(_, v)| v.to_str().ok())
+    };
+    let message = Message::new(Direction::ToOrigin, method.as_str(), target, &body)
+        .covering(forwarded)
+        .for_client(client);
+    for (name, value) in config.secret.sign(&message, now) {
         request = request.header(name, value);
     }
     let request = request

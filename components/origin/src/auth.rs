@@ -51,6 +51,7 @@ pub async fn require_edge(request: &Incoming) -> Result<(), OriginError> {
                 &request.target,
                 &request.body,
             )
+            .covering(|name| request.header(name))
             .for_client(request.header(CLIENT_HEADER)),
             request.header(TIMESTAMP_HEADER),
             request.header(SIGNATURE_HEADER),

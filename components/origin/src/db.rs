@@ -398,17 +398,6 @@ impl Db {
         })
     }
 
-    /// A connection for a task that writes in turns: on SQLite the one
-    /// kept in `slot` (SQLite has one writer, and the tasks' transactions
-    /// take turns at its gate); on PostgreSQL a session of the task's own,
-    /// so that writers for different events run their transactions at once.
-    pub async fn writer(slot: &'static LocalKey<RefCell<Slot>>) -> Result<Kept, OriginError> {
-        match engine().await? {
-            Engine::Sqlite => Self::kept(slot).await,
-            Engine::Postgres => Ok(Kept(Rc::new(Self::open().await?))),
-        }
-    }
-
     pub fn engine(&self) -> Engine {
         match self.link {
             Link::Sqlite(_) => Engine::Sqlite,

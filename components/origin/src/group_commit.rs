@@ -74,8 +74,8 @@ type Decided = idempotency::Answer;
 static QUEUES: BatchQueues<Pending, Decided> = BatchQueues::new();
 
 thread_local! {
-    /// The queues' SQLite connection: SQLite has one writer, and the
-    /// drains' transactions take turns on it (see `Db::writer`).
+    /// The SQLite drains' connection: SQLite has one writer, and their
+    /// transactions take turns on it.
     static WRITER: RefCell<Slot> = const { RefCell::new(Slot::EMPTY) };
 }
 
@@ -124,7 +124,7 @@ pub async fn decide(pending: Pending) -> Decided {
 /// once it is had. Should the lock not be had in time, those out of time
 /// are answered 503 and the rest wait on, first in line.
 async fn drain_queue(event: String) {
-    let db = match Db::writer(&WRITER).await {
+    let db = match Db::kept(&WRITER).await {
         Ok(db) => db,
         Err(e) => return QUEUES.fail_all(&event, || Err(shared(&e))),
     };

@@ -300,6 +300,9 @@ pub async fn archive(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, 
     ))
 }
 
+/// The content type of a publish notice (covered by its signature).
+const NOTICE_TYPE: &str = "application/json";
+
 /// Sends the signed `notice` to every edge concurrently, each bounded by
 /// `NOTICE_TIMEOUT`; returns `(edge, outcome)` pairs.
 pub async fn notify_edges(notice: &Value) -> Result<Vec<(String, String)>, OriginError> {
@@ -311,13 +314,14 @@ pub async fn notify_edges(notice: &Value) -> Result<Vec<(String, String)>, Origi
     let body = notice.to_string();
     let sends = urls.iter().cloned().map(|url| {
         let headers = secret.sign(
-            &Message::new(Direction::ToEdge, "POST", NOTICE_PATH, body.as_bytes()),
+            &Message::new(Direction::ToEdge, "POST", NOTICE_PATH, body.as_bytes())
+                .covering(|name| (name == "content-type").then_some(NOTICE_TYPE)),
             now_secs(),
         );
         let body = body.clone();
         async move {
             let mut request = http::Request::post(format!("{url}{NOTICE_PATH}"))
-                .header(http::header::CONTENT_TYPE, "application/json");
+                .header(http::header::CONTENT_TYPE, NOTICE_TYPE);
             for (name, value) in headers {
                 request = request.header(name, value);
             }

@@ -1,9 +1,13 @@
 //! How edge and origin trust each other: an HMAC-SHA256 signature over a
-//! direction label, the method, path, a timestamp, a digest of the body
-//! and, when an edge forwards for a client the origin counts, that client,
-//! sent in two headers (three with the client). The label makes a request
-//! the edge signed for its origin useless as a notice from the origin, and
-//! the other way round.
+//! direction label, the method, path, a timestamp, a digest of the body,
+//! the request headers that change what it means (`COVERED_HEADERS`:
+//! each one's value, or that it is absent) and, when an edge forwards for
+//! a client the origin counts, that client, sent in two headers (three
+//! with the client). The label makes a request the edge signed for its
+//! origin useless as a notice from the origin, and the other way round.
+//! A captured request cannot be sent again with another
+//! `Idempotency-Key` (a second registration), another `Authorization` or
+//! another `Content-Type`.
 //! A verifier accepts any of its secrets (the current one and, during a
 //! rotation, the previous one), a bounded clock skew, and compares in
 //! constant time.
@@ -13,8 +17,11 @@ use sha2::{Digest, Sha256};
 
 /// Unix seconds at which the request was signed.
 pub const TIMESTAMP_HEADER: &str = "eventfront-timestamp";
-/// `v1=<hex of the HMAC>`.
+/// `v2=<hex of the HMAC>`. (`v1` signatures, which covered no request
+/// header, are refused: edges and origin are upgraded together.)
 pub const SIGNATURE_HEADER: &str = "eventfront-signature";
+/// The request headers a signature covers, in the order it covers them.
+pub const COVERED_HEADERS: [&str; 3] = ["authorization", "content-type", "idempotency-key"];
 /// The client an edge forwards a registration for, as the edge counts it
 /// (an address, or an IPv6 /64); covered by the signature.
 pub const CLIENT_HEADER: &str = "eventfront-client";
@@ -37,8 +44,8 @@ pub enum Direction {
 impl Direction {
     fn label(self) -> &'static [u8] {
         match self {
-            Direction::ToOrigin => b"eventfront/v1 edge-to-origin",
-            Direction::ToEdge => b"eventfront/v1 origin-to-edge",
+            Direction::ToOrigin => b"eventfront/v2 edge-to-origin",
+            Direction::ToEdge => b"eventfront/v2 origin-to-edge",
         }
     }
 }
@@ -50,10 +57,10 @@ pub struct Message<'a> {
     pub method: &'a str,
     pub path_and_query: &'a str,
     pub body: &'a [u8],
-    /// Whom an edge forwards for (`CLIENT_HEADER`). Without one the
-    /// signature is what it was before clients were signed, so edges and
-    /// origins of either age keep trusting each other.
+    /// Whom an edge forwards for (`CLIENT_HEADER`), if anyone.
     pub client: Option<&'a str>,
+    /// The value of each of `COVERED_HEADERS` the request carries.
+    pub covered: [Option<&'a str>; 3],
 }
 
 impl<'a> Message<'a> {
@@ -69,11 +76,21 @@ impl<'a> Message<'a> {
             path_and_query,
             body,
             client: None,
+            covered: [None; 3],
         }
     }
 
     pub fn for_client(self, client: Option<&'a str>) -> Self {
         Self { client, ..self }
+    }
+
+    /// This message with the request's `COVERED_HEADERS`, each as `header`
+    /// finds it (by its lower-case name).
+    pub fn covering(self, header: impl Fn(&str) -> Option<&'a str>) -> Self {
+        Self {
+            covered: COVERED_HEADERS.map(header),
+            ..self
+        }
     }
 }
 
@@ -116,7 +133,19 @@ impl Secret {
         mac.update(timestamp.to_string().as_bytes());
         mac.update(b"\n");
         mac.update(hex::encode(Sha256::digest(message.body)).as_bytes());
-        // After the fixed-length digest, so no other message reads the same.
+        // After the fixed-length digest, one line each (a header value holds
+        // no line break), so no other message reads the same.
+        for (name, value) in COVERED_HEADERS.iter().zip(message.covered) {
+            mac.update(b"\n");
+            mac.update(name.as_bytes());
+            match value {
+                Some(value) => {
+                    mac.update(b"=");
+                    mac.update(value.as_bytes());
+                }
+                None => mac.update(b" absent"),
+            }
+        }
         if let Some(client) = message.client {
             mac.update(b"\nclient ");
             mac.update(client.as_bytes());
@@ -130,7 +159,7 @@ impl Secret {
         let tag = self.mac(message, timestamp).finalize().into_bytes();
         let mut headers = vec![
             (TIMESTAMP_HEADER, timestamp.to_string()),
-            (SIGNATURE_HEADER, format!("v1={}", hex::encode(tag))),
+            (SIGNATURE_HEADER, format!("v2={}", hex::encode(tag))),
         ];
         if let Some(client) = message.client {
             headers.push((CLIENT_HEADER, client.to_string()));
@@ -180,7 +209,7 @@ impl Verifier {
         };
         let timestamp: i64 = timestamp.parse().map_err(|_| SignatureError::Malformed)?;
         let tag = signature
-            .strip_prefix("v1=")
+            .strip_prefix("v2=")
             .and_then(|h| hex::decode(h).ok())
             .ok_or(SignatureError::Malformed)?;
         // `abs_diff` cannot overflow, whatever timestamp is sent.
@@ -317,6 +346,48 @@ mod tests {
     }
 
     #[test]
+    fn the_headers_that_change_a_request_are_signed_present_or_absent() {
+        let key = secret("0123456789abcdef-current");
+        let verifier = Verifier::new(vec![key.clone()]);
+        fn sent(name: &str) -> Option<&'static str> {
+            match name {
+                "content-type" => Some("application/json"),
+                "idempotency-key" => Some("key-1"),
+                _ => None,
+            }
+        }
+        let signed = key.sign(&to_origin("POST", "/x", b"{}").covering(sent), NOW);
+        /// Where a request's headers are looked up.
+        type Headers = dyn Fn(&str) -> Option<&'static str>;
+        let check = |header: &Headers| {
+            verifier.verify(
+                &to_origin("POST", "/x", b"{}").covering(header),
+                signed.first().map(|(_, v)| v.as_str()),
+                signed.get(1).map(|(_, v)| v.as_str()),
+                NOW,
+            )
+        };
+        assert_eq!(check(&sent), Ok(()));
+        let changes: [(&str, &Headers); 3] = [
+            ("another key", &|name| match name {
+                "idempotency-key" => Some("key-2"),
+                other => sent(other),
+            }),
+            ("an authorization added", &|name| match name {
+                "authorization" => Some("Bearer guessed"),
+                other => sent(other),
+            }),
+            ("the content type taken away", &|name| match name {
+                "content-type" => None,
+                other => sent(other),
+            }),
+        ];
+        for (change, header) in changes {
+            assert_eq!(check(header), Err(SignatureError::Mismatch), "{change}");
+        }
+    }
+
+    #[test]
     fn rotation_accepts_either_secret_and_nothing_else() {
         let old = secret("old-secret-0123456789");
         let new = secret("new-secret-0123456789");
@@ -350,7 +421,8 @@ mod tests {
             verifier.verify(&to_origin("POST", "/", b""), None, Some("v1=00"), NOW),
             Err(SignatureError::Missing)
         );
-        for bad in ["00", "v1=zz", "v2=00"] {
+        // `v1` covered no request header: refused as unknown.
+        for bad in ["00", "v2=zz", "v1=00"] {
             assert_eq!(
                 verifier.verify(&to_origin("POST", "/", b""), Some("1"), Some(bad), NOW),
                 Err(SignatureError::Malformed)
@@ -378,13 +450,13 @@ mod tests {
         let verifier = Verifier::new(vec![key]);
         for timestamp in [i64::MIN, i64::MAX, -1] {
             assert_eq!(
-                verifier.precheck(Some(&timestamp.to_string()), Some("v1=00"), NOW),
+                verifier.precheck(Some(&timestamp.to_string()), Some("v2=00"), NOW),
                 Err(SignatureError::Stale)
             );
         }
         assert!(
             verifier
-                .precheck(Some(&NOW.to_string()), Some("v1=00"), NOW)
+                .precheck(Some(&NOW.to_string()), Some("v2=00"), NOW)
                 .is_ok()
         );
     }

@@ -433,10 +433,9 @@ fn sign_as(
         .map_or("/", |p| p.as_str())
         .to_string();
     let secret = Secret::new(secret).unwrap();
-    for (name, value) in secret.sign(
-        &Message::new(direction, parts.method.as_str(), &target, &body),
-        now,
-    ) {
+    let message = Message::new(direction, parts.method.as_str(), &target, &body)
+        .covering(|name| parts.headers.get(name).and_then(|v| v.to_str().ok()));
+    for (name, value) in secret.sign(&message, now) {
         parts.headers.insert(name, value.parse().unwrap());
     }
     http::Request::from_parts(parts, body)

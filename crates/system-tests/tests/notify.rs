@@ -42,7 +42,8 @@ async fn fake_edge(status: u16, held: bool) -> FakeEdge {
                         parts.method.as_str(),
                         parts.uri.path(),
                         &body,
-                    ),
+                    )
+                    .covering(|name| parts.headers.get(name).and_then(|v| v.to_str().ok())),
                     header(TIMESTAMP_HEADER).as_deref(),
                     header(SIGNATURE_HEADER).as_deref(),
                     now,

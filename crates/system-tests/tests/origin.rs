@@ -83,7 +83,7 @@ async fn only_signed_requests_are_answered() {
                 "eventfront-timestamp",
                 jiff::Timestamp::now().as_second().to_string(),
             )
-            .header("eventfront-signature", "v1=00")
+            .header("eventfront-signature", "v2=00")
             .body(Bytes::from(vec![b' '; size]))
             .unwrap()
     };
@@ -127,6 +127,20 @@ async fn only_signed_requests_are_answered() {
         200,
         "the previous secret works during rotation"
     );
+    // The headers that change what a request means are signed: a captured
+    // registration sent again under another key (a second registration)
+    // or with its key taken away is refused.
+    for (name, changed) in [("idempotency-key", Some("another")), ("content-type", None)] {
+        let mut captured = sign(
+            register_request("captured", "Ada", "ada@example.com"),
+            system_tests::SIGNING_SECRET,
+        );
+        match changed {
+            Some(value) => captured.headers_mut().insert(name, value.parse().unwrap()),
+            None => captured.headers_mut().remove(name),
+        };
+        assert_eq!(origin.app.send(captured).await.status(), 401, "{name}");
+    }
 
     let mut stale = sign(
         http::Request::get("/_origin/events")

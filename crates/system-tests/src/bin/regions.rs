@@ -299,16 +299,22 @@ async fn publish(origin_port: u16, edge_ports: &[u16]) -> Vec<Option<f64>> {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
+    let authorization = format!("Bearer {ADMIN}");
+    let sent = |name: &str| match name {
+        "authorization" => Some(authorization.as_str()),
+        "content-type" => Some("application/json"),
+        _ => None,
+    };
     let mut headers: Vec<(String, String)> = Secret::new(SECRET)
         .unwrap()
         .sign(
-            &Message::new(Direction::ToOrigin, "POST", &path, &body),
+            &Message::new(Direction::ToOrigin, "POST", &path, &body).covering(sent),
             now,
         )
         .into_iter()
         .map(|(n, v)| (n.to_string(), v))
         .collect();
-    headers.push(("authorization".into(), format!("Bearer {ADMIN}")));
+    headers.push(("authorization".into(), authorization.clone()));
     headers.push(("content-type".into(), "application/json".into()));
     let event = format!("/api/events/{DEMO}");
     let held = send(edge_ports[0], "GET", &event, &[], Bytes::new())
