@@ -556,7 +556,12 @@ impl Db {
         let outcome = locked.and(committed);
         let queued_messages = self.wrote_messages.replace(false);
         match &outcome {
-            Ok(()) if queued_messages => crate::delivery::queued(),
+            // Started here, not after a response: a pooled decision may
+            // commit after its own instance's requests were all answered.
+            Ok(()) if queued_messages => {
+                crate::delivery::queued();
+                crate::delivery::start();
+            }
             Ok(()) => {}
             Err(_) => self.rollback().await,
         }

@@ -131,12 +131,15 @@ async fn drain_queue(event: String) {
     while let Some(oldest) = QUEUES.oldest(&event) {
         let now = jiff::Timestamp::now();
         let window = Window::at(now.as_second());
-        sweep_expired(&db, now, window).await;
         let mut batch = QUEUES.take(&event, MAX_BATCH);
         // The lock is waited for only as long as the oldest may still wait.
         let budget = DECISION_WAIT.saturating_sub(oldest.elapsed());
         let outcome = db
             .transaction_within(Scope::Event(&event), budget, async |db| {
+                // Under the write lock the batch holds anyway: on its own,
+                // each statement would wait for the lock (a new
+                // connection's busy wait is seconds long).
+                sweep_expired(db, now, window).await;
                 batch.extend(QUEUES.take(&event, MAX_BATCH - batch.len()));
                 let pendings: Vec<&Pending> = batch.iter().map(|queued| &queued.item).collect();
                 let (sql, params) =
@@ -477,8 +480,8 @@ const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 /// minutes that ended and requests left in the pool by an instance that
 /// stopped, once a minute per instance (none is read once expired, so
 /// this only bounds the tables and keeps no client's address past the
-/// minute after its attempts). Outside any decision, each statement on its
-/// own: a failure is logged and the sweep tried again at the next batch.
+/// minute after its attempts). A failure is logged and the sweep tried
+/// again at the next batch.
 async fn sweep_expired(db: &Db, now: jiff::Timestamp, window: Window) {
     let due = SWEPT_AT
         .lock()
