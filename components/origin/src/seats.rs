@@ -51,9 +51,14 @@ fn from_ms(ms: Option<i64>) -> Option<jiff::Timestamp> {
 /// The statuses that hold a seat or a place in line, as an SQL list:
 /// the lifecycle's, not a copy of them.
 pub fn live_statuses() -> String {
+    statuses_where(Status::is_live)
+}
+
+/// The statuses `chosen` picks, as an SQL list.
+fn statuses_where(chosen: fn(Status) -> bool) -> String {
     Status::ALL
         .into_iter()
-        .filter(|s| s.is_live())
+        .filter(|s| chosen(*s))
         .map(|s| format!("'{}'", s.as_str()))
         .collect::<Vec<_>>()
         .join(", ")
@@ -382,8 +387,10 @@ impl Opened {
     }
 }
 
-/// Where registration `id` of `event` stands in line, counted from 1 in
-/// submission order among those in line (0 when it is not in line).
+/// Where registration `id` of `event` stands in line as its person is
+/// shown it: counted from 1 among those ahead in line the lifecycle counts
+/// in a shown position (`Status::counted_in_shown_positions`), itself
+/// included; 0 when it is not among them.
 pub async fn position(db: &Db, event: &str, id: &str) -> Result<u32, OriginError> {
     let ahead = db
         .row(
@@ -391,7 +398,7 @@ pub async fn position(db: &Db, event: &str, id: &str) -> Result<u32, OriginError
                 "SELECT count(*) AS position FROM registrations
                  WHERE event = ? AND holds_seat = 0 AND status IN ({})
                      AND seq <= (SELECT seq FROM registrations WHERE id = ?)",
-                live_statuses()
+                statuses_where(Status::counted_in_shown_positions)
             ),
             [text(event), text(id)],
         )

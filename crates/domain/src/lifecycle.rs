@@ -57,6 +57,15 @@ impl Status {
         )
     }
 
+    /// Whether a registration of this status ahead of someone in line is
+    /// counted in the position that person is shown. A hold waiting for its
+    /// email's confirmation is not: a submission makes one only for an
+    /// address not registered yet, so counting it would let anyone tell
+    /// from their own positions whether an address was registered.
+    pub const fn counted_in_shown_positions(self) -> bool {
+        matches!(self, Status::Waitlisted)
+    }
+
     /// Whether a registration of this status waits in line, given whether
     /// it holds a seat.
     pub const fn in_line_with(self, holds_seat: bool) -> bool {
