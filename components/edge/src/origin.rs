@@ -71,7 +71,7 @@ pub async fn call(
         .body(FullBody::new(body))
         .map_err(|e| Unreachable(format!("invalid request: {e}")))?;
     let exchange = async {
-        let response = spin_sdk::http::send(request)
+        let response = eventfront_domain::started::polled_again(spin_sdk::http::send(request))
             .await
             .map_err(|e| Unreachable(format!("{e:?}")))?;
         let status = response.status();

@@ -3,12 +3,13 @@
 //! `mail_from`; the request is `eventfront_domain::mail`'s), and events to
 //! the organizer's webhook, signed (`eventfront_domain::webhook`). An
 //! instance that queued entries, or that serves a request while it has not
-//! looked for due entries in a while, starts one delivery task; the task
-//! claims due entries for a while (so that other instances leave them
-//! alone), sends each, and records `sent`, or `failed` with the next try
-//! backed off. Delivery is at least once: a task that dies between sending
-//! and recording leaves the entry to be sent again once its claim lapses,
-//! under the same id.
+//! looked for due entries in a while, starts a delivery task per lane, one
+//! for email and one for webhooks, so that a webhook that hangs never holds
+//! back a confirmation email; each task claims its lane's due entries for a
+//! while (so that other instances leave them alone), sends each, and
+//! records `sent`, or `failed` with the next try backed off. Delivery is
+//! at least once: a task that dies between sending and recording leaves
+//! the entry to be sent again once its claim lapses, under the same id.
 
 use crate::config::MailProvider;
 use crate::db::{Db, Scope, int, opt_int, text};
@@ -16,6 +17,7 @@ use crate::error::OriginError;
 use crate::sealing;
 use eventfront_domain::mail::{self, SEND_PATH, TOKEN_HEADER};
 use eventfront_domain::messages::Message;
+use eventfront_domain::started;
 use eventfront_domain::webhook::{self, Destination};
 use futures::FutureExt;
 use std::cell::Cell;
@@ -44,35 +46,76 @@ const MOST_ATTEMPTS: u32 = 60;
 /// serves requests.
 const LOOK_EVERY: Duration = Duration::from_secs(10);
 
+/// A channel delivered by a task of its own: what one lane's peer does
+/// (a provider down, a webhook that never answers) never delays the other.
+#[derive(Clone, Copy)]
+enum Lane {
+    Email,
+    Webhook,
+}
+
+impl Lane {
+    const ALL: [Lane; 2] = [Lane::Email, Lane::Webhook];
+
+    /// The outbox's `channel` this lane delivers.
+    fn channel(self) -> &'static str {
+        match self {
+            Lane::Email => "email",
+            Lane::Webhook => "webhook",
+        }
+    }
+}
+
+/// One lane's task in this instance.
+#[derive(Default)]
+struct LaneState {
+    /// Whether it runs now.
+    running: Cell<bool>,
+    /// Whether entries were queued since it last started.
+    queued: Cell<bool>,
+}
+
 thread_local! {
-    /// Whether this instance runs a delivery task now.
-    static RUNNING: Cell<bool> = const { Cell::new(false) };
-    /// Whether this instance queued entries since its last task started.
-    static QUEUED: Cell<bool> = const { Cell::new(false) };
-    /// When this instance last started one, in Unix milliseconds.
+    static LANES: [LaneState; 2] = Default::default();
+    /// When this instance last started a task, in Unix milliseconds.
     static LOOKED_AT: Cell<i64> = const { Cell::new(i64::MIN) };
 }
 
-/// Notes that entries were queued, for `start` to send.
+/// Notes that entries were queued, for `start` to send. Either channel may
+/// have been written: a lane with nothing due finds out with one read.
 pub fn queued() {
-    QUEUED.set(true);
+    LANES.with(|lanes| lanes.iter().for_each(|lane| lane.queued.set(true)));
 }
 
-/// Starts delivering, after the response, what this instance queued,
-/// unless it is delivering already (that task sends it too).
+/// Starts delivering, after the response, what this instance queued, in
+/// each lane not delivering already (that task sends it too).
 pub fn start() {
-    if RUNNING.get() || !QUEUED.replace(false) {
+    for lane in Lane::ALL {
+        start_lane(lane);
+    }
+}
+
+fn start_lane(lane: Lane) {
+    let starts = LANES.with(|lanes| {
+        let state = &lanes[lane as usize];
+        let starts = !state.running.get() && state.queued.replace(false);
+        state.running.set(state.running.get() || starts);
+        starts
+    });
+    if !starts {
         return;
     }
-    RUNNING.set(true);
     LOOKED_AT.set(now_ms());
-    spin_sdk::wasip3::spawn(async {
-        if let Err(e) = deliver_due().await {
-            eprintln!("origin: delivering the outbox failed: {e}");
+    spin_sdk::wasip3::spawn(async move {
+        if let Err(e) = deliver_due(lane).await {
+            eprintln!(
+                "origin: delivering the {} outbox failed: {e}",
+                lane.channel()
+            );
         }
-        RUNNING.set(false);
+        LANES.with(|lanes| lanes[lane as usize].running.set(false));
         // Entries queued after this task last looked go out now.
-        start();
+        start_lane(lane);
     });
 }
 
@@ -124,8 +167,8 @@ enum Outcome {
     Withheld(String),
 }
 
-/// Sends what is due until nothing is, or `TASK_LIMIT`.
-async fn deliver_due() -> Result<(), OriginError> {
+/// Sends what is due in `lane` until nothing is, or `TASK_LIMIT`.
+async fn deliver_due(lane: Lane) -> Result<(), OriginError> {
     // Nothing is sent by an origin that answers nothing, nor read from a
     // database not migrated yet.
     if crate::config::get().await.check().is_err() {
@@ -135,7 +178,7 @@ async fn deliver_due() -> Result<(), OriginError> {
     let db = Db::open().await?;
     let started = now_ms();
     while now_ms() - started < TASK_LIMIT.as_millis() as i64 {
-        let due = claim(&db).await?;
+        let due = claim(&db, lane).await?;
         if due.is_empty() {
             // Once nothing waits to be sent, and never in its way.
             if let Err(e) = crate::retention::sweep_if_due(&db).await {
@@ -167,16 +210,17 @@ async fn deliver_due() -> Result<(), OriginError> {
     Ok(())
 }
 
-/// Takes the oldest due messages for `CLAIM`, in one transaction so that
-/// two instances never claim the same message at once. Whether anything is
-/// due is asked first with a plain read: most looks find nothing, and must
-/// not take the write lock registrations are decided under.
-async fn claim(db: &Db) -> Result<Vec<Due>, OriginError> {
+/// Takes `lane`'s oldest due messages for `CLAIM`, in one transaction so
+/// that two instances never claim the same message at once. Whether
+/// anything is due is asked first with a plain read: most looks find
+/// nothing, and must not take the write lock registrations are decided
+/// under.
+async fn claim(db: &Db, lane: Lane) -> Result<Vec<Due>, OriginError> {
     let due = db
         .row(
             "SELECT EXISTS (SELECT 1 FROM outbox
-                 WHERE state IN ('queued', 'failed') AND next_try_ms <= ?) AS due",
-            [int(now_ms())],
+                 WHERE state IN ('queued', 'failed') AND next_try_ms <= ? AND channel = ?) AS due",
+            [int(now_ms()), text(lane.channel())],
         )
         .await?
         .is_some_and(|r| r.int("due") == 1);
@@ -192,9 +236,9 @@ async fn claim(db: &Db) -> Result<Vec<Due>, OriginError> {
                 "SELECT id, event, channel, recipient, subject, body_text, body_html, attempts,
                      mailbox, mail_domain
                  FROM outbox
-                 WHERE state IN ('queued', 'failed') AND next_try_ms <= ?
+                 WHERE state IN ('queued', 'failed') AND next_try_ms <= ? AND channel = ?
                  ORDER BY next_try_ms LIMIT ?",
-                [int(now), int(CLAIM_BATCH)],
+                [int(now), text(lane.channel()), int(CLAIM_BATCH)],
             )
             .await?;
         for row in &rows {
@@ -332,7 +376,7 @@ async fn post(request: http::request::Builder, body: String, whom: &str) -> Outc
         // Only the status counts: the body is never read, so a peer
         // cannot make the origin hold much, and what failed is said in
         // words, not in the runtime's detail about the peer.
-        let status = match spin_sdk::http::send(request).await {
+        let status = match started::polled_again(spin_sdk::http::send(request)).await {
             Ok(response) => response.status(),
             Err(_) => return Outcome::Failed(format!("{whom} could not be reached")),
         };

@@ -111,11 +111,14 @@ pub async fn decide(pending: Pending) -> Decided {
             Engine::Postgres => spin_sdk::wasip3::spawn(pooled::drain(event)),
         }
     }
-    answer.await.unwrap_or_else(|_| {
-        Err(OriginError::Database(
-            "a queued decision was dropped".into(),
-        ))
-    })
+    // Polled again at once, so that the drain just spawned starts now.
+    eventfront_domain::started::polled_again(answer)
+        .await
+        .unwrap_or_else(|_| {
+            Err(OriginError::Database(
+                "a queued decision was dropped".into(),
+            ))
+        })
 }
 
 /// Decides `event`'s batches on SQLite until its queue is empty, each in

@@ -26,6 +26,7 @@ pub mod seats;
 pub mod settings;
 pub mod signing;
 pub mod snapshot;
+pub mod started;
 pub mod validate;
 pub mod webhook;
 

@@ -6,9 +6,11 @@
 use bytes::Bytes;
 use serde_json::{Value, json};
 use spin_test_host::AppOptions;
+use spin_test_host::clock::Clock;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use system_tests::{OriginApp, eventually, json as body_json, open_event, registration, stub};
 
 const TOKEN: &str = "server-token-for-tests";
@@ -284,4 +286,62 @@ async fn without_a_provider_messages_stay_in_the_development_outbox() {
     assert_eq!(messages[0]["state"], "development");
     assert_eq!(messages[0]["attempts"], 0);
     assert!(messages[0]["links"]["manage"].is_string());
+}
+
+#[tokio::test]
+async fn a_webhook_that_never_answers_never_holds_back_an_email() {
+    let provider = sink().await;
+    provider.status.store(200, Ordering::SeqCst);
+    let clock = Clock::default();
+    let origin = sending_through(&provider, 100, |mut o| {
+        o.clock = clock.clone();
+        o
+    })
+    .await;
+    // Takes each delivery and never answers it.
+    let hung = stub::serve(|_, _| std::future::pending::<u16>()).await;
+    let set = origin
+        .admin(
+            "PUT",
+            &format!("{EVENT}/webhook"),
+            Some(json!({"url": format!("{hung}/hook"), "secret": "whsec-never-answers-0123"})),
+        )
+        .await;
+    assert_eq!(set.status(), 200);
+
+    for n in 0..15 {
+        let email = format!("p{n}@example.com");
+        assert_eq!(register(&origin, &format!("k{n}"), &email).await, 201);
+    }
+    // Every email goes out while the first webhook tried still hangs: no
+    // try at a webhook has ended (it ends only at the send's timeout, on
+    // the clock this test holds), so none was waited for.
+    let states = "SELECT channel, state, attempts FROM outbox ORDER BY channel, id";
+    let outbox = eventually("every email sent", async || {
+        let rows = origin.rows(states).await;
+        let sent = rows
+            .iter()
+            .filter(|r| r[0] == "email" && r[1] == "sent")
+            .count();
+        if sent == 15 { Ok(rows) } else { Err(rows) }
+    })
+    .await;
+    let webhooks: Vec<_> = outbox.iter().filter(|r| r[0] == "webhook").collect();
+    assert_eq!(webhooks.len(), 15);
+    assert!(
+        webhooks.iter().all(|r| r[1] == "queued" && r[2] == 0),
+        "no webhook try had ended: {webhooks:?}"
+    );
+
+    // The send's timeout passes: the hung try is recorded, and its lane
+    // goes on to the next.
+    clock.advance(Duration::from_secs(11));
+    let recorded = eventually("a hung webhook recorded", async || {
+        let rows = origin
+            .rows("SELECT last_error FROM outbox WHERE channel = 'webhook' AND state = 'failed'")
+            .await;
+        rows.first().cloned().ok_or(rows)
+    })
+    .await;
+    assert_eq!(recorded[0], "the webhook did not answer within 10s");
 }
