@@ -23,6 +23,9 @@ pub enum EdgeError {
     BadQuery(String),
     #[error("unauthorized: {0}")]
     Unauthorized(&'static str),
+    /// A signed request accepted before, sent again.
+    #[error("a signed notice sent again")]
+    Replayed,
     #[error("unsupported media type")]
     UnsupportedMediaType,
     #[error("rate limited for {} s", .0.retry_after)]
@@ -64,6 +67,13 @@ impl EdgeError {
             EdgeError::RateLimited(window) => client_limit::refused(window),
             EdgeError::BadQuery(why) => respond::problem(&Problem::new(400, why), None),
             EdgeError::Unauthorized(why) => respond::problem(&Problem::new(401, why), None),
+            EdgeError::Replayed => respond::problem(
+                &Problem::new(
+                    409,
+                    "This notice was received before; a notice counts once.",
+                ),
+                None,
+            ),
             // A setting that is missing or invalid: the operator's to mend
             // (the log says which), not the client's fault.
             EdgeError::Config(cause) => {

@@ -1,13 +1,17 @@
 //! `POST /_edge/publish`: the origin's signed notice that a version was
-//! published, or that the event was archived. Forged or stale notices are
-//! refused; a notice for a version the edge already holds (a replay, or
-//! one overtaken by a newer notice) changes nothing.
+//! published, or that the event was archived. Forged, stale and replayed
+//! notices are refused (each signature is remembered in KV, across the
+//! edge's instances, for as long as it would verify); a notice for a
+//! version the edge already holds (one overtaken by a newer notice)
+//! changes nothing.
 
 use crate::cache::{self, now_ms};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::forward;
+use crate::kv;
 use eventfront_domain::Slug;
+use eventfront_domain::replay::Seen;
 use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::signing::{Direction, Message, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use serde::Deserialize;
@@ -23,7 +27,14 @@ struct Notice {
     /// The organizer archived the event: drop it rather than fetch it.
     #[serde(default)]
     archived: bool,
+    /// Random, so that no two notices are alike (two sent within a second
+    /// would otherwise share a signature, and the second be refused).
+    #[serde(default, rename = "nonce")]
+    _nonce: Option<String>,
 }
+
+/// Where the signatures of the notices accepted lately are kept.
+const SEEN_KEY: &str = "notices-seen";
 
 pub async fn receive(config: &EdgeConfig, request: Request) -> Result<Reply, EdgeError> {
     let (parts, body) = request.into_parts();
@@ -51,6 +62,9 @@ pub async fn receive(config: &EdgeConfig, request: Request) -> Result<Reply, Edg
         .map_err(forged)?;
     let notice: Notice = serde_json::from_slice(&body)
         .map_err(|e| EdgeError::BadQuery(format!("The notice is not valid: {e}.")))?;
+    if !first_sight(config, header(SIGNATURE_HEADER).unwrap_or_default()).await {
+        return Err(EdgeError::Replayed);
+    }
     if notice.archived {
         let withdrawn = cache::withdraw_archived(notice.slug.as_str(), notice.version).await;
         return Ok(respond::json(
@@ -63,4 +77,19 @@ pub async fn receive(config: &EdgeConfig, request: Request) -> Result<Reply, Edg
         200,
         &serde_json::json!({ "slug": notice.slug, "announced": notice.version, "held": held }),
     ))
+}
+
+/// Whether a notice signed `signature` was not accepted before, by any
+/// instance; if so it is remembered. Two notices arriving at two instances
+/// at once may each write the list without the other's, leaving that one
+/// open to a replay; and while KV fails every notice is taken. Either way
+/// a replay costs at most a fetch: versions never go backwards.
+async fn first_sight(config: &EdgeConfig, signature: &str) -> bool {
+    let mut seen: Seen = kv::get_json(SEEN_KEY).await.unwrap_or_default();
+    let window = config.verifier.replay_window_secs();
+    if !seen.admit(signature, now_ms() / 1000, window) {
+        return false;
+    }
+    kv::set_json(SEEN_KEY, &seen).await;
+    true
 }

@@ -311,14 +311,16 @@ pub async fn notify_edges(notice: &Value) -> Result<Vec<(String, String)>, Origi
         return Ok(Vec::new());
     }
     let (secret, _) = signing_keys().await?;
-    let body = notice.to_string();
     let sends = urls.iter().cloned().map(|url| {
+        // Each edge's notice is unlike any other (see the edge's notice).
+        let mut notice = notice.clone();
+        notice["nonce"] = Value::String(uuid::Uuid::new_v4().simple().to_string());
+        let body = notice.to_string();
         let headers = secret.sign(
             &Message::new(Direction::ToEdge, "POST", NOTICE_PATH, body.as_bytes())
                 .covering(|name| (name == "content-type").then_some(NOTICE_TYPE)),
             now_secs(),
         );
-        let body = body.clone();
         async move {
             let mut request = http::Request::post(format!("{url}{NOTICE_PATH}"))
                 .header(http::header::CONTENT_TYPE, NOTICE_TYPE);
@@ -328,7 +330,7 @@ pub async fn notify_edges(notice: &Value) -> Result<Vec<(String, String)>, Origi
             let outcome = match request.body(spin_sdk::http::FullBody::new(bytes::Bytes::from(body))) {
                 Ok(request) => {
                     let send = async {
-                        match spin_sdk::http::send(request).await {
+                        match eventfront_domain::started::polled_again(spin_sdk::http::send(request)).await {
                             Ok(response) => {
                                 let status = response.status();
                                 let _ = response.into_body().bytes().await;

@@ -195,6 +195,14 @@ impl Verifier {
         self
     }
 
+    /// How long after a signature is accepted it may still verify: its
+    /// timestamp may be ahead of the clock by the tolerance, and is then
+    /// accepted until as far behind it. A receiver refusing replays
+    /// remembers a signature this long.
+    pub fn replay_window_secs(&self) -> i64 {
+        2 * self.tolerance_secs
+    }
+
     /// What can be checked before the body is read: both headers there and
     /// well formed, and the timestamp within the window. `now` is the
     /// verifier's clock in Unix seconds.

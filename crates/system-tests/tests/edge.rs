@@ -5,13 +5,13 @@
 use bytes::Bytes;
 use icalendar::Component as _;
 use serde_json::{Value, json};
-use spin_test_host::{App, LinkFault};
+use spin_test_host::{App, LinkFault, ReuseLimits};
 use std::collections::BTreeSet;
 use std::time::Duration;
 use system_tests::load::concurrent_gets;
 use system_tests::{
     ADMIN_TOKEN, EdgeApp, OriginApp, SIGNING_SECRET, dev_app, eventually, json as body_json,
-    registration, sign_notice, topology,
+    registration, sign_notice, topology, topology_with,
 };
 
 const DEMO: &str = "wasm-edge-summit-2027";
@@ -544,7 +544,22 @@ async fn an_archived_event_leaves_every_edge_and_takes_no_registration_until_rep
 
 #[tokio::test]
 async fn forged_replayed_and_out_of_order_notices_change_nothing() {
-    let t = topology(&["eu"], "60").await;
+    // A fresh instance for every request: what refuses a replay is shared
+    // by the edge's instances, not kept in one.
+    let fresh = ReuseLimits {
+        max_requests: 1,
+        max_concurrent: 1,
+        ..ReuseLimits::default()
+    };
+    let t = topology_with(
+        &["eu"],
+        |mut o| {
+            o.reuse = fresh;
+            o.variable("staleness_secs", "60")
+        },
+        |o| o,
+    )
+    .await;
     let edge = &t.edges[0];
     assert_eq!(version_served(edge).await, 1);
     let notice = |version: u64, secret: &str| {
@@ -576,13 +591,31 @@ async fn forged_replayed_and_out_of_order_notices_change_nothing() {
         .set(&edge.server.addr().to_string(), LinkFault::Cut);
     let v2 = rename_first_session(&t.origin, "Second").await;
     let v3 = rename_first_session(&t.origin, "Third").await;
-    let newer = edge.app.send(notice(v3, SIGNING_SECRET)).await;
+    let captured = notice(v3, SIGNING_SECRET);
+    let again = || {
+        let mut copy = http::Request::new(captured.body().clone());
+        *copy.method_mut() = captured.method().clone();
+        *copy.uri_mut() = captured.uri().clone();
+        *copy.headers_mut() = captured.headers().clone();
+        copy
+    };
+    let newer = edge.app.send(again()).await;
     assert_eq!(body_json(&newer)["held"], v3);
     let older = edge.app.send(notice(v2, SIGNING_SECRET)).await;
     assert_eq!(older.status(), 200);
     assert_eq!(body_json(&older)["held"], v3, "versions never go backwards");
-    let replayed = edge.app.send(notice(v3, SIGNING_SECRET)).await;
-    assert_eq!(body_json(&replayed)["held"], v3);
+
+    // The notice captured and sent again within its signature's window is
+    // refused, whichever instance it reaches, and nobody asks the origin.
+    let origin = t.origin_server.addr().to_string();
+    let asked = edge.app.links().requests(&origin);
+    let replayed = edge.app.send(again()).await;
+    assert_eq!(replayed.status(), 409);
+    assert_eq!(
+        replayed.headers()["content-type"],
+        "application/problem+json"
+    );
+    assert_eq!(edge.app.links().requests(&origin), asked);
     assert_eq!(version_served(edge).await, v3);
 }
 

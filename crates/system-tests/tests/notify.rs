@@ -129,12 +129,17 @@ async fn publish_notifies_every_edge_concurrently_signed_and_records_acks() {
     assert_eq!(outcome(&refusing.url), "refused (401)");
     assert_eq!(outcome(&silent.url), "timed out");
 
+    let mut nonces = std::collections::BTreeSet::new();
     for edge in [&slow_a, &slow_b, &refusing, &silent] {
         let notices = edge.notices.lock().unwrap();
         assert_eq!(notices.len(), 1);
         assert!(notices[0].0, "the notice is signed with the shared secret");
-        assert_eq!(notices[0].1, json!({"slug": "conf", "version": 1}));
+        let mut notice = notices[0].1.clone();
+        let nonce = notice.as_object_mut().unwrap().remove("nonce").unwrap();
+        nonces.insert(nonce.as_str().unwrap().to_string());
+        assert_eq!(notice, json!({"slug": "conf", "version": 1}));
     }
+    assert_eq!(nonces.len(), 4, "no two notices alike");
     let recorded = origin.dump().await;
     assert!(
         recorded
