@@ -72,8 +72,8 @@ const TOKEN_TOO_SHORT: &str = "the admin_token variable must be at least 32 byte
 pub async fn require_admin(request: &Incoming) -> Result<(), OriginError> {
     let configured = &crate::config::get().await.admin_token;
     if !configured.is_empty() && configured.len() < MIN_ADMIN_TOKEN {
-        static LOGGED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-        if !LOGGED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        let logged = &crate::instance::instance().admin_token_refusal_logged;
+        if !logged.replace(true) {
             eprintln!("origin configuration error: {TOKEN_TOO_SHORT}; the organizer API is closed");
         }
         return Err(OriginError::OrganizerClosed(TOKEN_TOO_SHORT));

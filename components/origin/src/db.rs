@@ -14,9 +14,7 @@ use crate::error::OriginError;
 use spin_sdk::pg;
 use spin_sdk::sqlite::{self, Value};
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
-use std::thread::LocalKey;
 use std::time::{Duration, Instant};
 
 pub struct Db {
@@ -135,20 +133,14 @@ impl<'a> Scope<'a> {
             (Engine::Postgres, Scope::Outbox) => "/outbox",
             (Engine::Postgres, Scope::Event(event)) => event,
         };
-        GATES.with_borrow_mut(|gates| {
-            if gates.len() >= GATES_KEPT && !gates.contains_key(key) {
-                // Only gates nobody is queued at are let go.
-                gates.retain(|_, gate| Rc::strong_count(gate) > 1);
-            }
-            gates.entry(key.to_string()).or_default().clone()
-        })
+        let instance = crate::instance::instance();
+        let mut gates = instance.gates.borrow_mut();
+        if gates.len() >= GATES_KEPT && !gates.contains_key(key) {
+            // Only gates nobody is queued at are let go.
+            gates.retain(|_, gate| Rc::strong_count(gate) > 1);
+        }
+        gates.entry(key.to_string()).or_default().clone()
     }
-}
-
-thread_local! {
-    /// Requests sharing this instance queue here, in order, per scope,
-    /// instead of at the database's lock.
-    static GATES: RefCell<HashMap<String, Rc<futures::lock::Mutex<()>>>> = RefCell::default();
 }
 
 /// Scopes whose gates an instance keeps before letting idle ones go.
@@ -328,10 +320,6 @@ impl Slot {
     };
 }
 
-thread_local! {
-    static READER: RefCell<Slot> = const { RefCell::new(Slot::EMPTY) };
-}
-
 /// Reads outside any transaction, shared by every request of this
 /// instance. Never used to write: a transaction on it would show its
 /// uncommitted rows to the other requests reading through it.
@@ -339,7 +327,7 @@ pub struct Reader(Kept);
 
 impl Reader {
     pub async fn get() -> Result<Self, OriginError> {
-        Ok(Self(Db::kept(&READER).await?))
+        Ok(Self(Db::kept(&crate::instance::instance().reader).await?))
     }
 
     pub async fn rows(
@@ -406,15 +394,15 @@ impl Db {
     }
 
     /// The connection in `slot`, or a new one kept there.
-    pub async fn kept(slot: &'static LocalKey<RefCell<Slot>>) -> Result<Kept, OriginError> {
-        if let Some(db) = slot.with_borrow(|slot| slot.shared.upgrade()) {
+    pub async fn kept(slot: &RefCell<Slot>) -> Result<Kept, OriginError> {
+        if let Some(db) = slot.borrow().shared.upgrade() {
             return Ok(Kept(db));
         }
         let db = Rc::new(Db::open().await?);
-        slot.set(Slot {
+        *slot.borrow_mut() = Slot {
             _kept_alive: (db.engine() == Engine::Sqlite).then(|| db.clone()),
             shared: Rc::downgrade(&db),
-        });
+        };
         Ok(Kept(db))
     }
 

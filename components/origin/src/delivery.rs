@@ -14,6 +14,7 @@
 use crate::config::MailProvider;
 use crate::db::{Db, Scope, int, opt_int, text};
 use crate::error::OriginError;
+use crate::instance::instance;
 use crate::sealing;
 use eventfront_domain::mail::{self, SEND_PATH, TOKEN_HEADER};
 use eventfront_domain::messages::Message;
@@ -66,7 +67,7 @@ impl Lane {
     }
 }
 
-/// One lane's task in this instance.
+/// One lane's task in an instance.
 #[derive(Default)]
 struct LaneState {
     /// Whether it runs now.
@@ -75,16 +76,35 @@ struct LaneState {
     queued: Cell<bool>,
 }
 
-thread_local! {
-    static LANES: [LaneState; 2] = Default::default();
-    /// When this instance last started a task, in Unix milliseconds.
-    static LOOKED_AT: Cell<i64> = const { Cell::new(i64::MIN) };
+/// An instance's delivery lanes.
+pub struct Lanes {
+    lanes: [LaneState; 2],
+    /// When a task last started, in Unix milliseconds.
+    looked_at: Cell<i64>,
+}
+
+impl Default for Lanes {
+    fn default() -> Self {
+        Self {
+            lanes: Default::default(),
+            looked_at: Cell::new(i64::MIN),
+        }
+    }
+}
+
+impl Lanes {
+    fn of(&self, lane: Lane) -> &LaneState {
+        &self.lanes[lane as usize]
+    }
 }
 
 /// Notes that entries were queued, for `start` to send. Either channel may
 /// have been written: a lane with nothing due finds out with one read.
 pub fn queued() {
-    LANES.with(|lanes| lanes.iter().for_each(|lane| lane.queued.set(true)));
+    let instance = instance();
+    for lane in Lane::ALL {
+        instance.lanes.of(lane).queued.set(true);
+    }
 }
 
 /// Starts delivering, after the response, what this instance queued, in
@@ -96,16 +116,13 @@ pub fn start() {
 }
 
 fn start_lane(lane: Lane) {
-    let starts = LANES.with(|lanes| {
-        let state = &lanes[lane as usize];
-        let starts = !state.running.get() && state.queued.replace(false);
-        state.running.set(state.running.get() || starts);
-        starts
-    });
-    if !starts {
+    let instance = instance();
+    let state = instance.lanes.of(lane);
+    if state.running.get() || !state.queued.replace(false) {
         return;
     }
-    LOOKED_AT.set(now_ms());
+    state.running.set(true);
+    instance.lanes.looked_at.set(now_ms());
     spin_sdk::wasip3::spawn(async move {
         if let Err(e) = deliver_due(lane).await {
             eprintln!(
@@ -113,7 +130,11 @@ fn start_lane(lane: Lane) {
                 lane.channel()
             );
         }
-        LANES.with(|lanes| lanes[lane as usize].running.set(false));
+        crate::instance::instance()
+            .lanes
+            .of(lane)
+            .running
+            .set(false);
         // Entries queued after this task last looked go out now.
         start_lane(lane);
     });
@@ -122,7 +143,8 @@ fn start_lane(lane: Lane) {
 /// Starts delivering if this instance has not looked for due entries in a
 /// while: entries that failed go out on later activity, with no scheduler.
 pub fn start_if_idle() {
-    if now_ms().saturating_sub(LOOKED_AT.get()) >= LOOK_EVERY.as_millis() as i64 {
+    let looked_at = instance().lanes.looked_at.get();
+    if now_ms().saturating_sub(looked_at) >= LOOK_EVERY.as_millis() as i64 {
         queued();
         start();
     }

@@ -5,15 +5,11 @@
 
 use crate::db::{Db, Scope};
 use crate::error::OriginError;
+use crate::instance::instance;
 use eventfront_domain::Slug;
 use eventfront_domain::demo::{DEMO_SLUG, demo_draft};
-use std::sync::atomic::{AtomicBool, Ordering};
-
-/// Set once this instance has seen the demo question settled.
-static SETTLED: AtomicBool = AtomicBool::new(false);
-
 pub fn settled() -> bool {
-    SETTLED.load(Ordering::Acquire)
+    instance().demo_settled.get()
 }
 
 /// Writes and publishes the demo event if it is wanted and the database
@@ -38,7 +34,7 @@ pub async fn seed_if_wanted(db: &Db) -> Result<(), OriginError> {
         })
         .await?;
     }
-    SETTLED.store(true, Ordering::Release);
+    instance().demo_settled.set(true);
     Ok(())
 }
 

@@ -30,11 +30,10 @@ mod pooled;
 use crate::attempts;
 use crate::auth::token_hash;
 use crate::batch_queue::{BatchQueues, Pushed, Queued};
-use crate::db::{
-    self, Db, Engine, Row, Scope, Slot, Writes, in_list, int, opt_int, placeholders, text,
-};
+use crate::db::{self, Db, Engine, Row, Scope, Writes, in_list, int, opt_int, placeholders, text};
 use crate::error::OriginError;
 use crate::idempotency::{self, StoredAnswer};
+use crate::instance::instance;
 use crate::outbox::{self, Outgoing};
 use crate::sealing;
 use crate::seats;
@@ -46,9 +45,7 @@ use eventfront_domain::sealed::Sealer;
 use eventfront_domain::seats::{DECISION_WAIT, Placement, Refusal};
 use eventfront_domain::{Email, IdempotencyKey, Problem, Slug};
 use spin_sdk::sqlite::Value;
-use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// A registration waiting for its decision.
@@ -70,14 +67,8 @@ pub struct Pending {
 /// A decided registration: the status and body stored for its key.
 type Decided = idempotency::Answer;
 
-/// Each event's registrations waiting in this instance for their batch.
-static QUEUES: BatchQueues<Pending, Decided> = BatchQueues::new();
-
-thread_local! {
-    /// The SQLite drains' connection: SQLite has one writer, and their
-    /// transactions take turns on it.
-    static WRITER: RefCell<Slot> = const { RefCell::new(Slot::EMPTY) };
-}
+/// Each event's registrations waiting in an instance for their batch.
+pub type Queues = BatchQueues<Pending, Decided>;
 
 /// More waiting than this for one event in one instance is answered 503
 /// at once: they could not all be decided within `DECISION_WAIT`.
@@ -100,7 +91,8 @@ pub async fn decide(pending: Pending) -> Decided {
         }
     }
     let event = pending.slug.as_str().to_string();
-    let Pushed::Waiting { answer, drain } = QUEUES.push(&event, pending, MAX_WAITING) else {
+    let queues = &instance().queues;
+    let Pushed::Waiting { answer, drain } = queues.push(&event, pending, MAX_WAITING) else {
         return Err(OriginError::Busy);
     };
     if drain {
@@ -127,14 +119,16 @@ pub async fn decide(pending: Pending) -> Decided {
 /// once it is had. Should the lock not be had in time, those out of time
 /// are answered 503 and the rest wait on, first in line.
 async fn drain_queue(event: String) {
-    let db = match Db::kept(&WRITER).await {
+    let instance = instance();
+    let queues = &instance.queues;
+    let db = match Db::kept(&instance.writer).await {
         Ok(db) => db,
-        Err(e) => return QUEUES.fail_all(&event, || Err(shared(&e))),
+        Err(e) => return queues.fail_all(&event, || Err(shared(&e))),
     };
-    while let Some(oldest) = QUEUES.oldest(&event) {
+    while let Some(oldest) = queues.oldest(&event) {
         let now = jiff::Timestamp::now();
         let window = Window::at(now.as_second());
-        let mut batch = QUEUES.take(&event, MAX_BATCH);
+        let mut batch = queues.take(&event, MAX_BATCH);
         // The lock is waited for only as long as the oldest may still wait.
         let budget = DECISION_WAIT.saturating_sub(oldest.elapsed());
         let outcome = db
@@ -143,7 +137,7 @@ async fn drain_queue(event: String) {
                 // each statement would wait for the lock (a new
                 // connection's busy wait is seconds long).
                 sweep_expired(db, now, window).await;
-                batch.extend(QUEUES.take(&event, MAX_BATCH - batch.len()));
+                batch.extend(queues.take(&event, MAX_BATCH - batch.len()));
                 let pendings: Vec<&Pending> = batch.iter().map(|queued| &queued.item).collect();
                 let (sql, params) =
                     BatchRows::query(db.engine(), &Source::Listed(&pendings), window);
@@ -181,8 +175,9 @@ fn answer_batch(
             for queued in late {
                 let _ = queued.answer.send(Err(OriginError::Busy));
             }
-            QUEUES.put_back(event, back);
-            QUEUES.refuse_late(event, DECISION_WAIT, || Err(OriginError::Busy));
+            let queues = &instance().queues;
+            queues.put_back(event, back);
+            queues.refuse_late(event, DECISION_WAIT, || Err(OriginError::Busy));
         }
         Err(e) => {
             for queued in batch {
@@ -474,9 +469,7 @@ async fn decide_all(
     Ok((answers, writes))
 }
 
-/// When this instance last removed expired idempotency records and the
-/// attempt counts of ended minutes.
-static SWEPT_AT: Mutex<Option<Instant>> = Mutex::new(None);
+/// How often an instance removes expired records.
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Removes idempotency records past their day, the attempt counts of
@@ -486,10 +479,8 @@ const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 /// minute after its attempts). A failure is logged and the sweep tried
 /// again at the next batch.
 async fn sweep_expired(db: &Db, now: jiff::Timestamp, window: Window) {
-    let due = SWEPT_AT
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .is_none_or(|at| at.elapsed() >= SWEEP_EVERY);
+    let swept_at = &instance().swept_at;
+    let due = swept_at.get().is_none_or(|at| at.elapsed() >= SWEEP_EVERY);
     if !due {
         return;
     }
@@ -502,7 +493,7 @@ async fn sweep_expired(db: &Db, now: jiff::Timestamp, window: Window) {
         Ok::<_, OriginError>(())
     };
     match swept.await {
-        Ok(()) => *SWEPT_AT.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now()),
+        Ok(()) => swept_at.set(Some(Instant::now())),
         Err(e) => eprintln!("origin: sweeping expired records failed: {e}"),
     }
 }

@@ -17,6 +17,7 @@ mod erasure;
 mod error;
 mod group_commit;
 mod idempotency;
+mod instance;
 mod outbox;
 mod publish;
 mod registration;

@@ -12,16 +12,10 @@ use crate::erasure::{self, Whose};
 use crate::error::OriginError;
 use crate::seats;
 use eventfront_domain::retention;
-use std::cell::Cell;
 use std::time::Duration;
 
 /// How often an instance looks for events past their retention.
 const LOOK_EVERY: Duration = Duration::from_secs(60 * 60);
-
-thread_local! {
-    /// When this instance last looked, in Unix milliseconds.
-    static LOOKED_AT: Cell<i64> = const { Cell::new(i64::MIN) };
-}
 
 /// Scrubs what every event past its retention still keeps, unless this
 /// instance looked within the hour. Each look is plain reads (the end of
@@ -29,10 +23,11 @@ thread_local! {
 /// event's write lock is taken only when something is to be scrubbed.
 pub async fn sweep_if_due(db: &Db) -> Result<(), OriginError> {
     let now = jiff::Timestamp::now();
-    if now.as_millisecond().saturating_sub(LOOKED_AT.get()) < LOOK_EVERY.as_millis() as i64 {
+    let looked_at = &crate::instance::instance().retention_looked_at;
+    if now.as_millisecond().saturating_sub(looked_at.get()) < LOOK_EVERY.as_millis() as i64 {
         return Ok(());
     }
-    LOOKED_AT.set(now.as_millisecond());
+    looked_at.set(now.as_millisecond());
     let config = crate::config::get().await;
     if !config.problems.is_empty() {
         // Erasing on a setting someone mistyped cannot be undone.

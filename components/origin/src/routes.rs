@@ -11,7 +11,6 @@ use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::routes::Route;
 use http::Method;
 use spin_sdk::http::Request;
-use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 fn slug(s: &str) -> Result<Slug, OriginError> {
@@ -105,11 +104,6 @@ const NO_BODY: usize = 1024;
 /// How long a healthy database answer is taken as still true.
 const HEALTH_KEPT: Duration = Duration::from_secs(5);
 
-thread_local! {
-    /// When this instance last found the database answering.
-    static HEALTHY_AT: Cell<Option<Instant>> = const { Cell::new(None) };
-}
-
 /// `GET /health`, for anyone: whether the database answers, asked at most
 /// once every few seconds per instance, and no body read, so that asking
 /// often costs nothing.
@@ -119,12 +113,14 @@ async fn health(method: &Method) -> Result<Reply, OriginError> {
     }
     // An instance that answers nothing else is not healthy.
     crate::config::get().await.check()?;
-    if HEALTHY_AT
+    let instance = crate::instance::instance();
+    if instance
+        .healthy_at
         .get()
         .is_none_or(|at| at.elapsed() >= HEALTH_KEPT)
     {
         Reader::get().await?.rows("SELECT 1 AS one", []).await?;
-        HEALTHY_AT.set(Some(Instant::now()));
+        instance.healthy_at.set(Some(Instant::now()));
     }
     Ok(respond::json(
         200,

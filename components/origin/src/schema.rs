@@ -11,7 +11,7 @@
 
 use crate::db::{Db, Engine, Scope, int};
 use crate::error::OriginError;
-use std::sync::atomic::{AtomicBool, Ordering};
+use crate::instance::instance;
 
 /// SQLite's steps: each entry moves the schema from version `index` to
 /// `index + 1`, the version kept in `PRAGMA user_version`.
@@ -40,13 +40,10 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/006.sql"),
 ];
 
-/// Set once this instance has seen the schema current.
-static CURRENT: AtomicBool = AtomicBool::new(false);
-
 /// Migrates and seeds once per instance, on a connection of its own, before
 /// the first request that needs the data.
 pub async fn ready() -> Result<(), OriginError> {
-    if CURRENT.load(Ordering::Acquire) && crate::demo::settled() {
+    if instance().schema_current.get() && crate::demo::settled() {
         return Ok(());
     }
     let db = Db::open().await?;
@@ -55,14 +52,14 @@ pub async fn ready() -> Result<(), OriginError> {
 }
 
 async fn migrate(db: &Db) -> Result<(), OriginError> {
-    if CURRENT.load(Ordering::Acquire) {
+    if instance().schema_current.get() {
         return Ok(());
     }
     match db.engine() {
         Engine::Sqlite => migrate_sqlite(db).await?,
         Engine::Postgres => migrate_postgres(db).await?,
     }
-    CURRENT.store(true, Ordering::Release);
+    instance().schema_current.set(true);
     Ok(())
 }
 

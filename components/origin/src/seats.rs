@@ -21,7 +21,6 @@ use eventfront_domain::messages::{EventAbout, Notice};
 use eventfront_domain::model::RegistrationSettings;
 use eventfront_domain::seats::Ledger;
 use serde_json::json;
-use std::cell::RefCell;
 use std::collections::HashMap;
 
 /// A published event's ledger and the last registration number it gave.
@@ -541,20 +540,14 @@ async fn stored(db: &Db, row: LedgerRow) -> Result<Stored, OriginError> {
     })
 }
 
-thread_local! {
-    /// What messages say about each published version this instance has
-    /// read: a version never changes, and reading it parses the whole
-    /// published draft, which a decision must not pay for every batch.
-    static ABOUT: RefCell<HashMap<(String, i64), EventAbout>> = RefCell::default();
-}
-
-/// Versions kept in `ABOUT` at most; beyond it the cache starts over.
+/// Versions kept in the instance's `about` at most; beyond it the cache starts over.
 const ABOUT_KEPT: usize = 64;
 
 /// What messages say about `event` as published in `version`.
 async fn about_at(db: &Db, event: &str, version: i64) -> Result<Option<EventAbout>, OriginError> {
     let key = (event.to_string(), version);
-    if let Some(about) = ABOUT.with_borrow(|kept| kept.get(&key).cloned()) {
+    let instance = crate::instance::instance();
+    if let Some(about) = instance.about.borrow().get(&key).cloned() {
         return Ok(Some(about));
     }
     let Some(row) = db
@@ -574,11 +567,10 @@ async fn about_at(db: &Db, event: &str, version: i64) -> Result<Option<EventAbou
     let about = serde_json::from_str::<Published>(&row.text("draft"))
         .map_err(|e| OriginError::Database(format!("event {event} has no valid snapshot: {e}")))?
         .event;
-    ABOUT.with_borrow_mut(|kept| {
-        if kept.len() >= ABOUT_KEPT {
-            kept.clear();
-        }
-        kept.insert(key, about.clone());
-    });
+    let mut kept = instance.about.borrow_mut();
+    if kept.len() >= ABOUT_KEPT {
+        kept.clear();
+    }
+    kept.insert(key, about.clone());
     Ok(Some(about))
 }

@@ -26,7 +26,7 @@
 //! nothing was decided for it, and it is answered 503.
 
 use super::{
-    BatchRows, DECISION_WAIT, Decided, MAX_WAITING, Pending, QUEUES, Source, closed, decide_all,
+    BatchRows, DECISION_WAIT, Decided, MAX_WAITING, Pending, Source, closed, decide_all,
     no_such_event, shared, sweep_expired,
 };
 use crate::attempts::Client;
@@ -75,18 +75,20 @@ impl Mine {
 /// Puts `event`'s registrations queued in this instance in the pool and
 /// decides the pool until each of them is answered.
 pub(super) async fn drain(event: String) {
+    let instance = crate::instance::instance();
+    let queues = &instance.queues;
     let db = match Db::open().await {
         Ok(db) => db,
-        Err(e) => return QUEUES.fail_all(&event, || Err(shared(&e))),
+        Err(e) => return queues.fail_all(&event, || Err(shared(&e))),
     };
     let mut mine: Vec<Mine> = Vec::new();
     // Pooled requests of answered keys, to take out of the pool.
     let mut answered: Vec<String> = Vec::new();
     // While this instance waits for answers, its queue stays (and no
     // second drain starts); once nothing waits, the queue goes with it.
-    while !mine.is_empty() || QUEUES.oldest(&event).is_some() {
+    while !mine.is_empty() || queues.oldest(&event).is_some() {
         let room = MAX_WAITING.saturating_sub(mine.len());
-        mine.extend(QUEUES.take(&event, room).into_iter().map(|queued| Mine {
+        mine.extend(queues.take(&event, room).into_iter().map(|queued| Mine {
             queued,
             pooled: false,
         }));

@@ -1,0 +1,76 @@
+//! Everything one origin instance keeps between requests (Spin reuses a
+//! WASIp3 instance for many, and runs work it spawned after the answer),
+//! behind one handle: what it has seen settled (the schema, the demo), when
+//! it last did its periodic work, its registrations waiting for a decision,
+//! its database connections and the gates its transactions take turns at,
+//! its delivery lanes, and what it has read of published versions. Every
+//! map is bounded where it is used. Configuration is read once in
+//! `config`.
+
+use crate::db::Slot;
+use crate::delivery::Lanes;
+use crate::group_commit::Queues;
+use eventfront_domain::messages::EventAbout;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Instant;
+
+pub struct Instance {
+    /// Set once this instance has seen the schema current.
+    pub schema_current: Cell<bool>,
+    /// Set once this instance has seen the demo question settled.
+    pub demo_settled: Cell<bool>,
+    /// Whether it has logged that the organizer API is closed.
+    pub admin_token_refusal_logged: Cell<bool>,
+    /// When it last found the database answering (`/health`).
+    pub healthy_at: Cell<Option<Instant>>,
+    /// When it last looked for events past their retention (Unix ms).
+    pub retention_looked_at: Cell<i64>,
+    /// When it last removed expired idempotency records and attempt counts.
+    pub swept_at: Cell<Option<Instant>>,
+    /// Each event's registrations waiting here for their batch.
+    pub queues: Queues,
+    /// The connection reads outside transactions share.
+    pub reader: RefCell<Slot>,
+    /// SQLite's drains' connection: SQLite has one writer, and their
+    /// transactions take turns on it.
+    pub writer: RefCell<Slot>,
+    /// Requests sharing this instance queue here, in order, per scope,
+    /// instead of at the database's lock.
+    pub gates: RefCell<HashMap<String, Rc<futures::lock::Mutex<()>>>>,
+    /// Its email and webhook delivery tasks.
+    pub lanes: Lanes,
+    /// What messages say about each published version it has read: a
+    /// version never changes, and reading it parses the whole published
+    /// draft, which a decision must not pay for every batch.
+    pub about: RefCell<HashMap<(String, i64), EventAbout>>,
+}
+
+impl Default for Instance {
+    fn default() -> Self {
+        Self {
+            schema_current: Cell::new(false),
+            demo_settled: Cell::new(false),
+            admin_token_refusal_logged: Cell::new(false),
+            healthy_at: Cell::new(None),
+            retention_looked_at: Cell::new(i64::MIN),
+            swept_at: Cell::new(None),
+            queues: Queues::new(),
+            reader: RefCell::new(Slot::EMPTY),
+            writer: RefCell::new(Slot::EMPTY),
+            gates: RefCell::default(),
+            lanes: Lanes::default(),
+            about: RefCell::default(),
+        }
+    }
+}
+
+thread_local! {
+    static INSTANCE: Rc<Instance> = Rc::default();
+}
+
+/// This instance's state.
+pub fn instance() -> Rc<Instance> {
+    INSTANCE.with(Rc::clone)
+}
