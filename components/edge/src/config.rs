@@ -30,7 +30,16 @@ pub struct EdgeConfig {
     pub client_ip_header: String,
     /// `Strict-Transport-Security`'s max-age in seconds, 0 for none.
     pub hsts_max_age: u64,
+    /// The largest value written to KV whole (`kv_value_limit`, bytes);
+    /// larger ones are kept in pieces.
+    pub kv_value_limit: usize,
 }
+
+/// Akamai EdgeKV's limit on a value, the smallest among the stores the
+/// edge runs on.
+pub const DEFAULT_KV_VALUE_LIMIT: usize = 1 << 20;
+/// Below this a value's pieces would be mostly keys.
+const LEAST_KV_VALUE_LIMIT: usize = 1024;
 
 impl EdgeConfig {
     pub async fn get() -> Result<Arc<Self>, EdgeError> {
@@ -89,6 +98,8 @@ impl EdgeConfig {
                 headers::ONE_YEAR,
             )
             .map_err(EdgeError::Config)?,
+            kv_value_limit: kv_value_limit(&optional("kv_value_limit").await)
+                .map_err(EdgeError::Config)?,
         };
         Ok(CONFIG.get_or_init(|| Arc::new(config)).clone())
     }
@@ -118,6 +129,17 @@ fn staleness(configured: &str) -> Result<Duration, String> {
         })
 }
 
+/// `kv_value_limit` as configured: 1 MiB when unset, at least 1 KiB.
+fn kv_value_limit(configured: &str) -> Result<usize, String> {
+    let limit = settings::whole_number("kv_value_limit", configured, DEFAULT_KV_VALUE_LIMIT)?;
+    if limit < LEAST_KV_VALUE_LIMIT {
+        return Err(format!(
+            "kv_value_limit is {limit}: it must be at least {LEAST_KV_VALUE_LIMIT} bytes"
+        ));
+    }
+    Ok(limit)
+}
+
 async fn variable(name: &str) -> Result<String, EdgeError> {
     spin_sdk::variables::get(name)
         .await
@@ -140,6 +162,18 @@ mod tests {
         for bad in ["inf", "1e20", "NaN", "0", "-1", "five", "86401"] {
             let refused = staleness(bad).unwrap_err();
             assert!(refused.contains("staleness_secs"), "{bad}: {refused}");
+        }
+    }
+
+    #[test]
+    fn the_kv_value_limit_is_a_mebibyte_unless_set_and_never_below_a_kibibyte() {
+        assert_eq!(kv_value_limit(""), Ok(DEFAULT_KV_VALUE_LIMIT));
+        assert_eq!(kv_value_limit("4096"), Ok(4096));
+        for bad in ["1023", "0", "-5", "lots"] {
+            assert!(
+                kv_value_limit(bad).unwrap_err().contains("kv_value_limit"),
+                "{bad}"
+            );
         }
     }
 }

@@ -1,7 +1,10 @@
 //! The edge's key-value store, opened once per instance. KV is a cache: a
 //! failing store counts as a miss and a failed write is dropped, so reads go
 //! on from memory and the origin. Each instance logs once when an outage
-//! starts and once when it ends.
+//! starts and once when it ends. A value larger than the store takes
+//! (`kv_value_limit`, 1 MiB by default, as on Akamai's EdgeKV) is kept in
+//! pieces under `{key}#{i}`, its key holding only how many there are; a
+//! read puts them back together, and deleting by prefix takes them along.
 
 use crate::error::EdgeError;
 use spin_sdk::key_value::Store;
@@ -50,10 +53,68 @@ pub fn failing() -> bool {
     FAILING.get()
 }
 
-/// The value under `key`, or `None` when there is none or the store fails.
-pub async fn get(key: &str) -> Option<Vec<u8>> {
+/// What a pieced value's own key holds, before the count of its pieces.
+/// No stored document or JSON value starts with a NUL.
+const PIECES: &[u8] = b"\0eventfront-pieces:";
+
+/// How many pieces `stored` says its value is in, if it is a piece count.
+fn piece_count(stored: &[u8]) -> Option<usize> {
+    std::str::from_utf8(stored.strip_prefix(PIECES)?)
+        .ok()?
+        .parse()
+        .ok()
+}
+
+fn piece_key(key: &str, index: usize) -> String {
+    format!("{key}#{index}")
+}
+
+/// The value under `key` as the store holds it, pieces not followed.
+async fn get_stored(key: &str) -> Option<Vec<u8>> {
     let kv = answered(store().await)?;
     answered(kv.get(key).await.map_err(error)).flatten()
+}
+
+/// The value under `key`, or `None` when there is none (or a piece of it is
+/// missing) or the store fails.
+pub async fn get(key: &str) -> Option<Vec<u8>> {
+    let stored = get_stored(key).await?;
+    let Some(count) = piece_count(&stored) else {
+        return Some(stored);
+    };
+    let mut value = Vec::new();
+    for index in 0..count {
+        value.extend(Box::pin(get(&piece_key(key, index))).await?);
+    }
+    Some(value)
+}
+
+/// Whether the whole value under `key` is there, pieces included, without
+/// reading the pieces.
+pub async fn holds(key: &str) -> bool {
+    let Some(stored) = get_stored(key).await else {
+        return false;
+    };
+    let Some(count) = piece_count(&stored) else {
+        return true;
+    };
+    let Some(kv) = answered(store().await) else {
+        return false;
+    };
+    for index in 0..count {
+        if answered(kv.exists(&piece_key(key, index)).await.map_err(error)) != Some(true) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Stores piece `index` of the `count` that `key`'s value comes in (as
+/// someone else cut it), and the count under `key`; `false` when the store
+/// could not take them.
+pub async fn set_piece(key: &str, index: usize, count: usize, piece: &[u8]) -> bool {
+    let count_stored = [PIECES, count.to_string().as_bytes()].concat();
+    Box::pin(set(&piece_key(key, index), piece)).await && set_stored(key, &count_stored).await
 }
 
 /// The JSON value under `key`, or `None` when absent, unreadable or the
@@ -64,12 +125,35 @@ pub async fn get_json<T: serde::de::DeserializeOwned>(key: &str) -> Option<T> {
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
 }
 
-/// Stores `value`; `false` when the store could not take it.
+/// Stores `value`, in pieces when it is larger than the store takes (the
+/// pieces first, so a reader never follows a count to missing pieces);
+/// `false` when the store could not take it.
 pub async fn set(key: &str, value: &[u8]) -> bool {
+    let limit = value_limit().await;
+    if value.len() <= limit {
+        return set_stored(key, value).await;
+    }
+    let pieces: Vec<&[u8]> = value.chunks(limit).collect();
+    for (index, piece) in pieces.iter().enumerate() {
+        if !set_stored(&piece_key(key, index), piece).await {
+            return false;
+        }
+    }
+    set_stored(key, &[PIECES, pieces.len().to_string().as_bytes()].concat()).await
+}
+
+async fn set_stored(key: &str, value: &[u8]) -> bool {
     let Some(kv) = answered(store().await) else {
         return false;
     };
     answered(kv.set(key, value).await.map_err(error)).is_some()
+}
+
+/// The largest value the store is given whole.
+async fn value_limit() -> usize {
+    crate::config::EdgeConfig::get()
+        .await
+        .map_or(crate::config::DEFAULT_KV_VALUE_LIMIT, |c| c.kv_value_limit)
 }
 
 pub async fn set_json(key: &str, value: &impl serde::Serialize) -> bool {
@@ -79,6 +163,7 @@ pub async fn set_json(key: &str, value: &impl serde::Serialize) -> bool {
     }
 }
 
+/// Deletes what `key` holds (a pieced value's pieces go with its prefix).
 pub async fn delete(key: &str) {
     if let Some(kv) = answered(store().await) {
         answered(kv.delete(key).await.map_err(error));

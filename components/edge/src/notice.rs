@@ -1,37 +1,32 @@
 //! `POST /_edge/publish`: the origin's signed notice that a version was
-//! published, or that the event was archived. Forged, stale and replayed
-//! notices are refused (each signature is remembered in KV, across the
-//! edge's instances, for as long as it would verify); a notice for a
-//! version the edge already holds (one overtaken by a newer notice)
-//! changes nothing.
+//! published, with its documents or a part of them (applied with no
+//! request back to the origin), or without (the edge fetches the version),
+//! or that the event was archived. Forged, stale and replayed notices are
+//! refused (each signature is remembered in KV, across the edge's
+//! instances, for as long as it would verify); a notice for a version the
+//! edge already holds (one overtaken by a newer notice) changes nothing.
 
-use crate::cache::{self, now_ms};
+use crate::cache::{self, Pushed, now_ms};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::forward;
 use crate::kv;
-use eventfront_domain::Slug;
+use eventfront_domain::push::{self, Notice};
 use eventfront_domain::replay::Seen;
 use eventfront_domain::respond::{self, Reply};
-use eventfront_domain::signing::{Direction, Message, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use serde::Deserialize;
+use eventfront_domain::signing::{
+    self, BodyDigest, CONTENT_DIGEST_HEADER, Direction, Message, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+};
+use serde_json::json;
 use spin_sdk::http::Request;
 
+/// A notice that names a version only.
 const MAX_NOTICE: usize = 4 * 1024;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Notice {
-    slug: Slug,
-    version: u64,
-    /// The organizer archived the event: drop it rather than fetch it.
-    #[serde(default)]
-    archived: bool,
-    /// Random, so that no two notices are alike (two sent within a second
-    /// would otherwise share a signature, and the second be refused).
-    #[serde(default, rename = "nonce")]
-    _nonce: Option<String>,
-}
+/// A notice carrying documents, as sent (gzipped) and once inflated: a
+/// part of a version is at most the origin's `push_part_bytes` (512 KiB by
+/// default) of documents, and the rest of the notice is small.
+const MAX_PUSH: usize = 4 << 20;
+const MAX_PUSH_INFLATED: usize = 16 << 20;
 
 /// Where the signatures of the notices accepted lately are kept.
 const SEEN_KEY: &str = "notices-seen";
@@ -40,7 +35,21 @@ pub async fn receive(config: &EdgeConfig, request: Request) -> Result<Reply, Edg
     let (parts, body) = request.into_parts();
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
     let forged = |_| EdgeError::Unauthorized("Only the origin may announce a publish.");
-    // Headers and their time window first: an unsigned body is never read.
+    let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let method = parts.method.as_str();
+    let verify = |digest: BodyDigest| {
+        config
+            .verifier
+            .verify(
+                &Message::of_digest(Direction::ToEdge, method, target, digest).covering(header),
+                header(TIMESTAMP_HEADER),
+                header(SIGNATURE_HEADER),
+                now_ms() / 1000,
+            )
+            .map_err(forged)
+    };
+    // An unsigned body is never read: headers and their time window first,
+    // and a notice with documents signs their digest, checked before them.
     config
         .verifier
         .precheck(
@@ -49,34 +58,70 @@ pub async fn receive(config: &EdgeConfig, request: Request) -> Result<Reply, Edg
             now_ms() / 1000,
         )
         .map_err(forged)?;
-    let body = forward::bounded(&parts.headers, body, MAX_NOTICE).await?;
-    let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    config
-        .verifier
-        .verify(
-            &Message::new(Direction::ToEdge, parts.method.as_str(), target, &body).covering(header),
-            header(TIMESTAMP_HEADER),
-            header(SIGNATURE_HEADER),
-            now_ms() / 1000,
-        )
-        .map_err(forged)?;
+    let body = match header(CONTENT_DIGEST_HEADER) {
+        Some(sent) => {
+            let digest = signing::parse_content_digest(sent).ok_or(EdgeError::Unauthorized(
+                "Content-Digest must name the body's SHA-256.",
+            ))?;
+            verify(digest)?;
+            let body = forward::bounded(&parts.headers, body, MAX_PUSH).await?;
+            if signing::digest(&body) != digest {
+                return Err(EdgeError::Unauthorized(
+                    "The notice's body is not the one its digest names.",
+                ));
+            }
+            body
+        }
+        None => {
+            let body = forward::bounded(&parts.headers, body, MAX_NOTICE).await?;
+            verify(signing::digest(&body))?;
+            body
+        }
+    };
+    let body = match header("content-encoding") {
+        None | Some("identity") => body.to_vec(),
+        Some("gzip") => push::gunzip(&body, MAX_PUSH_INFLATED)
+            .ok_or_else(|| EdgeError::BadQuery("The notice is not gzip, or too large.".into()))?,
+        Some(_) => return Err(EdgeError::UnsupportedMediaType),
+    };
     let notice: Notice = serde_json::from_slice(&body)
         .map_err(|e| EdgeError::BadQuery(format!("The notice is not valid: {e}.")))?;
+    if notice
+        .push
+        .as_ref()
+        .is_some_and(|part| !part.is_consistent())
+    {
+        return Err(EdgeError::BadQuery(
+            "The notice's pieces do not match its manifest.".into(),
+        ));
+    }
     if !first_sight(config, header(SIGNATURE_HEADER).unwrap_or_default()).await {
         return Err(EdgeError::Replayed);
     }
+    let slug = notice.slug.as_str();
     if notice.archived {
-        let withdrawn = cache::withdraw_archived(notice.slug.as_str(), notice.version).await;
+        let withdrawn = cache::withdraw_archived(slug, notice.version).await;
         return Ok(respond::json(
             200,
-            &serde_json::json!({ "slug": notice.slug, "archived": notice.version, "withdrawn": withdrawn }),
+            &json!({ "slug": slug, "archived": notice.version, "withdrawn": withdrawn }),
         ));
     }
-    let held = cache::ensure_version(config, notice.slug.as_str(), notice.version).await?;
-    Ok(respond::json(
-        200,
-        &serde_json::json!({ "slug": notice.slug, "announced": notice.version, "held": held }),
-    ))
+    let answer = match &notice.push {
+        None => {
+            let held = cache::ensure_version(config, slug, notice.version).await?;
+            json!({ "slug": slug, "announced": notice.version, "held": held })
+        }
+        Some(part) => match cache::apply_push(slug, notice.version, part).await? {
+            Pushed::Held(held) => {
+                json!({ "slug": slug, "announced": notice.version, "held": held, "complete": true })
+            }
+            Pushed::Awaiting(documents) => json!({
+                "slug": slug, "announced": notice.version, "complete": false,
+                "awaiting_documents": documents,
+            }),
+        },
+    };
+    Ok(respond::json(200, &answer))
 }
 
 /// Whether a notice signed `signature` was not accepted before, by any

@@ -33,6 +33,9 @@ pub struct Config {
     /// The edges publishes are pushed to (`edge_urls`, separated by commas
     /// or spaces).
     pub edge_urls: Vec<String>,
+    /// How many bytes of documents one notice pushes to an edge at most
+    /// (`push_part_bytes`); a larger version goes in several parts.
+    pub push_part_bytes: usize,
     /// Registration attempts per client and minute; 0 counts nothing.
     pub registrations_per_minute: u32,
     /// Whether the demo event is seeded into an empty database.
@@ -80,6 +83,11 @@ pub struct MailProvider {
 /// Registration attempts per client and minute when the origin's
 /// `registrations_per_minute` is unset, as at the edge.
 const DEFAULT_PER_MINUTE: u32 = 20;
+/// Half of the smallest KV value limit among edge platforms (Akamai's
+/// 1 MB), so that a part's documents, as stored, stay within it.
+const DEFAULT_PUSH_PART_BYTES: usize = 512 * 1024;
+/// Smaller parts would be mostly manifest.
+const LEAST_PUSH_PART_BYTES: usize = 1024;
 
 /// Emails per inbox and hour when `mail_per_address_per_hour` is unset:
 /// room for a registration, its confirmation and a change or two at a few
@@ -123,6 +131,18 @@ async fn number<T: std::str::FromStr + Copy>(
         problems.push(problem);
         default
     })
+}
+
+/// `push_part_bytes`, at least `LEAST_PUSH_PART_BYTES`, its problem noted.
+async fn push_part_bytes(problems: &mut Vec<String>) -> usize {
+    let bytes = number("push_part_bytes", DEFAULT_PUSH_PART_BYTES, problems).await;
+    if bytes < LEAST_PUSH_PART_BYTES {
+        problems.push(format!(
+            "push_part_bytes is {bytes}: it must be at least {LEAST_PUSH_PART_BYTES}"
+        ));
+        return DEFAULT_PUSH_PART_BYTES;
+    }
+    bytes
 }
 
 /// `settings::flag` of variable `name`, its problem noted.
@@ -209,6 +229,7 @@ impl Config {
                 .map(|u| u.trim().trim_end_matches('/').to_string())
                 .filter(|u| !u.is_empty())
                 .collect(),
+            push_part_bytes: push_part_bytes(&mut problems).await,
             registrations_per_minute: number(
                 "registrations_per_minute",
                 DEFAULT_PER_MINUTE,

@@ -13,9 +13,12 @@ use crate::request::Incoming;
 use crate::seats;
 use eventfront_domain::feed;
 use eventfront_domain::model::Draft;
+use eventfront_domain::push::{self, Notice};
 use eventfront_domain::respond::{self, Reply};
-use eventfront_domain::signing::{Direction, Message};
-use eventfront_domain::snapshot::{self, ChangelogEntry};
+use eventfront_domain::signing::{
+    self, BodyDigest, CONTENT_DIGEST_HEADER, Direction, Message, Secret,
+};
+use eventfront_domain::snapshot::{self, ChangelogEntry, Snapshot};
 use eventfront_domain::{FieldError, Slug};
 use futures::FutureExt;
 use serde_json::{Value, json};
@@ -39,15 +42,15 @@ fn note_from(body: &Value) -> Result<String, OriginError> {
     }
 }
 
-/// Writes version N+1 of `slug` from `draft`. Runs inside the caller's
-/// transaction.
+/// Writes version N+1 of `slug` from `draft`, and returns it as edges serve
+/// it. Runs inside the caller's transaction.
 pub async fn publish_in(
     db: &Db,
     slug: &Slug,
     draft: &Draft,
     note: &str,
     from_version: Option<i64>,
-) -> Result<i64, OriginError> {
+) -> Result<Snapshot, OriginError> {
     let current = db
         .row(
             "SELECT current_version FROM events WHERE slug = ?",
@@ -144,7 +147,7 @@ pub async fn publish_in(
         ),
     };
     audit::record(db, "organizer", action, Some(slug.as_str()), None, &detail).await?;
-    Ok(version)
+    Ok(built)
 }
 
 /// The stored form of a draft or snapshot; failing here is a bug, not bad input.
@@ -157,7 +160,7 @@ pub async fn publish(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, 
     let body = request.json(4 * 1024)?;
     reject_unknown(&body, &["note"])?;
     let note = note_from(&body)?;
-    let version = db
+    let snapshot = db
         .transaction(Scope::Event(slug.as_str()), async |db| {
             let draft = draft::load(db, slug)
                 .await?
@@ -165,7 +168,7 @@ pub async fn publish(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, 
             publish_in(db, slug, &draft, &note, None).await
         })
         .await?;
-    announce(db, slug, version).await
+    announce(db, &snapshot).await
 }
 
 /// `POST /api/admin/events/{slug}/rollback`: the old version's content
@@ -185,7 +188,7 @@ pub async fn rollback(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply,
             "must be a published version number",
         ));
     };
-    let version = db
+    let snapshot = db
         .transaction(Scope::Event(slug.as_str()), async |db| {
             let old = db
                 .row(
@@ -207,7 +210,7 @@ pub async fn rollback(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply,
             publish_in(db, slug, &old, &note, Some(target)).await
         })
         .await?;
-    announce(db, slug, version).await
+    announce(db, &snapshot).await
 }
 
 fn reject_unknown(body: &Value, allowed: &[&str]) -> Result<(), OriginError> {
@@ -219,9 +222,11 @@ fn reject_unknown(body: &Value, allowed: &[&str]) -> Result<(), OriginError> {
     }
 }
 
-/// Tells every edge, records who acknowledged, and answers the organizer.
-async fn announce(db: &Db, slug: &Slug, version: i64) -> Result<Reply, OriginError> {
-    let outcomes = notify_edges(&json!({ "slug": slug, "version": version })).await?;
+/// Pushes the version to every edge, records who acknowledged, and answers
+/// the organizer.
+async fn announce(db: &Db, snapshot: &Snapshot) -> Result<Reply, OriginError> {
+    let (slug, version) = (&snapshot.slug, snapshot.version as i64);
+    let outcomes = notify_edges(Announcement::Published(snapshot)).await?;
     let now = jiff::Timestamp::now().to_string();
     for (edge, outcome) in &outcomes {
         db.exec(
@@ -292,8 +297,11 @@ pub async fn archive(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, 
             Ok(version)
         })
         .await?;
-    let outcomes =
-        notify_edges(&json!({ "slug": slug, "version": version, "archived": true })).await?;
+    let outcomes = notify_edges(Announcement::Archived {
+        slug,
+        version: version as u64,
+    })
+    .await?;
     Ok(respond::json(
         200,
         &json!({ "slug": slug, "archived": true, "version": version, "edges": edge_report(&outcomes) }),
@@ -303,55 +311,164 @@ pub async fn archive(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, 
 /// The content type of a publish notice (covered by its signature).
 const NOTICE_TYPE: &str = "application/json";
 
-/// Sends the signed `notice` to every edge concurrently, each bounded by
-/// `NOTICE_TIMEOUT`; returns `(edge, outcome)` pairs.
-pub async fn notify_edges(notice: &Value) -> Result<Vec<(String, String)>, OriginError> {
-    let urls = &crate::config::get().await.edge_urls;
-    if urls.is_empty() {
+/// What the edges are told.
+pub enum Announcement<'a> {
+    /// A new version, pushed with its documents.
+    Published(&'a Snapshot),
+    /// The event was archived at `version`.
+    Archived { slug: &'a Slug, version: u64 },
+}
+
+/// One notice's body, as sent to every edge.
+struct Body {
+    bytes: bytes::Bytes,
+    digest: BodyDigest,
+    gzipped: bool,
+}
+
+impl Body {
+    fn of(notice: &Notice) -> Self {
+        let json = serde_json::to_vec(notice).unwrap_or_default();
+        let (bytes, gzipped) = match notice.push {
+            Some(_) => (push::gzip(&json), true),
+            None => (json, false),
+        };
+        Self {
+            digest: signing::digest(&bytes),
+            bytes: bytes.into(),
+            gzipped,
+        }
+    }
+}
+
+/// Tells every edge concurrently, each notice bounded by `NOTICE_TIMEOUT`;
+/// returns `(edge, outcome)` pairs. A publish goes as its documents, in
+/// parts of at most `push_part_bytes`, all at once; an edge that could not
+/// take a part is then sent the version alone, which it fetches.
+pub async fn notify_edges(
+    announcement: Announcement<'_>,
+) -> Result<Vec<(String, String)>, OriginError> {
+    let config = crate::config::get().await;
+    if config.edge_urls.is_empty() {
         return Ok(Vec::new());
     }
     let (secret, _) = signing_keys().await?;
-    let sends = urls.iter().cloned().map(|url| {
-        // Each edge's notice is unlike any other (see the edge's notice).
-        let mut notice = notice.clone();
-        notice["nonce"] = Value::String(uuid::Uuid::new_v4().simple().to_string());
-        let body = notice.to_string();
-        let headers = secret.sign(
-            &Message::new(Direction::ToEdge, "POST", NOTICE_PATH, body.as_bytes())
-                .covering(|name| (name == "content-type").then_some(NOTICE_TYPE)),
-            now_secs(),
-        );
-        async move {
-            let mut request = http::Request::post(format!("{url}{NOTICE_PATH}"))
-                .header(http::header::CONTENT_TYPE, NOTICE_TYPE);
-            for (name, value) in headers {
-                request = request.header(name, value);
-            }
-            let outcome = match request.body(spin_sdk::http::FullBody::new(bytes::Bytes::from(body))) {
-                Ok(request) => {
-                    let send = async {
-                        match eventfront_domain::started::polled_again(spin_sdk::http::send(request)).await {
-                            Ok(response) => {
-                                let status = response.status();
-                                let _ = response.into_body().bytes().await;
-                                if status.is_success() {
-                                    "acknowledged".to_string()
-                                } else {
-                                    format!("refused ({})", status.as_u16())
-                                }
-                            }
-                            Err(e) => format!("unreachable ({e:?})"),
-                        }
-                    };
-                    futures::select! {
-                        outcome = send.fuse() => outcome,
-                        () = spin_sdk::time::sleep(NOTICE_TIMEOUT).fuse() => "timed out".to_string(),
-                    }
-                }
-                Err(e) => format!("invalid edge url ({e})"),
-            };
-            (url, outcome)
-        }
+    let notice = |push| match &announcement {
+        Announcement::Published(snapshot) => Notice {
+            slug: snapshot.slug.clone(),
+            version: snapshot.version,
+            archived: false,
+            nonce: None,
+            push,
+        },
+        Announcement::Archived { slug, version } => Notice {
+            slug: (*slug).clone(),
+            version: *version,
+            archived: true,
+            nonce: None,
+            push: None,
+        },
+    };
+    let bodies: Vec<Body> = match &announcement {
+        Announcement::Published(snapshot) => push::parts(snapshot, config.push_part_bytes)
+            .into_iter()
+            .map(|part| Body::of(&notice(Some(part))))
+            .collect(),
+        Announcement::Archived { .. } => vec![Body::of(&notice(None))],
+    };
+    let pushed = matches!(announcement, Announcement::Published(_));
+    let plain = Body::of(&notice(None));
+    let (secret, plain, bodies) = (&secret, &plain, &bodies);
+    let sends = config.edge_urls.iter().map(|url| async move {
+        let outcomes =
+            futures::future::join_all(bodies.iter().map(|body| send_notice(secret, url, body)))
+                .await;
+        let could_not_take = outcomes.iter().any(Outcome::could_not_take);
+        let outcome = match outcomes
+            .into_iter()
+            .find(|o| !matches!(o, Outcome::Acknowledged))
+        {
+            None => Outcome::Acknowledged,
+            Some(_) if pushed && could_not_take => send_notice(secret, url, plain).await,
+            Some(failed) => failed,
+        };
+        (url.clone(), outcome.to_string())
     });
     Ok(futures::future::join_all(sends).await)
+}
+
+/// What an edge made of a notice.
+enum Outcome {
+    Acknowledged,
+    Refused(u16),
+    Unreachable(String),
+    TimedOut,
+}
+
+impl Outcome {
+    /// The edge answered, but could not take the documents: its store
+    /// failed (5xx), or it does not take pushes (an edge older than them:
+    /// 400, 413, 415). It can still fetch the version. (A refused
+    /// signature, 401, would be refused again.)
+    fn could_not_take(&self) -> bool {
+        matches!(self, Outcome::Refused(status) if matches!(status, 400 | 413 | 415 | 500..))
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Acknowledged => f.write_str("acknowledged"),
+            Outcome::Refused(status) => write!(f, "refused ({status})"),
+            Outcome::Unreachable(why) => write!(f, "unreachable ({why})"),
+            Outcome::TimedOut => f.write_str("timed out"),
+        }
+    }
+}
+
+/// Sends `body` to the edge at `url`, signed with `secret` under a target
+/// of its own: a random `notice` in its query makes each edge's copy of a
+/// notice unlike any other (an edge refuses a signature it saw before),
+/// while the body is made once for every edge.
+async fn send_notice(secret: &Secret, url: &str, body: &Body) -> Outcome {
+    let target = format!("{NOTICE_PATH}?notice={}", uuid::Uuid::new_v4().simple());
+    let signed = secret.sign(
+        &Message::of_digest(Direction::ToEdge, "POST", &target, body.digest)
+            .covering(|name| (name == "content-type").then_some(NOTICE_TYPE)),
+        now_secs(),
+    );
+    let mut request = http::Request::post(format!("{url}{target}"))
+        .header(http::header::CONTENT_TYPE, NOTICE_TYPE)
+        .header(
+            CONTENT_DIGEST_HEADER,
+            signing::content_digest_of(&body.digest),
+        );
+    if body.gzipped {
+        request = request.header(http::header::CONTENT_ENCODING, "gzip");
+    }
+    for (name, value) in signed {
+        request = request.header(name, value);
+    }
+    let request = match request.body(spin_sdk::http::FullBody::new(body.bytes.clone())) {
+        Ok(request) => request,
+        Err(e) => return Outcome::Unreachable(format!("invalid edge url: {e}")),
+    };
+    let send = async {
+        match eventfront_domain::started::polled_again(spin_sdk::http::send(request)).await {
+            Ok(response) => {
+                let status = response.status();
+                let _ = response.into_body().bytes().await;
+                if status.is_success() {
+                    Outcome::Acknowledged
+                } else {
+                    Outcome::Refused(status.as_u16())
+                }
+            }
+            Err(e) => Outcome::Unreachable(format!("{e:?}")),
+        }
+    };
+    futures::select! {
+        outcome = send.fuse() => outcome,
+        () = spin_sdk::time::sleep(NOTICE_TIMEOUT).fuse() => Outcome::TimedOut,
+    }
 }

@@ -18,6 +18,7 @@ pub mod mail;
 pub mod messages;
 pub mod model;
 pub mod problem;
+pub mod push;
 pub mod replay;
 pub mod respond;
 pub mod retention;

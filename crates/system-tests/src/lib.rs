@@ -368,6 +368,18 @@ impl EdgeApp {
             .unwrap()
     }
 
+    /// The size of the largest value in the edge's default store.
+    pub fn kv_largest_value(&self) -> usize {
+        let db = rusqlite::Connection::open(self.state.path().join("state/sqlite_key_value.db"))
+            .unwrap();
+        db.query_row(
+            "SELECT coalesce(max(length(value)), 0) FROM spin_key_value WHERE store = 'default'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap() as usize
+    }
+
     /// Every key in the edge's default key-value store.
     pub fn kv_keys(&self) -> Vec<String> {
         let db = rusqlite::Connection::open(self.state.path().join("state/sqlite_key_value.db"))
@@ -411,6 +423,38 @@ pub fn sign(request: http::Request<Bytes>, secret: &str) -> http::Request<Bytes>
 /// Adds the origin's signature headers to a notice for an edge.
 pub fn sign_notice(request: http::Request<Bytes>, secret: &str) -> http::Request<Bytes> {
     sign_as(Direction::ToEdge, request, secret, unix_now())
+}
+
+/// A notice of `version` of `slug` carrying `part` as the origin sends
+/// one: gzipped, its digest in `Content-Digest`, a random query of its
+/// own, signed with the test secret.
+pub fn push_notice(
+    slug: &str,
+    version: u64,
+    part: eventfront_domain::push::Part,
+) -> http::Request<Bytes> {
+    use eventfront_domain::push;
+    let notice = push::Notice {
+        slug: eventfront_domain::Slug::parse(slug).unwrap(),
+        version,
+        archived: false,
+        nonce: None,
+        push: Some(part),
+    };
+    let body = push::gzip(&serde_json::to_vec(&notice).unwrap());
+    let request = http::Request::post(format!(
+        "/_edge/publish?notice={}",
+        uuid::Uuid::new_v4().simple()
+    ))
+    .header("content-type", "application/json")
+    .header("content-encoding", "gzip")
+    .header(
+        eventfront_domain::signing::CONTENT_DIGEST_HEADER,
+        eventfront_domain::signing::content_digest(&body),
+    )
+    .body(Bytes::from(body))
+    .unwrap();
+    sign_notice(request, SIGNING_SECRET)
 }
 
 fn unix_now() -> i64 {

@@ -3,6 +3,8 @@
 //! notices caught up, and an origin in trouble.
 
 use bytes::Bytes;
+use eventfront_domain::push;
+use eventfront_domain::snapshot::Snapshot;
 use icalendar::Component as _;
 use serde_json::{Value, json};
 use spin_test_host::{App, LinkFault, ReuseLimits};
@@ -10,8 +12,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 use system_tests::load::concurrent_gets;
 use system_tests::{
-    ADMIN_TOKEN, EdgeApp, OriginApp, SIGNING_SECRET, dev_app, eventually, json as body_json,
-    registration, sign_notice, topology, topology_with,
+    ADMIN_TOKEN, EdgeApp, OriginApp, SIGNING_SECRET, Topology, dev_app, eventually,
+    json as body_json, push_notice, registration, sign_notice, topology, topology_with,
 };
 
 const DEMO: &str = "wasm-edge-summit-2027";
@@ -584,11 +586,7 @@ async fn forged_replayed_and_out_of_order_notices_change_nothing() {
         .insert("eventfront-timestamp", "1000".parse().unwrap());
     assert_eq!(edge.app.send(stale).await.status(), 401);
 
-    // The link from origin to edge is cut, so only our notices arrive.
-    t.origin
-        .app
-        .links()
-        .set(&edge.server.addr().to_string(), LinkFault::Cut);
+    only_the_tests_notices_reach(&t, edge);
     let v2 = rename_first_session(&t.origin, "Second").await;
     let v3 = rename_first_session(&t.origin, "Third").await;
     let captured = notice(v3, SIGNING_SECRET);
@@ -620,14 +618,154 @@ async fn forged_replayed_and_out_of_order_notices_change_nothing() {
 }
 
 #[tokio::test]
-async fn an_edge_that_missed_a_notice_catches_up_within_the_staleness_window() {
-    let t = topology(&["eu"], "1").await;
+async fn a_pushed_version_is_applied_without_any_request_to_the_origin() {
+    let t = topology(&["eu"], "60").await;
     let edge = &t.edges[0];
     assert_eq!(version_served(edge).await, 1);
+    // The edge's link to its origin refuses every connection: whatever it
+    // serves next came in the notice.
+    let origin = t.origin_server.addr().to_string();
+    edge.app.links().set(&origin, LinkFault::Cut);
+    let asked = edge.app.links().requests(&origin);
+    let version = rename_first_session(&t.origin, "Pushed to the edge").await;
+    assert_eq!(version_served(edge).await, version);
+    let sessions = edge.app.get(&format!("/api/events/{DEMO}/sessions")).await;
+    assert!(String::from_utf8_lossy(sessions.body()).contains("Pushed to the edge"));
+    served_gzipped_when_accepted(&edge.app, &format!("/api/events/{DEMO}/sessions")).await;
+    assert_eq!(
+        edge.app.links().requests(&origin),
+        asked,
+        "the origin was not asked"
+    );
+}
+
+/// A KV limit of 2 KiB and parts of 2 KiB: the demo's version travels in
+/// several notices, each document in pieces, and every value the edge
+/// stores stays within the limit.
+#[tokio::test]
+async fn a_large_version_is_pushed_in_parts_and_stored_within_the_kv_limit() {
+    const LIMIT: usize = 2048;
+    let t = topology_with(
+        &["eu"],
+        |o| {
+            o.variable("staleness_secs", "60")
+                .variable("kv_value_limit", LIMIT.to_string())
+        },
+        |o| o.variable("push_part_bytes", LIMIT.to_string()),
+    )
+    .await;
+    let edge = &t.edges[0];
+    assert_eq!(version_served(edge).await, 1);
+    let origin = t.origin_server.addr().to_string();
+    edge.app.links().set(&origin, LinkFault::Cut);
+    let asked = edge.app.links().requests(&origin);
+    let version = rename_first_session(&t.origin, "Pushed in parts").await;
+    assert_eq!(version_served(edge).await, version);
+    let sessions = body_json(&edge.app.get(&format!("/api/events/{DEMO}/sessions")).await);
+    assert_eq!(sessions["sessions"][0]["title"], "Pushed in parts");
+    let paths = [
+        format!("/api/events/{DEMO}/sessions"),
+        format!("/api/events/{DEMO}/speakers"),
+        format!("/api/events/{DEMO}/schedule.json"),
+    ];
+    for path in &paths {
+        served_gzipped_when_accepted(&edge.app, path).await;
+    }
+    let day = edge
+        .app
+        .get(&format!("/api/events/{DEMO}/sessions?day=2027-06-08"))
+        .await;
+    assert_eq!(day.status(), 200);
+    assert_eq!(
+        edge.app.links().requests(&origin),
+        asked,
+        "the origin was not asked"
+    );
+    assert!(
+        edge.kv_keys().iter().any(|k| k.contains('#')),
+        "large values are kept in pieces: {:?}",
+        edge.kv_keys()
+    );
+    assert!(
+        edge.kv_largest_value() <= LIMIT,
+        "{}",
+        edge.kv_largest_value()
+    );
+}
+
+/// Cuts the origin's link to `edge`: no notice reaches it but the test's.
+fn only_the_tests_notices_reach(t: &Topology, edge: &EdgeApp) {
     t.origin
         .app
         .links()
         .set(&edge.server.addr().to_string(), LinkFault::Cut);
+}
+
+/// A version's snapshot as the origin gives it to edges.
+async fn origin_snapshot(origin: &OriginApp, version: u64) -> Snapshot {
+    let answer = origin
+        .signed(
+            http::Request::get(format!("/_origin/events/{DEMO}/snapshot?version={version}"))
+                .body(Bytes::new())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(answer.status(), 200);
+    serde_json::from_slice(answer.body()).unwrap()
+}
+
+#[tokio::test]
+async fn a_push_that_lost_a_part_is_healed_by_a_fetch_and_versions_never_go_back() {
+    let t = topology(&["eu"], "60").await;
+    let edge = &t.edges[0];
+    assert_eq!(version_served(edge).await, 1);
+    only_the_tests_notices_reach(&t, edge);
+    let v2 = rename_first_session(&t.origin, "Second").await;
+    let v3 = rename_first_session(&t.origin, "Third").await;
+    let parts = push::parts(&origin_snapshot(&t.origin, v3).await, 2048);
+    assert!(parts.len() > 2, "{}", parts.len());
+    let (last, first) = parts.split_last().unwrap();
+    for part in first {
+        let answer = edge.app.send(push_notice(DEMO, v3, part.clone())).await;
+        assert_eq!(answer.status(), 200, "{:?}", answer.body());
+        assert_eq!(body_json(&answer)["complete"], false);
+    }
+    assert_eq!(
+        version_served(edge).await,
+        1,
+        "an incomplete version is not served"
+    );
+    // The origin's fallback, the version alone: the edge fetches it.
+    let fallback = sign_notice(
+        http::Request::post("/_edge/publish?notice=fallback")
+            .header("content-type", "application/json")
+            .body(Bytes::from(
+                json!({"slug": DEMO, "version": v3}).to_string(),
+            ))
+            .unwrap(),
+        SIGNING_SECRET,
+    );
+    assert_eq!(body_json(&edge.app.send(fallback).await)["held"], v3);
+    assert_eq!(version_served(edge).await, v3);
+    // A whole older version pushed late, and the lost part arriving after
+    // all, change nothing.
+    let older = push::parts(&origin_snapshot(&t.origin, v2).await, 1 << 20);
+    assert_eq!(older.len(), 1);
+    let late = edge.app.send(push_notice(DEMO, v2, older[0].clone())).await;
+    assert_eq!(body_json(&late)["held"], v3, "versions never go backwards");
+    let lost = edge.app.send(push_notice(DEMO, v3, last.clone())).await;
+    assert_eq!(body_json(&lost)["held"], v3);
+    assert_eq!(version_served(edge).await, v3);
+    let sessions = body_json(&edge.app.get(&format!("/api/events/{DEMO}/sessions")).await);
+    assert_eq!(sessions["sessions"][0]["title"], "Third");
+}
+
+#[tokio::test]
+async fn an_edge_that_missed_a_notice_catches_up_within_the_staleness_window() {
+    let t = topology(&["eu"], "1").await;
+    let edge = &t.edges[0];
+    assert_eq!(version_served(edge).await, 1);
+    only_the_tests_notices_reach(&t, edge);
     let version = rename_first_session(&t.origin, "Missed notice").await;
     // Once the window has passed on the edge's clock, the edge serves the
     // new version.
@@ -1483,6 +1621,18 @@ async fn endless_bodies_are_cut_off_at_each_routes_limit() {
         ("content-type", "application/json"),
         ("authorization", bearer.as_str()),
     ];
+    // A push whose signature is not the origin's is refused on its
+    // headers: its signature covers the digest it names, not yet the body.
+    let now = app.clock().since_epoch().as_secs().to_string();
+    let forged_signature = format!("v2={}", "0".repeat(64));
+    let digest = eventfront_domain::signing::content_digest(b"the documents");
+    let forged_push = [
+        ("content-type", "application/json"),
+        ("content-encoding", "gzip"),
+        ("content-digest", digest.as_str()),
+        ("eventfront-timestamp", now.as_str()),
+        ("eventfront-signature", forged_signature.as_str()),
+    ];
     let cases = [
         // A token opens no route's limit but the draft import's.
         (
@@ -1519,6 +1669,12 @@ async fn endless_bodies_are_cut_off_at_each_routes_limit() {
             http::Method::POST,
             "/_edge/publish".to_string(),
             &json[..],
+            401,
+        ),
+        (
+            http::Method::POST,
+            "/_edge/publish?notice=forged".to_string(),
+            &forged_push[..],
             401,
         ),
         (

@@ -1,8 +1,11 @@
 //! After a publish the origin tells every configured edge at once, signed,
-//! within a timeout, and records which edges acknowledged.
+//! within a timeout, pushing the version's documents, and records which
+//! edges acknowledged.
 
+use eventfront_domain::push;
 use eventfront_domain::signing::{
-    Direction, Message, SIGNATURE_HEADER, Secret, TIMESTAMP_HEADER, Verifier,
+    CONTENT_DIGEST_HEADER, Direction, Message, SIGNATURE_HEADER, Secret, TIMESTAMP_HEADER,
+    Verifier, content_digest,
 };
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
@@ -14,9 +17,18 @@ use tokio::sync::Semaphore;
 /// `status` once the test releases it (at once if it is not `held`).
 struct FakeEdge {
     url: String,
-    /// Whether each was signed, its body, and when it came.
-    notices: Arc<Mutex<Vec<(bool, Value, Instant)>>>,
+    notices: Arc<Mutex<Vec<Received>>>,
     release: Arc<Semaphore>,
+}
+
+/// A notice as a fake edge got it.
+struct Received {
+    /// Signed with the shared secret, its digest the body's.
+    genuine: bool,
+    /// Its body, inflated.
+    notice: Value,
+    query: String,
+    at: Instant,
 }
 
 async fn fake_edge(status: u16, held: bool) -> FakeEdge {
@@ -35,25 +47,27 @@ async fn fake_edge(status: u16, held: bool) -> FakeEdge {
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap()
                 .as_secs() as i64;
+            let target = parts.uri.path_and_query().unwrap().as_str();
             let genuine = Verifier::new(vec![Secret::new(SIGNING_SECRET).unwrap()])
                 .verify(
-                    &Message::new(
-                        Direction::ToEdge,
-                        parts.method.as_str(),
-                        parts.uri.path(),
-                        &body,
-                    )
-                    .covering(|name| parts.headers.get(name).and_then(|v| v.to_str().ok())),
+                    &Message::new(Direction::ToEdge, parts.method.as_str(), target, &body)
+                        .covering(|name| parts.headers.get(name).and_then(|v| v.to_str().ok())),
                     header(TIMESTAMP_HEADER).as_deref(),
                     header(SIGNATURE_HEADER).as_deref(),
                     now,
                 )
-                .is_ok();
-            seen.lock().unwrap().push((
+                .is_ok()
+                && header(CONTENT_DIGEST_HEADER) == Some(content_digest(&body));
+            let inflated = match header("content-encoding").as_deref() {
+                Some("gzip") => push::gunzip(&body, 1 << 24).unwrap(),
+                _ => body.to_vec(),
+            };
+            seen.lock().unwrap().push(Received {
                 genuine,
-                serde_json::from_slice(&body).unwrap(),
-                Instant::now(),
-            ));
+                notice: serde_json::from_slice(&inflated).unwrap(),
+                query: parts.uri.query().unwrap_or_default().to_string(),
+                at: Instant::now(),
+            });
             gate.acquire().await.unwrap().forget();
             status
         }
@@ -64,6 +78,18 @@ async fn fake_edge(status: u16, held: bool) -> FakeEdge {
         notices,
         release,
     }
+}
+
+/// The draft of event `conf`, with nothing but its name and times.
+async fn draft_conf(origin: &OriginApp) {
+    let event = json!({
+        "name": "Conf", "timezone": "Europe/Berlin",
+        "starts_at": "2027-05-01T09:00:00+02:00", "ends_at": "2027-05-01T18:00:00+02:00"
+    });
+    let drafted = origin
+        .admin("PUT", "/api/admin/events/conf", Some(event))
+        .await;
+    assert!(drafted.status().is_success(), "{:?}", drafted.body());
 }
 
 #[tokio::test]
@@ -78,13 +104,7 @@ async fn publish_notifies_every_edge_concurrently_signed_and_records_acks() {
         .collect::<Vec<_>>()
         .join(",");
     let origin = OriginApp::start(|o| o.variable("edge_urls", urls)).await;
-    let event = json!({
-        "name": "Conf", "timezone": "Europe/Berlin",
-        "starts_at": "2027-05-01T09:00:00+02:00", "ends_at": "2027-05-01T18:00:00+02:00"
-    });
-    origin
-        .admin("PUT", "/api/admin/events/conf", Some(event))
-        .await;
+    draft_conf(&origin).await;
 
     let publish = origin.admin(
         "POST",
@@ -111,7 +131,7 @@ async fn publish_notifies_every_edge_concurrently_signed_and_records_acks() {
     // only after the one before it answered or timed out (2 s).
     let arrivals: Vec<Instant> = [&slow_a, &slow_b, &refusing, &silent]
         .iter()
-        .map(|e| e.notices.lock().unwrap()[0].2)
+        .map(|e| e.notices.lock().unwrap()[0].at)
         .collect();
     let spread = *arrivals.iter().max().unwrap() - *arrivals.iter().min().unwrap();
     assert!(spread < Duration::from_secs(2), "told over {spread:?}");
@@ -133,11 +153,28 @@ async fn publish_notifies_every_edge_concurrently_signed_and_records_acks() {
     for edge in [&slow_a, &slow_b, &refusing, &silent] {
         let notices = edge.notices.lock().unwrap();
         assert_eq!(notices.len(), 1);
-        assert!(notices[0].0, "the notice is signed with the shared secret");
-        let mut notice = notices[0].1.clone();
-        let nonce = notice.as_object_mut().unwrap().remove("nonce").unwrap();
-        nonces.insert(nonce.as_str().unwrap().to_string());
-        assert_eq!(notice, json!({"slug": "conf", "version": 1}));
+        assert!(
+            notices[0].genuine,
+            "the notice is signed with the shared secret"
+        );
+        let notice = &notices[0].notice;
+        nonces.insert(notices[0].query.clone());
+        assert_eq!(
+            (&notice["slug"], &notice["version"]),
+            (&json!("conf"), &json!(1))
+        );
+        // The version itself, whole in one part: the edge need not ask.
+        let part = &notice["push"];
+        assert_eq!((&part["part"], &part["parts"]), (&json!(0), &json!(1)));
+        let manifest = part["manifest"].as_object().unwrap();
+        assert!(manifest.contains_key("sessions") && manifest.contains_key("event"));
+        let pieces = part["pieces"].as_array().unwrap();
+        assert_eq!(pieces.len(), manifest.len());
+        let event = pieces.iter().find(|p| p["doc"] == "event").unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(event["text"].as_str().unwrap()).unwrap()["name"],
+            "Conf"
+        );
     }
     assert_eq!(nonces.len(), 4, "no two notices alike");
     let recorded = origin.dump().await;
@@ -149,4 +186,39 @@ async fn publish_notifies_every_edge_concurrently_signed_and_records_acks() {
             == 4,
         "{recorded:?}"
     );
+}
+
+#[tokio::test]
+async fn an_edge_that_refuses_a_pushed_part_is_sent_the_version_alone_to_fetch() {
+    // Whether each notice carried documents, in the order they came.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let url = stub::serve(move |parts, _body| {
+        let log = log.clone();
+        async move {
+            let pushed = parts.headers.contains_key("content-encoding");
+            log.lock().unwrap().push(pushed);
+            // An edge whose store fails refuses what it cannot keep.
+            if pushed { 500 } else { 200 }
+        }
+    })
+    .await;
+    let origin = OriginApp::start(|o| {
+        o.variable("edge_urls", url.clone())
+            .variable("push_part_bytes", "2048")
+    })
+    .await;
+    draft_conf(&origin).await;
+    let published = origin
+        .admin("POST", "/api/admin/events/conf/publish", Some(json!({})))
+        .await;
+    assert_eq!(published.status(), 201);
+    assert_eq!(body_json(&published)["edges"][0]["outcome"], "acknowledged");
+    let seen = seen.lock().unwrap().clone();
+    let (last, parts) = seen.split_last().unwrap();
+    assert!(
+        parts.len() > 1 && parts.iter().all(|pushed| *pushed),
+        "{seen:?}"
+    );
+    assert!(!last, "then the version alone: {seen:?}");
 }

@@ -7,7 +7,7 @@
 use super::fetch::{self, Fetched};
 use super::head::Head;
 use super::instance::instance;
-use super::{Failure, snapshot_docs, store_snapshot};
+use super::{Failure, doc_key, snapshot_docs, store_snapshot};
 use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::kv;
@@ -97,9 +97,12 @@ impl RenderedAnswers {
     }
 }
 
+/// What a document's gzipped form adds to its name.
+const GZ: &str = ".gz";
+
 /// The key of a document's gzipped form.
 pub fn gzipped(name: &str) -> String {
-    format!("{name}.gz")
+    format!("{name}{GZ}")
 }
 
 impl Held {
@@ -136,7 +139,7 @@ impl Held {
     pub fn etag(&self, name: &str) -> Option<&str> {
         self.head
             .etags
-            .get(name.trim_end_matches(".gz"))
+            .get(name.trim_end_matches(GZ))
             .map(String::as_str)
     }
 
@@ -146,8 +149,11 @@ impl Held {
         if let Some(body) = self.in_memory(key) {
             return Ok(body);
         }
-        let stored = kv::get(&format!("doc/{}/{}/{key}", self.slug, self.head.version)).await;
+        let stored = kv::get(&doc_key(&self.slug, self.head.version, key)).await;
         let Some(stored) = stored else {
+            if let Some(name) = key.strip_suffix(GZ) {
+                return self.gzipped_here(name, key).await;
+            }
             return self.refill(key).await;
         };
         let body = Bytes::from(stored);
@@ -162,7 +168,7 @@ impl Held {
     /// the origin, never kept in memory (the caller keeps what it makes
     /// of it).
     pub async fn stored(&self, key: &str) -> Option<Bytes> {
-        kv::get(&format!("doc/{}/{}/{key}", self.slug, self.head.version))
+        kv::get(&doc_key(&self.slug, self.head.version, key))
             .await
             .map(Bytes::from)
     }
@@ -170,10 +176,28 @@ impl Held {
     /// Keeps `body` in KV as a document of this version, after the
     /// response, for the instances that come after this one.
     pub fn store(&self, key: &str, body: Bytes) {
-        let key = format!("doc/{}/{}/{key}", self.slug, self.head.version);
+        let key = doc_key(&self.slug, self.head.version, key);
         spin_sdk::wasip3::spawn(async move {
             kv::set(&key, &body).await;
         });
+    }
+
+    /// A document's gzipped form that KV lacks (a version pushed in parts
+    /// brings its documents only): made here from the document, once per
+    /// version and instance, and kept in KV for the others.
+    async fn gzipped_here(&self, name: &str, key: &str) -> Result<Bytes, EdgeError> {
+        let body = Box::pin(self.body(name)).await?;
+        // A refill from the origin brings the gzipped forms too.
+        if let Some(gzipped) = self.in_memory(key) {
+            return Ok(gzipped);
+        }
+        let gzipped = super::gzip(&body);
+        self.docs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_string(), gzipped.clone());
+        self.store(key, gzipped.clone());
+        Ok(gzipped)
     }
 
     fn in_memory(&self, key: &str) -> Option<Bytes> {

@@ -26,6 +26,7 @@ use crate::error::EdgeError;
 use crate::kv;
 use bytes::Bytes;
 use eventfront_domain::freshness::{self, Decision, Millis};
+use eventfront_domain::push::Part;
 use eventfront_domain::snapshot::{Doc, Snapshot};
 use fetch::Fetched;
 use head::Head;
@@ -219,9 +220,7 @@ async fn revalidate_copy(config: Arc<EdgeConfig>, slug: String, held: Head) -> b
 /// included; other instances drop their memory copy at their next
 /// revalidation. Returns whether it was withdrawn.
 pub async fn withdraw_archived(slug: &str, version: u64) -> bool {
-    let in_memory = instance().held(slug).map(|h| h.head.version);
-    let held = head::read(slug).await.map(|h| h.version).max(in_memory);
-    if held.is_some_and(|h| h > version) {
+    if held_version(slug).await.is_some_and(|h| h > version) {
         return false;
     }
     withdraw(slug).await;
@@ -237,15 +236,20 @@ async fn withdraw(slug: &str) {
     spin_sdk::wasip3::spawn(remove_documents(slug.to_string(), |_| true));
 }
 
+/// The version this edge holds of `slug`, in memory or KV, if any.
+async fn held_version(slug: &str) -> Option<u64> {
+    let in_memory = instance().held(slug).map(|h| h.head.version);
+    head::read(slug).await.map(|h| h.version).max(in_memory)
+}
+
 /// Fetches version `version` (or newer) unless something at least as new
-/// is held; used when the origin announces a publish.
+/// is held; used when the origin announces a publish without its documents.
 pub async fn ensure_version(
     config: &EdgeConfig,
     slug: &str,
     version: u64,
 ) -> Result<u64, EdgeError> {
-    let in_memory = instance().held(slug).map(|h| h.head.version);
-    let held = head::read(slug).await.map(|h| h.version).max(in_memory);
+    let held = held_version(slug).await;
     if held.is_some_and(|h| h >= version) {
         return Ok(held.unwrap_or(version));
     }
@@ -261,18 +265,95 @@ pub async fn ensure_version(
     result
 }
 
+/// What a pushed part of a version did.
+pub enum Pushed {
+    /// The version is held now (or a newer one was already): the version held.
+    Held(u64),
+    /// Its pieces are stored; this many documents of the version are still
+    /// missing a piece that another part brings.
+    Awaiting(usize),
+}
+
+/// Applies one part of `version` of `slug` that the origin pushed, with no
+/// request back to it: a whole version is kept like a fetched one; a part
+/// of a larger one is stored in KV, and whichever part completes the
+/// version (every document of its manifest whole in KV) writes its head.
+/// A part of a version no newer than the one held changes nothing.
+pub async fn apply_push(slug: &str, version: u64, part: &Part) -> Result<Pushed, EdgeError> {
+    if let Some(held) = held_version(slug).await.filter(|h| *h >= version) {
+        return Ok(Pushed::Held(held));
+    }
+    let head = Head {
+        version,
+        fetched_at_ms: now_ms(),
+        checked_at_ms: now_ms(),
+        etags: part.etags(),
+    };
+    if part.is_whole() {
+        // The gzipped forms are made when first read (`Held::body`): a
+        // write to KV fewer per document before the version is served.
+        let docs = part
+            .pieces
+            .iter()
+            .map(|p| (p.doc.clone(), Bytes::from(p.text.clone())))
+            .collect();
+        let held = store_version(slug, head, docs).await;
+        published::add(slug).await;
+        return Ok(Pushed::Held(held.head.version));
+    }
+    for piece in &part.pieces {
+        let key = doc_key(slug, version, &piece.doc);
+        let count = part.manifest[&piece.doc].pieces as usize;
+        let text = piece.text.as_bytes();
+        let stored = if count == 1 {
+            kv::set(&key, text).await
+        } else {
+            kv::set_piece(&key, piece.index as usize, count, text).await
+        };
+        if !stored {
+            return Err(EdgeError::Store(format!(
+                "a pushed piece of {slug} v{version} could not be stored"
+            )));
+        }
+    }
+    let mut awaiting = 0;
+    for name in part.manifest.keys() {
+        if !kv::holds(&doc_key(slug, version, name)).await {
+            awaiting += 1;
+        }
+    }
+    if awaiting > 0 {
+        return Ok(Pushed::Awaiting(awaiting));
+    }
+    let standing = head::write(slug, head).await;
+    if standing.version == version {
+        spin_sdk::wasip3::spawn(remove_old_versions(slug.to_string(), version));
+    }
+    instance().remember(slug, Arc::new(Held::from_head(slug, standing.clone())));
+    published::add(slug).await;
+    Ok(Pushed::Held(standing.version))
+}
+
+/// Where KV keeps document `name` (or its `.gz` form) of `version`.
+fn doc_key(slug: &str, version: u64, name: &str) -> String {
+    format!("doc/{slug}/{version}/{name}")
+}
+
 /// Keeps a snapshot from the origin in memory, and in KV when the store
-/// takes it: documents first, then the head that points at them, so a
-/// reader never finds a head without its documents; never over a newer
-/// head. Returns what is now held.
+/// takes it. Returns what is now held.
 async fn store_snapshot(snapshot: &Snapshot) -> Arc<Held> {
-    let slug = snapshot.slug.as_str();
-    let head = Head::of(snapshot, now_ms());
     let docs = snapshot_docs(snapshot);
+    store_version(snapshot.slug.as_str(), Head::of(snapshot, now_ms()), docs).await
+}
+
+/// Keeps version `head` of `slug`, all of whose documents are `docs`:
+/// documents first, then the head that points at them, so a reader never
+/// finds a head without its documents; never over a newer head. Returns
+/// what is now held.
+async fn store_version(slug: &str, head: Head, docs: HashMap<String, Bytes>) -> Arc<Held> {
     let mut stored = true;
     for (key, body) in &docs {
-        let key = format!("doc/{slug}/{}/{key}", snapshot.version);
-        stored = stored && kv::set(&key, body).await;
+        stored = stored && kv::set(&doc_key(slug, head.version, key), body).await;
     }
     let standing = if stored {
         head::write(slug, head.clone()).await
@@ -331,9 +412,5 @@ pub fn gzipped_tag(tag: &str) -> String {
 }
 
 pub fn gzip(body: &[u8]) -> Bytes {
-    use std::io::Write;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    // Writing to a Vec cannot fail.
-    let _ = encoder.write_all(body);
-    Bytes::from(encoder.finish().unwrap_or_default())
+    Bytes::from(eventfront_domain::push::gzip(body))
 }
