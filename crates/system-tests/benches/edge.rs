@@ -21,8 +21,9 @@
 //! Run with `cargo bench -p system-tests --bench edge` after the components
 //! are built (`./scripts/test` builds them). `EDGE_BENCH_SECS=5` (or
 //! `-- --quick`) shortens each case for a smoke run; such a run crosses too
-//! few windows to be read as a result. The tables go to stdout, the
-//! components' own logs to stderr (`2>/dev/null` to drop them).
+//! few windows to be read as a result. `EDGE_BENCH_PARTS=propagation` (or
+//! `reads`) runs one part alone. The tables go to stdout, the components'
+//! own logs to stderr (`2>/dev/null` to drop them).
 
 use serde_json::json;
 use spin_test_host::{App, AppOptions, LinkFault, ReuseLimits};
@@ -389,21 +390,26 @@ async fn main() {
          fresh instances >= 0.50 x; slow, hung and refusing p99 and max within 1.10 x loopback",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    reads(
-        "instance reuse 128/16 (Spin default)",
-        ReuseLimits::default(),
-        duration,
-    )
-    .await;
-    reads(
-        "fresh instance per request (1/1)",
-        ReuseLimits {
-            max_requests: 1,
-            max_concurrent: 1,
-            ..ReuseLimits::default()
-        },
-        duration,
-    )
-    .await;
-    propagation().await;
+    let parts = std::env::var("EDGE_BENCH_PARTS").unwrap_or_else(|_| "reads,propagation".into());
+    if parts.split(',').any(|p| p == "reads") {
+        reads(
+            "instance reuse 128/16 (Spin default)",
+            ReuseLimits::default(),
+            duration,
+        )
+        .await;
+        reads(
+            "fresh instance per request (1/1)",
+            ReuseLimits {
+                max_requests: 1,
+                max_concurrent: 1,
+                ..ReuseLimits::default()
+            },
+            duration,
+        )
+        .await;
+    }
+    if parts.split(',').any(|p| p == "propagation") {
+        propagation().await;
+    }
 }

@@ -7,8 +7,10 @@
 //!
 //! `./scripts/regions` builds and runs it with the project's test host;
 //! `./scripts/regions --spin` runs the apps under `spin up` instead (Spin
-//! 4.1+ on the PATH). Options: `--delays 80,150,250` (round trips in
-//! milliseconds), `--secs 20` (per phase), `--clients 32` (per edge).
+//! 4.1+ on the PATH), and `--both` runs the host and then Spin and prints
+//! their figures side by side. Options: `--delays 80,150,250` (round trips
+//! in milliseconds), `--secs 20` (per phase), `--clients 32` (per edge),
+//! `--publishes 5` (how many publishes' reach is measured).
 //!
 //! Every child runs in its own process group, stopped as a group (SIGTERM,
 //! then SIGKILL after a grace period) at the end, on Ctrl-C and on a panic:
@@ -249,11 +251,28 @@ async fn via_origin(port: u16) -> (f64, f64) {
     )
 }
 
+/// What serves the apps.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Engine {
+    Host,
+    Spin,
+}
+
+impl Engine {
+    fn name(self) -> &'static str {
+        match self {
+            Engine::Host => "host",
+            Engine::Spin => "spin up",
+        }
+    }
+}
+
 struct Options {
-    spin: bool,
+    engines: Vec<Engine>,
     delays: Vec<u64>,
     phase: Duration,
     clients: usize,
+    publishes: usize,
 }
 
 impl Options {
@@ -271,8 +290,16 @@ impl Options {
                     .unwrap_or_else(|_| panic!("{name} takes a whole number"))
             })
         };
+        let flag = |name: &str| args.iter().any(|a| a == name);
+        let engines = if flag("--both") {
+            vec![Engine::Host, Engine::Spin]
+        } else if flag("--spin") {
+            vec![Engine::Spin]
+        } else {
+            vec![Engine::Host]
+        };
         Self {
-            spin: args.iter().any(|a| a == "--spin"),
+            engines,
             delays: value("--delays")
                 .unwrap_or("80,150,250")
                 .split(',')
@@ -285,6 +312,7 @@ impl Options {
             // Four of the default 5 s staleness windows.
             phase: Duration::from_secs(number("--secs", 20)),
             clients: number("--clients", 32) as usize,
+            publishes: number("--publishes", 5).max(1) as usize,
         }
     }
 }
@@ -352,36 +380,111 @@ async fn publish(origin_port: u16, edge_ports: &[u16]) -> Vec<Option<f64>> {
     reached
 }
 
-fn print_phase(title: &str, options: &Options, figures: &[Figures]) {
-    println!(
-        "\n{title}: {} clients per edge, {} s, every edge at once (ms)",
-        options.clients,
-        options.phase.as_secs()
-    );
-    println!(
-        "{:<6} {:>9} {:>9} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8}",
-        "edge", "link RTT", "reads", "req/s", "p50", "p99", "max", "non-200", "stale"
-    );
-    for ((region, delay), f) in REGIONS.iter().zip(&options.delays).zip(figures) {
-        println!(
-            "{region:<6} {delay:>9} {:>9} {:>8.0} {:>8.2} {:>8.2} {:>9.2} {:>8} {:>8}",
-            f.reads,
-            f.per_second,
-            ms(f.p50),
-            ms(f.p99),
-            ms(f.max),
-            f.non_200,
-            f.stale
+/// What one engine's run measured.
+struct Report {
+    engine: Engine,
+    /// Per edge, when each publish was first served there (ms after it was
+    /// sent), `None` when not within 30 s.
+    reached: Vec<Vec<Option<f64>>>,
+    /// Per edge, p50 and p99 of reads forwarded to the origin.
+    forwarded: Vec<(f64, f64)>,
+    /// Per phase, its title and each edge's figures.
+    phases: Vec<(&'static str, Vec<Figures>)>,
+}
+
+/// The median and the largest of `reached`, or why there are none.
+fn reach(reached: &[Option<f64>]) -> String {
+    let mut served: Vec<f64> = reached.iter().flatten().copied().collect();
+    if served.len() < reached.len() {
+        return format!(
+            "{} of {} not within 30 s",
+            reached.len() - served.len(),
+            reached.len()
         );
+    }
+    served.sort_by(f64::total_cmp);
+    format!(
+        "{:.1} / {:.1}",
+        served[served.len() / 2],
+        served[served.len() - 1]
+    )
+}
+
+fn print_reports(options: &Options, reports: &[Report]) {
+    let engines: Vec<&str> = reports.iter().map(|r| r.engine.name()).collect();
+    println!(
+        "Region simulation ({}; staleness as deployed; {} publishes)",
+        engines.join(", then "),
+        options.publishes
+    );
+    print!("{:<6} {:>9}", "edge", "link RTT");
+    for engine in &engines {
+        print!(
+            " | {engine:>8}: {:>17} {:>24}",
+            "via origin p50/p99", "publish reached p50/max"
+        );
+    }
+    println!();
+    for (i, region) in REGIONS.iter().enumerate() {
+        print!("{region:<6} {:>9}", options.delays[i]);
+        for report in reports {
+            let (p50, p99) = report.forwarded[i];
+            print!(
+                " | {:>8}  {:>17} {:>24}",
+                "",
+                format!("{p50:.2} / {p99:.2}"),
+                reach(&report.reached[i])
+            );
+        }
+        println!();
+    }
+    let phases = reports.first().map_or(0, |r| r.phases.len());
+    for phase in 0..phases {
+        println!(
+            "\n{}: {} clients per edge, {} s, every edge at once (ms)",
+            reports[0].phases[phase].0,
+            options.clients,
+            options.phase.as_secs()
+        );
+        print!("{:<6} {:>9}", "edge", "link RTT");
+        for engine in &engines {
+            print!(
+                " | {engine:>8}: {:>8} {:>8} {:>8} {:>9} {:>8} {:>8}",
+                "req/s", "p50", "p99", "max", "non-200", "stale"
+            );
+        }
+        println!();
+        for (i, region) in REGIONS.iter().enumerate() {
+            print!("{region:<6} {:>9}", options.delays[i]);
+            for report in reports {
+                let f = &report.phases[phase].1[i];
+                print!(
+                    " | {:>8}  {:>8.0} {:>8.2} {:>8.2} {:>9.2} {:>8} {:>8}",
+                    "",
+                    f.per_second,
+                    ms(f.p50),
+                    ms(f.p99),
+                    ms(f.max),
+                    f.non_200,
+                    f.stale
+                );
+            }
+            println!();
+        }
     }
 }
 
-async fn simulate(options: &Options, state: &std::path::Path, running: &mut Vec<Running>) {
+async fn simulate(
+    options: &Options,
+    engine: Engine,
+    state: &std::path::Path,
+    running: &mut Vec<Running>,
+) -> Report {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let tools = Tools {
         host: root.join("target/release/spin-test-host"),
         root,
-        spin: options.spin,
+        spin: engine == Engine::Spin,
         state: state.to_path_buf(),
     };
     assert!(
@@ -442,31 +545,23 @@ async fn simulate(options: &Options, state: &std::path::Path, running: &mut Vec<
     }
     let paths = agenda_mix(DEMO, &sessions);
 
-    let reached = publish(origin_port, &edge_ports).await;
-    let forwarded = futures::future::join_all(edge_ports.iter().map(|p| via_origin(*p))).await;
-
-    println!(
-        "Region simulation ({}; staleness as deployed; reads cycle {})",
-        if options.spin {
-            "spin up"
-        } else {
-            "project test host"
-        },
-        paths.join(", ")
-    );
-    println!(
-        "{:<6} {:>9} {:>22} {:>16}",
-        "edge", "link RTT", "via origin p50/p99", "publish reached"
-    );
-    for (i, region) in REGIONS.iter().enumerate() {
-        let (p50, p99) = forwarded[i];
-        let reach = reached[i].map_or("not within 30 s".to_string(), |ms| format!("{ms:.1}"));
-        println!(
-            "{region:<6} {:>9} {:>22} {reach:>16}",
-            options.delays[i],
-            format!("{p50:.2} / {p99:.2}"),
-        );
+    let mut reached = vec![Vec::new(); edge_ports.len()];
+    for _ in 0..options.publishes {
+        for (edge, served) in publish(origin_port, &edge_ports)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            reached[edge].push(served);
+        }
     }
+    let forwarded = futures::future::join_all(edge_ports.iter().map(|p| via_origin(*p))).await;
+    let mut report = Report {
+        engine,
+        reached,
+        forwarded,
+        phases: Vec::new(),
+    };
 
     // The edges already hold a copy; each phase breaks the links to the
     // origin a different way, the first leaves them as set.
@@ -484,8 +579,9 @@ async fn simulate(options: &Options, state: &std::path::Path, running: &mut Vec<
             read_load(readers, options.phase, &paths)
         });
         let figures = futures::future::join_all(loads).await;
-        print_phase(title, options, &figures);
+        report.phases.push((title, figures));
     }
+    report
 }
 
 /// Ctrl-C, or SIGTERM from whoever started us.
@@ -501,18 +597,25 @@ async fn shutdown_requested() {
 #[tokio::main]
 async fn main() {
     let options = Options::parse();
-    // Outlives the apps, which keep their state in it.
-    let state = tempfile::tempdir().unwrap();
-    // Children in their own groups miss the terminal's Ctrl-C: we stop them.
-    let mut running = Vec::new();
-    let interrupted = tokio::select! {
-        () = simulate(&options, state.path(), &mut running) => false,
-        () = shutdown_requested() => true,
-    };
-    stop(&mut running);
-    drop(state);
-    if interrupted {
-        eprintln!("interrupted: every app and link stopped");
-        std::process::exit(130);
+    let mut reports = Vec::new();
+    for &engine in &options.engines {
+        // Outlives the apps, which keep their state in it.
+        let state = tempfile::tempdir().unwrap();
+        // Children in their own groups miss the terminal's Ctrl-C: we stop them.
+        let mut running = Vec::new();
+        let report = tokio::select! {
+            report = simulate(&options, engine, state.path(), &mut running) => Some(report),
+            () = shutdown_requested() => None,
+        };
+        stop(&mut running);
+        drop(state);
+        match report {
+            Some(report) => reports.push(report),
+            None => {
+                eprintln!("interrupted: every app and link stopped");
+                std::process::exit(130);
+            }
+        }
     }
+    print_reports(&options, &reports);
 }
