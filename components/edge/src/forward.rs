@@ -3,7 +3,6 @@
 //! 503 with `Retry-After` when the origin cannot be reached: never a false
 //! confirmation.
 
-use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::origin;
 use bytes::Bytes;
@@ -52,7 +51,6 @@ where
 /// carry none, GET, HEAD and DELETE, may send none), waiting for the
 /// origin at most `timeout`; `client` is whom the origin counts it against.
 pub async fn forward(
-    config: &EdgeConfig,
     request: Request,
     limit: usize,
     client: Option<&str>,
@@ -74,17 +72,9 @@ pub async fn forward(
         .iter()
         .filter_map(|name| Some((name.clone(), parts.headers.get(name)?.clone())))
         .collect();
-    let answer = origin::call(
-        config,
-        &parts.method,
-        target,
-        &headers,
-        body,
-        client,
-        timeout,
-    )
-    .await
-    .map_err(|e| EdgeError::OriginUnavailable(e.0))?;
+    let answer = origin::call(&parts.method, target, &headers, body, client, timeout)
+        .await
+        .map_err(|e| EdgeError::OriginUnavailable(e.0))?;
     if answer.status.is_server_error() && answer.status != http::StatusCode::SERVICE_UNAVAILABLE {
         return Err(EdgeError::OriginUnavailable(format!(
             "origin answered {}",

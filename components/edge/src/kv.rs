@@ -129,7 +129,11 @@ pub async fn get_json<T: serde::de::DeserializeOwned>(key: &str) -> Option<T> {
 /// pieces first, so a reader never follows a count to missing pieces);
 /// `false` when the store could not take it.
 pub async fn set(key: &str, value: &[u8]) -> bool {
-    let limit = value_limit().await;
+    // A limit that cannot be read writes nothing: the store is a cache, and
+    // the log names the variable.
+    let Some(limit) = answered(crate::config::kv_value_limit().await) else {
+        return false;
+    };
     if value.len() <= limit {
         return set_stored(key, value).await;
     }
@@ -147,13 +151,6 @@ async fn set_stored(key: &str, value: &[u8]) -> bool {
         return false;
     };
     answered(kv.set(key, value).await.map_err(error)).is_some()
-}
-
-/// The largest value the store is given whole.
-async fn value_limit() -> usize {
-    crate::config::EdgeConfig::get()
-        .await
-        .map_or(crate::config::DEFAULT_KV_VALUE_LIMIT, |c| c.kv_value_limit)
 }
 
 pub async fn set_json(key: &str, value: &impl serde::Serialize) -> bool {

@@ -7,7 +7,7 @@
 //! edge already holds (one overtaken by a newer notice) changes nothing.
 
 use crate::cache::{self, Pushed, now_ms};
-use crate::config::EdgeConfig;
+use crate::config::OriginLink;
 use crate::error::EdgeError;
 use crate::forward;
 use crate::kv;
@@ -31,15 +31,15 @@ const MAX_PUSH_INFLATED: usize = 16 << 20;
 /// Where the signatures of the notices accepted lately are kept.
 const SEEN_KEY: &str = "notices-seen";
 
-pub async fn receive(config: &EdgeConfig, request: Request) -> Result<Reply, EdgeError> {
+pub async fn receive(request: Request) -> Result<Reply, EdgeError> {
+    let link = OriginLink::get().await?;
     let (parts, body) = request.into_parts();
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
     let forged = |_| EdgeError::Unauthorized("Only the origin may announce a publish.");
     let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let method = parts.method.as_str();
     let verify = |digest: BodyDigest| {
-        config
-            .verifier
+        link.verifier
             .verify(
                 &Message::of_digest(Direction::ToEdge, method, target, digest).covering(header),
                 header(TIMESTAMP_HEADER),
@@ -50,8 +50,7 @@ pub async fn receive(config: &EdgeConfig, request: Request) -> Result<Reply, Edg
     };
     // An unsigned body is never read: headers and their time window first,
     // and a notice with documents signs their digest, checked before them.
-    config
-        .verifier
+    link.verifier
         .precheck(
             header(TIMESTAMP_HEADER),
             header(SIGNATURE_HEADER),
@@ -95,7 +94,8 @@ pub async fn receive(config: &EdgeConfig, request: Request) -> Result<Reply, Edg
             "The notice's pieces do not match its manifest.".into(),
         ));
     }
-    if !first_sight(config, header(SIGNATURE_HEADER).unwrap_or_default()).await {
+    let window = link.verifier.replay_window_secs();
+    if !first_sight(header(SIGNATURE_HEADER).unwrap_or_default(), window).await {
         return Err(EdgeError::Replayed);
     }
     let slug = notice.slug.as_str();
@@ -108,7 +108,7 @@ pub async fn receive(config: &EdgeConfig, request: Request) -> Result<Reply, Edg
     }
     let answer = match &notice.push {
         None => {
-            let held = cache::ensure_version(config, slug, notice.version).await?;
+            let held = cache::ensure_version(slug, notice.version).await?;
             json!({ "slug": slug, "announced": notice.version, "held": held })
         }
         Some(part) => match cache::apply_push(slug, notice.version, part).await? {
@@ -129,9 +129,8 @@ pub async fn receive(config: &EdgeConfig, request: Request) -> Result<Reply, Edg
 /// at once may each write the list without the other's, leaving that one
 /// open to a replay; and while KV fails every notice is taken. Either way
 /// a replay costs at most a fetch: versions never go backwards.
-async fn first_sight(config: &EdgeConfig, signature: &str) -> bool {
+async fn first_sight(signature: &str, window: i64) -> bool {
     let mut seen: Seen = kv::get_json(SEEN_KEY).await.unwrap_or_default();
-    let window = config.verifier.replay_window_secs();
     if !seen.admit(signature, now_ms() / 1000, window) {
         return false;
     }

@@ -1,7 +1,7 @@
 //! Talking to the origin: every request signed, every call bounded by a
 //! timeout, and an unreachable origin reported as such (never as an answer).
 
-use crate::config::EdgeConfig;
+use crate::config::OriginLink;
 use bytes::Bytes;
 use eventfront_domain::signing::{Direction, Message};
 use futures::FutureExt;
@@ -38,7 +38,6 @@ pub struct Unreachable(pub String);
 /// Sends a signed request to the origin and reads the whole answer;
 /// `client`, when given, is the client the origin is to count it against.
 pub async fn call(
-    config: &EdgeConfig,
     method: &http::Method,
     target: &str,
     headers: &[(http::HeaderName, http::HeaderValue)],
@@ -46,12 +45,15 @@ pub async fn call(
     client: Option<&str>,
     timeout: Duration,
 ) -> Result<Answer, Unreachable> {
+    let link = OriginLink::get()
+        .await
+        .map_err(|e| Unreachable(e.to_string()))?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
     let mut request = http::Request::builder()
         .method(method.clone())
-        .uri(format!("{}{target}", config.origin_url));
+        .uri(format!("{}{target}", link.origin_url));
     for (name, value) in headers {
         request = request.header(name, value);
     }
@@ -64,7 +66,7 @@ pub async fn call(
     let message = Message::new(Direction::ToOrigin, method.as_str(), target, &body)
         .covering(forwarded)
         .for_client(client);
-    for (name, value) in config.secret.sign(&message, now) {
+    for (name, value) in link.secret.sign(&message, now) {
         request = request.header(name, value);
     }
     let request = request

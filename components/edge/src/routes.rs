@@ -1,7 +1,7 @@
 //! Which handler answers which method and path.
 
 use crate::cache;
-use crate::config::EdgeConfig;
+use crate::config::{ClientRules, EdgeConfig};
 use crate::error::EdgeError;
 use crate::limiter::{self, Limit};
 use crate::origin::{REGISTRATION_TIMEOUT, WRITE_TIMEOUT};
@@ -64,14 +64,14 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
     let slug = || Slug::parse(found.slug).map_err(|_| EdgeError::NotFound);
     match found.route {
         Route::EdgeStatus => status(&config).await,
-        Route::EdgePublish => notice::receive(&config, request).await,
+        Route::EdgePublish => notice::receive(request).await,
         Route::Health => health(&config).await,
         Route::OpenApi => assets::contract(read.if_none_match, read.accepts_gzip),
         Route::Register => {
-            let client = client_of(&config, &request);
-            Limit::registrations(config.registrations_per_minute).admit_here(&client)?;
+            let rules = ClientRules::get().await?;
+            let client = client_of(&rules, &request);
+            Limit::registrations(rules.registrations_per_minute).admit_here(&client)?;
             forward::forward(
-                &config,
                 request,
                 found.route.body_limit(),
                 Some(&client),
@@ -81,17 +81,11 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
         }
         // A wrong id or token is counted, so that guessing stops here.
         Route::Registration | Route::ConfirmRegistration => {
-            let client = client_of(&config, &request);
+            let client = client_of(&*ClientRules::get().await?, &request);
             Limit::TOKEN_FAILURES.check_here(&client)?;
             // A confirmation's token is in a header; a body, if any, is ignored.
-            let answer = forward::forward(
-                &config,
-                request,
-                found.route.body_limit(),
-                None,
-                WRITE_TIMEOUT,
-            )
-            .await?;
+            let answer =
+                forward::forward(request, found.route.body_limit(), None, WRITE_TIMEOUT).await?;
             if answer.status() == http::StatusCode::NOT_FOUND {
                 Limit::TOKEN_FAILURES.record_here(&client);
             }
@@ -110,16 +104,10 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
         | Route::AdminOutbox
         | Route::AdminResend
         | Route::AdminWebhook => {
-            let client = client_of(&config, &request);
+            let client = client_of(&*ClientRules::get().await?, &request);
             Limit::ADMIN_FAILURES.check(&client).await?;
-            let answer = forward::forward(
-                &config,
-                request,
-                found.route.body_limit(),
-                None,
-                WRITE_TIMEOUT,
-            )
-            .await?;
+            let answer =
+                forward::forward(request, found.route.body_limit(), None, WRITE_TIMEOUT).await?;
             if answer.status() == http::StatusCode::UNAUTHORIZED {
                 // Never the token: who failed, and that they did.
                 eprintln!("edge: failed organizer sign-in from {client}");
@@ -169,7 +157,7 @@ fn organizer_token(request: &Request) -> Result<(), EdgeError> {
 /// after any the client sent, so only the last one is Spin's; behind a
 /// proxy the operator trusts, the proxy's forwarding header names the
 /// client.
-fn client_of(config: &EdgeConfig, request: &Request) -> String {
+fn client_of(rules: &ClientRules, request: &Request) -> String {
     let last = |name: &str| {
         request
             .headers()
@@ -180,8 +168,8 @@ fn client_of(config: &EdgeConfig, request: &Request) -> String {
     };
     limiter::client_key_behind(
         last("spin-client-addr"),
-        last(&config.client_ip_header),
-        &config.trusted_proxies,
+        last(&rules.client_ip_header),
+        &rules.trusted_proxies,
     )
 }
 

@@ -870,26 +870,60 @@ async fn every_answer_says_nosniff_and_pins_https_except_to_this_machine() {
 
 #[tokio::test]
 async fn a_setting_that_is_not_what_it_must_be_is_a_configuration_error_answered_503() {
-    for (name, value) in [
+    let read = || http::Request::get(format!("/api/events/{DEMO}")).body(Bytes::new());
+    let register = || registration(DEMO, "typo", "Ada", "ada@example.com");
+    // What every request needs is read on an instance's first request; how
+    // clients are told apart, when the first one is forwarded.
+    for (name, value, request) in [
         // One that would trap every request later.
-        ("staleness_secs", "inf"),
-        ("registrations_per_minute", "lots"),
-        ("hsts_max_age", "-1"),
+        ("staleness_secs", "inf", read().unwrap()),
+        ("hsts_max_age", "-1", read().unwrap()),
+        ("registrations_per_minute", "lots", register()),
         // A proxy list with a typo would trust none of them.
-        ("trusted_proxies", "10.0.0.0/8, 10.1.2.3/33"),
+        ("trusted_proxies", "10.0.0.0/8, 10.1.2.3/33", register()),
     ] {
         let edge = EdgeApp::start("eu", "http://127.0.0.1:9", |o| o.variable(name, value)).await;
-        let response = edge.app.get(&format!("/api/events/{DEMO}")).await;
+        let response = edge.app.send(request).await;
         assert_eq!(response.status(), 503, "{name}");
         assert_eq!(
             header(&response, "content-type"),
             Some("application/problem+json")
+        );
+        // Not the answer of an origin that cannot be reached (no origin
+        // listens here): the edge's own configuration is at fault.
+        assert_eq!(
+            body_json(&response)["detail"],
+            "The edge is not configured to serve this request.",
+            "{name}"
         );
         assert!(
             !String::from_utf8_lossy(response.body()).contains(name),
             "the setting is named in the log, not to the client"
         );
     }
+}
+
+/// A fresh instance serving a read reads no more of its settings than a
+/// read needs: a typo in how writes are counted stops writes, not reads.
+#[tokio::test]
+async fn a_setting_only_writes_need_does_not_stop_reads() {
+    let t = topology_with(
+        &["eu"],
+        |o| o.variable("trusted_proxies", "10.1.2.3/33"),
+        |o| o,
+    )
+    .await;
+    let edge = &t.edges[0];
+    assert_eq!(version_served(edge).await, 1);
+    let refused = edge
+        .app
+        .send(registration(DEMO, "typo", "Ada", "ada@example.com"))
+        .await;
+    assert_eq!(refused.status(), 503);
+    assert_eq!(
+        body_json(&refused)["detail"],
+        "The edge is not configured to serve this request."
+    );
 }
 
 #[tokio::test]

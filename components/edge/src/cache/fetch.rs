@@ -1,7 +1,6 @@
 //! Asking the origin for an event's snapshot, conditionally when a version
 //! is held, and what its answer means for the edge.
 
-use crate::config::EdgeConfig;
 use crate::origin::{self, FETCH_TIMEOUT};
 use bytes::Bytes;
 use eventfront_domain::snapshot::Snapshot;
@@ -13,7 +12,7 @@ pub enum Fetched {
     Unavailable(String),
 }
 
-pub async fn snapshot(config: &EdgeConfig, slug: &str, held_version: Option<u64>) -> Fetched {
+pub async fn snapshot(slug: &str, held_version: Option<u64>) -> Fetched {
     let headers: Vec<(http::HeaderName, http::HeaderValue)> = held_version
         .and_then(|v| Snapshot::etag_for(v).parse().ok())
         .map(|etag| (http::header::IF_NONE_MATCH, etag))
@@ -21,7 +20,6 @@ pub async fn snapshot(config: &EdgeConfig, slug: &str, held_version: Option<u64>
         .collect();
     let target = format!("/_origin/events/{slug}/snapshot");
     let answer = origin::call(
-        config,
         &http::Method::GET,
         &target,
         &headers,

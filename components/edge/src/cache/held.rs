@@ -8,7 +8,6 @@ use super::fetch::{self, Fetched};
 use super::head::Head;
 use super::instance::instance;
 use super::{Failure, doc_key, snapshot_docs, store_snapshot};
-use crate::config::EdgeConfig;
 use crate::error::EdgeError;
 use crate::kv;
 use bytes::Bytes;
@@ -212,12 +211,11 @@ impl Held {
     /// the origin's snapshot fills memory while it is still this version.
     /// Concurrent reads share one fetch.
     async fn refill(&self, key: &str) -> Result<Bytes, EdgeError> {
-        let config = EdgeConfig::get().await?;
         let (slug, version) = (self.slug.clone(), self.head.version);
         let docs = instance()
             .refills
             .join(&format!("{slug}/{version}"), move || {
-                refill_docs(config, slug, version)
+                refill_docs(slug, version)
             })
             .await?;
         self.docs
@@ -279,12 +277,8 @@ impl Held {
     }
 }
 
-async fn refill_docs(
-    config: Arc<EdgeConfig>,
-    slug: String,
-    version: u64,
-) -> Result<Arc<HashMap<String, Bytes>>, Failure> {
-    let why = match fetch::snapshot(&config, &slug, None).await {
+async fn refill_docs(slug: String, version: u64) -> Result<Arc<HashMap<String, Bytes>>, Failure> {
+    let why = match fetch::snapshot(&slug, None).await {
         Fetched::Snapshot(snapshot) if snapshot.version == version => {
             return Ok(Arc::new(snapshot_docs(&snapshot)));
         }

@@ -89,7 +89,7 @@ pub async fn lookup(config: &Arc<EdgeConfig>, slug: &str) -> Result<Lookup, Edge
     ) {
         (Some(held), Decision::Serve { stale, revalidate }) => {
             if revalidate {
-                let work = revalidate_copy(config.clone(), slug.to_string(), held.head.clone());
+                let work = revalidate_copy(slug.to_string(), held.head.clone());
                 lease::elect(slug, now, work);
             }
             Ok(Lookup { held, stale })
@@ -147,7 +147,7 @@ async fn cold(config: Arc<EdgeConfig>, slug: String) -> Cold {
         _ => {}
     }
     lease::announce(&slug, now).await;
-    let (result, answered) = match fetch::snapshot(&config, &slug, None).await {
+    let (result, answered) = match fetch::snapshot(&slug, None).await {
         Fetched::Snapshot(snapshot) => (Ok(store_snapshot(&snapshot).await), true),
         Fetched::Gone => (Err(Failure::Gone), true),
         Fetched::NotModified | Fetched::Unavailable(_) => (Err(unreachable()), false),
@@ -187,9 +187,9 @@ async fn fetched_elsewhere(slug: &str) -> Elsewhere {
 
 /// Background work of the read elected past the window: asks the origin
 /// whether `held` is still current. Returns whether the origin answered.
-async fn revalidate_copy(config: Arc<EdgeConfig>, slug: String, held: Head) -> bool {
+async fn revalidate_copy(slug: String, held: Head) -> bool {
     let instance = instance();
-    match fetch::snapshot(&config, &slug, Some(held.version)).await {
+    match fetch::snapshot(&slug, Some(held.version)).await {
         Fetched::NotModified => {
             let standing = head::confirm(&slug, &held, now_ms()).await;
             let renewed = match instance.held(&slug) {
@@ -244,16 +244,12 @@ async fn held_version(slug: &str) -> Option<u64> {
 
 /// Fetches version `version` (or newer) unless something at least as new
 /// is held; used when the origin announces a publish without its documents.
-pub async fn ensure_version(
-    config: &EdgeConfig,
-    slug: &str,
-    version: u64,
-) -> Result<u64, EdgeError> {
+pub async fn ensure_version(slug: &str, version: u64) -> Result<u64, EdgeError> {
     let held = held_version(slug).await;
     if held.is_some_and(|h| h >= version) {
         return Ok(held.unwrap_or(version));
     }
-    let result = match fetch::snapshot(config, slug, held).await {
+    let result = match fetch::snapshot(slug, held).await {
         Fetched::Snapshot(s) => Ok(store_snapshot(&s).await.head.version),
         Fetched::NotModified => Ok(held.unwrap_or(0)),
         Fetched::Gone => Err(EdgeError::NotFound),

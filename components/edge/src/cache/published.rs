@@ -33,8 +33,7 @@ pub async fn list(config: &Arc<EdgeConfig>) -> Option<Published> {
         None => kv::get_json::<Published>(KEY).await,
     };
     let Some(held) = held else {
-        let config = config.clone();
-        return instance.lists.join(KEY, move || fetch(config)).await;
+        return instance.lists.join(KEY, fetch).await;
     };
     instance.remember_published(held.clone());
     let copy = Copy {
@@ -47,8 +46,7 @@ pub async fn list(config: &Arc<EdgeConfig>) -> Option<Published> {
             revalidate: true, ..
         } = freshness::decide(Some(&copy), lease.as_ref(), now, config.staleness)
         {
-            let config = config.clone();
-            lease::elect(LEASE, now, async move { fetch(config).await.is_some() });
+            lease::elect(LEASE, now, async move { fetch().await.is_some() });
         }
     }
     Some(held)
@@ -91,9 +89,8 @@ pub async fn remove(slug: &str) {
 }
 
 /// The origin's list, kept in memory and KV; `None` if it cannot be had.
-async fn fetch(config: Arc<EdgeConfig>) -> Option<Published> {
+async fn fetch() -> Option<Published> {
     let answer = origin::call(
-        &config,
         &http::Method::GET,
         "/_origin/events",
         &[],
