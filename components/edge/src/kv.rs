@@ -89,21 +89,21 @@ pub async fn get(key: &str) -> Option<Vec<u8>> {
     Some(value)
 }
 
-/// Whether the whole value under `key` is there, pieces included, without
-/// reading the pieces.
-pub async fn holds(key: &str) -> bool {
-    let Some(stored) = get_stored(key).await else {
-        return false;
-    };
-    let Some(count) = piece_count(&stored) else {
-        return true;
-    };
+/// Whether the whole value under `key`, stored as `set_piece` stores it
+/// in `pieces` pieces (one: whole), is there, without reading any of it.
+pub async fn holds(key: &str, pieces: usize) -> bool {
     let Some(kv) = answered(store().await) else {
         return false;
     };
-    for index in 0..count {
-        if answered(kv.exists(&piece_key(key, index)).await.map_err(error)) != Some(true) {
-            return false;
+    let exists = async |key: &str| answered(kv.exists(key).await.map_err(error)) == Some(true);
+    if !exists(key).await {
+        return false;
+    }
+    if pieces > 1 {
+        for index in 0..pieces {
+            if !exists(&piece_key(key, index)).await {
+                return false;
+            }
         }
     }
     true

@@ -620,18 +620,27 @@ async fn forged_replayed_and_out_of_order_notices_change_nothing() {
 #[tokio::test]
 async fn a_pushed_version_is_applied_without_any_request_to_the_origin() {
     let t = topology(&["eu"], "60").await;
+    pushed_with_the_origin_cut(&t, "Pushed to the edge", async |edge| {
+        let sessions = edge.app.get(&format!("/api/events/{DEMO}/sessions")).await;
+        assert!(String::from_utf8_lossy(sessions.body()).contains("Pushed to the edge"));
+        served_gzipped_when_accepted(&edge.app, &format!("/api/events/{DEMO}/sessions")).await;
+    })
+    .await;
+}
+
+/// Publishes `title` as the first session's with the first edge's link to
+/// its origin refusing every connection, so that whatever the edge serves
+/// next came in the notice; `reads` reads it, and the origin must not have
+/// been asked by then.
+async fn pushed_with_the_origin_cut(t: &Topology, title: &str, reads: impl AsyncFnOnce(&EdgeApp)) {
     let edge = &t.edges[0];
     assert_eq!(version_served(edge).await, 1);
-    // The edge's link to its origin refuses every connection: whatever it
-    // serves next came in the notice.
     let origin = t.origin_server.addr().to_string();
     edge.app.links().set(&origin, LinkFault::Cut);
     let asked = edge.app.links().requests(&origin);
-    let version = rename_first_session(&t.origin, "Pushed to the edge").await;
+    let version = rename_first_session(&t.origin, title).await;
     assert_eq!(version_served(edge).await, version);
-    let sessions = edge.app.get(&format!("/api/events/{DEMO}/sessions")).await;
-    assert!(String::from_utf8_lossy(sessions.body()).contains("Pushed to the edge"));
-    served_gzipped_when_accepted(&edge.app, &format!("/api/events/{DEMO}/sessions")).await;
+    reads(edge).await;
     assert_eq!(
         edge.app.links().requests(&origin),
         asked,
@@ -654,33 +663,25 @@ async fn a_large_version_is_pushed_in_parts_and_stored_within_the_kv_limit() {
         |o| o.variable("push_part_bytes", LIMIT.to_string()),
     )
     .await;
+    pushed_with_the_origin_cut(&t, "Pushed in parts", async |edge| {
+        let sessions = body_json(&edge.app.get(&format!("/api/events/{DEMO}/sessions")).await);
+        assert_eq!(sessions["sessions"][0]["title"], "Pushed in parts");
+        let paths = [
+            format!("/api/events/{DEMO}/sessions"),
+            format!("/api/events/{DEMO}/speakers"),
+            format!("/api/events/{DEMO}/schedule.json"),
+        ];
+        for path in &paths {
+            served_gzipped_when_accepted(&edge.app, path).await;
+        }
+        let day = edge
+            .app
+            .get(&format!("/api/events/{DEMO}/sessions?day=2027-06-08"))
+            .await;
+        assert_eq!(day.status(), 200);
+    })
+    .await;
     let edge = &t.edges[0];
-    assert_eq!(version_served(edge).await, 1);
-    let origin = t.origin_server.addr().to_string();
-    edge.app.links().set(&origin, LinkFault::Cut);
-    let asked = edge.app.links().requests(&origin);
-    let version = rename_first_session(&t.origin, "Pushed in parts").await;
-    assert_eq!(version_served(edge).await, version);
-    let sessions = body_json(&edge.app.get(&format!("/api/events/{DEMO}/sessions")).await);
-    assert_eq!(sessions["sessions"][0]["title"], "Pushed in parts");
-    let paths = [
-        format!("/api/events/{DEMO}/sessions"),
-        format!("/api/events/{DEMO}/speakers"),
-        format!("/api/events/{DEMO}/schedule.json"),
-    ];
-    for path in &paths {
-        served_gzipped_when_accepted(&edge.app, path).await;
-    }
-    let day = edge
-        .app
-        .get(&format!("/api/events/{DEMO}/sessions?day=2027-06-08"))
-        .await;
-    assert_eq!(day.status(), 200);
-    assert_eq!(
-        edge.app.links().requests(&origin),
-        asked,
-        "the origin was not asked"
-    );
     assert!(
         edge.kv_keys().iter().any(|k| k.contains('#')),
         "large values are kept in pieces: {:?}",

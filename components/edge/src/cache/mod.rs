@@ -279,10 +279,11 @@ pub async fn apply_push(slug: &str, version: u64, part: &Part) -> Result<Pushed,
     if let Some(held) = held_version(slug).await.filter(|h| *h >= version) {
         return Ok(Pushed::Held(held));
     }
+    let now = now_ms();
     let head = Head {
         version,
-        fetched_at_ms: now_ms(),
-        checked_at_ms: now_ms(),
+        fetched_at_ms: now,
+        checked_at_ms: now,
         etags: part.etags(),
     };
     if part.is_whole() {
@@ -313,8 +314,8 @@ pub async fn apply_push(slug: &str, version: u64, part: &Part) -> Result<Pushed,
         }
     }
     let mut awaiting = 0;
-    for name in part.manifest.keys() {
-        if !kv::holds(&doc_key(slug, version, name)).await {
+    for (name, entry) in &part.manifest {
+        if !kv::holds(&doc_key(slug, version, name), entry.pieces as usize).await {
             awaiting += 1;
         }
     }
