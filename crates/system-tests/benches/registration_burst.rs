@@ -62,19 +62,17 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
-use rustix::process::{Pid, Signal, kill_process_group, test_kill_process_group};
 use serde_json::{Value, json};
 use spin_test_host::clock::Clock;
 use spin_test_host::{App, AppOptions, LinkFault, Server};
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 use system_tests::load::ms;
+use system_tests::processes::{Engine, Launcher, Running, connect, free_port, wait_ready};
 use system_tests::relay::{self, Relay};
 use system_tests::{ADMIN_TOKEN, dev_manifest};
 
@@ -95,10 +93,6 @@ const VARIABLES: [(&str, &str); 3] = [
 /// An exchange unanswered after this counts as no answer; longer than the
 /// edge's write timeouts, so it only ends true hangs.
 const GIVE_UP: Duration = Duration::from_secs(60);
-/// How long `spin up` gets to start serving.
-const SPIN_READY: Duration = Duration::from_secs(60);
-/// How long a stopped `spin up` group gets to exit before it is killed.
-const GRACE: Duration = Duration::from_secs(5);
 
 enum Mode {
     Host,
@@ -131,38 +125,6 @@ fn env_number(name: &str, default: u64) -> u64 {
     })
 }
 
-/// `spin up` in its own process group: stopping it stops the
-/// `spin trigger` child that serves, which outlives `spin up` otherwise.
-struct SpinUp(Child);
-
-impl SpinUp {
-    fn group(&self) -> Pid {
-        Pid::from_child(&self.0)
-    }
-
-    /// Whether anything of the group is left, reaping `spin up` itself
-    /// (a zombie still counts as a member).
-    fn alive(&mut self) -> bool {
-        let _ = self.0.try_wait();
-        test_kill_process_group(self.group()).is_ok()
-    }
-}
-
-impl Drop for SpinUp {
-    fn drop(&mut self) {
-        let _ = kill_process_group(self.group(), Signal::TERM);
-        let started = Instant::now();
-        while self.alive() && started.elapsed() < GRACE {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        if self.alive() {
-            eprintln!("spin up: its group still ran {GRACE:?} after SIGTERM: killed");
-            let _ = kill_process_group(self.group(), Signal::KILL);
-        }
-        let _ = self.0.wait();
-    }
-}
-
 /// The development app on a loopback port with fresh state. Dropping it
 /// stops the app before its state directory is removed.
 struct Served {
@@ -174,7 +136,7 @@ struct Served {
     /// Between the origin and PostgreSQL, when the run breaks that link.
     relay: Option<Relay>,
     _server: Option<Server>,
-    _spin: Option<SpinUp>,
+    _spin: Option<Running>,
     _state: tempfile::TempDir,
 }
 
@@ -213,30 +175,13 @@ async fn serve(mode: &Mode, database: Database, relayed: bool) -> Served {
                 .unwrap();
             (server.addr(), Some((app, clock)), Some(server), None)
         }
-        Mode::Spin(spin) => {
-            let addr = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("a free loopback port");
-            let mut command = Command::new(spin);
-            command
-                .arg("up")
-                .arg("--from")
-                .arg(dev_manifest())
-                .arg("--listen")
-                .arg(addr.to_string())
-                .arg("--state-dir")
-                .arg(state.path().join("state"))
-                .stdout(Stdio::null())
-                .process_group(0);
-            for (name, value) in &variables {
-                command.env(format!("SPIN_VARIABLE_{}", name.to_uppercase()), value);
-            }
-            let up = SpinUp(
-                command
-                    .spawn()
-                    .unwrap_or_else(|e| panic!("cannot start {}: {e}", spin.display())),
-            );
-            (addr, None, None, Some(wait_ready(up, addr).await))
+        Mode::Spin(_) => {
+            let port = free_port();
+            let launcher = Launcher::new(Engine::Spin, state.path());
+            let up = launcher.up(&dev_manifest(), port, "app", &variables, None);
+            wait_ready(port, "/api/health").await;
+            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            (addr, None, None, Some(up))
         }
     };
     let (app, clock) = app.unzip();
@@ -248,29 +193,6 @@ async fn serve(mode: &Mode, database: Database, relayed: bool) -> Served {
         _server: server,
         _spin: spin_up,
         _state: state,
-    }
-}
-
-/// Polls the edge's health until `spin up` serves it.
-async fn wait_ready(mut up: SpinUp, addr: SocketAddr) -> SpinUp {
-    let started = Instant::now();
-    loop {
-        let mut probe = Client::new(addr);
-        if let Some(answer) = probe
-            .exchange(request(addr, "GET", "/api/health", &[], None))
-            .await
-            && answer.status == 200
-        {
-            return up;
-        }
-        if let Ok(Some(status)) = up.0.try_wait() {
-            panic!("spin up exited ({status}) before serving {addr}");
-        }
-        assert!(
-            started.elapsed() < SPIN_READY,
-            "spin up did not serve {addr}/api/health within {SPIN_READY:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -327,18 +249,6 @@ impl Client {
         }
         answer
     }
-}
-
-async fn connect(addr: SocketAddr) -> Option<SendRequest<Full<Bytes>>> {
-    let stream = tokio::net::TcpStream::connect(addr).await.ok()?;
-    // As wrk does: no Nagle delay on the client's side.
-    stream.set_nodelay(true).ok()?;
-    let (sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .ok()?;
-    tokio::spawn(connection);
-    Some(sender)
 }
 
 fn request(

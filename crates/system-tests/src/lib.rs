@@ -5,6 +5,7 @@ pub mod browser;
 pub mod fake_origin;
 pub mod load;
 pub mod postgres;
+pub mod processes;
 pub mod relay;
 pub mod stub;
 

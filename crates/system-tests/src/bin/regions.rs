@@ -12,22 +12,17 @@
 //! in milliseconds), `--secs 20` (per phase), `--clients 32` (per edge),
 //! `--publishes 5` (how many publishes' reach is measured).
 //!
-//! Every child runs in its own process group, stopped as a group (SIGTERM,
-//! then SIGKILL after a grace period) at the end, on Ctrl-C and on a panic:
-//! `spin up` serves from a `spin trigger` child that outlives `spin up`
-//! itself when only that is killed.
+//! The apps and links are processes (`system_tests::processes`), stopped
+//! at the end, on Ctrl-C and on a panic.
 
 use bytes::Bytes;
-use eventfront_domain::signing::{Direction, Message, Secret};
-use http_body_util::{BodyExt, Full};
-use rustix::process::{Pid, Signal, kill_process_group, test_kill_process_group};
-use std::io::Write;
-use std::net::SocketAddr;
-use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
-use system_tests::load::{Answer, Figures, Reader, agenda_mix, ms, read_load};
+use system_tests::load::{Figures, agenda_mix, ms, read_load};
+use system_tests::processes::{
+    Attendee, Engine, Launcher, Running, StateDir, free_port, publish_reach, send,
+    shutdown_requested, stop, wait_ready,
+};
 
 const DEMO: &str = "wasm-edge-summit-2027";
 const SECRET: &str = "region-simulation-signing-secret";
@@ -35,201 +30,6 @@ const ADMIN: &str = "region-simulation-admin-token-0123456789";
 const REGIONS: [&str; 3] = ["eu", "us", "ap"];
 /// Sequential reads through each edge to the origin.
 const VIA_ORIGIN_READS: usize = 50;
-/// How long a stopped child's group gets to exit before it is killed.
-const GRACE: Duration = Duration::from_secs(5);
-
-/// A child process in its own process group, so that stopping it also
-/// stops whatever it started.
-struct Running {
-    name: String,
-    child: Child,
-    /// Commands for a proxy: how its link behaves from now on.
-    stdin: Option<ChildStdin>,
-    stopped: bool,
-}
-
-impl Running {
-    fn spawn(name: &str, command: &mut Command) -> Self {
-        let mut child = command
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
-        Self {
-            name: name.to_string(),
-            stdin: child.stdin.take(),
-            child,
-            stopped: false,
-        }
-    }
-
-    fn group(&self) -> Pid {
-        Pid::from_child(&self.child)
-    }
-
-    /// Tells a proxy how its link behaves: `pass`, `delay MS`, `hang`,
-    /// `refuse`.
-    fn tell(&mut self, command: &str) {
-        let stdin = self.stdin.as_mut().expect("only proxies take commands");
-        writeln!(stdin, "{command}")
-            .and_then(|()| stdin.flush())
-            .unwrap_or_else(|e| panic!("{} did not take {command:?}: {e}", self.name));
-    }
-
-    /// Whether anything of the group is left, reaping the child itself.
-    fn alive(&mut self) -> bool {
-        let _ = self.child.try_wait();
-        test_kill_process_group(self.group()).is_ok()
-    }
-}
-
-/// Stops every group: SIGTERM to all at once, SIGKILL to those still there
-/// after the grace period.
-fn stop(children: &mut [Running]) {
-    let mut children: Vec<&mut Running> = children.iter_mut().filter(|c| !c.stopped).collect();
-    for child in &children {
-        let _ = kill_process_group(child.group(), Signal::TERM);
-    }
-    let started = Instant::now();
-    while children.iter_mut().any(|c| c.alive()) && started.elapsed() < GRACE {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    for child in &mut children {
-        if child.alive() {
-            eprintln!(
-                "{}: its group still ran {GRACE:?} after SIGTERM: killed",
-                child.name
-            );
-            let _ = kill_process_group(child.group(), Signal::KILL);
-        }
-        let _ = child.child.wait();
-        // The id may now be reused: never signal it again.
-        child.stopped = true;
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        stop(std::slice::from_mut(self));
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-struct Tools {
-    root: PathBuf,
-    host: PathBuf,
-    spin: bool,
-    state: PathBuf,
-}
-
-impl Tools {
-    /// `up` under the test host or under Spin, with variables as Spin reads them.
-    fn up(&self, manifest: &str, port: u16, name: &str, variables: &[(&str, String)]) -> Running {
-        let program = if self.spin {
-            PathBuf::from("spin")
-        } else {
-            self.host.clone()
-        };
-        let mut command = Command::new(program);
-        command
-            .arg("up")
-            .arg("-f")
-            .arg(self.root.join(manifest))
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--state-dir")
-            .arg(self.state.join(name))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        for (key, value) in variables {
-            command.env(format!("SPIN_VARIABLE_{}", key.to_uppercase()), value);
-        }
-        Running::spawn(name, &mut command)
-    }
-
-    /// A link from `port` to `to`, taking commands on its standard input.
-    fn proxy(&self, port: u16, to: u16, delay_ms: u64) -> Running {
-        Running::spawn(
-            &format!("proxy :{port} to :{to}"),
-            Command::new(&self.host)
-                .args(["proxy", "--listen", &format!("127.0.0.1:{port}")])
-                .args(["--to", &format!("http://127.0.0.1:{to}")])
-                .args(["--delay-ms", &delay_ms.to_string()])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null()),
-        )
-    }
-}
-
-async fn send(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(String, String)],
-    body: Bytes,
-) -> Option<(u16, http::HeaderMap, Bytes)> {
-    let stream = tokio::net::TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port)))
-        .await
-        .ok()?;
-    // A connection per read, as a first visit makes (and so no Nagle stall
-    // on a kept-alive one); closed with a reset so that thousands of reads
-    // a second do not use up the ports in TIME_WAIT.
-    stream.set_zero_linger().ok()?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .ok()?;
-    tokio::spawn(connection);
-    let mut request = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", format!("127.0.0.1:{port}"));
-    for (name, value) in headers {
-        request = request.header(name, value);
-    }
-    let response = sender
-        .send_request(request.body(Full::new(body)).ok()?)
-        .await
-        .ok()?;
-    let (parts, body) = response.into_parts();
-    Some((
-        parts.status.as_u16(),
-        parts.headers,
-        body.collect().await.ok()?.to_bytes(),
-    ))
-}
-
-/// An attendee reading from one edge over TCP.
-struct Attendee(u16);
-
-impl Reader for Attendee {
-    async fn read(&mut self, path: &str) -> Answer {
-        send(self.0, "GET", path, &[], Bytes::new())
-            .await
-            .map_or(Answer::NONE, |(status, headers, _)| {
-                Answer::of(status, &headers)
-            })
-    }
-}
-
-async fn wait_ready(port: u16, path: &str) -> Bytes {
-    let started = Instant::now();
-    loop {
-        if let Some((200, _, body)) = send(port, "GET", path, &[], Bytes::new()).await {
-            return body;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "port {port} never answered {path}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// p50 and p99 of sequential reads that the edge forwards to the origin
 /// every time: the organizer's draft (the edge answers attendee reads, and
@@ -249,22 +49,6 @@ async fn via_origin(port: u16) -> (f64, f64) {
         samples[VIA_ORIGIN_READS / 2],
         samples[VIA_ORIGIN_READS * 99 / 100],
     )
-}
-
-/// What serves the apps.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Engine {
-    Host,
-    Spin,
-}
-
-impl Engine {
-    fn name(self) -> &'static str {
-        match self {
-            Engine::Host => "host",
-            Engine::Spin => "spin up",
-        }
-    }
 }
 
 struct Options {
@@ -290,16 +74,8 @@ impl Options {
                     .unwrap_or_else(|_| panic!("{name} takes a whole number"))
             })
         };
-        let flag = |name: &str| args.iter().any(|a| a == name);
-        let engines = if flag("--both") {
-            vec![Engine::Host, Engine::Spin]
-        } else if flag("--spin") {
-            vec![Engine::Spin]
-        } else {
-            vec![Engine::Host]
-        };
         Self {
-            engines,
+            engines: Engine::asked(&[Engine::Host]),
             delays: value("--delays")
                 .unwrap_or("80,150,250")
                 .split(',')
@@ -315,69 +91,6 @@ impl Options {
             publishes: number("--publishes", 5).max(1) as usize,
         }
     }
-}
-
-/// Publishes a version through the origin and reports, per edge, when it
-/// first served it (ms after the publish was sent).
-async fn publish(origin_port: u16, edge_ports: &[u16]) -> Vec<Option<f64>> {
-    // Signed and authorized as the edge would forward it.
-    let body = Bytes::from(r#"{"note":"region simulation"}"#);
-    let path = format!("/api/admin/events/{DEMO}/publish");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let authorization = format!("Bearer {ADMIN}");
-    let sent = |name: &str| match name {
-        "authorization" => Some(authorization.as_str()),
-        "content-type" => Some("application/json"),
-        _ => None,
-    };
-    let mut headers: Vec<(String, String)> = Secret::new(SECRET)
-        .unwrap()
-        .sign(
-            &Message::new(Direction::ToOrigin, "POST", &path, &body).covering(sent),
-            now,
-        )
-        .into_iter()
-        .map(|(n, v)| (n.to_string(), v))
-        .collect();
-    headers.push(("authorization".into(), authorization.clone()));
-    headers.push(("content-type".into(), "application/json".into()));
-    let event = format!("/api/events/{DEMO}");
-    let held = send(edge_ports[0], "GET", &event, &[], Bytes::new())
-        .await
-        .and_then(|r| {
-            r.1.get("eventfront-version")?
-                .to_str()
-                .ok()?
-                .parse::<u64>()
-                .ok()
-        })
-        .expect("the edge serves the event");
-    let version = (held + 1).to_string();
-    let started = Instant::now();
-    // Edges are polled while the publish is under way: the organizer's
-    // answer waits for the slowest edge, the nearest edges do not.
-    let publish =
-        tokio::spawn(async move { send(origin_port, "POST", &path, &headers, body).await });
-    let mut reached = vec![None; edge_ports.len()];
-    while reached.iter().any(Option::is_none) && started.elapsed() < Duration::from_secs(30) {
-        for (i, port) in edge_ports.iter().enumerate() {
-            if reached[i].is_none()
-                && let Some((200, headers, _)) = send(*port, "GET", &event, &[], Bytes::new()).await
-                && headers
-                    .get("eventfront-version")
-                    .and_then(|v| v.to_str().ok())
-                    == Some(version.as_str())
-            {
-                reached[i] = Some(ms(started.elapsed()));
-            }
-        }
-    }
-    let published = publish.await.ok().flatten().expect("publish answered");
-    assert_eq!(published.0, 201, "publish: {:?}", published.2);
-    reached
 }
 
 /// What one engine's run measured.
@@ -477,16 +190,10 @@ fn print_reports(options: &Options, reports: &[Report]) {
 async fn simulate(
     options: &Options,
     engine: Engine,
-    state: &std::path::Path,
+    state: &Path,
     running: &mut Vec<Running>,
 ) -> Report {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let tools = Tools {
-        host: root.join("target/release/spin-test-host"),
-        root,
-        spin: engine == Engine::Spin,
-        state: state.to_path_buf(),
-    };
+    let tools = Launcher::new(engine, state);
     assert!(
         options.delays.len() >= REGIONS.len(),
         "--delays needs one round trip per edge ({})",
@@ -508,35 +215,9 @@ async fn simulate(
         to_origin.push(a);
         to_edges.push(b);
     }
-    let edge_urls = to_edges
-        .iter()
-        .map(|p| format!("http://127.0.0.1:{p}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    running.push(tools.up(
-        "deploy/origin.toml",
-        origin_port,
-        "origin",
-        &[
-            ("signing_secret", SECRET.into()),
-            ("admin_token", ADMIN.into()),
-            ("seed_demo", "true".into()),
-            ("edge_urls", edge_urls),
-            ("edge_hosts", "http://127.0.0.1:*".into()),
-            ("public_url", "http://127.0.0.1:3000".into()),
-        ],
-    ));
+    running.push(tools.origin(origin_port, (SECRET, ADMIN), &to_edges, None));
     for (i, region) in REGIONS.iter().enumerate() {
-        running.push(tools.up(
-            "deploy/edge.toml",
-            edge_ports[i],
-            region,
-            &[
-                ("region", region.to_string()),
-                ("origin_url", format!("http://127.0.0.1:{}", to_origin[i])),
-                ("signing_secret", SECRET.into()),
-            ],
-        ));
+        running.push(tools.edge(edge_ports[i], region, to_origin[i], SECRET, None));
     }
     wait_ready(origin_port, "/health").await;
     let mut sessions = Bytes::new();
@@ -547,7 +228,7 @@ async fn simulate(
 
     let mut reached = vec![Vec::new(); edge_ports.len()];
     for _ in 0..options.publishes {
-        for (edge, served) in publish(origin_port, &edge_ports)
+        for (edge, served) in publish_reach(origin_port, &edge_ports, DEMO, SECRET, ADMIN)
             .await
             .into_iter()
             .enumerate()
@@ -584,23 +265,13 @@ async fn simulate(
     report
 }
 
-/// Ctrl-C, or SIGTERM from whoever started us.
-async fn shutdown_requested() {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM can be handled");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
-    }
-}
-
 #[tokio::main]
 async fn main() {
     let options = Options::parse();
     let mut reports = Vec::new();
     for &engine in &options.engines {
         // Outlives the apps, which keep their state in it.
-        let state = tempfile::tempdir().unwrap();
+        let state = StateDir::new();
         // Children in their own groups miss the terminal's Ctrl-C: we stop them.
         let mut running = Vec::new();
         let report = tokio::select! {
