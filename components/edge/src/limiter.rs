@@ -2,41 +2,32 @@
 //! (`eventfront_domain::client_limit`): registration attempts, and failed
 //! organizer sign-ins (so a token cannot be guessed at speed). Both are
 //! counted in this instance's memory, so that a burst into one instance is
-//! refused before anything else is done. Registration attempts are then
-//! counted by the origin, in the transaction that decides them, against
-//! the client this edge names in the signed request: one count across
-//! every instance and every edge, for no KV write of its own. Registration
-//! links that name no registration (manage, cancel, confirm) are counted
-//! in memory alone: a flood of them must cost the edge as little as
-//! possible, and a 256-bit token is not found by guessing anyway. Failed
-//! sign-ins, which are rare, are also counted in the edge's KV store under
-//! `ratelimit/{window}/{client}`, and windows that ended are swept away in
-//! the background, so no client address is kept past the next minute in
-//! which the edge is used. IPv6 clients are counted by their /64, which
-//! one subscriber usually holds whole. The limit only slows abusers down:
-//! capacity is decided at the origin, never here.
+//! refused before anything else is done. The counts that hold across every
+//! instance and every edge are the origin's, against the client this edge
+//! names in the signed request: registration attempts in the transaction
+//! that decides them, sign-ins in one atomic write before the token is
+//! looked at. Neither costs the edge a KV write. Registration links that
+//! name no registration (manage, cancel, confirm) are counted in memory
+//! alone: a flood of them must cost the edge as little as possible, and a
+//! 256-bit token is not found by guessing anyway. IPv6 clients are counted
+//! by their /64, which one subscriber usually holds whole. The limit only
+//! slows abusers down: capacity is decided at the origin, never here.
 
 use crate::cache::now_ms;
 use crate::error::EdgeError;
-use crate::kv;
-use eventfront_domain::client_limit::{Window, admits};
+use eventfront_domain::client_limit::{SIGN_IN_FAILURES_PER_MINUTE, Window, admits};
 use ipnet::IpNet;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
-const PREFIX: &str = "ratelimit/";
-/// The last window whose predecessors were swept, shared by the instances.
-const SWEPT_KEY: &str = "meta/ratelimit-swept";
 /// Clients counted in one instance's memory at most; beyond it memory
-/// starts over and KV's count stands alone.
+/// starts over and the origin's count stands alone.
 const CLIENTS_IN_MEMORY: usize = 4_096;
 
 thread_local! {
     /// This instance's counts in the current window, by counter and client.
     static COUNTS: RefCell<(i64, HashMap<String, u32>)> = RefCell::default();
-    /// The last window this instance knows to be swept.
-    static SWEPT_HERE: Cell<i64> = const { Cell::new(0) };
 }
 
 /// What is counted, and how many a client may have per minute.
@@ -57,7 +48,7 @@ impl Limit {
     /// Failed organizer sign-ins: a few typing mistakes, never a search.
     pub const ADMIN_FAILURES: Self = Self {
         name: "admin-failures",
-        per_minute: 10,
+        per_minute: SIGN_IN_FAILURES_PER_MINUTE,
     };
 
     /// Manage, cancel and confirm requests the origin found no
@@ -143,8 +134,8 @@ fn now() -> Window {
 }
 
 impl Limit {
-    fn kv_key(&self, window: i64, client: &str) -> String {
-        format!("{PREFIX}{window}/{}/{client}", self.name)
+    fn counted_as(&self, client: &str) -> String {
+        format!("{}/{client}", self.name)
     }
 
     /// Counts one attempt in this instance; `Err(RateLimited)` once the
@@ -152,7 +143,7 @@ impl Limit {
     /// limit of `0` is off. The count across instances is the origin's.
     pub fn admit_here(&self, client: &str) -> Result<(), EdgeError> {
         let window = now();
-        let before = count_here(&self.kv_key(window.start, client), window.start, 1) - 1;
+        let before = count_here(&self.counted_as(client), window.start, 1) - 1;
         if admits(before, self.per_minute) {
             Ok(())
         } else {
@@ -164,7 +155,7 @@ impl Limit {
     /// counting nothing.
     pub fn check_here(&self, client: &str) -> Result<(), EdgeError> {
         let window = now();
-        let here = count_here(&self.kv_key(window.start, client), window.start, 0);
+        let here = count_here(&self.counted_as(client), window.start, 0);
         if admits(here, self.per_minute) {
             Ok(())
         } else {
@@ -175,56 +166,7 @@ impl Limit {
     /// Counts one against `client` after the fact, in this instance only.
     pub fn record_here(&self, client: &str) {
         let window = now().start;
-        count_here(&self.kv_key(window, client), window, 1);
-    }
-
-    /// Refuses a client that already reached the limit, counting nothing.
-    pub async fn check(&self, client: &str) -> Result<(), EdgeError> {
-        let window = now();
-        let key = self.kv_key(window.start, client);
-        let here = count_here(&key, window.start, 0);
-        let elsewhere: u32 = kv::get_json(&key).await.unwrap_or(0);
-        if admits(here.max(elsewhere), self.per_minute) {
-            Ok(())
-        } else {
-            Err(EdgeError::RateLimited(window))
-        }
-    }
-
-    /// Counts one against `client` after the fact (a failed sign-in).
-    pub async fn record(&self, client: &str) {
-        let start = now().start;
-        let key = self.kv_key(start, client);
-        let here = count_here(&key, start, 1);
-        let elsewhere: u32 = kv::get_json(&key).await.unwrap_or(0);
-        kv::set_json(&key, &here.max(elsewhere.saturating_add(1))).await;
-        spin_sdk::wasip3::spawn(sweep_ended_windows());
-    }
-}
-
-/// Deletes the counts of windows that ended, at most once per window per
-/// edge. Runs after the response; listing keys is the store's most costly
-/// call, so it is made only when a window turned.
-async fn sweep_ended_windows() {
-    let window = now().start;
-    // A reused instance asks KV once per window, not once per attempt.
-    if SWEPT_HERE.get() >= window {
-        return;
-    }
-    let swept: i64 = kv::get_json(SWEPT_KEY).await.unwrap_or(0);
-    SWEPT_HERE.set(window);
-    if swept >= window {
-        return;
-    }
-    kv::set_json(SWEPT_KEY, &window).await;
-    for key in kv::keys_with_prefix(PREFIX).await {
-        let ended = key[PREFIX.len()..]
-            .split_once('/')
-            .and_then(|(w, _)| w.parse::<i64>().ok())
-            .is_none_or(|w| w < window);
-        if ended {
-            kv::delete(&key).await;
-        }
+        count_here(&self.counted_as(client), window, 1);
     }
 }
 

@@ -104,14 +104,25 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
         | Route::AdminOutbox
         | Route::AdminResend
         | Route::AdminWebhook => {
+            // A first line in this instance; the count across instances
+            // and edges is the origin's, made before it looks at the token.
             let client = client_of(&*ClientRules::get().await?, &request);
-            Limit::ADMIN_FAILURES.check(&client).await?;
-            let answer =
-                forward::forward(request, found.route.body_limit(), None, WRITE_TIMEOUT).await?;
-            if answer.status() == http::StatusCode::UNAUTHORIZED {
-                // Never the token: who failed, and that they did.
-                eprintln!("edge: failed organizer sign-in from {client}");
-                Limit::ADMIN_FAILURES.record(&client).await;
+            Limit::ADMIN_FAILURES.check_here(&client)?;
+            let answer = forward::forward(
+                request,
+                found.route.body_limit(),
+                Some(&client),
+                WRITE_TIMEOUT,
+            )
+            .await?;
+            match answer.status() {
+                http::StatusCode::UNAUTHORIZED => {
+                    // Never the token: who failed, and that they did.
+                    eprintln!("edge: failed organizer sign-in from {client}");
+                    Limit::ADMIN_FAILURES.record_here(&client);
+                }
+                http::StatusCode::TOO_MANY_REQUESTS => Limit::ADMIN_FAILURES.record_here(&client),
+                _ => {}
             }
             Ok(answer)
         }

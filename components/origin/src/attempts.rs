@@ -1,13 +1,15 @@
-//! Registration attempts counted per client and minute at the origin, in
-//! the transaction that decides them: one count across every edge and
-//! instance (the edge names the client in the signed request). Counts of
-//! minutes that ended are swept, so no client's address is kept past the
-//! minute after its attempts.
+//! Attempts counted per client and minute at the origin: one count across
+//! every edge and instance (the edge names the client in the signed
+//! request). Registration attempts are counted in the transaction that
+//! decides them; organizer sign-ins each with one atomic write before the
+//! token is looked at, so that a burst of guesses spread over many
+//! instances is counted whole. Counts of minutes that ended are swept, so
+//! no client's address is kept past the minute after its attempts.
 
 use crate::db::{Db, Writes, int, placeholders, text};
 use crate::error::OriginError;
 use crate::request::Incoming;
-use eventfront_domain::client_limit::Window;
+use eventfront_domain::client_limit::{SIGN_IN_FAILURES_PER_MINUTE, Window, admits};
 use eventfront_domain::signing::CLIENT_HEADER;
 
 /// A client the edge named, and the attempts it may make per minute.
@@ -48,6 +50,84 @@ pub fn push_added(writes: &mut Writes, window: Window, counted: &[(&str, u32)]) 
         ),
         params,
     );
+}
+
+/// An organizer sign-in counted against its client before the token was
+/// looked at; `right` gives the count back once the token proved right.
+pub struct SignIn<'a> {
+    db: &'a Db,
+    window: Window,
+    client: String,
+}
+
+/// Where a client's sign-ins are counted: beside its registration
+/// attempts, under a name of their own.
+fn sign_in_key(client: &str) -> String {
+    format!("sign-in {client}")
+}
+
+/// Counts one sign-in attempt of the client the edge named, or refuses it
+/// (429, the token never looked at) once the client made its limit of
+/// wrong ones this minute. A client at the limit costs one plain read and
+/// no write. An edge that names nobody is not counted: only an edge
+/// reaches the origin, and it always names the client.
+pub async fn sign_in<'a>(
+    db: &'a Db,
+    request: &Incoming,
+    now_secs: i64,
+) -> Result<Option<SignIn<'a>>, OriginError> {
+    let Some(client) = request.header(CLIENT_HEADER) else {
+        return Ok(None);
+    };
+    let window = Window::at(now_secs);
+    let client = sign_in_key(client);
+    let params = || [int(window.start), text(client.as_str())];
+    let counted = db
+        .row(
+            "SELECT attempts FROM client_attempts WHERE window_start = ? AND client = ?",
+            params(),
+        )
+        .await?
+        .map_or(0, |row| row.int("attempts"));
+    if !admits(counted as u32, SIGN_IN_FAILURES_PER_MINUTE) {
+        return Err(OriginError::RateLimited(window));
+    }
+    // Atomic in either engine: of a burst read under the limit at once,
+    // only as many as the limit get a count within it.
+    let counted = db
+        .row(
+            "INSERT INTO client_attempts (window_start, client, attempts) VALUES (?, ?, 1)
+             ON CONFLICT (window_start, client)
+             DO UPDATE SET attempts = client_attempts.attempts + 1
+             RETURNING attempts",
+            params(),
+        )
+        .await?
+        .map_or(1, |row| row.int("attempts"));
+    // Sign-ins may come in minutes without registrations, whose decisions
+    // sweep otherwise: the first count of a minute here sweeps the ended ones.
+    let counted_in = &crate::instance::instance().sign_ins_counted_in;
+    if counted_in.replace(window.start) != window.start {
+        sweep(db, window).await?;
+    }
+    if !admits((counted - 1) as u32, SIGN_IN_FAILURES_PER_MINUTE) {
+        return Err(OriginError::RateLimited(window));
+    }
+    Ok(Some(SignIn { db, window, client }))
+}
+
+impl SignIn<'_> {
+    /// The token was right: the attempt is not held against the client,
+    /// so an organizer's own requests never use up its limit.
+    pub async fn right(self) -> Result<(), OriginError> {
+        self.db
+            .exec(
+                "UPDATE client_attempts SET attempts = attempts - 1
+                 WHERE window_start = ? AND client = ? AND attempts > 0",
+                [int(self.window.start), text(self.client)],
+            )
+            .await
+    }
 }
 
 /// Removes the counts of minutes that ended before `window`.

@@ -1,7 +1,10 @@
 //! Who may ask the origin anything: edges prove themselves by signature
 //! (the current or, during rotation, the previous shared secret), and
-//! organizers additionally by the admin bearer token.
+//! organizers additionally by the admin bearer token, each attempt counted
+//! against its client before the token is looked at.
 
+use crate::attempts;
+use crate::db::Db;
 use crate::error::OriginError;
 use crate::request::Incoming;
 use eventfront_domain::signing::{
@@ -78,6 +81,10 @@ pub async fn require_admin(request: &Incoming) -> Result<(), OriginError> {
         }
         return Err(OriginError::OrganizerClosed(TOKEN_TOO_SHORT));
     }
+    // Counted before the token is looked at: a burst of guesses over many
+    // instances gets no more looks than the limit.
+    let db = Db::open().await?;
+    let attempt = attempts::sign_in(&db, request, now_secs()).await?;
     let offered = request
         .header("authorization")
         .and_then(|h| h.strip_prefix("Bearer "))
@@ -87,7 +94,10 @@ pub async fn require_admin(request: &Incoming) -> Result<(), OriginError> {
             "Organizer requests need a valid bearer token.",
         ));
     }
-    Ok(())
+    match attempt {
+        Some(attempt) => attempt.right().await,
+        None => Ok(()),
+    }
 }
 
 /// Compares digests so that neither content nor length leaks through timing.

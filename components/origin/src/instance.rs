@@ -29,6 +29,9 @@ pub struct Instance {
     pub retention_looked_at: Cell<i64>,
     /// When it last removed expired idempotency records and attempt counts.
     pub swept_at: Cell<Option<Instant>>,
+    /// The minute whose sign-in count this instance last wrote: the counts
+    /// of earlier minutes are swept when it turns.
+    pub sign_ins_counted_in: Cell<i64>,
     /// Each event's registrations waiting here for their batch.
     pub queues: Queues,
     /// The connection reads outside transactions share.
@@ -56,6 +59,7 @@ impl Default for Instance {
             healthy_at: Cell::new(None),
             retention_looked_at: Cell::new(i64::MIN),
             swept_at: Cell::new(None),
+            sign_ins_counted_in: Cell::new(i64::MIN),
             queues: Queues::new(),
             reader: RefCell::new(Slot::EMPTY),
             writer: RefCell::new(Slot::EMPTY),

@@ -27,6 +27,12 @@ impl Window {
     }
 }
 
+/// Organizer sign-ins with a token that turns out wrong, per client and
+/// minute: a few typing mistakes, never a search. The origin counts every
+/// attempt before it looks at the token and gives a right one its count
+/// back; the edge keeps the same limit as a first line in each instance.
+pub const SIGN_IN_FAILURES_PER_MINUTE: u32 = 10;
+
 /// Whether one more attempt fits when `counted` were made in this window;
 /// a limit of `0` is off.
 pub fn admits(counted: u32, per_minute: u32) -> bool {

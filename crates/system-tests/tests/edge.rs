@@ -1269,6 +1269,73 @@ async fn organizer_token_guessing_is_throttled_per_client() {
     );
 }
 
+/// Sign-ins are counted before the token is looked at, by the origin, for
+/// every instance at once: a burst of guesses spread over fresh instances
+/// (none of which has seen the others') gets no more looks than the
+/// limit, while the right token from another address keeps working.
+#[tokio::test]
+async fn a_burst_of_guesses_gets_no_more_looks_than_the_limit() {
+    let app = dev_app(|mut o| {
+        o.reuse = ReuseLimits {
+            max_requests: 1,
+            max_concurrent: 1,
+            ..ReuseLimits::default()
+        };
+        o.variable("admin_token", ADMIN_TOKEN)
+    })
+    .await;
+    let draft = |token: &str| {
+        http::Request::get(format!("/api/admin/events/{DEMO}/draft"))
+            .header("authorization", format!("Bearer {token}"))
+            .body(Bytes::new())
+            .unwrap()
+    };
+    let guesser: std::net::SocketAddr = "203.0.113.60:5000".parse().unwrap();
+    let organizer: std::net::SocketAddr = "203.0.113.61:5000".parse().unwrap();
+    // The organizer's own requests never use up its limit.
+    for _ in 0..12 {
+        assert_eq!(
+            app.send_from(draft(ADMIN_TOKEN), organizer).await.status(),
+            200
+        );
+    }
+    let guesses = (0..300).map(|n| {
+        let app = app.clone();
+        let guess = draft(&format!("guess-{n}"));
+        tokio::spawn(async move { app.send_from(guess, guesser).await.status().as_u16() })
+    });
+    let right_meanwhile = {
+        let app = app.clone();
+        let right = draft(ADMIN_TOKEN);
+        tokio::spawn(async move { app.send_from(right, organizer).await.status().as_u16() })
+    };
+    let statuses: Vec<u16> = futures::future::join_all(guesses)
+        .await
+        .into_iter()
+        .map(|s| s.unwrap())
+        .collect();
+    let looked_at = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(looked_at + refused, 300, "{statuses:?}");
+    assert!(looked_at <= 10, "{looked_at} guesses were looked at");
+    assert_eq!(
+        right_meanwhile.await.unwrap(),
+        200,
+        "another address is unaffected"
+    );
+    assert_eq!(
+        app.send_from(draft(ADMIN_TOKEN), guesser).await.status(),
+        429,
+        "a throttled address's token is not looked at"
+    );
+    // The next minute, on the host's clock, it is.
+    app.clock().advance(Duration::from_secs(60));
+    assert_eq!(
+        app.send_from(draft(ADMIN_TOKEN), guesser).await.status(),
+        200
+    );
+}
+
 #[tokio::test]
 async fn guessing_registration_links_is_throttled_per_client() {
     let app = dev_app(|o| o.variable("admin_token", ADMIN_TOKEN)).await;
