@@ -35,6 +35,8 @@ pub struct Calls {
     pub full: AtomicUsize,
     /// Snapshot fetches with `If-None-Match`: revalidations.
     pub conditional: AtomicUsize,
+    /// Late 304s (`Behaviour::LateNotModified`) sent.
+    pub late_answers: AtomicUsize,
     /// Snapshot fetches of events it does not publish.
     pub unknown: AtomicUsize,
 }
@@ -162,6 +164,7 @@ async fn answer(
         Behaviour::LateNotModified(delay) if if_none_match.is_some() => {
             *state.behaviour.lock().unwrap() = Behaviour::Prompt;
             tokio::time::sleep(delay).await;
+            state.calls.late_answers.fetch_add(1, Ordering::SeqCst);
             return reply(304, Bytes::new());
         }
         Behaviour::LateNotModified(_) => {}
