@@ -107,8 +107,10 @@ pub async fn sign_in<'a>(
     // Sign-ins may come in minutes without registrations, whose decisions
     // sweep otherwise: the first count of a minute here sweeps the ended ones.
     let counted_in = &crate::instance::instance().sign_ins_counted_in;
-    if counted_in.replace(window.start) != window.start {
-        sweep(db, window).await?;
+    if counted_in.replace(window.start) != window.start
+        && let Err(e) = sweep(db, window).await
+    {
+        eprintln!("origin: sweeping ended attempt counts failed: {e}");
     }
     if !admits((counted - 1) as u32, SIGN_IN_FAILURES_PER_MINUTE) {
         return Err(OriginError::RateLimited(window));
@@ -118,15 +120,21 @@ pub async fn sign_in<'a>(
 
 impl SignIn<'_> {
     /// The token was right: the attempt is not held against the client,
-    /// so an organizer's own requests never use up its limit.
-    pub async fn right(self) -> Result<(), OriginError> {
-        self.db
+    /// so an organizer's own requests never use up its limit. Should the
+    /// write fail, the request goes on: the count is one too high until
+    /// the minute ends.
+    pub async fn right(self) {
+        let refunded = self
+            .db
             .exec(
                 "UPDATE client_attempts SET attempts = attempts - 1
                  WHERE window_start = ? AND client = ? AND attempts > 0",
                 [int(self.window.start), text(self.client)],
             )
-            .await
+            .await;
+        if let Err(e) = refunded {
+            eprintln!("origin: giving a right sign-in its count back failed: {e}");
+        }
     }
 }
 
