@@ -104,14 +104,6 @@ pub async fn sign_in<'a>(
         )
         .await?
         .map_or(1, |row| row.int("attempts"));
-    // Sign-ins may come in minutes without registrations, whose decisions
-    // sweep otherwise: the first count of a minute here sweeps the ended ones.
-    let counted_in = &crate::instance::instance().sign_ins_counted_in;
-    if counted_in.replace(window.start) != window.start
-        && let Err(e) = sweep(db, window).await
-    {
-        eprintln!("origin: sweeping ended attempt counts failed: {e}");
-    }
     if !admits((counted - 1) as u32, SIGN_IN_FAILURES_PER_MINUTE) {
         return Err(OriginError::RateLimited(window));
     }
@@ -120,20 +112,42 @@ pub async fn sign_in<'a>(
 
 impl SignIn<'_> {
     /// The token was right: the attempt is not held against the client,
-    /// so an organizer's own requests never use up its limit. Should the
-    /// write fail, the request goes on: the count is one too high until
-    /// the minute ends.
+    /// so an organizer's own requests never use up its limit, and a count
+    /// back at nothing leaves no row (a right request writes nothing that
+    /// stays). Should the writes fail, the request goes on: the count is
+    /// one too high until the minute ends.
     pub async fn right(self) {
-        let refunded = self
-            .db
-            .exec(
-                "UPDATE client_attempts SET attempts = attempts - 1
-                 WHERE window_start = ? AND client = ? AND attempts > 0",
-                [int(self.window.start), text(self.client)],
-            )
-            .await;
-        if let Err(e) = refunded {
+        let params = || [int(self.window.start), text(self.client.as_str())];
+        let refunded = async {
+            self.db
+                .exec(
+                    "UPDATE client_attempts SET attempts = attempts - 1
+                     WHERE window_start = ? AND client = ? AND attempts > 0",
+                    params(),
+                )
+                .await?;
+            self.db
+                .exec(
+                    "DELETE FROM client_attempts
+                     WHERE window_start = ? AND client = ? AND attempts <= 0",
+                    params(),
+                )
+                .await
+        };
+        if let Err(e) = refunded.await {
             eprintln!("origin: giving a right sign-in its count back failed: {e}");
+        }
+    }
+
+    /// The token was wrong: the count stays. Sign-ins may fail in minutes
+    /// without registrations, whose decisions sweep otherwise, so the first
+    /// failure of a minute in an instance sweeps the minutes that ended.
+    pub async fn wrong(self) {
+        let swept_in = &crate::instance::instance().sign_ins_swept_in;
+        if swept_in.replace(self.window.start) != self.window.start
+            && let Err(e) = sweep(self.db, self.window).await
+        {
+            eprintln!("origin: sweeping ended attempt counts failed: {e}");
         }
     }
 }

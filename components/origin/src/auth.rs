@@ -89,15 +89,19 @@ pub async fn require_admin(request: &Incoming) -> Result<(), OriginError> {
         .header("authorization")
         .and_then(|h| h.strip_prefix("Bearer "))
         .unwrap_or("");
-    if configured.is_empty() || offered.is_empty() || !same_secret(offered, configured) {
-        return Err(OriginError::Unauthorized(
+    let right = !configured.is_empty() && !offered.is_empty() && same_secret(offered, configured);
+    match attempt {
+        Some(attempt) if right => attempt.right().await,
+        Some(attempt) => attempt.wrong().await,
+        None => {}
+    }
+    if right {
+        Ok(())
+    } else {
+        Err(OriginError::Unauthorized(
             "Organizer requests need a valid bearer token.",
-        ));
+        ))
     }
-    if let Some(attempt) = attempt {
-        attempt.right().await;
-    }
-    Ok(())
 }
 
 /// Compares digests so that neither content nor length leaks through timing.

@@ -29,9 +29,9 @@ pub struct Instance {
     pub retention_looked_at: Cell<i64>,
     /// When it last removed expired idempotency records and attempt counts.
     pub swept_at: Cell<Option<Instant>>,
-    /// The minute whose sign-in count this instance last wrote: the counts
-    /// of earlier minutes are swept when it turns.
-    pub sign_ins_counted_in: Cell<i64>,
+    /// The minute in which this instance last counted a failed sign-in:
+    /// the counts of earlier minutes are swept when it turns.
+    pub sign_ins_swept_in: Cell<i64>,
     /// Each event's registrations waiting here for their batch.
     pub queues: Queues,
     /// The connection reads outside transactions share.
@@ -59,7 +59,7 @@ impl Default for Instance {
             healthy_at: Cell::new(None),
             retention_looked_at: Cell::new(i64::MIN),
             swept_at: Cell::new(None),
-            sign_ins_counted_in: Cell::new(i64::MIN),
+            sign_ins_swept_in: Cell::new(i64::MIN),
             queues: Queues::new(),
             reader: RefCell::new(Slot::EMPTY),
             writer: RefCell::new(Slot::EMPTY),
