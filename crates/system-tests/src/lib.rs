@@ -587,6 +587,16 @@ pub async fn topology_with(
     }
 }
 
+/// Moves `clock` to just after the start of its next minute: per-minute
+/// counts (attempts per client) then stay in one window for the next 59 s
+/// of a test, wherever on the wall clock the test happens to run.
+pub fn at_a_minutes_start(clock: &Clock) {
+    let into_minute = clock.since_epoch().as_millis() % 60_000;
+    clock.advance(std::time::Duration::from_millis(
+        (60_000 - into_minute + 100) as u64,
+    ));
+}
+
 /// A small deterministic generator for randomized tests: from the same
 /// seed, the same numbers.
 pub struct Lcg(u64);

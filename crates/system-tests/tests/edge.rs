@@ -1027,6 +1027,7 @@ async fn icalendar_exports_parse_back_with_stable_uids() {
 #[tokio::test]
 async fn the_edge_bounds_input_and_rate_limits_registration_attempts_per_client() {
     let app = dev_app(|o| o.variable("registrations_per_minute", "4")).await;
+    system_tests::at_a_minutes_start(app.clock());
     let attempt = |n: usize| {
         registration(
             DEMO,
@@ -1126,6 +1127,7 @@ async fn the_origin_counts_a_clients_attempts_across_every_edge() {
         |o| o.variable("registrations_per_minute", "3"),
     )
     .await;
+    system_tests::at_a_minutes_start(t.origin.app.clock());
     let client = "198.51.100.23:4000".parse().unwrap();
     let attempt = |n: usize| {
         registration(
@@ -1192,6 +1194,7 @@ async fn behind_a_trusted_proxy_its_forwarding_header_names_the_client() {
             .variable("trusted_proxies", "10.0.0.0/8")
     })
     .await;
+    system_tests::at_a_minutes_start(app.clock());
     let attempt = |n: usize, forwarded: &str| {
         let mut request = registration(
             DEMO,
@@ -1243,6 +1246,7 @@ async fn organizer_token_guessing_is_throttled_per_client() {
             .body(Bytes::new())
             .unwrap()
     };
+    system_tests::at_a_minutes_start(app.clock());
     let guesser = "203.0.113.50:5000".parse().unwrap();
     for n in 0..10 {
         let guess = app.send_from(draft(&format!("guess-{n}")), guesser).await;
@@ -1290,6 +1294,7 @@ async fn a_burst_of_guesses_gets_no_more_looks_than_the_limit() {
             .body(Bytes::new())
             .unwrap()
     };
+    system_tests::at_a_minutes_start(app.clock());
     let guesser: std::net::SocketAddr = "203.0.113.60:5000".parse().unwrap();
     let organizer: std::net::SocketAddr = "203.0.113.61:5000".parse().unwrap();
     // The organizer's own requests never use up its limit.
@@ -1345,6 +1350,7 @@ async fn guessing_registration_links_is_throttled_per_client() {
             .body(Bytes::new())
             .unwrap()
     };
+    system_tests::at_a_minutes_start(app.clock());
     let guesser = "203.0.113.60:5000".parse().unwrap();
     for n in 0..30 {
         let guess = app.send_from(cancel(&format!("guess-{n}")), guesser).await;
