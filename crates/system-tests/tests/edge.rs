@@ -1237,15 +1237,17 @@ async fn behind_a_trusted_proxy_its_forwarding_header_names_the_client() {
     assert_eq!(direct, [201, 201, 429]);
 }
 
+/// An organizer's read of the demo's draft, signed in with `token`.
+fn draft(token: &str) -> http::Request<Bytes> {
+    http::Request::get(format!("/api/admin/events/{DEMO}/draft"))
+        .header("authorization", format!("Bearer {token}"))
+        .body(Bytes::new())
+        .unwrap()
+}
+
 #[tokio::test]
 async fn organizer_token_guessing_is_throttled_per_client() {
     let app = dev_app(|o| o.variable("admin_token", ADMIN_TOKEN)).await;
-    let draft = |token: &str| {
-        http::Request::get(format!("/api/admin/events/{DEMO}/draft"))
-            .header("authorization", format!("Bearer {token}"))
-            .body(Bytes::new())
-            .unwrap()
-    };
     system_tests::at_a_minutes_start(app.clock());
     let guesser = "203.0.113.50:5000".parse().unwrap();
     for n in 0..10 {
@@ -1288,12 +1290,6 @@ async fn a_burst_of_guesses_gets_no_more_looks_than_the_limit() {
         o.variable("admin_token", ADMIN_TOKEN)
     })
     .await;
-    let draft = |token: &str| {
-        http::Request::get(format!("/api/admin/events/{DEMO}/draft"))
-            .header("authorization", format!("Bearer {token}"))
-            .body(Bytes::new())
-            .unwrap()
-    };
     system_tests::at_a_minutes_start(app.clock());
     let guesser: std::net::SocketAddr = "203.0.113.60:5000".parse().unwrap();
     let organizer: std::net::SocketAddr = "203.0.113.61:5000".parse().unwrap();
