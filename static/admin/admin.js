@@ -1,13 +1,15 @@
-// The organizer page: sign in with the admin token, edit the draft (event,
-// tracks, rooms, sessions, speakers) or import it whole, publish or roll
-// back and watch the version go live on the edge, read registrations, the
-// outbox of messages to registrants and the audit log. Everything goes through the organizer API (docs/api.md);
+// The organizer page: sign in with an organizer token, edit the draft
+// (event, tracks, rooms, sessions, speakers) or import it whole, publish or
+// roll back and watch the version go live on the edge, read registrations,
+// the outbox of messages to registrants and the audit log, and, for owners,
+// manage the accounts. Each section shows only when the signed-in account's
+// roles allow it. Everything goes through the organizer API (docs/api.md);
 // the token lives in this tab's sessionStorage only. This entry signs in
 // and draws the dashboard of sections; the sections import `reload` and
 // `signOut` back from it, as they redraw the page they are part of.
 
 import { api, ApiError, h, field, readJson } from "/common.js";
-import { SIGN_IN_KEY, state, loadDraft } from "/admin/client.js";
+import { SIGN_IN_KEY, state, loadSignIn, may } from "/admin/client.js";
 import { editorForm, input, say, statusLine } from "/admin/ui.js";
 import { eventSection } from "/admin/event.js";
 import { sessionsSection } from "/admin/sessions.js";
@@ -15,12 +17,13 @@ import { speakersSection } from "/admin/speakers.js";
 import { importSection } from "/admin/import.js";
 import { publishSection } from "/admin/publish.js";
 import { registrationsSection, auditSection, outboxSection } from "/admin/records.js";
+import { accountsSection } from "/admin/accounts.js";
 
 const main = document.getElementById("main");
 
 export function signOut(why = "") {
   sessionStorage.removeItem(SIGN_IN_KEY);
-  Object.assign(state, { token: null, draft: null });
+  Object.assign(state, { token: null, draft: null, me: null });
   document.getElementById("sections").hidden = true;
   signInView(why);
 }
@@ -73,7 +76,7 @@ async function signInView(why = "") {
           errors: [{ field: "token", message: "is required" }],
         });
       try {
-        await loadDraft();
+        await loadSignIn();
       } catch (error) {
         if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
           // Not 401: that would sign out, and this form is where a refusal is shown.
@@ -94,32 +97,49 @@ async function signInView(why = "") {
   form.elements.token.focus();
 }
 
+/** What the page says first: whose sign-in, and the draft's state if theirs to read. */
+function greeting(draft) {
+  const who = `Signed in as ${state.me.actor}.`;
+  if (!may("read_draft")) return `${who} Your roles here do not include the draft.`;
+  if (!draft) return `${who} ${state.slug} has no draft yet: fill in the event to create it.`;
+  const verb = may("edit_draft") ? "Editing" : "Reading";
+  return `${who} ${verb} the draft of ${state.slug}. Published version: ${draft.published_version || "none yet"}.`;
+}
+
 function dashboard() {
-  document.getElementById("sections").hidden = false;
   const draft = state.draft;
-  say(
-    draft
-      ? `Editing the draft of ${state.slug}. Published version: ${draft.published_version || "none yet"}.`
-      : `${state.slug} has no draft yet: fill in the event to create it.`,
-  );
+  const edits = may("edit_draft");
+  const people = may("read_registrations");
+  say(greeting(draft));
   main.replaceChildren(
-    h("h1", {}, draft ? draft.event.name : `New event ${state.slug}`),
-    eventSection(),
+    h(
+      "h1",
+      {},
+      draft ? draft.event.name : may("read_draft") ? `New event ${state.slug}` : state.slug,
+    ),
+    edits ? eventSection() : null,
     draft ? sessionsSection() : null,
     draft ? speakersSection() : null,
-    importSection(),
-    draft ? publishSection() : null,
-    draft ? registrationsSection() : null,
-    draft ? outboxSection() : null,
-    draft ? auditSection() : null,
+    edits ? importSection() : null,
+    draft && may("publish") ? publishSection() : null,
+    people ? registrationsSection() : null,
+    people ? outboxSection() : null,
+    may("read_audit") ? auditSection() : null,
+    may("manage_accounts") ? accountsSection() : null,
   );
+  // The menu names only the sections drawn.
+  const nav = document.getElementById("sections");
+  for (const link of nav.querySelectorAll("a[href^='#']")) {
+    link.parentElement.hidden = !document.getElementById(link.hash.slice(1));
+  }
+  nav.hidden = false;
   document.title = `${state.slug} · Organizer · Eventfront`;
 }
 
 /** Shows the draft again after a change, keeping the place and the focus. */
 export async function reload(message) {
   const focusedId = document.activeElement?.id;
-  await loadDraft();
+  await loadSignIn();
   const scroll = scrollY;
   dashboard();
   scrollTo(0, scroll);
@@ -132,7 +152,7 @@ async function start() {
   if (!saved) return signInView();
   Object.assign(state, saved);
   try {
-    await loadDraft();
+    await loadSignIn();
     dashboard();
   } catch (error) {
     signOut(

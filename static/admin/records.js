@@ -103,7 +103,7 @@ export function auditSection() {
     id: "audit",
     title: "Audit log",
     path: "/audit",
-    headers: ["At", "Who", "What", "Target", "Detail"],
+    headers: ["At", "Who", "From", "What", "Target", "Detail"],
     rows: (data) =>
       data.entries.map((e) =>
         h(
@@ -111,6 +111,7 @@ export function auditSection() {
           {},
           h("td", {}, e.at),
           h("td", {}, e.actor),
+          h("td", {}, e.address ?? ""),
           h("td", {}, e.action),
           h("td", {}, e.target ?? ""),
           h("td", {}, h("code", {}, JSON.stringify(e.detail))),

@@ -103,7 +103,14 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
         | Route::AdminAudit
         | Route::AdminOutbox
         | Route::AdminResend
-        | Route::AdminWebhook => {
+        | Route::AdminWebhook
+        | Route::AdminMe
+        | Route::AdminAccounts
+        | Route::AdminAccount
+        | Route::AdminAccountTokens
+        | Route::AdminToken
+        | Route::AdminBootstrapToken
+        | Route::AdminAuditAll => {
             // A first line in this instance; the count across instances
             // and edges is the origin's, made before it looks at the token.
             let client = client_of(&*ClientRules::get().await?, &request);

@@ -2,7 +2,7 @@
 //! one speaker at a time, plus registrations and the audit log. Every
 //! write is validated whole before anything is written, and audited.
 
-use crate::audit;
+use crate::audit::{self, Actor};
 use crate::db::{Db, Scope, text};
 use crate::draft;
 use crate::error::OriginError;
@@ -16,7 +16,6 @@ use std::collections::{HashMap, HashSet};
 
 /// One entity's body is small; a whole draft may be large.
 const MAX_ENTITY: usize = 64 * 1024;
-const ACTOR: &str = "organizer";
 
 async fn existing_event(
     db: &Db,
@@ -28,7 +27,12 @@ async fn existing_event(
 }
 
 /// `PUT /api/admin/events/{slug}`
-pub async fn put_event(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, OriginError> {
+pub async fn put_event(
+    db: &Db,
+    slug: &Slug,
+    request: &Incoming,
+    by: &Actor,
+) -> Result<Reply, OriginError> {
     let event = validate::event(&request.json(MAX_ENTITY)?).map_err(OriginError::Invalid)?;
     let created = db
         .transaction(Scope::Event(slug.as_str()), async |db| {
@@ -48,7 +52,7 @@ pub async fn put_event(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply
             };
             audit::record(
                 db,
-                ACTOR,
+                by,
                 action,
                 Some(slug.as_str()),
                 None,
@@ -83,13 +87,18 @@ pub async fn get_draft(db: &Db, slug: &Slug) -> Result<Reply, OriginError> {
 }
 
 /// `PUT /api/admin/events/{slug}/draft`: the whole draft in one request.
-pub async fn put_draft(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, OriginError> {
+pub async fn put_draft(
+    db: &Db,
+    slug: &Slug,
+    request: &Incoming,
+    by: &Actor,
+) -> Result<Reply, OriginError> {
     let imported = validate::draft(&request.json(MAX_BODY)?).map_err(OriginError::Invalid)?;
     db.transaction(Scope::Event(slug.as_str()), async |db| {
         draft::replace(db, slug, &imported).await?;
         audit::record(
             db,
-            ACTOR,
+            by,
             "draft.imported",
             Some(slug.as_str()),
             None,
@@ -107,6 +116,7 @@ pub async fn put_session(
     slug: &Slug,
     id: &Slug,
     request: &Incoming,
+    by: &Actor,
 ) -> Result<Reply, OriginError> {
     let input = request.json(MAX_ENTITY)?;
     let session = db
@@ -123,7 +133,7 @@ pub async fn put_session(
             draft::save_session(db, slug, &session).await?;
             audit::record(
                 db,
-                ACTOR,
+                by,
                 "session.saved",
                 Some(slug.as_str()),
                 Some(id.as_str()),
@@ -137,9 +147,14 @@ pub async fn put_session(
 }
 
 /// `DELETE /api/admin/events/{slug}/sessions/{id}`
-pub async fn delete_session(db: &Db, slug: &Slug, id: &Slug) -> Result<Reply, OriginError> {
+pub async fn delete_session(
+    db: &Db,
+    slug: &Slug,
+    id: &Slug,
+    by: &Actor,
+) -> Result<Reply, OriginError> {
     db.transaction(Scope::Event(slug.as_str()), async |db| {
-        delete_row(db, slug, id, Entity::Session).await
+        delete_row(db, slug, id, Entity::Session, by).await
     })
     .await?;
     Ok(no_content())
@@ -153,7 +168,13 @@ enum Entity {
 
 /// Deletes one draft session or speaker (deleting what is not there is
 /// not an error) and audits it if something went.
-async fn delete_row(db: &Db, slug: &Slug, id: &Slug, entity: Entity) -> Result<(), OriginError> {
+async fn delete_row(
+    db: &Db,
+    slug: &Slug,
+    id: &Slug,
+    entity: Entity,
+    by: &Actor,
+) -> Result<(), OriginError> {
     existing_event(db, slug).await?;
     let (sql, action) = match entity {
         Entity::Session => (
@@ -170,7 +191,7 @@ async fn delete_row(db: &Db, slug: &Slug, id: &Slug, entity: Entity) -> Result<(
         .await?;
     if gone.is_some() {
         let (event, target) = (Some(slug.as_str()), Some(id.as_str()));
-        audit::record(db, ACTOR, action, event, target, &json!({})).await?;
+        audit::record(db, by, action, event, target, &json!({})).await?;
     }
     Ok(())
 }
@@ -181,6 +202,7 @@ pub async fn put_speaker(
     slug: &Slug,
     id: &Slug,
     request: &Incoming,
+    by: &Actor,
 ) -> Result<Reply, OriginError> {
     let speaker =
         validate::speaker(id, &request.json(MAX_ENTITY)?).map_err(OriginError::Invalid)?;
@@ -190,7 +212,7 @@ pub async fn put_speaker(
         draft::save_speaker(db, slug, &speaker).await?;
         audit::record(
             db,
-            ACTOR,
+            by,
             "speaker.saved",
             Some(slug.as_str()),
             Some(id.as_str()),
@@ -229,7 +251,12 @@ async fn within_limit(
 
 /// `DELETE /api/admin/events/{slug}/speakers/{id}`: refused while a
 /// session still names the speaker.
-pub async fn delete_speaker(db: &Db, slug: &Slug, id: &Slug) -> Result<Reply, OriginError> {
+pub async fn delete_speaker(
+    db: &Db,
+    slug: &Slug,
+    id: &Slug,
+    by: &Actor,
+) -> Result<Reply, OriginError> {
     db.transaction(Scope::Event(slug.as_str()), async |db| {
         existing_event(db, slug).await?;
         let using: Vec<String> = draft::load_sessions(db, slug)
@@ -244,7 +271,7 @@ pub async fn delete_speaker(db: &Db, slug: &Slug, id: &Slug) -> Result<Reply, Or
                 using.join(", ")
             )));
         }
-        delete_row(db, slug, id, Entity::Speaker).await
+        delete_row(db, slug, id, Entity::Speaker, by).await
     })
     .await?;
     Ok(no_content())
@@ -337,6 +364,7 @@ pub async fn cancel_registration(
     slug: &Slug,
     id: &str,
     request: &Incoming,
+    by: &Actor,
 ) -> Result<Reply, OriginError> {
     let erase = request.erase()?;
     let event = slug.as_str();
@@ -347,12 +375,12 @@ pub async fn cancel_registration(
     .await?
     .ok_or(OriginError::NotFound("There is no such registration."))?;
     if erase {
-        let status = crate::erasure::erase(db, event, id, ACTOR).await?;
+        let status = crate::erasure::erase(db, event, id, by).await?;
         return Ok(crate::registration::erased(id, event, status));
     }
     let status = db
         .transaction(Scope::Event(event), async |db| {
-            crate::seats::cancel(db, event, id, ACTOR).await
+            crate::seats::cancel(db, event, id, by).await
         })
         .await?;
     Ok(respond::json(
@@ -407,11 +435,12 @@ fn defused(cell: &str) -> String {
     out
 }
 
-/// `GET /api/admin/events/{slug}/audit`
-pub async fn audit_log(db: &Db, slug: &Slug) -> Result<Reply, OriginError> {
+/// `GET /api/admin/events/{slug}/audit`, or with no event
+/// `GET /api/admin/audit`: every entry, the accounts' too.
+pub async fn audit_log(db: &Db, slug: Option<&Slug>) -> Result<Reply, OriginError> {
     Ok(respond::json(
         200,
-        &audit::list(db, slug.as_str(), 500).await?,
+        &audit::list(db, slug.map(Slug::as_str), 500).await?,
     ))
 }
 

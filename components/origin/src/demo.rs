@@ -29,7 +29,8 @@ pub async fn seed_if_wanted(db: &Db) -> Result<(), OriginError> {
             let slug = Slug::parse(DEMO_SLUG).expect("the demo slug is valid");
             let draft = demo_draft();
             crate::draft::replace(db, &slug, &draft).await?;
-            crate::publish::publish_in(db, &slug, &draft, "Demo event", None).await?;
+            let by = &crate::audit::Actor::SYSTEM;
+            crate::publish::publish_in(db, &slug, &draft, "Demo event", None, by).await?;
             Ok(())
         })
         .await?;

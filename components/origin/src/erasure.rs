@@ -10,7 +10,7 @@
 //! kept for its idempotency key and its tokens, so that no link to it
 //! opens anything any more.
 
-use crate::audit;
+use crate::audit::{self, Actor};
 use crate::db::{Db, Scope, int, text};
 use crate::error::OriginError;
 use crate::seats::{self, live_statuses};
@@ -22,12 +22,7 @@ use spin_sdk::sqlite::Value;
 /// one transaction of the event's; `actor` is who asked, for the audit
 /// log. Returns the registration's status: `cancelled`, or what it already
 /// was if it had ended.
-pub async fn erase(
-    db: &Db,
-    event: &str,
-    id: &str,
-    actor: &'static str,
-) -> Result<Status, OriginError> {
+pub async fn erase(db: &Db, event: &str, id: &str, actor: &Actor) -> Result<Status, OriginError> {
     db.transaction(Scope::Event(event), async |db| {
         let status = seats::cancel(db, event, id, actor).await?;
         scrub(db, &Whose::One(id)).await?;

@@ -13,6 +13,9 @@ pub enum OriginError {
     MethodNotAllowed { allow: &'static str },
     #[error("unauthorized: {0}")]
     Unauthorized(&'static str),
+    /// A signed-in organizer whose roles do not allow the request.
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
     #[error("malformed request: {0}")]
     BadRequest(String),
     #[error("body over {0} bytes")]
@@ -61,6 +64,7 @@ impl OriginError {
                 );
                 reply
             }
+            OriginError::Forbidden(why) => respond::problem(&Problem::new(403, why), None),
             OriginError::BadRequest(why) => respond::problem(&Problem::new(400, why), None),
             OriginError::TooLarge(limit) => respond::problem(
                 &Problem::new(413, format!("The body must be at most {limit} bytes.")),

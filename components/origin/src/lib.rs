@@ -3,6 +3,7 @@
 //! PostgreSQL database `database_url` names, see `db`) and answers
 //! the edges. This file is the Spin glue; the work is in the modules.
 
+mod accounts;
 mod admin;
 mod attempts;
 mod audit;

@@ -206,7 +206,12 @@ async fn webhook_urls(
 /// `POST /api/admin/events/{slug}/outbox/{id}/resend`: the email `id` again,
 /// as a new message (its own id, delivered afresh, the same text and
 /// link); 201 with the copy as the outbox lists it.
-pub async fn resend(db: &Db, event: &Slug, id: &str) -> Result<Reply, OriginError> {
+pub async fn resend(
+    db: &Db,
+    event: &Slug,
+    id: &str,
+    by: &crate::audit::Actor,
+) -> Result<Reply, OriginError> {
     let now = jiff::Timestamp::now().as_millisecond();
     let (state, next_try) = new_email_state(now).await;
     let copy = uuid::Uuid::new_v4().to_string();
@@ -235,7 +240,7 @@ pub async fn resend(db: &Db, event: &Slug, id: &str) -> Result<Reply, OriginErro
             .await?;
             crate::audit::record(
                 db,
-                "organizer",
+                by,
                 "message.resent",
                 Some(event.as_str()),
                 Some(id),

@@ -4,7 +4,7 @@
 //! published again. After each, every configured edge is told at once,
 //! signed, and whether it acknowledged is recorded (or reported).
 
-use crate::audit;
+use crate::audit::{self, Actor};
 use crate::auth::{now_secs, signing_keys};
 use crate::db::{Db, Scope, int, opt_int, text};
 use crate::draft;
@@ -50,6 +50,7 @@ pub async fn publish_in(
     draft: &Draft,
     note: &str,
     from_version: Option<i64>,
+    by: &Actor,
 ) -> Result<Snapshot, OriginError> {
     let current = db
         .row(
@@ -146,7 +147,7 @@ pub async fn publish_in(
             json!({ "version": version, "note": note }),
         ),
     };
-    audit::record(db, "organizer", action, Some(slug.as_str()), None, &detail).await?;
+    audit::record(db, by, action, Some(slug.as_str()), None, &detail).await?;
     Ok(built)
 }
 
@@ -156,7 +157,12 @@ fn stored<T: serde::Serialize>(value: &T) -> Result<String, OriginError> {
 }
 
 /// `POST /api/admin/events/{slug}/publish`
-pub async fn publish(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, OriginError> {
+pub async fn publish(
+    db: &Db,
+    slug: &Slug,
+    request: &Incoming,
+    by: &Actor,
+) -> Result<Reply, OriginError> {
     let body = request.json(4 * 1024)?;
     reject_unknown(&body, &["note"])?;
     let note = note_from(&body)?;
@@ -165,7 +171,7 @@ pub async fn publish(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, 
             let draft = draft::load(db, slug)
                 .await?
                 .ok_or(OriginError::NotFound("There is no such event draft."))?;
-            publish_in(db, slug, &draft, &note, None).await
+            publish_in(db, slug, &draft, &note, None, by).await
         })
         .await?;
     announce(db, &snapshot).await
@@ -174,7 +180,12 @@ pub async fn publish(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, 
 /// `POST /api/admin/events/{slug}/rollback`: the old version's content
 /// becomes both the next version and the draft again, so the next publish
 /// does not bring back what was rolled back.
-pub async fn rollback(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, OriginError> {
+pub async fn rollback(
+    db: &Db,
+    slug: &Slug,
+    request: &Incoming,
+    by: &Actor,
+) -> Result<Reply, OriginError> {
     let body = request.json(4 * 1024)?;
     reject_unknown(&body, &["version", "note"])?;
     let note = note_from(&body)?;
@@ -207,7 +218,7 @@ pub async fn rollback(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply,
             } else {
                 note.clone()
             };
-            publish_in(db, slug, &old, &note, Some(target)).await
+            publish_in(db, slug, &old, &note, Some(target), by).await
         })
         .await?;
     announce(db, &snapshot).await
@@ -259,7 +270,12 @@ fn edge_report(outcomes: &[(String, String)]) -> Vec<Value> {
 /// `POST /api/admin/events/{slug}/archive`: the event leaves the public
 /// list, every edge is told to drop it, and registration stops. Its data
 /// stays; publishing again brings it back. Archiving again is a no-op.
-pub async fn archive(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, OriginError> {
+pub async fn archive(
+    db: &Db,
+    slug: &Slug,
+    request: &Incoming,
+    by: &Actor,
+) -> Result<Reply, OriginError> {
     let body = request.json(4 * 1024)?;
     reject_unknown(&body, &["note"])?;
     let note = note_from(&body)?;
@@ -284,15 +300,7 @@ pub async fn archive(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, 
                 )
                 .await?;
                 let detail = json!({ "version": version, "note": note });
-                audit::record(
-                    db,
-                    "organizer",
-                    "event.archived",
-                    Some(slug.as_str()),
-                    None,
-                    &detail,
-                )
-                .await?;
+                audit::record(db, by, "event.archived", Some(slug.as_str()), None, &detail).await?;
             }
             Ok(version)
         })

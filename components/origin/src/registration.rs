@@ -4,6 +4,7 @@
 //! a freed seat going to the first in line in the same transaction.
 
 use crate::attempts;
+use crate::audit::Actor;
 use crate::auth::token_hash;
 use crate::db::{Db, Reader, Scope, text};
 use crate::erasure;
@@ -149,12 +150,12 @@ pub async fn cancel(id: &str, request: &Incoming) -> Result<Reply, OriginError> 
     let mut registration = authorized(id, request, Tokens::Manage).await?;
     let db = &Db::open().await?;
     if erase {
-        let status = erasure::erase(db, &registration.event, id, "attendee").await?;
+        let status = erasure::erase(db, &registration.event, id, &Actor::ATTENDEE).await?;
         return Ok(erased(id, &registration.event, status));
     }
     registration.status = db
         .transaction(Scope::Event(&registration.event), async |db| {
-            seats::cancel(db, &registration.event, id, "attendee").await
+            seats::cancel(db, &registration.event, id, &Actor::ATTENDEE).await
         })
         .await?;
     Ok(respond::json(200, &registration.to_json(db).await?))

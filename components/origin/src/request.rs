@@ -63,6 +63,15 @@ impl Incoming {
             .map_err(|e| OriginError::BadRequest(format!("The body is not valid JSON: {e}.")))
     }
 
+    /// The value of query parameter `name` as sent (not percent-decoded:
+    /// for identifiers, which need no escaping), if given.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        let query = self.target.split_once('?').map_or("", |(_, q)| q);
+        query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+    }
+
     /// Whether the query asks for erasure: `erase=true`; `erase` with any
     /// other value, or given twice, is a 422, so that a typo never cancels
     /// without erasing.

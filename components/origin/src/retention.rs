@@ -100,7 +100,7 @@ async fn scrub_event(
         if registrations + messages > 0 {
             audit::record(
                 db,
-                "system",
+                &audit::Actor::SYSTEM,
                 "retention.scrubbed",
                 Some(event),
                 None,

@@ -1,12 +1,14 @@
 //! Which handler answers which method and path. Everything but `/health`
-//! must be signed by an edge; organizer routes also need the admin token.
+//! must be signed by an edge; organizer routes also need an organizer's
+//! token, and the roles that the route's action (`access::Action`) needs.
 
-use crate::auth::{precheck_edge, require_admin, require_edge};
+use crate::auth::{self, precheck_edge, require_edge};
 use crate::db::{Db, Reader};
 use crate::error::OriginError;
 use crate::request::Incoming;
-use crate::{admin, outbox, publish, registration, sync, webhooks};
+use crate::{accounts, admin, outbox, publish, registration, sync, webhooks};
 use eventfront_domain::Slug;
+use eventfront_domain::access::Action;
 use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::routes::Route;
 use http::Method;
@@ -51,10 +53,11 @@ pub async fn route(request: Request) -> Result<Reply, OriginError> {
     let Some(found) = Route::find(&path).filter(|found| found.route.forwarded()) else {
         return Err(OriginError::NotFound("There is no such resource."));
     };
-    if path.starts_with("/api/admin/") {
-        require_admin(&request).await?;
-    }
     if !found.route.accepts(m.as_str()) {
+        // Unknown to strangers which methods an organizer route takes.
+        if path.starts_with("/api/admin/") {
+            auth::organizer(&db().await?, &request).await?;
+        }
         return Err(OriginError::MethodNotAllowed {
             allow: found.route.allow(),
         });
@@ -63,35 +66,64 @@ pub async fn route(request: Request) -> Result<Reply, OriginError> {
     let id = || slug(found.id);
     let reading = *m == Method::GET;
     let putting = *m == Method::PUT;
+    let posting = *m == Method::POST;
+    if !path.starts_with("/api/admin/") {
+        return match found.route {
+            Route::Register => registration::register(&s()?, &request).await,
+            Route::Registration if reading => registration::show(found.id, &request).await,
+            Route::Registration => registration::cancel(found.id, &request).await,
+            Route::ConfirmRegistration => registration::confirm(found.id, &request).await,
+            _ => Err(OriginError::NotFound("There is no such resource.")),
+        };
+    }
+    // Who asks, then whether their roles allow it, before anything else.
+    let db = db().await?;
+    let organizer = auth::organizer(&db, &request).await?;
+    if let Some(action) = Action::of(found.route, m.as_str()) {
+        organizer.require(action, action.on_event().then_some(found.slug))?;
+    }
+    organizer.touch(&db).await?;
+    let by = &organizer.actor;
     match found.route {
-        Route::Register => registration::register(&s()?, &request).await,
-        Route::Registration if reading => registration::show(found.id, &request).await,
-        Route::Registration => registration::cancel(found.id, &request).await,
-        Route::ConfirmRegistration => registration::confirm(found.id, &request).await,
-        Route::AdminEvent => admin::put_event(&db().await?, &s()?, &request).await,
-        Route::AdminDraft if reading => admin::get_draft(&db().await?, &s()?).await,
-        Route::AdminDraft => admin::put_draft(&db().await?, &s()?, &request).await,
+        Route::AdminMe => {
+            let event = request.query("event").map(slug).transpose()?;
+            let event = event.as_ref().map(Slug::as_str);
+            Ok(respond::json(200, &organizer.describe(event)))
+        }
+        Route::AdminEvent => admin::put_event(&db, &s()?, &request, by).await,
+        Route::AdminDraft if reading => admin::get_draft(&db, &s()?).await,
+        Route::AdminDraft => admin::put_draft(&db, &s()?, &request, by).await,
         Route::AdminSession if putting => {
-            admin::put_session(&db().await?, &s()?, &id()?, &request).await
+            admin::put_session(&db, &s()?, &id()?, &request, by).await
         }
-        Route::AdminSession => admin::delete_session(&db().await?, &s()?, &id()?).await,
+        Route::AdminSession => admin::delete_session(&db, &s()?, &id()?, by).await,
         Route::AdminSpeaker if putting => {
-            admin::put_speaker(&db().await?, &s()?, &id()?, &request).await
+            admin::put_speaker(&db, &s()?, &id()?, &request, by).await
         }
-        Route::AdminSpeaker => admin::delete_speaker(&db().await?, &s()?, &id()?).await,
-        Route::AdminPublish => publish::publish(&db().await?, &s()?, &request).await,
-        Route::AdminRollback => publish::rollback(&db().await?, &s()?, &request).await,
-        Route::AdminArchive => publish::archive(&db().await?, &s()?, &request).await,
-        Route::AdminRegistrations => admin::registrations(&db().await?, &s()?, &request).await,
+        Route::AdminSpeaker => admin::delete_speaker(&db, &s()?, &id()?, by).await,
+        Route::AdminPublish => publish::publish(&db, &s()?, &request, by).await,
+        Route::AdminRollback => publish::rollback(&db, &s()?, &request, by).await,
+        Route::AdminArchive => publish::archive(&db, &s()?, &request, by).await,
+        Route::AdminRegistrations => admin::registrations(&db, &s()?, &request).await,
         Route::AdminRegistration => {
-            admin::cancel_registration(&db().await?, &s()?, found.id, &request).await
+            admin::cancel_registration(&db, &s()?, found.id, &request, by).await
         }
-        Route::AdminAudit => admin::audit_log(&db().await?, &s()?).await,
-        Route::AdminOutbox => admin::outbox(&db().await?, &s()?).await,
-        Route::AdminResend => outbox::resend(&db().await?, &s()?, found.id).await,
-        Route::AdminWebhook if reading => webhooks::show(&db().await?, &s()?).await,
-        Route::AdminWebhook if putting => webhooks::put(&db().await?, &s()?, &request).await,
-        Route::AdminWebhook => webhooks::delete(&db().await?, &s()?).await,
+        Route::AdminAudit => admin::audit_log(&db, Some(&s()?)).await,
+        Route::AdminAuditAll => admin::audit_log(&db, None).await,
+        Route::AdminOutbox => admin::outbox(&db, &s()?).await,
+        Route::AdminResend => outbox::resend(&db, &s()?, found.id, by).await,
+        Route::AdminWebhook if reading => webhooks::show(&db, &s()?).await,
+        Route::AdminWebhook if putting => webhooks::put(&db, &s()?, &request, by).await,
+        Route::AdminWebhook => webhooks::delete(&db, &s()?, by).await,
+        Route::AdminAccounts if reading => accounts::list(&db).await,
+        Route::AdminAccounts => accounts::create(&db, &request, by).await,
+        Route::AdminAccount if reading => accounts::show(&db, found.id).await,
+        Route::AdminAccount if putting => accounts::update(&db, found.id, &request, by).await,
+        Route::AdminAccount => accounts::revoke(&db, found.id, by).await,
+        Route::AdminAccountTokens if posting => accounts::mint(&db, found.id, &request, by).await,
+        Route::AdminAccountTokens => accounts::tokens(&db, found.id).await,
+        Route::AdminToken => accounts::revoke_token(&db, found.id, by).await,
+        Route::AdminBootstrapToken => accounts::turn_off_bootstrap(&db, by).await,
         // The edge answers these itself.
         _ => Err(OriginError::NotFound("There is no such resource.")),
     }

@@ -10,6 +10,7 @@
 //! order they lapsed, each freed seat going to whoever was first in line at
 //! that moment, so the outcome is the one an on-time expiry would have had.
 
+use crate::audit::Actor;
 use crate::auth::token_hash;
 use crate::db::{Db, Engine, Scope, in_list, int, text};
 use crate::db::{ROWS_PER_STATEMENT, Writes, placeholders};
@@ -75,7 +76,7 @@ pub struct Opened {
     plan: Plan,
     /// Who asked for the changes a person asks for (a cancellation), as
     /// the audit log names them: the attendee unless said otherwise.
-    pub asked_by: &'static str,
+    pub asked_by: Actor,
 }
 
 struct Person {
@@ -184,7 +185,7 @@ async fn open_stored(
         book,
         people,
         plan,
-        asked_by: "attendee",
+        asked_by: Actor::ATTENDEE,
     })
 }
 
@@ -195,14 +196,14 @@ pub async fn cancel(
     db: &Db,
     event: &str,
     id: &str,
-    asked_by: &'static str,
+    asked_by: &Actor,
 ) -> Result<Status, OriginError> {
     let now = jiff::Timestamp::now();
     // A registration exists only for an event once published.
     let Some(mut opened) = open(db, event, now, Some(id)).await? else {
         return Err(OriginError::NotFound("There is no such registration."));
     };
-    opened.asked_by = asked_by;
+    opened.asked_by = asked_by.clone();
     let plan = opened.book.cancel(id, now);
     opened.decided(plan);
     opened.write(db).await?;
@@ -263,7 +264,8 @@ impl Opened {
         let now = jiff::Timestamp::now();
         let mut rows: HashMap<String, jiff::Timestamp> = HashMap::new();
         // Changes the lifecycle made on its own, and those a person asked for.
-        let (system, attendee, asked_by) = ("system", "attendee", self.asked_by);
+        let asked_by = self.asked_by.clone();
+        let (system, attendee, asked_by) = (&Actor::SYSTEM, &Actor::ATTENDEE, &asked_by);
         let mut entries = Vec::new();
         let mut manage_tokens = Vec::new();
         let mut minted = HashMap::new();

@@ -4,7 +4,7 @@
 //! draft, so it is never published to an edge, and never shown back.
 
 use crate::admin::{no_content, unknown_fields};
-use crate::audit;
+use crate::audit::{self, Actor};
 use crate::db::{Db, Scope, int, text};
 use crate::error::OriginError;
 use crate::outbox::{self, Channel};
@@ -52,7 +52,12 @@ pub async fn show(db: &Db, slug: &Slug) -> Result<Reply, OriginError> {
 }
 
 /// `PUT /api/admin/events/{slug}/webhook` with `{url, secret}`.
-pub async fn put(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, OriginError> {
+pub async fn put(
+    db: &Db,
+    slug: &Slug,
+    request: &Incoming,
+    by: &Actor,
+) -> Result<Reply, OriginError> {
     let body = request.json(MAX_BODY)?;
     let mut errors = unknown_fields(&body, &["url", "secret"]);
     let url = body["url"].as_str().unwrap_or_default();
@@ -89,7 +94,7 @@ pub async fn put(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, Orig
         // The URL, never the secret.
         audit::record(
             db,
-            "organizer",
+            by,
             "webhook.configured",
             Some(slug.as_str()),
             None,
@@ -103,7 +108,7 @@ pub async fn put(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, Orig
 
 /// `DELETE /api/admin/events/{slug}/webhook`: nothing more is sent; what
 /// was waiting is dropped when its turn comes.
-pub async fn delete(db: &Db, slug: &Slug) -> Result<Reply, OriginError> {
+pub async fn delete(db: &Db, slug: &Slug, by: &Actor) -> Result<Reply, OriginError> {
     require_event(db, slug).await?;
     db.transaction(Scope::Event(slug.as_str()), async |db| {
         db.exec(
@@ -113,7 +118,7 @@ pub async fn delete(db: &Db, slug: &Slug) -> Result<Reply, OriginError> {
         .await?;
         audit::record(
             db,
-            "organizer",
+            by,
             "webhook.removed",
             Some(slug.as_str()),
             None,

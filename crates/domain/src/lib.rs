@@ -2,6 +2,7 @@
 //! idempotency keys), the signatures edge and origin trust each other
 //! by, the edge's freshness rule, per-client limits and the registration rule. Plain Rust with no spin-sdk, so all of it is tested natively.
 
+pub mod access;
 pub mod body;
 pub mod client_limit;
 pub mod conditional;

@@ -68,6 +68,18 @@ routes! {
     AdminOutbox => "/api/admin/events/{slug}/outbox", "GET";
     AdminResend => "/api/admin/events/{slug}/outbox/{id}/resend", "POST";
     AdminWebhook => "/api/admin/events/{slug}/webhook", "GET, PUT, DELETE";
+    /// Who the bearer is and what they may do.
+    AdminMe => "/api/admin/me", "GET";
+    AdminAccounts => "/api/admin/accounts", "GET, POST";
+    AdminAccount => "/api/admin/accounts/{id}", "GET, PUT, DELETE";
+    /// An account's API tokens: listed, or a new one minted (shown once).
+    AdminAccountTokens => "/api/admin/accounts/{id}/tokens", "GET, POST";
+    /// One API token, revoked.
+    AdminToken => "/api/admin/tokens/{id}", "DELETE";
+    /// The configured bootstrap token, turned off once owners have accounts.
+    AdminBootstrapToken => "/api/admin/bootstrap-token", "DELETE";
+    /// The audit log of every event and of the accounts.
+    AdminAuditAll => "/api/admin/audit", "GET";
     /// What an edge holds, for operators.
     EdgeStatus => "/_edge/status", "GET";
     /// The origin's signed notice of a new version.
@@ -125,6 +137,8 @@ impl Route {
         match self {
             Route::AdminDraft => 4 << 20,
             Route::AdminEvent | Route::AdminSession | Route::AdminSpeaker => 64 << 10,
+            // An account's grants, up to `access::MAX_GRANTS` of them.
+            Route::AdminAccounts | Route::AdminAccount | Route::AdminAccountTokens => 16 << 10,
             Route::Register | Route::Registration | Route::ConfirmRegistration => 8 << 10,
             // Notes, webhook settings; reads and deletes carry none.
             _ => 4 << 10,
@@ -230,7 +244,7 @@ mod tests {
             .copied()
             .filter(|r| r.forwarded())
             .collect();
-        assert_eq!(forwarded.len(), 16);
+        assert_eq!(forwarded.len(), 23);
         assert!(forwarded.contains(&Route::Register));
         assert!(forwarded.contains(&Route::Registration));
         assert!(forwarded.contains(&Route::ConfirmRegistration));

@@ -492,10 +492,20 @@ pub fn admin_request(
     path: &str,
     body: Option<serde_json::Value>,
 ) -> http::Request<Bytes> {
+    organizer_request(ADMIN_TOKEN, method, path, body)
+}
+
+/// An organizer request with `token` as its bearer token.
+pub fn organizer_request(
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> http::Request<Bytes> {
     let mut request = http::Request::builder()
         .method(method)
         .uri(path)
-        .header("authorization", format!("Bearer {ADMIN_TOKEN}"));
+        .header("authorization", format!("Bearer {token}"));
     if body.is_some() {
         request = request.header("content-type", "application/json");
     }

@@ -1163,3 +1163,158 @@ async fn a_first_visit_is_small_and_a_large_agenda_comes_one_day_at_a_time() {
     wait_count(&browser, "article.session", 2).await;
     browser.close().await;
 }
+
+/// Signs the page in with `token` for the demo event, from signed out.
+async fn sign_in_as(browser: &Browser, token: &str) {
+    browser.open("/admin/").await;
+    browser.type_into("#token", token).await;
+    browser.type_into("#slug", DEMO).await;
+    browser.click("#sign-in button[type=submit]").await;
+    browser.wait_text("#admin-status", "Signed in as").await;
+}
+
+/// Invites someone from the Accounts section; returns the token it shows once.
+async fn invite(browser: &Browser, email: &str, name: &str, role: &str) -> String {
+    browser.type_into("#invite-email", email).await;
+    browser.type_into("#invite-name", name).await;
+    browser.choose("#invite-role", role).await;
+    browser.type_into("#invite-event", DEMO).await;
+    browser.click("#invite-form button[type=submit]").await;
+    browser
+        .wait_text("#admin-status", &format!("{email} now has an account"))
+        .await;
+    browser.wait_text(".minted-token", "eft_").await
+}
+
+#[tokio::test]
+async fn owners_invite_people_whose_roles_decide_what_they_see_and_revoke_them() {
+    let _turn = TURN.lock().await;
+    let (app, server) = system(|o| o).await;
+    let browser = Browser::start(&server.url(), VIEWER_ZONE).await;
+
+    // The bootstrap token owns everything: the Accounts section is there.
+    sign_in_as(&browser, ADMIN_TOKEN).await;
+    browser.wait_text("#accounts-section h2", "Accounts").await;
+    let editor = invite(&browser, "ed@example.org", "Ed Itor", "editor").await;
+    let desk = invite(&browser, "desk@example.org", "Desk", "registrations").await;
+    browser
+        .wait_text("tr[data-account='desk@example.org']", "registrations of")
+        .await;
+    assert_accessible(&browser, "the Accounts section").await;
+    browser.screenshot("organizer-accounts").await;
+
+    // An editor edits the draft but cannot publish, nor see people.
+    browser.click("#sign-out").await;
+    sign_in_as(&browser, &editor).await;
+    browser
+        .wait_text("#admin-status", "Signed in as ed@example.org")
+        .await;
+    browser.wait_text("#sessions-section h2", "Sessions").await;
+    for absent in [
+        "#publish-section",
+        "#registrations-section",
+        "#outbox-section",
+        "#accounts-section",
+    ] {
+        assert_eq!(
+            browser.count(absent).await,
+            0,
+            "{absent} is shown to an editor"
+        );
+    }
+    assert_eq!(
+        browser
+            .count("#sections li:not([hidden]) a[href='#publish-section']")
+            .await,
+        0,
+        "the menu offers no publishing"
+    );
+    let publish = app
+        .send(system_tests::organizer_request(
+            &editor,
+            "POST",
+            &format!("/api/admin/events/{DEMO}/publish"),
+            Some(json!({})),
+        ))
+        .await;
+    assert_eq!(publish.status(), 403);
+
+    // The registration desk sees people, not the draft.
+    browser.click("#sign-out").await;
+    sign_in_as(&browser, &desk).await;
+    browser
+        .wait_text("#admin-status", "do not include the draft")
+        .await;
+    browser
+        .wait_text("#registrations-section h2", "Registrations")
+        .await;
+    for absent in [
+        "#event-section",
+        "#sessions-section",
+        "#speakers-section",
+        "#import-section",
+    ] {
+        assert_eq!(
+            browser.count(absent).await,
+            0,
+            "{absent} is shown to the desk"
+        );
+    }
+
+    // The owner revokes the desk's token from the page; it stops at once.
+    browser.click("#sign-out").await;
+    sign_in_as(&browser, ADMIN_TOKEN).await;
+    browser
+        .click("button[aria-label='Revoke the token sign-in of desk@example.org']")
+        .await;
+    browser
+        .wait_text(
+            "#admin-status",
+            "The token sign-in of desk@example.org no longer works",
+        )
+        .await;
+    let registrations = app
+        .send(system_tests::organizer_request(
+            &desk,
+            "GET",
+            &format!("/api/admin/events/{DEMO}/registrations"),
+            None,
+        ))
+        .await;
+    assert_eq!(registrations.status(), 401);
+
+    // An editor whose account is revoked meanwhile is signed out at their
+    // next save.
+    browser.click("#sign-out").await;
+    sign_in_as(&browser, &editor).await;
+    let accounts = body_json(
+        &app.send(admin_request("GET", "/api/admin/accounts", None))
+            .await,
+    );
+    let editor_id = accounts["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["email"] == "ed@example.org")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let revoked = app
+        .send(admin_request(
+            "DELETE",
+            &format!("/api/admin/accounts/{editor_id}"),
+            None,
+        ))
+        .await;
+    assert_eq!(revoked.status(), 204);
+    browser
+        .click(&format!("button[data-edit='{KEYNOTE}']"))
+        .await;
+    browser.click("#session-form button[type=submit]").await;
+    browser
+        .wait_text("#admin-status", "The token was refused; sign in again.")
+        .await;
+    browser.find("#token").await;
+    browser.close().await;
+}

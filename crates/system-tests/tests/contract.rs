@@ -5,12 +5,14 @@
 //! whose JSON bodies match their schemas.
 
 use bytes::Bytes;
+use eventfront_domain::access::Action;
 use eventfront_domain::routes::Route;
 use serde_json::{Value, json};
 use spin_test_host::App;
 use std::collections::BTreeSet;
 use system_tests::{
-    ADMIN_TOKEN, SIGNING_SECRET, admin_request, dev_app, json as body_json, sign_notice,
+    ADMIN_TOKEN, SIGNING_SECRET, admin_request, dev_app, json as body_json, organizer_request,
+    sign_notice,
 };
 
 const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
@@ -49,6 +51,24 @@ fn every_route_is_documented_with_exactly_its_methods() {
             "{} in docs/openapi.json",
             route.template()
         );
+    }
+    // The contract names the action (and so the roles) each organizer
+    // operation needs, as the origin checks it.
+    for &route in Route::ALL {
+        for method in route.methods() {
+            let operation = &doc["paths"][route.template()][method.to_lowercase()];
+            let wanted = match Action::of(route, method) {
+                Some(action) => serde_json::to_value(action).unwrap(),
+                None if route == Route::AdminMe => json!("signed_in"),
+                None => Value::Null,
+            };
+            assert_eq!(
+                operation.get("x-action").cloned().unwrap_or(Value::Null),
+                wanted,
+                "x-action of {method} {}",
+                route.template()
+            );
+        }
     }
     let routed: BTreeSet<&str> = Route::ALL.iter().map(|r| r.template()).collect();
     for path in doc["paths"].as_object().unwrap().keys() {
@@ -107,7 +127,19 @@ impl Tour {
     }
 
     async fn admin(&mut self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let response = self.send(admin_request(method, path, body)).await;
+        self.organizer(ADMIN_TOKEN, method, path, body).await
+    }
+
+    async fn organizer(
+        &mut self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let response = self
+            .send(organizer_request(token, method, path, body))
+            .await;
         assert!(
             response.status().is_success(),
             "{method} {path}: {} {}",
@@ -484,6 +516,81 @@ async fn every_documented_operation_answers_as_documented() {
         Some(json!({ "note": "Done" })),
     )
     .await;
+
+    // Accounts: an owner and an editor, their tokens, a refusal by role,
+    // revocations, and the bootstrap token turned off.
+    let me = tour
+        .admin("GET", &format!("/api/admin/me?event={new}"), None)
+        .await;
+    assert_eq!(me["event_actions"].as_array().unwrap().len(), 7, "{me}");
+    let account = |email: &str, grants: Value| {
+        Some(json!({ "email": email, "name": "Contract Person", "grants": grants }))
+    };
+    let owner = tour
+        .admin(
+            "POST",
+            "/api/admin/accounts",
+            account("owner@example.org", json!([{ "role": "owner" }])),
+        )
+        .await;
+    let owner = owner["id"].as_str().unwrap().to_string();
+    let editor = tour
+        .admin(
+            "POST",
+            "/api/admin/accounts",
+            account("editor@example.org", json!([{ "role": "viewer" }])),
+        )
+        .await;
+    let editor = format!("/api/admin/accounts/{}", editor["id"].as_str().unwrap());
+    tour.admin(
+        "PUT",
+        &editor,
+        Some(json!({ "name": "Editor", "grants": [{ "role": "editor", "event": new }] })),
+    )
+    .await;
+    tour.admin("GET", &editor, None).await;
+    tour.admin("GET", "/api/admin/accounts", None).await;
+    let mint = |grants: Option<Value>| {
+        let mut body = json!({ "name": "contract" });
+        if let Some(grants) = grants {
+            body["grants"] = grants;
+        }
+        Some(body)
+    };
+    let owner_token = tour
+        .admin(
+            "POST",
+            &format!("/api/admin/accounts/{owner}/tokens"),
+            mint(None),
+        )
+        .await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let minted = tour
+        .admin("POST", &format!("{editor}/tokens"), mint(None))
+        .await;
+    let editor_token = minted["token"].as_str().unwrap();
+    let refused = tour
+        .send(organizer_request(
+            editor_token,
+            "POST",
+            &format!("{admin}/publish"),
+            Some(json!({})),
+        ))
+        .await;
+    assert_eq!(refused.status(), 403);
+    tour.organizer(&owner_token, "GET", &format!("{editor}/tokens"), None)
+        .await;
+    let token = format!("/api/admin/tokens/{}", minted["id"].as_str().unwrap());
+    tour.organizer(&owner_token, "DELETE", &token, None).await;
+    tour.organizer(&owner_token, "DELETE", &editor, None).await;
+    tour.organizer(&owner_token, "DELETE", "/api/admin/bootstrap-token", None)
+        .await;
+    let off = tour.send(admin_request("GET", "/api/admin/me", None)).await;
+    assert_eq!(off.status(), 401);
+    tour.organizer(&owner_token, "GET", "/api/admin/audit", None)
+        .await;
 
     // The origin's notice to an edge: refused unsigned, taken signed.
     let notice = || {

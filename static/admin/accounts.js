@@ -1,0 +1,267 @@
+// The owners' Accounts section: the organization's people with their roles
+// (per event or for every event), inviting someone (an account and its
+// first token, shown once), adding and removing roles, each account's API
+// tokens with their last use, and revoking a token or a whole account,
+// which stops it at once (docs/api.md, Accounts and roles).
+
+import { api, h, field } from "/common.js";
+import { state } from "/admin/client.js";
+import { editorForm, input, say, section, table } from "/admin/ui.js";
+
+// The least power first, so that a role not chosen is the least one.
+const ROLES = ["viewer", "editor", "publisher", "registrations", "owner"];
+
+const accountsApi = (rest = "", options = {}) =>
+  api(`/api/admin/accounts${rest}`, { token: state.token, cache: "no-store", ...options });
+
+const grantText = (g) => (g.event ? `${g.role} of ${g.event}` : `${g.role} of every event`);
+
+function roleSelect(id) {
+  return h(
+    "select",
+    { id, name: "role" },
+    ROLES.map((r) => h("option", { value: r }, r)),
+  );
+}
+
+/** A token just minted, with the warning that it is shown only now. */
+function minted(box, name, token) {
+  box.replaceChildren(
+    h(
+      "div",
+      { className: "notice", role: "alert" },
+      h("p", {}, `The token for ${name}, shown only now: copy it and hand it over safely.`),
+      h("p", {}, h("code", { className: "minted-token" }, token)),
+    ),
+  );
+}
+
+export function accountsSection() {
+  const body = h("tbody", {});
+  const shown = h("div", { id: "minted" });
+  const refresh = async () => {
+    try {
+      const { data } = await accountsApi();
+      body.replaceChildren(...data.accounts.map((a) => accountRow(a, refresh, shown)));
+    } catch (error) {
+      body.replaceChildren(
+        h("tr", {}, h("td", { colSpan: 4 }, `The accounts could not be loaded: ${error.message}`)),
+      );
+    }
+  };
+  const invite = editorForm(
+    "invite-form",
+    [
+      field("invite-email", "Email", input("invite-email", "email", "", { type: "email" })),
+      field("invite-name", "Name", input("invite-name", "name", "")),
+      field("invite-role", "Role", roleSelect("invite-role")),
+      field(
+        "invite-event",
+        "For the event",
+        input("invite-event", "event", state.slug ?? ""),
+        "Empty: for every event.",
+      ),
+    ],
+    async (form) => {
+      const event = form.elements.event.value.trim();
+      const grants = [{ role: form.elements.role.value, ...(event ? { event } : {}) }];
+      const name = form.elements.name.value.trim();
+      const { data: account } = await accountsApi("", {
+        method: "POST",
+        body: { email: form.elements.email.value.trim(), name, grants },
+      });
+      const { data: token } = await accountsApi(`/${account.id}/tokens`, {
+        method: "POST",
+        body: { name: "sign-in" },
+      });
+      form.reset();
+      minted(shown, account.name, token.token);
+      say(`${account.email} now has an account as ${grants.map(grantText).join(", ")}.`);
+      await refresh();
+    },
+    "Invite",
+  );
+  refresh();
+  return section(
+    "accounts-section",
+    "Accounts",
+    h(
+      "p",
+      {},
+      "People with roles instead of one shared token. An account signs in with the token made for it when invited.",
+    ),
+    shown,
+    table("Accounts, oldest first", ["Name", "Email", "Roles", "Tokens and access"], body, {
+      id: "accounts",
+    }),
+    h("h3", {}, "Invite someone"),
+    invite,
+  );
+}
+
+function accountRow(account, refresh, shown) {
+  const revoked = Boolean(account.revoked_at);
+  const path = `/${account.id}`;
+  const update = async (grants, said) => {
+    try {
+      await accountsApi(path, { method: "PUT", body: { name: account.name, grants } });
+      say(said);
+    } catch (error) {
+      say(`The roles of ${account.email} could not be changed: ${error.message}`);
+    }
+    await refresh();
+  };
+  const roles = h(
+    "ul",
+    { className: "grants" },
+    account.grants.map((g, i) =>
+      h(
+        "li",
+        {},
+        grantText(g),
+        revoked
+          ? null
+          : h(
+              "button",
+              {
+                type: "button",
+                className: "secondary",
+                "aria-label": `Remove ${grantText(g)} from ${account.email}`,
+                onclick: () =>
+                  update(
+                    account.grants.filter((_, j) => j !== i),
+                    `${account.email} is no longer ${grantText(g)}.`,
+                  ),
+              },
+              "Remove",
+            ),
+      ),
+    ),
+  );
+  const addRole = revoked
+    ? null
+    : h(
+        "form",
+        {
+          className: "add-role",
+          onsubmit: (e) => {
+            e.preventDefault();
+            const event = e.target.elements.event.value.trim();
+            const grant = { role: e.target.elements.role.value, ...(event ? { event } : {}) };
+            update([...account.grants, grant], `${account.email} is now ${grantText(grant)} too.`);
+          },
+        },
+        h("label", { htmlFor: `role-${account.id}` }, `Role to add for ${account.email}`),
+        roleSelect(`role-${account.id}`),
+        h("label", { htmlFor: `event-${account.id}` }, "for the event (empty: every event)"),
+        input(`event-${account.id}`, "event", state.slug ?? ""),
+        h("button", { type: "submit", className: "secondary" }, "Add role"),
+      );
+  return h(
+    "tr",
+    { "data-account": account.email },
+    h("td", {}, account.name),
+    h("td", {}, account.email),
+    h("td", {}, roles, addRole),
+    h(
+      "td",
+      {},
+      revoked ? h("p", {}, `Revoked ${account.revoked_at}`) : null,
+      tokensList(account, shown),
+      revoked
+        ? null
+        : h(
+            "button",
+            {
+              type: "button",
+              className: "danger",
+              "aria-label": `Revoke account of ${account.email}`,
+              onclick: async () => {
+                try {
+                  await accountsApi(path, { method: "DELETE" });
+                  say(`The account of ${account.email} is revoked; its tokens no longer work.`);
+                } catch (error) {
+                  say(`The account could not be revoked: ${error.message}`);
+                }
+                await refresh();
+              },
+            },
+            "Revoke account",
+          ),
+    ),
+  );
+}
+
+/** An account's tokens, each revocable, and a new one on demand. */
+function tokensList(account, shown) {
+  const list = h("ul", { className: "tokens" });
+  const load = async () => {
+    try {
+      const { data } = await accountsApi(`/${account.id}/tokens`);
+      list.replaceChildren(
+        ...data.tokens.map((t) =>
+          h(
+            "li",
+            {},
+            `${t.name}: `,
+            t.revoked_at
+              ? `revoked ${t.revoked_at}`
+              : t.last_used_at
+                ? `last used ${t.last_used_at}`
+                : "never used",
+            t.revoked_at
+              ? null
+              : h(
+                  "button",
+                  {
+                    type: "button",
+                    className: "secondary",
+                    "aria-label": `Revoke the token ${t.name} of ${account.email}`,
+                    onclick: async () => {
+                      try {
+                        await api(`/api/admin/tokens/${t.id}`, {
+                          method: "DELETE",
+                          token: state.token,
+                        });
+                        say(`The token ${t.name} of ${account.email} no longer works.`);
+                      } catch (error) {
+                        say(`The token could not be revoked: ${error.message}`);
+                      }
+                      await load();
+                    },
+                  },
+                  "Revoke",
+                ),
+          ),
+        ),
+      );
+    } catch (error) {
+      list.replaceChildren(h("li", {}, `The tokens could not be loaded: ${error.message}`));
+    }
+  };
+  load();
+  const mint = account.revoked_at
+    ? null
+    : h(
+        "button",
+        {
+          type: "button",
+          className: "secondary",
+          "aria-label": `New token for ${account.email}`,
+          onclick: async () => {
+            try {
+              const { data } = await accountsApi(`/${account.id}/tokens`, {
+                method: "POST",
+                body: { name: `token ${new Date().toISOString().slice(0, 16)}` },
+              });
+              minted(shown, account.name, data.token);
+            } catch (error) {
+              say(`No token could be made: ${error.message}`);
+            }
+            await load();
+          },
+        },
+        "New token",
+      );
+  return h("div", {}, list, mint);
+}
