@@ -1,18 +1,19 @@
 // The owners' Accounts section: the organization's people with their roles
-// (per event or for every event), inviting someone (an account and its
-// first token, shown once), adding and removing roles, each account's API
-// tokens with their last use, and revoking a token or a whole account,
-// which stops it at once (docs/api.md, Accounts and roles).
+// (per event or for every event), inviting someone (an account, mailed a
+// sign-in link), adding and removing roles, each account's API tokens
+// (a new one shown once) with their last use, its browser sign-ins, and
+// revoking a token, a sign-in or a whole account, which stops it at once
+// (docs/api.md, Accounts and roles).
 
-import { api, h, field } from "/common.js";
-import { state } from "/admin/client.js";
+import { h, field } from "/common.js";
+import { state, organizerApi } from "/admin/client.js";
 import { editorForm, input, say, section, table } from "/admin/ui.js";
 
 // The least power first, so that a role not chosen is the least one.
 const ROLES = ["viewer", "editor", "publisher", "registrations", "owner"];
 
 const accountsApi = (rest = "", options = {}) =>
-  api(`/api/admin/accounts${rest}`, { token: state.token, cache: "no-store", ...options });
+  organizerApi(`/api/admin/accounts${rest}`, options);
 
 const grantText = (g) => (g.event ? `${g.role} of ${g.event}` : `${g.role} of every event`);
 
@@ -70,13 +71,10 @@ export function accountsSection() {
         method: "POST",
         body: { email: form.elements.email.value.trim(), name, grants },
       });
-      const { data: token } = await accountsApi(`/${account.id}/tokens`, {
-        method: "POST",
-        body: { name: "sign-in" },
-      });
       form.reset();
-      minted(shown, account.name, token.token);
-      say(`${account.email} now has an account as ${grants.map(grantText).join(", ")}.`);
+      say(
+        `${account.email} now has an account as ${grants.map(grantText).join(", ")}; an invitation to sign in is on its way to it.`,
+      );
       await refresh();
     },
     "Invite",
@@ -88,7 +86,7 @@ export function accountsSection() {
     h(
       "p",
       {},
-      "People with roles instead of one shared token. An account signs in with the token made for it when invited.",
+      "People with roles instead of one shared token. An invited person signs in with the link mailed to them; machines use tokens.",
     ),
     shown,
     table("Accounts, oldest first", ["Name", "Email", "Roles", "Tokens and access"], body, {
@@ -168,6 +166,7 @@ function accountRow(account, refresh, shown) {
       {},
       revoked ? h("p", {}, `Revoked ${account.revoked_at}`) : null,
       tokensList(account, shown),
+      revoked ? null : signInsList(account),
       revoked
         ? null
         : h(
@@ -190,6 +189,49 @@ function accountRow(account, refresh, shown) {
           ),
     ),
   );
+}
+
+/** An account's live browser sign-ins, each of which an owner can end. */
+function signInsList(account) {
+  const list = h("ul", { className: "sign-ins" });
+  const load = async () => {
+    try {
+      const { data } = await accountsApi(`/${account.id}/sign-ins`);
+      list.replaceChildren(
+        ...data.sign_ins
+          .filter((s) => s.live)
+          .map((s) =>
+            h(
+              "li",
+              {},
+              `Signed in ${s.opened_at}${s.address ? ` from ${s.address}` : ""}, last seen ${s.last_seen_at} `,
+              h(
+                "button",
+                {
+                  type: "button",
+                  className: "secondary",
+                  "aria-label": `End the sign-in of ${account.email} from ${s.opened_at}`,
+                  onclick: async () => {
+                    try {
+                      await organizerApi(`/api/admin/sign-ins/${s.id}`, { method: "DELETE" });
+                      say(`The sign-in of ${account.email} is ended.`);
+                    } catch (error) {
+                      say(`The sign-in could not be ended: ${error.message}`);
+                    }
+                    await load();
+                  },
+                },
+                "End the sign-in",
+              ),
+            ),
+          ),
+      );
+    } catch (error) {
+      list.replaceChildren(h("li", {}, `The sign-ins could not be loaded: ${error.message}`));
+    }
+  };
+  load();
+  return list;
 }
 
 /** An account's tokens, each revocable, and a new one on demand. */
@@ -219,10 +261,7 @@ function tokensList(account, shown) {
                     "aria-label": `Revoke the token ${t.name} of ${account.email}`,
                     onclick: async () => {
                       try {
-                        await api(`/api/admin/tokens/${t.id}`, {
-                          method: "DELETE",
-                          token: state.token,
-                        });
+                        await organizerApi(`/api/admin/tokens/${t.id}`, { method: "DELETE" });
                         say(`The token ${t.name} of ${account.email} no longer works.`);
                       } catch (error) {
                         say(`The token could not be revoked: ${error.message}`);

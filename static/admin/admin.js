@@ -4,12 +4,12 @@
 // the outbox of messages to registrants and the audit log, and, for owners,
 // manage the accounts. Each section shows only when the signed-in account's
 // roles allow it. Everything goes through the organizer API (docs/api.md);
-// the token lives in this tab's sessionStorage only. This entry signs in
+// the token typed in opens a sign-in cookie and is forgotten. This entry signs in
 // and draws the dashboard of sections; the sections import `reload` and
 // `signOut` back from it, as they redraw the page they are part of.
 
 import { api, ApiError, h, field, readJson } from "/common.js";
-import { SIGN_IN_KEY, state, loadSignIn, may } from "/admin/client.js";
+import { SIGN_IN_KEY, state, loadSignIn, may, signInWith, endSignIn } from "/admin/client.js";
 import { editorForm, input, say, statusLine } from "/admin/ui.js";
 import { eventSection } from "/admin/event.js";
 import { sessionsSection } from "/admin/sessions.js";
@@ -21,15 +21,20 @@ import { accountsSection } from "/admin/accounts.js";
 
 const main = document.getElementById("main");
 
-export function signOut(why = "") {
+export async function signOut(why = "") {
+  await endSignIn();
   sessionStorage.removeItem(SIGN_IN_KEY);
-  Object.assign(state, { token: null, draft: null, me: null });
+  Object.assign(state, { draft: null, me: null });
   document.getElementById("sections").hidden = true;
   signInView(why);
 }
 document.getElementById("sign-out").addEventListener("click", () => signOut("Signed out."));
 
-async function signInView(why = "") {
+/**
+ * The sign-in page: a token, or a link mailed to an account's address. With
+ * `signedInAs` (a link was just used) only the event is asked for.
+ */
+async function signInView(why = "", signedInAs = null) {
   say(why);
   let events = [];
   try {
@@ -39,10 +44,9 @@ async function signInView(why = "") {
   } catch {
     // The list only suggests slugs; signing in works without it.
   }
-  const form = editorForm(
-    "sign-in",
-    [
-      field(
+  const tokenField = signedInAs
+    ? null
+    : field(
         "token",
         "Organizer token",
         input("token", "token", "", {
@@ -50,7 +54,11 @@ async function signInView(why = "") {
           autocomplete: "current-password",
           required: true,
         }),
-      ),
+      );
+  const form = editorForm(
+    "sign-in",
+    [
+      tokenField,
       field(
         "slug",
         "Event",
@@ -68,33 +76,81 @@ async function signInView(why = "") {
       ),
     ],
     async (f) => {
-      state.token = f.elements.token.value.trim();
       state.slug = f.elements.slug.value.trim();
-      if (!state.token)
-        throw new ApiError(422, {
-          detail: "Enter the organizer token.",
-          errors: [{ field: "token", message: "is required" }],
-        });
-      try {
-        await loadSignIn();
-      } catch (error) {
-        if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
-          // Not 401: that would sign out, and this form is where a refusal is shown.
-          throw new ApiError(403, {
-            detail: "That token was refused.",
-            errors: [{ field: "token", message: "was refused by the server" }],
-          });
-        }
-        throw error;
-      }
-      sessionStorage.setItem(SIGN_IN_KEY, JSON.stringify({ token: state.token, slug: state.slug }));
+      if (!signedInAs) await signInWithToken(f.elements.token.value.trim());
+      await loadSignIn();
+      sessionStorage.setItem(SIGN_IN_KEY, JSON.stringify({ slug: state.slug, csrf: state.csrf }));
       dashboard();
     },
-    "Sign in",
+    signedInAs ? "Open the event" : "Sign in",
   );
-  main.replaceChildren(h("h1", {}, "Organizer sign-in"), form);
+  const linkForm = signedInAs
+    ? null
+    : editorForm(
+        "sign-in-link",
+        [
+          field(
+            "link-email",
+            "Your email",
+            input("link-email", "email", "", { type: "email", autocomplete: "email" }),
+          ),
+        ],
+        async (f) => {
+          const { data } = await api("/api/admin/sign-in-link", {
+            method: "POST",
+            body: { email: f.elements.email.value.trim() },
+          });
+          say(data.detail);
+        },
+        "Email me a sign-in link",
+      );
+  // The DOM would write a null out as "null": the parts left out are dropped.
+  main.replaceChildren(
+    ...[
+      h("h1", {}, signedInAs ? `Signed in as ${signedInAs}` : "Organizer sign-in"),
+      form,
+      linkForm ? h("h2", {}, "No token? Sign in with a link") : null,
+      linkForm,
+    ].filter(Boolean),
+  );
   document.title = "Organizer sign-in · Eventfront";
-  form.elements.token.focus();
+  (form.elements.token ?? form.elements.slug).focus();
+}
+
+/** Opens this browser's sign-in with the token typed, refused on the form. */
+async function signInWithToken(token) {
+  if (!token)
+    throw new ApiError(422, {
+      detail: "Enter the organizer token.",
+      errors: [{ field: "token", message: "is required" }],
+    });
+  try {
+    await signInWith(token);
+  } catch (error) {
+    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
+      // Not 401: that would sign out, and this form is where a refusal is shown.
+      throw new ApiError(403, {
+        detail: "That token was refused.",
+        errors: [{ field: "token", message: "was refused by the server" }],
+      });
+    }
+    throw error;
+  }
+}
+
+/**
+ * A mailed link (`#sign-in=…`) opens a sign-in; the secret leaves the
+ * address bar and the history first, whether it works or not.
+ */
+async function signInWithLink(link) {
+  history.replaceState(null, "", location.pathname);
+  try {
+    const { data } = await api("/api/admin/sign-in", { method: "POST", body: { link } });
+    state.csrf = data.csrf_token;
+    return signInView("", data.actor);
+  } catch (error) {
+    return signInView(`That sign-in link did not work (${error.message}); ask for a new one.`);
+  }
 }
 
 /** What the page says first: whose sign-in, and the draft's state if theirs to read. */
@@ -111,21 +167,24 @@ function dashboard() {
   const edits = may("edit_draft");
   const people = may("read_registrations");
   say(greeting(draft));
+  // The DOM would write a null out as "null": sections not drawn are dropped.
   main.replaceChildren(
-    h(
-      "h1",
-      {},
-      draft ? draft.event.name : may("read_draft") ? `New event ${state.slug}` : state.slug,
-    ),
-    edits ? eventSection() : null,
-    draft ? sessionsSection() : null,
-    draft ? speakersSection() : null,
-    edits ? importSection() : null,
-    draft && may("publish") ? publishSection() : null,
-    people ? registrationsSection() : null,
-    people ? outboxSection() : null,
-    may("read_audit") ? auditSection() : null,
-    may("manage_accounts") ? accountsSection() : null,
+    ...[
+      h(
+        "h1",
+        {},
+        draft ? draft.event.name : may("read_draft") ? `New event ${state.slug}` : state.slug,
+      ),
+      edits ? eventSection() : null,
+      draft ? sessionsSection() : null,
+      draft ? speakersSection() : null,
+      edits ? importSection() : null,
+      draft && may("publish") ? publishSection() : null,
+      people ? registrationsSection() : null,
+      people ? outboxSection() : null,
+      may("read_audit") ? auditSection() : null,
+      may("manage_accounts") ? accountsSection() : null,
+    ].filter(Boolean),
   );
   // The menu names only the sections drawn.
   const nav = document.getElementById("sections");
@@ -148,6 +207,8 @@ export async function reload(message) {
 }
 
 async function start() {
+  const link = new URLSearchParams(location.hash.slice(1)).get("sign-in");
+  if (link) return signInWithLink(link);
   const saved = readJson(sessionStorage, SIGN_IN_KEY, null);
   if (!saved) return signInView();
   Object.assign(state, saved);
@@ -157,7 +218,7 @@ async function start() {
   } catch (error) {
     signOut(
       error instanceof ApiError && error.status === 401
-        ? "The saved token was refused; sign in again."
+        ? "Your sign-in ended; sign in again."
         : `Could not load the draft: ${error.message}`,
     );
   }

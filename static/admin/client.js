@@ -1,27 +1,47 @@
-// The organizer's session with the API: the token and event signed in
-// with, who that is and what they may do there, the draft as last read,
-// and calls to the organizer routes (docs/api.md). The sign-in is kept in
-// this tab's sessionStorage only.
+// The organizer's session with the API: a sign-in cookie the page never
+// sees (opened with the token typed once, which is then forgotten) and the
+// CSRF token its writes carry, the event, who that is and what they may
+// do there, the draft as last read, and calls to the organizer routes
+// (docs/api.md). The event and CSRF token are kept in this tab's
+// sessionStorage only.
 
 import { api, ApiError } from "/common.js";
 
 export const SIGN_IN_KEY = "eventfront:organizer";
 
-export const state = { token: null, slug: null, draft: null, me: null };
+export const state = { slug: null, csrf: null, draft: null, me: null };
+
+/** An organizer call, signed by the sign-in cookie; writes carry its CSRF token. */
+export const organizerApi = (path, options = {}) =>
+  api(path, {
+    cache: "no-store",
+    ...options,
+    headers: { ...(state.csrf ? { "x-csrf-token": state.csrf } : {}), ...options.headers },
+  });
 
 const adminPath = (rest = "") => `/api/admin/events/${encodeURIComponent(state.slug)}${rest}`;
-export const call = (rest, options = {}) =>
-  api(adminPath(rest), { token: state.token, cache: "no-store", ...options });
+export const call = (rest, options = {}) => organizerApi(adminPath(rest), options);
+
+/** Opens this browser's sign-in with `token`: the cookie is set, the token forgotten. */
+export async function signInWith(token) {
+  const { data } = await api("/api/admin/sign-in", { method: "POST", token, body: {} });
+  state.csrf = data.csrf_token;
+}
+
+/** Ends this browser's sign-in (its cookie cleared), if it has one. */
+export async function endSignIn() {
+  if (state.csrf) await organizerApi("/api/admin/sign-in", { method: "DELETE" }).catch(() => {});
+  state.csrf = null;
+}
 
 /**
  * Who the token proves and what they may do on the event (the server's
  * permission table answers; the page only hides what would be refused).
  */
 export async function loadMe() {
-  ({ data: state.me } = await api(`/api/admin/me?event=${encodeURIComponent(state.slug)}`, {
-    token: state.token,
-    cache: "no-store",
-  }));
+  ({ data: state.me } = await organizerApi(
+    `/api/admin/me?event=${encodeURIComponent(state.slug)}`,
+  ));
 }
 
 /** Whether the signed-in organizer may take `action` (docs/api.md, roles). */

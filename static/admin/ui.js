@@ -21,7 +21,7 @@ export function input(id, name, value = "", attributes = {}) {
 function showProblem(form, box, error) {
   box.replaceChildren();
   if (error instanceof ApiError && error.status === 401) {
-    signOut("The token was refused; sign in again.");
+    signOut("Your sign-in ended or was refused; sign in again.");
     return;
   }
   const unmatched = error instanceof ApiError ? showFieldErrors(form, error.fieldErrors) : [];

@@ -13,17 +13,21 @@ use spin_sdk::http::Request;
 use std::time::Duration;
 
 /// Request headers the origin needs; everything else stays at the edge.
-const PASSED_ON: [http::HeaderName; 5] = [
+const PASSED_ON: [http::HeaderName; 7] = [
     http::header::CONTENT_TYPE,
     http::header::AUTHORIZATION,
+    // An organizer's sign-in (sent only to `/api/admin`) and its CSRF token.
+    http::header::COOKIE,
+    http::HeaderName::from_static(eventfront_domain::sign_in::CSRF_HEADER),
     http::header::ACCEPT,
     http::header::IF_NONE_MATCH,
     http::HeaderName::from_static("idempotency-key"),
 ];
 
 /// Response headers worth passing back to the client.
-const PASSED_BACK: [http::HeaderName; 5] = [
+const PASSED_BACK: [http::HeaderName; 6] = [
     http::header::CONTENT_TYPE,
+    http::header::SET_COOKIE,
     http::header::RETRY_AFTER,
     http::header::ALLOW,
     http::header::WWW_AUTHENTICATE,

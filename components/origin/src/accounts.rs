@@ -6,10 +6,12 @@
 
 use crate::admin::{no_content, unknown_fields};
 use crate::audit::{self, Actor};
-use crate::auth::{API_TOKEN_PREFIX, bootstrap_turned_off, token_hash};
+use crate::auth::token_hash;
 use crate::db::{Db, Row, Scope, text};
 use crate::error::OriginError;
+use crate::organizer::{API_TOKEN_PREFIX, bootstrap_turned_off};
 use crate::request::Incoming;
+use crate::sign_ins::{self, Mailed, Opener};
 use eventfront_domain::access::{self, Grant, Role};
 use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::{Email, FieldError};
@@ -38,7 +40,8 @@ pub async fn list(db: &Db) -> Result<Reply, OriginError> {
 }
 
 /// `POST /api/admin/accounts` with `{email, name, grants}`: 201 with the
-/// account. Its person signs in with an API token an owner mints for it.
+/// account, and an invitation mailed to it: a sign-in link good for a
+/// week, through the outbox.
 pub async fn create(db: &Db, request: &Incoming, by: &Actor) -> Result<Reply, OriginError> {
     let body = request.json(MAX_BODY)?;
     let mut errors = unknown_fields(&body, &["email", "name", "grants"]);
@@ -80,7 +83,14 @@ pub async fn create(db: &Db, request: &Incoming, by: &Actor) -> Result<Reply, Or
         )
         .await?;
         let detail = json!({ "email": email.as_str(), "grants": grants });
-        audit::record(db, by, "account.created", None, Some(&id), &detail).await
+        audit::record(db, by, "account.created", None, Some(&id), &detail).await?;
+        // The bootstrap token is nobody a person would recognize.
+        let inviter = match by.account {
+            Some(_) => by.name.as_ref(),
+            None => "An owner of the organization",
+        };
+        let invitation = Mailed::Invitation { by: inviter };
+        sign_ins::mail_link(db, &id, &email, &name, invitation).await
     })
     .await?;
     Ok(respond::json(201, &account_json(&load(db, &id).await?)?))
@@ -143,6 +153,7 @@ pub async fn revoke(db: &Db, id: &str, by: &Actor) -> Result<Reply, OriginError>
             [text(&now), text(id)],
         )
         .await?;
+        sign_ins::end_all(db, Opener::Account, id).await?;
         let detail = json!({ "email": account.text("email") });
         audit::record(db, by, "account.revoked", None, Some(id), &detail).await
     })
@@ -252,6 +263,7 @@ pub async fn revoke_token(db: &Db, id: &str, by: &Actor) -> Result<Reply, Origin
             )
             .await?
             .ok_or(OriginError::NotFound("There is no such live token."))?;
+        sign_ins::end_all(db, Opener::Token, id).await?;
         let detail = json!({ "account": revoked.text("account") });
         audit::record(db, by, "token.revoked", None, Some(id), &detail).await
     })

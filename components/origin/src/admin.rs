@@ -444,11 +444,12 @@ pub async fn audit_log(db: &Db, slug: Option<&Slug>) -> Result<Reply, OriginErro
     ))
 }
 
-/// `GET /api/admin/events/{slug}/outbox`
-pub async fn outbox(db: &Db, slug: &Slug) -> Result<Reply, OriginError> {
+/// `GET /api/admin/events/{slug}/outbox`, or with no event
+/// `GET /api/admin/outbox`: the organization's own mail (sign-in links).
+pub async fn outbox(db: &Db, slug: Option<&Slug>) -> Result<Reply, OriginError> {
     Ok(respond::json(
         200,
-        &outbox::list(db, slug.as_str(), outbox::Channel::Email).await?,
+        &outbox::list(db, slug.map(Slug::as_str), outbox::Channel::Email).await?,
     ))
 }
 

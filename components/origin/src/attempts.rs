@@ -9,7 +9,10 @@
 use crate::db::{Db, Writes, int, placeholders, text};
 use crate::error::OriginError;
 use crate::request::Incoming;
-use eventfront_domain::client_limit::{SIGN_IN_FAILURES_PER_MINUTE, Window, admits};
+use eventfront_domain::client_limit::{
+    SIGN_IN_FAILURES_PER_MINUTE, SIGN_IN_LINKS_PER_CLIENT_PER_MINUTE,
+    SIGN_IN_LINKS_PER_INBOX_PER_MINUTE, Window, admits,
+};
 use eventfront_domain::signing::CLIENT_HEADER;
 
 /// A client the edge named, and the attempts it may make per minute.
@@ -81,7 +84,36 @@ pub async fn sign_in<'a>(
     };
     let window = Window::at(now_secs);
     let client = sign_in_key(client);
-    let params = || [int(window.start), text(client.as_str())];
+    count(db, &client, SIGN_IN_FAILURES_PER_MINUTE, window).await?;
+    Ok(Some(SignIn { db, window, client }))
+}
+
+/// Counts one request for a sign-in link against its client and against
+/// the inbox it names, or refuses it (429) once either made its limit this
+/// minute: before anything is looked up, so that a refusal says nothing of
+/// whether an account has the address. An edge that names nobody is
+/// counted by the inbox alone.
+pub async fn sign_in_link(
+    db: &Db,
+    request: &Incoming,
+    inbox: &str,
+    now_secs: i64,
+) -> Result<(), OriginError> {
+    let window = Window::at(now_secs);
+    if let Some(client) = request.header(CLIENT_HEADER) {
+        let key = format!("sign-in link {client}");
+        count(db, &key, SIGN_IN_LINKS_PER_CLIENT_PER_MINUTE, window).await?;
+    }
+    let key = format!("sign-in link to {inbox}");
+    count(db, &key, SIGN_IN_LINKS_PER_INBOX_PER_MINUTE, window).await?;
+    sweep_once_a_minute(db, window).await;
+    Ok(())
+}
+
+/// Adds one attempt to `key`'s count this minute, or refuses it (429, no
+/// write when the count is already at the limit).
+async fn count(db: &Db, key: &str, limit: u32, window: Window) -> Result<(), OriginError> {
+    let params = || [int(window.start), text(key)];
     let counted = db
         .row(
             "SELECT attempts FROM client_attempts WHERE window_start = ? AND client = ?",
@@ -89,7 +121,7 @@ pub async fn sign_in<'a>(
         )
         .await?
         .map_or(0, |row| row.int("attempts"));
-    if !admits(counted as u32, SIGN_IN_FAILURES_PER_MINUTE) {
+    if !admits(counted as u32, limit) {
         return Err(OriginError::RateLimited(window));
     }
     // Atomic in either engine: of a burst read under the limit at once,
@@ -104,10 +136,23 @@ pub async fn sign_in<'a>(
         )
         .await?
         .map_or(1, |row| row.int("attempts"));
-    if !admits((counted - 1) as u32, SIGN_IN_FAILURES_PER_MINUTE) {
+    if !admits((counted - 1) as u32, limit) {
         return Err(OriginError::RateLimited(window));
     }
-    Ok(Some(SignIn { db, window, client }))
+    Ok(())
+}
+
+/// Sweeps the counts of minutes that ended, the first time an instance
+/// leaves a count standing in a minute: sign-ins may fail, and links be
+/// asked for, in minutes without registrations, whose decisions sweep
+/// otherwise.
+async fn sweep_once_a_minute(db: &Db, window: Window) {
+    let swept_in = &crate::instance::instance().sign_ins_swept_in;
+    if swept_in.replace(window.start) != window.start
+        && let Err(e) = sweep(db, window).await
+    {
+        eprintln!("origin: sweeping ended attempt counts failed: {e}");
+    }
 }
 
 impl SignIn<'_> {
@@ -139,16 +184,9 @@ impl SignIn<'_> {
         }
     }
 
-    /// The token was wrong: the count stays. Sign-ins may fail in minutes
-    /// without registrations, whose decisions sweep otherwise, so the first
-    /// failure of a minute in an instance sweeps the minutes that ended.
+    /// The token was wrong: the count stays.
     pub async fn wrong(self) {
-        let swept_in = &crate::instance::instance().sign_ins_swept_in;
-        if swept_in.replace(self.window.start) != self.window.start
-            && let Err(e) = sweep(self.db, self.window).await
-        {
-            eprintln!("origin: sweeping ended attempt counts failed: {e}");
-        }
+        sweep_once_a_minute(self.db, self.window).await;
     }
 }
 

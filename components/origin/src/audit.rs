@@ -1,7 +1,7 @@
 //! The audit log: who did what, when, to which event, and from where.
 //! Written in the same transaction as the change it records.
 
-use crate::db::{Db, ROWS_PER_STATEMENT, Writes, int, placeholders, text};
+use crate::db::{Db, ROWS_PER_STATEMENT, Writes, int, opt_text, placeholders, text};
 use crate::error::OriginError;
 use serde_json::{Value, json};
 use spin_sdk::sqlite::Value as Param;
@@ -44,17 +44,16 @@ impl Actor {
         target: Option<&str>,
         detail: &Value,
     ) -> [Param; 9] {
-        let optional = |value: Option<&str>| value.map_or(Param::Null, text);
         [
             text(at),
             text(self.name.as_ref()),
             text(action),
-            optional(event),
-            optional(target),
+            opt_text(event),
+            opt_text(target),
             text(detail.to_string()),
-            optional(self.account.as_deref()),
-            optional(self.via.as_deref()),
-            optional(self.address.as_deref()),
+            opt_text(self.account.as_deref()),
+            opt_text(self.via.as_deref()),
+            opt_text(self.address.as_deref()),
         ]
     }
 }

@@ -52,6 +52,39 @@ async fn new_email_state(now_ms: i64) -> (&'static str, Value) {
     }
 }
 
+/// Mail of the organization's own (`kind`, a sign-in link) to
+/// `recipient`: on the path registrants' mail takes, under no event, sealed
+/// as theirs is (its text holds a working link).
+pub async fn write_organization_mail(
+    db: &Db,
+    recipient: &Email,
+    kind: &str,
+    message: &eventfront_domain::messages::Message,
+) -> Result<(), OriginError> {
+    let sealer = sealing::sealer().await?;
+    let now_ms = jiff::Timestamp::now().as_millisecond();
+    let (state, next_try) = new_email_state(now_ms).await;
+    db.exec(
+        "INSERT INTO outbox (id, channel, kind, recipient, subject, body_text, body_html, state,
+             created_ms, next_try_ms, mailbox, mail_domain)
+         VALUES (?, 'email', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            text(uuid::Uuid::new_v4().to_string()),
+            text(kind),
+            text(recipient.as_str()),
+            text(&message.subject),
+            text(sealing::seal(sealer, &message.text)),
+            text(sealing::seal(sealer, &message.html)),
+            text(state),
+            int(now_ms),
+            next_try,
+            text(recipient.mailbox()),
+            text(recipient.domain()),
+        ],
+    )
+    .await
+}
+
 /// Writes `messages`, and an event for each change a webhook is
 /// configured to hear of, in the caller's transaction.
 pub async fn write(db: &Db, messages: &[Outgoing]) -> Result<(), OriginError> {
@@ -256,7 +289,7 @@ pub async fn resend(
     if state == "queued" {
         crate::delivery::queued();
     }
-    let listed = list(db, event.as_str(), Channel::Email).await?;
+    let listed = list(db, Some(event.as_str()), Channel::Email).await?;
     let message = listed["messages"]
         .as_array()
         .and_then(|messages| messages.iter().find(|m| m["id"] == copy.as_str()))
@@ -285,27 +318,35 @@ impl Channel {
     }
 }
 
-/// The newest entries about the event on `channel`, each with its delivery
-/// state: `{event, total, messages}` (`GET /api/admin/events/{slug}/outbox`
-/// for email; a webhook's deliveries in `admin::webhook`).
+/// The newest entries about the event on `channel`, or with no event the
+/// organization's own mail, each with its delivery state: `{event, total,
+/// messages}` (`GET /api/admin/events/{slug}/outbox` for email, and
+/// `GET /api/admin/outbox`; a webhook's deliveries in `admin::webhook`).
 pub async fn list(
     db: &Db,
-    event: &str,
+    event: Option<&str>,
     channel: Channel,
 ) -> Result<serde_json::Value, OriginError> {
+    let (whose, mut params) = match event {
+        Some(event) => ("event = ?", vec![text(event)]),
+        None => ("event IS NULL", Vec::new()),
+    };
+    params.push(text(channel.name()));
     let rows = db
         .rows(
-            "SELECT id, registration, kind, recipient, subject, body_text, manage_link,
-                    confirm_link, state, created_ms, attempts, last_error, sent_ms, next_try_ms
-             FROM outbox WHERE event = ? AND channel = ?
-             ORDER BY created_ms DESC, rowid DESC LIMIT ?",
-            [text(event), text(channel.name()), int(LISTED)],
+            &format!(
+                "SELECT id, registration, kind, recipient, subject, body_text, manage_link,
+                        confirm_link, state, created_ms, attempts, last_error, sent_ms, next_try_ms
+                 FROM outbox WHERE {whose} AND channel = ?
+                 ORDER BY created_ms DESC, rowid DESC LIMIT ?"
+            ),
+            params.iter().cloned().chain([int(LISTED)]),
         )
         .await?;
     let total = db
         .row(
-            "SELECT count(*) AS total FROM outbox WHERE event = ? AND channel = ?",
-            [text(event), text(channel.name())],
+            &format!("SELECT count(*) AS total FROM outbox WHERE {whose} AND channel = ?"),
+            params,
         )
         .await?
         .map_or(0, |r| r.int("total"));

@@ -2,11 +2,12 @@
 //! must be signed by an edge; organizer routes also need an organizer's
 //! token, and the roles that the route's action (`access::Action`) needs.
 
-use crate::auth::{self, precheck_edge, require_edge};
+use crate::auth::{precheck_edge, require_edge};
 use crate::db::{Db, Reader};
 use crate::error::OriginError;
+use crate::organizer::organizer;
 use crate::request::Incoming;
-use crate::{accounts, admin, outbox, publish, registration, sync, webhooks};
+use crate::{accounts, admin, outbox, publish, registration, sign_ins, sync, webhooks};
 use eventfront_domain::Slug;
 use eventfront_domain::access::Action;
 use eventfront_domain::respond::{self, Reply};
@@ -56,7 +57,7 @@ pub async fn route(request: Request) -> Result<Reply, OriginError> {
     if !found.route.accepts(m.as_str()) {
         // Unknown to strangers which methods an organizer route takes.
         if path.starts_with("/api/admin/") {
-            auth::organizer(&db().await?, &request).await?;
+            organizer(&db().await?, &request).await?;
         }
         return Err(OriginError::MethodNotAllowed {
             allow: found.route.allow(),
@@ -78,7 +79,15 @@ pub async fn route(request: Request) -> Result<Reply, OriginError> {
     }
     // Who asks, then whether their roles allow it, before anything else.
     let db = db().await?;
-    let organizer = auth::organizer(&db, &request).await?;
+    // Asking for a sign-in link, or opening a sign-in with one, is for
+    // anyone: neither needs a token.
+    let with_link = posting && request.header("authorization").is_none();
+    match found.route {
+        Route::AdminSignInLink => return sign_ins::send_link(&db, &request).await,
+        Route::AdminSignIn if with_link => return sign_ins::redeem(&db, &request).await,
+        _ => {}
+    }
+    let organizer = organizer(&db, &request).await?;
     if let Some(action) = Action::of(found.route, m.as_str()) {
         organizer.require(action, action.on_event().then_some(found.slug))?;
     }
@@ -110,7 +119,8 @@ pub async fn route(request: Request) -> Result<Reply, OriginError> {
         }
         Route::AdminAudit => admin::audit_log(&db, Some(&s()?)).await,
         Route::AdminAuditAll => admin::audit_log(&db, None).await,
-        Route::AdminOutbox => admin::outbox(&db, &s()?).await,
+        Route::AdminOutbox => admin::outbox(&db, Some(&s()?)).await,
+        Route::AdminOutboxAll => admin::outbox(&db, None).await,
         Route::AdminResend => outbox::resend(&db, &s()?, found.id, by).await,
         Route::AdminWebhook if reading => webhooks::show(&db, &s()?).await,
         Route::AdminWebhook if putting => webhooks::put(&db, &s()?, &request, by).await,
@@ -124,6 +134,10 @@ pub async fn route(request: Request) -> Result<Reply, OriginError> {
         Route::AdminAccountTokens => accounts::tokens(&db, found.id).await,
         Route::AdminToken => accounts::revoke_token(&db, found.id, by).await,
         Route::AdminBootstrapToken => accounts::turn_off_bootstrap(&db, by).await,
+        Route::AdminSignIn if posting => sign_ins::open(&db, &organizer).await,
+        Route::AdminSignIn => sign_ins::close(&db, &organizer).await,
+        Route::AdminAccountSignIns => sign_ins::list(&db, found.id).await,
+        Route::AdminSignInById => sign_ins::end(&db, found.id, by).await,
         // The edge answers these itself.
         _ => Err(OriginError::NotFound("There is no such resource.")),
     }

@@ -37,7 +37,7 @@ pub async fn show(db: &Db, slug: &Slug) -> Result<Reply, OriginError> {
         )
         .await?
         .ok_or(OriginError::NotFound("This event has no webhook."))?;
-    let deliveries = outbox::list(db, slug.as_str(), Channel::Webhook).await?;
+    let deliveries = outbox::list(db, Some(slug.as_str()), Channel::Webhook).await?;
     Ok(respond::json(
         200,
         &json!({

@@ -86,7 +86,9 @@ impl Action {
 
     /// The action an organizer route's method needs; `None` for a route
     /// that is not an organizer route, or that any signed-in organizer may
-    /// call (`/api/admin/me`), or a method the route does not answer.
+    /// call (`/api/admin/me`, ending their own sign-in), or that anyone may
+    /// (opening a sign-in, asking for a link), or a method the route does
+    /// not answer.
     pub fn of(route: Route, method: &str) -> Option<Action> {
         use Action::*;
         if !route.accepts(method) {
@@ -107,7 +109,10 @@ impl Action {
             | Route::AdminAccountTokens
             | Route::AdminToken
             | Route::AdminBootstrapToken
-            | Route::AdminAuditAll => ManageAccounts,
+            | Route::AdminAuditAll
+            | Route::AdminAccountSignIns
+            | Route::AdminSignInById
+            | Route::AdminOutboxAll => ManageAccounts,
             _ => return None,
         })
     }
@@ -287,9 +292,10 @@ mod tests {
             for method in route.methods() {
                 let organizer = route.template().starts_with("/api/admin/");
                 let action = Action::of(route, method);
+                let anyone = [Route::AdminMe, Route::AdminSignIn, Route::AdminSignInLink];
                 assert_eq!(
                     action.is_some(),
-                    organizer && route != Route::AdminMe,
+                    organizer && !anyone.contains(&route),
                     "{method} {}",
                     route.template()
                 );

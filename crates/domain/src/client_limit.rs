@@ -33,6 +33,13 @@ impl Window {
 /// back; the edge keeps the same limit as a first line in each instance.
 pub const SIGN_IN_FAILURES_PER_MINUTE: u32 = 10;
 
+/// Sign-in links one client address may ask for in a minute, whatever the
+/// addresses it names.
+pub const SIGN_IN_LINKS_PER_CLIENT_PER_MINUTE: u32 = 5;
+/// Sign-in links one inbox may be sent in a minute, whoever asks (the
+/// mail limits then bound the hour).
+pub const SIGN_IN_LINKS_PER_INBOX_PER_MINUTE: u32 = 3;
+
 /// Whether one more attempt fits when `counted` were made in this window;
 /// a limit of `0` is off.
 pub fn admits(counted: u32, per_minute: u32) -> bool {

@@ -27,6 +27,7 @@ pub mod routes;
 pub mod sealed;
 pub mod seats;
 pub mod settings;
+pub mod sign_in;
 pub mod signing;
 pub mod snapshot;
 pub mod started;

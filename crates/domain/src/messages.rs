@@ -233,6 +233,56 @@ pub fn compose(
     })
 }
 
+/// Where a sign-in link opens the organizer page on the site at
+/// `public_url`: the secret in the fragment, which no request carries.
+pub fn sign_in_link(public_url: &str, secret: &str) -> String {
+    format!(
+        "{}/admin/#sign-in={secret}",
+        public_url.trim_end_matches('/')
+    )
+}
+
+/// The mail that carries an organizer's sign-in `link`, good for
+/// `minutes`.
+pub fn sign_in(name: &str, link: &str, minutes: i64) -> Message {
+    let why = format!(
+        "Someone, we hope you, asked to sign in to Eventfront's organizer pages with this address. The link below signs you in once, within {minutes} minutes. If it was not you, do nothing."
+    );
+    with_sign_in_link("Your Eventfront sign-in link", name, &why, link)
+}
+
+/// The mail that invites `name` to the organizer pages on behalf of
+/// `inviter`, with a sign-in `link` good for `days`.
+pub fn invitation(name: &str, inviter: &str, link: &str, days: i64) -> Message {
+    let why = format!(
+        "{inviter} gave this address an account on Eventfront's organizer pages. The link below signs you in once, within {days} days; after that, ask the sign-in page for a new link with this address."
+    );
+    with_sign_in_link(
+        "You are invited to organize with Eventfront",
+        name,
+        &why,
+        link,
+    )
+}
+
+/// A mail to organizer `name` saying `why`, then the sign-in `link`.
+fn with_sign_in_link(subject: &str, name: &str, why: &str, link: &str) -> Message {
+    let text = format!(
+        "Hello {name},\n\n{why}\n\nSign in (this link is yours alone; do not forward it): {link}\n\n— Eventfront\n"
+    );
+    let html = format!(
+        "<p>Hello {},</p>\n<p>{}</p>\n<p><a href=\"{}\">Sign in</a> (this link is yours alone; do not forward it).</p>\n<p>— Eventfront</p>\n",
+        escape(name),
+        escape(why),
+        escape(link)
+    );
+    Message {
+        subject: subject.to_string(),
+        text,
+        html,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,6 +393,20 @@ mod tests {
         assert_eq!(
             confirm_link("https://x/", "r1", "c0"),
             "https://x/registrations/r1/confirm#token=c0"
+        );
+    }
+
+    #[test]
+    fn a_sign_in_mail_carries_its_link_in_the_fragment_and_escapes_the_name() {
+        let link = sign_in_link("https://events.example.com/", "abc");
+        assert_eq!(link, "https://events.example.com/admin/#sign-in=abc");
+        let mail = sign_in("Ada <script>", &link, 15);
+        assert!(mail.text.contains(&link));
+        assert!(mail.text.contains("within 15 minutes"));
+        assert!(mail.html.contains("Ada &lt;script&gt;"));
+        assert!(
+            mail.html
+                .contains("href=\"https://events.example.com/admin/#sign-in=abc\"")
         );
     }
 }

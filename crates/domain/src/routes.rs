@@ -80,6 +80,17 @@ routes! {
     AdminBootstrapToken => "/api/admin/bootstrap-token", "DELETE";
     /// The audit log of every event and of the accounts.
     AdminAuditAll => "/api/admin/audit", "GET";
+    /// A browser's sign-in: a session opened (its cookie set) with a token
+    /// or a mailed link, or ended.
+    AdminSignIn => "/api/admin/sign-in", "POST, DELETE";
+    /// A sign-in link mailed to an account's address, asked for by anyone.
+    AdminSignInLink => "/api/admin/sign-in-link", "POST";
+    /// An account's browser sessions.
+    AdminAccountSignIns => "/api/admin/accounts/{id}/sign-ins", "GET";
+    /// One browser session, ended by an owner.
+    AdminSignInById => "/api/admin/sign-ins/{id}", "DELETE";
+    /// The organization's own mail (sign-in links), for owners.
+    AdminOutboxAll => "/api/admin/outbox", "GET";
     /// What an edge holds, for operators.
     EdgeStatus => "/_edge/status", "GET";
     /// The origin's signed notice of a new version.
@@ -244,7 +255,7 @@ mod tests {
             .copied()
             .filter(|r| r.forwarded())
             .collect();
-        assert_eq!(forwarded.len(), 23);
+        assert_eq!(forwarded.len(), 28);
         assert!(forwarded.contains(&Route::Register));
         assert!(forwarded.contains(&Route::Registration));
         assert!(forwarded.contains(&Route::ConfirmRegistration));

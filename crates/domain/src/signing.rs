@@ -6,8 +6,9 @@
 //! with the client). The label makes a request the edge signed for its
 //! origin useless as a notice from the origin, and the other way round.
 //! A captured request cannot be sent again with another
-//! `Idempotency-Key` (a second registration), another `Authorization` or
-//! another `Content-Type`.
+//! `Idempotency-Key` (a second registration), another `Authorization`
+//! (or organizer's `Cookie` and its `X-CSRF-Token`) or another
+//! `Content-Type`.
 //! A verifier accepts any of its secrets (the current one and, during a
 //! rotation, the previous one), a bounded clock skew, and compares in
 //! constant time.
@@ -24,7 +25,16 @@ pub const TIMESTAMP_HEADER: &str = "eventfront-timestamp";
 /// header, are refused: edges and origin are upgraded together.)
 pub const SIGNATURE_HEADER: &str = "eventfront-signature";
 /// The request headers a signature covers, in the order it covers them.
-pub const COVERED_HEADERS: [&str; 3] = ["authorization", "content-type", "idempotency-key"];
+/// How many of `COVERED_HEADERS` (the first ones) a signature covers
+/// even when absent; the others only when present.
+const ALWAYS_COVERED: usize = 3;
+pub const COVERED_HEADERS: [&str; 5] = [
+    "authorization",
+    "content-type",
+    "idempotency-key",
+    "cookie",
+    "x-csrf-token",
+];
 /// The client an edge forwards a registration for, as the edge counts it
 /// (an address, or an IPv6 /64); covered by the signature.
 pub const CLIENT_HEADER: &str = "eventfront-client";
@@ -102,7 +112,7 @@ pub struct Message<'a> {
     /// Whom an edge forwards for (`CLIENT_HEADER`), if anyone.
     pub client: Option<&'a str>,
     /// The value of each of `COVERED_HEADERS` the request carries.
-    pub covered: [Option<&'a str>; 3],
+    pub covered: [Option<&'a str>; COVERED_HEADERS.len()],
 }
 
 impl<'a> Message<'a> {
@@ -128,7 +138,7 @@ impl<'a> Message<'a> {
             path_and_query,
             body_digest,
             client: None,
-            covered: [None; 3],
+            covered: [None; COVERED_HEADERS.len()],
         }
     }
 
@@ -186,8 +196,15 @@ impl Secret {
         mac.update(b"\n");
         mac.update(hex::encode(message.body_digest).as_bytes());
         // After the fixed-length digest, one line each (a header value holds
-        // no line break), so no other message reads the same.
-        for (name, value) in COVERED_HEADERS.iter().zip(message.covered) {
+        // no line break), so no other message reads the same. The headers
+        // covered since an organizer's sign-in cookie came are left out
+        // when absent, so that a message without them signs as it did
+        // before: edges and origins of both releases verify each other
+        // during a rolling upgrade.
+        for (index, (name, value)) in COVERED_HEADERS.iter().zip(message.covered).enumerate() {
+            if value.is_none() && index >= ALWAYS_COVERED {
+                continue;
+            }
             mac.update(b"\n");
             mac.update(name.as_bytes());
             match value {
@@ -459,7 +476,7 @@ mod tests {
             )
         };
         assert_eq!(check(&sent), Ok(()));
-        let changes: [(&str, &Headers); 3] = [
+        let changes: [(&str, &Headers); 5] = [
             ("another key", &|name| match name {
                 "idempotency-key" => Some("key-2"),
                 other => sent(other),
@@ -472,10 +489,43 @@ mod tests {
                 "content-type" => None,
                 other => sent(other),
             }),
+            ("another sign-in's cookie", &|name| match name {
+                "cookie" => Some("eventfront_session=other"),
+                other => sent(other),
+            }),
+            ("a CSRF token added", &|name| match name {
+                "x-csrf-token" => Some("forged"),
+                other => sent(other),
+            }),
         ];
         for (change, header) in changes {
             assert_eq!(check(header), Err(SignatureError::Mismatch), "{change}");
         }
+    }
+
+    /// A request without a sign-in cookie signs exactly as it did when
+    /// only three headers were covered: the earlier scheme, written out.
+    #[test]
+    fn a_request_without_a_cookie_signs_as_before_cookies_were_covered() {
+        let key = secret("compat-secret-0123456789");
+        let sent = |name: &str| match name {
+            "content-type" => Some("application/json"),
+            "idempotency-key" => Some("key-1"),
+            _ => None,
+        };
+        let message = to_origin("POST", "/api/x", b"{}")
+            .covering(sent)
+            .for_client(Some("203.0.113.7"));
+        let signed = key.sign(&message, NOW);
+        let mut earlier = HmacSha256::new_from_slice(b"compat-secret-0123456789").unwrap();
+        let digest = hex::encode(Sha256::digest(b"{}"));
+        let text = format!(
+            "{}\nPOST\n/api/x\n{NOW}\n{digest}\nauthorization absent\ncontent-type=application/json\nidempotency-key=key-1\nclient 203.0.113.7",
+            String::from_utf8_lossy(Direction::ToOrigin.label())
+        );
+        earlier.update(text.as_bytes());
+        let earlier = format!("v2={}", hex::encode(earlier.finalize().into_bytes()));
+        assert_eq!(signed[1].1, earlier);
     }
 
     #[test]

@@ -513,6 +513,28 @@ pub fn organizer_request(
     request.body(body).unwrap()
 }
 
+/// An organizer account for `email` with `grants`, created with the
+/// bootstrap token through `app` (an edge, or the whole app), and an API
+/// token minted for it: its id and the token.
+pub async fn organizer_account(
+    app: &spin_test_host::App,
+    email: &str,
+    grants: serde_json::Value,
+) -> (String, String) {
+    let body = serde_json::json!({ "email": email, "name": email, "grants": grants });
+    let created = app
+        .send(admin_request("POST", "/api/admin/accounts", Some(body)))
+        .await;
+    assert_eq!(created.status(), 201, "{:?}", created.body());
+    let id = json(&created)["id"].as_str().unwrap().to_string();
+    let tokens = format!("/api/admin/accounts/{id}/tokens");
+    let body = serde_json::json!({ "name": "tests" });
+    let minted = app.send(admin_request("POST", &tokens, Some(body))).await;
+    assert_eq!(minted.status(), 201, "{:?}", minted.body());
+    let token = json(&minted)["token"].as_str().unwrap().to_string();
+    (id, token)
+}
+
 /// An event "Conf 2027" of `capacity` seats, open for registration without
 /// confirmation by email, as `OriginApp::publish_event` takes it.
 pub fn open_event(capacity: u32) -> serde_json::Value {

@@ -10,7 +10,9 @@ use eventfront_domain::routes::Route;
 use serde_json::{Value, json};
 use spin_test_host::App;
 use std::net::SocketAddr;
-use system_tests::{ADMIN_TOKEN, Topology, json as body_json, organizer_request, topology};
+use system_tests::{
+    ADMIN_TOKEN, Topology, json as body_json, organizer_account, organizer_request, topology,
+};
 
 const DEMO: &str = "wasm-edge-summit-2027";
 
@@ -28,32 +30,6 @@ async fn call(
 ) -> http::Response<Bytes> {
     let request = organizer_request(token, method, path, body);
     edge.send_from(request, from("198.51.100.7")).await
-}
-
-/// Creates an account with `grants` and mints it a token; returns the
-/// account's id and the token.
-async fn account_with_token(edge: &App, email: &str, grants: Value) -> (String, String) {
-    let created = call(
-        edge,
-        ADMIN_TOKEN,
-        "POST",
-        "/api/admin/accounts",
-        Some(json!({ "email": email, "name": email, "grants": grants })),
-    )
-    .await;
-    assert_eq!(created.status(), 201, "{:?}", created.body());
-    let id = body_json(&created)["id"].as_str().unwrap().to_string();
-    let minted = call(
-        edge,
-        ADMIN_TOKEN,
-        "POST",
-        &format!("/api/admin/accounts/{id}/tokens"),
-        Some(json!({ "name": "tests" })),
-    )
-    .await;
-    assert_eq!(minted.status(), 201, "{:?}", minted.body());
-    let token = body_json(&minted)["token"].as_str().unwrap().to_string();
-    (id, token)
 }
 
 fn role_name(role: Role) -> String {
@@ -79,7 +55,7 @@ async fn every_organizer_route_refuses_every_role_it_does_not_allow_and_changes_
     let mut holders = Vec::new();
     for role in Role::ALL {
         let email = format!("{}@example.org", role_name(role));
-        let (_, token) = account_with_token(edge, &email, json!([{ "role": role }])).await;
+        let (_, token) = organizer_account(edge, &email, json!([{ "role": role }])).await;
         holders.push((role, token));
     }
     // The owner goes last: what it may do includes turning the bootstrap
@@ -138,7 +114,7 @@ async fn a_grant_for_one_event_reaches_no_other() {
     let t = topology(&["eu"], "60").await;
     let edge = &t.edges[0].app;
     let grants = json!([{ "role": "editor", "event": "summit" }]);
-    let (_, token) = account_with_token(edge, "ed@example.org", grants).await;
+    let (_, token) = organizer_account(edge, "ed@example.org", grants).await;
     let event = json!({
         "name": "Summit", "timezone": "UTC",
         "starts_at": "2027-03-01T09:00:00Z", "ends_at": "2027-03-01T17:00:00Z"
@@ -170,7 +146,7 @@ async fn a_token_does_only_what_both_its_grants_and_its_accounts_allow() {
     let t = topology(&["eu"], "60").await;
     let edge = &t.edges[0].app;
     let (id, owner_token) =
-        account_with_token(edge, "own@example.org", json!([{ "role": "owner" }])).await;
+        organizer_account(edge, "own@example.org", json!([{ "role": "owner" }])).await;
     let tokens = format!("/api/admin/accounts/{id}/tokens");
     // A read-only token of an owner.
     let viewer = call(
@@ -189,7 +165,7 @@ async fn a_token_does_only_what_both_its_grants_and_its_accounts_allow() {
     let published = call(edge, &viewer, "POST", &publish, Some(json!({}))).await;
     assert_eq!(published.status(), 403);
     // A token cannot be given more than its account holds.
-    let (editor, _) = account_with_token(
+    let (editor, _) = organizer_account(
         edge,
         "ed@example.org",
         json!([{ "role": "editor", "event": DEMO }]),
@@ -225,7 +201,7 @@ async fn a_token_does_only_what_both_its_grants_and_its_accounts_allow() {
 async fn revoking_an_account_or_a_token_takes_effect_at_once() {
     let t = topology(&["eu"], "60").await;
     let edge = &t.edges[0].app;
-    let (id, token) = account_with_token(
+    let (id, token) = organizer_account(
         edge,
         "desk@example.org",
         json!([{ "role": "registrations" }]),
@@ -299,7 +275,7 @@ async fn revoking_an_account_or_a_token_takes_effect_at_once() {
 async fn the_audit_log_names_the_account_how_it_signed_in_and_its_address() {
     let t = topology(&["eu"], "60").await;
     let edge = &t.edges[0].app;
-    let (id, token) = account_with_token(
+    let (id, token) = organizer_account(
         edge,
         "ada@example.org",
         json!([{ "role": "editor", "event": DEMO }]),
@@ -370,9 +346,9 @@ async fn the_organization_never_loses_its_last_way_in_and_tokens_are_shown_once(
         "no owner account yet"
     );
     let (_, editor_token) =
-        account_with_token(edge, "ed@example.org", json!([{ "role": "editor" }])).await;
+        organizer_account(edge, "ed@example.org", json!([{ "role": "editor" }])).await;
     let (owner, owner_token) =
-        account_with_token(edge, "own@example.org", json!([{ "role": "owner" }])).await;
+        organizer_account(edge, "own@example.org", json!([{ "role": "owner" }])).await;
     assert_eq!(
         call(edge, &editor_token, "DELETE", off, None)
             .await

@@ -1173,7 +1173,8 @@ async fn sign_in_as(browser: &Browser, token: &str) {
     browser.wait_text("#admin-status", "Signed in as").await;
 }
 
-/// Invites someone from the Accounts section; returns the token it shows once.
+/// Invites someone from the Accounts section, then makes them a token
+/// there; returns the token it shows once.
 async fn invite(browser: &Browser, email: &str, name: &str, role: &str) -> String {
     browser.type_into("#invite-email", email).await;
     browser.type_into("#invite-name", name).await;
@@ -1182,6 +1183,13 @@ async fn invite(browser: &Browser, email: &str, name: &str, role: &str) -> Strin
     browser.click("#invite-form button[type=submit]").await;
     browser
         .wait_text("#admin-status", &format!("{email} now has an account"))
+        .await;
+    // The box shows one token at a time: emptied, it shows only the new one.
+    browser
+        .eval("document.getElementById('minted').replaceChildren()")
+        .await;
+    browser
+        .click(&format!("button[aria-label='New token for {email}']"))
         .await;
     browser.wait_text(".minted-token", "eft_").await
 }
@@ -1261,17 +1269,42 @@ async fn owners_invite_people_whose_roles_decide_what_they_see_and_revoke_them()
         );
     }
 
-    // The owner revokes the desk's token from the page; it stops at once.
+    // The desk signs in elsewhere meanwhile; the owner ends that sign-in
+    // from the page, and it stops at once.
+    let elsewhere = app
+        .send(system_tests::organizer_request(
+            &desk,
+            "POST",
+            "/api/admin/sign-in",
+            Some(json!({})),
+        ))
+        .await;
+    assert_eq!(elsewhere.status(), 201);
+    let cookie = elsewhere.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let desk_sign_in = || {
+        http::Request::get("/api/admin/me")
+            .header("cookie", cookie.as_str())
+            .body(Bytes::new())
+            .unwrap()
+    };
+    assert_eq!(app.send(desk_sign_in()).await.status(), 200);
     browser.click("#sign-out").await;
     sign_in_as(&browser, ADMIN_TOKEN).await;
     browser
-        .click("button[aria-label='Revoke the token sign-in of desk@example.org']")
+        .click("tr[data-account='desk@example.org'] .sign-ins button")
         .await;
     browser
-        .wait_text(
-            "#admin-status",
-            "The token sign-in of desk@example.org no longer works",
-        )
+        .wait_text("#admin-status", "The sign-in of desk@example.org is ended")
+        .await;
+    assert_eq!(app.send(desk_sign_in()).await.status(), 401);
+
+    // The owner revokes the desk's token from the page; it stops at once.
+    browser
+        .click("tr[data-account='desk@example.org'] .tokens button")
+        .await;
+    browser
+        .wait_text("#admin-status", "of desk@example.org no longer works")
         .await;
     let registrations = app
         .send(system_tests::organizer_request(
@@ -1284,7 +1317,7 @@ async fn owners_invite_people_whose_roles_decide_what_they_see_and_revoke_them()
     assert_eq!(registrations.status(), 401);
 
     // An editor whose account is revoked meanwhile is signed out at their
-    // next save.
+    // next save: the page's sign-in ends with the account.
     browser.click("#sign-out").await;
     sign_in_as(&browser, &editor).await;
     let accounts = body_json(
@@ -1313,8 +1346,67 @@ async fn owners_invite_people_whose_roles_decide_what_they_see_and_revoke_them()
         .await;
     browser.click("#session-form button[type=submit]").await;
     browser
-        .wait_text("#admin-status", "The token was refused; sign in again.")
+        .wait_text(
+            "#admin-status",
+            "Your sign-in ended or was refused; sign in again.",
+        )
         .await;
     browser.find("#token").await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn organizers_sign_in_with_a_link_mailed_through_the_development_outbox() {
+    let _turn = TURN.lock().await;
+    let (app, server) = system(|o| o).await;
+    let created = app
+        .send(admin_request(
+            "POST",
+            "/api/admin/accounts",
+            Some(json!({ "email": "ed@example.org", "name": "Ed",
+                         "grants": [{ "role": "editor", "event": DEMO }] })),
+        ))
+        .await;
+    assert_eq!(created.status(), 201);
+    let browser = Browser::start(&server.url(), VIEWER_ZONE).await;
+    browser.open("/admin/").await;
+    browser.type_into("#link-email", "ed@example.org").await;
+    browser.click("#sign-in-link button[type=submit]").await;
+    browser
+        .wait_text("#admin-status", "If an account has this address")
+        .await;
+    assert_accessible(&browser, "the sign-in page").await;
+
+    let outbox = body_json(
+        &app.send(admin_request("GET", "/api/admin/outbox", None))
+            .await,
+    );
+    let text = outbox["messages"][0]["text"].as_str().unwrap().to_string();
+    let (_, link) = text.split_once("/admin/#sign-in=").expect("a sign-in link");
+    let link = format!(
+        "/admin/#sign-in={}",
+        link.split_whitespace().next().unwrap()
+    );
+    browser.open("/").await;
+    browser.open(&link).await;
+    browser.wait_text("h1", "Signed in as ed@example.org").await;
+    assert_eq!(
+        browser.eval("return location.hash").await,
+        json!(""),
+        "the link's secret leaves the address bar"
+    );
+    browser.type_into("#slug", DEMO).await;
+    browser.click("#sign-in button[type=submit]").await;
+    browser.wait_text("#sessions-section h2", "Sessions").await;
+    browser
+        .wait_text("#admin-status", "Signed in as ed@example.org")
+        .await;
+
+    // The link worked once.
+    browser.open("/").await;
+    browser.open(&link).await;
+    browser
+        .wait_text("#admin-status", "That sign-in link did not work")
+        .await;
     browser.close().await;
 }

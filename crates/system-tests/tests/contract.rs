@@ -57,10 +57,11 @@ fn every_route_is_documented_with_exactly_its_methods() {
     for &route in Route::ALL {
         for method in route.methods() {
             let operation = &doc["paths"][route.template()][method.to_lowercase()];
-            let wanted = match Action::of(route, method) {
-                Some(action) => serde_json::to_value(action).unwrap(),
-                None if route == Route::AdminMe => json!("signed_in"),
-                None => Value::Null,
+            let wanted = match (Action::of(route, method), route, method) {
+                (Some(action), _, _) => serde_json::to_value(action).unwrap(),
+                (None, Route::AdminSignIn | Route::AdminSignInLink, "POST") => json!("anyone"),
+                (None, Route::AdminMe | Route::AdminSignIn, _) => json!("signed_in"),
+                (None, _, _) => Value::Null,
             };
             assert_eq!(
                 operation.get("x-action").cloned().unwrap_or(Value::Null),
@@ -582,6 +583,51 @@ async fn every_documented_operation_answers_as_documented() {
     assert_eq!(refused.status(), 403);
     tour.organizer(&owner_token, "GET", &format!("{editor}/tokens"), None)
         .await;
+    // Browser sign-ins: opened with a token, listed, ended; a link asked for.
+    let opened = tour
+        .organizer(&owner_token, "POST", "/api/admin/sign-in", Some(json!({})))
+        .await;
+    let ended = format!("/api/admin/sign-ins/{}", opened["id"].as_str().unwrap());
+    let browser = tour
+        .send(organizer_request(
+            editor_token,
+            "POST",
+            "/api/admin/sign-in",
+            Some(json!({})),
+        ))
+        .await;
+    assert_eq!(browser.status(), 201);
+    let cookie = browser.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let csrf = body_json(&browser)["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sign_out = http::Request::delete("/api/admin/sign-in")
+        .header("cookie", cookie)
+        .header("x-csrf-token", csrf)
+        .body(Bytes::new())
+        .unwrap();
+    assert_eq!(tour.send(sign_out).await.status(), 204);
+    tour.organizer(
+        &owner_token,
+        "GET",
+        &format!("/api/admin/accounts/{owner}/sign-ins"),
+        None,
+    )
+    .await;
+    tour.organizer(&owner_token, "DELETE", &ended, None).await;
+    let ask = http::Request::post("/api/admin/sign-in-link")
+        .header("content-type", "application/json")
+        .body(Bytes::from(
+            json!({ "email": "owner@example.org" }).to_string(),
+        ))
+        .unwrap();
+    assert_eq!(tour.send(ask).await.status(), 202);
+    let mail = tour
+        .organizer(&owner_token, "GET", "/api/admin/outbox", None)
+        .await;
+    assert_eq!(mail["messages"][0]["kind"], "sign_in_link");
     let token = format!("/api/admin/tokens/{}", minted["id"].as_str().unwrap());
     tour.organizer(&owner_token, "DELETE", &token, None).await;
     tour.organizer(&owner_token, "DELETE", &editor, None).await;
