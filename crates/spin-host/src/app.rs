@@ -26,6 +26,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 use wasmtime::Store;
 use wasmtime::component::{Accessor, Linker, ResourceTable};
+use wasmtime_wasi::cli::OutputFile;
 use wasmtime_wasi::{DirPerms, FilePerms, TrappableError, WasiCtx};
 use wasmtime_wasi_http::WasiHttpCtx;
 use wasmtime_wasi_http::p3::bindings::ServicePre;
@@ -54,6 +55,11 @@ pub struct AppOptions {
     /// The clock every instance reads, wall and monotonic; a test may move
     /// it forward.
     pub clock: Clock,
+    /// Where components' stdout and stderr go, as with `spin up --log-dir`:
+    /// appended to `{component}_stdout.txt` and `{component}_stderr.txt`
+    /// there (without the copy on the terminal Spin also prints); `None`
+    /// inherits the host's.
+    pub log_dir: Option<PathBuf>,
 }
 
 impl AppOptions {
@@ -67,6 +73,7 @@ impl AppOptions {
             reuse: ReuseLimits::default(),
             request_timeout: Duration::from_secs(30),
             clock: Clock::default(),
+            log_dir: None,
         }
     }
 
@@ -512,6 +519,20 @@ const CHAINED_CLIENT_ADDR: &str = "0.0.0.0:0";
 /// The labels every app defines, as in Spin without a runtime config.
 const DEFAULT_LABEL: &str = "default";
 
+/// A component's stdout and stderr files in `dir`, named as Spin names
+/// them, opened to append (created with the directory if need be).
+fn component_logs(dir: &Path, component: &str) -> Result<(OutputFile, OutputFile)> {
+    std::fs::create_dir_all(dir)?;
+    let open = |suffix: &str| -> Result<OutputFile> {
+        let file = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(dir.join(format!("{component}_{suffix}.txt")))?;
+        Ok(OutputFile::new(file))
+    };
+    Ok((open("stdout")?, open("stderr")?))
+}
+
 fn component_pool(
     decl: &ComponentDecl,
     variables: &Variables,
@@ -570,9 +591,16 @@ fn component_pool(
     let app = app.clone();
     let clock = options.clock.clone();
     let granted = caps.clone();
+    let logs = match &options.log_dir {
+        Some(dir) => Some(component_logs(dir, &decl.id)?),
+        None => None,
+    };
     let new_store: StoreFactory = Arc::new(move || {
         let mut wasi = WasiCtx::builder();
-        wasi.inherit_stdout().inherit_stderr();
+        match &logs {
+            Some((stdout, stderr)) => wasi.stdout(stdout.clone()).stderr(stderr.clone()),
+            None => wasi.inherit_stdout().inherit_stderr(),
+        };
         wasi.wall_clock(clock.clone());
         wasi.monotonic_clock(clock.clone());
         for (key, value) in &environment {

@@ -10,6 +10,7 @@ use spin_test_host::App;
 use std::time::Duration;
 use system_tests::{
     ADMIN_TOKEN, Topology, json as body_json, organizer_account, organizer_request, topology,
+    topology_with,
 };
 
 const DEMO: &str = "wasm-edge-summit-2027";
@@ -435,4 +436,89 @@ async fn a_new_account_is_mailed_an_invitation_that_signs_in_once_within_a_week(
     let late = mailed(edge, "late@example.org", "invitation").await;
     later(&t, Duration::from_secs(8 * 24 * 60 * 60));
     assert_eq!(redeem(edge, &late[0]).await.status(), 401);
+}
+
+/// No token, sign-in cookie, CSRF token or link secret reaches a log: the
+/// components' stdout and stderr, kept in files as `spin up --log-dir`
+/// keeps them, over a tour of every way in and every refusal.
+#[tokio::test]
+async fn no_secret_reaches_a_log() {
+    let logs = tempfile::tempdir().unwrap();
+    let dir = logs.path().to_path_buf();
+    let t = topology_with(
+        &["eu"],
+        |mut o| {
+            o.log_dir = Some(dir.join("edge"));
+            o
+        },
+        |mut o| {
+            o.log_dir = Some(dir.join("origin"));
+            o
+        },
+    )
+    .await;
+    let edge = &t.edges[0].app;
+    let (_, token) = editor(edge).await;
+    let mut secrets = vec![ADMIN_TOKEN.to_string(), token.clone()];
+    for wrong in [
+        "eft_0123456789abcdef",
+        "not-the-admin-token-0123456789abcdef",
+    ] {
+        secrets.push(wrong.to_string());
+        let refused = call(edge, wrong, "GET", "/api/admin/me", None).await;
+        assert_eq!(refused.status(), 401);
+    }
+    let (cookie, csrf, _) = sign_in(edge, &token).await;
+    secrets.push(cookie.split_once('=').unwrap().1.to_string());
+    secrets.push(csrf.clone());
+    let speaker = format!("/api/admin/events/{DEMO}/speakers/ada");
+    let body = Some(json!({ "name": "Ada" }));
+    let forged = as_browser(edge, &cookie, None, "PUT", &speaker, body.clone()).await;
+    assert_eq!(forged.status(), 403);
+    let saved = as_browser(edge, &cookie, Some(&csrf), "PUT", &speaker, body).await;
+    assert_eq!(saved.status(), 200);
+    assert_eq!(
+        ask_link(edge, "ed@example.org", "203.0.113.9")
+            .await
+            .status(),
+        202
+    );
+    for link in mailed(edge, "ed@example.org", "sign_in_link").await {
+        secrets.push(link.clone());
+        assert_eq!(redeem(edge, &link).await.status(), 201);
+        assert_eq!(redeem(edge, &link).await.status(), 401);
+    }
+    for link in mailed(edge, "ed@example.org", "invitation").await {
+        secrets.push(link);
+    }
+    let out = as_browser(
+        edge,
+        &cookie,
+        Some(&csrf),
+        "DELETE",
+        "/api/admin/sign-in",
+        None,
+    )
+    .await;
+    assert_eq!(out.status(), 204);
+    assert_eq!(
+        as_browser(edge, &cookie, None, "GET", "/api/admin/me", None)
+            .await
+            .status(),
+        401
+    );
+
+    let mut logged = String::new();
+    for side in ["edge", "origin"] {
+        for entry in std::fs::read_dir(dir.join(side)).unwrap() {
+            logged.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
+        }
+    }
+    assert!(
+        logged.contains("failed organizer sign-in"),
+        "the components' logs are kept: {logged}"
+    );
+    for secret in &secrets {
+        assert!(!logged.contains(secret.as_str()), "a log holds {secret}");
+    }
 }
