@@ -1,13 +1,14 @@
-// The draft's sessions: a table of them, and a form to add, edit or
-// delete one.
+// The draft's sessions: a table of them, and, for those whose roles let
+// them edit the draft, a form to add, edit or delete one.
 
 import { h, field, clock, dateIn, rfc3339ToWallTime, wallTimeToRfc3339 } from "/common.js";
-import { state } from "/admin/client.js";
+import { state, may } from "/admin/client.js";
 import { editorForm, input, itemActions, saveItem, section, table } from "/admin/ui.js";
 
 export function sessionsSection() {
   const { event, sessions, speakers } = state.draft;
   const zone = event.timezone;
+  const edits = may("edit_draft");
   const editor = h("div", { id: "session-editor" });
   const open = (session) => {
     editor.replaceChildren(sessionForm(session));
@@ -24,35 +25,43 @@ export function sessionsSection() {
       ),
       h("td", {}, s.title),
       h("td", {}, s.room ?? ""),
-      h(
-        "td",
-        {},
-        h(
-          "button",
-          {
-            type: "button",
-            className: "secondary",
-            "aria-label": `Edit “${s.title}”`,
-            dataset: { edit: s.id },
-            onclick: () => open(s),
-          },
-          "Edit",
-        ),
-      ),
+      edits
+        ? h(
+            "td",
+            {},
+            h(
+              "button",
+              {
+                type: "button",
+                className: "secondary",
+                "aria-label": `Edit “${s.title}”`,
+                dataset: { edit: s.id },
+                onclick: () => open(s),
+              },
+              "Edit",
+            ),
+          )
+        : null,
     ),
   );
   return section(
     "sessions-section",
     `Sessions (${sessions.length})`,
-    h(
-      "p",
-      {},
-      h("button", { type: "button", id: "new-session", onclick: () => open(null) }, "New session"),
-    ),
+    edits
+      ? h(
+          "p",
+          {},
+          h(
+            "button",
+            { type: "button", id: "new-session", onclick: () => open(null) },
+            "New session",
+          ),
+        )
+      : null,
     editor,
     table(
       "Sessions in the draft",
-      ["When (event time)", "Title", "Room", ""],
+      ["When (event time)", "Title", "Room", ...(edits ? [""] : [])],
       h("tbody", {}, rows),
     ),
   );

@@ -1,12 +1,13 @@
-// The draft's speakers: a list of them, and a form to add, edit or delete
-// one.
+// The draft's speakers: a list of them, and, for those whose roles let
+// them edit the draft, a form to add, edit or delete one.
 
 import { ApiError, h, field } from "/common.js";
-import { state } from "/admin/client.js";
+import { state, may } from "/admin/client.js";
 import { editorForm, input, itemActions, lines, saveItem, section } from "/admin/ui.js";
 
 export function speakersSection() {
   const { speakers } = state.draft;
+  const edits = may("edit_draft");
   const editor = h("div", { id: "speaker-editor" });
   const open = (speaker) => {
     editor.replaceChildren(speakerForm(speaker));
@@ -15,11 +16,17 @@ export function speakersSection() {
   return section(
     "speakers-section",
     `Speakers (${speakers.length})`,
-    h(
-      "p",
-      {},
-      h("button", { type: "button", id: "new-speaker", onclick: () => open(null) }, "New speaker"),
-    ),
+    edits
+      ? h(
+          "p",
+          {},
+          h(
+            "button",
+            { type: "button", id: "new-speaker", onclick: () => open(null) },
+            "New speaker",
+          ),
+        )
+      : null,
     editor,
     h(
       "ul",
@@ -29,16 +36,18 @@ export function speakersSection() {
           "li",
           {},
           `${sp.name} `,
-          h(
-            "button",
-            {
-              type: "button",
-              className: "secondary",
-              "aria-label": `Edit ${sp.name}`,
-              onclick: () => open(sp),
-            },
-            "Edit",
-          ),
+          edits
+            ? h(
+                "button",
+                {
+                  type: "button",
+                  className: "secondary",
+                  "aria-label": `Edit ${sp.name}`,
+                  onclick: () => open(sp),
+                },
+                "Edit",
+              )
+            : null,
         ),
       ),
     ),

@@ -84,7 +84,11 @@ pub async fn sign_in<'a>(
     };
     let window = Window::at(now_secs);
     let client = sign_in_key(client);
-    count(db, &client, SIGN_IN_FAILURES_PER_MINUTE, window).await?;
+    let limit = SIGN_IN_FAILURES_PER_MINUTE;
+    if at_limit(db, &client, limit, window).await? {
+        return Err(OriginError::RateLimited(window));
+    }
+    add(db, &client, limit, window).await?;
     Ok(Some(SignIn { db, window, client }))
 }
 
@@ -100,30 +104,43 @@ pub async fn sign_in_link(
     now_secs: i64,
 ) -> Result<(), OriginError> {
     let window = Window::at(now_secs);
+    let mut counts = vec![(
+        format!("sign-in link to {inbox}"),
+        SIGN_IN_LINKS_PER_INBOX_PER_MINUTE,
+    )];
     if let Some(client) = request.header(CLIENT_HEADER) {
         let key = format!("sign-in link {client}");
-        count(db, &key, SIGN_IN_LINKS_PER_CLIENT_PER_MINUTE, window).await?;
+        counts.push((key, SIGN_IN_LINKS_PER_CLIENT_PER_MINUTE));
     }
-    let key = format!("sign-in link to {inbox}");
-    count(db, &key, SIGN_IN_LINKS_PER_INBOX_PER_MINUTE, window).await?;
+    // Both looked at before either is written: a refusal writes nothing.
+    for (key, limit) in &counts {
+        if at_limit(db, key, *limit, window).await? {
+            return Err(OriginError::RateLimited(window));
+        }
+    }
+    for (key, limit) in &counts {
+        add(db, key, *limit, window).await?;
+    }
     sweep_once_a_minute(db, window).await;
     Ok(())
 }
 
-/// Adds one attempt to `key`'s count this minute, or refuses it (429, no
-/// write when the count is already at the limit).
-async fn count(db: &Db, key: &str, limit: u32, window: Window) -> Result<(), OriginError> {
-    let params = || [int(window.start), text(key)];
+/// Whether `key` made its limit of attempts this minute: a plain read.
+async fn at_limit(db: &Db, key: &str, limit: u32, window: Window) -> Result<bool, OriginError> {
     let counted = db
         .row(
             "SELECT attempts FROM client_attempts WHERE window_start = ? AND client = ?",
-            params(),
+            [int(window.start), text(key)],
         )
         .await?
         .map_or(0, |row| row.int("attempts"));
-    if !admits(counted as u32, limit) {
-        return Err(OriginError::RateLimited(window));
-    }
+    Ok(!admits(counted as u32, limit))
+}
+
+/// Adds one attempt to `key`'s count this minute, or refuses it (429)
+/// when others made the limit meanwhile.
+async fn add(db: &Db, key: &str, limit: u32, window: Window) -> Result<(), OriginError> {
+    let params = || [int(window.start), text(key)];
     // Atomic in either engine: of a burst read under the limit at once,
     // only as many as the limit get a count within it.
     let counted = db

@@ -1205,6 +1205,7 @@ async fn owners_invite_people_whose_roles_decide_what_they_see_and_revoke_them()
     browser.wait_text("#accounts-section h2", "Accounts").await;
     let editor = invite(&browser, "ed@example.org", "Ed Itor", "editor").await;
     let desk = invite(&browser, "desk@example.org", "Desk", "registrations").await;
+    let viewer = invite(&browser, "view@example.org", "Viewer", "viewer").await;
     browser
         .wait_text("tr[data-account='desk@example.org']", "registrations of")
         .await;
@@ -1266,6 +1267,27 @@ async fn owners_invite_people_whose_roles_decide_what_they_see_and_revoke_them()
             browser.count(absent).await,
             0,
             "{absent} is shown to the desk"
+        );
+    }
+
+    // A viewer reads the draft, with nothing to edit it by.
+    browser.click("#sign-out").await;
+    sign_in_as(&browser, &viewer).await;
+    browser
+        .wait_text("#admin-status", "Reading the draft")
+        .await;
+    browser.wait_text("#sessions-section h2", "Sessions").await;
+    for absent in [
+        "#event-section",
+        "#import-section",
+        "#new-session",
+        "#new-speaker",
+        "button[data-edit]",
+    ] {
+        assert_eq!(
+            browser.count(absent).await,
+            0,
+            "{absent} is shown to a viewer"
         );
     }
 

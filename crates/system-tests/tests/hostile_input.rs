@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use system_tests::{ADMIN_TOKEN, json as body_json, topology};
 
 const DEMO: &str = "wasm-edge-summit-2027";
-const CASES: usize = 120;
+const CASES: usize = 160;
 
 /// Values that have broken parsers before: extremes, control characters,
 /// formulas, markup, web addresses in names, bad times, long text.
@@ -134,9 +134,12 @@ struct Case {
     raw: Option<Vec<u8>>,
 }
 
+/// How many routes the cases are spread over.
+const ROUTES: usize = 8;
+
 fn case() -> impl Strategy<Value = Case> {
     (
-        0usize..6,
+        0usize..ROUTES,
         any::<prop::sample::Index>(),
         mutation(),
         prop::option::of("[ -~]{0,300}"),
@@ -167,7 +170,7 @@ async fn outside_input_is_answered_or_refused_as_problem_json_and_refusals_write
     let draft = body_json(&t.origin.admin("GET", &format!("{admin}/draft"), None).await);
     let session = draft["sessions"][0].clone();
     let session_id = session["id"].as_str().unwrap().to_string();
-    let valid: [(&str, String, Value, bool); 6] = [
+    let valid: [(&str, String, Value, bool); ROUTES] = [
         (
             "POST",
             format!("/api/events/{DEMO}/registrations"),
@@ -198,6 +201,18 @@ async fn outside_input_is_answered_or_refused_as_problem_json_and_refusals_write
             format!("{admin}/webhook"),
             json!({"url": "https://hooks.example.org/eventfront", "secret": "a-webhook-secret-0123"}),
             true,
+        ),
+        (
+            "POST",
+            "/api/admin/accounts".to_string(),
+            json!({"email": "ed@example.org", "name": "Ed", "grants": [{"role": "editor", "event": DEMO}]}),
+            true,
+        ),
+        (
+            "POST",
+            "/api/admin/sign-in-link".to_string(),
+            json!({"email": "ed@example.org"}),
+            false,
         ),
     ];
 
