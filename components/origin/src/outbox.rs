@@ -64,10 +64,12 @@ pub async fn write_organization_mail(
     let sealer = sealing::sealer().await?;
     let now_ms = jiff::Timestamp::now().as_millisecond();
     let (state, next_try) = new_email_state(now_ms).await;
-    db.exec(
+    let mut writes = Writes::default();
+    writes.push(
         "INSERT INTO outbox (id, channel, kind, recipient, subject, body_text, body_html, state,
              created_ms, next_try_ms, mailbox, mail_domain)
-         VALUES (?, 'email', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES (?, 'email', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            .into(),
         [
             text(uuid::Uuid::new_v4().to_string()),
             text(kind),
@@ -81,8 +83,10 @@ pub async fn write_organization_mail(
             text(recipient.mailbox()),
             text(recipient.domain()),
         ],
-    )
-    .await
+    );
+    // Delivered once the transaction commits, as registrants' mail is.
+    writes.queue_messages();
+    writes.run(db).await
 }
 
 /// Writes `messages`, and an event for each change a webhook is

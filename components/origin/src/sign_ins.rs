@@ -139,12 +139,19 @@ pub async fn send_link(db: &Db, request: &Incoming) -> Result<Reply, OriginError
         return Err(OriginError::Invalid(errors));
     };
     attempts::sign_in_link(db, request, &email.mailbox(), now_secs()).await?;
+    link_if_known(db, &email.canonical(false)).await?;
+    Ok(respond::json(202, &json!({ "detail": LINK_ON_ITS_WAY })))
+}
+
+/// Mails a sign-in link to the live account whose address is `canonical`,
+/// if there is one (delivered after the answer, as registrants' mail is).
+async fn link_if_known(db: &Db, canonical: &str) -> Result<(), OriginError> {
     db.transaction(Scope::Whole, async |db| {
         let Some(account) = db
             .row(
                 "SELECT id, email, name FROM accounts
                  WHERE email_canonical = ? AND revoked_at IS NULL",
-                [text(email.canonical(false))],
+                [text(canonical)],
             )
             .await?
         else {
@@ -152,17 +159,10 @@ pub async fn send_link(db: &Db, request: &Incoming) -> Result<Reply, OriginError
         };
         let to = Email::parse(&account.text("email"))
             .map_err(|_| OriginError::Database("an account's stored address is invalid".into()))?;
-        mail_link(
-            db,
-            &account.text("id"),
-            &to,
-            &account.text("name"),
-            Mailed::SignIn,
-        )
-        .await
+        let (id, name) = (account.text("id"), account.text("name"));
+        mail_link(db, &id, &to, &name, Mailed::SignIn).await
     })
-    .await?;
-    Ok(respond::json(202, &json!({ "detail": LINK_ON_ITS_WAY })))
+    .await
 }
 
 /// What a mailed link is for.

@@ -345,3 +345,44 @@ async fn a_webhook_that_never_answers_never_holds_back_an_email() {
     .await;
     assert_eq!(recorded[0], "the webhook did not answer within 10s");
 }
+
+/// An organizer's invitation takes registrants' mail path: it goes out
+/// through the provider after its answer, with nothing else to set it
+/// going, and the organization's outbox shows it sent.
+#[tokio::test]
+async fn an_invitation_goes_out_through_the_provider() {
+    let provider = sink().await;
+    provider.status.store(200, Ordering::SeqCst);
+    let origin = sending_through(&provider, 10, |o| o).await;
+    let account =
+        json!({ "email": "ed@example.org", "name": "Ed", "grants": [{ "role": "viewer" }] });
+    let created = origin
+        .admin("POST", "/api/admin/accounts", Some(account))
+        .await;
+    assert_eq!(created.status(), 201);
+    let sent = eventually("the invitation sent", async || {
+        let seen = provider.seen.lock().unwrap().clone();
+        match seen.iter().find(|s| s.body["To"] == "ed@example.org") {
+            Some(found) => Ok(found.body.clone()),
+            None => Err(seen.len()),
+        }
+    })
+    .await;
+    assert!(sent["Subject"].as_str().unwrap().contains("invited"));
+    assert!(
+        sent["TextBody"]
+            .as_str()
+            .unwrap()
+            .contains("/admin/#sign-in=")
+    );
+    let mail = body_json(&origin.admin("GET", "/api/admin/outbox", None).await);
+    assert_eq!(mail["messages"][0]["kind"], "invitation");
+    eventually("the invitation marked sent", async || {
+        let mail = body_json(&origin.admin("GET", "/api/admin/outbox", None).await);
+        match mail["messages"][0]["state"].as_str() {
+            Some("sent") => Ok(()),
+            other => Err(other.map(str::to_string)),
+        }
+    })
+    .await;
+}
