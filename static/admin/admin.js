@@ -139,18 +139,35 @@ async function signInWithToken(token) {
 }
 
 /**
- * A mailed link (`#sign-in=…`) opens a sign-in; the secret leaves the
- * address bar and the history first, whether it works or not.
+ * A mailed link (`#sign-in=…`) opens a sign-in once its reader asks for it
+ * (a link someone else sent must not sign a browser in unasked); the
+ * secret leaves the address bar and the history first, whether it works
+ * or not.
  */
-async function signInWithLink(link) {
+function signInWithLink(link) {
   history.replaceState(null, "", location.pathname);
-  try {
-    const { data } = await api("/api/admin/sign-in", { method: "POST", body: { link } });
-    state.csrf = data.csrf_token;
-    return signInView("", data.actor);
-  } catch (error) {
-    return signInView(`That sign-in link did not work (${error.message}); ask for a new one.`);
-  }
+  say("");
+  const use = async () => {
+    try {
+      const { data } = await api("/api/admin/sign-in", { method: "POST", body: { link } });
+      state.csrf = data.csrf_token;
+      await signInView("", data.actor);
+    } catch (error) {
+      await signInView(`That sign-in link did not work (${error.message}); ask for a new one.`);
+    }
+  };
+  const button = h("button", { type: "button", id: "use-link", onclick: use }, "Sign in");
+  main.replaceChildren(
+    h("h1", {}, "Sign in with this link?"),
+    h(
+      "p",
+      {},
+      "This link signs this browser in to the account it was mailed to. Use it only if you asked for it.",
+    ),
+    button,
+  );
+  document.title = "Organizer sign-in · Eventfront";
+  button.focus();
 }
 
 /** What the page says first: whose sign-in, and the draft's state if theirs to read. */

@@ -13,15 +13,20 @@ use spin_sdk::http::Request;
 use std::time::Duration;
 
 /// Request headers the origin needs; everything else stays at the edge.
-const PASSED_ON: [http::HeaderName; 7] = [
+const PASSED_ON: [http::HeaderName; 5] = [
     http::header::CONTENT_TYPE,
     http::header::AUTHORIZATION,
-    // An organizer's sign-in (sent only to `/api/admin`) and its CSRF token.
-    http::header::COOKIE,
-    http::HeaderName::from_static(eventfront_domain::sign_in::CSRF_HEADER),
     http::header::ACCEPT,
     http::header::IF_NONE_MATCH,
     http::HeaderName::from_static("idempotency-key"),
+];
+
+/// What the organizer API also needs: an organizer's sign-in and its CSRF
+/// token. Other routes never pass a cookie on (a site's other cookies are
+/// not the origin's business, and its signature covers what is passed).
+const PASSED_ON_TO_ORGANIZER_API: [http::HeaderName; 2] = [
+    http::header::COOKIE,
+    http::HeaderName::from_static(eventfront_domain::sign_in::CSRF_HEADER),
 ];
 
 /// Response headers worth passing back to the client.
@@ -72,8 +77,15 @@ pub async fn forward(
         return Err(EdgeError::UnsupportedMediaType);
     }
     let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let organizer = parts.uri.path().starts_with("/api/admin/");
     let headers: Vec<_> = PASSED_ON
         .iter()
+        .chain(
+            organizer
+                .then_some(&PASSED_ON_TO_ORGANIZER_API)
+                .into_iter()
+                .flatten(),
+        )
         .filter_map(|name| Some((name.clone(), parts.headers.get(name)?.clone())))
         .collect();
     let answer = origin::call(&parts.method, target, &headers, body, client, timeout)

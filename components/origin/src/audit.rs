@@ -102,8 +102,14 @@ pub fn push_all(
 }
 
 /// The newest `limit` entries for one event (or, with `None`, for every
-/// event and for none), newest first.
-pub async fn list(db: &Db, event: Option<&str>, limit: i64) -> Result<Value, OriginError> {
+/// event and for none), newest first; the addresses organizers came from
+/// only `with_addresses` (for those who manage the accounts).
+pub async fn list(
+    db: &Db,
+    event: Option<&str>,
+    limit: i64,
+    with_addresses: bool,
+) -> Result<Value, OriginError> {
     let select = "SELECT id, at, actor, actor_account, actor_via, address, action, event,
                       target, detail FROM audit";
     let rows = match event {
@@ -128,7 +134,7 @@ pub async fn list(db: &Db, event: Option<&str>, limit: i64) -> Result<Value, Ori
                 "actor": r.text("actor"),
                 "actor_account": r.opt_text("actor_account"),
                 "actor_via": r.opt_text("actor_via"),
-                "address": r.opt_text("address"),
+                "address": r.opt_text("address").filter(|_| with_addresses),
                 "action": r.text("action"),
                 "event": r.opt_text("event"),
                 "target": r.opt_text("target"),

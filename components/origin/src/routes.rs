@@ -117,8 +117,12 @@ pub async fn route(request: Request) -> Result<Reply, OriginError> {
         Route::AdminRegistration => {
             admin::cancel_registration(&db, &s()?, found.id, &request, by).await
         }
-        Route::AdminAudit => admin::audit_log(&db, Some(&s()?)).await,
-        Route::AdminAuditAll => admin::audit_log(&db, None).await,
+        Route::AdminAudit => {
+            // Where organizers came from is for those who manage them.
+            let addresses = organizer.may(Action::ManageAccounts, None);
+            admin::audit_log(&db, Some(&s()?), addresses).await
+        }
+        Route::AdminAuditAll => admin::audit_log(&db, None, true).await,
         Route::AdminOutbox => admin::outbox(&db, Some(&s()?)).await,
         Route::AdminOutboxAll => admin::outbox(&db, None).await,
         Route::AdminResend => outbox::resend(&db, &s()?, found.id, by).await,
@@ -134,7 +138,7 @@ pub async fn route(request: Request) -> Result<Reply, OriginError> {
         Route::AdminAccountTokens => accounts::tokens(&db, found.id).await,
         Route::AdminToken => accounts::revoke_token(&db, found.id, by).await,
         Route::AdminBootstrapToken => accounts::turn_off_bootstrap(&db, by).await,
-        Route::AdminSignIn if posting => sign_ins::open(&db, &organizer).await,
+        Route::AdminSignIn if posting => sign_ins::open(&db, &organizer, &request).await,
         Route::AdminSignIn => sign_ins::close(&db, &organizer).await,
         Route::AdminAccountSignIns => sign_ins::list(&db, found.id).await,
         Route::AdminSignInById => sign_ins::end(&db, found.id, by).await,

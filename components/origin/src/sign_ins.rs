@@ -20,7 +20,11 @@ use serde_json::json;
 /// `POST /api/admin/sign-in` with a bearer token: a session for this
 /// browser, standing for that token (201, its cookie set, and the CSRF
 /// token its writes must carry).
-pub async fn open(db: &Db, organizer: &Organizer) -> Result<Reply, OriginError> {
+pub async fn open(
+    db: &Db,
+    organizer: &Organizer,
+    request: &Incoming,
+) -> Result<Reply, OriginError> {
     let opener = match &organizer.proof {
         Proof::Token { id, .. } => Opened::Token(id),
         Proof::Bootstrap => {
@@ -34,8 +38,8 @@ pub async fn open(db: &Db, organizer: &Organizer) -> Result<Reply, OriginError> 
         }
     };
     let by = &organizer.actor;
-    let (reply, id) = begin(by, &opener).await;
-    db.transaction(Scope::Whole, async |db| record(db, by, &opener, &id).await)
+    let (reply, new) = begin(by, &opener, request).await;
+    db.transaction(Scope::Whole, async |db| record(db, by, &opener, &new).await)
         .await?;
     Ok(reply)
 }
@@ -51,8 +55,8 @@ enum Opened<'a> {
 }
 
 /// A new sign-in's answer (201 with its cookie and CSRF token) and id;
-/// `record` writes it.
-async fn begin(by: &Actor, opened: &Opened<'_>) -> (Reply, NewSignIn) {
+/// `record` writes it, ending the sign-in whose cookie the browser had.
+async fn begin(by: &Actor, opened: &Opened<'_>, request: &Incoming) -> (Reply, NewSignIn) {
     let secret = crate::tokens::random();
     let now = jiff::Timestamp::now().as_millisecond();
     let id = uuid::Uuid::new_v4().to_string();
@@ -78,7 +82,17 @@ async fn begin(by: &Actor, opened: &Opened<'_>) -> (Reply, NewSignIn) {
     );
     set_cookie(&mut reply, &sign_in::set_cookie(&secret, secure().await));
     let hash = token_hash(&secret);
-    (reply, NewSignIn { id, hash, now })
+    let replaced = request
+        .header("cookie")
+        .and_then(sign_in::from_cookie_header)
+        .map(token_hash);
+    let new = NewSignIn {
+        id,
+        hash,
+        now,
+        replaced,
+    };
+    (reply, new)
 }
 
 /// A sign-in whose answer is made, to be written.
@@ -86,6 +100,9 @@ struct NewSignIn {
     id: String,
     hash: String,
     now: i64,
+    /// The hash of the sign-in the browser's cookie held, which the new
+    /// cookie replaces: ended, so that none stays live unseen.
+    replaced: Option<String>,
 }
 
 /// Writes a sign-in `begin` made, audited, in the caller's transaction.
@@ -100,6 +117,13 @@ async fn record(
         Opened::Bootstrap(hash) => (None, Some(hash.as_str())),
         Opened::Link => (None, None),
     };
+    if let Some(replaced) = &new.replaced {
+        db.exec(
+            "UPDATE organizer_sessions SET ended_ms = ? WHERE hash = ? AND ended_ms IS NULL",
+            [int(new.now), text(replaced)],
+        )
+        .await?;
+    }
     db.exec(
         "INSERT INTO organizer_sessions
              (id, hash, account, token, bootstrap_hash, created_ms, last_seen_ms, address)
@@ -139,14 +163,20 @@ pub async fn send_link(db: &Db, request: &Incoming) -> Result<Reply, OriginError
         return Err(OriginError::Invalid(errors));
     };
     attempts::sign_in_link(db, request, &email.mailbox(), now_secs()).await?;
-    link_if_known(db, &email.canonical(false)).await?;
+    // A failure past this point is logged, not answered: the answer for an
+    // address an account has must read as the one for any other.
+    if let Err(e) = link_if_known(db, &email.canonical(false)).await {
+        eprintln!("origin: a sign-in link could not be written: {e}");
+    }
     Ok(respond::json(202, &json!({ "detail": LINK_ON_ITS_WAY })))
 }
 
 /// Mails a sign-in link to the live account whose address is `canonical`,
 /// if there is one (delivered after the answer, as registrants' mail is).
 async fn link_if_known(db: &Db, canonical: &str) -> Result<(), OriginError> {
-    db.transaction(Scope::Whole, async |db| {
+    // The outbox's own lock: a request anyone may send takes no lock that
+    // holds up registrations or organizers.
+    db.transaction(Scope::Outbox, async |db| {
         let Some(account) = db
             .row(
                 "SELECT id, email, name FROM accounts
@@ -270,7 +300,7 @@ pub async fn redeem(db: &Db, request: &Incoming) -> Result<Reply, OriginError> {
         via: Some("link".into()),
         address: request.header(CLIENT_HEADER).map(str::to_string),
     };
-    let (reply, new) = begin(&by, &Opened::Link).await;
+    let (reply, new) = begin(&by, &Opened::Link, request).await;
     db.transaction(Scope::Whole, async |db| {
         // Used once: of two tries at once, one marks it and the other
         // finds it used.

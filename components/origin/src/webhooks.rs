@@ -91,14 +91,15 @@ pub async fn put(
             ],
         )
         .await?;
-        // The URL, never the secret.
         audit::record(
             db,
             by,
             "webhook.configured",
             Some(slug.as_str()),
             None,
-            &json!({ "url": url }),
+            // Its host only: a webhook's path often holds a secret, and
+            // every role on the event reads its audit log.
+            &json!({ "host": webhook_host(url) }),
         )
         .await
     })
@@ -128,4 +129,10 @@ pub async fn delete(db: &Db, slug: &Slug, by: &Actor) -> Result<Reply, OriginErr
     })
     .await?;
     Ok(no_content())
+}
+
+/// The host a webhook URL names, for the audit log.
+fn webhook_host(url: &str) -> Option<String> {
+    let uri: http::Uri = url.parse().ok()?;
+    uri.host().map(str::to_string)
 }

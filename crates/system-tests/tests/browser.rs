@@ -1411,6 +1411,9 @@ async fn organizers_sign_in_with_a_link_mailed_through_the_development_outbox() 
     );
     browser.open("/").await;
     browser.open(&link).await;
+    // Nothing happens unasked: a link someone else sent signs no one in.
+    browser.wait_text("h1", "Sign in with this link?").await;
+    browser.click("#use-link").await;
     browser.wait_text("h1", "Signed in as ed@example.org").await;
     assert_eq!(
         browser.eval("return location.hash").await,
@@ -1427,6 +1430,7 @@ async fn organizers_sign_in_with_a_link_mailed_through_the_development_outbox() 
     // The link worked once.
     browser.open("/").await;
     browser.open(&link).await;
+    browser.click("#use-link").await;
     browser
         .wait_text("#admin-status", "That sign-in link did not work")
         .await;

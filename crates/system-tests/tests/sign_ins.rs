@@ -158,6 +158,17 @@ async fn a_sign_in_cookie_stands_for_its_token_and_its_writes_need_the_csrf_toke
     );
     assert_eq!(log["entries"][0]["actor_via"], format!("sign-in:{id}"));
 
+    // A sign-in opened in the same browser ends the one its cookie held,
+    // so that none stays live unseen.
+    let (earlier, _, _) = sign_in(edge, &token).await;
+    let mut again = organizer_request(&token, "POST", "/api/admin/sign-in", Some(json!({})));
+    again
+        .headers_mut()
+        .insert("cookie", earlier.parse().unwrap());
+    assert_eq!(edge.send(again).await.status(), 201);
+    let ended = as_browser(edge, &earlier, None, "GET", "/api/admin/me", None).await;
+    assert_eq!(ended.status(), 401);
+
     // Signing out ends it and clears the cookie.
     let out = as_browser(
         edge,
