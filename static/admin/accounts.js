@@ -25,6 +25,22 @@ function roleSelect(id) {
   );
 }
 
+/**
+ * A button that runs `act` (which answers what happened), says it or why
+ * it `failed`, then redraws what it changed with `after`.
+ */
+function actionButton(label, attributes, act, failed, after) {
+  const run = async () => {
+    try {
+      say(await act());
+    } catch (error) {
+      say(`${failed}: ${error.message}`);
+    }
+    await after();
+  };
+  return h("button", { type: "button", ...attributes, onclick: run }, label);
+}
+
 /** A token just minted, with the warning that it is shown only now. */
 function minted(box, name, token) {
   box.replaceChildren(
@@ -169,23 +185,15 @@ function accountRow(account, refresh, shown) {
       revoked ? null : signInsList(account),
       revoked
         ? null
-        : h(
-            "button",
-            {
-              type: "button",
-              className: "danger",
-              "aria-label": `Revoke account of ${account.email}`,
-              onclick: async () => {
-                try {
-                  await accountsApi(path, { method: "DELETE" });
-                  say(`The account of ${account.email} is revoked; its tokens no longer work.`);
-                } catch (error) {
-                  say(`The account could not be revoked: ${error.message}`);
-                }
-                await refresh();
-              },
-            },
+        : actionButton(
             "Revoke account",
+            { className: "danger", "aria-label": `Revoke account of ${account.email}` },
+            async () => {
+              await accountsApi(path, { method: "DELETE" });
+              return `The account of ${account.email} is revoked; its tokens no longer work.`;
+            },
+            "The account could not be revoked",
+            refresh,
           ),
     ),
   );
@@ -205,23 +213,18 @@ function signInsList(account) {
               "li",
               {},
               `Signed in ${s.opened_at}${s.address ? ` from ${s.address}` : ""}, last seen ${s.last_seen_at} `,
-              h(
-                "button",
+              actionButton(
+                "End the sign-in",
                 {
-                  type: "button",
                   className: "secondary",
                   "aria-label": `End the sign-in of ${account.email} from ${s.opened_at}`,
-                  onclick: async () => {
-                    try {
-                      await organizerApi(`/api/admin/sign-ins/${s.id}`, { method: "DELETE" });
-                      say(`The sign-in of ${account.email} is ended.`);
-                    } catch (error) {
-                      say(`The sign-in could not be ended: ${error.message}`);
-                    }
-                    await load();
-                  },
                 },
-                "End the sign-in",
+                async () => {
+                  await organizerApi(`/api/admin/sign-ins/${s.id}`, { method: "DELETE" });
+                  return `The sign-in of ${account.email} is ended.`;
+                },
+                "The sign-in could not be ended",
+                load,
               ),
             ),
           ),
@@ -253,23 +256,18 @@ function tokensList(account, shown) {
                 : "never used",
             t.revoked_at
               ? null
-              : h(
-                  "button",
+              : actionButton(
+                  "Revoke",
                   {
-                    type: "button",
                     className: "secondary",
                     "aria-label": `Revoke the token ${t.name} of ${account.email}`,
-                    onclick: async () => {
-                      try {
-                        await organizerApi(`/api/admin/tokens/${t.id}`, { method: "DELETE" });
-                        say(`The token ${t.name} of ${account.email} no longer works.`);
-                      } catch (error) {
-                        say(`The token could not be revoked: ${error.message}`);
-                      }
-                      await load();
-                    },
                   },
-                  "Revoke",
+                  async () => {
+                    await organizerApi(`/api/admin/tokens/${t.id}`, { method: "DELETE" });
+                    return `The token ${t.name} of ${account.email} no longer works.`;
+                  },
+                  "The token could not be revoked",
+                  load,
                 ),
           ),
         ),
@@ -281,26 +279,19 @@ function tokensList(account, shown) {
   load();
   const mint = account.revoked_at
     ? null
-    : h(
-        "button",
-        {
-          type: "button",
-          className: "secondary",
-          "aria-label": `New token for ${account.email}`,
-          onclick: async () => {
-            try {
-              const { data } = await accountsApi(`/${account.id}/tokens`, {
-                method: "POST",
-                body: { name: `token ${new Date().toISOString().slice(0, 16)}` },
-              });
-              minted(shown, account.name, data.token);
-            } catch (error) {
-              say(`No token could be made: ${error.message}`);
-            }
-            await load();
-          },
-        },
+    : actionButton(
         "New token",
+        { className: "secondary", "aria-label": `New token for ${account.email}` },
+        async () => {
+          const { data } = await accountsApi(`/${account.id}/tokens`, {
+            method: "POST",
+            body: { name: `token ${new Date().toISOString().slice(0, 16)}` },
+          });
+          minted(shown, account.name, data.token);
+          return `A new token for ${account.email} is shown above, this once.`;
+        },
+        "No token could be made",
+        load,
       );
   return h("div", {}, list, mint);
 }

@@ -12,7 +12,7 @@ use crate::error::OriginError;
 use crate::organizer::{API_TOKEN_PREFIX, bootstrap_turned_off};
 use crate::request::Incoming;
 use crate::sign_ins::{self, Mailed, Opener};
-use eventfront_domain::access::{self, Grant, Role};
+use eventfront_domain::access::{self, Grant};
 use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::{Email, FieldError};
 use serde_json::{Value, json};
@@ -118,8 +118,8 @@ pub async fn update(
     };
     db.transaction(Scope::Whole, async |db| {
         let account = live(db, id).await?;
-        let owner_now = is_owner(&account.json::<Vec<Grant>>("grants")?);
-        if owner_now && !is_owner(&grants) {
+        let owner_now = access::manages_accounts(&account.json::<Vec<Grant>>("grants")?);
+        if owner_now && !access::manages_accounts(&grants) {
             keep_a_way_in(db, id).await?;
         }
         db.exec(
@@ -139,7 +139,7 @@ pub async fn update(
 pub async fn revoke(db: &Db, id: &str, by: &Actor) -> Result<Reply, OriginError> {
     db.transaction(Scope::Whole, async |db| {
         let account = live(db, id).await?;
-        if is_owner(&account.json::<Vec<Grant>>("grants")?) {
+        if access::manages_accounts(&account.json::<Vec<Grant>>("grants")?) {
             keep_a_way_in(db, id).await?;
         }
         let now = jiff::Timestamp::now().to_string();
@@ -333,11 +333,6 @@ fn account_json(row: &Row) -> Result<Value, OriginError> {
     }))
 }
 
-/// Whether the grants make an owner of the organization.
-fn is_owner(grants: &[Grant]) -> bool {
-    grants.contains(&Grant::everywhere(Role::Owner))
-}
-
 /// How many live accounts other than `except` own the organization.
 async fn owners_other_than(db: &Db, except: &str) -> Result<usize, OriginError> {
     let rows = db
@@ -348,7 +343,7 @@ async fn owners_other_than(db: &Db, except: &str) -> Result<usize, OriginError> 
         .await?;
     let mut owners = 0;
     for row in &rows {
-        owners += usize::from(is_owner(&row.json::<Vec<Grant>>("grants")?));
+        owners += usize::from(access::manages_accounts(&row.json::<Vec<Grant>>("grants")?));
     }
     Ok(owners)
 }

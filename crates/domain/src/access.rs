@@ -147,6 +147,12 @@ pub fn may(grants: &[Grant], action: Action, event: Option<&str>) -> bool {
     grants.iter().any(|grant| grant.allows(action, event))
 }
 
+/// Whether `grants` can manage the organization's accounts: what someone
+/// must still hold once the bootstrap token is off, or nobody could.
+pub fn manages_accounts(grants: &[Grant]) -> bool {
+    may(grants, Action::ManageAccounts, None)
+}
+
 /// Whether every grant of `inner` gives nothing that `outer` does not:
 /// an API token's grants within its account's.
 pub fn within(inner: &[Grant], outer: &[Grant]) -> bool {
@@ -276,6 +282,15 @@ mod tests {
             }
         }
         assert!(!may(&[], Action::ReadAudit, Some("summit")));
+    }
+
+    #[test]
+    fn only_an_owner_of_every_event_manages_accounts() {
+        assert!(manages_accounts(&[Grant::everywhere(Role::Owner)]));
+        assert!(!manages_accounts(&[on(Role::Owner, "summit")]));
+        let others = Role::ALL.map(Grant::everywhere)[1..].to_vec();
+        assert!(!manages_accounts(&others));
+        assert!(!manages_accounts(&[]));
     }
 
     #[test]
