@@ -22,6 +22,7 @@ const SHELL = [
   "/app/details.js",
   "/app/my-agenda.js",
   "/app/registration.js",
+  "/app/session-picks.js",
   "/manifest.webmanifest",
   "/icons/icon-192.png",
   "/icons/icon-512.png",

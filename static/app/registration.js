@@ -3,12 +3,14 @@
 // manage link, or, when the event confirms by email, "check your inbox".
 // The emailed confirmation link confirms and then shows the manage view;
 // a manage link opens one registration (the token is in the URL's
-// fragment, or kept in this browser): its status, and cancelling it.
+// fragment, or kept in this browser): its status, cancelling it, and its
+// picks of workshops and other sessions with seats (session-picks.js).
 
 import { api, ApiError, h, field, readJson, clock, dateIn, longDate, zoneCity } from "/common.js";
 import { withRetry, isRetryable, showFieldErrors, clearFieldErrors } from "/forms.js";
 import { state, savedRegistrations, saveRegistration, forgetRegistration } from "/app/data.js";
 import { announce, markCurrentNav, render } from "/app/page.js";
+import { sessionPicks } from "/app/session-picks.js";
 
 const managePath = (entry) =>
   `/registrations/${encodeURIComponent(entry.id)}#token=${encodeURIComponent(entry.token)}`;
@@ -391,6 +393,7 @@ export async function manageView(id, { confirmed = false } = {}) {
       ({ data: registration } = await api(manage(), { token, cache: "no-store" }));
       status.className = `status-${registration.status}`;
       status.textContent = `Status: ${statusText(registration)}`;
+      picks?.update(registration);
       showActions();
       status.focus();
     },
@@ -412,6 +415,10 @@ export async function manageView(id, { confirmed = false } = {}) {
     actions.replaceChildren(cancel, " ", erase);
   };
   showActions();
+  const picks = await sessionPicks(registration, token, async () => {
+    ({ data: registration } = await api(manage(), { token, cache: "no-store" }));
+    return registration;
+  });
   render("Your registration", [
     h("h1", {}, "Your registration"),
     confirmed
@@ -435,5 +442,6 @@ export async function manageView(id, { confirmed = false } = {}) {
     ),
     status,
     actions,
+    picks,
   ]);
 }

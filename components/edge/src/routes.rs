@@ -82,7 +82,7 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
             .await
         }
         // A wrong id or token is counted, so that guessing stops here.
-        Route::Registration | Route::ConfirmRegistration => {
+        Route::Registration | Route::ConfirmRegistration | Route::RegistrationSession => {
             let client = client_of(&*ClientRules::get().await?, &request);
             Limit::TOKEN_FAILURES.check_here(&client)?;
             // A confirmation's token is in a header; a body, if any, is ignored.

@@ -349,6 +349,7 @@ async fn decide_all(
                     notice: Notice::LinkAgain,
                     manage_token: None,
                     confirm_token: None,
+                    session: None,
                 };
                 match holder.hold_expires_at {
                     // Still waiting for its confirmation: that link again.
@@ -404,6 +405,7 @@ async fn decide_all(
             notice: Notice::Confirmed,
             manage_token: None,
             confirm_token: None,
+            session: None,
         };
         let (status, body) = match held_until {
             // Held for its address to confirm: the place is taken in

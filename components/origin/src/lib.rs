@@ -29,6 +29,7 @@ mod routes;
 mod schema;
 mod sealing;
 mod seats;
+mod session_seats;
 mod sign_ins;
 mod sync;
 mod tokens;

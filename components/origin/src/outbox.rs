@@ -10,7 +10,7 @@
 use crate::db::{Db, ROWS_PER_STATEMENT, Scope, Writes, in_list, int, placeholders, text};
 use crate::error::OriginError;
 use crate::sealing;
-use eventfront_domain::messages::{self, EventAbout, Links, Notice};
+use eventfront_domain::messages::{self, EventAbout, Links, Notice, SessionAbout};
 use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::webhook;
 use eventfront_domain::{Email, Slug};
@@ -30,6 +30,8 @@ pub struct Outgoing {
     pub manage_token: Option<String>,
     /// A confirmation token of the registration's, for its confirm link.
     pub confirm_token: Option<String>,
+    /// The session a message about a session's seat is about.
+    pub session: Option<SessionAbout>,
 }
 
 /// The attendee site's address, for links in exports and messages.
@@ -129,15 +131,19 @@ pub async fn write_for(
             .confirm_token
             .as_deref()
             .map(|token| messages::confirm_link(public_url, &message.registration, token));
-        let composed = messages::compose(
-            message.notice,
-            &message.about,
-            &message.attendee,
-            Links {
-                manage: link.as_deref(),
-                confirm: confirm.as_deref(),
-            },
-        );
+        let links = Links {
+            manage: link.as_deref(),
+            confirm: confirm.as_deref(),
+        };
+        let composed = match &message.session {
+            Some(session) => Some(messages::session_seat(
+                session,
+                &message.about,
+                &message.attendee,
+                links,
+            )),
+            None => messages::compose(message.notice, &message.about, &message.attendee, links),
+        };
         if let Some(composed) = composed {
             let address = Email::parse(&message.recipient).ok();
             emails += 1;
@@ -174,6 +180,9 @@ pub async fn write_for(
         });
         if let Notice::Waitlisted { position } = message.notice {
             registration["position"] = json!(position);
+        }
+        if let Some(session) = &message.session {
+            registration["session"] = json!(session.id);
         }
         let payload = webhook::payload(
             &id,

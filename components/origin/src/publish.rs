@@ -137,6 +137,7 @@ pub async fn publish_in(
     .await?;
     // A raised or removed capacity is a seat added: the line moves first.
     seats::promote_for_new_settings(db, slug.as_str()).await?;
+    crate::session_seats::publish(db, slug.as_str(), &draft.sessions).await?;
     let (action, detail) = match from_version {
         Some(from) => (
             "event.rolled_back",

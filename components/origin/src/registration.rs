@@ -1,7 +1,8 @@
 //! Registrations as attendees send them: parsed, and answered by
 //! `group_commit` (a stored answer when the key was decided before, a new
 //! decision otherwise); shown and cancelled by the holder of the manage token,
-//! a freed seat going to the first in line in the same transaction.
+//! a freed seat going to the first in line in the same transaction. A
+//! registration is shown with its picks of sessions (`session_seats`).
 
 use crate::attempts;
 use crate::audit::Actor;
@@ -12,6 +13,7 @@ use crate::error::OriginError;
 use crate::group_commit;
 use crate::request::Incoming;
 use crate::seats;
+use crate::session_seats;
 use crate::tokens::{self, Tokens};
 use eventfront_domain::lifecycle::{Confirmation, NotConfirmed, Status};
 use eventfront_domain::respond::{self, Reply};
@@ -63,7 +65,7 @@ fn stored_type(status: u16) -> &'static str {
 /// tokens of `kind`: a plain read through the instance's shared reader,
 /// so that a wrong id or token costs no connection of its own and takes
 /// no lock.
-async fn authorized(
+pub async fn authorized(
     id: &str,
     request: &Incoming,
     kind: Tokens,
@@ -104,9 +106,9 @@ async fn authorized(
     }
 }
 
-struct Registration {
+pub struct Registration {
     id: String,
-    event: String,
+    pub event: String,
     status: Status,
     name: String,
     email: String,
@@ -126,6 +128,7 @@ impl Registration {
         if self.status == Status::Waitlisted {
             body["position"] = json!(seats::position(db, &self.event, &self.id).await?);
         }
+        body["sessions"] = json!(session_seats::shown(db, &self.event, &self.id).await?);
         Ok(body)
     }
 }

@@ -7,7 +7,9 @@ use crate::db::{Db, Reader};
 use crate::error::OriginError;
 use crate::organizer::organizer;
 use crate::request::Incoming;
-use crate::{accounts, admin, outbox, publish, registration, sign_ins, sync, webhooks};
+use crate::{
+    accounts, admin, outbox, publish, registration, session_seats, sign_ins, sync, webhooks,
+};
 use eventfront_domain::Slug;
 use eventfront_domain::access::Action;
 use eventfront_domain::respond::{self, Reply};
@@ -74,6 +76,12 @@ pub async fn route(request: Request) -> Result<Reply, OriginError> {
             Route::Registration if reading => registration::show(found.id, &request).await,
             Route::Registration => registration::cancel(found.id, &request).await,
             Route::ConfirmRegistration => registration::confirm(found.id, &request).await,
+            Route::RegistrationSession if posting => {
+                session_seats::pick(found.id, found.session, &request).await
+            }
+            Route::RegistrationSession => {
+                session_seats::release(found.id, found.session, &request).await
+            }
             _ => Err(OriginError::NotFound("There is no such resource.")),
         };
     }

@@ -363,6 +363,26 @@ impl Opened {
         tokens::push(&mut writes, Tokens::Manage, &manage_tokens, now);
         crate::audit::push_all(&mut writes, Some(&self.event), &entries);
         writes.run(db).await?;
+        // Picks of sessions follow their registrations: an ended one's
+        // go, a confirmed one's deferred picks join.
+        let (mut ended, mut confirmed) = (Vec::new(), Vec::new());
+        for change in &plan {
+            match change {
+                Change::Cancelled { id, .. } | Change::Expired { id, .. } => {
+                    ended.push(id.as_str())
+                }
+                Change::Confirmed { id, to } | Change::Promoted { id, to, .. }
+                    if *to == Status::Confirmed =>
+                {
+                    confirmed.push(id.as_str())
+                }
+                _ => {}
+            }
+        }
+        if !ended.is_empty() || !confirmed.is_empty() {
+            crate::session_seats::follow(db, &self.event, &ended, &confirmed, &self.stored.about)
+                .await?;
+        }
         for index in placed {
             let message = &mut messages[index];
             message.notice = Notice::Waitlisted {
@@ -384,6 +404,7 @@ impl Opened {
             notice,
             manage_token,
             confirm_token: None,
+            session: None,
         }
     }
 }
@@ -497,6 +518,14 @@ pub struct LedgerRow {
     waiting: i64,
     last_seq: i64,
     next_lapse_ms: Option<i64>,
+}
+
+/// What messages say about `event` as last published.
+pub async fn about(db: &Db, event: &str) -> Result<EventAbout, OriginError> {
+    load(db, event)
+        .await?
+        .map(|stored| stored.about)
+        .ok_or(OriginError::NotFound("There is no such event."))
 }
 
 /// The ledger of `event` as stored, if it was ever published.

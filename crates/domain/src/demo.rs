@@ -123,6 +123,8 @@ const TALKS: [&str; 60] = [
     "ops | Compliance and Data Residency on a Global Network | Regulation says where data may be processed. We show how routing rules and regional storage keep requests within borders without a deployment per country. | compliance privacy",
 ];
 
+/// Seats in a lab: the demo's workshops are picked by attendees.
+const WORKSHOP_SEATS: u32 = 24;
 const WORKSHOP_NOTE: &str =
     "Bring a laptop with the toolchain installed; setup instructions are on the event page.";
 
@@ -327,6 +329,9 @@ impl Planner {
             speakers,
             tags: tags.split(' ').map(String::from).collect(),
             links,
+            // Labs seat fewer than the event: attendees pick them.
+            capacity: (kind == Kind::Workshop).then_some(WORKSHOP_SEATS),
+            registration_required: false,
         });
     }
 }

@@ -26,6 +26,7 @@ pub mod retention;
 pub mod routes;
 pub mod sealed;
 pub mod seats;
+pub mod session_seats;
 pub mod settings;
 pub mod sign_in;
 pub mod signing;

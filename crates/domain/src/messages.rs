@@ -34,6 +34,9 @@ pub enum Notice {
     },
     /// The hold lapsed unconfirmed; its place went to the next in line.
     Expired,
+    /// A seat came free in a session they waited in line for, and it is
+    /// theirs (the message's `SessionAbout` says which).
+    SessionSeat,
 }
 
 impl Notice {
@@ -48,6 +51,7 @@ impl Notice {
             Notice::Pending { .. } => "pending",
             Notice::ConfirmAgain { .. } => "confirm_again",
             Notice::Expired => "expired",
+            Notice::SessionSeat => "session_seat",
         }
     }
 
@@ -55,7 +59,7 @@ impl Notice {
     /// changed (a link sent again).
     pub fn status(self) -> Option<&'static str> {
         match self {
-            Notice::Confirmed | Notice::Promoted => Some("confirmed"),
+            Notice::Confirmed | Notice::Promoted | Notice::SessionSeat => Some("confirmed"),
             Notice::Waitlisted { .. } => Some("waitlisted"),
             Notice::Cancelled => Some("cancelled"),
             Notice::Pending { .. } => Some("pending"),
@@ -187,7 +191,52 @@ pub fn compose(
             ],
         ),
         Notice::Expired => return None,
+        Notice::SessionSeat => return None,
     };
+    Some(assemble(subject, &lines, event, attendee, links))
+}
+
+/// A session with seats, as a message about it names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionAbout {
+    pub id: String,
+    pub title: String,
+    pub starts_at: Timestamp,
+}
+
+/// The message telling `attendee` that a seat in `session` of `event`,
+/// for which they waited in line, is now theirs.
+pub fn session_seat(
+    session: &SessionAbout,
+    event: &EventAbout,
+    attendee: &str,
+    links: Links<'_>,
+) -> Message {
+    let title = &session.title;
+    let lines = [
+        format!(
+            "A seat came free in “{title}” ({}), and it is now yours.",
+            local_time(event, session.starts_at)
+        ),
+        "If you cannot come after all, release it from your registration's page, so that the next in line gets it.".to_string(),
+    ];
+    assemble(
+        format!("A seat in “{title}” is yours"),
+        &lines,
+        event,
+        attendee,
+        links,
+    )
+}
+
+/// A message of `lines`, then when the event starts and the `links`.
+fn assemble(
+    subject: String,
+    lines: &[String],
+    event: &EventAbout,
+    attendee: &str,
+    links: Links<'_>,
+) -> Message {
     let when = format!("The event starts {}.", local_time(event, event.starts_at));
     let confirm_line = links.confirm.map(|link| {
         format!("Confirm your registration (this link is yours alone; do not forward it): {link}")
@@ -226,11 +275,11 @@ pub fn compose(
         ));
     }
     html.push_str("<p>— Eventfront</p>\n");
-    Some(Message {
+    Message {
         subject,
         text,
         html,
-    })
+    }
 }
 
 /// Where a sign-in link opens the organizer page on the site at

@@ -133,6 +133,13 @@ pub struct Session {
     pub tags: Vec<String>,
     #[serde(default)]
     pub links: SessionLinks,
+    /// Seats in the room for attendees who pick it (`session_seats`);
+    /// none for a session anyone may walk into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<u32>,
+    /// Attendees pick it in advance even with no seat limit.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub registration_required: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -54,6 +54,8 @@ routes! {
     Registration => "/api/registrations/{id}", "GET, DELETE";
     /// A pending registration confirmed by the link its email carries.
     ConfirmRegistration => "/api/registrations/{id}/confirm", "POST";
+    /// A session with seats picked, or released, for a registration.
+    RegistrationSession => "/api/registrations/{id}/sessions/{session}", "POST, DELETE";
     AdminEvent => "/api/admin/events/{slug}", "PUT";
     AdminDraft => "/api/admin/events/{slug}/draft", "GET, PUT";
     AdminSession => "/api/admin/events/{slug}/sessions/{id}", "PUT, DELETE";
@@ -104,6 +106,8 @@ pub struct Found<'a> {
     pub route: Route,
     pub slug: &'a str,
     pub id: &'a str,
+    /// A session of a registration's (`{session}`).
+    pub session: &'a str,
 }
 
 impl Route {
@@ -117,6 +121,7 @@ impl Route {
             route: self,
             slug: "",
             id: "",
+            session: "",
         };
         let mut segments = path.strip_prefix('/')?.split('/');
         for part in self.template()[1..].split('/') {
@@ -124,6 +129,7 @@ impl Route {
             match part {
                 "{slug}" if !segment.is_empty() => found.slug = segment,
                 "{id}" if !segment.is_empty() => found.id = segment,
+                "{session}" if !segment.is_empty() => found.session = segment,
                 literal if literal == segment => {}
                 _ => return None,
             }
@@ -150,7 +156,10 @@ impl Route {
             Route::AdminEvent | Route::AdminSession | Route::AdminSpeaker => 64 << 10,
             // An account's grants, up to `access::MAX_GRANTS` of them.
             Route::AdminAccounts | Route::AdminAccount | Route::AdminAccountTokens => 16 << 10,
-            Route::Register | Route::Registration | Route::ConfirmRegistration => 8 << 10,
+            Route::Register
+            | Route::Registration
+            | Route::ConfirmRegistration
+            | Route::RegistrationSession => 8 << 10,
             // Notes, webhook settings; reads and deletes carry none.
             _ => 4 << 10,
         }
@@ -161,7 +170,10 @@ impl Route {
         self.template().starts_with("/api/admin/")
             || matches!(
                 self,
-                Route::Register | Route::Registration | Route::ConfirmRegistration
+                Route::Register
+                    | Route::Registration
+                    | Route::ConfirmRegistration
+                    | Route::RegistrationSession
             )
     }
 }
@@ -176,6 +188,7 @@ mod tests {
             .template()
             .replace("{slug}", "summit")
             .replace("{id}", "talk-1")
+            .replace("{session}", "lab-1")
     }
 
     #[test]
@@ -197,6 +210,14 @@ mod tests {
                 found.id,
                 if template.contains("{id}") {
                     "talk-1"
+                } else {
+                    ""
+                }
+            );
+            assert_eq!(
+                found.session,
+                if template.contains("{session}") {
+                    "lab-1"
                 } else {
                     ""
                 }
@@ -255,7 +276,7 @@ mod tests {
             .copied()
             .filter(|r| r.forwarded())
             .collect();
-        assert_eq!(forwarded.len(), 28);
+        assert_eq!(forwarded.len(), 29);
         assert!(forwarded.contains(&Route::Register));
         assert!(forwarded.contains(&Route::Registration));
         assert!(forwarded.contains(&Route::ConfirmRegistration));

@@ -231,6 +231,8 @@ fn session_json(s: &Session, time: &impl Fn(Timestamp) -> String) -> Value {
         "speakers": s.speakers,
         "tags": s.tags,
         "links": s.links,
+        "capacity": s.capacity,
+        "registration_required": s.registration_required,
     })
 }
 
@@ -305,6 +307,8 @@ mod tests {
                     speakers: vec![speakers[i].id.clone()],
                     tags: vec!["wasm".into(), "edge".into()],
                     links: SessionLinks::default(),
+                    capacity: None,
+                    registration_required: false,
                 })
                 .collect(),
             speakers,

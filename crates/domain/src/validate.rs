@@ -464,6 +464,8 @@ fn read_session(
         "speakers",
         "tags",
         "links",
+        "capacity",
+        "registration_required",
     ];
     let mut r = Reader::new(input, prefix, FIELDS, errors)?;
     if let Some(Value::String(body_id)) = r.present("id")
@@ -504,6 +506,8 @@ fn read_session(
     }
     let speaker_ids = read_speaker_refs(&mut r, speakers);
     let tags = read_tags(&mut r);
+    let capacity = r.capacity("capacity");
+    let registration_required = r.flag("registration_required", false);
     let links = match r.present("links") {
         None => Some(SessionLinks::default()),
         Some(value) => {
@@ -522,6 +526,8 @@ fn read_session(
         speakers: speaker_ids?,
         tags: tags?,
         links: links?,
+        capacity: capacity?,
+        registration_required: registration_required?,
     })
 }
 
@@ -1097,6 +1103,8 @@ mod tests {
             speakers: vec![],
             tags: vec![],
             links: SessionLinks::default(),
+            capacity: None,
+            registration_required: false,
         };
         assert!(sessions_still_fit(&event, std::slice::from_ref(&session)).is_empty());
         let mut without = event.clone();

@@ -360,19 +360,52 @@ async fn every_documented_operation_answers_as_documented() {
     let created = body_json(&first);
     let id = created["id"].as_str().unwrap().to_string();
     let token = created["manage_token"].as_str().unwrap().to_string();
-    let manage = |method: &str, token: &str| {
+    let manage_at = |method: &str, path: String, token: &str| {
         http::Request::builder()
             .method(method)
-            .uri(format!("/api/registrations/{id}"))
+            .uri(path)
             .header("authorization", format!("Bearer {token}"))
             .body(Bytes::new())
             .unwrap()
     };
+    let manage =
+        |method: &str, token: &str| manage_at(method, format!("/api/registrations/{id}"), token);
     assert_eq!(tour.send(manage("GET", &token)).await.status(), 200);
     assert_eq!(
         tour.send(manage("GET", "not-the-token")).await.status(),
         404
     );
+    // A workshop of the demo's (it has seats) picked, picked again,
+    // released; a session without seats and one unknown refused.
+    let workshop = body_json(&sessions)["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["capacity"].is_number())
+        .expect("a demo session with seats")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pick = |method: &str, session: &str| {
+        let path = format!("/api/registrations/{id}/sessions/{session}");
+        manage_at(method, path, &token)
+    };
+    for (method, picked, status) in [
+        ("POST", workshop.as_str(), 201),
+        ("POST", workshop.as_str(), 200),
+        ("POST", session.as_str(), 409),
+        ("POST", "no-such-session", 404),
+        ("DELETE", workshop.as_str(), 200),
+    ] {
+        let answer = tour.send(pick(method, picked)).await;
+        assert_eq!(
+            answer.status(),
+            status,
+            "{method} {picked}: {:?}",
+            answer.body()
+        );
+    }
+    assert_eq!(tour.send(manage("GET", &token)).await.status(), 200);
     assert_eq!(tour.send(manage("DELETE", &token)).await.status(), 200);
     let erase = http::Request::delete(format!("/api/registrations/{id}?erase=true"))
         .header("authorization", format!("Bearer {token}"))

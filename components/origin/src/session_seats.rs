@@ -1,0 +1,548 @@
+//! Attendees' seats in sessions, as stored: each published session's
+//! limit (rewritten at every publish), and the picks of registrations. A
+//! change loads, inside the event's write transaction, every pick of each
+//! session it can touch (those the registrations acted on hold picks in,
+//! and the one picked), asks the domain's `Picks`, and writes what
+//! changed, with an audit entry for each and a message (email and
+//! webhook) to whoever a freed seat promoted. The routes are
+//! `POST`/`DELETE /api/registrations/{id}/sessions/{session}`, for the
+//! holder of the registration's manage token; a registration's picks are
+//! shown with it.
+
+use crate::audit::{self, Actor};
+use crate::auth::token_hash;
+use crate::db::{Db, Scope, Writes, in_list, int, opt_int, text};
+use crate::error::OriginError;
+use crate::idempotency::{self, StoredAnswer};
+use crate::outbox::{self, Outgoing};
+use crate::registration;
+use crate::request::Incoming;
+use crate::sealing;
+use crate::seats;
+use crate::tokens::{self, Tokens};
+use eventfront_domain::lifecycle::Status;
+use eventfront_domain::messages::{EventAbout, Notice, SessionAbout};
+use eventfront_domain::model::Session;
+use eventfront_domain::respond::{self, Reply};
+use eventfront_domain::session_seats::{Change, Limit, Pick, Picks, Plan, Refusal, Spot};
+use eventfront_domain::{IdempotencyKey, Slug};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
+/// Registrations whose picks one statement loads at most.
+const REGISTRATIONS_PER_LOAD: usize = 500;
+
+/// A published session, as picks and messages need it.
+struct Published {
+    limit: Limit,
+    title: String,
+}
+
+/// An event's picks opened inside its write transaction.
+struct Opened {
+    event: String,
+    sessions: HashMap<String, Published>,
+    picks: Picks,
+    /// Name and address of each registration whose picks are loaded.
+    people: HashMap<String, (String, String)>,
+}
+
+/// The published sessions of `event`.
+async fn published(db: &Db, event: &str) -> Result<HashMap<String, Published>, OriginError> {
+    let rows = db
+        .rows(
+            "SELECT session, title, capacity, registration_required, starts_ms, ends_ms
+             FROM session_limits WHERE event = ?",
+            [text(event)],
+        )
+        .await?;
+    let at = |ms: i64| {
+        jiff::Timestamp::from_millisecond(ms)
+            .map_err(|e| OriginError::Database(format!("a session's time is out of range: {e}")))
+    };
+    rows.iter()
+        .map(|row| {
+            let limit = Limit {
+                capacity: row
+                    .opt_int("capacity")
+                    .map(|c| u32::try_from(c).unwrap_or(0)),
+                registration_required: row.int("registration_required") == 1,
+                starts_at: at(row.int("starts_ms"))?,
+                ends_at: at(row.int("ends_ms"))?,
+            };
+            let title = row.text("title");
+            Ok((row.text("session"), Published { limit, title }))
+        })
+        .collect()
+}
+
+/// Every pick of each session that `registrations` hold a pick in, and of
+/// `session`, with the limits of `event`'s published sessions.
+async fn open(
+    db: &Db,
+    event: &str,
+    registrations: &[&str],
+    session: Option<&str>,
+) -> Result<Opened, OriginError> {
+    let sessions = published(db, event).await?;
+    let mut params = vec![text(event), text(event)];
+    params.extend(registrations.iter().map(|id| text(*id)));
+    params.push(text(session.unwrap_or("")));
+    let rows = db
+        .rows(
+            &format!(
+                "SELECT s.session, s.registration, s.seq, s.spot, r.name, r.email
+                 FROM session_seats s JOIN registrations r ON r.id = s.registration
+                 WHERE s.event = ? AND s.session IN (
+                     SELECT session FROM session_seats WHERE event = ? AND registration IN ({})
+                     UNION SELECT ?)",
+                in_list(registrations.len())
+            ),
+            params,
+        )
+        .await?;
+    let mut people = HashMap::new();
+    let mut picks = Vec::with_capacity(rows.len());
+    for row in rows {
+        let spot = row.text("spot");
+        let spot = Spot::parse(&spot)
+            .ok_or_else(|| OriginError::Database(format!("unknown session seat {spot}")))?;
+        let registration = row.text("registration");
+        people.insert(registration.clone(), (row.text("name"), row.text("email")));
+        picks.push(Pick {
+            registration,
+            session: row.text("session"),
+            seq: row.int("seq"),
+            spot,
+        });
+    }
+    let limits = sessions
+        .iter()
+        .map(|(id, s)| (id.clone(), s.limit.clone()))
+        .collect();
+    Ok(Opened {
+        event: event.to_string(),
+        sessions,
+        picks: Picks::new(limits, picks),
+        people,
+    })
+}
+
+impl Opened {
+    /// Writes `plan`, asked for by `by`, with an audit entry per change and
+    /// a message to each registrant a freed seat promoted.
+    async fn write(
+        &self,
+        db: &Db,
+        plan: &Plan,
+        by: &Actor,
+        about: &EventAbout,
+    ) -> Result<(), OriginError> {
+        if plan.is_empty() {
+            return Ok(());
+        }
+        let now = jiff::Timestamp::now().to_string();
+        let mut writes = Writes::default();
+        let mut entries = Vec::new();
+        let mut messages = Vec::new();
+        let mut manage_tokens = Vec::new();
+        let system = &Actor::SYSTEM;
+        for change in plan {
+            let (action, registration, session, detail) = match change {
+                Change::Taken {
+                    registration,
+                    session,
+                    seq,
+                    spot,
+                }
+                | Change::Joined {
+                    registration,
+                    session,
+                    seq,
+                    spot,
+                } => {
+                    // A pick taken is a new row; one joined keeps its row
+                    // with its new number and spot.
+                    writes.push(
+                        "INSERT INTO session_seats
+                         (event, session, registration, seq, spot, updated_at)
+                         VALUES (?, ?, ?, ?, ?, ?)
+                         ON CONFLICT (event, session, registration) DO UPDATE
+                         SET seq = excluded.seq, spot = excluded.spot,
+                             updated_at = excluded.updated_at"
+                            .into(),
+                        [
+                            text(&self.event),
+                            text(session),
+                            text(registration),
+                            int(*seq),
+                            text(spot.as_str()),
+                            text(&now),
+                        ],
+                    );
+                    let action = match change {
+                        Change::Taken { .. } => "session_seat.taken",
+                        _ => "session_seat.joined",
+                    };
+                    (action, registration, session, spot.as_str())
+                }
+                Change::Promoted {
+                    registration,
+                    session,
+                } => {
+                    writes.push(
+                        "UPDATE session_seats SET spot = ?, updated_at = ?
+                         WHERE event = ? AND session = ? AND registration = ?"
+                            .into(),
+                        [
+                            text(Spot::Seat.as_str()),
+                            text(&now),
+                            text(&self.event),
+                            text(session),
+                            text(registration),
+                        ],
+                    );
+                    let token = tokens::random();
+                    manage_tokens.push((registration.clone(), token_hash(&token)));
+                    messages.push(self.tell(registration, session, about, token));
+                    ("session_seat.promoted", registration, session, "seat")
+                }
+                Change::Released {
+                    registration,
+                    session,
+                    held,
+                } => {
+                    writes.push(
+                        "DELETE FROM session_seats
+                         WHERE event = ? AND session = ? AND registration = ?"
+                            .into(),
+                        [text(&self.event), text(session), text(registration)],
+                    );
+                    (
+                        "session_seat.released",
+                        registration,
+                        session,
+                        held.as_str(),
+                    )
+                }
+            };
+            // The lifecycle promotes on its own; a person or organizer asks
+            // for the rest.
+            let actor = match change {
+                Change::Promoted { .. } | Change::Joined { .. } => system,
+                _ => by,
+            };
+            entries.push((
+                actor,
+                action,
+                registration.clone(),
+                json!({ "registration": registration, "session": session, "spot": detail }),
+            ));
+        }
+        tokens::push(
+            &mut writes,
+            Tokens::Manage,
+            &manage_tokens,
+            jiff::Timestamp::now(),
+        );
+        audit::push_all(&mut writes, Some(&self.event), &entries);
+        writes.run(db).await?;
+        outbox::write(db, &messages).await
+    }
+
+    fn tell(
+        &self,
+        registration: &str,
+        session: &str,
+        about: &EventAbout,
+        token: String,
+    ) -> Outgoing {
+        let (name, email) = self.people.get(registration).cloned().unwrap_or_default();
+        let published = self.sessions.get(session);
+        Outgoing {
+            event: self.event.clone(),
+            about: about.clone(),
+            registration: registration.to_string(),
+            recipient: email,
+            attendee: name,
+            notice: Notice::SessionSeat,
+            manage_token: Some(token),
+            confirm_token: None,
+            session: published.map(|p| SessionAbout {
+                id: session.to_string(),
+                title: p.title.clone(),
+                starts_at: p.limit.starts_at,
+            }),
+        }
+    }
+
+    /// `registration`'s picks as its person is shown them.
+    fn shown(&self, registration: &str) -> Vec<Value> {
+        self.picks
+            .of(registration)
+            .map(|pick| self.shown_pick(pick))
+            .collect()
+    }
+
+    fn shown_pick(&self, pick: &Pick) -> Value {
+        let published = self.sessions.get(&pick.session);
+        let mut shown = json!({
+            "session": pick.session,
+            "title": published.map(|p| p.title.as_str()),
+            "starts_at": published.map(|p| p.limit.starts_at.to_string()),
+            "ends_at": published.map(|p| p.limit.ends_at.to_string()),
+            "spot": pick.spot.as_str(),
+        });
+        if let Some(position) = self.picks.position(&pick.registration, &pick.session) {
+            shown["position"] = json!(position);
+        }
+        shown
+    }
+}
+
+/// After the lifecycle changed registrations of `event` (inside its write
+/// transaction): every pick of those that `ended` goes, each freed seat
+/// promoting, and the deferred picks of those now `confirmed` join.
+pub async fn follow(
+    db: &Db,
+    event: &str,
+    ended: &[&str],
+    confirmed: &[&str],
+    about: &EventAbout,
+) -> Result<(), OriginError> {
+    let acted: Vec<&str> = ended.iter().chain(confirmed).copied().collect();
+    for chunk in acted.chunks(REGISTRATIONS_PER_LOAD) {
+        let mut opened = open(db, event, chunk, None).await?;
+        let mut plan = Plan::new();
+        for id in chunk {
+            if ended.contains(id) {
+                plan.extend(opened.picks.leave_all(id));
+            } else {
+                plan.extend(opened.picks.join_all(id));
+            }
+        }
+        opened.write(db, &plan, &Actor::SYSTEM, about).await?;
+    }
+    Ok(())
+}
+
+/// At a publish of `event` (inside its transaction): the published
+/// sessions' limits become `sessions`', and a raised or removed limit
+/// promotes its line; a lowered one takes no seat from anyone.
+pub async fn publish(db: &Db, event: &str, sessions: &[Session]) -> Result<(), OriginError> {
+    db.exec("DELETE FROM session_limits WHERE event = ?", [text(event)])
+        .await?;
+    let mut writes = Writes::default();
+    for session in sessions {
+        let limit = Limit::of(session);
+        writes.push(
+            "INSERT INTO session_limits
+             (event, session, title, capacity, registration_required, starts_ms, ends_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?)"
+                .into(),
+            [
+                text(event),
+                text(session.id.as_str()),
+                text(&session.title),
+                opt_int(limit.capacity.map(i64::from)),
+                int(i64::from(limit.registration_required)),
+                int(limit.starts_at.as_millisecond()),
+                int(limit.ends_at.as_millisecond()),
+            ],
+        );
+    }
+    writes.run(db).await?;
+    // Only a session whose line may move is loaded.
+    let waiting = db
+        .rows(
+            "SELECT DISTINCT registration FROM session_seats WHERE event = ? AND spot = ?",
+            [text(event), text(Spot::Line.as_str())],
+        )
+        .await?;
+    if waiting.is_empty() {
+        return Ok(());
+    }
+    let about = &seats::about(db, event).await?;
+    let ids: Vec<String> = waiting.iter().map(|r| r.text("registration")).collect();
+    for chunk in ids.chunks(REGISTRATIONS_PER_LOAD) {
+        let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        let mut opened = open(db, event, &chunk, None).await?;
+        let limits = opened
+            .sessions
+            .iter()
+            .map(|(id, s)| (id.clone(), s.limit.clone()))
+            .collect();
+        let plan = opened.picks.set_limits(limits);
+        opened.write(db, &plan, &Actor::SYSTEM, about).await?;
+    }
+    Ok(())
+}
+
+/// `registration`'s picks of `event`, as its person is shown them: a
+/// plain read.
+pub async fn shown(db: &Db, event: &str, registration: &str) -> Result<Vec<Value>, OriginError> {
+    Ok(open(db, event, &[registration], None)
+        .await?
+        .shown(registration))
+}
+
+/// What a pick or release is asked for: the registration by its manage
+/// token, the session, and the answer kept under its key, if any.
+struct Asked {
+    registration: String,
+    event: String,
+    session: String,
+    key: Option<(IdempotencyKey, String)>,
+}
+
+async fn asked(id: &str, session: &str, request: &Incoming) -> Result<Asked, OriginError> {
+    let session = Slug::parse(session)
+        .map_err(|_| OriginError::NotFound("There is no such session."))?
+        .as_str()
+        .to_string();
+    let key = request
+        .header("idempotency-key")
+        .map(|k| IdempotencyKey::parse(k).map_err(|e| OriginError::invalid("Idempotency-Key", e.0)))
+        .transpose()?
+        .map(|key| {
+            let hash = hex::encode(Sha256::digest(
+                [
+                    request.method.as_str().as_bytes(),
+                    b" ",
+                    request.target.as_bytes(),
+                ]
+                .concat(),
+            ));
+            (key, hash)
+        });
+    // The token is checked by a plain read: a guess takes no lock.
+    let registration = registration::authorized(id, request, Tokens::Manage).await?;
+    Ok(Asked {
+        registration: id.to_string(),
+        event: registration.event,
+        session,
+        key,
+    })
+}
+
+/// `POST /api/registrations/{id}/sessions/{session}`: a seat when one is
+/// free, else the end of the session's line (201); a registration not
+/// confirmed yet keeps its pick deferred until it is. Picking again
+/// answers the pick as it stands (200).
+pub async fn pick(id: &str, session: &str, request: &Incoming) -> Result<Reply, OriginError> {
+    let asked = asked(id, session, request).await?;
+    decide(asked, true).await
+}
+
+/// `DELETE /api/registrations/{id}/sessions/{session}`: the pick given up,
+/// a freed seat going to the first in line (200, `released`); releasing
+/// what is not held is answered the same.
+pub async fn release(id: &str, session: &str, request: &Incoming) -> Result<Reply, OriginError> {
+    let asked = asked(id, session, request).await?;
+    decide(asked, false).await
+}
+
+async fn decide(asked: Asked, picking: bool) -> Result<Reply, OriginError> {
+    if let Some((key, hash)) = &asked.key
+        && let Some(stored) = idempotency::stored(&[key.as_str()])
+            .await?
+            .remove(key.as_str())
+    {
+        let (status, body) = stored.replay(hash)?;
+        return Ok(respond::bytes(status, "application/json", body));
+    }
+    let db = &Db::open().await?;
+    let now = jiff::Timestamp::now();
+    let event = asked.event.as_str();
+    let (status, body) = db
+        .transaction(Scope::Event(event), async |db| {
+            // Holds that lapsed by now expire first (their picks with them).
+            let stored = seats::settled(db, event, now)
+                .await?
+                .ok_or(OriginError::NotFound("There is no such registration."))?;
+            let status = current_status(db, &asked.registration).await?;
+            let mut opened = open(db, event, &[&asked.registration], Some(&asked.session)).await?;
+            let (code, plan) = if picking {
+                if !status.is_live() {
+                    return Err(OriginError::Conflict(
+                        "This registration was cancelled; it cannot pick sessions.".into(),
+                    ));
+                }
+                let taken = opened
+                    .picks
+                    .pick(
+                        &asked.registration,
+                        status == Status::Confirmed,
+                        &asked.session,
+                    )
+                    .map_err(|why| refused(&opened, why))?;
+                (
+                    if taken.is_some() { 201 } else { 200 },
+                    taken.into_iter().collect(),
+                )
+            } else {
+                (
+                    200,
+                    opened.picks.release(&asked.registration, &asked.session),
+                )
+            };
+            opened
+                .write(db, &plan, &Actor::ATTENDEE, &stored.about)
+                .await?;
+            let body = match opened
+                .picks
+                .of(&asked.registration)
+                .find(|p| p.session == asked.session)
+            {
+                Some(pick) => opened.shown_pick(pick),
+                None => json!({ "session": asked.session, "spot": "released" }),
+            };
+            let body = body.to_string();
+            if let Some((key, hash)) = &asked.key {
+                let mut writes = Writes::default();
+                let answer =
+                    StoredAnswer::new(hash, code, body.clone()).creating(&asked.registration);
+                idempotency::push(
+                    &mut writes,
+                    &HashMap::from([(key.as_str(), answer)]),
+                    now,
+                    sealing::sealer().await?,
+                );
+                writes.run(db).await?;
+            }
+            Ok((code, body))
+        })
+        .await?;
+    Ok(respond::bytes(status, "application/json", body))
+}
+
+/// A registration's status read inside the transaction that acts on it.
+async fn current_status(db: &Db, id: &str) -> Result<Status, OriginError> {
+    let row = db
+        .row("SELECT status FROM registrations WHERE id = ?", [text(id)])
+        .await?
+        .ok_or(OriginError::NotFound("There is no such registration."))?;
+    let stored = row.text("status");
+    Status::parse(&stored).ok_or_else(|| OriginError::Database(format!("unknown status {stored}")))
+}
+
+/// Why a pick was refused, told to its person.
+fn refused(opened: &Opened, why: Refusal) -> OriginError {
+    match why {
+        Refusal::NoSuchSession => OriginError::NotFound("There is no such session."),
+        Refusal::NotBookable => OriginError::Conflict(
+            "This session has no seat limit and takes no picks: simply come.".into(),
+        ),
+        Refusal::Clash { session } => {
+            let title = opened
+                .sessions
+                .get(&session)
+                .map_or(session.as_str(), |s| s.title.as_str());
+            OriginError::Conflict(format!(
+                "This session overlaps “{title}” ({session}), which you already picked. \
+                 Release that one first."
+            ))
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! Seats in sessions, through the origin's real `.wasm`: attendees pick
+//! workshops from their registration, seats go first come and the rest
+//! wait in line, a freed seat promotes the first in line (told by email
+//! and webhook), overlapping picks are refused, a cancelled registration
+//! frees every seat it held, a waitlisted one's picks wait until it is
+//! confirmed, concurrent picks never overbook, and a changed limit at
+//! publish keeps every seat and promotes into new ones.
+
+use bytes::Bytes;
+use futures::future::join_all;
+use serde_json::{Value, json};
+use system_tests::{OriginApp, json as body_json, registration, with_token};
+
+const SLUG: &str = "conf";
+const EVENT: &str = "/api/admin/events/conf";
+
+/// `conf` with `seats` for the event, and its sessions: `lab` (10:00–11:00,
+/// 2 seats), `clash` (10:30–11:30, 5 seats), `later` (12:00–13:00, 1 seat)
+/// and `keynote` (09:00, no seats to pick).
+async fn conf(seats: u32) -> OriginApp {
+    let origin = OriginApp::start(|o| o).await;
+    let created = origin
+        .admin(
+            "PUT",
+            EVENT,
+            Some(json!({
+                "name": "Conf 2027", "timezone": "UTC",
+                "starts_at": "2027-03-01T09:00:00Z", "ends_at": "2027-03-01T17:00:00Z",
+                "registration": {"open": true, "capacity": seats, "confirm_email": false}
+            })),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    for (id, from, to, capacity) in [
+        ("lab", "10:00", "11:00", json!(2)),
+        ("clash", "10:30", "11:30", json!(5)),
+        ("later", "12:00", "13:00", json!(1)),
+        ("keynote", "09:00", "10:00", Value::Null),
+    ] {
+        session(&origin, id, from, to, capacity).await;
+    }
+    publish(&origin).await;
+    origin
+}
+
+async fn session(origin: &OriginApp, id: &str, from: &str, to: &str, capacity: Value) {
+    let put = origin
+        .admin(
+            "PUT",
+            &format!("{EVENT}/sessions/{id}"),
+            Some(json!({
+                "title": format!("The {id} session"),
+                "starts_at": format!("2027-03-01T{from}:00Z"),
+                "ends_at": format!("2027-03-01T{to}:00Z"),
+                "capacity": capacity,
+            })),
+        )
+        .await;
+    assert!(put.status().is_success(), "{:?}", put.body());
+}
+
+async fn publish(origin: &OriginApp) {
+    let published = origin
+        .admin("POST", &format!("{EVENT}/publish"), Some(json!({})))
+        .await;
+    assert_eq!(published.status(), 201, "{:?}", published.body());
+}
+
+/// A registrant: id and manage token.
+struct Person {
+    id: String,
+    token: String,
+}
+
+async fn register(origin: &OriginApp, n: usize) -> Person {
+    let answer = origin
+        .signed(registration(
+            SLUG,
+            &format!("key-{n}"),
+            &format!("Person {n}"),
+            &format!("p{n}@example.org"),
+        ))
+        .await;
+    assert_eq!(answer.status(), 201, "{:?}", answer.body());
+    let body = body_json(&answer);
+    Person {
+        id: body["id"].as_str().unwrap().to_string(),
+        token: body["manage_token"].as_str().unwrap().to_string(),
+    }
+}
+
+async fn people(origin: &OriginApp, n: usize) -> Vec<Person> {
+    let mut all = Vec::new();
+    for i in 0..n {
+        all.push(register(origin, i).await);
+    }
+    all
+}
+
+async fn pick(origin: &OriginApp, who: &Person, session: &str) -> http::Response<Bytes> {
+    let path = format!("/api/registrations/{}/sessions/{session}", who.id);
+    origin.signed(with_token("POST", path, &who.token)).await
+}
+
+async fn release(origin: &OriginApp, who: &Person, session: &str) -> http::Response<Bytes> {
+    let path = format!("/api/registrations/{}/sessions/{session}", who.id);
+    origin.signed(with_token("DELETE", path, &who.token)).await
+}
+
+async fn cancel(origin: &OriginApp, who: &Person) -> http::Response<Bytes> {
+    let path = format!("/api/registrations/{}", who.id);
+    origin.signed(with_token("DELETE", path, &who.token)).await
+}
+
+/// `who`'s picks as its registration shows them.
+async fn picks(origin: &OriginApp, who: &Person) -> Vec<Value> {
+    let shown = origin
+        .signed(with_token(
+            "GET",
+            format!("/api/registrations/{}", who.id),
+            &who.token,
+        ))
+        .await;
+    assert_eq!(shown.status(), 200);
+    body_json(&shown)["sessions"].as_array().unwrap().clone()
+}
+
+/// Where `who` stands in `session`: `seat`, `line`, `deferred` or `none`.
+async fn spot(origin: &OriginApp, who: &Person, session: &str) -> String {
+    picks(origin, who)
+        .await
+        .iter()
+        .find(|p| p["session"] == session)
+        .map_or("none".into(), |p| p["spot"].as_str().unwrap().to_string())
+}
+
+/// The stored spots of `session`, by registration id.
+async fn stored(origin: &OriginApp, session: &str) -> Vec<(String, String)> {
+    origin
+        .rows(&format!(
+            "SELECT registration, spot FROM session_seats WHERE session = '{session}' ORDER BY seq"
+        ))
+        .await
+        .into_iter()
+        .map(|row| {
+            (
+                row[0].as_str().unwrap().to_string(),
+                row[1].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+async fn messages(origin: &OriginApp, kind: &str) -> Vec<Value> {
+    let listed = origin.admin("GET", &format!("{EVENT}/outbox"), None).await;
+    body_json(&listed)["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == kind)
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn seats_go_first_come_and_a_released_one_promotes_the_first_in_line() {
+    let origin = conf(100).await;
+    let p = people(&origin, 4).await;
+    for (who, expected) in p.iter().zip(["seat", "seat", "line", "line"]) {
+        let picked = pick(&origin, who, "lab").await;
+        assert_eq!(picked.status(), 201, "{:?}", picked.body());
+        assert_eq!(body_json(&picked)["spot"], expected);
+    }
+    let again = pick(&origin, &p[3], "lab").await;
+    assert_eq!(again.status(), 200, "picking again answers the pick");
+    assert_eq!(body_json(&again)["position"], 2);
+    let shown = picks(&origin, &p[2]).await;
+    assert_eq!(shown[0]["title"], "The lab session");
+    assert_eq!(shown[0]["position"], 1);
+
+    let released = release(&origin, &p[0], "lab").await;
+    assert_eq!(released.status(), 200);
+    assert_eq!(body_json(&released)["spot"], "released");
+    assert_eq!(spot(&origin, &p[2], "lab").await, "seat");
+    assert_eq!(picks(&origin, &p[3]).await[0]["position"], 1);
+    assert_eq!(release(&origin, &p[0], "lab").await.status(), 200, "again");
+
+    // The promoted person is told, with a link that manages their registration.
+    let told = messages(&origin, "session_seat").await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0]["to"], "p2@example.org");
+    assert!(
+        told[0]["subject"]
+            .as_str()
+            .unwrap()
+            .contains("The lab session")
+    );
+    let link = told[0]["links"]["manage"].as_str().unwrap();
+    let token = link.split_once("#token=").unwrap().1;
+    let person = Person {
+        id: p[2].id.clone(),
+        token: token.to_string(),
+    };
+    assert_eq!(spot(&origin, &person, "lab").await, "seat");
+
+    let log = body_json(&origin.admin("GET", &format!("{EVENT}/audit"), None).await);
+    let actions: Vec<&str> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .filter(|a| a.starts_with("session_seat."))
+        .collect();
+    for action in ["taken", "released", "promoted"] {
+        assert!(
+            actions.contains(&format!("session_seat.{action}").as_str()),
+            "{actions:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn overlapping_and_unbookable_picks_are_refused_with_a_reason() {
+    let origin = conf(100).await;
+    let p = people(&origin, 1).await;
+    assert_eq!(pick(&origin, &p[0], "lab").await.status(), 201);
+    let clash = pick(&origin, &p[0], "clash").await;
+    assert_eq!(clash.status(), 409);
+    let problem = body_json(&clash);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("The lab session"),
+        "{problem}"
+    );
+    assert_eq!(
+        pick(&origin, &p[0], "later").await.status(),
+        201,
+        "back to back"
+    );
+    assert_eq!(pick(&origin, &p[0], "keynote").await.status(), 409);
+    assert_eq!(pick(&origin, &p[0], "nothing").await.status(), 404);
+    let wrong = with_token(
+        "POST",
+        format!("/api/registrations/{}/sessions/lab", p[0].id),
+        "not-the-token",
+    );
+    assert_eq!(origin.signed(wrong).await.status(), 404);
+    assert_eq!(
+        stored(&origin, "clash").await,
+        [],
+        "a refusal writes nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_cancelled_registration_frees_every_seat_each_promoting() {
+    let origin = conf(100).await;
+    let p = people(&origin, 4).await;
+    for (who, session) in [
+        (&p[0], "lab"),
+        (&p[0], "later"),
+        (&p[1], "lab"),
+        (&p[2], "lab"),
+        (&p[3], "later"),
+    ] {
+        assert_eq!(pick(&origin, who, session).await.status(), 201);
+    }
+    assert_eq!(spot(&origin, &p[2], "lab").await, "line");
+    assert_eq!(spot(&origin, &p[3], "later").await, "line");
+    let cancelled = cancel(&origin, &p[0]).await;
+    assert_eq!(cancelled.status(), 200);
+    assert_eq!(body_json(&cancelled)["sessions"], json!([]));
+    assert_eq!(spot(&origin, &p[2], "lab").await, "seat");
+    assert_eq!(spot(&origin, &p[3], "later").await, "seat");
+    assert_eq!(messages(&origin, "session_seat").await.len(), 2);
+    assert_eq!(
+        pick(&origin, &p[0], "clash").await.status(),
+        409,
+        "a cancelled registration picks nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_waitlisted_registrations_picks_wait_until_it_is_confirmed() {
+    // One seat at the event: the second person waits for it.
+    let origin = conf(1).await;
+    let p = people(&origin, 3).await;
+    assert_eq!(pick(&origin, &p[1], "later").await.status(), 201);
+    assert_eq!(spot(&origin, &p[1], "later").await, "deferred");
+    // A deferred pick holds no seat: a confirmed person takes it.
+    assert_eq!(pick(&origin, &p[0], "later").await.status(), 201);
+    assert_eq!(spot(&origin, &p[0], "later").await, "seat");
+    // And still counts for overlaps.
+    assert_eq!(pick(&origin, &p[1], "later").await.status(), 200);
+
+    // The first cancels: the second is promoted to the event's seat, and
+    // its deferred pick joins the session's line (the seat freed there
+    // went first to whoever waited in it: nobody, so it is the second's).
+    let cancelled = cancel(&origin, &p[0]).await;
+    assert_eq!(cancelled.status(), 200);
+    assert_eq!(spot(&origin, &p[1], "later").await, "seat");
+    assert_eq!(spot(&origin, &p[2], "later").await, "none");
+}
+
+#[tokio::test]
+async fn concurrent_picks_for_one_seat_seat_exactly_one() {
+    let origin = conf(100).await;
+    let p = people(&origin, 16).await;
+    let answers = join_all(p.iter().map(|who| pick(&origin, who, "later"))).await;
+    let mut spots: Vec<String> = answers
+        .iter()
+        .map(|a| {
+            assert_eq!(a.status(), 201, "{:?}", a.body());
+            body_json(a)["spot"].as_str().unwrap().to_string()
+        })
+        .collect();
+    spots.sort();
+    assert_eq!(spots.iter().filter(|s| *s == "seat").count(), 1);
+    let held = stored(&origin, "later").await;
+    assert_eq!(held.len(), 16);
+    assert_eq!(held.iter().filter(|(_, s)| s == "seat").count(), 1);
+    let mut positions = Vec::new();
+    for who in &p {
+        if let Some(position) = picks(&origin, who).await[0]["position"].as_u64() {
+            positions.push(position);
+        }
+    }
+    positions.sort();
+    assert_eq!(positions, (1..=15).collect::<Vec<_>>(), "a dense line");
+}
+
+#[tokio::test]
+async fn a_changed_limit_keeps_every_seat_and_a_raised_one_promotes() {
+    let origin = conf(100).await;
+    let p = people(&origin, 4).await;
+    for who in &p {
+        assert_eq!(pick(&origin, who, "lab").await.status(), 201);
+    }
+    session(&origin, "lab", "10:00", "11:00", json!(1)).await;
+    publish(&origin).await;
+    assert_eq!(spot(&origin, &p[1], "lab").await, "seat", "lowered: kept");
+    assert_eq!(release(&origin, &p[0], "lab").await.status(), 200);
+    assert_eq!(
+        spot(&origin, &p[2], "lab").await,
+        "line",
+        "nobody new is seated over the lowered limit"
+    );
+    session(&origin, "lab", "10:00", "11:00", json!(3)).await;
+    publish(&origin).await;
+    assert_eq!(spot(&origin, &p[2], "lab").await, "seat");
+    assert_eq!(spot(&origin, &p[3], "lab").await, "seat");
+}
+
+#[tokio::test]
+async fn a_pick_retried_with_its_key_replays_its_answer() {
+    let origin = conf(100).await;
+    let p = people(&origin, 1).await;
+    let keyed = || {
+        let mut request = with_token(
+            "POST",
+            format!("/api/registrations/{}/sessions/lab", p[0].id),
+            &p[0].token,
+        );
+        request
+            .headers_mut()
+            .insert("idempotency-key", "pick-1".parse().unwrap());
+        request
+    };
+    let first = origin.signed(keyed()).await;
+    assert_eq!(first.status(), 201);
+    assert_eq!(release(&origin, &p[0], "lab").await.status(), 200);
+    // A late retry of the pick replays its answer and takes nothing back.
+    let retried = origin.signed(keyed()).await;
+    assert_eq!(retried.status(), 201);
+    assert_eq!(retried.body(), first.body());
+    assert_eq!(stored(&origin, "lab").await, []);
+}
