@@ -96,6 +96,7 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
         Route::AdminEvent
         | Route::AdminDraft
         | Route::AdminSession
+        | Route::AdminSessionSeats
         | Route::AdminSpeaker
         | Route::AdminPublish
         | Route::AdminRollback

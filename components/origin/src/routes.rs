@@ -114,6 +114,10 @@ pub async fn route(request: Request) -> Result<Reply, OriginError> {
             admin::put_session(&db, &s()?, &id()?, &request, by).await
         }
         Route::AdminSession => admin::delete_session(&db, &s()?, &id()?, by).await,
+        Route::AdminSessionSeats if reading => {
+            session_seats::list(&db, &s()?, &id()?, &request).await
+        }
+        Route::AdminSessionSeats => session_seats::give(&db, &s()?, &id()?, &request, by).await,
         Route::AdminSpeaker if putting => {
             admin::put_speaker(&db, &s()?, &id()?, &request, by).await
         }

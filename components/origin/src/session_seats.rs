@@ -155,37 +155,26 @@ impl Opened {
                     session,
                     seq,
                     spot,
+                } => {
+                    self.put(&mut writes, registration, session, *seq, *spot, &now);
+                    ("session_seat.taken", registration, session, spot.as_str())
                 }
-                | Change::Joined {
+                Change::Joined {
                     registration,
                     session,
                     seq,
                     spot,
                 } => {
-                    // A pick taken is a new row; one joined keeps its row
-                    // with its new number and spot.
-                    writes.push(
-                        "INSERT INTO session_seats
-                         (event, session, registration, seq, spot, updated_at)
-                         VALUES (?, ?, ?, ?, ?, ?)
-                         ON CONFLICT (event, session, registration) DO UPDATE
-                         SET seq = excluded.seq, spot = excluded.spot,
-                             updated_at = excluded.updated_at"
-                            .into(),
-                        [
-                            text(&self.event),
-                            text(session),
-                            text(registration),
-                            int(*seq),
-                            text(spot.as_str()),
-                            text(&now),
-                        ],
-                    );
-                    let action = match change {
-                        Change::Taken { .. } => "session_seat.taken",
-                        _ => "session_seat.joined",
-                    };
-                    (action, registration, session, spot.as_str())
+                    self.put(&mut writes, registration, session, *seq, *spot, &now);
+                    ("session_seat.joined", registration, session, spot.as_str())
+                }
+                Change::Given {
+                    registration,
+                    session,
+                    seq,
+                } => {
+                    self.put(&mut writes, registration, session, *seq, Spot::Seat, &now);
+                    ("session_seat.given", registration, session, "seat")
                 }
                 Change::Promoted {
                     registration,
@@ -249,6 +238,34 @@ impl Opened {
         audit::push_all(&mut writes, Some(&self.event), &entries);
         writes.run(db).await?;
         outbox::write(db, &messages).await
+    }
+
+    /// A pick as it now stands among `writes`: a new row, or its row with
+    /// its new number and spot.
+    fn put(
+        &self,
+        writes: &mut Writes,
+        registration: &str,
+        session: &str,
+        seq: i64,
+        spot: Spot,
+        now: &str,
+    ) {
+        writes.push(
+            "INSERT INTO session_seats (event, session, registration, seq, spot, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (event, session, registration) DO UPDATE
+             SET seq = excluded.seq, spot = excluded.spot, updated_at = excluded.updated_at"
+                .into(),
+            [
+                text(&self.event),
+                text(session),
+                text(registration),
+                int(seq),
+                text(spot.as_str()),
+                text(now),
+            ],
+        );
     }
 
     fn tell(
@@ -534,6 +551,12 @@ fn refused(opened: &Opened, why: Refusal) -> OriginError {
         Refusal::NotBookable => OriginError::Conflict(
             "This session has no seat limit and takes no picks: simply come.".into(),
         ),
+        Refusal::Full => OriginError::Conflict(
+            "Every seat of this session is taken: raise its seat limit first.".into(),
+        ),
+        Refusal::NotConfirmed => {
+            OriginError::Conflict("Only a confirmed registration is given a seat by hand.".into())
+        }
         Refusal::Clash { session } => {
             let title = opened
                 .sessions
@@ -545,4 +568,154 @@ fn refused(opened: &Opened, why: Refusal) -> OriginError {
             ))
         }
     }
+}
+
+/// The columns of a session's list of seats, as its CSV has them.
+const SEAT_COLUMNS: [&str; 7] = [
+    "registration",
+    "name",
+    "email",
+    "status",
+    "spot",
+    "position",
+    "updated_at",
+];
+
+/// `GET /api/admin/events/{slug}/sessions/{id}/seats`: who holds a seat
+/// of the published session, who waits in its line (in order) and whose
+/// pick waits for their registration's confirmation; CSV when asked for.
+pub async fn list(
+    db: &Db,
+    event: &Slug,
+    session: &Slug,
+    request: &Incoming,
+) -> Result<Reply, OriginError> {
+    let (event, session) = (event.as_str(), session.as_str());
+    // As they stand now: holds that lapsed are expired first.
+    seats::settle(db, event).await?;
+    let opened = open(db, event, &[], Some(session)).await?;
+    let published = opened
+        .sessions
+        .get(session)
+        .ok_or(OriginError::NotFound("There is no such published session."))?;
+    let rows = db
+        .rows(
+            "SELECT s.registration, r.status, s.updated_at FROM session_seats s
+             JOIN registrations r ON r.id = s.registration
+             WHERE s.event = ? AND s.session = ? ORDER BY s.seq",
+            [text(event), text(session)],
+        )
+        .await?;
+    let list: Vec<Value> = rows
+        .iter()
+        .map(|row| {
+            let id = row.text("registration");
+            let (name, email) = opened.people.get(&id).cloned().unwrap_or_default();
+            json!({
+                "registration": id,
+                "name": name,
+                "email": email,
+                "status": row.text("status"),
+                "spot": opened.picks.spot(&id, session).map(Spot::as_str),
+                "position": opened.picks.position(&id, session),
+                "updated_at": row.text("updated_at"),
+            })
+        })
+        .collect();
+    if request.wants_csv() {
+        return Ok(respond::bytes(
+            200,
+            "text/csv; charset=utf-8",
+            crate::admin::to_csv(&SEAT_COLUMNS, &list),
+        ));
+    }
+    let tally = opened.picks.tally(session);
+    Ok(respond::json(
+        200,
+        &json!({
+            "event": event,
+            "session": session,
+            "title": published.title,
+            "capacity": tally.capacity,
+            "seated": tally.seated,
+            "waiting": tally.waiting,
+            "picks": list,
+        }),
+    ))
+}
+
+/// `POST /api/admin/events/{slug}/sessions/{id}/seats` `{registration,
+/// from?}`: an organizer gives a confirmed registration a free seat of the
+/// session by hand, moving it from session `from` when given (the seat it
+/// leaves going to the first in that line). Never over the seat limit.
+pub async fn give(
+    db: &Db,
+    event: &Slug,
+    session: &Slug,
+    request: &Incoming,
+    by: &Actor,
+) -> Result<Reply, OriginError> {
+    let body = request.json(4 << 10)?;
+    let field = |name: &str| body.get(name).and_then(Value::as_str);
+    let registration = field("registration")
+        .ok_or_else(|| OriginError::invalid("registration", "must be a registration's id"))?
+        .to_string();
+    let from = match body.get("from") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(from)) => Some(
+            Slug::parse(from)
+                .map_err(|_| OriginError::invalid("from", "must be a session's id"))?,
+        ),
+        Some(_) => {
+            return Err(OriginError::invalid(
+                "from",
+                "must be a session's id or null",
+            ));
+        }
+    };
+    if let Some(unknown) = body.as_object().and_then(|o| {
+        o.keys()
+            .find(|k| !["registration", "from"].contains(&k.as_str()))
+    }) {
+        return Err(OriginError::invalid(
+            unknown,
+            "is not a field of this request",
+        ));
+    }
+    let (event, session) = (event.as_str(), session.as_str());
+    let now = jiff::Timestamp::now();
+    let body = db
+        .transaction(Scope::Event(event), async |db| {
+            let stored = seats::settled(db, event, now)
+                .await?
+                .ok_or(OriginError::NotFound("There is no such event."))?;
+            let status = db
+                .row(
+                    "SELECT status FROM registrations WHERE id = ? AND event = ?",
+                    [text(&registration), text(event)],
+                )
+                .await?
+                .map(|row| row.text("status"))
+                .ok_or(OriginError::NotFound("The event has no such registration."))?;
+            let confirmed = Status::parse(&status) == Some(Status::Confirmed);
+            let mut opened = open(db, event, &[&registration], Some(session)).await?;
+            let plan = opened
+                .picks
+                .give(
+                    &registration,
+                    confirmed,
+                    session,
+                    from.as_ref().map(Slug::as_str),
+                )
+                .map_err(|why| refused(&opened, why))?;
+            opened.write(db, &plan, by, &stored.about).await?;
+            let pick = opened
+                .picks
+                .of(&registration)
+                .find(|p| p.session == session)
+                .map(|pick| opened.shown_pick(pick));
+            Ok(pick)
+        })
+        .await?;
+    Ok(respond::json(200, &body))
 }

@@ -101,7 +101,10 @@ impl Action {
             Route::AdminDraft => EditDraft,
             Route::AdminPublish | Route::AdminRollback | Route::AdminArchive => Publish,
             Route::AdminRegistrations | Route::AdminOutbox => ReadRegistrations,
-            Route::AdminRegistration | Route::AdminResend => ManageRegistrations,
+            Route::AdminSessionSeats if reading => ReadRegistrations,
+            Route::AdminRegistration | Route::AdminResend | Route::AdminSessionSeats => {
+                ManageRegistrations
+            }
             Route::AdminAudit => ReadAudit,
             Route::AdminWebhook => ManageWebhook,
             Route::AdminAccounts

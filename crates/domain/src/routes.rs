@@ -59,6 +59,8 @@ routes! {
     AdminEvent => "/api/admin/events/{slug}", "PUT";
     AdminDraft => "/api/admin/events/{slug}/draft", "GET, PUT";
     AdminSession => "/api/admin/events/{slug}/sessions/{id}", "PUT, DELETE";
+    /// A session's seats: listed (or CSV), or one given or moved by hand.
+    AdminSessionSeats => "/api/admin/events/{slug}/sessions/{id}/seats", "GET, POST";
     AdminSpeaker => "/api/admin/events/{slug}/speakers/{id}", "PUT, DELETE";
     AdminPublish => "/api/admin/events/{slug}/publish", "POST";
     AdminRollback => "/api/admin/events/{slug}/rollback", "POST";
@@ -276,7 +278,7 @@ mod tests {
             .copied()
             .filter(|r| r.forwarded())
             .collect();
-        assert_eq!(forwarded.len(), 29);
+        assert_eq!(forwarded.len(), 30);
         assert!(forwarded.contains(&Route::Register));
         assert!(forwarded.contains(&Route::Registration));
         assert!(forwarded.contains(&Route::ConfirmRegistration));

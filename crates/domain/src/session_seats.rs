@@ -112,6 +112,12 @@ pub enum Change {
         seq: i64,
         spot: Spot,
     },
+    /// A free seat given by an organizer's hand.
+    Given {
+        registration: String,
+        session: String,
+        seq: i64,
+    },
 }
 
 /// Everything a transition changed, in the order it happened.
@@ -127,6 +133,10 @@ pub enum Refusal {
     Clash {
         session: String,
     },
+    /// No seat is free to give by hand.
+    Full,
+    /// Only a confirmed registration is given a seat by hand.
+    NotConfirmed,
 }
 
 /// A session's seats as the agenda shows them.
@@ -231,14 +241,8 @@ impl Picks {
         if !limit.bookable() {
             return Err(Refusal::NotBookable);
         }
-        if let Some(clash) = self.of(registration).find(|p| {
-            self.limits
-                .get(&p.session)
-                .is_some_and(|other| other.overlaps(limit))
-        }) {
-            return Err(Refusal::Clash {
-                session: clash.session.clone(),
-            });
+        if let Some(session) = self.clash(registration, session, &[]) {
+            return Err(Refusal::Clash { session });
         }
         let spot = if !confirmed {
             Spot::Deferred
@@ -255,6 +259,64 @@ impl Picks {
             seq,
             spot,
         }))
+    }
+
+    /// The pick of `registration` overlapping `session`, other than
+    /// those of `except`.
+    fn clash(&self, registration: &str, session: &str, except: &[&str]) -> Option<String> {
+        let limit = self.limits.get(session)?;
+        self.of(registration)
+            .filter(|p| p.session != session && !except.contains(&p.session.as_str()))
+            .find(|p| {
+                self.limits
+                    .get(&p.session)
+                    .is_some_and(|other| other.overlaps(limit))
+            })
+            .map(|p| p.session.clone())
+    }
+
+    /// An organizer gives `registration` (confirmed) a free seat in
+    /// `session` by hand; with `from`, its pick of that session goes
+    /// first (a move), its seat promoting there. Never more seats than the
+    /// limit: a full session is refused, and a seat is free only while
+    /// nobody waits for one, so nobody in line is passed over.
+    pub fn give(
+        &mut self,
+        registration: &str,
+        confirmed: bool,
+        session: &str,
+        from: Option<&str>,
+    ) -> Result<Plan, Refusal> {
+        let limit = self.limits.get(session).ok_or(Refusal::NoSuchSession)?;
+        if !limit.bookable() {
+            return Err(Refusal::NotBookable);
+        }
+        if !confirmed {
+            return Err(Refusal::NotConfirmed);
+        }
+        if self.spot(registration, session) == Some(Spot::Seat) {
+            return Ok(Plan::new());
+        }
+        if !limit.has_room(self.tally(session).seated) {
+            return Err(Refusal::Full);
+        }
+        if let Some(session) =
+            self.clash(registration, session, &from.into_iter().collect::<Vec<_>>())
+        {
+            return Err(Refusal::Clash { session });
+        }
+        let mut plan = from.map_or_else(Plan::new, |from| self.release(registration, from));
+        if let Some(pick) = self.find(registration, session).cloned() {
+            self.picks.remove(&(pick.session, pick.seq));
+        }
+        let seq = self.next_seq(session);
+        self.insert(registration, session, seq, Spot::Seat);
+        plan.push(Change::Given {
+            registration: registration.to_string(),
+            session: session.to_string(),
+            seq,
+        });
+        Ok(plan)
     }
 
     fn insert(&mut self, registration: &str, session: &str, seq: i64, spot: Spot) {
@@ -510,6 +572,41 @@ mod tests {
         assert_eq!(picks.spot("p3", "a"), Some(Spot::Seat));
     }
 
+    #[test]
+    fn an_organizer_gives_free_seats_by_hand_and_moves_people() {
+        let mut picks = Picks::new(limits(), []);
+        for person in ["p1", "p2", "p3"] {
+            picks.pick(person, true, "a").unwrap();
+        }
+        assert_eq!(picks.give("p4", true, "a", None), Err(Refusal::Full));
+        assert_eq!(
+            picks.give("p4", false, "c", None),
+            Err(Refusal::NotConfirmed)
+        );
+        assert_eq!(
+            picks.give("p1", true, "b", None),
+            Err(Refusal::Clash {
+                session: "a".into()
+            })
+        );
+        // Moved from `a` to `b` (which overlaps it): the seat freed in `a`
+        // goes to the first in its line.
+        let moved = picks.give("p1", true, "b", Some("a")).unwrap();
+        assert!(moved.contains(&Change::Promoted {
+            registration: "p3".into(),
+            session: "a".into()
+        }));
+        assert_eq!(picks.spot("p1", "b"), Some(Spot::Seat));
+        assert_eq!(picks.spot("p1", "a"), None);
+        // `b` is full now: a move there is refused and moves nothing.
+        assert_eq!(picks.give("p2", true, "b", Some("a")), Err(Refusal::Full));
+        assert_eq!(picks.spot("p2", "a"), Some(Spot::Seat));
+        // A seat given by hand to someone who never picked the session.
+        assert_eq!(picks.give("p4", true, "c", None).unwrap().len(), 1);
+        assert_eq!(picks.spot("p4", "c"), Some(Spot::Seat));
+        assert!(picks.give("p4", true, "c", None).unwrap().is_empty());
+    }
+
     #[derive(Debug, Clone)]
     enum Op {
         Pick(usize, usize),
@@ -517,6 +614,7 @@ mod tests {
         Confirm(usize),
         End(usize),
         Capacity(usize, Option<u32>),
+        Give(usize, usize, Option<usize>),
     }
 
     const PEOPLE: usize = 8;
@@ -530,7 +628,9 @@ mod tests {
             2 => (person.clone(), session.clone()).prop_map(|(p, s)| Op::Release(p, s)),
             1 => person.clone().prop_map(Op::Confirm),
             1 => person.prop_map(Op::End),
-            1 => (session, proptest::option::of(0u32..4)).prop_map(|(s, c)| Op::Capacity(s, c)),
+            1 => (session.clone(), proptest::option::of(0u32..4)).prop_map(|(s, c)| Op::Capacity(s, c)),
+            1 => (0..PEOPLE, session.clone(), proptest::option::of(session))
+                .prop_map(|(p, s, from)| Op::Give(p, s, from)),
         ]
     }
 
@@ -561,6 +661,10 @@ mod tests {
                     }
                     Op::Confirm(_) => {}
                     Op::End(p) => { ended.insert(p); picks.leave_all(&person(p)); }
+                    Op::Give(p, s, from) if !ended.contains(&p) => {
+                        let _ = picks.give(&person(p), confirmed.contains(&p), SESSIONS[s], from.map(|f| SESSIONS[f]));
+                    }
+                    Op::Give(..) => {}
                     Op::Capacity(s, c) => {
                         limits.get_mut(SESSIONS[s]).unwrap().capacity = c;
                         picks.set_limits(limits.clone());

@@ -405,6 +405,31 @@ async fn every_documented_operation_answers_as_documented() {
             answer.body()
         );
     }
+    // Organizers list the workshop's seats (JSON and CSV) and give one by
+    // hand: to a confirmed registration, never to another.
+    let seats = format!("/api/admin/events/{slug}/sessions/{workshop}/seats");
+    let listed = tour.admin("GET", &seats, None).await;
+    assert_eq!(listed["session"], workshop.as_str());
+    let csv = http::Request::get(&seats)
+        .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
+        .header("accept", "text/csv")
+        .body(Bytes::new())
+        .unwrap();
+    assert_eq!(tour.send(csv).await.status(), 200);
+    let shown = body_json(&tour.send(manage("GET", &token)).await);
+    let gift = organizer_request(
+        ADMIN_TOKEN,
+        "POST",
+        &seats,
+        Some(json!({ "registration": id })),
+    );
+    let given = tour.send(gift).await;
+    let expected = if shown["status"] == "confirmed" {
+        200
+    } else {
+        409
+    };
+    assert_eq!(given.status(), expected, "{:?}", given.body());
     assert_eq!(tour.send(manage("GET", &token)).await.status(), 200);
     assert_eq!(tour.send(manage("DELETE", &token)).await.status(), 200);
     let erase = http::Request::delete(format!("/api/registrations/{id}?erase=true"))

@@ -9,7 +9,7 @@
 use bytes::Bytes;
 use futures::future::join_all;
 use serde_json::{Value, json};
-use system_tests::{OriginApp, json as body_json, registration, with_token};
+use system_tests::{OriginApp, json as body_json, organizer_request, registration, with_token};
 
 const SLUG: &str = "conf";
 const EVENT: &str = "/api/admin/events/conf";
@@ -376,4 +376,109 @@ async fn a_pick_retried_with_its_key_replays_its_answer() {
     assert_eq!(retried.status(), 201);
     assert_eq!(retried.body(), first.body());
     assert_eq!(stored(&origin, "lab").await, []);
+}
+
+/// An organizer account for `email` with the `registrations` role for
+/// `conf`, and its API token.
+async fn organizer(origin: &OriginApp, email: &str) -> String {
+    let body = json!({ "email": email, "name": email,
+                       "grants": [{ "role": "registrations", "event": SLUG }] });
+    let created = origin
+        .admin("POST", "/api/admin/accounts", Some(body))
+        .await;
+    assert_eq!(created.status(), 201, "{:?}", created.body());
+    let id = body_json(&created)["id"].as_str().unwrap().to_string();
+    let tokens = format!("/api/admin/accounts/{id}/tokens");
+    let minted = origin
+        .admin("POST", &tokens, Some(json!({ "name": "desk" })))
+        .await;
+    body_json(&minted)["token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn organizers_list_a_sessions_seats_and_give_or_move_them_by_hand() {
+    let origin = conf(100).await;
+    let p = people(&origin, 4).await;
+    for (who, session) in [
+        (&p[0], "lab"),
+        (&p[1], "lab"),
+        (&p[2], "lab"),
+        (&p[3], "clash"),
+    ] {
+        assert_eq!(pick(&origin, who, session).await.status(), 201);
+    }
+    let desk = organizer(&origin, "desk@example.org").await;
+    let as_desk = |method: &str, session: &str, body: Option<Value>| {
+        let path = format!("{EVENT}/sessions/{session}/seats");
+        origin.signed(organizer_request(&desk, method, &path, body))
+    };
+    let listed = as_desk("GET", "lab", None).await;
+    assert_eq!(listed.status(), 200);
+    let listed = body_json(&listed);
+    assert_eq!(
+        (
+            listed["capacity"].clone(),
+            listed["seated"].clone(),
+            listed["waiting"].clone()
+        ),
+        (json!(2), json!(2), json!(1))
+    );
+    let spots: Vec<(&str, &Value)> = listed["picks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pick| (pick["spot"].as_str().unwrap(), &pick["position"]))
+        .collect();
+    assert_eq!(
+        spots,
+        [
+            ("seat", &Value::Null),
+            ("seat", &Value::Null),
+            ("line", &json!(1))
+        ]
+    );
+    let mut csv = organizer_request(&desk, "GET", &format!("{EVENT}/sessions/lab/seats"), None);
+    csv.headers_mut()
+        .insert("accept", "text/csv".parse().unwrap());
+    let csv = origin.signed(csv).await;
+    let text = String::from_utf8_lossy(csv.body()).to_string();
+    assert!(
+        text.starts_with("registration,name,email,status,spot,position,updated_at\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("p2@example.org,confirmed,line,1,"), "{text}");
+
+    // Full: nobody is given a seat over the limit.
+    let refused = as_desk("POST", "lab", Some(json!({ "registration": p[3].id }))).await;
+    assert_eq!(refused.status(), 409);
+    // A move: the first person leaves `lab` for `later`, and the seat they
+    // leave goes to the first in line there.
+    let moved = as_desk(
+        "POST",
+        "later",
+        Some(json!({ "registration": p[0].id, "from": "lab" })),
+    )
+    .await;
+    assert_eq!(moved.status(), 200, "{:?}", moved.body());
+    assert_eq!(body_json(&moved)["spot"], "seat");
+    assert_eq!(spot(&origin, &p[0], "lab").await, "none");
+    assert_eq!(spot(&origin, &p[2], "lab").await, "seat");
+    let log = body_json(&origin.admin("GET", &format!("{EVENT}/audit"), None).await);
+    let given = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "session_seat.given")
+        .expect("an audit entry of the seat given");
+    assert_eq!(given["actor"], "desk@example.org", "{given}");
+    // Registrations' people may read the list but not edit the agenda.
+    let forbidden = origin
+        .signed(organizer_request(
+            &desk,
+            "POST",
+            &format!("{EVENT}/publish"),
+            Some(json!({})),
+        ))
+        .await;
+    assert_eq!(forbidden.status(), 403);
 }
