@@ -4,7 +4,7 @@
 // to pick or release it. Picks carry an Idempotency-Key, so a retry after
 // a lost answer never takes back a seat given up since.
 
-import { api, ApiError, h, clock } from "/common.js";
+import { api, ApiError, h, clock, dateIn, longDate } from "/common.js";
 import { withRetry } from "/forms.js";
 
 const spotText = (pick) => {
@@ -21,7 +21,9 @@ const spotText = (pick) => {
 };
 
 const seatsText = (session) =>
-  session.capacity == null ? "Registration required" : `${session.capacity} seats`;
+  session.capacity == null
+    ? "Registration required"
+    : `${session.capacity} ${session.capacity === 1 ? "seat" : "seats"}`;
 
 /**
  * The section for `registration` (as the API shows it, with its
@@ -86,16 +88,12 @@ export async function sessionPicks(registration, token, refresh) {
         );
         button.addEventListener("click", () => act(session, pick ? "DELETE" : "POST", button));
         button.disabled = !live();
+        const when = `${longDate(dateIn(session.starts_at, zone))}, ${clock(session.starts_at, zone)}–${clock(session.ends_at, zone)}`;
         return h(
           "li",
           { dataset: { session: session.id, spot: pick?.spot ?? "none" } },
-          h("strong", {}, session.title),
-          " ",
-          h(
-            "span",
-            { className: "meta" },
-            `${clock(session.starts_at, zone)}–${clock(session.ends_at, zone)} · ${seatsText(session)}`,
-          ),
+          h("p", {}, h("strong", {}, session.title)),
+          h("p", { className: "meta" }, `${when} · ${seatsText(session)}`),
           pick ? h("p", { className: "spot" }, spotText(pick)) : null,
           button,
         );

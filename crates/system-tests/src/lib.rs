@@ -654,6 +654,12 @@ impl Lcg {
         Self(seed)
     }
 
+    /// From `seed` as given, printing nothing: one of several generators
+    /// drawn from a seeded one.
+    pub fn from_seed(seed: u64) -> Self {
+        Self(seed)
+    }
+
     /// A number below `below`.
     pub fn next(&mut self, below: u64) -> u64 {
         self.0 = self

@@ -426,6 +426,73 @@ async fn attendees_register_join_the_waitlist_retry_and_cancel() {
 }
 
 #[tokio::test]
+async fn attendees_pick_a_workshop_and_the_next_in_line_is_promoted() {
+    let _turn = TURN.lock().await;
+    let (app, server) = system(|o| o).await;
+    // One of the demo's workshops, down to one seat.
+    let draft = body_json(&admin(&app, "GET", "/draft", None).await);
+    let mut workshop = draft["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["capacity"].is_number())
+        .expect("a demo workshop with seats")
+        .clone();
+    let id = workshop["id"].as_str().unwrap().to_string();
+    workshop["capacity"] = json!(1);
+    let put = admin(&app, "PUT", &format!("/sessions/{id}"), Some(workshop)).await;
+    assert!(put.status().is_success(), "{:?}", put.body());
+    let published = admin(&app, "POST", "/publish", Some(json!({"note": "one seat"}))).await;
+    assert_eq!(published.status(), 201);
+    let browser = Browser::start(&server.url(), VIEWER_ZONE).await;
+    let pick = format!("#pick-{id}");
+    let spot = format!("li[data-session='{id}'] .spot");
+
+    register(&browser, "Ada Lovelace", "ada@example.com").await;
+    browser.wait_text("#outcome h2", "confirmed").await;
+    let ada = manage_link(&browser).await;
+    register(&browser, "Grace Hopper", "grace@example.com").await;
+    browser.wait_text("#outcome h2", "confirmed").await;
+    let grace = manage_link(&browser).await;
+
+    // Ada takes the seat; Grace, after her, is first in line.
+    browser.open(&ada).await;
+    browser.wait_text("#session-picks", "1 seat").await;
+    browser.click(&pick).await;
+    browser.wait_text(&spot, "You have a seat").await;
+    assert_accessible(&browser, "the manage page with workshops").await;
+    browser.open(&grace).await;
+    browser.click(&pick).await;
+    browser.wait_text(&spot, "number 1 in line").await;
+    browser.screenshot("workshop-line").await;
+
+    // Ada releases it: the seat is Grace's, and she is told through the
+    // development outbox with a link that shows it.
+    browser.open(&ada).await;
+    browser.wait_text(&spot, "You have a seat").await;
+    browser.click(&pick).await;
+    until("Ada's pick released", || async {
+        (browser.count(&spot).await == 0).then_some(())
+    })
+    .await;
+    let outbox = body_json(&admin(&app, "GET", "/outbox", None).await);
+    let told = outbox["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["to"] == "grace@example.com" && m["kind"] == "session_seat")
+        .expect("Grace's message about her seat");
+    let link = told["links"]["manage"].as_str().unwrap();
+    let path = link.split_once("/registrations/").unwrap().1;
+    browser.open(&format!("/registrations/{path}")).await;
+    browser.wait_text(&spot, "You have a seat").await;
+
+    let errors = browser.console_errors(false).await;
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    browser.close().await;
+}
+
+#[tokio::test]
 async fn organizers_edit_publish_roll_back_and_attendees_see_it() {
     let _turn = TURN.lock().await;
     let (app, server) = system(|o| o).await;
