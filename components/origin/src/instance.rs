@@ -10,6 +10,7 @@
 use crate::db::Slot;
 use crate::delivery::Lanes;
 use crate::group_commit::Queues;
+use crate::session_seats::PickQueues;
 use eventfront_domain::messages::EventAbout;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -34,6 +35,8 @@ pub struct Instance {
     pub sign_ins_swept_in: Cell<i64>,
     /// Each event's registrations waiting here for their batch.
     pub queues: Queues,
+    /// Each event's picks of sessions waiting here for their batch.
+    pub picks: PickQueues,
     /// The connection reads outside transactions share.
     pub reader: RefCell<Slot>,
     /// SQLite's drains' connection: SQLite has one writer, and their
@@ -61,6 +64,7 @@ impl Default for Instance {
             swept_at: Cell::new(None),
             sign_ins_swept_in: Cell::new(i64::MIN),
             queues: Queues::new(),
+            picks: PickQueues::new(),
             reader: RefCell::new(Slot::EMPTY),
             writer: RefCell::new(Slot::EMPTY),
             gates: RefCell::default(),

@@ -11,6 +11,7 @@
 
 use crate::audit::{self, Actor};
 use crate::auth::token_hash;
+use crate::batch_queue::{BatchQueues, Pushed};
 use crate::db::{Db, Scope, Writes, in_list, int, opt_int, text};
 use crate::error::OriginError;
 use crate::idempotency::{self, StoredAnswer};
@@ -83,25 +84,27 @@ async fn open(
     db: &Db,
     event: &str,
     registrations: &[&str],
-    session: Option<&str>,
+    sessions: &[&str],
 ) -> Result<Opened, OriginError> {
-    let sessions = published(db, event).await?;
+    let published = published(db, event).await?;
     let mut params = vec![text(event), text(event)];
     params.extend(registrations.iter().map(|id| text(*id)));
-    params.push(text(session.unwrap_or("")));
+    params.extend(sessions.iter().map(|session| text(*session)));
     let rows = db
         .rows(
             &format!(
                 "SELECT s.session, s.registration, s.seq, s.spot, r.name, r.email
                  FROM session_seats s JOIN registrations r ON r.id = s.registration
-                 WHERE s.event = ? AND s.session IN (
-                     SELECT session FROM session_seats WHERE event = ? AND registration IN ({})
-                     UNION SELECT ?)",
-                in_list(registrations.len())
+                 WHERE s.event = ? AND (s.session IN (
+                     SELECT session FROM session_seats WHERE event = ? AND registration IN ({}))
+                     OR s.session IN ({}))",
+                in_list(registrations.len()),
+                in_list(sessions.len())
             ),
             params,
         )
         .await?;
+    let sessions = published;
     let mut people = HashMap::new();
     let mut picks = Vec::with_capacity(rows.len());
     for row in rows {
@@ -330,7 +333,7 @@ pub async fn follow(
 ) -> Result<(), OriginError> {
     let acted: Vec<&str> = ended.iter().chain(confirmed).copied().collect();
     for chunk in acted.chunks(REGISTRATIONS_PER_LOAD) {
-        let mut opened = open(db, event, chunk, None).await?;
+        let mut opened = open(db, event, chunk, &[]).await?;
         let mut plan = Plan::new();
         for id in chunk {
             if ended.contains(id) {
@@ -384,7 +387,7 @@ pub async fn publish(db: &Db, event: &str, sessions: &[Session]) -> Result<(), O
     let ids: Vec<String> = waiting.iter().map(|r| r.text("registration")).collect();
     for chunk in ids.chunks(REGISTRATIONS_PER_LOAD) {
         let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
-        let mut opened = open(db, event, &chunk, None).await?;
+        let mut opened = open(db, event, &chunk, &[]).await?;
         let limits = opened
             .sessions
             .iter()
@@ -399,21 +402,38 @@ pub async fn publish(db: &Db, event: &str, sessions: &[Session]) -> Result<(), O
 /// `registration`'s picks of `event`, as its person is shown them: a
 /// plain read.
 pub async fn shown(db: &Db, event: &str, registration: &str) -> Result<Vec<Value>, OriginError> {
-    Ok(open(db, event, &[registration], None)
+    Ok(open(db, event, &[registration], &[])
         .await?
         .shown(registration))
 }
 
-/// What a pick or release is asked for: the registration by its manage
-/// token, the session, and the answer kept under its key, if any.
-struct Asked {
+/// A pick or release asked for: the registration by its manage token,
+/// the session, and the key its answer is kept under, if any.
+pub struct Asked {
     registration: String,
     event: String,
     session: String,
+    picking: bool,
     key: Option<(IdempotencyKey, String)>,
 }
 
-async fn asked(id: &str, session: &str, request: &Incoming) -> Result<Asked, OriginError> {
+/// An answer: status and JSON body, or why not.
+pub type Answered = Result<(u16, String), OriginError>;
+
+/// The picks and releases waiting in an instance for their batch.
+pub type PickQueues = BatchQueues<Asked, Answered>;
+
+/// Picks waiting in one instance at most before more are refused (503).
+const MAX_WAITING: usize = 512;
+/// Picks decided in one transaction at most.
+const MAX_BATCH: usize = 64;
+
+async fn asked(
+    id: &str,
+    session: &str,
+    picking: bool,
+    request: &Incoming,
+) -> Result<Asked, OriginError> {
     let session = Slug::parse(session)
         .map_err(|_| OriginError::NotFound("There is no such session."))?
         .as_str()
@@ -439,6 +459,7 @@ async fn asked(id: &str, session: &str, request: &Incoming) -> Result<Asked, Ori
         registration: id.to_string(),
         event: registration.event,
         session,
+        picking,
         key,
     })
 }
@@ -448,19 +469,21 @@ async fn asked(id: &str, session: &str, request: &Incoming) -> Result<Asked, Ori
 /// confirmed yet keeps its pick deferred until it is. Picking again
 /// answers the pick as it stands (200).
 pub async fn pick(id: &str, session: &str, request: &Incoming) -> Result<Reply, OriginError> {
-    let asked = asked(id, session, request).await?;
-    decide(asked, true).await
+    decide(asked(id, session, true, request).await?).await
 }
 
 /// `DELETE /api/registrations/{id}/sessions/{session}`: the pick given up,
 /// a freed seat going to the first in line (200, `released`); releasing
 /// what is not held is answered the same.
 pub async fn release(id: &str, session: &str, request: &Incoming) -> Result<Reply, OriginError> {
-    let asked = asked(id, session, request).await?;
-    decide(asked, false).await
+    decide(asked(id, session, false, request).await?).await
 }
 
-async fn decide(asked: Asked, picking: bool) -> Result<Reply, OriginError> {
+/// Answers `asked` from its key's kept answer, or queues it for its
+/// event's next batch, as registrations are (`group_commit`): concurrent
+/// picks of one event are decided together, one write transaction per
+/// batch, one by one in arrival order.
+async fn decide(asked: Asked) -> Result<Reply, OriginError> {
     if let Some((key, hash)) = &asked.key
         && let Some(stored) = idempotency::stored(&[key.as_str()])
             .await?
@@ -469,18 +492,96 @@ async fn decide(asked: Asked, picking: bool) -> Result<Reply, OriginError> {
         let (status, body) = stored.replay(hash)?;
         return Ok(respond::bytes(status, "application/json", body));
     }
-    let db = &Db::open().await?;
+    let event = asked.event.clone();
+    let queues = &crate::instance::instance().picks;
+    let Pushed::Waiting { answer, drain } = queues.push(&event, asked, MAX_WAITING) else {
+        return Err(OriginError::Busy);
+    };
+    if drain {
+        // Spawned, not awaited: the batch is decided even if this
+        // request's own task is dropped by a client that went away.
+        spin_sdk::wasip3::spawn(drain_picks(event));
+    }
+    let (status, body) = eventfront_domain::started::polled_again(answer)
+        .await
+        .unwrap_or_else(|_| Err(OriginError::Database("a queued pick was dropped".into())))?;
+    Ok(respond::bytes(status, "application/json", body))
+}
+
+/// Decides `event`'s queued picks, a batch per write transaction, until
+/// none waits.
+async fn drain_picks(event: String) {
+    let queues = &crate::instance::instance().picks;
+    let db = match Db::open().await {
+        Ok(db) => db,
+        Err(e) => return queues.fail_all(&event, || Err(shared(&e))),
+    };
+    while queues.oldest(&event).is_some() {
+        let batch = queues.take(&event, MAX_BATCH);
+        let items: Vec<&Asked> = batch.iter().map(|queued| &queued.item).collect();
+        let outcome = db
+            .transaction(Scope::Event(&event), async |db| {
+                decide_batch(db, &event, &items).await
+            })
+            .await;
+        match outcome {
+            Ok(answers) => {
+                for (queued, answer) in batch.into_iter().zip(answers) {
+                    let _ = queued.answer.send(answer);
+                }
+            }
+            Err(e) => {
+                for queued in batch {
+                    let _ = queued.answer.send(Err(shared(&e)));
+                }
+            }
+        }
+    }
+}
+
+/// One error told to every pick of a failed batch.
+fn shared(e: &OriginError) -> OriginError {
+    match e {
+        OriginError::Busy => OriginError::Busy,
+        OriginError::NotFound(what) => OriginError::NotFound(what),
+        e => OriginError::Database(e.to_string()),
+    }
+}
+
+/// Decides `batch` one by one in arrival order inside `event`'s write
+/// transaction, and writes what changed in one go: each pick its own
+/// answer, a refusal refusing that pick alone.
+async fn decide_batch(
+    db: &Db,
+    event: &str,
+    batch: &[&Asked],
+) -> Result<Vec<Answered>, OriginError> {
     let now = jiff::Timestamp::now();
-    let event = asked.event.as_str();
-    let (status, body) = db
-        .transaction(Scope::Event(event), async |db| {
-            // Holds that lapsed by now expire first (their picks with them).
-            let stored = seats::settled(db, event, now)
-                .await?
-                .ok_or(OriginError::NotFound("There is no such registration."))?;
-            let status = current_status(db, &asked.registration).await?;
-            let mut opened = open(db, event, &[&asked.registration], Some(&asked.session)).await?;
-            let (code, plan) = if picking {
+    // Holds that lapsed by now expire first (their picks with them).
+    let stored = seats::settled(db, event, now)
+        .await?
+        .ok_or(OriginError::NotFound("There is no such registration."))?;
+    let registrations: Vec<&str> = batch.iter().map(|a| a.registration.as_str()).collect();
+    let sessions: Vec<&str> = batch.iter().map(|a| a.session.as_str()).collect();
+    let statuses = statuses(db, &registrations).await?;
+    let mut opened = open(db, event, &registrations, &sessions).await?;
+    let mut plan = Plan::new();
+    let mut answers = Vec::with_capacity(batch.len());
+    let mut kept: HashMap<&str, StoredAnswer> = HashMap::new();
+    for asked in batch {
+        // A key answered earlier in this batch is replayed, never decided twice.
+        if let Some((key, hash)) = &asked.key
+            && let Some(earlier) = kept.get(key.as_str())
+        {
+            answers.push(earlier.replay(hash));
+            continue;
+        }
+        let status = statuses
+            .get(asked.registration.as_str())
+            .copied()
+            .ok_or(OriginError::NotFound("There is no such registration."));
+        let answer = status.and_then(|status| {
+            let (code, changes) = if asked.picking {
                 if !status.is_live() {
                     return Err(OriginError::Conflict(
                         "This registration was cancelled; it cannot pick sessions.".into(),
@@ -494,19 +595,15 @@ async fn decide(asked: Asked, picking: bool) -> Result<Reply, OriginError> {
                         &asked.session,
                     )
                     .map_err(|why| refused(&opened, why))?;
-                (
-                    if taken.is_some() { 201 } else { 200 },
-                    taken.into_iter().collect(),
-                )
+                let code = if taken.is_some() { 201 } else { 200 };
+                (code, taken.into_iter().collect())
             } else {
                 (
                     200,
                     opened.picks.release(&asked.registration, &asked.session),
                 )
             };
-            opened
-                .write(db, &plan, &Actor::ATTENDEE, &stored.about)
-                .await?;
+            plan.extend(changes);
             let body = match opened
                 .picks
                 .of(&asked.registration)
@@ -515,33 +612,45 @@ async fn decide(asked: Asked, picking: bool) -> Result<Reply, OriginError> {
                 Some(pick) => opened.shown_pick(pick),
                 None => json!({ "session": asked.session, "spot": "released" }),
             };
-            let body = body.to_string();
-            if let Some((key, hash)) = &asked.key {
-                let mut writes = Writes::default();
-                let answer =
-                    StoredAnswer::new(hash, code, body.clone()).creating(&asked.registration);
-                idempotency::push(
-                    &mut writes,
-                    &HashMap::from([(key.as_str(), answer)]),
-                    now,
-                    sealing::sealer().await?,
-                );
-                writes.run(db).await?;
-            }
-            Ok((code, body))
-        })
+            Ok((code, body.to_string()))
+        });
+        if let (Some((key, hash)), Ok((code, body))) = (&asked.key, &answer) {
+            let kept_answer =
+                StoredAnswer::new(hash, *code, body.clone()).creating(&asked.registration);
+            kept.insert(key.as_str(), kept_answer);
+        }
+        answers.push(answer);
+    }
+    opened
+        .write(db, &plan, &Actor::ATTENDEE, &stored.about)
         .await?;
-    Ok(respond::bytes(status, "application/json", body))
+    if !kept.is_empty() {
+        let mut writes = Writes::default();
+        idempotency::push(&mut writes, &kept, now, sealing::sealer().await?);
+        writes.run(db).await?;
+    }
+    Ok(answers)
 }
 
-/// A registration's status read inside the transaction that acts on it.
-async fn current_status(db: &Db, id: &str) -> Result<Status, OriginError> {
-    let row = db
-        .row("SELECT status FROM registrations WHERE id = ?", [text(id)])
-        .await?
-        .ok_or(OriginError::NotFound("There is no such registration."))?;
-    let stored = row.text("status");
-    Status::parse(&stored).ok_or_else(|| OriginError::Database(format!("unknown status {stored}")))
+/// The statuses of `ids`, read inside the transaction that acts on them.
+async fn statuses(db: &Db, ids: &[&str]) -> Result<HashMap<String, Status>, OriginError> {
+    let rows = db
+        .rows(
+            &format!(
+                "SELECT id, status FROM registrations WHERE id IN ({})",
+                in_list(ids.len())
+            ),
+            ids.iter().map(|id| text(*id)),
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let stored = row.text("status");
+            let status = Status::parse(&stored)
+                .ok_or_else(|| OriginError::Database(format!("unknown status {stored}")))?;
+            Ok((row.text("id"), status))
+        })
+        .collect()
 }
 
 /// Why a pick was refused, told to its person.
@@ -593,7 +702,7 @@ pub async fn list(
     let (event, session) = (event.as_str(), session.as_str());
     // As they stand now: holds that lapsed are expired first.
     seats::settle(db, event).await?;
-    let opened = open(db, event, &[], Some(session)).await?;
+    let opened = open(db, event, &[], &[session]).await?;
     let published = opened
         .sessions
         .get(session)
@@ -698,7 +807,7 @@ pub async fn give(
                 .map(|row| row.text("status"))
                 .ok_or(OriginError::NotFound("The event has no such registration."))?;
             let confirmed = Status::parse(&status) == Some(Status::Confirmed);
-            let mut opened = open(db, event, &[&registration], Some(session)).await?;
+            let mut opened = open(db, event, &[&registration], &[session]).await?;
             let plan = opened
                 .picks
                 .give(
