@@ -23,6 +23,7 @@ const SHELL = [
   "/app/my-agenda.js",
   "/app/registration.js",
   "/app/session-picks.js",
+  "/app/seats.js",
   "/manifest.webmanifest",
   "/icons/icon-192.png",
   "/icons/icon-512.png",

@@ -1,7 +1,9 @@
-// "My agenda": the starred sessions by day, and their .ics download.
+// "My agenda": the seats this browser's registrations hold in workshops,
+// then the starred sessions by day, and their .ics download.
 
-import { h, dateIn, longDate } from "/common.js";
-import { state, stars } from "/app/data.js";
+import { api, h, dateIn, longDate } from "/common.js";
+import { state, stars, savedRegistrations } from "/app/data.js";
+import { spotText, pickWhen } from "/app/seats.js";
 import { markCurrentNav, redraw, render } from "/app/page.js";
 import { displayZone, zoneNote, sessionCard } from "/app/cards.js";
 
@@ -21,6 +23,7 @@ export function myAgendaView() {
   render("My agenda", [
     h("h1", {}, "My agenda"),
     h("p", { className: "meta" }, "The sessions you star are kept in this browser only."),
+    seatsOf(zone),
     mine.length
       ? h(
           "p",
@@ -65,4 +68,57 @@ export function myAgendaView() {
       ),
     ),
   ]);
+}
+
+/**
+ * A place that fills with the workshop seats, places in line and picks of
+ * the registrations this browser keeps for the event, once they are read.
+ */
+function seatsOf(zone) {
+  const slot = h("div", { id: "my-seats" });
+  const kept = savedRegistrations().filter((r) => r.event === state.slug);
+  if (!kept.length) return slot;
+  Promise.all(
+    kept.map((r) =>
+      api(`/api/registrations/${encodeURIComponent(r.id)}`, { token: r.token, cache: "no-store" })
+        .then(({ data }) => ({ registration: data, kept: r }))
+        .catch(() => null),
+    ),
+  ).then((read) => {
+    const picks = read
+      .filter(Boolean)
+      .flatMap(({ registration, kept: r }) =>
+        (registration.sessions ?? []).map((pick) => ({ pick, registration, r })),
+      );
+    if (!picks.length) return;
+    const manage = (r) =>
+      `/registrations/${encodeURIComponent(r.id)}#token=${encodeURIComponent(r.token)}`;
+    slot.replaceChildren(
+      h(
+        "section",
+        { "aria-labelledby": "my-seats-title" },
+        h("h2", { id: "my-seats-title" }, "Your workshop seats"),
+        h(
+          "ul",
+          { className: "session-picks" },
+          picks.map(({ pick, registration, r }) =>
+            h(
+              "li",
+              { dataset: { session: pick.session, spot: pick.spot } },
+              h("p", {}, h("strong", {}, pick.title ?? pick.session)),
+              h(
+                "p",
+                { className: "meta" },
+                pick.starts_at ? pickWhen(pick, zone) : "",
+                kept.length > 1 ? ` · ${registration.name}` : "",
+              ),
+              h("p", { className: "spot" }, spotText(pick)),
+              h("a", { href: manage(r) }, "Change on your registration page"),
+            ),
+          ),
+        ),
+      ),
+    );
+  });
+  return slot;
 }

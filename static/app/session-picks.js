@@ -4,21 +4,9 @@
 // to pick or release it. Picks carry an Idempotency-Key, so a retry after
 // a lost answer never takes back a seat given up since.
 
-import { api, ApiError, h, clock, dateIn, longDate } from "/common.js";
+import { api, ApiError, h } from "/common.js";
 import { withRetry } from "/forms.js";
-
-const spotText = (pick) => {
-  switch (pick?.spot) {
-    case "seat":
-      return "You have a seat.";
-    case "line":
-      return `You are number ${pick.position} in line; if a seat comes free, it is yours and we write to you.`;
-    case "deferred":
-      return "Picked: it takes a seat or a place in line once your registration is confirmed.";
-    default:
-      return null;
-  }
-};
+import { spotText, pickWhen } from "/app/seats.js";
 
 const seatsText = (session) =>
   session.capacity == null
@@ -88,7 +76,7 @@ export async function sessionPicks(registration, token, refresh) {
         );
         button.addEventListener("click", () => act(session, pick ? "DELETE" : "POST", button));
         button.disabled = !live();
-        const when = `${longDate(dateIn(session.starts_at, zone))}, ${clock(session.starts_at, zone)}–${clock(session.ends_at, zone)}`;
+        const when = pickWhen(session, zone);
         return h(
           "li",
           { dataset: { session: session.id, spot: pick?.spot ?? "none" } },

@@ -461,6 +461,11 @@ async fn attendees_pick_a_workshop_and_the_next_in_line_is_promoted() {
     browser.click(&pick).await;
     browser.wait_text(&spot, "You have a seat").await;
     assert_accessible(&browser, "the manage page with workshops").await;
+    // "My agenda" shows the seat of the registrations this browser keeps.
+    browser.open(&format!("/events/{DEMO}/my-agenda")).await;
+    let mine = browser.wait_text("#my-seats", "You have a seat").await;
+    assert!(mine.contains("Ada Lovelace"), "{mine}");
+    assert_accessible(&browser, "my agenda with a workshop seat").await;
     browser.open(&grace).await;
     browser.click(&pick).await;
     browser.wait_text(&spot, "number 1 in line").await;
@@ -486,6 +491,9 @@ async fn attendees_pick_a_workshop_and_the_next_in_line_is_promoted() {
     let path = link.split_once("/registrations/").unwrap().1;
     browser.open(&format!("/registrations/{path}")).await;
     browser.wait_text(&spot, "You have a seat").await;
+    browser.open(&format!("/events/{DEMO}/my-agenda")).await;
+    let mine = browser.wait_text("#my-seats", "You have a seat").await;
+    assert!(mine.contains("Grace Hopper") && !mine.contains("Ada"), "{mine}");
 
     let errors = browser.console_errors(false).await;
     assert!(errors.is_empty(), "console errors: {errors:?}");
