@@ -670,6 +670,19 @@ impl Lcg {
     }
 }
 
+/// The first session with a seat limit among `sessions` (a JSON array of
+/// sessions, as a draft or a sessions document holds them): one of the
+/// demo's workshops.
+pub fn workshop(sessions: &serde_json::Value) -> serde_json::Value {
+    sessions
+        .as_array()
+        .expect("a list of sessions")
+        .iter()
+        .find(|s| s["capacity"].is_number())
+        .expect("a session with seats")
+        .clone()
+}
+
 /// A request carrying a registration's bearer token, as its links send it.
 pub fn with_token(method: &str, path: String, token: &str) -> http::Request<Bytes> {
     http::Request::builder()

@@ -431,13 +431,7 @@ async fn attendees_pick_a_workshop_and_the_next_in_line_is_promoted() {
     let (app, server) = system(|o| o).await;
     // One of the demo's workshops, down to one seat.
     let draft = body_json(&admin(&app, "GET", "/draft", None).await);
-    let mut workshop = draft["sessions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["capacity"].is_number())
-        .expect("a demo workshop with seats")
-        .clone();
+    let mut workshop = system_tests::workshop(&draft["sessions"]);
     let id = workshop["id"].as_str().unwrap().to_string();
     workshop["capacity"] = json!(1);
     let put = admin(&app, "PUT", &format!("/sessions/{id}"), Some(workshop)).await;
@@ -493,7 +487,10 @@ async fn attendees_pick_a_workshop_and_the_next_in_line_is_promoted() {
     browser.wait_text(&spot, "You have a seat").await;
     browser.open(&format!("/events/{DEMO}/my-agenda")).await;
     let mine = browser.wait_text("#my-seats", "You have a seat").await;
-    assert!(mine.contains("Grace Hopper") && !mine.contains("Ada"), "{mine}");
+    assert!(
+        mine.contains("Grace Hopper") && !mine.contains("Ada"),
+        "{mine}"
+    );
 
     let errors = browser.console_errors(false).await;
     assert!(errors.is_empty(), "console errors: {errors:?}");

@@ -135,7 +135,7 @@ struct Case {
 }
 
 /// How many routes the cases are spread over.
-const ROUTES: usize = 8;
+const ROUTES: usize = 9;
 
 fn case() -> impl Strategy<Value = Case> {
     (
@@ -170,6 +170,10 @@ async fn outside_input_is_answered_or_refused_as_problem_json_and_refusals_write
     let draft = body_json(&t.origin.admin("GET", &format!("{admin}/draft"), None).await);
     let session = draft["sessions"][0].clone();
     let session_id = session["id"].as_str().unwrap().to_string();
+    let workshop = system_tests::workshop(&draft["sessions"])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let valid: [(&str, String, Value, bool); ROUTES] = [
         (
             "POST",
@@ -213,6 +217,12 @@ async fn outside_input_is_answered_or_refused_as_problem_json_and_refusals_write
             "/api/admin/sign-in-link".to_string(),
             json!({"email": "ed@example.org"}),
             false,
+        ),
+        (
+            "POST",
+            format!("{admin}/sessions/{workshop}/seats"),
+            json!({"registration": "00000000-0000-4000-8000-000000000000", "from": null}),
+            true,
         ),
     ];
 

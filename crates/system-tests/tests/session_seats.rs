@@ -482,3 +482,44 @@ async fn organizers_list_a_sessions_seats_and_give_or_move_them_by_hand() {
         .await;
     assert_eq!(forbidden.status(), 403);
 }
+
+#[tokio::test]
+async fn a_promotion_reaches_the_organizers_webhook_naming_the_session() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let kept = seen.clone();
+    let url = system_tests::stub::serve(move |_, body| {
+        kept.lock()
+            .unwrap()
+            .push(serde_json::from_slice(&body).unwrap_or(Value::Null));
+        std::future::ready(200)
+    })
+    .await;
+    let origin = conf(100).await;
+    let set = origin
+        .admin(
+            "PUT",
+            &format!("{EVENT}/webhook"),
+            Some(json!({ "url": format!("{url}/hook"), "secret": "whsec-organizer-chosen-0123" })),
+        )
+        .await;
+    assert_eq!(set.status(), 200);
+    let p = people(&origin, 2).await;
+    assert_eq!(pick(&origin, &p[0], "later").await.status(), 201);
+    assert_eq!(pick(&origin, &p[1], "later").await.status(), 201);
+    assert_eq!(release(&origin, &p[0], "later").await.status(), 200);
+    let delivery = system_tests::eventually("the promotion's delivery", async || {
+        let seen = seen.lock().unwrap();
+        match seen
+            .iter()
+            .find(|d| d["type"] == "registration.session_seat")
+        {
+            Some(d) => Ok(d.clone()),
+            None => Err(seen.len()),
+        }
+    })
+    .await;
+    let registration = &delivery["data"]["registration"];
+    assert_eq!(registration["id"], p[1].id.as_str());
+    assert_eq!(registration["session"], "later");
+    assert_eq!(registration["email"], "p1@example.org");
+}
