@@ -22,4 +22,6 @@ CREATE TABLE session_seats (
     updated_at   TEXT NOT NULL,
     PRIMARY KEY (event, session, registration)
 );
+-- A line's order is unique: a second pick numbered the same fails.
+CREATE UNIQUE INDEX session_seats_order ON session_seats (event, session, seq);
 CREATE INDEX session_seats_registration ON session_seats (registration);

@@ -79,15 +79,49 @@ pub async fn stored(keys: &[&str]) -> Result<HashMap<String, StoredAnswer>, Orig
         )
         .await?;
     let sealer = sealing::sealer().await?;
-    rows.into_iter()
-        .map(|row| {
-            let stored = StoredAnswer::new(
-                &row.text("request_hash"),
-                row.int("status") as u16,
-                sealing::open(sealer, &row.text("body"))?,
-            );
-            Ok((row.text("key"), stored))
-        })
+    rows.iter()
+        .map(|row| Ok((row.text("key"), opened(row, sealer)?)))
+        .collect()
+}
+
+/// The answer a row of the `idempotency` table keeps, opened.
+fn opened(row: &Row, sealer: &Sealer) -> Result<StoredAnswer, OriginError> {
+    Ok(StoredAnswer::new(
+        &row.text("request_hash"),
+        row.int("status") as u16,
+        sealing::open(sealer, &row.text("body"))?,
+    ))
+}
+
+/// The answers stored for `keys` within the last day, by key, read inside
+/// the caller's write transaction: a key answered meanwhile by another
+/// instance is found there. Expired answers not swept yet are forgotten,
+/// so that new answers can be stored under their keys.
+pub async fn stored_in(
+    db: &Db,
+    keys: &[&str],
+    now: jiff::Timestamp,
+) -> Result<HashMap<String, StoredAnswer>, OriginError> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = db
+        .rows(
+            &format!(
+                "SELECT {ANSWER_COLUMNS} FROM idempotency WHERE key IN ({})",
+                in_list(keys.len())
+            ),
+            keys.iter().map(|k| text(*k)),
+        )
+        .await?;
+    let (kept, expired): (Vec<&Row>, Vec<&Row>) = rows
+        .iter()
+        .partition(|row| row.int("created_ms") >= oldest_kept(now));
+    let expired: Vec<String> = expired.iter().map(|row| row.text("key")).collect();
+    forget_expired(db, &expired, now).await?;
+    let sealer = sealing::sealer().await?;
+    kept.into_iter()
+        .map(|row| Ok((row.text("key"), opened(row, sealer)?)))
         .collect()
 }
 

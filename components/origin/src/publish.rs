@@ -135,9 +135,11 @@ pub async fn publish_in(
         ],
     )
     .await?;
+    // Sessions' new limits first: a registration the event's new capacity
+    // promotes joins its deferred picks under them.
+    crate::session_seats::publish(db, slug.as_str(), &draft.sessions).await?;
     // A raised or removed capacity is a seat added: the line moves first.
     seats::promote_for_new_settings(db, slug.as_str()).await?;
-    crate::session_seats::publish(db, slug.as_str(), &draft.sessions).await?;
     let (action, detail) = match from_version {
         Some(from) => (
             "event.rolled_back",

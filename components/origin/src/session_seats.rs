@@ -239,6 +239,14 @@ impl Opened {
             jiff::Timestamp::now(),
         );
         audit::push_all(&mut writes, Some(&self.event), &entries);
+        // A row every registration decision writes too: on PostgreSQL a
+        // pooled decision that read the picks before this commit then
+        // fails as a serialization failure and is decided again, instead
+        // of joining or promoting picks from a stale read.
+        writes.push(
+            "UPDATE seat_counts SET last_seq = last_seq WHERE event = ?".into(),
+            [text(&self.event)],
+        );
         writes.run(db).await?;
         outbox::write(db, &messages).await
     }
@@ -567,11 +575,19 @@ async fn decide_batch(
     let mut opened = open(db, event, &registrations, &sessions).await?;
     let mut plan = Plan::new();
     let mut answers = Vec::with_capacity(batch.len());
+    // Keys answered before (by another batch or instance since this one's
+    // plain read) or earlier in this batch are replayed, never decided twice.
+    let keys: Vec<&str> = batch
+        .iter()
+        .filter_map(|asked| asked.key.as_ref().map(|(key, _)| key.as_str()))
+        .collect();
+    let stored_before = idempotency::stored_in(db, &keys, now).await?;
     let mut kept: HashMap<&str, StoredAnswer> = HashMap::new();
     for asked in batch {
-        // A key answered earlier in this batch is replayed, never decided twice.
         if let Some((key, hash)) = &asked.key
-            && let Some(earlier) = kept.get(key.as_str())
+            && let Some(earlier) = kept
+                .get(key.as_str())
+                .or_else(|| stored_before.get(key.as_str()))
         {
             answers.push(earlier.replay(hash));
             continue;

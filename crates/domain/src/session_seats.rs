@@ -361,9 +361,10 @@ impl Picks {
     /// `registration` was confirmed: its deferred picks join, each taking
     /// a free seat or the end of its line.
     pub fn join_all(&mut self, registration: &str) -> Plan {
+        // A pick of a session no longer published stays as it was.
         let deferred: Vec<Pick> = self
             .of(registration)
-            .filter(|p| p.spot == Spot::Deferred)
+            .filter(|p| p.spot == Spot::Deferred && self.limits.contains_key(&p.session))
             .cloned()
             .collect();
         let mut plan = Plan::new();

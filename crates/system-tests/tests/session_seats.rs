@@ -376,6 +376,13 @@ async fn a_pick_retried_with_its_key_replays_its_answer() {
     assert_eq!(retried.status(), 201);
     assert_eq!(retried.body(), first.body());
     assert_eq!(stored(&origin, "lab").await, []);
+    // A day later the key is free again: the same request is decided anew.
+    origin
+        .execute("UPDATE idempotency SET created_ms = created_ms - 90000000")
+        .await;
+    let a_day_later = origin.signed(keyed()).await;
+    assert_eq!(a_day_later.status(), 201, "{:?}", a_day_later.body());
+    assert_eq!(stored(&origin, "lab").await.len(), 1);
 }
 
 /// An organizer account for `email` with the `registrations` role for
