@@ -54,6 +54,14 @@ export function starButton(session, { labelled = false, onToggle } = {}) {
   return button;
 }
 
+/** A session attendees pick in advance says so: its seats, or that it asks for a pick. */
+function seatsNote(session) {
+  if (session.capacity == null && !session.registration_required) return null;
+  const seats = session.capacity === 1 ? "seat" : "seats";
+  const limit = session.capacity == null ? "" : `${session.capacity} ${seats}; `;
+  return h("p", { className: "seats" }, `${limit}pick it on your registration page`);
+}
+
 /**
  * One session as a card: time, room, title, speakers, track, star. `where`
  * names the list it is in, so its ids stay unique when a session shows
@@ -87,6 +95,7 @@ export function sessionCard(session, zone, { where = "list", placement, onToggle
     session.track
       ? h("p", { className: "track" }, trackName(session.track) ?? session.track)
       : null,
+    seatsNote(session),
     starButton(session, { onToggle }),
   );
 }

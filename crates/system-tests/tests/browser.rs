@@ -439,6 +439,12 @@ async fn attendees_pick_a_workshop_and_the_next_in_line_is_promoted() {
     let published = admin(&app, "POST", "/publish", Some(json!({"note": "one seat"}))).await;
     assert_eq!(published.status(), 201);
     let browser = Browser::start(&server.url(), VIEWER_ZONE).await;
+    // The agenda says the workshop is picked in advance, and how many fit.
+    browser.open(&format!("/events/{DEMO}/")).await;
+    let note = browser
+        .wait_text(&format!("article[data-session='{id}'] .seats"), "1 seat;")
+        .await;
+    assert!(note.contains("pick it on your registration page"), "{note}");
     let pick = format!("#pick-{id}");
     let spot = format!("li[data-session='{id}'] .spot");
 
