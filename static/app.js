@@ -22,6 +22,7 @@ import {
   showFreshness,
 } from "/app/page.js";
 import { agendaView } from "/app/agenda.js";
+import { showPlaces } from "/app/cards.js";
 
 // The views a first visit does not show are loaded when first opened, so
 // that the agenda comes with the least code.
@@ -32,10 +33,14 @@ const registration = () => import("/app/registration.js");
 /** How old the event may be before a view loads it again, and how often it is checked. */
 const REFRESH_MS = 30_000;
 
-/** Loads the event and says how fresh it is; answers whether its version changed. */
+/**
+ * Loads the event and says how fresh it is; the places left on the cards
+ * shown follow at once. Answers whether its version changed.
+ */
 async function refresh(slug) {
-  const { changed, headers } = await loadEvent(slug);
+  const { changed, seatsChanged, headers } = await loadEvent(slug);
   showFreshness(headers, changed);
+  if (seatsChanged && !changed) showPlaces();
   return changed;
 }
 

@@ -13,6 +13,7 @@ import {
   toggleStar,
 } from "/app/data.js";
 import { updateStarCount } from "/app/page.js";
+import { placesText } from "/app/seats.js";
 
 export const ZONE_KEY = "eventfront:times-in";
 
@@ -54,12 +55,19 @@ export function starButton(session, { labelled = false, onToggle } = {}) {
   return button;
 }
 
-/** A session attendees pick in advance says so: its seats, or that it asks for a pick. */
+/** A session attendees pick in advance says so, with its places left. */
 function seatsNote(session) {
-  if (session.capacity == null && !session.registration_required) return null;
-  const seats = session.capacity === 1 ? "seat" : "seats";
-  const limit = session.capacity == null ? "" : `${session.capacity} ${seats}; `;
-  return h("p", { className: "seats" }, `${limit}pick it on your registration page`);
+  const text = placesText(session, state.seats.get(session.id));
+  return text && h("p", { className: "seats" }, text);
+}
+
+/** Shows the places now left on every card of the page, in place. */
+export function showPlaces() {
+  for (const note of document.querySelectorAll("article[data-session] .seats")) {
+    const session = state.sessionById.get(note.closest("article").dataset.session);
+    const text = session && placesText(session, state.seats.get(session.id));
+    if (text && note.textContent !== text) note.textContent = text;
+  }
 }
 
 /**

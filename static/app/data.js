@@ -24,6 +24,9 @@ export const state = {
   loadedDays: new Set(),
   // Speakers are held by name until a view needs their bios and links.
   speakersComplete: false,
+  // Live places of the sessions attendees pick, by session id.
+  seats: new Map(),
+  seatsVersion: null,
 };
 
 /** Sessions per event, from the event list: a small agenda is then fetched whole at once. */
@@ -70,6 +73,8 @@ export async function loadEvent(slug) {
     Object.assign(state, {
       sessions: [],
       speakers: [],
+      seats: new Map(),
+      seatsVersion: null,
       sessionById: new Map(),
       speakerById: new Map(),
       loadedDays: new Set(),
@@ -80,7 +85,30 @@ export async function loadEvent(slug) {
     // from the speakers document.
     if (sessions && !sessions.data.speakers) await ensureSpeakers();
   }
-  return { changed, headers };
+  const seatsChanged = await loadSeats();
+  return { changed, seatsChanged, headers };
+}
+
+/** Whether a session is picked in advance. */
+const picked = (session) => session.capacity != null || session.registration_required;
+
+/**
+ * The places left in the sessions attendees pick, where the agenda has any
+ * (a large one may, in days not loaded yet): answers whether they changed.
+ * Without them the cards show the published limits, so a failure is no
+ * reason to fail the page.
+ */
+async function loadSeats() {
+  if (!state.large && !state.sessions.some(picked)) return false;
+  try {
+    const { data } = await api(`${base(state.slug)}/seats`, fresh);
+    if (!data || data.version === state.seatsVersion) return false;
+    state.seats = new Map(Object.entries(data.sessions));
+    state.seatsVersion = data.version;
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Adds the sessions of an agenda answer, and the speakers it names, to what is held. */

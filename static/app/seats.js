@@ -1,5 +1,6 @@
-// Where a registration stands in a session with seats, in words: shared
-// by its manage page (session-picks.js) and "My agenda".
+// Sessions with seats in words: where a registration stands in one,
+// shared by its manage page (session-picks.js) and "My agenda", and the
+// places an agenda card shows.
 
 import { clock, dateIn, longDate } from "/common.js";
 
@@ -19,4 +20,24 @@ export function spotText(pick) {
     default:
       return null;
   }
+}
+
+const places = (n) => `${n} ${n === 1 ? "place" : "places"}`;
+
+/**
+ * What a card says of a session attendees pick in advance: its live count
+ * from the edge (`GET /api/events/{slug}/seats`) when the page has one,
+ * else its seat limit as published; `null` for a session simply attended.
+ */
+export function placesText(session, count) {
+  if (session.capacity == null && !session.registration_required) return null;
+  const pick = "pick it on your registration page";
+  if (!count) {
+    if (session.capacity == null) return `Registration required; ${pick}`;
+    return `${session.capacity} ${session.capacity === 1 ? "seat" : "seats"}; ${pick}`;
+  }
+  if (count.capacity == null) return `Registration required; ${pick}`;
+  if (count.left > 0) return `${places(count.left)} left of ${count.capacity}; ${pick}`;
+  const line = "join the line on your registration page";
+  return count.waiting ? `Full, ${count.waiting} waiting; ${line}` : `Full; ${line}`;
 }

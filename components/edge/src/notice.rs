@@ -1,7 +1,8 @@
 //! `POST /_edge/publish`: the origin's signed notice that a version was
 //! published, with its documents or a part of them (applied with no
 //! request back to the origin), or without (the edge fetches the version),
-//! or that the event was archived. Forged, stale and replayed notices are
+//! that the event was archived, or that its seat counts changed (with
+//! them). Forged, stale and replayed notices are
 //! refused (each signature is remembered in KV, across the edge's
 //! instances, for as long as it would verify); a notice for a version the
 //! edge already holds (one overtaken by a newer notice) changes nothing.
@@ -99,6 +100,18 @@ pub async fn receive(request: Request) -> Result<Reply, EdgeError> {
         return Err(EdgeError::Replayed);
     }
     let slug = notice.slug.as_str();
+    if let Some(counts) = &notice.seats {
+        if counts.event != notice.slug || counts.version != notice.version {
+            return Err(EdgeError::BadQuery(
+                "The notice's seat counts are not the event's it names.".into(),
+            ));
+        }
+        let held = cache::counts::apply_push(counts).await;
+        return Ok(respond::json(
+            200,
+            &json!({ "slug": slug, "seats": notice.version, "held": held }),
+        ));
+    }
     if notice.archived {
         let withdrawn = cache::withdraw_archived(slug, notice.version).await;
         return Ok(respond::json(

@@ -9,6 +9,7 @@ use crate::items;
 use bytes::Bytes;
 use eventfront_domain::filter::{SessionFilter, named_speakers, speaker_names};
 use eventfront_domain::respond::{self, Reply};
+use eventfront_domain::seat_counts::SeatCounts;
 use eventfront_domain::snapshot;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -57,22 +58,72 @@ fn typed_reply(
     body: Bytes,
 ) -> Reply {
     let mut reply = respond::conditional(request.if_none_match, tag, content_type, body);
-    let headers = reply.headers_mut();
-    let mut set = |name: &'static str, value: String| {
-        if let Ok(value) = value.parse() {
-            headers.insert(name, value);
-        }
+    let served = Served {
+        version: lookup.held.head.version,
+        checked_at_ms: lookup.held.head.checked_at_ms,
+        stale: lookup.stale,
+        cache_control: CACHE_CONTROL,
     };
-    set("vary", "Accept-Encoding".to_string());
-    set("cache-control", CACHE_CONTROL.to_string());
-    set("eventfront-version", lookup.held.head.version.to_string());
-    set("eventfront-edge", config.region.clone());
-    if lookup.stale {
-        let age_ms = (now_ms() - lookup.held.head.checked_at_ms).max(0);
-        set("age", (age_ms / 1000).to_string());
-        set("eventfront-stale", "1".to_string());
-    }
+    served.head(config, &mut reply);
     reply
+}
+
+/// What a read served, as its headers tell.
+struct Served {
+    version: u64,
+    /// When the origin last confirmed it.
+    checked_at_ms: i64,
+    /// The origin could not confirm it lately: its age is told.
+    stale: bool,
+    cache_control: &'static str,
+}
+
+impl Served {
+    fn head(&self, config: &EdgeConfig, reply: &mut Reply) {
+        let headers = reply.headers_mut();
+        let mut set = |name: &'static str, value: String| {
+            if let Ok(value) = value.parse() {
+                headers.insert(name, value);
+            }
+        };
+        set("vary", "Accept-Encoding".to_string());
+        set("cache-control", self.cache_control.to_string());
+        set("eventfront-version", self.version.to_string());
+        set("eventfront-edge", config.region.clone());
+        if self.stale {
+            let age_ms = (now_ms() - self.checked_at_ms).max(0);
+            set("age", (age_ms / 1000).to_string());
+            set("eventfront-stale", "1".to_string());
+        }
+    }
+}
+
+/// Seat counts change with every pick: browsers reuse them for a moment
+/// only, and the edge's own bound (its staleness window) does the rest.
+const SEATS_CACHE_CONTROL: &str = "public, max-age=1, stale-if-error=3600";
+
+/// `GET /api/events/{slug}/seats`: the event's live seat counts.
+pub async fn seats(
+    config: &Arc<EdgeConfig>,
+    slug: &str,
+    request: &ReadRequest<'_>,
+) -> Result<Reply, EdgeError> {
+    let (counts, stale) = cache::counts::lookup(config, slug).await?;
+    let tag = SeatCounts::etag_for(counts.version);
+    let mut reply = respond::conditional(
+        request.if_none_match,
+        &tag,
+        "application/json",
+        Bytes::from(counts.body.clone()),
+    );
+    let served = Served {
+        version: counts.version,
+        checked_at_ms: counts.checked_at_ms,
+        stale,
+        cache_control: SEATS_CACHE_CONTROL,
+    };
+    served.head(config, &mut reply);
+    Ok(reply)
 }
 
 fn doc_tag(lookup: &Lookup, name: &str) -> Result<String, EdgeError> {

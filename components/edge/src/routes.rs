@@ -163,6 +163,7 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
         }
         Route::ScheduleIcs => reads::ics(&config, slug()?.as_str(), None, &read).await,
         Route::SessionIcs => reads::ics(&config, slug()?.as_str(), Some(found.id), &read).await,
+        Route::Seats => reads::seats(&config, slug()?.as_str(), &read).await,
         Route::Session => reads::item(&config, slug()?.as_str(), "sessions", found.id, &read).await,
         Route::Speaker => reads::item(&config, slug()?.as_str(), "speakers", found.id, &read).await,
     }

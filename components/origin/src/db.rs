@@ -23,11 +23,31 @@ pub struct Db {
     /// `begin_within`); readers never need that, so it costs a statement
     /// only for writers.
     polls_for_lock: Cell<bool>,
-    /// Whether the open transaction wrote messages for delivery: told to
-    /// `delivery` once it commits, never before, or a delivery task that
-    /// looks in between would find nothing, take the news as seen and
-    /// leave the messages until later activity.
-    wrote_messages: Cell<bool>,
+    /// What the open transaction wrote that others act on, told to them
+    /// once it commits, never before: a delivery task or a push of seat
+    /// counts that looked in between would find nothing new, take the news
+    /// as seen and leave it until later activity.
+    news: RefCell<News>,
+}
+
+/// What a transaction's writes mean for work after it.
+#[derive(Default)]
+struct News {
+    /// Messages for delivery.
+    messages: bool,
+    /// Events whose seat counts changed.
+    seat_counts: Vec<String>,
+}
+
+impl News {
+    fn add(&mut self, more: News) {
+        self.messages |= more.messages;
+        for event in more.seat_counts {
+            if !self.seat_counts.contains(&event) {
+                self.seat_counts.push(event);
+            }
+        }
+    }
 }
 
 enum Link {
@@ -382,7 +402,7 @@ impl Db {
         Ok(Self {
             link,
             polls_for_lock: Cell::new(false),
-            wrote_messages: Cell::new(false),
+            news: RefCell::default(),
         })
     }
 
@@ -542,16 +562,18 @@ impl Db {
         let (sql, params) = lock_statement(scope, limit);
         let (locked, committed) = futures::join!(self.exec(&sql, params), writes.commit(self));
         let outcome = locked.and(committed);
-        let queued_messages = self.wrote_messages.replace(false);
         match &outcome {
             // Started here, not after a response: a pooled decision may
             // commit after its own instance's requests were all answered.
-            Ok(()) if queued_messages => {
-                crate::delivery::queued();
-                crate::delivery::start();
+            Ok(()) => {
+                if self.committed() {
+                    crate::delivery::start();
+                }
             }
-            Ok(()) => {}
-            Err(_) => self.rollback().await,
+            Err(_) => {
+                self.news.take();
+                self.rollback().await;
+            }
         }
         outcome
     }
@@ -577,10 +599,25 @@ impl Db {
         if outcome.is_err() {
             let _ = self.exec("ROLLBACK", []).await;
         }
-        if self.wrote_messages.replace(false) && outcome.is_ok() {
-            crate::delivery::queued();
+        if outcome.is_ok() {
+            self.committed();
+        } else {
+            self.news.take();
         }
         outcome
+    }
+
+    /// Tells whoever acts on what the transaction just committed; returns
+    /// whether it queued messages.
+    fn committed(&self) -> bool {
+        let news = self.news.take();
+        if news.messages {
+            crate::delivery::queued();
+        }
+        for event in &news.seat_counts {
+            crate::seat_counts::changed(event);
+        }
+        news.messages
     }
 
     /// Puts a SQLite database in write-ahead-log mode, so that readers
@@ -681,8 +718,7 @@ fn lock_statement(scope: Scope<'_>, limit: Duration) -> (String, Vec<Value>) {
 #[derive(Default)]
 pub struct Writes {
     statements: Vec<(String, Vec<Value>)>,
-    /// Whether they put messages in the outbox for delivery.
-    messages: bool,
+    news: News,
 }
 
 /// Parameters in one folded statement at most: SQLite's limit, well
@@ -697,7 +733,16 @@ impl Writes {
     /// Notes that these writes queue messages for delivery, which starts
     /// once the transaction they are part of commits.
     pub fn queue_messages(&mut self) {
-        self.messages = true;
+        self.news.messages = true;
+    }
+
+    /// Notes that these writes change `event`'s seat counts, which are
+    /// pushed to the edges once the transaction they are part of commits.
+    pub fn change_seat_counts(&mut self, event: &str) {
+        self.news.add(News {
+            messages: false,
+            seat_counts: vec![event.to_string()],
+        });
     }
 
     /// Runs the writes and commits the transaction they are part of. On
@@ -708,8 +753,7 @@ impl Writes {
             self.run(db).await?;
             return db.exec("COMMIT", []).await;
         }
-        db.wrote_messages
-            .set(db.wrote_messages.get() || self.messages);
+        db.news.borrow_mut().add(self.news);
         let statements = fold(self.statements);
         let writes = statements
             .into_iter()
@@ -722,8 +766,7 @@ impl Writes {
 
     /// Runs the writes in the caller's transaction.
     pub async fn run(self, db: &Db) -> Result<(), OriginError> {
-        db.wrote_messages
-            .set(db.wrote_messages.get() || self.messages);
+        db.news.borrow_mut().add(self.news);
         let statements = match db.engine() {
             Engine::Sqlite => self.statements,
             Engine::Postgres => fold(self.statements),

@@ -3,7 +3,8 @@
 //! behind one handle: what it has seen settled (the schema, the demo), when
 //! it last did its periodic work, its registrations waiting for a decision,
 //! its database connections and the gates its transactions take turns at,
-//! its delivery lanes, and what it has read of published versions. Every
+//! its delivery lanes, what it has read of published versions, and the
+//! pushes of seat counts it runs. Every
 //! map is bounded where it is used. Configuration is read once in
 //! `config`.
 
@@ -51,6 +52,9 @@ pub struct Instance {
     /// version never changes, and reading it parses the whole published
     /// draft, which a decision must not pay for every batch.
     pub about: RefCell<HashMap<(String, i64), EventAbout>>,
+    /// The events whose seat counts this instance is pushing, and whether
+    /// they changed again since its push task last looked.
+    pub seat_count_pushes: RefCell<HashMap<String, bool>>,
 }
 
 impl Default for Instance {
@@ -70,6 +74,7 @@ impl Default for Instance {
             gates: RefCell::default(),
             lanes: Lanes::default(),
             about: RefCell::default(),
+            seat_count_pushes: RefCell::default(),
         }
     }
 }

@@ -28,6 +28,7 @@ mod retention;
 mod routes;
 mod schema;
 mod sealing;
+mod seat_counts;
 mod seats;
 mod session_seats;
 mod sign_ins;

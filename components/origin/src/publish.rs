@@ -15,6 +15,7 @@ use eventfront_domain::feed;
 use eventfront_domain::model::Draft;
 use eventfront_domain::push::{self, Notice};
 use eventfront_domain::respond::{self, Reply};
+use eventfront_domain::seat_counts::SeatCounts;
 use eventfront_domain::signing::{
     self, BodyDigest, CONTENT_DIGEST_HEADER, Direction, Message, Secret,
 };
@@ -328,6 +329,8 @@ pub enum Announcement<'a> {
     Published(&'a Snapshot),
     /// The event was archived at `version`.
     Archived { slug: &'a Slug, version: u64 },
+    /// The event's live seat counts changed.
+    Seats(&'a SeatCounts),
 }
 
 /// One notice's body, as sent to every edge.
@@ -371,6 +374,7 @@ pub async fn notify_edges(
             archived: false,
             nonce: None,
             push,
+            seats: None,
         },
         Announcement::Archived { slug, version } => Notice {
             slug: (*slug).clone(),
@@ -378,6 +382,15 @@ pub async fn notify_edges(
             archived: true,
             nonce: None,
             push: None,
+            seats: None,
+        },
+        Announcement::Seats(counts) => Notice {
+            slug: counts.event.clone(),
+            version: counts.version,
+            archived: false,
+            nonce: None,
+            push: None,
+            seats: Some((*counts).clone()),
         },
     };
     let bodies: Vec<Body> = match &announcement {
@@ -385,7 +398,7 @@ pub async fn notify_edges(
             .into_iter()
             .map(|part| Body::of(&notice(Some(part))))
             .collect(),
-        Announcement::Archived { .. } => vec![Body::of(&notice(None))],
+        Announcement::Archived { .. } | Announcement::Seats(_) => vec![Body::of(&notice(None))],
     };
     let pushed = matches!(announcement, Announcement::Published(_));
     let plain = Body::of(&notice(None));

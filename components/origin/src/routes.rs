@@ -51,6 +51,10 @@ pub async fn route(request: Request) -> Result<Reply, OriginError> {
             only(m, "GET")?;
             return sync::snapshot(&db().await?, &slug(s)?, &request).await;
         }
+        ["_origin", "events", s, "seats"] => {
+            only(m, "GET")?;
+            return sync::seats(&db().await?, &slug(s)?, &request).await;
+        }
         _ => {}
     }
     let Some(found) = Route::find(&path).filter(|found| found.route.forwarded()) else {

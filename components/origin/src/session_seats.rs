@@ -19,6 +19,7 @@ use crate::outbox::{self, Outgoing};
 use crate::registration;
 use crate::request::Incoming;
 use crate::sealing;
+use crate::seat_counts;
 use crate::seats;
 use crate::tokens::{self, Tokens};
 use eventfront_domain::lifecycle::Status;
@@ -29,15 +30,15 @@ use eventfront_domain::session_seats::{Change, Limit, Pick, Picks, Plan, Refusal
 use eventfront_domain::{IdempotencyKey, Slug};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Registrations whose picks one statement loads at most.
 const REGISTRATIONS_PER_LOAD: usize = 500;
 
 /// A published session, as picks and messages need it.
-struct Published {
-    limit: Limit,
-    title: String,
+pub struct Published {
+    pub limit: Limit,
+    pub title: String,
 }
 
 /// An event's picks opened inside its write transaction.
@@ -50,7 +51,7 @@ struct Opened {
 }
 
 /// The published sessions of `event`.
-async fn published(db: &Db, event: &str) -> Result<HashMap<String, Published>, OriginError> {
+pub async fn published(db: &Db, event: &str) -> Result<HashMap<String, Published>, OriginError> {
     let rows = db
         .rows(
             "SELECT session, title, capacity, registration_required, starts_ms, ends_ms
@@ -247,6 +248,7 @@ impl Opened {
             "UPDATE seat_counts SET last_seq = last_seq WHERE event = ?".into(),
             [text(&self.event)],
         );
+        seat_counts::raise(&mut writes, &self.event);
         writes.run(db).await?;
         outbox::write(db, &messages).await
     }
@@ -359,6 +361,17 @@ pub async fn follow(
 /// sessions' limits become `sessions`', and a raised or removed limit
 /// promotes its line; a lowered one takes no seat from anyone.
 pub async fn publish(db: &Db, event: &str, sessions: &[Session]) -> Result<(), OriginError> {
+    let before = bookable(
+        published(db, event)
+            .await?
+            .into_iter()
+            .map(|(id, p)| (id, p.limit)),
+    );
+    let after = bookable(
+        sessions
+            .iter()
+            .map(|s| (s.id.as_str().to_string(), Limit::of(s))),
+    );
     db.exec("DELETE FROM session_limits WHERE event = ?", [text(event)])
         .await?;
     let mut writes = Writes::default();
@@ -379,6 +392,10 @@ pub async fn publish(db: &Db, event: &str, sessions: &[Session]) -> Result<(), O
                 int(limit.ends_at.as_millisecond()),
             ],
         );
+    }
+    // The agenda's counts show the sessions picked and their limits.
+    if before != after {
+        seat_counts::raise(&mut writes, event);
     }
     writes.run(db).await?;
     // Only a session whose line may move is loaded.
@@ -405,6 +422,17 @@ pub async fn publish(db: &Db, event: &str, sessions: &[Session]) -> Result<(), O
         opened.write(db, &plan, &Actor::SYSTEM, about).await?;
     }
     Ok(())
+}
+
+/// What the live counts show of sessions' limits: each picked session's
+/// seat limit and whether it asks for picks.
+fn bookable(
+    limits: impl Iterator<Item = (String, Limit)>,
+) -> BTreeMap<String, (Option<u32>, bool)> {
+    limits
+        .filter(|(_, limit)| limit.bookable())
+        .map(|(id, limit)| (id, (limit.capacity, limit.registration_required)))
+        .collect()
 }
 
 /// `registration`'s picks of `event`, as its person is shown them: a

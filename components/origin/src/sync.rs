@@ -1,10 +1,11 @@
-//! What edges fetch: the list of published events and each event's
-//! current snapshot, answered conditionally so an edge that is up to date
-//! gets a 304 and no body.
+//! What edges fetch: the list of published events, each event's current
+//! snapshot and its live seat counts, answered conditionally so an edge
+//! that is up to date gets a 304 and no body.
 
 use crate::db::{Db, int, text};
 use crate::error::OriginError;
 use crate::request::Incoming;
+use crate::seat_counts;
 use eventfront_domain::Slug;
 use eventfront_domain::conditional::none_match;
 use eventfront_domain::respond::{self, Reply};
@@ -35,23 +36,11 @@ pub async fn snapshot(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply,
         .map(|v| v.parse::<i64>())
         .transpose()
         .map_err(|_| OriginError::invalid("version", "must be a whole number"))?;
-    // An archived event's versions are withdrawn with it.
-    let current = db
-        .row(
-            "SELECT current_version FROM published_events WHERE slug = ?",
-            [text(slug.as_str())],
-        )
-        .await?
-        .map(|r| r.int("current_version"))
-        .ok_or(OriginError::NotFound("There is no such published event."))?;
+    let current = current_version(db, slug).await?;
     let version = wanted.unwrap_or(current);
     let etag = Snapshot::etag_for(version as u64);
     if none_match(request.header("if-none-match"), &etag) {
-        let mut reply = respond::bytes(304, "application/json", Vec::new());
-        reply
-            .headers_mut()
-            .insert(http::header::ETAG, etag.parse().expect("valid etag"));
-        return Ok(reply);
+        return Ok(tagged(304, Vec::new(), &etag));
     }
     let bundle = db
         .row(
@@ -60,9 +49,39 @@ pub async fn snapshot(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply,
         )
         .await?
         .ok_or(OriginError::NotFound("There is no such version."))?;
-    let mut reply = respond::bytes(200, "application/json", bundle.text("bundle"));
+    Ok(tagged(200, bundle.text("bundle"), &etag))
+}
+
+/// `GET /_origin/events/{slug}/seats`: the event's live seat counts, for
+/// an edge whose copy is past its window or that holds none.
+pub async fn seats(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, OriginError> {
+    current_version(db, slug).await?;
+    let counts = seat_counts::document(db, slug).await?;
+    let etag = counts.etag();
+    if none_match(request.header("if-none-match"), &etag) {
+        return Ok(tagged(304, Vec::new(), &etag));
+    }
+    let body = serde_json::to_vec(&counts)
+        .map_err(|e| OriginError::Database(format!("unwritable seat counts: {e}")))?;
+    Ok(tagged(200, body, &etag))
+}
+
+/// The version `slug` is published at; an archived event's versions are
+/// withdrawn with it.
+async fn current_version(db: &Db, slug: &Slug) -> Result<i64, OriginError> {
+    db.row(
+        "SELECT current_version FROM published_events WHERE slug = ?",
+        [text(slug.as_str())],
+    )
+    .await?
+    .map(|r| r.int("current_version"))
+    .ok_or(OriginError::NotFound("There is no such published event."))
+}
+
+fn tagged(status: u16, body: impl Into<bytes::Bytes>, etag: &str) -> Reply {
+    let mut reply = respond::bytes(status, "application/json", body);
     reply
         .headers_mut()
         .insert(http::header::ETAG, etag.parse().expect("valid etag"));
-    Ok(reply)
+    reply
 }

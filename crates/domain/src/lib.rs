@@ -25,6 +25,7 @@ pub mod respond;
 pub mod retention;
 pub mod routes;
 pub mod sealed;
+pub mod seat_counts;
 pub mod seats;
 pub mod session_seats;
 pub mod settings;

@@ -8,6 +8,7 @@
 //! The body is JSON, gzipped on the wire.
 
 use crate::ids::Slug;
+use crate::seat_counts::SeatCounts;
 use crate::snapshot::Snapshot;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -87,6 +88,10 @@ pub struct Notice {
     /// fetches the version itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push: Option<Part>,
+    /// The event's live seat counts, changed since the last push; then
+    /// `version` is theirs, not a published version's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seats: Option<SeatCounts>,
 }
 
 /// `snapshot`'s documents in parts whose pieces hold at most `limit`

@@ -43,6 +43,8 @@ routes! {
     Sessions => "/api/events/{slug}/sessions", "GET";
     Session => "/api/events/{slug}/sessions/{id}", "GET";
     SessionIcs => "/api/events/{slug}/sessions/{id}/session.ics", "GET";
+    /// Live places in the sessions attendees pick: the event's seat counts.
+    Seats => "/api/events/{slug}/seats", "GET";
     Speakers => "/api/events/{slug}/speakers", "GET";
     Speaker => "/api/events/{slug}/speakers/{id}", "GET";
     Changelog => "/api/events/{slug}/changelog", "GET";

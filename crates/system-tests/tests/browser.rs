@@ -439,11 +439,11 @@ async fn attendees_pick_a_workshop_and_the_next_in_line_is_promoted() {
     let published = admin(&app, "POST", "/publish", Some(json!({"note": "one seat"}))).await;
     assert_eq!(published.status(), 201);
     let browser = Browser::start(&server.url(), VIEWER_ZONE).await;
-    // The agenda says the workshop is picked in advance, and how many fit.
+    // The agenda says the workshop is picked in advance, and how many
+    // places are left, live from the edge.
     browser.open(&format!("/events/{DEMO}/")).await;
-    let note = browser
-        .wait_text(&format!("article[data-session='{id}'] .seats"), "1 seat;")
-        .await;
+    let places = format!("article[data-session='{id}'] .seats");
+    let note = browser.wait_text(&places, "1 place left of 1").await;
     assert!(note.contains("pick it on your registration page"), "{note}");
     let pick = format!("#pick-{id}");
     let spot = format!("li[data-session='{id}'] .spot");
@@ -470,6 +470,9 @@ async fn attendees_pick_a_workshop_and_the_next_in_line_is_promoted() {
     browser.click(&pick).await;
     browser.wait_text(&spot, "number 1 in line").await;
     browser.screenshot("workshop-line").await;
+    // The origin pushed the new counts to the edge: the agenda shows them.
+    browser.open(&format!("/events/{DEMO}/")).await;
+    browser.wait_text(&places, "Full, 1 waiting").await;
 
     // Ada releases it: the seat is Grace's, and she is told through the
     // development outbox with a link that shows it.

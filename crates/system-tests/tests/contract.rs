@@ -289,6 +289,7 @@ async fn every_documented_operation_answers_as_documented() {
         format!("{base}/schedule.ics"),
         format!("{base}/schedule.json"),
         format!("{base}/schedule.xml"),
+        format!("{base}/seats"),
         "/_edge/status".to_string(),
         "/".to_string(),
         "/admin/".to_string(),

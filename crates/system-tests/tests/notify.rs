@@ -62,9 +62,15 @@ async fn fake_edge(status: u16, held: bool) -> FakeEdge {
                 Some("gzip") => push::gunzip(&body, 1 << 24).unwrap(),
                 _ => body.to_vec(),
             };
+            let notice: Value = serde_json::from_slice(&inflated).unwrap();
+            // The seat counts of the demo's workshops, pushed after its
+            // first publish, are not what these tests look at.
+            if notice.get("seats").is_some() {
+                return status;
+            }
             seen.lock().unwrap().push(Received {
                 genuine,
-                notice: serde_json::from_slice(&inflated).unwrap(),
+                notice,
                 query: parts.uri.query().unwrap_or_default().to_string(),
                 at: Instant::now(),
             });
@@ -193,10 +199,16 @@ async fn an_edge_that_refuses_a_pushed_part_is_sent_the_version_alone_to_fetch()
     // Whether each notice carried documents, in the order they came.
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
-    let url = stub::serve(move |parts, _body| {
+    let url = stub::serve(move |parts, body| {
         let log = log.clone();
         async move {
             let pushed = parts.headers.contains_key("content-encoding");
+            // The demo's seat counts, pushed after its first publish.
+            let seats =
+                serde_json::from_slice::<Value>(&body).is_ok_and(|n| n.get("seats").is_some());
+            if seats {
+                return 200;
+            }
             log.lock().unwrap().push(pushed);
             // An edge whose store fails refuses what it cannot keep.
             if pushed { 500 } else { 200 }

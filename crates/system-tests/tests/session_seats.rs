@@ -3,13 +3,19 @@
 //! wait in line, a freed seat promotes the first in line (told by email
 //! and webhook), overlapping picks are refused, a cancelled registration
 //! frees every seat it held, a waitlisted one's picks wait until it is
-//! confirmed, concurrent picks never overbook, and a changed limit at
-//! publish keeps every seat and promotes into new ones.
+//! confirmed, concurrent picks never overbook, a changed limit at
+//! publish keeps every seat and promotes into new ones, and the places
+//! left reach every edge: pushed at most once a second, or fetched within
+//! an edge's staleness window when no push came.
 
 use bytes::Bytes;
 use futures::future::join_all;
 use serde_json::{Value, json};
-use system_tests::{OriginApp, json as body_json, organizer_request, registration, with_token};
+use std::time::Duration;
+use system_tests::{
+    EdgeApp, OriginApp, eventually, json as body_json, organizer_request, registration, topology,
+    with_token,
+};
 
 const SLUG: &str = "conf";
 const EVENT: &str = "/api/admin/events/conf";
@@ -19,6 +25,12 @@ const EVENT: &str = "/api/admin/events/conf";
 /// and `keynote` (09:00, no seats to pick).
 async fn conf(seats: u32) -> OriginApp {
     let origin = OriginApp::start(|o| o).await;
+    conf_on(&origin, seats).await;
+    origin
+}
+
+/// `conf`, published by `origin`.
+async fn conf_on(origin: &OriginApp, seats: u32) {
     let created = origin
         .admin(
             "PUT",
@@ -37,10 +49,9 @@ async fn conf(seats: u32) -> OriginApp {
         ("later", "12:00", "13:00", json!(1)),
         ("keynote", "09:00", "10:00", Value::Null),
     ] {
-        session(&origin, id, from, to, capacity).await;
+        session(origin, id, from, to, capacity).await;
     }
-    publish(&origin).await;
-    origin
+    publish(origin).await;
 }
 
 async fn session(origin: &OriginApp, id: &str, from: &str, to: &str, capacity: Value) {
@@ -529,4 +540,97 @@ async fn a_promotion_reaches_the_organizers_webhook_naming_the_session() {
     assert_eq!(registration["id"], p[1].id.as_str());
     assert_eq!(registration["session"], "later");
     assert_eq!(registration["email"], "p1@example.org");
+}
+
+/// The live counts of `session` that `edge` serves: seated, left, waiting.
+async fn counts_at(edge: &EdgeApp, session: &str) -> (u64, u64, u64) {
+    let answer = edge.app.get(&format!("/api/events/{SLUG}/seats")).await;
+    assert_eq!(answer.status(), 200, "{:?}", answer.body());
+    let count = &body_json(&answer)["sessions"][session];
+    let number = |field: &str| count[field].as_u64().unwrap();
+    (number("seated"), number("left"), number("waiting"))
+}
+
+#[tokio::test]
+async fn counts_at_the_edge_reach_the_bound_after_a_burst() {
+    // `eu` is told of changes, with a window so long that only a push can
+    // bring it news; `ap`, which the origin does not know of, has the
+    // default window (5 s) and only its own revalidation.
+    let t = topology(&["eu"], "3600").await;
+    let origin = &t.origin;
+    conf_on(origin, 100).await;
+    let ap = EdgeApp::start("ap", &t.origin_server.url(), |o| o).await;
+    let eu = &t.edges[0];
+    for edge in [eu, &ap] {
+        assert_eq!(counts_at(edge, "lab").await, (0, 2, 0), "nobody picked yet");
+    }
+    let listed = body_json(&eu.app.get(&format!("/api/events/{SLUG}/seats")).await);
+    assert_eq!(listed["sessions"]["lab"]["capacity"], 2);
+    assert!(
+        listed["sessions"].get("keynote").is_none(),
+        "a session nobody picks has no count"
+    );
+
+    // A burst of picks through the edge, then changes one by one.
+    let clock = origin.app.clock();
+    let began = clock.elapsed();
+    let p = people(origin, 12).await;
+    let picked = futures::future::join_all(p.iter().map(|who| {
+        let path = format!("/api/registrations/{}/sessions/lab", who.id);
+        eu.app.send(with_token("POST", path, &who.token))
+    }))
+    .await;
+    assert!(picked.iter().all(|a| a.status() == 201));
+    for who in &p[..4] {
+        assert_eq!(release(origin, who, "lab").await.status(), 200);
+    }
+    // 4 released, each promoting: 2 seated, 6 waiting.
+    let truth = (2, 0, 6);
+    clock.advance(Duration::from_millis(1_100));
+    eventually("the pushed counts at eu", async || {
+        match counts_at(eu, "lab").await {
+            seen if seen == truth => Ok(()),
+            seen => Err(seen),
+        }
+    })
+    .await;
+
+    // Every change raised the version; the pushes began a second apart
+    // at least on the origin's clock, however many changes came meanwhile.
+    let pushed = origin
+        .rows("SELECT pushes FROM seat_count_pushes WHERE event = 'conf'")
+        .await;
+    let version = origin
+        .rows("SELECT version FROM seat_count_versions WHERE event = 'conf'")
+        .await[0][0]
+        .as_i64()
+        .unwrap();
+    let pushes = pushed[0][0].as_i64().unwrap();
+    let seconds = (clock.elapsed() - began).as_secs() as i64;
+    assert!(version >= 6, "a version per change: {version}");
+    assert!(
+        pushes <= seconds + 2,
+        "{pushes} pushes in {seconds} s of {version} versions"
+    );
+
+    // `ap` heard nothing: it serves what it holds until its window ends,
+    // then catches up by asking the origin.
+    assert_eq!(counts_at(&ap, "lab").await, (0, 2, 0));
+    ap.app.clock().advance(Duration::from_millis(5_100));
+    eventually("the fetched counts at ap", async || {
+        match counts_at(&ap, "lab").await {
+            seen if seen == truth => Ok(()),
+            seen => Err(seen),
+        }
+    })
+    .await;
+    let later = body_json(
+        &origin
+            .admin("GET", &format!("{EVENT}/sessions/lab/seats"), None)
+            .await,
+    );
+    assert_eq!(
+        (later["seated"].as_u64(), later["waiting"].as_u64()),
+        (Some(2), Some(6))
+    );
 }

@@ -1,27 +1,53 @@
-//! Asking the origin for an event's snapshot, conditionally when a version
-//! is held, and what its answer means for the edge.
+//! Asking the origin for what the edge caches (an event's snapshot, its
+//! seat counts), conditionally when a version is held, and what its
+//! answer means for the edge.
 
 use crate::origin::{self, FETCH_TIMEOUT};
 use bytes::Bytes;
+use eventfront_domain::seat_counts::SeatCounts;
 use eventfront_domain::snapshot::Snapshot;
 
-pub enum Fetched {
-    Snapshot(Snapshot),
+pub enum Fetched<T> {
+    /// Newer than what is held.
+    Fresh(T),
     NotModified,
     Gone,
     Unavailable(String),
 }
 
-pub async fn snapshot(slug: &str, held_version: Option<u64>) -> Fetched {
-    let headers: Vec<(http::HeaderName, http::HeaderValue)> = held_version
-        .and_then(|v| Snapshot::etag_for(v).parse().ok())
+pub async fn snapshot(slug: &str, held_version: Option<u64>) -> Fetched<Snapshot> {
+    let target = format!("/_origin/events/{slug}/snapshot");
+    let etag = held_version.map(Snapshot::etag_for);
+    conditional(&target, etag, |s: &Snapshot| {
+        held_version.is_none_or(|v| s.version > v)
+    })
+    .await
+}
+
+pub async fn seat_counts(slug: &str, held_version: Option<u64>) -> Fetched<SeatCounts> {
+    let target = format!("/_origin/events/{slug}/seats");
+    let etag = held_version.map(SeatCounts::etag_for);
+    conditional(&target, etag, |c: &SeatCounts| {
+        held_version.is_none_or(|v| c.version > v)
+    })
+    .await
+}
+
+/// `GET target`, sent with `If-None-Match: etag` when a version is held;
+/// an answer that is not `newer` than it counts as not modified.
+async fn conditional<T: serde::de::DeserializeOwned>(
+    target: &str,
+    etag: Option<String>,
+    newer: impl Fn(&T) -> bool,
+) -> Fetched<T> {
+    let headers: Vec<(http::HeaderName, http::HeaderValue)> = etag
+        .and_then(|etag| etag.parse().ok())
         .map(|etag| (http::header::IF_NONE_MATCH, etag))
         .into_iter()
         .collect();
-    let target = format!("/_origin/events/{slug}/snapshot");
     let answer = origin::call(
         &http::Method::GET,
-        &target,
+        target,
         &headers,
         Bytes::new(),
         None,
@@ -33,10 +59,10 @@ pub async fn snapshot(slug: &str, held_version: Option<u64>) -> Fetched {
         Ok(answer) => match answer.status.as_u16() {
             304 => Fetched::NotModified,
             404 => Fetched::Gone,
-            200 => match serde_json::from_slice::<Snapshot>(&answer.body) {
-                Ok(s) if held_version.is_none_or(|v| s.version > v) => Fetched::Snapshot(s),
+            200 => match serde_json::from_slice::<T>(&answer.body) {
+                Ok(fresh) if newer(&fresh) => Fetched::Fresh(fresh),
                 Ok(_) => Fetched::NotModified,
-                Err(e) => Fetched::Unavailable(format!("unreadable snapshot: {e}")),
+                Err(e) => Fetched::Unavailable(format!("unreadable answer to {target}: {e}")),
             },
             status => Fetched::Unavailable(format!("origin answered {status}")),
         },

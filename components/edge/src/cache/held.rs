@@ -279,10 +279,10 @@ impl Held {
 
 async fn refill_docs(slug: String, version: u64) -> Result<Arc<HashMap<String, Bytes>>, Failure> {
     let why = match fetch::snapshot(&slug, None).await {
-        Fetched::Snapshot(snapshot) if snapshot.version == version => {
+        Fetched::Fresh(snapshot) if snapshot.version == version => {
             return Ok(Arc::new(snapshot_docs(&snapshot)));
         }
-        Fetched::Snapshot(newer) => {
+        Fetched::Fresh(newer) => {
             // The next read serves the newer version whole.
             store_snapshot(&newer).await;
             format!("{slug} moved on from v{version}")

@@ -1,9 +1,10 @@
 //! Everything one edge instance keeps between requests (Spin reuses a
 //! WASIp3 instance for many), behind one handle: the events it holds in
-//! memory, the revalidation leases it knows of, the published list, and
-//! the calls in flight that concurrent requests share. Every map is
+//! memory and their seat counts, the revalidation leases it knows of, the
+//! published list, and the calls in flight that concurrent requests share. Every map is
 //! bounded.
 
+use super::counts::{ColdCounts, Counts};
 use super::flights::Flights;
 use super::held::Held;
 use super::published::Published;
@@ -45,10 +46,14 @@ struct KnownLease {
 #[derive(Default)]
 pub struct Instance {
     memory: RefCell<HashMap<String, Arc<Held>>>,
+    /// Seat counts by slug, with when they were last read from KV.
+    counts: RefCell<HashMap<String, (Instant, Arc<Counts>)>>,
     leases: RefCell<HashMap<String, KnownLease>>,
     published: RefCell<Option<(Instant, Published)>>,
     /// Cold snapshot fetches, by slug.
     pub cold: Flights<Cold>,
+    /// Cold fetches of seat counts, by slug.
+    pub counts_cold: Flights<ColdCounts>,
     /// Documents refilled from the origin, by slug and version.
     pub refills: Flights<Refill>,
     /// The published list fetched with nothing held.
@@ -88,15 +93,7 @@ impl Instance {
         {
             return newer.clone();
         }
-        if memory.len() >= MEMORY_EVENTS && !memory.contains_key(slug) {
-            let oldest = memory
-                .iter()
-                .min_by_key(|(_, h)| h.loaded)
-                .map(|(slug, _)| slug.clone());
-            if let Some(oldest) = oldest {
-                memory.remove(&oldest);
-            }
-        }
+        make_room(&mut memory, slug, |h| h.loaded);
         memory.insert(slug.to_string(), held.clone());
         held
     }
@@ -104,6 +101,36 @@ impl Instance {
     pub fn forget(&self, slug: &str) {
         self.memory.borrow_mut().remove(slug);
         self.leases.borrow_mut().remove(slug);
+    }
+
+    /// `slug`'s seat counts, if read from KV (or kept) within `within`.
+    pub fn counts(&self, slug: &str, within: Duration) -> Option<Arc<Counts>> {
+        self.counts
+            .borrow()
+            .get(slug)
+            .filter(|(loaded, _)| loaded.elapsed() < within)
+            .map(|(_, counts)| counts.clone())
+    }
+
+    /// Keeps `counts`, as read just now, unless memory holds a newer
+    /// version or the same one confirmed later; returns what it now holds.
+    pub fn remember_counts(&self, slug: &str, counts: Arc<Counts>) -> Arc<Counts> {
+        let mut memory = self.counts.borrow_mut();
+        let kept = match memory.get(slug) {
+            Some((_, held))
+                if (held.version, held.checked_at_ms) > (counts.version, counts.checked_at_ms) =>
+            {
+                held.clone()
+            }
+            _ => counts,
+        };
+        make_room(&mut memory, slug, |(loaded, _)| *loaded);
+        memory.insert(slug.to_string(), (Instant::now(), kept.clone()));
+        kept
+    }
+
+    pub fn forget_counts(&self, slug: &str) {
+        self.counts.borrow_mut().remove(slug);
     }
 
     /// The lease of `key` as far as this instance can answer without KV.
@@ -169,5 +196,20 @@ impl Instance {
 
     pub fn remember_published(&self, list: Published) {
         *self.published.borrow_mut() = Some((Instant::now(), list));
+    }
+}
+
+/// Makes room for `slug` in `memory`, which keeps `MEMORY_EVENTS` events
+/// at most: the one `loaded` longest ago goes.
+fn make_room<V>(memory: &mut HashMap<String, V>, slug: &str, loaded: impl Fn(&V) -> Instant) {
+    if memory.len() < MEMORY_EVENTS || memory.contains_key(slug) {
+        return;
+    }
+    let oldest = memory
+        .iter()
+        .min_by_key(|(_, value)| loaded(value))
+        .map(|(slug, _)| slug.clone());
+    if let Some(oldest) = oldest {
+        memory.remove(&oldest);
     }
 }

@@ -8,6 +8,7 @@
 //! up, in memory and in KV. KV is a cache: while it fails, reads go on
 //! from memory and the origin.
 
+pub mod counts;
 mod fetch;
 mod flights;
 mod head;
@@ -76,17 +77,7 @@ pub async fn lookup(config: &Arc<EdgeConfig>, slug: &str) -> Result<Lookup, Edge
     };
     let now = now_ms();
     let copy = held.as_ref().map(|h| h.head.copy());
-    // The lease is read only once the copy is past its window.
-    let lease = match &copy {
-        Some(c) if !freshness::within_window(c, now, config.staleness) => {
-            lease::current(slug, now).await
-        }
-        _ => None,
-    };
-    match (
-        held,
-        freshness::decide(copy.as_ref(), lease.as_ref(), now, config.staleness),
-    ) {
+    match (held, decide(config, slug, copy, now).await) {
         (Some(held), Decision::Serve { stale, revalidate }) => {
             if revalidate {
                 let work = revalidate_copy(slug.to_string(), held.head.clone());
@@ -104,6 +95,23 @@ pub async fn lookup(config: &Arc<EdgeConfig>, slug: &str) -> Result<Lookup, Edge
             Ok(Lookup { held, stale: false })
         }
     }
+}
+
+/// The freshness rule for `copy` (if any is held) at `now`; the lease
+/// named `key` is read only once the copy is past its window.
+async fn decide(
+    config: &EdgeConfig,
+    key: &str,
+    copy: Option<freshness::Copy>,
+    now: Millis,
+) -> Decision {
+    let lease = match &copy {
+        Some(c) if !freshness::within_window(c, now, config.staleness) => {
+            lease::current(key, now).await
+        }
+        _ => None,
+    };
+    freshness::decide(copy.as_ref(), lease.as_ref(), now, config.staleness)
 }
 
 /// KV's head merged with memory's copy; memory wins when newer, and is
@@ -148,7 +156,7 @@ async fn cold(config: Arc<EdgeConfig>, slug: String) -> Cold {
     }
     lease::announce(&slug, now).await;
     let (result, answered) = match fetch::snapshot(&slug, None).await {
-        Fetched::Snapshot(snapshot) => (Ok(store_snapshot(&snapshot).await), true),
+        Fetched::Fresh(snapshot) => (Ok(store_snapshot(&snapshot).await), true),
         Fetched::Gone => (Err(Failure::Gone), true),
         Fetched::NotModified | Fetched::Unavailable(_) => (Err(unreachable()), false),
     };
@@ -199,7 +207,7 @@ async fn revalidate_copy(slug: String, held: Head) -> bool {
             instance.remember(&slug, Arc::new(renewed));
             true
         }
-        Fetched::Snapshot(snapshot) => {
+        Fetched::Fresh(snapshot) => {
             store_snapshot(&snapshot).await;
             true
         }
@@ -233,6 +241,7 @@ async fn withdraw(slug: &str) {
     instance().forget(slug);
     head::remove(slug).await;
     published::remove(slug).await;
+    counts::forget(slug).await;
     spin_sdk::wasip3::spawn(remove_documents(slug.to_string(), |_| true));
 }
 
@@ -250,7 +259,7 @@ pub async fn ensure_version(slug: &str, version: u64) -> Result<u64, EdgeError> 
         return Ok(held.unwrap_or(version));
     }
     let result = match fetch::snapshot(slug, held).await {
-        Fetched::Snapshot(s) => Ok(store_snapshot(&s).await.head.version),
+        Fetched::Fresh(s) => Ok(store_snapshot(&s).await.head.version),
         Fetched::NotModified => Ok(held.unwrap_or(0)),
         Fetched::Gone => Err(EdgeError::NotFound),
         Fetched::Unavailable(why) => Err(EdgeError::OriginUnavailable(why)),
