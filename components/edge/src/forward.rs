@@ -7,7 +7,7 @@ use crate::error::EdgeError;
 use crate::origin;
 use bytes::Bytes;
 use eventfront_domain::body::read_limited;
-use eventfront_domain::headers::{declared_length, is_json};
+use eventfront_domain::headers::{TOKEN_REFUSED_HEADER, declared_length, is_json};
 use eventfront_domain::respond::{self, Reply};
 use spin_sdk::http::Request;
 use std::time::Duration;
@@ -29,14 +29,17 @@ const PASSED_ON_TO_ORGANIZER_API: [http::HeaderName; 2] = [
     http::HeaderName::from_static(eventfront_domain::sign_in::CSRF_HEADER),
 ];
 
-/// Response headers worth passing back to the client.
-const PASSED_BACK: [http::HeaderName; 6] = [
+/// Response headers worth passing back to the client, and the origin's
+/// word that a registration's token was refused, which the route acts on
+/// and removes (`TOKEN_REFUSED_HEADER`).
+const PASSED_BACK: [http::HeaderName; 7] = [
     http::header::CONTENT_TYPE,
     http::header::SET_COOKIE,
     http::header::RETRY_AFTER,
     http::header::ALLOW,
     http::header::WWW_AUTHENTICATE,
     http::header::ETAG,
+    http::HeaderName::from_static(TOKEN_REFUSED_HEADER),
 ];
 
 /// A request body read as it streams in, refused with 413 past `limit`

@@ -10,6 +10,7 @@ use crate::{assets, forward, kv, notice};
 use bytes::Bytes;
 use eventfront_domain::Slug;
 use eventfront_domain::freshness;
+use eventfront_domain::headers::TOKEN_REFUSED_HEADER;
 use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::routes::Route;
 use eventfront_domain::snapshot;
@@ -86,9 +87,9 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
             let client = client_of(&*ClientRules::get().await?, &request);
             Limit::TOKEN_FAILURES.check_here(&client)?;
             // A confirmation's token is in a header; a body, if any, is ignored.
-            let answer =
+            let mut answer =
                 forward::forward(request, found.route.body_limit(), None, WRITE_TIMEOUT).await?;
-            if answer.status() == http::StatusCode::NOT_FOUND {
+            if answer.headers_mut().remove(TOKEN_REFUSED_HEADER).is_some() {
                 Limit::TOKEN_FAILURES.record_here(&client);
             }
             Ok(answer)

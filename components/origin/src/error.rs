@@ -2,6 +2,7 @@
 //! causes are logged, never sent.
 
 use eventfront_domain::client_limit::{self, Window};
+use eventfront_domain::headers::TOKEN_REFUSED_HEADER;
 use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::{FieldError, Problem};
 
@@ -9,6 +10,11 @@ use eventfront_domain::{FieldError, Problem};
 pub enum OriginError {
     #[error("not found: {0}")]
     NotFound(&'static str),
+    /// A registration's id and token do not go together (or the id is
+    /// unknown): the same 404 either way, and the edge counts it against
+    /// the client as a guess (`TOKEN_REFUSED_HEADER`).
+    #[error("no registration with that id and token")]
+    UnknownRegistration,
     #[error("method not allowed")]
     MethodNotAllowed { allow: &'static str },
     #[error("unauthorized: {0}")]
@@ -52,9 +58,29 @@ impl OriginError {
         OriginError::Invalid(vec![FieldError::new(field, message)])
     }
 
+    /// This error, told to each request of a batch that failed with it:
+    /// what a client acts on (busy: retry; not found) as it is, anything
+    /// else as the internal failure it is.
+    pub fn told_to_each(&self) -> OriginError {
+        match self {
+            OriginError::Busy => OriginError::Busy,
+            OriginError::NotFound(what) => OriginError::NotFound(what),
+            OriginError::UnknownRegistration => OriginError::UnknownRegistration,
+            e => OriginError::Database(e.to_string()),
+        }
+    }
+
     pub fn into_response(self) -> Reply {
         match self {
             OriginError::NotFound(what) => respond::problem(&Problem::new(404, what), None),
+            OriginError::UnknownRegistration => {
+                let problem = Problem::new(404, "There is no such registration.");
+                let mut reply = respond::problem(&problem, None);
+                reply
+                    .headers_mut()
+                    .insert(TOKEN_REFUSED_HEADER, http::HeaderValue::from_static("1"));
+                reply
+            }
             OriginError::MethodNotAllowed { allow } => respond::method_not_allowed(allow),
             OriginError::Unauthorized(why) => {
                 let mut reply = respond::problem(&Problem::new(401, why), None);

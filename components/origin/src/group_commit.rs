@@ -123,7 +123,7 @@ async fn drain_queue(event: String) {
     let queues = &instance.queues;
     let db = match Db::kept(&instance.writer).await {
         Ok(db) => db,
-        Err(e) => return queues.fail_all(&event, || Err(shared(&e))),
+        Err(e) => return queues.fail_all(&event, || Err(e.told_to_each())),
     };
     while let Some(oldest) = queues.oldest(&event) {
         let now = jiff::Timestamp::now();
@@ -181,17 +181,9 @@ fn answer_batch(
         }
         Err(e) => {
             for queued in batch {
-                let _ = queued.answer.send(Err(shared(&e)));
+                let _ = queued.answer.send(Err(e.told_to_each()));
             }
         }
-    }
-}
-
-/// One error reported to every registration of a failed batch.
-fn shared(e: &OriginError) -> OriginError {
-    match e {
-        OriginError::Busy => OriginError::Busy,
-        e => OriginError::Database(e.to_string()),
     }
 }
 

@@ -102,7 +102,7 @@ pub async fn authorized(
             email: r.text("email"),
             created_at: r.text("created_at"),
         }),
-        _ => Err(OriginError::NotFound("There is no such registration.")),
+        _ => Err(OriginError::UnknownRegistration),
     }
 }
 
@@ -236,6 +236,6 @@ fn not_confirmed(why: NotConfirmed) -> OriginError {
                 .into(),
         ),
         NotConfirmed::Cancelled => OriginError::Conflict("This registration was cancelled.".into()),
-        NotConfirmed::NoSuchRegistration => OriginError::NotFound("There is no such registration."),
+        NotConfirmed::NoSuchRegistration => OriginError::UnknownRegistration,
     }
 }

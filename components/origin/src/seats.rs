@@ -372,7 +372,7 @@ impl Opened {
                     ended.push(id.as_str())
                 }
                 Change::Confirmed { id, to } | Change::Promoted { id, to, .. }
-                    if *to == Status::Confirmed =>
+                    if to.takes_session_seats() =>
                 {
                     confirmed.push(id.as_str())
                 }

@@ -80,14 +80,16 @@ pub async fn published(db: &Db, event: &str) -> Result<HashMap<String, Published
 }
 
 /// Every pick of each session that `registrations` hold a pick in, and of
-/// `session`, with the limits of `event`'s published sessions.
+/// `sessions`, with the limits of `event`'s published sessions: those are
+/// not read when there is nothing to decide (no pick, no session asked
+/// for), so that a registration ended or confirmed in an event without
+/// workshops pays one read here.
 async fn open(
     db: &Db,
     event: &str,
     registrations: &[&str],
     sessions: &[&str],
 ) -> Result<Opened, OriginError> {
-    let published = published(db, event).await?;
     let mut params = vec![text(event), text(event)];
     params.extend(registrations.iter().map(|id| text(*id)));
     params.extend(sessions.iter().map(|session| text(*session)));
@@ -105,7 +107,11 @@ async fn open(
             params,
         )
         .await?;
-    let sessions = published;
+    let sessions = if rows.is_empty() && sessions.is_empty() {
+        HashMap::new()
+    } else {
+        published(db, event).await?
+    };
     let mut people = HashMap::new();
     let mut picks = Vec::with_capacity(rows.len());
     for row in rows {
@@ -159,18 +165,19 @@ impl Opened {
                     session,
                     seq,
                     spot,
-                } => {
-                    self.put(&mut writes, registration, session, *seq, *spot, &now);
-                    ("session_seat.taken", registration, session, spot.as_str())
                 }
-                Change::Joined {
+                | Change::Joined {
                     registration,
                     session,
                     seq,
                     spot,
                 } => {
                     self.put(&mut writes, registration, session, *seq, *spot, &now);
-                    ("session_seat.joined", registration, session, spot.as_str())
+                    let action = match change {
+                        Change::Taken { .. } => "session_seat.taken",
+                        _ => "session_seat.joined",
+                    };
+                    (action, registration, session, spot.as_str())
                 }
                 Change::Given {
                     registration,
@@ -550,7 +557,7 @@ async fn drain_picks(event: String) {
     let queues = &crate::instance::instance().picks;
     let db = match Db::open().await {
         Ok(db) => db,
-        Err(e) => return queues.fail_all(&event, || Err(shared(&e))),
+        Err(e) => return queues.fail_all(&event, || Err(e.told_to_each())),
     };
     while queues.oldest(&event).is_some() {
         let batch = queues.take(&event, MAX_BATCH);
@@ -568,19 +575,10 @@ async fn drain_picks(event: String) {
             }
             Err(e) => {
                 for queued in batch {
-                    let _ = queued.answer.send(Err(shared(&e)));
+                    let _ = queued.answer.send(Err(e.told_to_each()));
                 }
             }
         }
-    }
-}
-
-/// One error told to every pick of a failed batch.
-fn shared(e: &OriginError) -> OriginError {
-    match e {
-        OriginError::Busy => OriginError::Busy,
-        OriginError::NotFound(what) => OriginError::NotFound(what),
-        e => OriginError::Database(e.to_string()),
     }
 }
 
@@ -635,7 +633,7 @@ async fn decide_batch(
                     .picks
                     .pick(
                         &asked.registration,
-                        status == Status::Confirmed,
+                        status.takes_session_seats(),
                         &asked.session,
                     )
                     .map_err(|why| refused(&opened, why))?;
@@ -850,7 +848,7 @@ pub async fn give(
                 .await?
                 .map(|row| row.text("status"))
                 .ok_or(OriginError::NotFound("The event has no such registration."))?;
-            let confirmed = Status::parse(&status) == Some(Status::Confirmed);
+            let confirmed = Status::parse(&status).is_some_and(Status::takes_session_seats);
             let mut opened = open(db, event, &[&registration], &[session]).await?;
             let plan = opened
                 .picks

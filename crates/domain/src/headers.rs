@@ -4,6 +4,12 @@
 
 use http::{HeaderMap, HeaderValue};
 
+/// On the origin's answer to the edge when a registration's id and token
+/// do not go together: the edge counts the client's guess and removes the
+/// header before answering it (a 404 for an unknown session of a known
+/// registration is no guess).
+pub const TOKEN_REFUSED_HEADER: &str = "eventfront-token-refused";
+
 /// `Content-Length`, when present and a number.
 pub fn declared_length(headers: &HeaderMap) -> Option<usize> {
     headers

@@ -57,6 +57,13 @@ impl Status {
         )
     }
 
+    /// Whether its person takes seats in sessions, and places in their
+    /// lines: only once confirmed for the event; a held or waitlisted
+    /// registration's picks wait (`session_seats`).
+    pub const fn takes_session_seats(self) -> bool {
+        matches!(self, Status::Confirmed)
+    }
+
     /// Whether a registration of this status ahead of someone in line is
     /// counted in the position that person is shown. A hold waiting for its
     /// email's confirmation is not: a submission makes one only for an

@@ -13,7 +13,7 @@ use std::time::Duration;
 use system_tests::load::concurrent_gets;
 use system_tests::{
     ADMIN_TOKEN, EdgeApp, OriginApp, SIGNING_SECRET, Topology, dev_app, eventually,
-    json as body_json, push_notice, registration, sign_notice, topology, topology_with,
+    json as body_json, push_notice, registration, sign_notice, topology, topology_with, with_token,
 };
 
 const DEMO: &str = "wasm-edge-summit-2027";
@@ -1351,6 +1351,10 @@ async fn guessing_registration_links_is_throttled_per_client() {
     for n in 0..30 {
         let guess = app.send_from(cancel(&format!("guess-{n}")), guesser).await;
         assert_eq!(guess.status(), 404, "guess {n}");
+        assert!(
+            header(&guess, "eventfront-token-refused").is_none(),
+            "the origin's word to the edge stays there"
+        );
     }
     let throttled = app.send_from(cancel("one-more"), guesser).await;
     assert_eq!(throttled.status(), 429);
@@ -1383,6 +1387,22 @@ async fn guessing_registration_links_is_throttled_per_client() {
         .send_from(own, "203.0.113.61:5000".parse().unwrap())
         .await;
     assert_eq!(own.status(), 200);
+
+    // Sessions that do not exist, asked for with a good link, are no guess.
+    for n in 0..40 {
+        let pick = with_token(
+            "POST",
+            format!(
+                "/api/registrations/{}/sessions/no-such-{n}",
+                registered["id"].as_str().unwrap()
+            ),
+            registered["manage_token"].as_str().unwrap(),
+        );
+        let picked = app
+            .send_from(pick, "203.0.113.61:5000".parse().unwrap())
+            .await;
+        assert_eq!(picked.status(), 404, "pick {n}");
+    }
 }
 
 #[tokio::test]

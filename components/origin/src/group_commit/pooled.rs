@@ -27,7 +27,7 @@
 
 use super::{
     BatchRows, DECISION_WAIT, Decided, MAX_WAITING, Pending, Source, closed, decide_all,
-    no_such_event, shared, sweep_expired,
+    no_such_event, sweep_expired,
 };
 use crate::attempts::Client;
 use crate::batch_queue::Queued;
@@ -79,7 +79,7 @@ pub(super) async fn drain(event: String) {
     let queues = &instance.queues;
     let db = match Db::open().await {
         Ok(db) => db,
-        Err(e) => return queues.fail_all(&event, || Err(shared(&e))),
+        Err(e) => return queues.fail_all(&event, || Err(e.told_to_each())),
     };
     let mut mine: Vec<Mine> = Vec::new();
     // Pooled requests of answered keys, to take out of the pool.
@@ -102,7 +102,7 @@ pub(super) async fn drain(event: String) {
             Err(OriginError::Busy) => {}
             Err(e) => {
                 for mine in mine.drain(..) {
-                    let _ = mine.queued.answer.send(Err(shared(&e)));
+                    let _ = mine.queued.answer.send(Err(e.told_to_each()));
                 }
             }
         }
