@@ -24,20 +24,25 @@ export function spotText(pick) {
 
 const places = (n) => `${n} ${n === 1 ? "place" : "places"}`;
 
+/** A session's places in a few words: from its live count, else its published limit. */
+export function placesLeft(session, count) {
+  const capacity = count ? count.capacity : session.capacity;
+  if (capacity == null) return "Registration required";
+  if (!count) return `${capacity} ${capacity === 1 ? "seat" : "seats"}`;
+  if (count.left > 0) return `${places(count.left)} left of ${capacity}`;
+  return count.waiting ? `Full, ${count.waiting} waiting` : "Full";
+}
+
 /**
- * What a card says of a session attendees pick in advance: its live count
- * from the edge (`GET /api/events/{slug}/seats`) when the page has one,
- * else its seat limit as published; `null` for a session simply attended.
+ * What a card says of a session attendees pick in advance (`null` for one
+ * simply attended): its places, live from the edge (`GET
+ * /api/events/{slug}/seats`) when the page has them, and where to pick it.
  */
 export function placesText(session, count) {
   if (session.capacity == null && !session.registration_required) return null;
-  const pick = "pick it on your registration page";
-  if (!count) {
-    if (session.capacity == null) return `Registration required; ${pick}`;
-    return `${session.capacity} ${session.capacity === 1 ? "seat" : "seats"}; ${pick}`;
-  }
-  if (count.capacity == null) return `Registration required; ${pick}`;
-  if (count.left > 0) return `${places(count.left)} left of ${count.capacity}; ${pick}`;
-  const line = "join the line on your registration page";
-  return count.waiting ? `Full, ${count.waiting} waiting; ${line}` : `Full; ${line}`;
+  const full = count && count.capacity != null && count.left === 0;
+  const where = full
+    ? "join the line on your registration page"
+    : "pick it on your registration page";
+  return `${placesLeft(session, count)}; ${where}`;
 }

@@ -6,32 +6,28 @@
 
 import { api, ApiError, h } from "/common.js";
 import { withRetry } from "/forms.js";
-import { spotText, pickWhen } from "/app/seats.js";
-
-const seatsText = (session) =>
-  session.capacity == null
-    ? "Registration required"
-    : `${session.capacity} ${session.capacity === 1 ? "seat" : "seats"}`;
+import { spotText, pickWhen, placesLeft } from "/app/seats.js";
 
 /**
  * The section for `registration` (as the API shows it, with its
  * `sessions`), managed with `token`; `refresh()` reads the registration
  * again and returns it. The section's `update(registration)` redraws it.
+ * The sessions to pick are those the event's live counts list; only they
+ * are fetched, with the places left in each.
  */
 export async function sessionPicks(registration, token, refresh) {
   const base = `/api/events/${encodeURIComponent(registration.event)}`;
-  let published, event;
+  const counts = () => api(`${base}/seats`, { cache: "no-cache" }).then(({ data }) => data);
+  let seats, event, bookable;
   try {
-    [{ data: published }, { data: event }] = await Promise.all([
-      api(`${base}/sessions`),
-      api(base),
-    ]);
+    [seats, { data: event }] = await Promise.all([counts(), api(base)]);
+    const ids = Object.keys(seats?.sessions ?? {});
+    if (!ids.length) return null;
+    const { data } = await api(`${base}/sessions?sessions=${encodeURIComponent(ids.join(","))}`);
+    bookable = data?.sessions ?? [];
   } catch {
     return null;
   }
-  const bookable = (published?.sessions ?? []).filter(
-    (s) => s.capacity != null || s.registration_required,
-  );
   if (!bookable.length) return null;
   const zone = event?.timezone ?? "UTC";
   const list = h("ul", { className: "session-picks", id: "session-picks" });
@@ -50,6 +46,8 @@ export async function sessionPicks(registration, token, refresh) {
         ),
       );
       registration = await refresh();
+      // The counts follow within a second or so; a failure keeps the last.
+      seats = (await counts().catch(() => null)) ?? seats;
       draw();
       document.getElementById(`pick-${session.id}`)?.focus();
     } catch (error) {
@@ -81,7 +79,11 @@ export async function sessionPicks(registration, token, refresh) {
           "li",
           { dataset: { session: session.id, spot: pick?.spot ?? "none" } },
           h("p", {}, h("strong", {}, session.title)),
-          h("p", { className: "meta" }, `${when} · ${seatsText(session)}`),
+          h(
+            "p",
+            { className: "meta" },
+            `${when} · ${placesLeft(session, seats.sessions[session.id])}`,
+          ),
           pick ? h("p", { className: "spot" }, spotText(pick)) : null,
           button,
         );

@@ -457,7 +457,9 @@ async fn attendees_pick_a_workshop_and_the_next_in_line_is_promoted() {
 
     // Ada takes the seat; Grace, after her, is first in line.
     browser.open(&ada).await;
-    browser.wait_text("#session-picks", "1 seat").await;
+    browser
+        .wait_text("#session-picks", "1 place left of 1")
+        .await;
     browser.click(&pick).await;
     browser.wait_text(&spot, "You have a seat").await;
     assert_accessible(&browser, "the manage page with workshops").await;
