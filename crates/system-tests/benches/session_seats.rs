@@ -14,7 +14,16 @@
 //! the ratio shows what deciding costs. After every run each workshop's
 //! list must hold at most its 20 seats, nobody waiting while a seat is
 //! free, and a line counted 1, 2, 3…: the bench panics on an overbooking
-//! or a seat left unpromoted, never on a time.
+//! or a seat left unpromoted, never on a time. Then it times how long the
+//! edge's live counts (`/api/events/{slug}/seats`, pushed by the origin at
+//! most once a second) take to show those lists exactly.
+//!
+//! The origin's database is Spin's SQLite and then, in the same run, a
+//! PostgreSQL on loopback (`system_tests::postgres`, on the same cores);
+//! `SEAT_BENCH_DATABASES` (default `sqlite,postgres`) picks them. Then the
+//! same burst on SQLite with the edge→origin link slow (+250 ms), hung and
+//! refusing, the overbooking check made once it is healed
+//! (`SEAT_BENCH_PARTS`, default `clients,links`, picks the parts).
 //!
 //! Build the components first
 //! (`cargo build --target wasm32-wasip2 --profile wasm -p edge -p origin`),
@@ -24,7 +33,7 @@
 
 use bytes::Bytes;
 use serde_json::{Value, json};
-use spin_test_host::App;
+use spin_test_host::{App, LinkFault};
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 use system_tests::load::ms;
@@ -41,13 +50,44 @@ fn setting(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// A fresh app with the event published and `clients` registered people
-/// (id and manage token), each registering from an address of its own.
-async fn prepared(clients: usize) -> (App, Vec<(String, String)>) {
+/// The origin's database for a run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Database {
+    Sqlite,
+    Postgres,
+}
+
+impl Database {
+    fn name(self) -> &'static str {
+        match self {
+            Database::Sqlite => "SQLite",
+            Database::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+/// Where the edge reaches the origin in the development app.
+const ORIGIN_LINK: &str = "origin.spin.internal";
+
+/// A fresh app on `database` with the event published and `clients`
+/// registered people (id and manage token), each registering from an
+/// address of its own.
+async fn prepared(clients: usize, database: Database) -> (App, Vec<(String, String)>) {
+    let postgres = match database {
+        Database::Sqlite => None,
+        Database::Postgres => Some(system_tests::postgres::database().await),
+    };
     let app = dev_app(|o| {
-        o.variable("admin_token", ADMIN_TOKEN)
+        let o = o
+            .variable("admin_token", ADMIN_TOKEN)
             .variable("seed_demo", "false")
-            .variable("trusted_proxies", "127.0.0.1")
+            .variable("trusted_proxies", "127.0.0.1");
+        match postgres {
+            None => o,
+            Some(url) => system_tests::postgres::origin_variables(url)
+                .into_iter()
+                .fold(o, |o, (name, value)| o.variable(name, value)),
+        }
     })
     .await;
     let admin = format!("/api/admin/events/{SLUG}");
@@ -141,32 +181,70 @@ impl Figures {
     }
 }
 
-/// Every client picks and releases at random for `duration`, all at once.
-async fn burst(app: &App, people: &[(String, String)], duration: Duration, seed: u64) -> Figures {
+/// One attendee in a closed loop: the next request, and what it heard.
+trait Attendee: Send + 'static {
+    fn next(&mut self) -> http::Request<Bytes>;
+    fn heard(&mut self, _status: u16) {}
+}
+
+/// Picks a workshop at random, or releases it when holding it.
+struct Picker {
+    id: String,
+    token: String,
+    random: Lcg,
+    held: HashSet<usize>,
+    asked: Option<(usize, bool)>,
+}
+
+impl Attendee for Picker {
+    fn next(&mut self) -> http::Request<Bytes> {
+        let w = self.random.next(WORKSHOPS as u64) as usize;
+        let releasing = self.held.contains(&w);
+        self.asked = Some((w, releasing));
+        let method = if releasing { "DELETE" } else { "POST" };
+        let path = format!("/api/registrations/{}/sessions/w{w}", self.id);
+        with_token(method, path, &self.token)
+    }
+
+    fn heard(&mut self, status: u16) {
+        match (self.asked.take(), status) {
+            (Some((w, false)), 200 | 201) => {
+                self.held.insert(w);
+            }
+            (Some((w, true)), 200) => {
+                self.held.remove(&w);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Reads its own registration (with its picks): a forwarded read.
+struct Reader {
+    id: String,
+    token: String,
+}
+
+impl Attendee for Reader {
+    fn next(&mut self) -> http::Request<Bytes> {
+        let path = format!("/api/registrations/{}", self.id);
+        with_token("GET", path, &self.token)
+    }
+}
+
+/// Every attendee in its closed loop for `duration`, all at once.
+async fn closed_loop(app: &App, attendees: Vec<impl Attendee>, duration: Duration) -> Figures {
     let started = Instant::now();
     let deadline = started + duration;
-    let clients = people.iter().enumerate().map(|(i, (id, token))| {
-        let (app, id, token) = (app.clone(), id.clone(), token.clone());
+    let clients = attendees.into_iter().map(|mut attendee| {
+        let app = app.clone();
         tokio::spawn(async move {
-            let mut random = Lcg::from_seed(seed.wrapping_add(i as u64));
-            let mut held: HashSet<usize> = HashSet::new();
             let mut seen = Vec::new();
             while Instant::now() < deadline {
-                let w = random.next(WORKSHOPS as u64) as usize;
-                let method = if held.contains(&w) { "DELETE" } else { "POST" };
-                let path = format!("/api/registrations/{id}/sessions/w{w}");
                 let sent = Instant::now();
-                let status = app.send(with_token(method, path, &token)).await.status();
-                seen.push((sent.elapsed(), status.as_u16()));
-                match (method, status.as_u16()) {
-                    ("POST", 200 | 201) => {
-                        held.insert(w);
-                    }
-                    ("DELETE", 200) => {
-                        held.remove(&w);
-                    }
-                    _ => {}
-                }
+                let status = app.send(attendee.next()).await.status().as_u16();
+                seen.push((sent.elapsed(), status));
+                attendee.heard(status);
             }
             seen
         })
@@ -179,35 +257,35 @@ async fn burst(app: &App, people: &[(String, String)], duration: Duration, seed:
     Figures::of(seen, started.elapsed())
 }
 
-/// The same clients reading their own registration for `duration`.
-async fn baseline(app: &App, people: &[(String, String)], duration: Duration) -> Figures {
-    let started = Instant::now();
-    let deadline = started + duration;
-    let clients = people.iter().map(|(id, token)| {
-        let (app, id, token) = (app.clone(), id.clone(), token.clone());
-        tokio::spawn(async move {
-            let mut seen = Vec::new();
-            while Instant::now() < deadline {
-                let sent = Instant::now();
-                let path = format!("/api/registrations/{id}");
-                let status = app.send(with_token("GET", path, &token)).await.status();
-                seen.push((sent.elapsed(), status.as_u16()));
-            }
-            seen
+fn pickers(people: &[(String, String)], seed: u64) -> Vec<Picker> {
+    people
+        .iter()
+        .enumerate()
+        .map(|(i, (id, token))| Picker {
+            id: id.clone(),
+            token: token.clone(),
+            random: Lcg::from_seed(seed.wrapping_add(i as u64)),
+            held: HashSet::new(),
+            asked: None,
         })
-    });
-    let seen = futures::future::join_all(clients)
-        .await
-        .into_iter()
-        .flat_map(|c| c.expect("a client panicked"))
-        .collect();
-    Figures::of(seen, started.elapsed())
+        .collect()
+}
+
+fn readers(people: &[(String, String)]) -> Vec<Reader> {
+    people
+        .iter()
+        .map(|(id, token)| Reader {
+            id: id.clone(),
+            token: token.clone(),
+        })
+        .collect()
 }
 
 /// Panics unless every workshop holds at most its seats, nobody waits
-/// while one is free, and its line is counted 1, 2, 3…
-async fn check_no_overbooking(app: &App) -> (u64, u64) {
-    let (mut seated, mut waiting) = (0, 0);
+/// while one is free, and its line is counted 1, 2, 3…; answers each
+/// workshop's seated and waiting, by id.
+async fn check_no_overbooking(app: &App) -> BTreeMap<String, (u64, u64)> {
+    let mut lists = BTreeMap::new();
     for w in 0..WORKSHOPS {
         let path = format!("/api/admin/events/{SLUG}/sessions/w{w}/seats");
         let listed = app.send(admin_request("GET", &path, None)).await;
@@ -226,10 +304,99 @@ async fn check_no_overbooking(app: &App) -> (u64, u64) {
             .filter_map(|p| p["position"].as_u64())
             .collect();
         assert_eq!(positions, (1..=q).collect::<Vec<_>>(), "w{w}'s line");
-        seated += s;
-        waiting += q;
+        lists.insert(format!("w{w}"), (s, q));
     }
-    (seated, waiting)
+    lists
+}
+
+/// How long after the run the edge's live counts show `lists` exactly, up
+/// to twice the default staleness window and a revalidation; `None` if
+/// they did not by then.
+async fn counts_caught_up(app: &App, lists: &BTreeMap<String, (u64, u64)>) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(15) {
+        let answer = app.get(&format!("/api/events/{SLUG}/seats")).await;
+        if answer.status() == 200 {
+            let counts = body_json(&answer);
+            let shown: BTreeMap<String, (u64, u64)> = lists
+                .keys()
+                .map(|id| {
+                    let count = &counts["sessions"][id];
+                    let n = |field: &str| count[field].as_u64().unwrap_or(u64::MAX);
+                    (id.clone(), (n("seated"), n("waiting")))
+                })
+                .collect();
+            if &shown == lists {
+                return Some(started.elapsed());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+fn totals(lists: &BTreeMap<String, (u64, u64)>) -> (u64, u64) {
+    lists.values().fold((0, 0), |(s, q), (seated, waiting)| {
+        (s + seated, q + waiting)
+    })
+}
+
+/// `runs` runs on `database`: the burst, the checks, the counts at the
+/// edge and the baseline each; the median printed.
+async fn clients_case(
+    database: Database,
+    clients: usize,
+    duration: Duration,
+    runs: u64,
+    seed: u64,
+) {
+    println!(
+        "\n{clients} clients, {} (median of {runs} by writes/s)",
+        database.name()
+    );
+    let mut measured = Vec::new();
+    for run in 0..runs {
+        let (app, people) = prepared(clients, database).await;
+        let picks = closed_loop(&app, pickers(&people, seed.wrapping_add(run)), duration).await;
+        let lists = check_no_overbooking(&app).await;
+        let caught_up = counts_caught_up(&app, &lists).await;
+        let reads = closed_loop(&app, readers(&people), duration).await;
+        picks.print(&format!("run {run}: picks and releases"));
+        reads.print(&format!("run {run}: baseline (own registration)"));
+        let (seated, waiting) = totals(&lists);
+        let caught_up = caught_up.map_or("not within 15 s".into(), |t| format!("{:.0} ms", ms(t)));
+        println!(
+            "run {run}: {seated} seated, {waiting} in line after the run; deciding costs {:.2}× a \
+             forwarded read; the edge's counts showed them {caught_up} after the run",
+            reads.per_second / picks.per_second
+        );
+        measured.push((picks, reads));
+    }
+    measured.sort_by(|a, b| a.0.per_second.total_cmp(&b.0.per_second));
+    let (picks, reads) = &measured[measured.len() / 2];
+    picks.print("median: picks and releases");
+    reads.print("median: baseline (own registration)");
+}
+
+/// The burst on SQLite with the edge→origin link in trouble for the whole
+/// run: what attendees wait and are told (a pick the edge cannot forward
+/// is a 503 with `Retry-After`, after its write timeout when the origin
+/// hangs), and that nothing is overbooked once the link heals.
+async fn link_cases(clients: usize, duration: Duration, seed: u64) {
+    println!("\n{clients} clients, SQLite, edge→origin link in trouble");
+    for (label, fault) in [
+        ("+250 ms", LinkFault::Delay(Duration::from_millis(250))),
+        ("hung", LinkFault::Hang),
+        ("refusing", LinkFault::Cut),
+    ] {
+        let (app, people) = prepared(clients, Database::Sqlite).await;
+        app.links().set(ORIGIN_LINK, fault);
+        let picks = closed_loop(&app, pickers(&people, seed), duration).await;
+        app.links().heal(ORIGIN_LINK);
+        let (seated, waiting) = totals(&check_no_overbooking(&app).await);
+        picks.print(&format!("{label}: picks and releases"));
+        println!("{label}: {seated} seated, {waiting} in line once healed");
+    }
 }
 
 #[tokio::main]
@@ -239,26 +406,30 @@ async fn main() {
     let clients = setting("SEAT_BENCH_CLIENTS", 64) as usize;
     let duration = Duration::from_secs(secs);
     let seed = Lcg::seeded("SEAT_BENCH_SEED").next(u64::MAX);
+    let list = |name: &str, default: &str| {
+        std::env::var(name)
+            .unwrap_or_else(|_| default.into())
+            .split(',')
+            .map(str::trim)
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    let parts = list("SEAT_BENCH_PARTS", "clients,links");
     println!(
         "session seats: {clients} clients, {WORKSHOPS} workshops of {SEATS} seats, {secs} s per run, \
          {runs} runs, the test host (in process)"
     );
-    let mut measured = Vec::new();
-    for run in 0..runs {
-        let (app, people) = prepared(clients).await;
-        let picks = burst(&app, &people, duration, seed.wrapping_add(run)).await;
-        let (seated, waiting) = check_no_overbooking(&app).await;
-        let reads = baseline(&app, &people, duration).await;
-        picks.print(&format!("run {run}: picks and releases"));
-        reads.print(&format!("run {run}: baseline (own registration)"));
-        println!(
-            "run {run}: {seated} seated, {waiting} in line after the run; deciding costs {:.2}× a forwarded read",
-            reads.per_second / picks.per_second
-        );
-        measured.push((picks, reads));
+    if parts.iter().any(|p| p == "clients") {
+        for database in list("SEAT_BENCH_DATABASES", "sqlite,postgres") {
+            let database = match database.as_str() {
+                "sqlite" => Database::Sqlite,
+                "postgres" => Database::Postgres,
+                other => panic!("SEAT_BENCH_DATABASES lists sqlite and postgres, not {other:?}"),
+            };
+            clients_case(database, clients, duration, runs, seed).await;
+        }
     }
-    measured.sort_by(|a, b| a.0.per_second.total_cmp(&b.0.per_second));
-    let (picks, reads) = &measured[measured.len() / 2];
-    picks.print("median: picks and releases");
-    reads.print("median: baseline (own registration)");
+    if parts.iter().any(|p| p == "links") {
+        link_cases(clients, duration, seed).await;
+    }
 }
