@@ -16,6 +16,7 @@ use eventfront_domain::model::Draft;
 use eventfront_domain::push::{self, Notice};
 use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::seat_counts::SeatCounts;
+use eventfront_domain::session_seats::Clash;
 use eventfront_domain::signing::{
     self, BodyDigest, CONTENT_DIGEST_HEADER, Direction, Message, Secret,
 };
@@ -43,8 +44,15 @@ fn note_from(body: &Value) -> Result<String, OriginError> {
     }
 }
 
-/// Writes version N+1 of `slug` from `draft`, and returns it as edges serve
-/// it. Runs inside the caller's transaction.
+/// A version written: as edges serve it, and the picks of sessions that
+/// its moves left overlapping, for the organizer to settle.
+pub struct Written {
+    pub snapshot: Snapshot,
+    pub clashes: Vec<Clash>,
+}
+
+/// Writes version N+1 of `slug` from `draft`. Runs inside the caller's
+/// transaction.
 pub async fn publish_in(
     db: &Db,
     slug: &Slug,
@@ -52,7 +60,7 @@ pub async fn publish_in(
     note: &str,
     from_version: Option<i64>,
     by: &Actor,
-) -> Result<Snapshot, OriginError> {
+) -> Result<Written, OriginError> {
     let current = db
         .row(
             "SELECT current_version FROM events WHERE slug = ?",
@@ -138,7 +146,7 @@ pub async fn publish_in(
     .await?;
     // Sessions' new limits first: a registration the event's new capacity
     // promotes joins its deferred picks under them.
-    crate::session_seats::publish(db, slug.as_str(), &draft.sessions).await?;
+    let clashes = crate::session_seats::publish(db, slug.as_str(), &draft.sessions).await?;
     // A raised or removed capacity is a seat added: the line moves first.
     seats::promote_for_new_settings(db, slug.as_str()).await?;
     let (action, detail) = match from_version {
@@ -152,7 +160,10 @@ pub async fn publish_in(
         ),
     };
     audit::record(db, by, action, Some(slug.as_str()), None, &detail).await?;
-    Ok(built)
+    Ok(Written {
+        snapshot: built,
+        clashes,
+    })
 }
 
 /// The stored form of a draft or snapshot; failing here is a bug, not bad input.
@@ -170,7 +181,7 @@ pub async fn publish(
     let body = request.json(4 * 1024)?;
     reject_unknown(&body, &["note"])?;
     let note = note_from(&body)?;
-    let snapshot = db
+    let written = db
         .transaction(Scope::Event(slug.as_str()), async |db| {
             let draft = draft::load(db, slug)
                 .await?
@@ -178,7 +189,7 @@ pub async fn publish(
             publish_in(db, slug, &draft, &note, None, by).await
         })
         .await?;
-    announce(db, &snapshot).await
+    announce(db, &written).await
 }
 
 /// `POST /api/admin/events/{slug}/rollback`: the old version's content
@@ -203,7 +214,7 @@ pub async fn rollback(
             "must be a published version number",
         ));
     };
-    let snapshot = db
+    let written = db
         .transaction(Scope::Event(slug.as_str()), async |db| {
             let old = db
                 .row(
@@ -225,7 +236,7 @@ pub async fn rollback(
             publish_in(db, slug, &old, &note, Some(target), by).await
         })
         .await?;
-    announce(db, &snapshot).await
+    announce(db, &written).await
 }
 
 fn reject_unknown(body: &Value, allowed: &[&str]) -> Result<(), OriginError> {
@@ -238,8 +249,9 @@ fn reject_unknown(body: &Value, allowed: &[&str]) -> Result<(), OriginError> {
 }
 
 /// Pushes the version to every edge, records who acknowledged, and answers
-/// the organizer.
-async fn announce(db: &Db, snapshot: &Snapshot) -> Result<Reply, OriginError> {
+/// the organizer, naming the picks its moves left overlapping.
+async fn announce(db: &Db, written: &Written) -> Result<Reply, OriginError> {
+    let snapshot = &written.snapshot;
     let (slug, version) = (&snapshot.slug, snapshot.version as i64);
     let outcomes = notify_edges(Announcement::Published(snapshot)).await?;
     let now = jiff::Timestamp::now().to_string();
@@ -258,10 +270,15 @@ async fn announce(db: &Db, snapshot: &Snapshot) -> Result<Reply, OriginError> {
         )
         .await?;
     }
-    Ok(respond::json(
-        201,
-        &json!({ "version": version, "edges": edge_report(&outcomes) }),
-    ))
+    let mut answer = json!({ "version": version, "edges": edge_report(&outcomes) });
+    if !written.clashes.is_empty() {
+        answer["clashing_picks"] = written
+            .clashes
+            .iter()
+            .map(|c| json!({ "registration": c.registration, "sessions": c.sessions }))
+            .collect();
+    }
+    Ok(respond::json(201, &answer))
 }
 
 fn edge_report(outcomes: &[(String, String)]) -> Vec<Value> {

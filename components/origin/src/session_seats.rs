@@ -26,7 +26,7 @@ use eventfront_domain::lifecycle::Status;
 use eventfront_domain::messages::{EventAbout, Notice, SessionAbout};
 use eventfront_domain::model::Session;
 use eventfront_domain::respond::{self, Reply};
-use eventfront_domain::session_seats::{Change, Limit, Pick, Picks, Plan, Refusal, Spot};
+use eventfront_domain::session_seats::{Change, Clash, Limit, Pick, Picks, Plan, Refusal, Spot};
 use eventfront_domain::{IdempotencyKey, Slug};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -366,19 +366,25 @@ pub async fn follow(
 
 /// At a publish of `event` (inside its transaction): the published
 /// sessions' limits become `sessions`', and a raised or removed limit
-/// promotes its line; a lowered one takes no seat from anyone.
-pub async fn publish(db: &Db, event: &str, sessions: &[Session]) -> Result<(), OriginError> {
-    let before = bookable(
-        published(db, event)
-            .await?
-            .into_iter()
-            .map(|(id, p)| (id, p.limit)),
-    );
-    let after = bookable(
-        sessions
-            .iter()
-            .map(|s| (s.id.as_str().to_string(), Limit::of(s))),
-    );
+/// promotes its line; a lowered one takes no seat from anyone, nor does a
+/// session moved in time. Answers the picks a move left overlapping
+/// (each in the audit log too), for the organizer to settle by hand.
+pub async fn publish(
+    db: &Db,
+    event: &str,
+    sessions: &[Session],
+) -> Result<Vec<Clash>, OriginError> {
+    let before: HashMap<String, Limit> = published(db, event)
+        .await?
+        .into_iter()
+        .map(|(id, p)| (id, p.limit))
+        .filter(|(_, limit)| limit.bookable())
+        .collect();
+    let after: HashMap<String, Limit> = sessions
+        .iter()
+        .map(|s| (s.id.as_str().to_string(), Limit::of(s)))
+        .filter(|(_, limit)| limit.bookable())
+        .collect();
     db.exec("DELETE FROM session_limits WHERE event = ?", [text(event)])
         .await?;
     let mut writes = Writes::default();
@@ -401,11 +407,32 @@ pub async fn publish(db: &Db, event: &str, sessions: &[Session]) -> Result<(), O
         );
     }
     // The agenda's counts show the sessions picked and their limits.
-    if before != after {
+    let shown = |limits: &HashMap<String, Limit>| -> BTreeMap<String, (Option<u32>, bool)> {
+        limits
+            .iter()
+            .map(|(id, l)| (id.clone(), (l.capacity, l.registration_required)))
+            .collect()
+    };
+    if shown(&before) != shown(&after) {
         seat_counts::raise(&mut writes, event);
     }
     writes.run(db).await?;
-    // Only a session whose line may move is loaded.
+    let moved: Vec<&str> = after
+        .iter()
+        .filter(|(id, limit)| {
+            before
+                .get(*id)
+                .is_some_and(|was| (was.starts_at, was.ends_at) != (limit.starts_at, limit.ends_at))
+        })
+        .map(|(id, _)| id.as_str())
+        .collect();
+    promote_lines(db, event).await?;
+    clashes_of_moved(db, event, &moved).await
+}
+
+/// After new limits: every session whose line may move is loaded, and the
+/// seats its limit added promote.
+async fn promote_lines(db: &Db, event: &str) -> Result<(), OriginError> {
     let waiting = db
         .rows(
             "SELECT DISTINCT registration FROM session_seats WHERE event = ? AND spot = ?",
@@ -431,15 +458,49 @@ pub async fn publish(db: &Db, event: &str, sessions: &[Session]) -> Result<(), O
     Ok(())
 }
 
-/// What the live counts show of sessions' limits: each picked session's
-/// seat limit and whether it asks for picks.
-fn bookable(
-    limits: impl Iterator<Item = (String, Limit)>,
-) -> BTreeMap<String, (Option<u32>, bool)> {
-    limits
-        .filter(|(_, limit)| limit.bookable())
-        .map(|(id, limit)| (id, (limit.capacity, limit.registration_required)))
-        .collect()
+/// The picks that overlap now among those of the registrations holding a
+/// pick of a session in `moved`, each written to the audit log.
+async fn clashes_of_moved(db: &Db, event: &str, moved: &[&str]) -> Result<Vec<Clash>, OriginError> {
+    if moved.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut params = vec![text(event)];
+    params.extend(moved.iter().map(|id| text(*id)));
+    let holders = db
+        .rows(
+            &format!(
+                "SELECT DISTINCT registration FROM session_seats
+                 WHERE event = ? AND session IN ({})",
+                in_list(moved.len())
+            ),
+            params,
+        )
+        .await?;
+    let ids: Vec<String> = holders.iter().map(|r| r.text("registration")).collect();
+    let mut clashes = Vec::new();
+    for chunk in ids.chunks(REGISTRATIONS_PER_LOAD) {
+        let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        let opened = open(db, event, &chunk, &[]).await?;
+        clashes.extend(
+            opened
+                .picks
+                .clashes()
+                .into_iter()
+                .filter(|c| chunk.contains(&c.registration.as_str())),
+        );
+    }
+    let system = &Actor::SYSTEM;
+    let entries: Vec<_> = clashes
+        .iter()
+        .map(|c| {
+            let detail = json!({ "registration": c.registration, "sessions": c.sessions });
+            (system, "session_seat.clash", c.registration.clone(), detail)
+        })
+        .collect();
+    let mut writes = Writes::default();
+    audit::push_all(&mut writes, Some(event), &entries);
+    writes.run(db).await?;
+    Ok(clashes)
 }
 
 /// `registration`'s picks of `event`, as its person is shown them: a

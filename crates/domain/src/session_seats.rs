@@ -139,6 +139,16 @@ pub enum Refusal {
     NotConfirmed,
 }
 
+/// Two picks of one registration whose sessions overlap in time: what a
+/// publish that moved a session can leave, since a move takes no pick
+/// from anyone (the organizer is told, and settles it by hand).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Clash {
+    pub registration: String,
+    /// In id order.
+    pub sessions: [String; 2],
+}
+
 /// A session's seats as the agenda shows them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tally {
@@ -219,6 +229,37 @@ impl Picks {
             seated: count(Spot::Seat),
             waiting: count(Spot::Line),
         }
+    }
+
+    /// Every pair of loaded picks that one registration holds (seated, in
+    /// line or deferred) in sessions that overlap under the limits as they
+    /// stand, by registration.
+    pub fn clashes(&self) -> Vec<Clash> {
+        let mut held: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for pick in self.picks.values() {
+            held.entry(&pick.registration)
+                .or_default()
+                .push(&pick.session);
+        }
+        let mut clashes = Vec::new();
+        for (registration, mut sessions) in held {
+            sessions.sort_unstable();
+            for (i, a) in sessions.iter().enumerate() {
+                for b in &sessions[i + 1..] {
+                    let overlap = match (self.limits.get(*a), self.limits.get(*b)) {
+                        (Some(a), Some(b)) => a.overlaps(b),
+                        _ => false,
+                    };
+                    if overlap {
+                        clashes.push(Clash {
+                            registration: registration.to_string(),
+                            sessions: [a.to_string(), b.to_string()],
+                        });
+                    }
+                }
+            }
+        }
+        clashes
     }
 
     fn next_seq(&self, session: &str) -> i64 {
@@ -516,6 +557,27 @@ mod tests {
         assert!(picks.pick("p1", true, "c").unwrap().is_some());
         assert_eq!(picks.pick("p1", true, "open"), Err(Refusal::NotBookable));
         assert_eq!(picks.pick("p1", true, "nope"), Err(Refusal::NoSuchSession));
+    }
+
+    #[test]
+    fn a_moved_session_leaves_clashes_to_report_and_takes_no_pick() {
+        let mut picks = Picks::new(limits(), []);
+        picks.pick("p1", true, "a").unwrap();
+        picks.pick("p1", true, "c").unwrap();
+        picks.pick("p2", false, "c").unwrap();
+        assert!(picks.clashes().is_empty());
+        // `c` moves to 10–11, over `a`: p1's two picks stay, and clash.
+        let mut moved = limits();
+        moved.insert("c".into(), limit(Some(1), 10, 11));
+        assert!(picks.set_limits(moved).is_empty());
+        assert_eq!(
+            picks.clashes(),
+            [Clash {
+                registration: "p1".into(),
+                sessions: ["a".into(), "c".into()],
+            }]
+        );
+        assert_eq!(picks.spot("p1", "c"), Some(Spot::Seat));
     }
 
     #[test]

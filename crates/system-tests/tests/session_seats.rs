@@ -634,3 +634,40 @@ async fn counts_at_the_edge_reach_the_bound_after_a_burst() {
         (Some(2), Some(6))
     );
 }
+
+#[tokio::test]
+async fn a_session_moved_over_another_keeps_both_picks_and_the_organizer_is_told() {
+    let origin = conf(100).await;
+    let p = people(&origin, 2).await;
+    for session in ["lab", "later"] {
+        assert_eq!(pick(&origin, &p[0], session).await.status(), 201);
+    }
+    assert_eq!(pick(&origin, &p[1], "lab").await.status(), 201);
+
+    // `later` moves to 10:30, over `lab`: nobody loses a seat by it.
+    session(&origin, "later", "10:30", "11:30", json!(1)).await;
+    let published = origin
+        .admin("POST", &format!("{EVENT}/publish"), Some(json!({})))
+        .await;
+    assert_eq!(published.status(), 201, "{:?}", published.body());
+    assert_eq!(
+        body_json(&published)["clashing_picks"],
+        json!([{ "registration": p[0].id, "sessions": ["lab", "later"] }])
+    );
+    assert_eq!(spot(&origin, &p[0], "lab").await, "seat");
+    assert_eq!(spot(&origin, &p[0], "later").await, "seat");
+    let log = body_json(&origin.admin("GET", &format!("{EVENT}/audit"), None).await);
+    let told = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "session_seat.clash")
+        .count();
+    assert_eq!(told, 1);
+
+    // A publish that moves nothing says nothing of it.
+    let again = origin
+        .admin("POST", &format!("{EVENT}/publish"), Some(json!({})))
+        .await;
+    assert!(body_json(&again).get("clashing_picks").is_none());
+}
