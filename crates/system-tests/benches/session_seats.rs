@@ -18,9 +18,11 @@
 //! edge's live counts (`/api/events/{slug}/seats`, pushed by the origin at
 //! most once a second) take to show those lists exactly.
 //!
-//! The origin's database is Spin's SQLite and then, in the same run, a
-//! PostgreSQL on loopback (`system_tests::postgres`, on the same cores);
-//! `SEAT_BENCH_DATABASES` (default `sqlite,postgres`) picks them. Then the
+//! The origin's database is Spin's SQLite, then, in the same run, a
+//! PostgreSQL on loopback (`system_tests::postgres`, on the same cores),
+//! then the same PostgreSQL through a relay 1 ms away each way (a managed
+//! server in another zone); `SEAT_BENCH_DATABASES` (default
+//! `sqlite,postgres,postgres-away`) picks them. Then the
 //! same burst on SQLite with the edge→origin link slow (+250 ms), hung and
 //! refusing, the overbooking check made once it is healed
 //! (`SEAT_BENCH_PARTS`, default `clients,links`, picks the parts).
@@ -37,6 +39,7 @@ use spin_test_host::{App, LinkFault};
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 use system_tests::load::ms;
+use system_tests::relay::{self, Relay};
 use system_tests::{ADMIN_TOKEN, Lcg, admin_request, dev_app, json as body_json, with_token};
 
 const SLUG: &str = "workshops";
@@ -55,27 +58,46 @@ fn setting(name: &str, default: u64) -> u64 {
 enum Database {
     Sqlite,
     Postgres,
+    /// PostgreSQL through a relay that delays each way by 1 ms: a managed
+    /// server in another zone, as operators have them.
+    PostgresAway,
 }
 
 impl Database {
     fn name(self) -> &'static str {
         match self {
             Database::Sqlite => "SQLite",
-            Database::Postgres => "PostgreSQL",
+            Database::Postgres => "PostgreSQL on loopback",
+            Database::PostgresAway => "PostgreSQL 1 ms away each way",
         }
     }
+}
+
+/// A fresh app and what keeps it running.
+struct Prepared {
+    app: App,
+    /// Registered attendees: id and manage token.
+    people: Vec<(String, String)>,
+    _relay: Option<Relay>,
 }
 
 /// Where the edge reaches the origin in the development app.
 const ORIGIN_LINK: &str = "origin.spin.internal";
 
 /// A fresh app on `database` with the event published and `clients`
-/// registered people (id and manage token), each registering from an
-/// address of its own.
-async fn prepared(clients: usize, database: Database) -> (App, Vec<(String, String)>) {
-    let postgres = match database {
-        Database::Sqlite => None,
-        Database::Postgres => Some(system_tests::postgres::database().await),
+/// registered people, each registering from an address of its own.
+async fn prepared(clients: usize, database: Database) -> Prepared {
+    let (postgres, relay) = match database {
+        Database::Sqlite => (None, None),
+        Database::Postgres => (Some(system_tests::postgres::database().await), None),
+        Database::PostgresAway => {
+            let mut url: url::Url = system_tests::postgres::database().await.parse().unwrap();
+            let server = format!("127.0.0.1:{}", url.port().unwrap());
+            let relay = Relay::start(server.parse().unwrap()).await;
+            relay.set(Some(relay::Fault::Delay(Duration::from_millis(1))));
+            url.set_port(Some(relay.addr().port())).unwrap();
+            (Some(url.to_string()), Some(relay))
+        }
     };
     let app = dev_app(|o| {
         let o = o
@@ -140,7 +162,11 @@ async fn prepared(clients: usize, database: Database) -> (App, Vec<(String, Stri
             body["manage_token"].as_str().unwrap().to_string(),
         ));
     }
-    (app, people)
+    Prepared {
+        app,
+        people,
+        _relay: relay,
+    }
 }
 
 /// What one run measured.
@@ -356,11 +382,11 @@ async fn clients_case(
     );
     let mut measured = Vec::new();
     for run in 0..runs {
-        let (app, people) = prepared(clients, database).await;
-        let picks = closed_loop(&app, pickers(&people, seed.wrapping_add(run)), duration).await;
-        let lists = check_no_overbooking(&app).await;
-        let caught_up = counts_caught_up(&app, &lists).await;
-        let reads = closed_loop(&app, readers(&people), duration).await;
+        let Prepared { app, people, .. } = &prepared(clients, database).await;
+        let picks = closed_loop(app, pickers(people, seed.wrapping_add(run)), duration).await;
+        let lists = check_no_overbooking(app).await;
+        let caught_up = counts_caught_up(app, &lists).await;
+        let reads = closed_loop(app, readers(people), duration).await;
         picks.print(&format!("run {run}: picks and releases"));
         reads.print(&format!("run {run}: baseline (own registration)"));
         let (seated, waiting) = totals(&lists);
@@ -389,11 +415,11 @@ async fn link_cases(clients: usize, duration: Duration, seed: u64) {
         ("hung", LinkFault::Hang),
         ("refusing", LinkFault::Cut),
     ] {
-        let (app, people) = prepared(clients, Database::Sqlite).await;
+        let Prepared { app, people, .. } = &prepared(clients, Database::Sqlite).await;
         app.links().set(ORIGIN_LINK, fault);
-        let picks = closed_loop(&app, pickers(&people, seed), duration).await;
+        let picks = closed_loop(app, pickers(people, seed), duration).await;
         app.links().heal(ORIGIN_LINK);
-        let (seated, waiting) = totals(&check_no_overbooking(&app).await);
+        let (seated, waiting) = totals(&check_no_overbooking(app).await);
         picks.print(&format!("{label}: picks and releases"));
         println!("{label}: {seated} seated, {waiting} in line once healed");
     }
@@ -420,11 +446,14 @@ async fn main() {
          {runs} runs, the test host (in process)"
     );
     if parts.iter().any(|p| p == "clients") {
-        for database in list("SEAT_BENCH_DATABASES", "sqlite,postgres") {
+        for database in list("SEAT_BENCH_DATABASES", "sqlite,postgres,postgres-away") {
             let database = match database.as_str() {
                 "sqlite" => Database::Sqlite,
                 "postgres" => Database::Postgres,
-                other => panic!("SEAT_BENCH_DATABASES lists sqlite and postgres, not {other:?}"),
+                "postgres-away" => Database::PostgresAway,
+                other => panic!(
+                    "SEAT_BENCH_DATABASES lists sqlite, postgres and postgres-away, not {other:?}"
+                ),
             };
             clients_case(database, clients, duration, runs, seed).await;
         }
