@@ -1,6 +1,6 @@
 // What every list of sessions shares: the zone its times are shown in (the
 // event's, or the viewer's by their choice) and a session's card with its
-// star.
+// star and, for a session picked in advance, its places left.
 
 import { h, clock, zoneCity } from "/common.js";
 import {
@@ -13,7 +13,6 @@ import {
   toggleStar,
 } from "/app/data.js";
 import { updateStarCount } from "/app/page.js";
-import { placesText } from "/app/seats.js";
 
 export const ZONE_KEY = "eventfront:times-in";
 
@@ -53,6 +52,31 @@ export function starButton(session, { labelled = false, onToggle } = {}) {
     onToggle?.();
   });
   return button;
+}
+
+const places = (n) => `${n} ${n === 1 ? "place" : "places"}`;
+
+/** A session's places in a few words: from its live count, else its published limit. */
+export function placesLeft(session, count) {
+  const capacity = count ? count.capacity : session.capacity;
+  if (capacity == null) return "Registration required";
+  if (!count) return `${capacity} ${capacity === 1 ? "seat" : "seats"}`;
+  if (count.left > 0) return `${places(count.left)} left of ${capacity}`;
+  return count.waiting ? `Full, ${count.waiting} waiting` : "Full";
+}
+
+/**
+ * What a card says of a session attendees pick in advance (`null` for one
+ * simply attended): its places, live from the edge (`GET
+ * /api/events/{slug}/seats`) when the page has them, and where to pick it.
+ */
+function placesText(session, count) {
+  if (session.capacity == null && !session.registration_required) return null;
+  const full = count && count.capacity != null && count.left === 0;
+  const where = full
+    ? "join the line on your registration page"
+    : "pick it on your registration page";
+  return `${placesLeft(session, count)}; ${where}`;
 }
 
 /** A session attendees pick in advance says so, with its places left. */

@@ -1,6 +1,5 @@
-// Sessions with seats in words: where a registration stands in one,
-// shared by its manage page (session-picks.js) and "My agenda", and the
-// places an agenda card shows.
+// Where a registration stands in a session with seats, in words: shared
+// by its manage page (session-picks.js) and "My agenda".
 
 import { clock, dateIn, longDate } from "/common.js";
 
@@ -20,29 +19,4 @@ export function spotText(pick) {
     default:
       return null;
   }
-}
-
-const places = (n) => `${n} ${n === 1 ? "place" : "places"}`;
-
-/** A session's places in a few words: from its live count, else its published limit. */
-export function placesLeft(session, count) {
-  const capacity = count ? count.capacity : session.capacity;
-  if (capacity == null) return "Registration required";
-  if (!count) return `${capacity} ${capacity === 1 ? "seat" : "seats"}`;
-  if (count.left > 0) return `${places(count.left)} left of ${capacity}`;
-  return count.waiting ? `Full, ${count.waiting} waiting` : "Full";
-}
-
-/**
- * What a card says of a session attendees pick in advance (`null` for one
- * simply attended): its places, live from the edge (`GET
- * /api/events/{slug}/seats`) when the page has them, and where to pick it.
- */
-export function placesText(session, count) {
-  if (session.capacity == null && !session.registration_required) return null;
-  const full = count && count.capacity != null && count.left === 0;
-  const where = full
-    ? "join the line on your registration page"
-    : "pick it on your registration page";
-  return `${placesLeft(session, count)}; ${where}`;
 }

@@ -6,7 +6,8 @@
 
 import { api, ApiError, h } from "/common.js";
 import { withRetry } from "/forms.js";
-import { spotText, pickWhen, placesLeft } from "/app/seats.js";
+import { spotText, pickWhen } from "/app/seats.js";
+import { placesLeft } from "/app/cards.js";
 
 /**
  * The section for `registration` (as the API shows it, with its

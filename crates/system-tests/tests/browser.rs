@@ -1140,15 +1140,18 @@ async fn a_first_visit_is_small_and_a_large_agenda_comes_one_day_at_a_time() {
     let (app, server) = system(|o| o).await;
     let demo_sessions = sessions(&app, "").await.len();
 
-    // The demo: code and the agenda, nothing a later view needs.
+    // The demo: code and the agenda, nothing a later view needs. It was
+    // 31 KB before its workshops showed their places left, live (the
+    // counts document, 0.8 KB for six workshops, and the code that shows
+    // them).
     let browser = Browser::start(&server.url(), VIEWER_ZONE).await;
     browser.open("/").await;
     wait_count(&browser, "article.session", demo_sessions).await;
     let demo = fetched(&browser).await;
     let total = print_transfer("first visit, demo", &demo);
     assert!(
-        total <= 31 * 1024,
-        "the demo's first visit stays within 31 KB gzipped: {total}"
+        total <= 33 * 1024,
+        "the demo's first visit stays within 33 KB gzipped: {total}"
     );
     for later in ["/speakers", "/app/registration.js", "/app/details.js"] {
         assert!(
