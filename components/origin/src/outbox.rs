@@ -234,13 +234,19 @@ async fn webhook_urls(
     messages: &[Outgoing],
 ) -> Result<HashMap<String, String>, OriginError> {
     let events: HashSet<&str> = messages.iter().map(|m| m.event.as_str()).collect();
+    webhooks_of(db, &events.into_iter().collect::<Vec<_>>()).await
+}
+
+/// The webhook URL of each of `events` that has one, for `write_for`: read
+/// before anything is decided by a caller that reads in one go.
+pub async fn webhooks_of(db: &Db, events: &[&str]) -> Result<HashMap<String, String>, OriginError> {
     let rows = db
         .rows(
             &format!(
                 "SELECT event, url FROM webhooks WHERE event IN ({})",
                 in_list(events.len())
             ),
-            events.into_iter().map(text),
+            events.iter().map(|event| text(*event)),
         )
         .await?;
     Ok(rows

@@ -2,12 +2,15 @@
 //! limit (rewritten at every publish), and the picks of registrations. A
 //! change loads, inside the event's write transaction, every pick of each
 //! session it can touch (those the registrations acted on hold picks in,
-//! and the one picked), asks the domain's `Picks`, and writes what
-//! changed, with an audit entry for each and a message (email and
-//! webhook) to whoever a freed seat promoted. The routes are
-//! `POST`/`DELETE /api/registrations/{id}/sessions/{session}`, for the
-//! holder of the registration's manage token; a registration's picks are
-//! shown with it.
+//! and the one picked), asks the domain's `Picks`, and writes each pick it
+//! changed as it now stands, with an audit entry for each change and a
+//! message (email and webhook) to whoever a freed seat promoted. The
+//! routes are `POST`/`DELETE /api/registrations/{id}/sessions/{session}`,
+//! for the holder of the registration's manage token; a registration's
+//! picks are shown with it. Concurrent picks of an event are decided in
+//! batches, each read in one go with the event's lock and written with
+//! its commit (`Db::read_decide_write`): the lock is held for one round
+//! trip to a PostgreSQL server, however many statements a batch needs.
 
 use crate::audit::{self, Actor};
 use crate::auth::token_hash;
@@ -81,9 +84,9 @@ pub async fn published(db: &Db, event: &str) -> Result<HashMap<String, Published
 
 /// Every pick of each session that `registrations` hold a pick in, and of
 /// `sessions`, with the limits of `event`'s published sessions: those are
-/// not read when there is nothing to decide (no pick, no session asked
-/// for), so that a registration ended or confirmed in an event without
-/// workshops pays one read here.
+/// read alongside when a session is asked for, and otherwise only when a
+/// pick was found, so that a registration ended or confirmed in an event
+/// without workshops pays one read here.
 async fn open(
     db: &Db,
     event: &str,
@@ -93,24 +96,26 @@ async fn open(
     let mut params = vec![text(event), text(event)];
     params.extend(registrations.iter().map(|id| text(*id)));
     params.extend(sessions.iter().map(|session| text(*session)));
-    let rows = db
-        .rows(
-            &format!(
-                "SELECT s.session, s.registration, s.seq, s.spot, r.name, r.email
-                 FROM session_seats s JOIN registrations r ON r.id = s.registration
-                 WHERE s.event = ? AND (s.session IN (
-                     SELECT session FROM session_seats WHERE event = ? AND registration IN ({}))
-                     OR s.session IN ({}))",
-                in_list(registrations.len()),
-                in_list(sessions.len())
-            ),
-            params,
-        )
-        .await?;
-    let sessions = if rows.is_empty() && sessions.is_empty() {
-        HashMap::new()
+    let sql = format!(
+        "SELECT s.session, s.registration, s.seq, s.spot, r.name, r.email
+         FROM session_seats s JOIN registrations r ON r.id = s.registration
+         WHERE s.event = ? AND (s.session IN (
+             SELECT session FROM session_seats WHERE event = ? AND registration IN ({}))
+             OR s.session IN ({}))",
+        in_list(registrations.len()),
+        in_list(sessions.len())
+    );
+    let (rows, sessions) = if sessions.is_empty() {
+        let rows = db.rows(&sql, params).await?;
+        let sessions = if rows.is_empty() {
+            HashMap::new()
+        } else {
+            published(db, event).await?
+        };
+        (rows, sessions)
     } else {
-        published(db, event).await?
+        let (rows, sessions) = futures::join!(db.rows(&sql, params), published(db, event));
+        (rows?, sessions?)
     };
     let mut people = HashMap::new();
     let mut picks = Vec::with_capacity(rows.len());
@@ -149,83 +154,68 @@ impl Opened {
         by: &Actor,
         about: &EventAbout,
     ) -> Result<(), OriginError> {
-        if plan.is_empty() {
-            return Ok(());
-        }
-        let now = jiff::Timestamp::now().to_string();
+        let (writes, messages) = self.changes(plan, by, about);
+        writes.run(db).await?;
+        outbox::write(db, &messages).await
+    }
+
+    /// What writing `plan`, asked for by `by`, writes (nothing when it is
+    /// empty): each pick it changed, once, as it now stands, an audit entry
+    /// per change and a new manage token for each registrant a freed seat
+    /// promoted; and the message telling each of them, for the caller to
+    /// write.
+    fn changes(&self, plan: &Plan, by: &Actor, about: &EventAbout) -> (Writes, Vec<Outgoing>) {
         let mut writes = Writes::default();
-        let mut entries = Vec::new();
         let mut messages = Vec::new();
+        if plan.is_empty() {
+            return (writes, messages);
+        }
+        let now = jiff::Timestamp::now();
+        let at = now.to_string();
+        for stands in self.picks.standing(plan) {
+            let (registration, session) = (stands.registration, stands.session);
+            match stands.pick {
+                Some(pick) => writes.push(
+                    "INSERT INTO session_seats
+                         (event, session, registration, seq, spot, updated_at)
+                     VALUES (?, ?, ?, ?, ?, ?)
+                     ON CONFLICT (event, session, registration) DO UPDATE
+                     SET seq = excluded.seq, spot = excluded.spot,
+                         updated_at = excluded.updated_at"
+                        .into(),
+                    [
+                        text(&self.event),
+                        text(session),
+                        text(registration),
+                        int(pick.seq),
+                        text(pick.spot.as_str()),
+                        text(&at),
+                    ],
+                ),
+                None => writes.push(
+                    "DELETE FROM session_seats
+                     WHERE event = ? AND session = ? AND registration = ?"
+                        .into(),
+                    [text(&self.event), text(session), text(registration)],
+                ),
+            }
+        }
+        let mut entries = Vec::new();
         let mut manage_tokens = Vec::new();
         let system = &Actor::SYSTEM;
         for change in plan {
-            let (action, registration, session, detail) = match change {
-                Change::Taken {
-                    registration,
-                    session,
-                    seq,
-                    spot,
-                }
-                | Change::Joined {
-                    registration,
-                    session,
-                    seq,
-                    spot,
-                } => {
-                    self.put(&mut writes, registration, session, *seq, *spot, &now);
-                    let action = match change {
-                        Change::Taken { .. } => "session_seat.taken",
-                        _ => "session_seat.joined",
-                    };
-                    (action, registration, session, spot.as_str())
-                }
-                Change::Given {
-                    registration,
-                    session,
-                    seq,
-                } => {
-                    self.put(&mut writes, registration, session, *seq, Spot::Seat, &now);
-                    ("session_seat.given", registration, session, "seat")
-                }
-                Change::Promoted {
-                    registration,
-                    session,
-                } => {
-                    writes.push(
-                        "UPDATE session_seats SET spot = ?, updated_at = ?
-                         WHERE event = ? AND session = ? AND registration = ?"
-                            .into(),
-                        [
-                            text(Spot::Seat.as_str()),
-                            text(&now),
-                            text(&self.event),
-                            text(session),
-                            text(registration),
-                        ],
-                    );
+            let (registration, session) = change.pick();
+            let (action, spot) = match change {
+                Change::Taken { spot, .. } => ("session_seat.taken", spot.as_str()),
+                Change::Joined { spot, .. } => ("session_seat.joined", spot.as_str()),
+                Change::Given { .. } => ("session_seat.given", "seat"),
+                Change::Promoted { .. } => {
                     let token = tokens::random();
-                    manage_tokens.push((registration.clone(), token_hash(&token)));
+                    manage_tokens.push((registration.to_string(), token_hash(&token)));
                     messages.push(self.tell(registration, session, about, token));
-                    ("session_seat.promoted", registration, session, "seat")
+                    ("session_seat.promoted", "seat")
                 }
-                Change::Released {
-                    registration,
-                    session,
-                    held,
-                } => {
-                    writes.push(
-                        "DELETE FROM session_seats
-                         WHERE event = ? AND session = ? AND registration = ?"
-                            .into(),
-                        [text(&self.event), text(session), text(registration)],
-                    );
-                    (
-                        "session_seat.released",
-                        registration,
-                        session,
-                        held.as_str(),
-                    )
-                }
+                Change::Released { held, .. } => ("session_seat.released", held.as_str()),
             };
             // The lifecycle promotes on its own; a person or organizer asks
             // for the rest.
@@ -236,16 +226,11 @@ impl Opened {
             entries.push((
                 actor,
                 action,
-                registration.clone(),
-                json!({ "registration": registration, "session": session, "spot": detail }),
+                registration.to_string(),
+                json!({ "registration": registration, "session": session, "spot": spot }),
             ));
         }
-        tokens::push(
-            &mut writes,
-            Tokens::Manage,
-            &manage_tokens,
-            jiff::Timestamp::now(),
-        );
+        tokens::push(&mut writes, Tokens::Manage, &manage_tokens, now);
         audit::push_all(&mut writes, Some(&self.event), &entries);
         // A row every registration decision writes too: on PostgreSQL a
         // pooled decision that read the picks before this commit then
@@ -256,36 +241,7 @@ impl Opened {
             [text(&self.event)],
         );
         seat_counts::raise(&mut writes, &self.event);
-        writes.run(db).await?;
-        outbox::write(db, &messages).await
-    }
-
-    /// A pick as it now stands among `writes`: a new row, or its row with
-    /// its new number and spot.
-    fn put(
-        &self,
-        writes: &mut Writes,
-        registration: &str,
-        session: &str,
-        seq: i64,
-        spot: Spot,
-        now: &str,
-    ) {
-        writes.push(
-            "INSERT INTO session_seats (event, session, registration, seq, spot, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?)
-             ON CONFLICT (event, session, registration) DO UPDATE
-             SET seq = excluded.seq, spot = excluded.spot, updated_at = excluded.updated_at"
-                .into(),
-            [
-                text(&self.event),
-                text(session),
-                text(registration),
-                int(seq),
-                text(spot.as_str()),
-                text(now),
-            ],
-        );
+        (writes, messages)
     }
 
     fn tell(
@@ -623,10 +579,13 @@ async fn drain_picks(event: String) {
     while queues.oldest(&event).is_some() {
         let batch = queues.take(&event, MAX_BATCH);
         let items: Vec<&Asked> = batch.iter().map(|queued| &queued.item).collect();
+        let now = jiff::Timestamp::now();
         let outcome = db
-            .transaction(Scope::Event(&event), async |db| {
-                decide_batch(db, &event, &items).await
-            })
+            .read_decide_write(
+                Scope::Event(&event),
+                async |db| read_batch(db, &event, &items, now).await,
+                async |db, read| decide_batch(db, &event, &items, read, now).await,
+            )
             .await;
         match outcome {
             Ok(answers) => {
@@ -643,38 +602,89 @@ async fn drain_picks(event: String) {
     }
 }
 
-/// Decides `batch` one by one in arrival order inside `event`'s write
-/// transaction, and writes what changed in one go: each pick its own
-/// answer, a refusal refusing that pick alone.
-async fn decide_batch(
+/// What a batch of picks is decided from, read in one go inside the
+/// event's write transaction.
+struct BatchRead {
+    /// The event's book, its lapsed holds not expired yet.
+    book: Option<seats::Opened>,
+    statuses: HashMap<String, Status>,
+    opened: Opened,
+    /// Answers stored for the batch's keys (by another batch or instance
+    /// since the plain read that let them in).
+    stored: HashMap<String, StoredAnswer>,
+    webhooks: HashMap<String, String>,
+}
+
+/// Reads what `batch` is decided from: every statement is sent at once.
+async fn read_batch(
     db: &Db,
     event: &str,
     batch: &[&Asked],
-) -> Result<Vec<Answered>, OriginError> {
-    let now = jiff::Timestamp::now();
-    // Holds that lapsed by now expire first (their picks with them).
-    let stored = seats::settled(db, event, now)
-        .await?
-        .ok_or(OriginError::NotFound("There is no such registration."))?;
+    now: jiff::Timestamp,
+) -> Result<BatchRead, OriginError> {
     let registrations: Vec<&str> = batch.iter().map(|a| a.registration.as_str()).collect();
     let sessions: Vec<&str> = batch.iter().map(|a| a.session.as_str()).collect();
-    let statuses = statuses(db, &registrations).await?;
-    let mut opened = open(db, event, &registrations, &sessions).await?;
-    let mut plan = Plan::new();
-    let mut answers = Vec::with_capacity(batch.len());
-    // Keys answered before (by another batch or instance since this one's
-    // plain read) or earlier in this batch are replayed, never decided twice.
     let keys: Vec<&str> = batch
         .iter()
         .filter_map(|asked| asked.key.as_ref().map(|(key, _)| key.as_str()))
         .collect();
-    let stored_before = idempotency::stored_in(db, &keys, now).await?;
+    // Joined, not tried in turn: each statement is answered before the
+    // transaction goes on.
+    let (book, statuses, opened, stored, webhooks) = futures::join!(
+        seats::open(db, event, now, None),
+        statuses_of(db, &registrations),
+        open(db, event, &registrations, &sessions),
+        idempotency::stored_in(db, &keys, now),
+        outbox::webhooks_of(db, std::slice::from_ref(&event)),
+    );
+    Ok(BatchRead {
+        book: book?,
+        statuses: statuses?,
+        opened: opened?,
+        stored: stored?,
+        webhooks: webhooks?,
+    })
+}
+
+/// Decides `batch` one by one in arrival order from what `read_batch`
+/// read, and answers what to write in one go: each pick its own answer, a
+/// refusal refusing that pick alone.
+async fn decide_batch(
+    db: &Db,
+    event: &str,
+    batch: &[&Asked],
+    read: BatchRead,
+    now: jiff::Timestamp,
+) -> Result<(Vec<Answered>, Writes), OriginError> {
+    let BatchRead {
+        book,
+        mut statuses,
+        mut opened,
+        stored,
+        webhooks,
+    } = read;
+    let mut book = book.ok_or(OriginError::NotFound("There is no such registration."))?;
+    // Holds that lapsed by now expire first, their picks with them
+    // (rarely: then what they changed is read again).
+    book.fill_free_seats();
+    if book.has_changes() {
+        book.write(db).await?;
+        let registrations: Vec<&str> = batch.iter().map(|a| a.registration.as_str()).collect();
+        let sessions: Vec<&str> = batch.iter().map(|a| a.session.as_str()).collect();
+        let (now_statuses, now_opened) = futures::join!(
+            statuses_of(db, &registrations),
+            open(db, event, &registrations, &sessions),
+        );
+        (statuses, opened) = (now_statuses?, now_opened?);
+    }
+    let mut plan = Plan::new();
+    let mut answers = Vec::with_capacity(batch.len());
+    // Keys answered before or earlier in this batch are replayed, never
+    // decided twice.
     let mut kept: HashMap<&str, StoredAnswer> = HashMap::new();
     for asked in batch {
         if let Some((key, hash)) = &asked.key
-            && let Some(earlier) = kept
-                .get(key.as_str())
-                .or_else(|| stored_before.get(key.as_str()))
+            && let Some(earlier) = kept.get(key.as_str()).or_else(|| stored.get(key.as_str()))
         {
             answers.push(earlier.replay(hash));
             continue;
@@ -724,19 +734,14 @@ async fn decide_batch(
         }
         answers.push(answer);
     }
-    opened
-        .write(db, &plan, &Actor::ATTENDEE, &stored.about)
-        .await?;
-    if !kept.is_empty() {
-        let mut writes = Writes::default();
-        idempotency::push(&mut writes, &kept, now, sealing::sealer().await?);
-        writes.run(db).await?;
-    }
-    Ok(answers)
+    let (mut writes, messages) = opened.changes(&plan, &Actor::ATTENDEE, &book.stored.about);
+    outbox::write_for(&mut writes, &messages, &webhooks).await?;
+    idempotency::push(&mut writes, &kept, now, sealing::sealer().await?);
+    Ok((answers, writes))
 }
 
 /// The statuses of `ids`, read inside the transaction that acts on them.
-async fn statuses(db: &Db, ids: &[&str]) -> Result<HashMap<String, Status>, OriginError> {
+async fn statuses_of(db: &Db, ids: &[&str]) -> Result<HashMap<String, Status>, OriginError> {
     let rows = db
         .rows(
             &format!(

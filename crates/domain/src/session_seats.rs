@@ -120,8 +120,50 @@ pub enum Change {
     },
 }
 
+impl Change {
+    /// The registration and session of the pick it changed.
+    pub fn pick(&self) -> (&str, &str) {
+        match self {
+            Change::Taken {
+                registration,
+                session,
+                ..
+            }
+            | Change::Released {
+                registration,
+                session,
+                ..
+            }
+            | Change::Promoted {
+                registration,
+                session,
+            }
+            | Change::Joined {
+                registration,
+                session,
+                ..
+            }
+            | Change::Given {
+                registration,
+                session,
+                ..
+            } => (registration, session),
+        }
+    }
+}
+
 /// Everything a transition changed, in the order it happened.
 pub type Plan = Vec<Change>;
+
+/// A pick a plan changed, as it stands after it: what is stored for it,
+/// once however many changes it went through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standing<'a> {
+    pub registration: &'a str,
+    pub session: &'a str,
+    /// `None` once it is gone.
+    pub pick: Option<&'a Pick>,
+}
 
 /// Why a pick is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,15 +214,44 @@ pub struct Picks {
     limits: HashMap<String, Limit>,
     /// By session, then order: a session's line is its `Line` picks in it.
     picks: BTreeMap<(String, i64), Pick>,
+    /// The highest number each session's picks were loaded or given with:
+    /// a number is never given twice, not even after its pick went, so
+    /// that one plan never stores two picks under one number (the writes
+    /// of a plan may run as one statement, whose order is not theirs).
+    numbered: HashMap<String, i64>,
 }
 
 impl Picks {
     pub fn new(limits: HashMap<String, Limit>, picks: impl IntoIterator<Item = Pick>) -> Self {
-        let picks = picks
+        let picks: BTreeMap<(String, i64), Pick> = picks
             .into_iter()
             .map(|p| ((p.session.clone(), p.seq), p))
             .collect();
-        Self { limits, picks }
+        let mut numbered: HashMap<String, i64> = HashMap::new();
+        for (session, seq) in picks.keys() {
+            let highest = numbered.entry(session.clone()).or_insert(*seq);
+            *highest = (*highest).max(*seq);
+        }
+        Self {
+            limits,
+            picks,
+            numbered,
+        }
+    }
+
+    /// Each pick `plan` changed, once, in the order it was first changed,
+    /// as it stands now (`plan` being the last made here).
+    pub fn standing<'a>(&'a self, plan: &'a Plan) -> Vec<Standing<'a>> {
+        let mut seen = std::collections::HashSet::new();
+        plan.iter()
+            .map(Change::pick)
+            .filter(|key| seen.insert(*key))
+            .map(|(registration, session)| Standing {
+                registration,
+                session,
+                pick: self.find(registration, session),
+            })
+            .collect()
     }
 
     fn of_session(&self, session: &str) -> impl Iterator<Item = &Pick> {
@@ -263,7 +334,7 @@ impl Picks {
     }
 
     fn next_seq(&self, session: &str) -> i64 {
-        self.of_session(session).last().map_or(1, |p| p.seq + 1)
+        self.numbered.get(session).map_or(1, |highest| highest + 1)
     }
 
     /// `registration` picks `session`: a seat when one is free and it is
@@ -361,6 +432,8 @@ impl Picks {
     }
 
     fn insert(&mut self, registration: &str, session: &str, seq: i64, spot: Spot) {
+        let highest = self.numbered.entry(session.to_string()).or_insert(seq);
+        *highest = (*highest).max(seq);
         self.picks.insert(
             (session.to_string(), seq),
             Pick {
@@ -697,7 +770,93 @@ mod tests {
         ]
     }
 
+    /// The picks of `PEOPLE` under way, and who among them is confirmed
+    /// and who ended.
+    struct People {
+        picks: Picks,
+        limits: HashMap<String, Limit>,
+        confirmed: HashSet<usize>,
+        ended: HashSet<usize>,
+    }
+
+    impl People {
+        fn new() -> Self {
+            Self {
+                picks: Picks::new(limits(), []),
+                limits: limits(),
+                confirmed: HashSet::new(),
+                ended: HashSet::new(),
+            }
+        }
+    }
+
+    /// Does `op`, as the origin would ask it; returns what it changed.
+    fn apply(state: &mut People, op: Op) -> Plan {
+        let People {
+            picks,
+            limits,
+            confirmed,
+            ended,
+        } = state;
+        let person = |p: usize| format!("p{p}");
+        match op {
+            Op::Pick(p, s) if !ended.contains(&p) => picks
+                .pick(&person(p), confirmed.contains(&p), SESSIONS[s])
+                .map(|taken| taken.into_iter().collect())
+                .unwrap_or_default(),
+            Op::Release(p, s) => picks.release(&person(p), SESSIONS[s]),
+            Op::Confirm(p) if !ended.contains(&p) && confirmed.insert(p) => {
+                picks.join_all(&person(p))
+            }
+            Op::End(p) => {
+                ended.insert(p);
+                picks.leave_all(&person(p))
+            }
+            Op::Give(p, s, from) if !ended.contains(&p) => picks
+                .give(
+                    &person(p),
+                    confirmed.contains(&p),
+                    SESSIONS[s],
+                    from.map(|f| SESSIONS[f]),
+                )
+                .unwrap_or_default(),
+            Op::Capacity(s, c) => {
+                limits.get_mut(SESSIONS[s]).unwrap().capacity = c;
+                picks.set_limits(limits.clone())
+            }
+            Op::Pick(..) | Op::Confirm(_) | Op::Give(..) => Plan::new(),
+        }
+    }
+
     proptest! {
+        /// Many changes in one plan, as a batch makes them: what is stored
+        /// is each pick it touched once, as it stands (gone or not), and
+        /// no number is given to two picks of a session, not even to one
+        /// taken after another left.
+        #[test]
+        fn a_plan_stores_each_pick_once_as_it_stands(ops in proptest::collection::vec(op(), 1..80)) {
+            let mut state = People::new();
+            let mut plan = Plan::new();
+            for op in ops {
+                plan.extend(apply(&mut state, op));
+            }
+            let standing = state.picks.standing(&plan);
+            let touched: HashSet<(&str, &str)> = plan.iter().map(Change::pick).collect();
+            prop_assert_eq!(standing.len(), touched.len());
+            for stands in &standing {
+                prop_assert_eq!(stands.pick, state.picks.find(stands.registration, stands.session));
+            }
+            let mut numbers = HashSet::new();
+            for change in &plan {
+                if let Change::Taken { session, seq, .. }
+                | Change::Joined { session, seq, .. }
+                | Change::Given { session, seq, .. } = change
+                {
+                    prop_assert!(numbers.insert((session, *seq)), "{} numbered {} twice", session, seq);
+                }
+            }
+        }
+
         /// Whatever happens: nobody is seated beyond a limit unless a
         /// lowered limit left them there, nobody holds two overlapping
         /// picks, nobody waits while a seat is free (every freed seat is
@@ -705,34 +864,13 @@ mod tests {
         /// registrations hold seats or places in line.
         #[test]
         fn the_session_seat_rule_holds(ops in proptest::collection::vec(op(), 1..80)) {
-            let mut limits = limits();
-            let mut picks = Picks::new(limits.clone(), []);
-            let mut confirmed: HashSet<usize> = HashSet::new();
-            let mut ended: HashSet<usize> = HashSet::new();
+            let mut state = People::new();
             for op in ops {
                 let seated_before: HashMap<&str, u32> =
-                    SESSIONS.iter().map(|s| (*s, picks.tally(s).seated)).collect();
+                    SESSIONS.iter().map(|s| (*s, state.picks.tally(s).seated)).collect();
                 let person = |p: usize| format!("p{p}");
-                match op {
-                    Op::Pick(p, s) if !ended.contains(&p) => {
-                        let _ = picks.pick(&person(p), confirmed.contains(&p), SESSIONS[s]);
-                    }
-                    Op::Pick(..) => {}
-                    Op::Release(p, s) => { picks.release(&person(p), SESSIONS[s]); }
-                    Op::Confirm(p) if !ended.contains(&p) && confirmed.insert(p) => {
-                        picks.join_all(&person(p));
-                    }
-                    Op::Confirm(_) => {}
-                    Op::End(p) => { ended.insert(p); picks.leave_all(&person(p)); }
-                    Op::Give(p, s, from) if !ended.contains(&p) => {
-                        let _ = picks.give(&person(p), confirmed.contains(&p), SESSIONS[s], from.map(|f| SESSIONS[f]));
-                    }
-                    Op::Give(..) => {}
-                    Op::Capacity(s, c) => {
-                        limits.get_mut(SESSIONS[s]).unwrap().capacity = c;
-                        picks.set_limits(limits.clone());
-                    }
-                }
+                apply(&mut state, op);
+                let People { picks, limits, confirmed, ended } = &state;
                 for session in SESSIONS {
                     let tally = picks.tally(session);
                     if let Some(capacity) = tally.capacity {
