@@ -33,18 +33,25 @@ pub fn raise(writes: &mut Writes, event: &str) {
 
 /// `event`'s counts as stored now.
 pub async fn document(db: &Db, event: &Slug) -> Result<SeatCounts, OriginError> {
-    let (slug, event) = (event, event.as_str());
     // The version first: the counts read after it are as new as it or
     // newer, so a document never shows counts older than its version.
-    let version = stored_version(db, event).await?;
-    let published = session_seats::published(db, event).await?;
-    let rows = db
-        .rows(
+    let version = stored_version(db, event.as_str()).await?;
+    document_at(db, event, version).await
+}
+
+/// `event`'s counts as stored now, read after its version was read as
+/// `version`.
+pub async fn document_at(db: &Db, event: &Slug, version: u64) -> Result<SeatCounts, OriginError> {
+    let (slug, event) = (event, event.as_str());
+    let (published, rows) = futures::join!(
+        session_seats::published(db, event),
+        db.rows(
             "SELECT session, spot, count(*) AS picks FROM session_seats
              WHERE event = ? GROUP BY session, spot",
             [text(event)],
         )
-        .await?;
+    );
+    let (published, rows) = (published?, rows?);
     let spots = rows
         .iter()
         .filter_map(|row| {
@@ -61,7 +68,8 @@ pub async fn document(db: &Db, event: &Slug) -> Result<SeatCounts, OriginError> 
     ))
 }
 
-async fn stored_version(db: &Db, event: &str) -> Result<u64, OriginError> {
+/// The version `event`'s counts are at (0 before any change).
+pub async fn stored_version(db: &Db, event: &str) -> Result<u64, OriginError> {
     Ok(db
         .row(
             "SELECT version FROM seat_count_versions WHERE event = ?",

@@ -9,6 +9,7 @@ use crate::seat_counts;
 use eventfront_domain::Slug;
 use eventfront_domain::conditional::none_match;
 use eventfront_domain::respond::{self, Reply};
+use eventfront_domain::seat_counts::SeatCounts;
 use eventfront_domain::snapshot::Snapshot;
 use serde_json::json;
 
@@ -53,14 +54,20 @@ pub async fn snapshot(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply,
 }
 
 /// `GET /_origin/events/{slug}/seats`: the event's live seat counts, for
-/// an edge whose copy is past its window or that holds none.
+/// an edge whose copy is past its window or that holds none. An edge up
+/// to date is answered from the counts' version alone.
 pub async fn seats(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, OriginError> {
-    current_version(db, slug).await?;
-    let counts = seat_counts::document(db, slug).await?;
-    let etag = counts.etag();
+    let (published, version) = futures::join!(
+        current_version(db, slug),
+        seat_counts::stored_version(db, slug.as_str())
+    );
+    published?;
+    let version = version?;
+    let etag = SeatCounts::etag_for(version);
     if none_match(request.header("if-none-match"), &etag) {
         return Ok(tagged(304, Vec::new(), &etag));
     }
+    let counts = seat_counts::document_at(db, slug, version).await?;
     let body = serde_json::to_vec(&counts)
         .map_err(|e| OriginError::Database(format!("unwritable seat counts: {e}")))?;
     Ok(tagged(200, body, &etag))
