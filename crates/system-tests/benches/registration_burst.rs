@@ -45,7 +45,9 @@
 //!     in the test host (`spin_test_host::Server`, in this process);
 //!   REG_BENCH_MODE=spin cargo bench -p system-tests --bench registration_burst
 //!     (or `-- --spin`) under `spin up` (Spin 4.1+ on the PATH), each run a
-//!     `spin up` in its own process group with its own state directory.
+//!     `spin up` in its own process group with its own state directory;
+//!   REG_BENCH_MODE=both (or `-- --both`) runs each case in the host and
+//!     then under `spin up`, one row each, side by side from one run.
 //! The origin's database is Spin's SQLite and then, in the same run, a
 //! PostgreSQL: a throwaway cluster on loopback (`system_tests::postgres`,
 //! on the same cores), a fresh database per run, the origin pointed at it
@@ -99,23 +101,42 @@ enum Mode {
     Spin(PathBuf),
 }
 
-/// The mode asked for, or `None` when it is Spin and no `spin` is on the
-/// PATH.
-fn mode() -> Option<Mode> {
-    let asked = std::env::var("REG_BENCH_MODE").unwrap_or_default();
-    let spin = match asked.as_str() {
-        "" | "host" => std::env::args().any(|a| a == "--spin"),
-        "spin" => true,
-        other => panic!("REG_BENCH_MODE is `host` or `spin`, not {other:?}"),
-    };
-    if !spin {
-        return Some(Mode::Host);
+impl Mode {
+    fn name(&self) -> &'static str {
+        match self {
+            Mode::Host => "host",
+            Mode::Spin(_) => "spin",
+        }
     }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("spin"))
-        .find(|candidate| candidate.is_file())
-        .map(Mode::Spin)
+}
+
+/// The engines asked for, in the order they run each case; empty when
+/// Spin is asked for and no `spin` is on the PATH.
+fn modes() -> Vec<Mode> {
+    let asked = std::env::var("REG_BENCH_MODE").unwrap_or_default();
+    let arg = |name: &str| std::env::args().any(|a| a == name);
+    let (host, spin) = match asked.as_str() {
+        "" | "host" if arg("--both") => (true, true),
+        "" | "host" => (!arg("--spin"), arg("--spin")),
+        "spin" => (false, true),
+        "both" => (true, true),
+        other => panic!("REG_BENCH_MODE is `host`, `spin` or `both`, not {other:?}"),
+    };
+    let mut modes = Vec::new();
+    if host {
+        modes.push(Mode::Host);
+    }
+    if spin {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        match std::env::split_paths(&path)
+            .map(|dir| dir.join("spin"))
+            .find(|candidate| candidate.is_file())
+        {
+            Some(spin) => modes.push(Mode::Spin(spin)),
+            None => return Vec::new(),
+        }
+    }
+    modes
 }
 
 fn env_number(name: &str, default: u64) -> u64 {
@@ -717,25 +738,35 @@ fn other_column(run: &Run) -> String {
 
 #[tokio::main]
 async fn main() {
-    let Some(mode) = mode() else {
+    let modes = modes();
+    if modes.is_empty() {
         println!(
             "registration burst: spin mode asked for, but no `spin` is on the PATH; \
              nothing measured (install Spin 4.1+ or run without REG_BENCH_MODE=spin / --spin)"
         );
         return;
-    };
+    }
     let duration = Duration::from_secs(env_number("REG_BENCH_SECS", 8).max(1));
     let runs = env_number("REG_BENCH_RUNS", 3).max(1) as usize;
-    let mode_line = match &mode {
-        Mode::Host => {
-            "host: the test host in this process, sharing its cores with the clients".to_string()
-        }
-        Mode::Spin(spin) => format!("spin: `{} up`, a process of its own", spin.display()),
-    };
+    let mode_lines: Vec<String> = modes
+        .iter()
+        .map(|mode| match mode {
+            Mode::Host => "host: the test host in this process, sharing its cores with the clients"
+                .to_string(),
+            Mode::Spin(spin) => format!("spin: `{} up`, a process of its own", spin.display()),
+        })
+        .collect();
     println!(
-        "registration burst through the edge and the origin (spin.toml), {} cores, mode {mode_line}",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        "registration burst through the edge and the origin (spin.toml), {} cores, {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        mode_lines.join("; then, case by case, ")
     );
+    // With both engines, each case runs in one and then the other, and
+    // its rows are named by engine.
+    let label = |what: &str, mode: &Mode| match modes.len() {
+        1 => what.to_string(),
+        _ => format!("{what} {}", mode.name()),
+    };
     println!(
         "one event of {CAPACITY} seats; per case {runs} run(s) of {} s, each on a fresh app, \
          the median by reg/s shown; keep-alive HTTP/1.1, one connection per client, closed loop",
@@ -747,12 +778,12 @@ async fn main() {
          decided keys right after, in the same app (the path without the decision), and \
          xreplay the ratio\n"
     );
-    println!("clients | reg/s | p50 ms | p99 ms | max ms | decided | replay/s | xreplay | other");
+    println!("clients   | reg/s | p50 ms | p99 ms | max ms | decided | replay/s | xreplay | other");
     let print = |label: &str, done: &[Run]| {
         let median = &done[done.len() / 2];
         let f = &median.figures;
         println!(
-            "{label:>7} | {:>5.0} | {:>6.2} | {:>6.2} | {:>6.1} | {:>7} | {:>8.0} | {:>7.2} | {}",
+            "{label:>9} | {:>5.0} | {:>6.2} | {:>6.2} | {:>6.1} | {:>7} | {:>8.0} | {:>7.2} | {}",
             f.per_second,
             ms(f.p50),
             ms(f.p99),
@@ -806,16 +837,18 @@ async fn main() {
     for &database in databases.iter().filter(|_| part("clients")) {
         println!("\norigin on {}", database.name());
         for &clients in &cases {
-            let case = Case {
-                clients,
-                trouble: None,
-                confirming: false,
-                database,
-            };
-            print(
-                &clients.to_string(),
-                &runs_by_throughput(&mode, case, duration, runs).await,
-            );
+            for mode in &modes {
+                let case = Case {
+                    clients,
+                    trouble: None,
+                    confirming: false,
+                    database,
+                };
+                print(
+                    &label(&clients.to_string(), mode),
+                    &runs_by_throughput(mode, case, duration, runs).await,
+                );
+            }
         }
         // The default for new events: every answer a 202, each registration
         // held with its seat or place for its address to confirm.
@@ -825,34 +858,43 @@ async fn main() {
             confirming: true,
             database,
         };
-        let done = runs_by_throughput(&mode, confirming, duration, runs).await;
-        print("64 ✉", &done);
-        if let Some(lapse) = &done[done.len() / 2].after_lapse {
-            let f = &lapse.figures;
-            println!(
-                "  then the clock moved past the {HOLD_MINUTES}-minute hold, the same load: \
-                 {:.0} reg/s, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms; {} holds expired, \
-                 {} of {CAPACITY} seats held",
-                f.per_second,
-                ms(f.p50),
-                ms(f.p99),
-                ms(f.max),
-                lapse.expired,
-                lapse.seated
-            );
+        for mode in &modes {
+            let done = runs_by_throughput(mode, confirming, duration, runs).await;
+            print(&label("64 ✉", mode), &done);
+            if let Some(lapse) = &done[done.len() / 2].after_lapse {
+                let f = &lapse.figures;
+                println!(
+                    "  then the clock moved past the {HOLD_MINUTES}-minute hold, the same load: \
+                     {:.0} reg/s, p50 {:.2} ms, p99 {:.2} ms, max {:.1} ms; {} holds expired, \
+                     {} of {CAPACITY} seats held",
+                    f.per_second,
+                    ms(f.p50),
+                    ms(f.p99),
+                    ms(f.max),
+                    lapse.expired,
+                    lapse.seated
+                );
+            }
         }
     }
     println!(
         "\n64 ✉: 64 clients, the event confirming addresses by email (the default for new events)"
     );
     for &database in databases.iter().filter(|_| part("contention")) {
-        contention_cases(&mode, database, duration, runs).await;
+        for mode in &modes {
+            contention_cases(mode, database, duration, runs).await;
+        }
     }
-    if matches!(mode, Mode::Host) && part("links") {
-        link_cases(&mode, duration, runs).await;
-    }
-    if databases.contains(&Database::Postgres) && part("links") {
-        database_link_cases(&mode, duration, runs).await;
+    if part("links") {
+        // Only the host can break the edge→origin link.
+        if let Some(host) = modes.iter().find(|mode| matches!(mode, Mode::Host)) {
+            link_cases(host, duration, runs).await;
+        }
+        if databases.contains(&Database::Postgres) {
+            for mode in &modes {
+                database_link_cases(mode, duration, runs).await;
+            }
+        }
     }
     println!("\ncapacity held in every run: never more than {CAPACITY} seats held");
 }
@@ -890,7 +932,9 @@ async fn link_cases(mode: &Mode, duration: Duration, runs: usize) {
 /// overbooked meanwhile.
 async fn database_link_cases(mode: &Mode, duration: Duration, runs: usize) {
     println!(
-        "\n{LINK_CLIENTS} clients, origin→PostgreSQL link in trouble (median of {runs} by reg/s)"
+        "\n{LINK_CLIENTS} clients, origin→PostgreSQL link in trouble, {} (median of {runs} by \
+         reg/s)",
+        mode.name()
     );
     troubled(
         mode,
@@ -989,9 +1033,10 @@ async fn contention_cases(mode: &Mode, database: Database, duration: Duration, r
         );
     };
     println!(
-        "\ncontention on {} (median of {runs} by the contended figure; x: against its \
+        "\ncontention on {}, {} (median of {runs} by the contended figure; x: against its \
          baseline in the same app)",
-        database.name()
+        database.name(),
+        mode.name()
     );
     println!("case                       | reg/s | p50 ms | p99 ms | max ms | x");
     let [alone, first, second] = median(pairs, 1);
