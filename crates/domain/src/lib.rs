@@ -34,6 +34,7 @@ pub mod signing;
 pub mod snapshot;
 pub mod started;
 pub mod validate;
+pub mod waiting_room;
 pub mod webhook;
 
 pub use ids::{Email, IdempotencyKey, Slug};

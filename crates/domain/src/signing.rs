@@ -222,6 +222,20 @@ impl Secret {
         mac
     }
 
+    /// An HMAC-SHA256 of `data` for one purpose other than requests
+    /// (`label` keeps each purpose's tags apart from every other's).
+    pub fn tag(&self, label: &[u8], data: &[u8]) -> [u8; 32] {
+        self.tag_mac(label, data).finalize().into_bytes().into()
+    }
+
+    fn tag_mac(&self, label: &[u8], data: &[u8]) -> HmacSha256 {
+        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC accepts any key length");
+        mac.update(label);
+        mac.update(b"\n");
+        mac.update(data);
+        mac
+    }
+
     /// The headers to add to a request: `(name, value)` pairs, the
     /// message's client among them when it has one.
     pub fn sign(&self, message: &Message<'_>, timestamp: i64) -> Vec<(&'static str, String)> {
@@ -294,6 +308,14 @@ impl Verifier {
             return Err(SignatureError::Stale);
         }
         Ok((timestamp, tag))
+    }
+
+    /// Whether `tag` is `Secret::tag` of `label` and `data` under any of
+    /// the secrets, compared in constant time.
+    pub fn verifies_tag(&self, label: &[u8], data: &[u8], tag: &[u8]) -> bool {
+        self.secrets
+            .iter()
+            .any(|secret| secret.tag_mac(label, data).verify_slice(tag).is_ok())
     }
 
     /// `now` is the verifier's clock in Unix seconds.

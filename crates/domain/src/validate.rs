@@ -8,6 +8,10 @@ use crate::model::{
     SessionLinks, Speaker, Track,
 };
 use crate::problem::FieldError;
+use crate::waiting_room::{
+    DEFAULT_ADMITTED_FOR_MINUTES, MAX_ADMITTED_FOR_MINUTES, MAX_PER_MINUTE, MAX_PREQUEUE_MINUTES,
+    WaitingRoom,
+};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde_json::{Map, Value};
@@ -188,6 +192,36 @@ impl<'a> Reader<'a> {
                 self.fail(key, "must be true or false");
                 None
             }
+        }
+    }
+
+    /// A whole number in `range`, `default` when absent.
+    fn whole(
+        &mut self,
+        key: &str,
+        range: std::ops::RangeInclusive<u32>,
+        default: Option<u32>,
+    ) -> Option<u32> {
+        match (self.present(key), default) {
+            (None, Some(default)) => Some(default),
+            (None, None) => {
+                self.fail(key, "is required");
+                None
+            }
+            (Some(value), _) => match value.as_u64() {
+                Some(n) if range.contains(&n.try_into().unwrap_or(u32::MAX)) => Some(n as u32),
+                _ => {
+                    self.fail(
+                        key,
+                        format!(
+                            "must be a whole number from {} to {}",
+                            range.start(),
+                            range.end()
+                        ),
+                    );
+                    None
+                }
+            },
         }
     }
 
@@ -603,17 +637,20 @@ fn read_session_links(value: &Value, prefix: &str, errors: &mut Errors) -> Optio
     })
 }
 
-/// What an attendee sends to register: a name and an email address.
+/// What an attendee sends to register: a name and an email address, and
+/// the waiting room's ticket when the event has one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewRegistration {
     pub name: String,
     pub email: Email,
+    pub ticket: Option<String>,
 }
 
 /// An attendee's registration body.
 pub fn registration(input: &Value) -> Result<NewRegistration, Errors> {
     let mut errors = Vec::new();
-    let registration = Reader::new(input, "", &["name", "email"], &mut errors).and_then(|mut r| {
+    let fields = ["name", "email", "ticket"];
+    let registration = Reader::new(input, "", &fields, &mut errors).and_then(|mut r| {
         let name = r
             .line("name", true, MAX_NAME)
             .and_then(|name| match link_or_markup(&name) {
@@ -634,13 +671,56 @@ pub fn registration(input: &Value) -> Result<NewRegistration, Errors> {
                 None
             }
         };
+        let ticket = match r.present("ticket") {
+            None => Some(None),
+            Some(Value::String(t)) => Some(Some(t.clone())),
+            Some(_) => {
+                r.fail("ticket", "must be a string");
+                None
+            }
+        };
         Some(NewRegistration {
             name: name?,
             email: email?,
+            ticket: ticket?,
         })
     });
     match registration {
         Some(r) if errors.is_empty() => Ok(r),
+        _ => Err(errors),
+    }
+}
+
+/// An organizer's waiting-room settings (`waiting_room::WaitingRoom`).
+pub fn waiting_room(input: &Value) -> Result<WaitingRoom, Errors> {
+    let mut errors = Vec::new();
+    let fields = [
+        "opens_at",
+        "prequeue_minutes",
+        "per_minute",
+        "admitted_for_minutes",
+        "paused",
+    ];
+    let room = Reader::new(input, "", &fields, &mut errors).and_then(|mut r| {
+        let opens_at = r.required_timestamp("opens_at");
+        let prequeue = r.whole("prequeue_minutes", 0..=MAX_PREQUEUE_MINUTES, Some(0));
+        let per_minute = r.whole("per_minute", 1..=MAX_PER_MINUTE, None);
+        let admitted_for = r.whole(
+            "admitted_for_minutes",
+            1..=MAX_ADMITTED_FOR_MINUTES,
+            Some(DEFAULT_ADMITTED_FOR_MINUTES),
+        );
+        let paused = r.flag("paused", false);
+        Some(WaitingRoom {
+            opens_at: opens_at?,
+            prequeue_minutes: prequeue?,
+            per_minute: per_minute?,
+            admitted_for_minutes: admitted_for?,
+            paused: paused?,
+        })
+    });
+    match room {
+        Some(room) if errors.is_empty() => Ok(room),
         _ => Err(errors),
     }
 }

@@ -1,0 +1,838 @@
+//! An event's waiting room (`docs/api.md`, "Waiting room"): how a
+//! registration window that opens to a crowd admits it in arrival order,
+//! at the rate the organizer sets, with no per-arrival work at the origin.
+//!
+//! - A person gets a `Ticket` from the nearest edge, signed by it and kept
+//!   by the browser; issuing one writes nothing anywhere. It is stamped
+//!   with its arrival time or, when it arrives in the pre-queue before the
+//!   opening, with a random time inside the pre-queue (a lottery among
+//!   early arrivals: nobody gains by refreshing at 08:59:59).
+//! - Edges report how many tickets they stamped in each second, at most
+//!   once a second each. From those counts the origin moves a cutoff
+//!   (`Admission::advance`): every ticket stamped at or before it is
+//!   admitted. It moves by the rate since its last move, never by more
+//!   than `MAX_STEP`'s worth (admission resumes at the rate after an
+//!   outage), and stays `REPORT_LAG` behind the clock so that the
+//!   arrivals an edge has not reported yet are counted before they are
+//!   admitted; arrivals reported later still are charged to the rate.
+//! - The origin pushes the admission, with the waiting arrivals in at most
+//!   `MAX_BANDS` bands, to every edge; an edge answers "am I in, and how
+//!   many are ahead of me" from it.
+//! - An admitted ticket registers once, within `admitted_for_minutes` of
+//!   the step that admitted it.
+//!
+//! Order across edges follows their clocks: two people who arrive at two
+//! edges whose clocks differ by `s` may be admitted in the wrong order if
+//! they arrived less than `s` apart. Edges keep their clocks in NTP's
+//! tens of milliseconds; a signature's clock tolerance
+//! (`signing::DEFAULT_TOLERANCE_SECS`) bounds the worst case.
+
+use crate::Slug;
+use crate::freshness::Millis;
+use crate::signing::{Secret, Verifier};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The header a ticket travels in from the browser to the edge.
+pub const TICKET_HEADER: &str = "eventfront-ticket";
+/// How far behind the clock the cutoff stays: edges report each second's
+/// arrivals within about a second.
+pub const REPORT_LAG: Millis = 2_000;
+/// The most one move of the cutoff admits: this long at the rate.
+pub const MAX_STEP: Millis = 5_000;
+/// Steps kept per `admitted_for_minutes`: the admission a push carries
+/// stays small however long the window, and a ticket's window may start
+/// up to one slot early.
+pub const SLOTS: i64 = 60;
+/// The most bands the waiting arrivals are told in.
+pub const MAX_BANDS: usize = 120;
+pub const MAX_PER_MINUTE: u32 = 1_000_000;
+pub const MAX_PREQUEUE_MINUTES: u32 = 120;
+pub const MAX_ADMITTED_FOR_MINUTES: u32 = 30;
+pub const DEFAULT_ADMITTED_FOR_MINUTES: u32 = 10;
+/// How often a waiting page asks again, at the least and at the most.
+pub const CHECK_EVERY_SECS: (u32, u32) = (10, 20);
+
+/// What tells a ticket's tag apart from every other use of the secret.
+const TICKET_LABEL: &[u8] = b"eventfront/v1 waiting-room ticket";
+const TICKET_PREFIX: &str = "t1.";
+/// A ticket is a few hundred bytes; a longer text is not one.
+const MAX_TICKET: usize = 1024;
+
+/// The organizer's settings of an event's waiting room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitingRoom {
+    /// When admission starts.
+    pub opens_at: Timestamp,
+    /// Tickets issue this long before `opens_at`, each stamped at random
+    /// inside that time.
+    pub prequeue_minutes: u32,
+    /// People admitted per minute at most.
+    pub per_minute: u32,
+    /// How long an admitted ticket may register.
+    pub admitted_for_minutes: u32,
+    /// No one more is admitted while paused; places are kept.
+    pub paused: bool,
+}
+
+impl WaitingRoom {
+    pub fn opens_ms(&self) -> Millis {
+        self.opens_at.as_millisecond()
+    }
+
+    /// When tickets start to issue.
+    pub fn prequeue_from_ms(&self) -> Millis {
+        self.opens_ms() - i64::from(self.prequeue_minutes) * 60_000
+    }
+
+    pub fn admitted_for_ms(&self) -> Millis {
+        i64::from(self.admitted_for_minutes) * 60_000
+    }
+
+    /// How long one step of `Admission::steps` stands for.
+    fn slot_ms(&self) -> Millis {
+        (self.admitted_for_ms() / SLOTS).max(1_000)
+    }
+
+    /// A ticket for whoever arrives at `now` at `edge`: `draw` (random)
+    /// places an arrival in the pre-queue, `id` (random) makes it unique.
+    /// Before the pre-queue starts there is none: `Err` says from when.
+    pub fn issue(
+        &self,
+        event: &Slug,
+        edge: &str,
+        now: Millis,
+        draw: u64,
+        id: String,
+    ) -> Result<Ticket, Millis> {
+        let from = self.prequeue_from_ms();
+        if now < from {
+            return Err(from);
+        }
+        let opens = self.opens_ms();
+        let stamp = if now < opens {
+            // `draw`'s share of the window, without the bias of a modulo.
+            let window = (opens - from) as u128;
+            from + ((u128::from(draw) * window) >> 64) as i64
+        } else {
+            now
+        };
+        Ok(Ticket {
+            event: event.clone(),
+            stamp,
+            issued: now,
+            edge: edge.to_string(),
+            id,
+        })
+    }
+}
+
+/// A person's place, as the edge that issued it signed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ticket {
+    pub event: Slug,
+    /// Its place in line: the arrival, or a random time in the pre-queue.
+    pub stamp: Millis,
+    pub issued: Millis,
+    /// The region of the edge that issued it.
+    pub edge: String,
+    /// Random: a ticket registers once.
+    pub id: String,
+}
+
+/// Why a ticket does not let its holder register (or why there is none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error(
+        "Registration for this event is through its waiting room: take a ticket there first."
+    )]
+    Missing,
+    #[error("This waiting-room ticket is not one an edge of this site issued.")]
+    Forged,
+    #[error("This waiting-room ticket is for another event.")]
+    OtherEvent,
+    #[error("It is not this ticket's turn yet: the waiting room admits it when its turn comes.")]
+    Waiting,
+    #[error("This ticket's time to register has passed. Take a new ticket in the waiting room.")]
+    Lapsed,
+    #[error("This ticket was already used to register.")]
+    Used,
+}
+
+impl Refused {
+    /// The HTTP status each refusal is answered with.
+    pub fn status(self) -> u16 {
+        match self {
+            Refused::Waiting | Refused::Used => 409,
+            _ => 403,
+        }
+    }
+}
+
+impl Ticket {
+    /// The ticket as the browser keeps it: its fields and their tag.
+    pub fn seal(&self, secret: &Secret) -> String {
+        let body = serde_json::to_vec(self).expect("a ticket always serializes");
+        let tag = secret.tag(TICKET_LABEL, &body);
+        format!(
+            "{TICKET_PREFIX}{}.{}",
+            BASE64.encode(&body),
+            BASE64.encode(tag)
+        )
+    }
+
+    /// The ticket `sealed` is, if an edge holding one of `verifier`'s
+    /// secrets sealed it for `event`.
+    pub fn open(sealed: &str, verifier: &Verifier, event: &Slug) -> Result<Ticket, Refused> {
+        if sealed.len() > MAX_TICKET {
+            return Err(Refused::Forged);
+        }
+        let (body, tag) = sealed
+            .strip_prefix(TICKET_PREFIX)
+            .and_then(|rest| rest.split_once('.'))
+            .ok_or(Refused::Forged)?;
+        let (body, tag) = match (BASE64.decode(body), BASE64.decode(tag)) {
+            (Ok(body), Ok(tag)) => (body, tag),
+            _ => return Err(Refused::Forged),
+        };
+        if !verifier.verifies_tag(TICKET_LABEL, &body, &tag) {
+            return Err(Refused::Forged);
+        }
+        let ticket: Ticket = serde_json::from_slice(&body).map_err(|_| Refused::Forged)?;
+        if &ticket.event != event {
+            return Err(Refused::OtherEvent);
+        }
+        Ok(ticket)
+    }
+}
+
+/// When the tickets up to `through` were admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub through: Millis,
+    pub at: Millis,
+}
+
+/// Where admission stands: kept by the origin, pushed to every edge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Admission {
+    /// Every ticket stamped at or before it is admitted.
+    pub cutoff: Millis,
+    /// When the cutoff was last moved (or found with nothing to move).
+    pub advanced_at: Millis,
+    /// Of the rate, what is not spent yet, in thousandths of a person;
+    /// below zero when arrivals reported late were admitted.
+    pub allowance: i64,
+    /// How many were admitted, in thousandths of a person, as counted
+    /// when the cutoff last moved.
+    pub admitted: i64,
+    /// The recent steps, oldest first, one per slot.
+    pub steps: Vec<Step>,
+    /// Tickets stamped at or before it were admitted longer ago than they
+    /// may register.
+    pub lapsed_through: Millis,
+}
+
+impl Admission {
+    /// A room's admission before its opening: nobody admitted.
+    pub fn new(room: &WaitingRoom) -> Self {
+        let before = room.prequeue_from_ms() - 1;
+        Self {
+            cutoff: before,
+            advanced_at: before,
+            allowance: 0,
+            admitted: 0,
+            steps: Vec::new(),
+            lapsed_through: before,
+        }
+    }
+
+    /// Moves the cutoff at `now` over `arrivals` (every arrival of the
+    /// event: its count by the Unix second of the stamps), by the rate
+    /// since the last move. Whether anything changed that edges must hear.
+    pub fn advance(
+        &mut self,
+        room: &WaitingRoom,
+        arrivals: &BTreeMap<i64, u64>,
+        now: Millis,
+    ) -> bool {
+        let opens = room.opens_ms();
+        let since = self.advanced_at.max(opens);
+        if now <= since {
+            return false;
+        }
+        self.advanced_at = now;
+        let lapsed = self.prune(room, now);
+        if room.paused {
+            return lapsed;
+        }
+        let rate = i64::from(room.per_minute);
+        // Arrivals reported after the cutoff passed them were admitted
+        // beyond the rate: the rate pays for them now.
+        let counted = admitted_under(arrivals, self.cutoff);
+        self.allowance -= counted - self.admitted;
+        self.admitted = counted;
+        // At most `MAX_STEP`'s worth banked, and one person whatever the rate.
+        let most = (rate * MAX_STEP / 60).max(1_000);
+        let earned = rate * (now - since).min(MAX_STEP) / 60;
+        self.allowance = (self.allowance + earned).min(most);
+        let limit = now - REPORT_LAG;
+        let before = self.cutoff;
+        let mut cutoff = self.cutoff;
+        let mut caught_up = true;
+        for (&second, &count) in arrivals.range(cutoff.div_euclid(1_000)..) {
+            let (start, end) = (second * 1_000, second * 1_000 + 999);
+            if start > limit {
+                break;
+            }
+            let count = count as i64;
+            let from = cutoff.max(start - 1);
+            let reach = end.min(limit);
+            if count == 0 || reach <= from {
+                continue;
+            }
+            // Stamps spread evenly over the second: each millisecond of it
+            // holds `count` thousandths of a person.
+            let affordable = self.allowance.max(0) / count;
+            let step = affordable.min(reach - from);
+            cutoff = from + step;
+            self.allowance -= step * count;
+            if cutoff < reach {
+                caught_up = false;
+                break;
+            }
+        }
+        if caught_up {
+            // Nobody else waits before the limit: the next arrivals are
+            // admitted as soon as they are counted.
+            cutoff = cutoff.max(limit);
+        }
+        if cutoff <= before {
+            return lapsed;
+        }
+        self.cutoff = cutoff;
+        self.admitted = admitted_under(arrivals, cutoff);
+        let slot = room.slot_ms();
+        match self.steps.last_mut() {
+            Some(last) if now - last.at < slot => last.through = cutoff,
+            _ => self.steps.push(Step {
+                through: cutoff,
+                at: now,
+            }),
+        }
+        true
+    }
+
+    /// Forgets the steps whose tickets may no longer register; whether any.
+    fn prune(&mut self, room: &WaitingRoom, now: Millis) -> bool {
+        let over = self
+            .steps
+            .iter()
+            .take_while(|step| step.at + room.admitted_for_ms() <= now)
+            .count();
+        if let Some(last) = self.steps[..over].last() {
+            self.lapsed_through = last.through;
+        }
+        self.steps.drain(..over);
+        over > 0
+    }
+
+    /// Where a ticket stamped `stamp` stands at `now`.
+    pub fn standing(&self, room: &WaitingRoom, stamp: Millis, now: Millis) -> Standing {
+        if stamp <= self.lapsed_through {
+            return Standing::Lapsed;
+        }
+        if stamp > self.cutoff {
+            return Standing::Waiting;
+        }
+        match self.steps.iter().find(|step| step.through >= stamp) {
+            Some(step) if now < step.at + room.admitted_for_ms() => Standing::Admitted {
+                until: step.at + room.admitted_for_ms(),
+            },
+            _ => Standing::Lapsed,
+        }
+    }
+
+    /// Whether `ticket` may register at `now` (its use once is checked
+    /// apart, where uses are kept).
+    pub fn lets_register(
+        &self,
+        room: &WaitingRoom,
+        ticket: &Ticket,
+        now: Millis,
+    ) -> Result<(), Refused> {
+        match self.standing(room, ticket.stamp, now) {
+            Standing::Admitted { .. } => Ok(()),
+            Standing::Waiting => Err(Refused::Waiting),
+            Standing::Lapsed => Err(Refused::Lapsed),
+        }
+    }
+}
+
+/// How many of `arrivals` a cutoff at `cutoff` admits, in thousandths.
+fn admitted_under(arrivals: &BTreeMap<i64, u64>, cutoff: Millis) -> i64 {
+    let last = cutoff.div_euclid(1_000);
+    arrivals
+        .range(..=last)
+        .map(|(&second, &count)| {
+            let ms = (cutoff - second * 1_000 + 1).clamp(0, 1_000);
+            count as i64 * ms
+        })
+        .sum()
+}
+
+/// A ticket's place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    Waiting,
+    Admitted { until: Millis },
+    Lapsed,
+}
+
+/// Arrivals not admitted yet, stamped in `[from, until)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Band {
+    pub from: Millis,
+    pub until: Millis,
+    pub count: u64,
+}
+
+/// What an edge needs of a room: its settings, where admission stands and
+/// who waits, in at most `MAX_BANDS` bands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Live {
+    pub room: WaitingRoom,
+    pub admission: Admission,
+    pub waiting: Vec<Band>,
+}
+
+impl Live {
+    pub fn of(room: WaitingRoom, admission: Admission, arrivals: &BTreeMap<i64, u64>) -> Self {
+        let waiting = bands(arrivals, admission.cutoff);
+        Self {
+            room,
+            admission,
+            waiting,
+        }
+    }
+
+    /// What a waiting page shows of a ticket stamped `stamp` at `now`.
+    pub fn place(&self, stamp: Millis, now: Millis) -> Place {
+        match self.admission.standing(&self.room, stamp, now) {
+            Standing::Admitted { until } => Place::Admitted { until },
+            Standing::Lapsed => Place::Lapsed,
+            Standing::Waiting => {
+                let ahead = self.ahead_of(stamp);
+                // `None` while nobody is admitted: paused, or not open yet
+                // (then the wait starts at the opening).
+                let eta = (!self.room.paused).then(|| {
+                    let start = self.room.opens_ms().max(now);
+                    let wait = (ahead as i64 * 60_000) / i64::from(self.room.per_minute.max(1));
+                    start + wait + REPORT_LAG
+                });
+                Place::Waiting { ahead, eta }
+            }
+        }
+    }
+
+    /// How many are admitted before a ticket stamped `stamp`: the bands
+    /// before it, and its own band's share before it.
+    fn ahead_of(&self, stamp: Millis) -> u64 {
+        self.waiting
+            .iter()
+            .take_while(|band| band.from < stamp)
+            .map(|band| {
+                if band.until <= stamp {
+                    band.count
+                } else {
+                    let share = (stamp - band.from) as u128 * band.count as u128;
+                    (share / (band.until - band.from).max(1) as u128) as u64
+                }
+            })
+            .sum()
+    }
+}
+
+/// The arrivals after `cutoff` in at most `MAX_BANDS` bands of equal time.
+fn bands(arrivals: &BTreeMap<i64, u64>, cutoff: Millis) -> Vec<Band> {
+    let first = cutoff.div_euclid(1_000);
+    let waiting: Vec<(Millis, Millis, u64)> = arrivals
+        .range(first..)
+        .filter(|&(_, &count)| count > 0)
+        .map(|(&second, &count)| {
+            let start = second * 1_000;
+            let from = start.max(cutoff + 1);
+            let share = count * (start + 1_000 - from) as u64 / 1_000;
+            (from, start + 1_000, share)
+        })
+        .filter(|&(.., count)| count > 0)
+        .collect();
+    let (Some(&(start, ..)), Some(&(.., end, _))) = (waiting.first(), waiting.last()) else {
+        return Vec::new();
+    };
+    let bands = MAX_BANDS as i64;
+    let width = ((end - start + bands - 1) / bands).max(1_000);
+    let mut out: Vec<Band> = Vec::new();
+    for (from, until, count) in waiting {
+        let index = (from - start) / width;
+        match out.last_mut() {
+            Some(band) if (band.from - start) / width == index => {
+                band.until = until;
+                band.count += count;
+            }
+            _ => out.push(Band { from, until, count }),
+        }
+    }
+    out
+}
+
+/// A ticket's place as its holder is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// `ahead` are admitted first; `eta` is when this one is, at the rate
+    /// (`None` while admission is paused).
+    Waiting { ahead: u64, eta: Option<Millis> },
+    Admitted { until: Millis },
+    Lapsed,
+}
+
+/// What the organizer sees of a room's crowd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    pub arrivals: u64,
+    pub admitted: u64,
+    pub waiting: u64,
+}
+
+impl Tally {
+    pub fn of(arrivals: &BTreeMap<i64, u64>, admission: &Admission) -> Self {
+        let total: u64 = arrivals.values().sum();
+        let admitted = (admitted_under(arrivals, admission.cutoff) / 1_000) as u64;
+        Self {
+            arrivals: total,
+            admitted,
+            waiting: total.saturating_sub(admitted),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const OPENS: Millis = 1_800_000_000_000;
+
+    fn room(per_minute: u32) -> WaitingRoom {
+        WaitingRoom {
+            opens_at: Timestamp::from_millisecond(OPENS).unwrap(),
+            prequeue_minutes: 10,
+            per_minute,
+            admitted_for_minutes: 10,
+            paused: false,
+        }
+    }
+
+    fn conf() -> Slug {
+        Slug::parse("conf").unwrap()
+    }
+
+    fn secret(s: &str) -> Secret {
+        Secret::new(s).unwrap()
+    }
+
+    /// A small deterministic generator (SplitMix64): the tests' draws.
+    struct Draws(u64);
+
+    impl Draws {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+    }
+
+    #[test]
+    fn a_ticket_opens_only_with_a_secret_that_sealed_it_and_only_for_its_event() {
+        let ticket = room(60)
+            .issue(&conf(), "eu", OPENS + 5, 0, "a1".into())
+            .unwrap();
+        let sealed = ticket.seal(&secret("0123456789abcdef"));
+        let rotated = Verifier::new(vec![secret("the-new-secret-xyz"), secret("0123456789abcdef")]);
+        assert_eq!(Ticket::open(&sealed, &rotated, &conf()), Ok(ticket.clone()));
+        let other = Verifier::new(vec![secret("another-secret-xyz")]);
+        assert_eq!(Ticket::open(&sealed, &other, &conf()), Err(Refused::Forged));
+        let elsewhere = Slug::parse("other").unwrap();
+        assert_eq!(
+            Ticket::open(&sealed, &rotated, &elsewhere),
+            Err(Refused::OtherEvent)
+        );
+        // An earlier place, with the tag of the real one.
+        let (_, tag) = sealed.rsplit_once('.').unwrap();
+        let earlier = Ticket {
+            stamp: OPENS - 600_000,
+            ..ticket
+        };
+        let altered = format!(
+            "{TICKET_PREFIX}{}.{tag}",
+            BASE64.encode(serde_json::to_vec(&earlier).unwrap())
+        );
+        assert_eq!(Ticket::open(&altered, &rotated, &conf()), Err(Refused::Forged));
+        for junk in ["", "t1.", "t1.a.b", "t0.e30.AAAA", &"t1.".repeat(400)] {
+            assert_eq!(Ticket::open(junk, &rotated, &conf()), Err(Refused::Forged));
+        }
+    }
+
+    #[test]
+    fn tickets_issue_from_the_prequeue_on_stamped_at_random_inside_it_then_at_arrival() {
+        let room = room(60);
+        let from = room.prequeue_from_ms();
+        assert_eq!(room.issue(&conf(), "eu", from - 1, 0, "x".into()), Err(from));
+        let early = |draw| room.issue(&conf(), "eu", from + 5, draw, "x".into()).unwrap();
+        assert_eq!(early(0).stamp, from);
+        assert_eq!(early(u64::MAX).stamp, OPENS - 1);
+        assert_eq!(early(1 << 63).stamp, from + (OPENS - from) / 2);
+        assert_eq!(early(7).issued, from + 5);
+        let later = room
+            .issue(&conf(), "eu", OPENS + 42, 7, "x".into())
+            .unwrap();
+        assert_eq!(later.stamp, OPENS + 42);
+    }
+
+    /// 60,000 pre-queue arrivals in 20 equal parts of the window: a
+    /// chi-squared test at the 0.1% level (19 degrees of freedom: 43.82).
+    #[test]
+    fn the_prequeue_lottery_is_uniform() {
+        let room = room(60);
+        let (from, window) = (room.prequeue_from_ms(), OPENS - room.prequeue_from_ms());
+        let mut draws = Draws(20261207);
+        let mut parts = [0u64; 20];
+        let n = 60_000;
+        for _ in 0..n {
+            let stamp = room
+                .issue(&conf(), "eu", from + 1, draws.next(), "x".into())
+                .unwrap()
+                .stamp;
+            parts[((stamp - from) * 20 / window) as usize] += 1;
+        }
+        let expected = n as f64 / 20.0;
+        let chi2: f64 = parts
+            .iter()
+            .map(|&seen| (seen as f64 - expected).powi(2) / expected)
+            .sum();
+        assert!(chi2 < 43.82, "chi-squared {chi2:.1} over {parts:?}");
+        // And arrival order says nothing of the place: the first half of
+        // the arrivals is not ahead of the second.
+        let mut draws = Draws(7);
+        let stamps: Vec<Millis> = (0..2_000)
+            .map(|_| {
+                room.issue(&conf(), "eu", from + 1, draws.next(), "x".into())
+                    .unwrap()
+                    .stamp
+            })
+            .collect();
+        let (first, second) = stamps.split_at(1_000);
+        let ahead = first
+            .iter()
+            .flat_map(|a| second.iter().map(move |b| (a < b) as u64))
+            .sum::<u64>();
+        // Half of a million pairs, within five standard deviations.
+        assert!((ahead as i64 - 500_000).abs() < 5 * 9_129, "{ahead}");
+    }
+
+    fn arrivals(pairs: &[(Millis, u64)]) -> BTreeMap<i64, u64> {
+        pairs.iter().map(|&(at, n)| (at.div_euclid(1_000), n)).collect()
+    }
+
+    #[test]
+    fn nobody_is_admitted_before_the_opening_and_then_at_the_rate() {
+        let room = room(600); // ten a second
+        let mut admission = Admission::new(&room);
+        // 100 pre-queue arrivals a second over its last ten seconds.
+        let crowd = arrivals(&(1..=10).map(|s| (OPENS - s * 1_000, 100)).collect::<Vec<_>>());
+        assert!(!admission.advance(&room, &crowd, OPENS - 1_000));
+        assert_eq!(Tally::of(&crowd, &admission).admitted, 0);
+        let mut admitted = Vec::new();
+        for second in 1..=30 {
+            admission.advance(&room, &crowd, OPENS + second * 1_000);
+            admitted.push(Tally::of(&crowd, &admission).admitted);
+        }
+        // Ten a second from the opening, never more.
+        for (second, &count) in admitted.iter().enumerate() {
+            assert!(count <= 10 * (second as u64 + 1), "{admitted:?}");
+            assert!(count + 1 >= 10 * (second as u64 + 1), "{admitted:?}");
+        }
+    }
+
+    #[test]
+    fn an_outage_resumes_at_the_rate_and_late_reports_are_charged_to_it() {
+        let room = room(600);
+        let mut admission = Admission::new(&room);
+        let mut crowd = arrivals(&[(OPENS + 500, 1_000)]);
+        admission.advance(&room, &crowd, OPENS + 10_000);
+        let first = Tally::of(&crowd, &admission).admitted;
+        // Nothing heard for a minute: one step admits `MAX_STEP`'s worth.
+        admission.advance(&room, &crowd, OPENS + 70_000);
+        assert_eq!(
+            Tally::of(&crowd, &admission).admitted - first,
+            (600 * MAX_STEP / 60_000) as u64
+        );
+        // 20 arrivals reported late, stamped before the cutoff: admitted
+        // already, so the next second's ten are not.
+        let cutoff = admission.cutoff;
+        crowd.insert(OPENS.div_euclid(1_000) - 1, 20);
+        let before = admission.admitted;
+        admission.advance(&room, &crowd, OPENS + 71_000);
+        assert_eq!(admission.cutoff, cutoff);
+        assert_eq!(admission.admitted - before, 20_000);
+        assert!(admission.allowance < 0);
+    }
+
+    #[test]
+    fn an_idle_room_admits_each_newcomer_once_counted() {
+        let room = room(60);
+        let mut admission = Admission::new(&room);
+        let none = BTreeMap::new();
+        admission.advance(&room, &none, OPENS + 60_000);
+        assert_eq!(admission.cutoff, OPENS + 60_000 - REPORT_LAG);
+        let one = arrivals(&[(OPENS + 60_500, 1)]);
+        admission.advance(&room, &one, OPENS + 61_000);
+        assert_eq!(
+            admission.standing(&room, OPENS + 60_500, OPENS + 61_000),
+            Standing::Waiting
+        );
+        admission.advance(&room, &one, OPENS + 63_000);
+        // Its window started with the slot it was admitted in, 3 s ago.
+        let until = OPENS + 60_000 + room.admitted_for_ms();
+        assert!(OPENS + 63_000 + room.admitted_for_ms() - until <= room.slot_ms());
+        assert_eq!(
+            admission.standing(&room, OPENS + 60_500, OPENS + 63_000),
+            Standing::Admitted { until }
+        );
+    }
+
+    #[test]
+    fn a_paused_room_admits_nobody_and_keeps_every_place() {
+        let mut room = room(600);
+        let mut admission = Admission::new(&room);
+        let crowd = arrivals(&[(OPENS + 100, 50)]);
+        room.paused = true;
+        admission.advance(&room, &crowd, OPENS + 5_000);
+        admission.advance(&room, &crowd, OPENS + 60_000);
+        assert_eq!(Tally::of(&crowd, &admission).admitted, 0);
+        room.paused = false;
+        admission.advance(&room, &crowd, OPENS + 61_000);
+        assert_eq!(Tally::of(&crowd, &admission).admitted, 10);
+    }
+
+    #[test]
+    fn an_admitted_ticket_registers_within_its_window_and_lapses_after() {
+        let room = room(6_000);
+        let mut admission = Admission::new(&room);
+        let crowd = arrivals(&[(OPENS + 100, 10)]);
+        admission.advance(&room, &crowd, OPENS + 3_000);
+        let ticket = room
+            .issue(&conf(), "eu", OPENS + 100, 0, "x".into())
+            .unwrap();
+        assert_eq!(admission.lets_register(&room, &ticket, OPENS + 3_000), Ok(()));
+        let end = OPENS + 3_000 + room.admitted_for_ms();
+        assert_eq!(admission.lets_register(&room, &ticket, end - 1), Ok(()));
+        assert_eq!(
+            admission.lets_register(&room, &ticket, end),
+            Err(Refused::Lapsed)
+        );
+        // Once its step is pruned, it stays lapsed.
+        admission.advance(&room, &crowd, end + 1_000);
+        assert!(admission.lapsed_through >= ticket.stamp);
+        assert_eq!(
+            admission.lets_register(&room, &ticket, end + 1_000),
+            Err(Refused::Lapsed)
+        );
+        let newer = room
+            .issue(&conf(), "eu", end + 500, 0, "y".into())
+            .unwrap();
+        assert_eq!(
+            admission.lets_register(&room, &newer, end + 1_000),
+            Err(Refused::Waiting)
+        );
+    }
+
+    #[test]
+    fn a_waiting_page_is_told_who_is_ahead_and_when_its_turn_comes() {
+        let room = room(60);
+        let admission = Admission::new(&room);
+        let crowd = arrivals(&[(OPENS - 3_000, 30), (OPENS - 2_000, 30), (OPENS - 1_000, 30)]);
+        let live = Live::of(room.clone(), admission, &crowd);
+        let now = OPENS - 60_000;
+        match live.place(OPENS - 2_000 + 500, now) {
+            Place::Waiting { ahead, eta } => {
+                assert_eq!(ahead, 45);
+                assert_eq!(eta, Some(OPENS + 45_000 + REPORT_LAG));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_waiting_crowd_travels_in_a_bounded_number_of_bands() {
+        let crowd: BTreeMap<i64, u64> = (0..7_200).map(|s| (OPENS / 1_000 - s, 3)).collect();
+        let waiting = bands(&crowd, OPENS - 7_198_001);
+        assert!(waiting.len() <= MAX_BANDS, "{}", waiting.len());
+        assert_eq!(waiting.iter().map(|b| b.count).sum::<u64>(), 3 * 7_199);
+        assert!(waiting.windows(2).all(|w| w[0].until <= w[1].from));
+    }
+
+    proptest! {
+        /// However arrivals are reported, early or late, and however the
+        /// origin's moves are spaced: admission follows ticket order, never
+        /// runs ahead of the rate by more than what was reported late plus
+        /// one person, and admits everyone in the end.
+        #[test]
+        fn admission_keeps_order_and_the_rate(
+            reports in proptest::collection::vec((0i64..120, 1u64..40), 1..60),
+            gaps in proptest::collection::vec(200i64..4_000, 1..200),
+            per_minute in 60u32..3_000,
+        ) {
+            let room = WaitingRoom { per_minute, ..room(60) };
+            let mut admission = Admission::new(&room);
+            let mut crowd: BTreeMap<i64, u64> = BTreeMap::new();
+            let mut now = OPENS;
+            let mut late = 0i64;
+            let mut last_cutoff = admission.cutoff;
+            for (i, gap) in gaps.iter().enumerate() {
+                now += gap;
+                if let Some(&(second, count)) = reports.get(i) {
+                    let second = OPENS / 1_000 + second - 60;
+                    if second * 1_000 <= admission.cutoff {
+                        late += count as i64;
+                    }
+                    *crowd.entry(second).or_default() += count;
+                }
+                admission.advance(&room, &crowd, now);
+                prop_assert!(admission.cutoff >= last_cutoff);
+                last_cutoff = admission.cutoff;
+                let admitted = Tally::of(&crowd, &admission).admitted as i64;
+                let earned = i64::from(per_minute) * (now - OPENS) / 60_000;
+                prop_assert!(admitted <= earned + late + 1, "{admitted} > {earned} + {late}");
+            }
+            // Long enough at the rate, everyone is in.
+            let total: u64 = crowd.values().sum();
+            for _ in 0..(total * 60 / u64::from(per_minute) + 60) {
+                now += 1_000;
+                admission.advance(&room, &crowd, now);
+            }
+            prop_assert_eq!(Tally::of(&crowd, &admission).waiting, 0);
+        }
+    }
+}
