@@ -4,6 +4,7 @@
 use eventfront_domain::Problem;
 use eventfront_domain::client_limit::{self, Window};
 use eventfront_domain::respond::{self, Reply};
+use eventfront_domain::waiting_room::Refused;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EdgeError {
@@ -30,6 +31,14 @@ pub enum EdgeError {
     UnsupportedMediaType,
     #[error("rate limited for {} s", .0.retry_after)]
     RateLimited(Window),
+    /// Nothing of the kind here, said in words (a 404 with a reason).
+    #[error("absent: {0}")]
+    Absent(&'static str),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A waiting-room ticket that is missing or not this event's.
+    #[error("waiting-room ticket refused: {0}")]
+    Ticket(Refused),
 }
 
 impl From<eventfront_domain::body::BodyError> for EdgeError {
@@ -66,6 +75,11 @@ impl EdgeError {
             ),
             EdgeError::RateLimited(window) => client_limit::refused(window),
             EdgeError::BadQuery(why) => respond::problem(&Problem::new(400, why), None),
+            EdgeError::Absent(why) => respond::problem(&Problem::new(404, why), None),
+            EdgeError::Conflict(why) => respond::problem(&Problem::new(409, why), None),
+            EdgeError::Ticket(why) => {
+                respond::problem(&Problem::new(why.status(), why.to_string()), None)
+            }
             EdgeError::Unauthorized(why) => respond::problem(&Problem::new(401, why), None),
             EdgeError::Replayed => respond::problem(
                 &Problem::new(

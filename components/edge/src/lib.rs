@@ -16,6 +16,7 @@ mod notice;
 mod origin;
 mod reads;
 mod routes;
+mod waiting_room;
 
 use eventfront_domain::headers;
 use spin_sdk::http::{IntoResponse, Request};

@@ -45,6 +45,14 @@ impl Limit {
         }
     }
 
+    /// Waiting-room tickets taken: a person takes one; many from one
+    /// address is someone trying for a better place in the pre-queue's
+    /// lottery (an office or a campus behind one address takes a few).
+    pub const TICKETS: Self = Self {
+        name: "tickets",
+        per_minute: 30,
+    };
+
     /// Failed organizer sign-ins: a few typing mistakes, never a search.
     pub const ADMIN_FAILURES: Self = Self {
         name: "admin-failures",

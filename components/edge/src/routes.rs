@@ -6,7 +6,7 @@ use crate::error::EdgeError;
 use crate::limiter::{self, Limit};
 use crate::origin::{REGISTRATION_TIMEOUT, WRITE_TIMEOUT};
 use crate::reads::{self, ReadRequest};
-use crate::{assets, forward, kv, notice};
+use crate::{assets, forward, kv, notice, waiting_room};
 use bytes::Bytes;
 use eventfront_domain::Slug;
 use eventfront_domain::freshness;
@@ -82,6 +82,12 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
             )
             .await
         }
+        Route::WaitingRoom if method == Method::POST => {
+            let client = client_of(&*ClientRules::get().await?, &request);
+            Limit::TICKETS.admit_here(&client)?;
+            waiting_room::take(&config, &slug()?).await
+        }
+        Route::WaitingRoom => waiting_room::place(&config, &slug()?, &request).await,
         // A wrong id or token is counted, so that guessing stops here.
         Route::Registration | Route::ConfirmRegistration | Route::RegistrationSession => {
             let client = client_of(&*ClientRules::get().await?, &request);
@@ -108,6 +114,7 @@ pub async fn route(request: Request) -> Result<Reply, EdgeError> {
         | Route::AdminOutbox
         | Route::AdminResend
         | Route::AdminWebhook
+        | Route::AdminWaitingRoom
         | Route::AdminMe
         | Route::AdminAccounts
         | Route::AdminAccount

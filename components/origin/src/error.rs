@@ -4,6 +4,7 @@
 use eventfront_domain::client_limit::{self, Window};
 use eventfront_domain::headers::TOKEN_REFUSED_HEADER;
 use eventfront_domain::respond::{self, Reply};
+use eventfront_domain::waiting_room::Refused;
 use eventfront_domain::{FieldError, Problem};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +33,10 @@ pub enum OriginError {
     Invalid(Vec<FieldError>),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A registration while the event's waiting room is active, without
+    /// a ticket that lets it register.
+    #[error("waiting-room ticket refused: {0}")]
+    Ticket(Refused),
     #[error("idempotency key reused with another request")]
     KeyReused,
     #[error("database: {0}")]
@@ -111,6 +116,9 @@ impl OriginError {
                 respond::problem(&Problem::new(422, detail).with_errors(errors), None)
             }
             OriginError::Conflict(why) => respond::problem(&Problem::new(409, why), None),
+            OriginError::Ticket(why) => {
+                respond::problem(&Problem::new(why.status(), why.to_string()), None)
+            }
             OriginError::KeyReused => respond::problem(
                 &Problem::new(
                     422,

@@ -34,6 +34,7 @@ mod session_seats;
 mod sign_ins;
 mod sync;
 mod tokens;
+mod waiting_room;
 mod webhooks;
 
 use eventfront_domain::headers;

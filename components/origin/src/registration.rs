@@ -15,6 +15,7 @@ use crate::request::Incoming;
 use crate::seats;
 use crate::session_seats;
 use crate::tokens::{self, Tokens};
+use crate::waiting_room;
 use eventfront_domain::lifecycle::{Confirmation, NotConfirmed, Status};
 use eventfront_domain::respond::{self, Reply};
 use eventfront_domain::{IdempotencyKey, Slug, validate};
@@ -33,6 +34,7 @@ pub async fn register(slug: &Slug, request: &Incoming) -> Result<Reply, OriginEr
             IdempotencyKey::parse(k).map_err(|e| OriginError::invalid("Idempotency-Key", e.0))
         })?;
     let new = validate::registration(&request.json(MAX_BODY)?).map_err(OriginError::Invalid)?;
+    waiting_room::admit(slug, new.ticket.as_deref(), key.as_str()).await?;
     let request_hash = hex::encode(Sha256::digest(
         [request.target.as_bytes(), b"\n", &request.body].concat(),
     ));

@@ -8,7 +8,8 @@ use crate::error::OriginError;
 use crate::organizer::organizer;
 use crate::request::Incoming;
 use crate::{
-    accounts, admin, outbox, publish, registration, session_seats, sign_ins, sync, webhooks,
+    accounts, admin, outbox, publish, registration, session_seats, sign_ins, sync, waiting_room,
+    webhooks,
 };
 use eventfront_domain::Slug;
 use eventfront_domain::access::Action;
@@ -30,7 +31,14 @@ pub async fn route(request: Request) -> Result<Reply, OriginError> {
     // An unsigned or stale request is refused before its body is read, and
     // a body is read only as far as its route takes one.
     precheck_edge(request.headers()).await?;
-    let limit = Route::find(request.uri().path()).map_or(NO_BODY, |found| found.route.body_limit());
+    let path = request.uri().path();
+    let limit = match Route::find(path) {
+        Some(found) => found.route.body_limit(),
+        None if path.starts_with("/_origin/") && path.ends_with("/arrivals") => {
+            waiting_room::MAX_REPORT
+        }
+        None => NO_BODY,
+    };
     let request = Incoming::read(request, limit).await?;
     let path = request.path().to_string();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
@@ -54,6 +62,10 @@ pub async fn route(request: Request) -> Result<Reply, OriginError> {
         ["_origin", "events", s, "seats"] => {
             only(m, "GET")?;
             return sync::seats(&db().await?, &slug(s)?, &request).await;
+        }
+        ["_origin", "events", s, "arrivals"] => {
+            only(m, "POST")?;
+            return waiting_room::report(&db().await?, &slug(s)?, &request).await;
         }
         _ => {}
     }
@@ -145,6 +157,9 @@ pub async fn route(request: Request) -> Result<Reply, OriginError> {
         Route::AdminWebhook if reading => webhooks::show(&db, &s()?).await,
         Route::AdminWebhook if putting => webhooks::put(&db, &s()?, &request, by).await,
         Route::AdminWebhook => webhooks::delete(&db, &s()?, by).await,
+        Route::AdminWaitingRoom if reading => waiting_room::show(&db, &s()?).await,
+        Route::AdminWaitingRoom if putting => waiting_room::put(&db, &s()?, &request, by).await,
+        Route::AdminWaitingRoom => waiting_room::delete(&db, &s()?, by).await,
         Route::AdminAccounts if reading => accounts::list(&db).await,
         Route::AdminAccounts => accounts::create(&db, &request, by).await,
         Route::AdminAccount if reading => accounts::show(&db, found.id).await,
@@ -164,7 +179,8 @@ pub async fn route(request: Request) -> Result<Reply, OriginError> {
 }
 
 /// What the origin reads of a request to a path no route names (its own
-/// `/_origin/…` reads): they carry no body.
+/// `/_origin/…` reads, but for an edge's report of arrivals): they carry
+/// no body.
 const NO_BODY: usize = 1024;
 
 /// How long a healthy database answer is taken as still true.

@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/014.sql"),
     include_str!("../migrations/015.sql"),
     include_str!("../migrations/016.sql"),
+    include_str!("../migrations/017.sql"),
 ];
 
 /// PostgreSQL's steps, the version kept in the `schema_version` table.
@@ -46,6 +47,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/008.sql"),
     include_str!("../migrations/postgres/009.sql"),
     include_str!("../migrations/postgres/010.sql"),
+    include_str!("../migrations/postgres/011.sql"),
 ];
 
 /// Migrates and seeds once per instance, on a connection of its own, before

@@ -13,6 +13,7 @@ use crate::error::OriginError;
 use crate::instance::instance;
 use crate::publish::{self, Announcement};
 use crate::session_seats;
+use crate::waiting_room;
 use eventfront_domain::Slug;
 use eventfront_domain::freshness::Millis;
 use eventfront_domain::seat_counts::{SeatCounts, push_wait};
@@ -39,17 +40,18 @@ pub async fn document(db: &Db, event: &Slug) -> Result<SeatCounts, OriginError> 
     document_at(db, event, version).await
 }
 
-/// `event`'s counts as stored now, read after its version was read as
-/// `version`.
+/// `event`'s counts as stored now, with its waiting room, read after its
+/// version was read as `version`.
 pub async fn document_at(db: &Db, event: &Slug, version: u64) -> Result<SeatCounts, OriginError> {
     let (slug, event) = (event, event.as_str());
-    let (published, rows) = futures::join!(
+    let (published, rows, room) = futures::join!(
         session_seats::published(db, event),
         db.rows(
             "SELECT session, spot, count(*) AS picks FROM session_seats
              WHERE event = ? GROUP BY session, spot",
             [text(event)],
-        )
+        ),
+        waiting_room::live(db, event)
     );
     let (published, rows) = (published?, rows?);
     let spots = rows
@@ -60,12 +62,14 @@ pub async fn document_at(db: &Db, event: &Slug, version: u64) -> Result<SeatCoun
             Some((row.opt_text("session")?, spot, picks))
         })
         .collect::<Vec<_>>();
-    Ok(SeatCounts::tally(
+    let mut counts = SeatCounts::tally(
         slug,
         version,
         published.iter().map(|(id, p)| (id.as_str(), &p.limit)),
         spots,
-    ))
+    );
+    counts.waiting_room = room?;
+    Ok(counts)
 }
 
 /// The version `event`'s counts are at (0 before any change).

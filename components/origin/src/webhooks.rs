@@ -17,7 +17,7 @@ use serde_json::json;
 /// A webhook body is a URL and a secret.
 const MAX_BODY: usize = 4 * 1024;
 
-async fn require_event(db: &Db, slug: &Slug) -> Result<(), OriginError> {
+pub async fn require_event(db: &Db, slug: &Slug) -> Result<(), OriginError> {
     db.row(
         "SELECT 1 AS found FROM events WHERE slug = ?",
         [text(slug.as_str())],

@@ -101,10 +101,11 @@ impl Action {
             Route::AdminDraft => EditDraft,
             Route::AdminPublish | Route::AdminRollback | Route::AdminArchive => Publish,
             Route::AdminRegistrations | Route::AdminOutbox => ReadRegistrations,
-            Route::AdminSessionSeats if reading => ReadRegistrations,
-            Route::AdminRegistration | Route::AdminResend | Route::AdminSessionSeats => {
-                ManageRegistrations
-            }
+            Route::AdminSessionSeats | Route::AdminWaitingRoom if reading => ReadRegistrations,
+            Route::AdminRegistration
+            | Route::AdminResend
+            | Route::AdminSessionSeats
+            | Route::AdminWaitingRoom => ManageRegistrations,
             Route::AdminAudit => ReadAudit,
             Route::AdminWebhook => ManageWebhook,
             Route::AdminAccounts

@@ -52,6 +52,9 @@ routes! {
     ScheduleIcs => "/api/events/{slug}/schedule.ics", "GET";
     ScheduleJson => "/api/events/{slug}/schedule.json", "GET";
     ScheduleXml => "/api/events/{slug}/schedule.xml", "GET";
+    /// The event's waiting room: a ticket taken (POST), or its place told
+    /// (GET, the ticket in `Eventfront-Ticket`); answered by the edge.
+    WaitingRoom => "/api/events/{slug}/waiting-room", "GET, POST";
     Register => "/api/events/{slug}/registrations", "POST";
     Registration => "/api/registrations/{id}", "GET, DELETE";
     /// A pending registration confirmed by the link its email carries.
@@ -74,6 +77,8 @@ routes! {
     AdminOutbox => "/api/admin/events/{slug}/outbox", "GET";
     AdminResend => "/api/admin/events/{slug}/outbox/{id}/resend", "POST";
     AdminWebhook => "/api/admin/events/{slug}/webhook", "GET, PUT, DELETE";
+    /// The event's waiting room: its settings, its crowd and admission.
+    AdminWaitingRoom => "/api/admin/events/{slug}/waiting-room", "GET, PUT, DELETE";
     /// Who the bearer is and what they may do.
     AdminMe => "/api/admin/me", "GET";
     AdminAccounts => "/api/admin/accounts", "GET, POST";
@@ -280,12 +285,14 @@ mod tests {
             .copied()
             .filter(|r| r.forwarded())
             .collect();
-        assert_eq!(forwarded.len(), 30);
+        assert_eq!(forwarded.len(), 31);
         assert!(forwarded.contains(&Route::Register));
         assert!(forwarded.contains(&Route::Registration));
         assert!(forwarded.contains(&Route::ConfirmRegistration));
         assert!(forwarded.contains(&Route::AdminAudit));
         assert!(!Route::Sessions.forwarded());
         assert!(!Route::EdgePublish.forwarded());
+        assert!(!Route::WaitingRoom.forwarded(), "the edge answers it alone");
+        assert!(Route::AdminWaitingRoom.forwarded());
     }
 }

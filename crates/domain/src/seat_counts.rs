@@ -6,11 +6,14 @@
 //! the edges at most once per `PUSH_EVERY` per event, however many seats
 //! change meanwhile; an edge that missed a push heals within its
 //! staleness window by asking the origin. Versions only go up: an edge
-//! keeps the newest document it was given or fetched.
+//! keeps the newest document it was given or fetched. The event's waiting
+//! room, when it has one, travels in the same document: it changes as
+//! often, and reaches the edges by the same pushes and fetches.
 
 use crate::Slug;
 use crate::freshness::{Millis, millis};
 use crate::session_seats::{Limit, Spot};
+use crate::waiting_room::Live;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -24,6 +27,10 @@ pub struct SeatCounts {
     pub version: u64,
     /// By session id: only the sessions attendees pick.
     pub sessions: BTreeMap<String, SessionCount>,
+    /// The event's waiting room, while it has one: what an edge needs to
+    /// issue tickets and tell each its place (`waiting_room::Live`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_room: Option<Live>,
 }
 
 /// One session's seats as the agenda shows them.
@@ -79,6 +86,7 @@ impl SeatCounts {
             event: event.clone(),
             version,
             sessions,
+            waiting_room: None,
         }
     }
 

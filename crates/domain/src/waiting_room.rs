@@ -49,6 +49,9 @@ pub const MAX_STEP: Millis = 5_000;
 pub const SLOTS: i64 = 60;
 /// The most bands the waiting arrivals are told in.
 pub const MAX_BANDS: usize = 120;
+/// The most seconds one report of arrivals names: a pre-queue's stamps
+/// spread over up to two hours of them.
+pub const MAX_REPORTED_SECONDS: usize = 7_200;
 pub const MAX_PER_MINUTE: u32 = 1_000_000;
 pub const MAX_PREQUEUE_MINUTES: u32 = 120;
 pub const MAX_ADMITTED_FOR_MINUTES: u32 = 30;
@@ -148,9 +151,7 @@ pub struct Ticket {
 /// Why a ticket does not let its holder register (or why there is none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Refused {
-    #[error(
-        "Registration for this event is through its waiting room: take a ticket there first."
-    )]
+    #[error("Registration for this event is through its waiting room: take a ticket there first.")]
     Missing,
     #[error("This waiting-room ticket is not one an edge of this site issued.")]
     Forged,
@@ -500,8 +501,13 @@ fn bands(arrivals: &BTreeMap<i64, u64>, cutoff: Millis) -> Vec<Band> {
 pub enum Place {
     /// `ahead` are admitted first; `eta` is when this one is, at the rate
     /// (`None` while admission is paused).
-    Waiting { ahead: u64, eta: Option<Millis> },
-    Admitted { until: Millis },
+    Waiting {
+        ahead: u64,
+        eta: Option<Millis>,
+    },
+    Admitted {
+        until: Millis,
+    },
     Lapsed,
 }
 
@@ -569,7 +575,10 @@ mod tests {
             .issue(&conf(), "eu", OPENS + 5, 0, "a1".into())
             .unwrap();
         let sealed = ticket.seal(&secret("0123456789abcdef"));
-        let rotated = Verifier::new(vec![secret("the-new-secret-xyz"), secret("0123456789abcdef")]);
+        let rotated = Verifier::new(vec![
+            secret("the-new-secret-xyz"),
+            secret("0123456789abcdef"),
+        ]);
         assert_eq!(Ticket::open(&sealed, &rotated, &conf()), Ok(ticket.clone()));
         let other = Verifier::new(vec![secret("another-secret-xyz")]);
         assert_eq!(Ticket::open(&sealed, &other, &conf()), Err(Refused::Forged));
@@ -588,7 +597,10 @@ mod tests {
             "{TICKET_PREFIX}{}.{tag}",
             BASE64.encode(serde_json::to_vec(&earlier).unwrap())
         );
-        assert_eq!(Ticket::open(&altered, &rotated, &conf()), Err(Refused::Forged));
+        assert_eq!(
+            Ticket::open(&altered, &rotated, &conf()),
+            Err(Refused::Forged)
+        );
         for junk in ["", "t1.", "t1.a.b", "t0.e30.AAAA", &"t1.".repeat(400)] {
             assert_eq!(Ticket::open(junk, &rotated, &conf()), Err(Refused::Forged));
         }
@@ -598,8 +610,14 @@ mod tests {
     fn tickets_issue_from_the_prequeue_on_stamped_at_random_inside_it_then_at_arrival() {
         let room = room(60);
         let from = room.prequeue_from_ms();
-        assert_eq!(room.issue(&conf(), "eu", from - 1, 0, "x".into()), Err(from));
-        let early = |draw| room.issue(&conf(), "eu", from + 5, draw, "x".into()).unwrap();
+        assert_eq!(
+            room.issue(&conf(), "eu", from - 1, 0, "x".into()),
+            Err(from)
+        );
+        let early = |draw| {
+            room.issue(&conf(), "eu", from + 5, draw, "x".into())
+                .unwrap()
+        };
         assert_eq!(early(0).stamp, from);
         assert_eq!(early(u64::MAX).stamp, OPENS - 1);
         assert_eq!(early(1 << 63).stamp, from + (OPENS - from) / 2);
@@ -652,7 +670,10 @@ mod tests {
     }
 
     fn arrivals(pairs: &[(Millis, u64)]) -> BTreeMap<i64, u64> {
-        pairs.iter().map(|&(at, n)| (at.div_euclid(1_000), n)).collect()
+        pairs
+            .iter()
+            .map(|&(at, n)| (at.div_euclid(1_000), n))
+            .collect()
     }
 
     #[test]
@@ -660,7 +681,11 @@ mod tests {
         let room = room(600); // ten a second
         let mut admission = Admission::new(&room);
         // 100 pre-queue arrivals a second over its last ten seconds.
-        let crowd = arrivals(&(1..=10).map(|s| (OPENS - s * 1_000, 100)).collect::<Vec<_>>());
+        let crowd = arrivals(
+            &(1..=10)
+                .map(|s| (OPENS - s * 1_000, 100))
+                .collect::<Vec<_>>(),
+        );
         assert!(!admission.advance(&room, &crowd, OPENS - 1_000));
         assert_eq!(Tally::of(&crowd, &admission).admitted, 0);
         let mut admitted = Vec::new();
@@ -745,7 +770,10 @@ mod tests {
         let ticket = room
             .issue(&conf(), "eu", OPENS + 100, 0, "x".into())
             .unwrap();
-        assert_eq!(admission.lets_register(&room, &ticket, OPENS + 3_000), Ok(()));
+        assert_eq!(
+            admission.lets_register(&room, &ticket, OPENS + 3_000),
+            Ok(())
+        );
         let end = OPENS + 3_000 + room.admitted_for_ms();
         assert_eq!(admission.lets_register(&room, &ticket, end - 1), Ok(()));
         assert_eq!(
@@ -759,9 +787,7 @@ mod tests {
             admission.lets_register(&room, &ticket, end + 1_000),
             Err(Refused::Lapsed)
         );
-        let newer = room
-            .issue(&conf(), "eu", end + 500, 0, "y".into())
-            .unwrap();
+        let newer = room.issue(&conf(), "eu", end + 500, 0, "y".into()).unwrap();
         assert_eq!(
             admission.lets_register(&room, &newer, end + 1_000),
             Err(Refused::Waiting)
@@ -772,7 +798,11 @@ mod tests {
     fn a_waiting_page_is_told_who_is_ahead_and_when_its_turn_comes() {
         let room = room(60);
         let admission = Admission::new(&room);
-        let crowd = arrivals(&[(OPENS - 3_000, 30), (OPENS - 2_000, 30), (OPENS - 1_000, 30)]);
+        let crowd = arrivals(&[
+            (OPENS - 3_000, 30),
+            (OPENS - 2_000, 30),
+            (OPENS - 1_000, 30),
+        ]);
         let live = Live::of(room.clone(), admission, &crowd);
         let now = OPENS - 60_000;
         match live.place(OPENS - 2_000 + 500, now) {

@@ -565,6 +565,46 @@ async fn every_documented_operation_answers_as_documented() {
     .await;
     tour.admin("GET", &webhook, None).await;
     tour.admin("DELETE", &webhook, None).await;
+
+    // A waiting room: set and seen; at the edge, once the push reached
+    // it, a ticket taken and its place told; a registration without a
+    // ticket refused; then the room removed.
+    let room = format!("/api/admin/events/{slug}/waiting-room");
+    let opened = json!({ "opens_at": "2026-01-01T00:00:00Z", "per_minute": 600 });
+    tour.admin("PUT", &room, Some(opened)).await;
+    tour.admin("GET", &room, None).await;
+    let take = || {
+        http::Request::post(format!("{base}/waiting-room"))
+            .body(Bytes::new())
+            .unwrap()
+    };
+    // Watched in the live document: tickets taken meanwhile would count
+    // against the client's limit.
+    let live = format!("{base}/seats");
+    system_tests::eventually("the room at the edge", async || {
+        let counts = body_json(&tour.app.get(&live).await);
+        match counts.get("waiting_room") {
+            Some(_) => Ok(()),
+            None => Err(counts),
+        }
+    })
+    .await;
+    let taken = tour.send(take()).await;
+    assert_eq!(taken.status(), 201, "{:?}", taken.body());
+    let taken = body_json(&taken);
+    let ticket = taken["ticket"].as_str().unwrap();
+    let place = |ticket: Option<&str>| {
+        let mut request = http::Request::get(format!("{base}/waiting-room"));
+        if let Some(ticket) = ticket {
+            request = request.header("eventfront-ticket", ticket);
+        }
+        request.body(Bytes::new()).unwrap()
+    };
+    assert_eq!(tour.send(place(Some(ticket))).await.status(), 200);
+    assert_eq!(tour.send(place(None)).await.status(), 403);
+    let without = registration(&slug, "contract-room", &person, "application/json");
+    assert_eq!(tour.send(without).await.status(), 403);
+    tour.admin("DELETE", &room, None).await;
     tour.admin(
         "POST",
         &format!("{admin}/archive"),

@@ -1,7 +1,8 @@
 //! Everything one edge instance keeps between requests (Spin reuses a
 //! WASIp3 instance for many), behind one handle: the events it holds in
 //! memory and their seat counts, the revalidation leases it knows of, the
-//! published list, and the calls in flight that concurrent requests share. Every map is
+//! published list, the calls in flight that concurrent requests share, and
+//! the waiting-room arrivals it has yet to report. Every map is
 //! bounded.
 
 use super::counts::{ColdCounts, Counts};
@@ -9,6 +10,7 @@ use super::flights::Flights;
 use super::held::Held;
 use super::published::Published;
 use super::{Cold, Refill};
+use crate::waiting_room::Arrivals;
 use eventfront_domain::freshness::{Lease, Millis};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -58,6 +60,11 @@ pub struct Instance {
     pub refills: Flights<Refill>,
     /// The published list fetched with nothing held.
     pub lists: Flights<Option<Published>>,
+    /// The waiting-room tickets this instance issued, by slug
+    /// (`waiting_room`).
+    pub arrivals: RefCell<HashMap<String, Arrivals>>,
+    /// This instance's name in its reports of arrivals: random.
+    pub reporter: std::cell::OnceCell<String>,
 }
 
 thread_local! {

@@ -14,7 +14,7 @@ mod flights;
 mod head;
 mod held;
 mod index;
-mod instance;
+pub mod instance;
 mod lease;
 pub mod published;
 

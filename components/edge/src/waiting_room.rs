@@ -1,0 +1,241 @@
+//! The waiting room at the edge (`eventfront_domain::waiting_room`): a
+//! ticket issued, and a ticket's place told, from the event's live
+//! document (`cache::counts`) with no request to the origin; and the
+//! tickets this instance issued, counted by the second of their stamps and
+//! reported to the origin at most once a second, as totals (a report the
+//! origin took but whose answer was lost counts once when sent again). A
+//! report also lets the origin move the cutoff, so an instance whose
+//! visitors wait reports even with nothing new; seconds a report did not
+//! deliver go with the next, so no arrival is lost to an outage.
+
+use crate::cache::{self, instance::instance, now_ms};
+use crate::config::{EdgeConfig, OriginLink};
+use crate::error::EdgeError;
+use crate::origin::{self, FETCH_TIMEOUT};
+use bytes::Bytes;
+use eventfront_domain::Slug;
+use eventfront_domain::freshness::Millis;
+use eventfront_domain::respond::{self, Reply};
+use eventfront_domain::seat_counts::SeatCounts;
+use eventfront_domain::waiting_room::{
+    CHECK_EVERY_SECS, Live, MAX_REPORTED_SECONDS, Place, Refused, TICKET_HEADER, Ticket,
+};
+use serde_json::{Value, json};
+use spin_sdk::http::Request;
+use spin_sdk::wasip3::random::random::get_random_u64;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+/// How often this instance reports to the origin at most.
+const REPORT_EVERY: Millis = 1_000;
+
+/// `slug`'s room as this edge holds it.
+async fn live(config: &Arc<EdgeConfig>, slug: &Slug) -> Result<Live, EdgeError> {
+    let (counts, _) = cache::counts::lookup(config, slug.as_str()).await?;
+    let document: SeatCounts = serde_json::from_str(&counts.body)
+        .map_err(|e| EdgeError::Store(format!("unreadable live document of {slug}: {e}")))?;
+    document.waiting_room.ok_or(EdgeError::Absent(
+        "This event has no waiting room: register directly.",
+    ))
+}
+
+/// `POST /api/events/{slug}/waiting-room`: a ticket, and its place.
+pub async fn take(config: &Arc<EdgeConfig>, slug: &Slug) -> Result<Reply, EdgeError> {
+    let live = live(config, slug).await?;
+    let link = OriginLink::get().await?;
+    let now = now_ms();
+    let id = format!("{:016x}{:016x}", get_random_u64(), get_random_u64());
+    let ticket = live
+        .room
+        .issue(slug, &config.region, now, get_random_u64(), id)
+        .map_err(|from| {
+            EdgeError::Conflict(format!(
+                "The waiting room opens at {}: come back then.",
+                rfc3339_text(from)
+            ))
+        })?;
+    count_arrival(slug.as_str(), ticket.stamp);
+    report_when_due(slug.as_str(), now);
+    let mut body = told(&live, &ticket, now);
+    body["ticket"] = json!(ticket.seal(&link.secret));
+    Ok(private(respond::json(201, &body)))
+}
+
+/// `GET /api/events/{slug}/waiting-room` with the ticket in
+/// `Eventfront-Ticket`: where it stands, and when to ask again.
+pub async fn place(
+    config: &Arc<EdgeConfig>,
+    slug: &Slug,
+    request: &Request,
+) -> Result<Reply, EdgeError> {
+    let sealed = request
+        .headers()
+        .get(TICKET_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(EdgeError::Ticket(Refused::Missing))?;
+    let live = live(config, slug).await?;
+    let link = OriginLink::get().await?;
+    let ticket = Ticket::open(sealed, &link.verifier, slug).map_err(EdgeError::Ticket)?;
+    let now = now_ms();
+    if matches!(live.place(ticket.stamp, now), Place::Waiting { .. }) {
+        report_when_due(slug.as_str(), now);
+    }
+    Ok(private(respond::json(200, &told(&live, &ticket, now))))
+}
+
+/// Nothing about a ticket is kept by a cache on the way.
+fn private(mut reply: Reply) -> Reply {
+    reply.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    reply
+}
+
+fn rfc3339_text(ms: Millis) -> String {
+    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| t.to_string())
+}
+
+fn rfc3339(ms: Millis) -> Value {
+    json!(rfc3339_text(ms))
+}
+
+/// What a ticket's holder is told of its place.
+fn told(live: &Live, ticket: &Ticket, now: Millis) -> Value {
+    let (low, high) = CHECK_EVERY_SECS;
+    // Jittered, so that a crowd that arrived together does not ask together.
+    let again = low + (get_random_u64() % u64::from(high - low + 1)) as u32;
+    let mut body = json!({
+        "event": ticket.event,
+        "opens_at": rfc3339(live.room.opens_ms()),
+        "paused": live.room.paused,
+        "check_again_secs": again,
+        "place_kept": true,
+    });
+    match live.place(ticket.stamp, now) {
+        Place::Waiting { ahead, eta } => {
+            body["state"] = json!("waiting");
+            body["ahead"] = json!(ahead);
+            body["expected_at"] = eta.map_or(Value::Null, rfc3339);
+        }
+        Place::Admitted { until } => {
+            body["state"] = json!("admitted");
+            body["admitted_until"] = rfc3339(until);
+            body["place_kept"] = json!(false);
+        }
+        Place::Lapsed => {
+            body["state"] = json!("lapsed");
+            body["place_kept"] = json!(false);
+        }
+    }
+    body
+}
+
+/// The tickets an instance issued for one event, as it reports them.
+#[derive(Default)]
+pub struct Arrivals {
+    /// How many it stamped in each Unix second so far.
+    totals: BTreeMap<i64, u64>,
+    /// The seconds whose totals the origin has not taken yet.
+    unreported: BTreeSet<i64>,
+    /// When it last sent a report.
+    reported_at: Option<Millis>,
+}
+
+/// One more ticket stamped `stamp` for `slug`, to report.
+fn count_arrival(slug: &str, stamp: Millis) {
+    let instance = instance();
+    let mut arrivals = instance.arrivals.borrow_mut();
+    let event = arrivals.entry(slug.to_string()).or_default();
+    let second = stamp.div_euclid(1_000);
+    *event.totals.entry(second).or_default() += 1;
+    event.unreported.insert(second);
+    // Bounded: the oldest seconds the origin already took make room.
+    while event.totals.len() > 2 * MAX_REPORTED_SECONDS {
+        let Some(oldest) = event
+            .totals
+            .keys()
+            .find(|s| !event.unreported.contains(s))
+            .copied()
+        else {
+            break;
+        };
+        event.totals.remove(&oldest);
+    }
+}
+
+/// Reports `slug`'s arrivals in the background, unless this instance
+/// reported less than `REPORT_EVERY` ago.
+fn report_when_due(slug: &str, now: Millis) {
+    let state = instance();
+    let seconds = {
+        let mut arrivals = state.arrivals.borrow_mut();
+        let event = arrivals.entry(slug.to_string()).or_default();
+        if event
+            .reported_at
+            .is_some_and(|last| now.saturating_sub(last) < REPORT_EVERY)
+        {
+            return;
+        }
+        event.reported_at = Some(now);
+        // The oldest seconds first; the rest go with the next report.
+        let taken: Vec<i64> = event
+            .unreported
+            .iter()
+            .take(MAX_REPORTED_SECONDS)
+            .copied()
+            .collect();
+        taken
+            .into_iter()
+            .map(|second| {
+                event.unreported.remove(&second);
+                (second, event.totals.get(&second).copied().unwrap_or(0))
+            })
+            .collect::<BTreeMap<i64, u64>>()
+    };
+    let reporter = state
+        .reporter
+        .get_or_init(|| format!("{:016x}", get_random_u64()))
+        .clone();
+    let slug = slug.to_string();
+    spin_sdk::wasip3::spawn(async move {
+        if let Err(why) = report(&slug, &reporter, &seconds).await {
+            eprintln!("edge: arrivals of {slug} kept for the next report: {why}");
+            // Totals: sending them again, even if the origin took them,
+            // counts each ticket once.
+            let instance = instance();
+            let mut arrivals = instance.arrivals.borrow_mut();
+            let event = arrivals.entry(slug).or_default();
+            event.unreported.extend(seconds.keys());
+        }
+    });
+}
+
+async fn report(slug: &str, reporter: &str, seconds: &BTreeMap<i64, u64>) -> Result<(), String> {
+    let counts: serde_json::Map<String, Value> = seconds
+        .iter()
+        .map(|(second, count)| (second.to_string(), json!(count)))
+        .collect();
+    let body = Bytes::from(json!({ "reporter": reporter, "seconds": counts }).to_string());
+    let headers = [(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    )];
+    let target = format!("/_origin/events/{slug}/arrivals");
+    let answer = origin::call(
+        &http::Method::POST,
+        &target,
+        &headers,
+        body,
+        None,
+        FETCH_TIMEOUT,
+    )
+    .await
+    .map_err(|e| e.0)?;
+    match answer.status.as_u16() {
+        200..=299 => Ok(()),
+        // The room is gone: nothing to keep for it.
+        404 => Ok(()),
+        status => Err(format!("the origin answered {status}")),
+    }
+}

@@ -1,0 +1,383 @@
+//! An event's waiting room at the origin (`eventfront_domain::waiting_room`):
+//! the organizer's settings and figures, the arrivals edges report (at most
+//! once a second each, never one request per person), the cutoff moved
+//! from them, and the check that lets only an admitted ticket register,
+//! once. Where admission stands reaches every edge in the event's live
+//! document (`seat_counts`), pushed at most once a second.
+
+use crate::admin::no_content;
+use crate::audit::{self, Actor};
+use crate::db::{Db, Reader, Row, Scope, Writes, int, placeholders, text};
+use crate::error::OriginError;
+use crate::request::Incoming;
+use crate::seat_counts;
+use eventfront_domain::Slug;
+use eventfront_domain::freshness::Millis;
+use eventfront_domain::respond::{self, Reply};
+use eventfront_domain::validate;
+use eventfront_domain::waiting_room::{
+    Admission, Live, MAX_REPORTED_SECONDS, Place, Refused, Tally, Ticket, WaitingRoom,
+};
+use serde_json::{Value as Json, json};
+use spin_sdk::sqlite::Value;
+use std::collections::BTreeMap;
+
+/// A report of arrivals: up to `MAX_REPORTED_SECONDS` counts.
+pub const MAX_REPORT: usize = 256 << 10;
+/// Settings are a few short fields.
+const MAX_SETTINGS: usize = 4 * 1024;
+/// How far a reported second may be from the origin's clock: an edge's
+/// clock may be off by as much as a signature tolerates.
+const REPORT_SKEW_MS: Millis = 300_000;
+/// A move of the cutoff is tried at most this often per event: every edge
+/// reports each second, and one move a second is what the rate needs.
+const ADVANCE_EVERY: Millis = 1_000;
+
+/// An event's room as stored.
+struct Stored {
+    room: WaitingRoom,
+    admission: Admission,
+    version: i64,
+}
+
+const SELECT_ROOM: &str = "SELECT settings, admission, version FROM waiting_rooms WHERE event = ?";
+
+fn stored_of(row: &Row) -> Result<Stored, OriginError> {
+    Ok(Stored {
+        room: row.json("settings")?,
+        admission: row.json("admission")?,
+        version: row.int("version"),
+    })
+}
+
+async fn stored(db: &Db, event: &str) -> Result<Option<Stored>, OriginError> {
+    db.row(SELECT_ROOM, [text(event)])
+        .await?
+        .as_ref()
+        .map(stored_of)
+        .transpose()
+}
+
+/// Every arrival reported for `event`, by the Unix second of its stamp.
+async fn arrivals(db: &Db, event: &str) -> Result<BTreeMap<i64, u64>, OriginError> {
+    Ok(db
+        .rows(
+            "SELECT second, CAST(sum(count) AS BIGINT) AS count FROM waiting_room_arrivals
+             WHERE event = ? GROUP BY second",
+            [text(event)],
+        )
+        .await?
+        .iter()
+        .map(|row| (row.int("second"), row.int("count").max(0) as u64))
+        .collect())
+}
+
+/// What the edges are told of `event`'s room, if it has one: part of its
+/// live document.
+pub async fn live(db: &Db, event: &str) -> Result<Option<Live>, OriginError> {
+    let (room, arrivals) = futures::join!(stored(db, event), arrivals(db, event));
+    Ok(room?.map(|s| Live::of(s.room, s.admission, &arrivals.unwrap_or_default())))
+}
+
+fn now_ms() -> Millis {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+fn rfc3339(ms: Millis) -> Json {
+    jiff::Timestamp::from_millisecond(ms).map_or(Json::Null, |t| json!(t.to_string()))
+}
+
+/// `GET /api/admin/events/{slug}/waiting-room`: the settings, the crowd
+/// (arrived, admitted, waiting), where admission stands, and when each
+/// band of those waiting is expected in; 404 when the event has none.
+pub async fn show(db: &Db, slug: &Slug) -> Result<Reply, OriginError> {
+    let event = slug.as_str();
+    let (room, arrivals) = futures::join!(stored(db, event), arrivals(db, event));
+    let Stored {
+        room, admission, ..
+    } = room?.ok_or(OriginError::NotFound("This event has no waiting room."))?;
+    let arrivals = arrivals?;
+    let tally = Tally::of(&arrivals, &admission);
+    let now = now_ms();
+    let live = Live::of(room.clone(), admission, &arrivals);
+    let state = if room.paused {
+        "paused"
+    } else if now < room.prequeue_from_ms() {
+        "not_open"
+    } else if now < room.opens_ms() {
+        "prequeue"
+    } else {
+        "admitting"
+    };
+    let eta = |stamp| match live.place(stamp, now) {
+        Place::Waiting { eta, .. } => eta.map_or(Json::Null, rfc3339),
+        _ => Json::Null,
+    };
+    let bands: Vec<Json> = live
+        .waiting
+        .iter()
+        .map(|band| {
+            json!({
+                "from": rfc3339(band.from),
+                "until": rfc3339(band.until),
+                "waiting": band.count,
+                "admitted_by": eta(band.until - 1),
+            })
+        })
+        .collect();
+    let mut body = serde_json::to_value(&room).unwrap_or_default();
+    body["state"] = json!(state);
+    body["arrivals"] = json!(tally.arrivals);
+    body["admitted"] = json!(tally.admitted);
+    body["waiting"] = json!(tally.waiting);
+    body["admitted_through"] = rfc3339(live.admission.cutoff);
+    body["bands"] = json!(bands);
+    Ok(respond::json(200, &body))
+}
+
+/// `PUT /api/admin/events/{slug}/waiting-room`: opens the event's room or
+/// changes it (the rate and a pause take effect at the next move). Until
+/// someone is admitted, a change starts admission afresh from the new
+/// settings; after, every place and admission stands.
+pub async fn put(
+    db: &Db,
+    slug: &Slug,
+    request: &Incoming,
+    by: &Actor,
+) -> Result<Reply, OriginError> {
+    let room =
+        validate::waiting_room(&request.json(MAX_SETTINGS)?).map_err(OriginError::Invalid)?;
+    let event = slug.as_str();
+    crate::webhooks::require_event(db, slug).await?;
+    db.transaction(Scope::Event(event), async |db| {
+        let admission = match stored(db, event).await? {
+            Some(held) if held.admission.admitted > 0 || !held.admission.steps.is_empty() => {
+                held.admission
+            }
+            _ => Admission::new(&room),
+        };
+        let mut writes = Writes::default();
+        writes.push(
+            "INSERT INTO waiting_rooms (event, settings, admission) VALUES (?, ?, ?)
+             ON CONFLICT (event) DO UPDATE SET settings = excluded.settings,
+                 admission = excluded.admission, version = waiting_rooms.version + 1"
+                .into(),
+            [text(event), json_text(&room), json_text(&admission)],
+        );
+        seat_counts::raise(&mut writes, event);
+        writes.run(db).await?;
+        audit::record(
+            db,
+            by,
+            "waiting_room.set",
+            Some(event),
+            None,
+            &serde_json::to_value(&room).unwrap_or_default(),
+        )
+        .await
+    })
+    .await?;
+    show(db, slug).await
+}
+
+/// `DELETE /api/admin/events/{slug}/waiting-room`: registration is open
+/// to all again, tickets or not.
+pub async fn delete(db: &Db, slug: &Slug, by: &Actor) -> Result<Reply, OriginError> {
+    let event = slug.as_str();
+    crate::webhooks::require_event(db, slug).await?;
+    db.transaction(Scope::Event(event), async |db| {
+        let mut writes = Writes::default();
+        for table in [
+            "waiting_rooms",
+            "waiting_room_arrivals",
+            "waiting_room_uses",
+        ] {
+            writes.push(
+                format!("DELETE FROM {table} WHERE event = ?"),
+                [text(event)],
+            );
+        }
+        seat_counts::raise(&mut writes, event);
+        writes.run(db).await?;
+        audit::record(
+            db,
+            by,
+            "waiting_room.removed",
+            Some(event),
+            None,
+            &json!({}),
+        )
+        .await
+    })
+    .await?;
+    Ok(no_content())
+}
+
+fn json_text(value: &impl serde::Serialize) -> Value {
+    text(serde_json::to_string(value).unwrap_or_default())
+}
+
+/// `POST /_origin/events/{slug}/arrivals` from an edge instance,
+/// `{"reporter": "<its id>", "seconds": {"<Unix second>": count, …}}`:
+/// how many tickets it stamped in each second so far, for the seconds
+/// whose count changed since the origin last took its report (possibly
+/// none: a report also moves the cutoff). Totals, not increments: a
+/// report the origin took but whose answer was lost, sent again, counts
+/// once. 204; 404 when the event has no room.
+pub async fn report(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, OriginError> {
+    let event = slug.as_str();
+    let body = request.json(MAX_REPORT)?;
+    let now = now_ms();
+    let seconds = reported_seconds(&body, now)?;
+    let reporter = body
+        .get("reporter")
+        .and_then(Json::as_str)
+        .filter(|r| (1..=64).contains(&r.len()))
+        .ok_or_else(|| OriginError::invalid("reporter", "must name the reporting instance"))?;
+    let Some(held) = stored(db, event).await? else {
+        return Err(OriginError::NotFound("This event has no waiting room."));
+    };
+    if !seconds.is_empty() {
+        let rows: Vec<Value> = seconds
+            .iter()
+            .flat_map(|(&second, &count)| {
+                [text(event), text(reporter), int(second), int(count as i64)]
+            })
+            .collect();
+        // A total only grows: an older report arriving late changes nothing.
+        db.exec(
+            &format!(
+                "INSERT INTO waiting_room_arrivals (event, reporter, second, count) VALUES {}
+                 ON CONFLICT (event, reporter, second) DO UPDATE
+                 SET count = CASE WHEN excluded.count > waiting_room_arrivals.count
+                                  THEN excluded.count ELSE waiting_room_arrivals.count END",
+                placeholders(seconds.len(), 4)
+            ),
+            rows,
+        )
+        .await?;
+    }
+    if now - held.admission.advanced_at >= ADVANCE_EVERY || !seconds.is_empty() {
+        advance(db, event, now, !seconds.is_empty()).await?;
+    }
+    Ok(no_content())
+}
+
+/// The seconds a report names, each within the clock skew an edge may
+/// have, with a count of at most a million.
+fn reported_seconds(body: &Json, now: Millis) -> Result<BTreeMap<i64, u64>, OriginError> {
+    let invalid = |why: &str| OriginError::invalid("seconds", why);
+    let Some(object) = body.get("seconds").and_then(Json::as_object) else {
+        return Err(invalid("must be an object of counts by Unix second"));
+    };
+    if object.len() > MAX_REPORTED_SECONDS {
+        return Err(invalid("names too many seconds"));
+    }
+    let earliest = (now
+        - i64::from(eventfront_domain::waiting_room::MAX_PREQUEUE_MINUTES) * 60_000
+        - REPORT_SKEW_MS)
+        / 1_000;
+    let latest = (now + REPORT_SKEW_MS) / 1_000;
+    object
+        .iter()
+        .map(|(second, count)| {
+            let second: i64 = second
+                .parse()
+                .map_err(|_| invalid("must be keyed by Unix seconds"))?;
+            if !(earliest..=latest).contains(&second) {
+                return Err(invalid("names a second too far from now"));
+            }
+            match count.as_u64() {
+                Some(count) if count <= 1_000_000 => Ok((second, count)),
+                _ => Err(invalid("must count each second from 0 to 1000000")),
+            }
+        })
+        .collect()
+}
+
+/// Moves `event`'s cutoff at `now`, in its own transaction; the edges hear
+/// of it (and of `arrived` arrivals, which change who waits ahead of
+/// whom) with the next push of its live document.
+async fn advance(db: &Db, event: &str, now: Millis, arrived: bool) -> Result<(), OriginError> {
+    db.transaction(Scope::Event(event), async |db| {
+        let (held, arrivals) = futures::join!(stored(db, event), arrivals(db, event));
+        let Some(mut held) = held? else {
+            return Ok(());
+        };
+        let moved = held.admission.advance(&held.room, &arrivals?, now);
+        let mut writes = Writes::default();
+        writes.push(
+            "UPDATE waiting_rooms SET admission = ?, version = version + 1
+             WHERE event = ? AND version = ?"
+                .into(),
+            [json_text(&held.admission), text(event), int(held.version)],
+        );
+        if moved || arrived {
+            seat_counts::raise(&mut writes, event);
+        }
+        writes.run(db).await
+    })
+    .await
+}
+
+/// Whether a registration for `slug` carrying `ticket` under `key` may be
+/// decided: always when the event has no waiting room; with one, only for
+/// an admitted ticket of this event, whose first use is recorded here (a
+/// retry with the same key may use it again, and replays its answer).
+pub async fn admit(slug: &Slug, ticket: Option<&str>, key: &str) -> Result<(), OriginError> {
+    let event = slug.as_str();
+    let reader = Reader::get().await?;
+    let Some(row) = reader
+        .rows(SELECT_ROOM, [text(event)])
+        .await?
+        .into_iter()
+        .next()
+    else {
+        return Ok(());
+    };
+    let held = stored_of(&row)?;
+    let config = crate::config::get().await;
+    let (_, verifier) = config
+        .signing
+        .as_ref()
+        .ok_or(OriginError::Config("signing_secret is unset".into()))?;
+    let sealed = ticket.ok_or(OriginError::Ticket(Refused::Missing))?;
+    let ticket = Ticket::open(sealed, verifier, slug).map_err(OriginError::Ticket)?;
+    let used_with = async |reader: &Reader| {
+        reader
+            .rows(
+                "SELECT idempotency_key FROM waiting_room_uses WHERE event = ? AND ticket = ?",
+                [text(event), text(ticket.id.as_str())],
+            )
+            .await
+            .map(|rows| rows.first().map(|row| row.text("idempotency_key")))
+    };
+    // A retry of the registration it was used for replays its answer,
+    // even once the ticket's time is up.
+    let again = |used: String| {
+        if used == key {
+            Ok(())
+        } else {
+            Err(OriginError::Ticket(Refused::Used))
+        }
+    };
+    if let Some(used) = used_with(&reader).await? {
+        return again(used);
+    }
+    held.admission
+        .lets_register(&held.room, &ticket, now_ms())
+        .map_err(OriginError::Ticket)?;
+    let first = Db::open()
+        .await?
+        .rows(
+            "INSERT INTO waiting_room_uses (event, ticket, idempotency_key) VALUES (?, ?, ?)
+             ON CONFLICT (event, ticket) DO NOTHING RETURNING ticket",
+            [text(event), text(ticket.id.as_str()), text(key)],
+        )
+        .await?;
+    if !first.is_empty() {
+        return Ok(());
+    }
+    // Used meanwhile, by this key's other attempt or another's.
+    again(used_with(&reader).await?.unwrap_or_default())
+}
