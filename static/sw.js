@@ -4,7 +4,8 @@
 // answered from the network when it answers within a moment, else from the
 // copy saved on this device, marked with `eventfront-saved-at`, while the
 // revalidation goes on: stale-while-revalidate with a short grace for a
-// network that works. Writes and organizer pages never touch the caches.
+// network that works. Writes, a waiting-room ticket's place and organizer
+// pages never touch the caches.
 
 const SHELL_CACHE = "eventfront-shell-v2";
 const DATA_CACHE = "eventfront-data-v1";
@@ -24,6 +25,7 @@ const SHELL = [
   "/app/registration.js",
   "/app/session-picks.js",
   "/app/seats.js",
+  "/app/waiting.js",
   "/manifest.webmanifest",
   "/icons/icon-192.png",
   "/icons/icon-512.png",
@@ -57,6 +59,8 @@ self.addEventListener("fetch", (event) => {
   if (request.method !== "GET") return;
   const url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
+  // A ticket's place is its own and only true now: never saved.
+  if (url.pathname.endsWith("/waiting-room")) return;
   if (url.pathname.startsWith("/api/events")) {
     event.respondWith(networkOrSaved(event, DATA_CACHE, request.url, request));
     // The whole agenda names its speakers, whose bios the page asks for only

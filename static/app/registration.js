@@ -1,4 +1,5 @@
-// Registering for the event: one Idempotency-Key per submission, retries
+// Registering for the event (through its waiting room, when it has one:
+// waiting.js): one Idempotency-Key per submission, retries
 // that honour Retry-After with their progress shown, and the outcome: its
 // manage link, or, when the event confirms by email, "check your inbox".
 // The emailed confirmation link confirms and then shows the manage view;
@@ -11,6 +12,7 @@ import { withRetry, isRetryable, showFieldErrors, clearFieldErrors } from "/form
 import { state, savedRegistrations, saveRegistration, forgetRegistration } from "/app/data.js";
 import { announce, markCurrentNav, render } from "/app/page.js";
 import { sessionPicks } from "/app/session-picks.js";
+import { roomOf, ticketUsed, waitingView } from "/app/waiting.js";
 
 const managePath = (entry) =>
   `/registrations/${encodeURIComponent(entry.id)}#token=${encodeURIComponent(entry.token)}`;
@@ -74,7 +76,7 @@ function checkInboxPanel(answer, email, at) {
   );
 }
 
-export function registerView() {
+export async function registerView() {
   markCurrentNav("nav-register");
   const settings = state.event.registration || { open: false };
   const pendingKey = `eventfront:pending-registration:${state.slug}`;
@@ -109,6 +111,20 @@ export function registerView() {
       previous,
     ]);
   }
+  // With a waiting room, the form opens for an admitted ticket only.
+  const room = await roomOf(state.slug);
+  if (!room) return registrationForm({ settings, pendingKey, previous, at });
+  waitingView({
+    slug: state.slug,
+    title: `Register for ${state.event.name}`,
+    at,
+    admitted: (ticket, until) =>
+      registrationForm({ settings, pendingKey, previous, at, ticket, until }),
+  });
+}
+
+/** The registration form, with the ticket that lets it register, if any, and its time left. */
+function registrationForm({ settings, pendingKey, previous, at, ticket = null, until = null }) {
   // What is being done is announced once per attempt; the countdown beside
   // it ticks visibly without being read out every second.
   const progressStatus = h("span", { role: "status", id: "progress-status" });
@@ -154,6 +170,7 @@ export function registerView() {
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const body = { name: form.elements.name.value.trim(), email: form.elements.email.value.trim() };
+    if (ticket) body.ticket = ticket;
     // One key per submission: a retry of the same details reuses it, so the
     // origin answers a retried request exactly once.
     const pending = readJson(sessionStorage, pendingKey, null);
@@ -189,6 +206,7 @@ export function registerView() {
         },
       );
       sessionStorage.removeItem(pendingKey);
+      if (ticket) ticketUsed(state.slug);
       if (data.status !== "pending")
         saveRegistration({
           id: data.id,
@@ -235,11 +253,35 @@ export function registerView() {
   ].join("");
   render("Register", [
     h("h1", {}, `Register for ${state.event.name}`),
+    until ? turnNotice(until, at) : null,
     h("p", { id: "capacity" }, capacity),
     form,
     outcome,
     previous,
   ]);
+}
+
+// An admitted ticket's time to register: said once, and counted down
+// beside it without being read out every second.
+function turnNotice(until, at) {
+  const left = h("span", { "aria-hidden": "true", id: "turn-left" });
+  const notice = h(
+    "p",
+    { className: "notice", id: "turn" },
+    h("span", { role: "status" }, `It is your turn: register by ${at(until)}.`),
+    " ",
+    left,
+  );
+  const tick = () => {
+    if (!notice.isConnected && left.textContent) return clearInterval(timer);
+    const seconds = Math.max(0, Math.round((Date.parse(until) - Date.now()) / 1000));
+    left.textContent = seconds
+      ? `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")} left.`
+      : "Your time has passed.";
+  };
+  const timer = setInterval(tick, 1000);
+  tick();
+  return notice;
 }
 
 // The link emailed to a held registration: confirms it, keeps its manage

@@ -426,6 +426,80 @@ async fn attendees_register_join_the_waitlist_retry_and_cancel() {
 }
 
 #[tokio::test]
+async fn attendees_wait_their_turn_in_the_waiting_room_then_register() {
+    let _turn = TURN.lock().await;
+    let (app, server) = system(|o| o).await;
+    // A room opening in a minute, its pre-queue open from now on.
+    let opens = app.clock().since_epoch().as_millis() as i64 + 60_000;
+    let opens_at = jiff::Timestamp::from_millisecond(opens)
+        .unwrap()
+        .to_string();
+    let room = json!({ "opens_at": opens_at, "prequeue_minutes": 2, "per_minute": 60 });
+    let set = admin(&app, "PUT", "/waiting-room", Some(room)).await;
+    assert_eq!(set.status(), 200, "{:?}", set.body());
+    system_tests::eventually("the room at the edge", async || {
+        let live = body_json(&app.get(&format!("/api/events/{DEMO}/seats")).await);
+        live.get("waiting_room").map(|_| ()).ok_or(live)
+    })
+    .await;
+
+    // The register page waits in line instead of showing the form.
+    let browser = Browser::start(&server.url(), VIEWER_ZONE).await;
+    let page = format!("/events/{DEMO}/register");
+    browser.open(&page).await;
+    browser.wait_text("#waiting-status", "next in line").await;
+    browser
+        .wait_text("#waiting-expected", "expected at about")
+        .await;
+    assert_eq!(browser.count("#register-form").await, 0);
+    assert_accessible(&browser, "the waiting room").await;
+    let key = format!("return localStorage.getItem('eventfront:waiting-ticket:{DEMO}')");
+    let ticket = browser.eval(&key).await;
+    assert!(ticket.is_string(), "the ticket is kept in the browser");
+
+    // Closed and opened again, on a phone: the same place.
+    browser.resize(390, 844).await;
+    browser.open(&page).await;
+    browser
+        .wait_text("#waiting-kept", "kept if you close this tab")
+        .await;
+    assert_eq!(browser.eval(&key).await, ticket);
+    assert_eq!(
+        browser
+            .eval("return document.documentElement.scrollWidth <= window.innerWidth")
+            .await,
+        true,
+        "nothing wider than the phone's screen"
+    );
+
+    // Time passes on the app's clock; when its turn comes the form opens,
+    // with the time left to register.
+    until("the form opens at its turn", || async {
+        if browser.count("#register-form").await == 1 {
+            return Some(());
+        }
+        app.clock().advance(Duration::from_secs(2));
+        if browser.count("#waiting-check").await == 1 {
+            browser.click("#waiting-check").await;
+        }
+        None
+    })
+    .await;
+    browser.wait_text("#turn", "It is your turn").await;
+    assert_accessible(&browser, "the form after the waiting room").await;
+    browser.type_into("#reg-name", "Ada Lovelace").await;
+    browser.type_into("#reg-email", "ada@example.com").await;
+    browser.click("#register-button").await;
+    browser.wait_text("#outcome h2", "confirmed").await;
+    assert_eq!(
+        browser.eval(&key).await,
+        Value::Null,
+        "a used ticket is forgotten"
+    );
+    browser.close().await;
+}
+
+#[tokio::test]
 async fn attendees_pick_a_workshop_and_the_next_in_line_is_promoted() {
     let _turn = TURN.lock().await;
     let (app, server) = system(|o| o).await;
