@@ -34,13 +34,13 @@ pub async fn register(slug: &Slug, request: &Incoming) -> Result<Reply, OriginEr
             IdempotencyKey::parse(k).map_err(|e| OriginError::invalid("Idempotency-Key", e.0))
         })?;
     let new = validate::registration(&request.json(MAX_BODY)?).map_err(OriginError::Invalid)?;
-    waiting_room::admit(slug, new.ticket.as_deref(), key.as_str()).await?;
+    let ticket = waiting_room::admit(slug, new.ticket.as_deref(), key.as_str()).await?;
     let request_hash = hex::encode(Sha256::digest(
         [request.target.as_bytes(), b"\n", &request.body].concat(),
     ));
     let (status, body) = group_commit::decide(group_commit::Pending {
         slug: slug.clone(),
-        key,
+        key: key.clone(),
         request_hash,
         name: new.name,
         canonical: new
@@ -51,6 +51,9 @@ pub async fn register(slug: &Slug, request: &Incoming) -> Result<Reply, OriginEr
         client: attempts::counted_client(request).await,
     })
     .await?;
+    if let Some(ticket) = ticket.filter(|_| status >= 400) {
+        waiting_room::refused(slug, &ticket, key.as_str()).await?;
+    }
     Ok(respond::bytes(status, stored_type(status), body))
 }
 

@@ -322,9 +322,14 @@ async fn advance(db: &Db, event: &str, now: Millis, arrived: bool) -> Result<(),
 
 /// Whether a registration for `slug` carrying `ticket` under `key` may be
 /// decided: always when the event has no waiting room; with one, only for
-/// an admitted ticket of this event, whose first use is recorded here (a
-/// retry with the same key may use it again, and replays its answer).
-pub async fn admit(slug: &Slug, ticket: Option<&str>, key: &str) -> Result<(), OriginError> {
+/// an admitted ticket of this event, whose use by `key` is recorded here
+/// (a retry with the same key may use it again, and replays its answer).
+/// Answers the ticket's id when it was used.
+pub async fn admit(
+    slug: &Slug,
+    ticket: Option<&str>,
+    key: &str,
+) -> Result<Option<String>, OriginError> {
     let event = slug.as_str();
     let reader = Reader::get().await?;
     let Some(row) = reader
@@ -333,7 +338,7 @@ pub async fn admit(slug: &Slug, ticket: Option<&str>, key: &str) -> Result<(), O
         .into_iter()
         .next()
     else {
-        return Ok(());
+        return Ok(None);
     };
     let held = stored_of(&row)?;
     let config = crate::config::get().await;
@@ -356,7 +361,7 @@ pub async fn admit(slug: &Slug, ticket: Option<&str>, key: &str) -> Result<(), O
     // even once the ticket's time is up.
     let again = |used: String| {
         if used == key {
-            Ok(())
+            Ok(Some(ticket.id.clone()))
         } else {
             Err(OriginError::Ticket(Refused::Used))
         }
@@ -376,8 +381,21 @@ pub async fn admit(slug: &Slug, ticket: Option<&str>, key: &str) -> Result<(), O
         )
         .await?;
     if !first.is_empty() {
-        return Ok(());
+        return Ok(Some(ticket.id.clone()));
     }
     // Used meanwhile, by this key's other attempt or another's.
     again(used_with(&reader).await?.unwrap_or_default())
+}
+
+/// The registration that used ticket `id` under `key` was refused (its
+/// address registered already, registration closed): the ticket may try
+/// again under another key, within its time.
+pub async fn refused(slug: &Slug, id: &str, key: &str) -> Result<(), OriginError> {
+    Db::open()
+        .await?
+        .exec(
+            "DELETE FROM waiting_room_uses WHERE event = ? AND ticket = ? AND idempotency_key = ?",
+            [text(slug.as_str()), text(id), text(key)],
+        )
+        .await
 }

@@ -823,6 +823,86 @@ mod tests {
         assert!(waiting.windows(2).all(|w| w[0].until <= w[1].from));
     }
 
+    /// Kendall's tau between two orders of the same items (1: the same).
+    fn kendall_tau(a: &[usize], b: &[usize]) -> f64 {
+        let mut rank = vec![0; a.len()];
+        for (i, &item) in b.iter().enumerate() {
+            rank[item] = i;
+        }
+        let ranks: Vec<usize> = a.iter().map(|&item| rank[item]).collect();
+        let (mut agree, mut disagree) = (0u64, 0u64);
+        for i in 0..ranks.len() {
+            for j in i + 1..ranks.len() {
+                if ranks[i] < ranks[j] {
+                    agree += 1;
+                } else {
+                    disagree += 1;
+                }
+            }
+        }
+        (agree as f64 - disagree as f64) / (agree + disagree) as f64
+    }
+
+    /// Three edges whose clocks are off by up to 50 ms (NTP on a bad day):
+    /// 3,000 people arriving in a spike over 60 s, each at the nearest
+    /// edge, stamped by its clock. Admission follows the stamps, so two
+    /// people further apart than twice the skew are never swapped, and the
+    /// order as a whole stays within Kendall's tau 0.99 of arrival order.
+    #[test]
+    fn skewed_edge_clocks_swap_only_arrivals_closer_than_the_skew() {
+        let skew = [-50, 10, 50];
+        let room = WaitingRoom {
+            prequeue_minutes: 0,
+            ..room(600)
+        };
+        let mut draws = Draws(42);
+        // A spike: most arrive in the first seconds.
+        let mut arrivals: Vec<(Millis, Millis)> = (0..3_000)
+            .map(|i| {
+                let u = (draws.next() >> 11) as f64 / (1u64 << 53) as f64;
+                let at = OPENS + 1_000 + (-u.max(1e-12).ln() * 8_000.0).min(58_999.0) as Millis;
+                let edge = i % skew.len();
+                (at, at + skew[edge])
+            })
+            .collect();
+        arrivals.sort();
+        let tickets: Vec<Ticket> = arrivals
+            .iter()
+            .map(|&(_, seen)| room.issue(&conf(), "eu", seen, 0, "x".into()).unwrap())
+            .collect();
+        let mut crowd = BTreeMap::new();
+        for ticket in &tickets {
+            *crowd.entry(ticket.stamp.div_euclid(1_000)).or_default() += 1;
+        }
+        // Admitted in the order the origin's moves reach each ticket.
+        let mut admission = Admission::new(&room);
+        let mut admitted_at = vec![None; tickets.len()];
+        let mut now = OPENS;
+        while admitted_at.iter().any(Option::is_none) {
+            now += 1_000;
+            admission.advance(&room, &crowd, now);
+            for (i, ticket) in tickets.iter().enumerate() {
+                if admitted_at[i].is_none() && ticket.stamp <= admission.cutoff {
+                    admitted_at[i] = Some((now, ticket.stamp));
+                }
+            }
+        }
+        let by_arrival: Vec<usize> = (0..tickets.len()).collect();
+        let mut by_admission = by_arrival.clone();
+        by_admission.sort_by_key(|&i| admitted_at[i]);
+        let tau = kendall_tau(&by_arrival, &by_admission);
+        assert!(tau >= 0.99, "tau {tau}");
+        let spread = skew.iter().max().unwrap() - skew.iter().min().unwrap();
+        for (i, &(at_i, _)) in arrivals.iter().enumerate() {
+            for (j, &(at_j, _)) in arrivals.iter().enumerate().skip(i + 1) {
+                if at_j - at_i > spread {
+                    assert!(admitted_at[i] <= admitted_at[j], "{i} and {j} swapped");
+                    break;
+                }
+            }
+        }
+    }
+
     proptest! {
         /// However arrivals are reported, early or late, and however the
         /// origin's moves are spaced: admission follows ticket order, never

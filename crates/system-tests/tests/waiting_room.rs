@@ -205,6 +205,23 @@ async fn tickets_are_admitted_in_their_order_at_the_rate_and_register_once() {
         detail(&twice)
     );
 
+    // A registration the event refuses (its address is in already) leaves
+    // the ticket free to try again, under another key.
+    let (retried, _) = &in_order[2];
+    let mut same_address = register(SLUG, "k-1b", Some(retried));
+    *same_address.body_mut() = Bytes::from(
+        json!({ "name": "Ada L.", "email": "k-1@example.org", "ticket": retried }).to_string(),
+    );
+    let refused = eu.app.send(same_address).await;
+    assert_eq!(refused.status(), 409, "{:?}", refused.body());
+    assert!(
+        detail(&refused).contains("already registered"),
+        "{}",
+        detail(&refused)
+    );
+    let fixed = eu.app.send(register(SLUG, "k-1c", Some(retried))).await;
+    assert_eq!(fixed.status(), 201, "{:?}", fixed.body());
+
     // Altered, forged or another event's: refused, each saying why.
     let (sealed, _) = &in_order[1];
     let (head, tag) = sealed.rsplit_once('.').unwrap();
