@@ -2,11 +2,13 @@
 //! ticket issued, and a ticket's place told, from the event's live
 //! document (`cache::counts`) with no request to the origin; and the
 //! tickets this instance issued, counted by the second of their stamps and
-//! reported to the origin at most once a second, as totals (a report the
-//! origin took but whose answer was lost counts once when sent again). A
-//! report also lets the origin move the cutoff, so an instance whose
-//! visitors wait reports even with nothing new; seconds a report did not
-//! deliver go with the next, so no arrival is lost to an outage.
+//! reported to the origin by a task of the instance at most once a second,
+//! as totals (a report the origin took but whose answer was lost counts
+//! once when sent again). A report also lets the origin move the cutoff,
+//! so an instance whose visitors wait reports even with nothing new.
+//! Seconds a report did not deliver go with the next, and the task runs
+//! until all are delivered (Spin keeps an instance while a task of its
+//! runs), so no arrival is lost to an outage or to the instance retiring.
 
 use crate::cache::{self, instance::instance, now_ms};
 use crate::config::{EdgeConfig, OriginLink};
@@ -16,7 +18,6 @@ use bytes::Bytes;
 use eventfront_domain::Slug;
 use eventfront_domain::freshness::Millis;
 use eventfront_domain::respond::{self, Reply};
-use eventfront_domain::seat_counts::SeatCounts;
 use eventfront_domain::waiting_room::{
     CHECK_EVERY_SECS, Live, MAX_REPORTED_SECONDS, Place, Refused, TICKET_HEADER, Ticket,
 };
@@ -30,13 +31,14 @@ use std::sync::Arc;
 const REPORT_EVERY: Millis = 1_000;
 
 /// `slug`'s room as this edge holds it.
-async fn live(config: &Arc<EdgeConfig>, slug: &Slug) -> Result<Live, EdgeError> {
+async fn live(config: &Arc<EdgeConfig>, slug: &Slug) -> Result<Arc<Live>, EdgeError> {
     let (counts, _) = cache::counts::lookup(config, slug.as_str()).await?;
-    let document: SeatCounts = serde_json::from_str(&counts.body)
-        .map_err(|e| EdgeError::Store(format!("unreadable live document of {slug}: {e}")))?;
-    document.waiting_room.ok_or(EdgeError::Absent(
-        "This event has no waiting room: register directly.",
-    ))
+    counts
+        .waiting_room()
+        .map_err(|e| EdgeError::Store(format!("unreadable live document of {slug}: {e}")))?
+        .ok_or(EdgeError::Absent(
+            "This event has no waiting room: register directly.",
+        ))
 }
 
 /// `POST /api/events/{slug}/waiting-room`: a ticket, and its place.
@@ -55,7 +57,7 @@ pub async fn take(config: &Arc<EdgeConfig>, slug: &Slug) -> Result<Reply, EdgeEr
             ))
         })?;
     count_arrival(slug.as_str(), ticket.stamp);
-    report_when_due(slug.as_str(), now);
+    report_soon(slug.as_str(), false);
     let mut body = told(&live, &ticket, now);
     body["ticket"] = json!(ticket.seal(&link.secret));
     Ok(private(respond::json(201, &body)))
@@ -78,7 +80,7 @@ pub async fn place(
     let ticket = Ticket::open(sealed, &link.verifier, slug).map_err(EdgeError::Ticket)?;
     let now = now_ms();
     if matches!(live.place(ticket.stamp, now), Place::Waiting { .. }) {
-        report_when_due(slug.as_str(), now);
+        report_soon(slug.as_str(), true);
     }
     Ok(private(respond::json(200, &told(&live, &ticket, now))))
 }
@@ -138,6 +140,12 @@ pub struct Arrivals {
     totals: BTreeMap<i64, u64>,
     /// The seconds whose totals the origin has not taken yet.
     unreported: BTreeSet<i64>,
+    /// A waiting page asked here since the last report: the origin is to
+    /// hear from this instance even with nothing new (it moves the cutoff
+    /// on reports).
+    asked: bool,
+    /// This instance's reporter runs for the event.
+    reporting: bool,
     /// When it last sent a report.
     reported_at: Option<Millis>,
 }
@@ -164,51 +172,98 @@ fn count_arrival(slug: &str, stamp: Millis) {
     }
 }
 
-/// Reports `slug`'s arrivals in the background, unless this instance
-/// reported less than `REPORT_EVERY` ago.
-fn report_when_due(slug: &str, now: Millis) {
-    let state = instance();
-    let seconds = {
-        let mut arrivals = state.arrivals.borrow_mut();
-        let event = arrivals.entry(slug.to_string()).or_default();
-        if event
-            .reported_at
-            .is_some_and(|last| now.saturating_sub(last) < REPORT_EVERY)
-        {
-            return;
-        }
-        event.reported_at = Some(now);
-        // The oldest seconds first; the rest go with the next report.
-        let taken: Vec<i64> = event
-            .unreported
-            .iter()
-            .take(MAX_REPORTED_SECONDS)
-            .copied()
-            .collect();
-        taken
-            .into_iter()
-            .map(|second| {
-                event.unreported.remove(&second);
-                (second, event.totals.get(&second).copied().unwrap_or(0))
-            })
-            .collect::<BTreeMap<i64, u64>>()
-    };
-    let reporter = state
+/// Makes sure this instance's reporter for `slug` runs: it reports at most
+/// once every `REPORT_EVERY` until nothing is left to tell. `asked`: a
+/// waiting page asked, so the origin is to hear even with nothing new.
+fn report_soon(slug: &str, asked: bool) {
+    let instance = instance();
+    let mut arrivals = instance.arrivals.borrow_mut();
+    let event = arrivals.entry(slug.to_string()).or_default();
+    event.asked |= asked;
+    if event.reporting {
+        return;
+    }
+    event.reporting = true;
+    // Spin keeps the instance until the task ends, whatever requests it
+    // takes meanwhile: what it counted is reported before it goes.
+    spin_sdk::wasip3::spawn(report_while_pending(slug.to_string()));
+}
+
+/// How long an instance keeps trying to report through an outage before
+/// it drops what it counted (and says so).
+const GIVE_UP_AFTER: Millis = 30 * 60_000;
+/// The longest wait between two tries while the origin cannot be reached.
+const MOST_BACKOFF: Millis = 5_000;
+
+async fn report_while_pending(slug: String) {
+    let reporter = instance()
         .reporter
         .get_or_init(|| format!("{:016x}", get_random_u64()))
         .clone();
-    let slug = slug.to_string();
-    spin_sdk::wasip3::spawn(async move {
-        if let Err(why) = report(&slug, &reporter, &seconds).await {
-            eprintln!("edge: arrivals of {slug} kept for the next report: {why}");
-            // Totals: sending them again, even if the origin took them,
-            // counts each ticket once.
+    let mut failing_since: Option<Millis> = None;
+    let mut backoff: Millis = 0;
+    loop {
+        let due = {
+            let instance = instance();
+            let arrivals = instance.arrivals.borrow();
+            let last = arrivals.get(&slug).and_then(|e| e.reported_at);
+            last.map_or(0, |last| last + REPORT_EVERY + backoff)
+        };
+        let wait = due - now_ms();
+        if wait > 0 {
+            spin_sdk::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
+        }
+        let now = now_ms();
+        let seconds = {
             let instance = instance();
             let mut arrivals = instance.arrivals.borrow_mut();
-            let event = arrivals.entry(slug).or_default();
-            event.unreported.extend(seconds.keys());
+            let event = arrivals.entry(slug.clone()).or_default();
+            if event.unreported.is_empty() && !event.asked {
+                event.reporting = false;
+                return;
+            }
+            event.asked = false;
+            event.reported_at = Some(now);
+            // The oldest seconds first; the rest go with the next report.
+            let taken: Vec<i64> = event
+                .unreported
+                .iter()
+                .take(MAX_REPORTED_SECONDS)
+                .copied()
+                .collect();
+            taken
+                .into_iter()
+                .map(|second| {
+                    event.unreported.remove(&second);
+                    (second, event.totals.get(&second).copied().unwrap_or(0))
+                })
+                .collect::<BTreeMap<i64, u64>>()
+        };
+        match report(&slug, &reporter, &seconds).await {
+            Ok(()) => (failing_since, backoff) = (None, 0),
+            Err(why) => {
+                // Totals: sending them again, even if the origin took
+                // them, counts each ticket once.
+                let instance = instance();
+                let mut arrivals = instance.arrivals.borrow_mut();
+                let event = arrivals.entry(slug.clone()).or_default();
+                event.unreported.extend(seconds.keys());
+                let since = *failing_since.get_or_insert(now);
+                if now - since >= GIVE_UP_AFTER {
+                    eprintln!(
+                        "edge: gave up reporting {} seconds of arrivals of {slug} after {} min: {why}",
+                        event.unreported.len(),
+                        GIVE_UP_AFTER / 60_000
+                    );
+                    event.unreported.clear();
+                    event.reporting = false;
+                    return;
+                }
+                eprintln!("edge: arrivals of {slug} kept for the next report: {why}");
+                backoff = (backoff * 2).clamp(500, MOST_BACKOFF);
+            }
         }
-    });
+    }
 }
 
 async fn report(slug: &str, reporter: &str, seconds: &BTreeMap<i64, u64>) -> Result<(), String> {

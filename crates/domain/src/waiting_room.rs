@@ -41,8 +41,10 @@ pub const TICKET_HEADER: &str = "eventfront-ticket";
 /// How far behind the clock the cutoff stays: edges report each second's
 /// arrivals within about a second.
 pub const REPORT_LAG: Millis = 2_000;
-/// The most one move of the cutoff admits: this long at the rate.
-pub const MAX_STEP: Millis = 5_000;
+/// The most one move of the cutoff admits: this long at the rate. Moves
+/// come about a second apart (edges report each second); after a gap, such
+/// as an outage, admission resumes at the rate instead of in a burst.
+pub const MAX_STEP: Millis = 2_000;
 /// Steps kept per `admitted_for_minutes`: the admission a push carries
 /// stays small however long the window, and a ticket's window may start
 /// up to one slot early.

@@ -17,7 +17,9 @@ use crate::error::EdgeError;
 use crate::kv;
 use eventfront_domain::freshness::{self, Decision, Millis};
 use eventfront_domain::seat_counts::SeatCounts;
+use eventfront_domain::waiting_room::Live;
 use serde::{Deserialize, Serialize};
+use std::sync::OnceLock;
 use std::sync::Arc;
 
 /// The counts of one event as this edge holds them.
@@ -28,6 +30,10 @@ pub struct Counts {
     pub checked_at_ms: Millis,
     /// The document as served (small: a few hundred bytes a session).
     pub body: String,
+    /// The event's waiting room, read from `body` once per copy: a
+    /// waiting page asks often.
+    #[serde(skip)]
+    room: OnceLock<Option<Arc<Live>>>,
 }
 
 impl Counts {
@@ -36,7 +42,18 @@ impl Counts {
             version: counts.version,
             checked_at_ms: now,
             body: serde_json::to_string(counts).unwrap_or_default(),
+            room: OnceLock::new(),
         }
+    }
+
+    /// The event's waiting room, if it has one.
+    pub fn waiting_room(&self) -> Result<Option<Arc<Live>>, serde_json::Error> {
+        if let Some(room) = self.room.get() {
+            return Ok(room.clone());
+        }
+        let document: SeatCounts = serde_json::from_str(&self.body)?;
+        let room = document.waiting_room.map(Arc::new);
+        Ok(self.room.get_or_init(|| room).clone())
     }
 
     fn copy(&self) -> freshness::Copy {

@@ -1,0 +1,626 @@
+//! A registration opening through the waiting room, and the same opening
+//! without it, through the real components in the test host (one origin on
+//! SQLite and three edges, `eu`, `us` and `ap`, in this process), printing
+//! figures, never passing or failing on time.
+//!
+//! (a) The opening: `WR_BENCH_ARRIVALS` people (default 100,000) arrive in
+//!     the first minute, 10% of them in the pre-queue's last 10 s before
+//!     `opens_at`, the rest in a spike that decays over the minute (half
+//!     within 6 s). Each takes a real signed ticket from an edge (in turn
+//!     `eu`, `us`, `ap`, whose clocks are 20 ms apart), each from an address
+//!     of its own. The room admits `WR_BENCH_RATE` a minute (default 12,000);
+//!     every admitted person registers through the edge that issued the
+//!     ticket, in the second the origin admits them; sampled waiting pages
+//!     ask their place every second at each edge, so that every edge reports.
+//!     The origin is cut off from every edge for 30 s in the middle of the
+//!     minute. Time is the test host's clock, moved a second per simulated
+//!     second (never less than the real time the second took). The event has
+//!     seats for half of the crowd. Printed: the requests per second the
+//!     origin saw (registrations, and reports per edge), against the rate;
+//!     Kendall's tau between ticket order and admission order and between
+//!     arrival order and admission order; tickets admitted ahead of an
+//!     earlier ticket; arrivals the origin counted against tickets issued;
+//!     who got the seats; and overbooking.
+//! (b) The same crowd with no room: each person registers at their arrival,
+//!     and again a second later while answered 503 (as the page retries),
+//!     up to 10 times: the origin's requests per second, the 503s, who got
+//!     the seats, and overbooking.
+//! (c) What the waiting check costs an edge: 64 clients, each asking its own
+//!     ticket's place, against the same clients reading the event from the
+//!     edge's cache, in alternating runs of `WR_BENCH_SECS` (default 8),
+//!     three each: throughput ratio (median), p50, p99 and max.
+//!
+//! Build the components first
+//! (`cargo build --target wasm32-wasip2 --profile wasm -p edge -p origin`),
+//! then `cargo bench -p system-tests --bench waiting_room`.
+//! `WR_BENCH_PARTS` (default `room,no-room,check`) picks the parts.
+
+use bytes::Bytes;
+use futures::StreamExt;
+use serde_json::{Value, json};
+use spin_test_host::{App, LinkFault};
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, Instant};
+use system_tests::load::{Answer, Figures, Reader, Run, ms, run_load};
+use system_tests::{
+    EdgeApp, Lcg, SIGNING_SECRET, Topology, json as body_json, open_event, topology_with,
+};
+
+const SLUG: &str = "opening";
+const ROOM: &str = "/api/admin/events/opening/waiting-room";
+/// Requests in flight at once from the simulated crowd.
+const CONCURRENCY: usize = 64;
+/// When the outage starts, in simulated seconds from the start, and how long.
+const OUTAGE: (u64, u64) = (20, 30);
+/// Waiting pages sampled per edge per simulated second.
+const SAMPLED_PAGES: usize = 8;
+
+fn setting(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn parts() -> Vec<String> {
+    std::env::var("WR_BENCH_PARTS")
+        .unwrap_or_else(|_| "room,no-room,check".into())
+        .split(',')
+        .map(str::to_string)
+        .collect()
+}
+
+/// When each person arrives, in milliseconds from the start: 10% in the
+/// 10 s before the opening, the rest from the opening on, exponentially
+/// fewer over the minute.
+fn arrivals(n: usize, random: &mut Lcg) -> Vec<u64> {
+    let mut at: Vec<u64> = (0..n)
+        .map(|i| {
+            if i % 10 == 0 {
+                random.next(10_000)
+            } else {
+                let u = (random.next(1 << 30) as f64 + 1.0) / (1u64 << 30) as f64;
+                10_000 + ((-u.ln() * 8_700.0) as u64).min(49_999)
+            }
+        })
+        .collect();
+    at.sort_unstable();
+    at
+}
+
+/// Whether the room is open in simulated second `second` (it opens 10 s
+/// after the start).
+fn schedule_opened(second: u64) -> bool {
+    second >= 10
+}
+
+/// An address of its own for person `i`, as a trusted proxy names it.
+fn address(i: usize) -> String {
+    format!("10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255)
+}
+
+struct Opening {
+    t: Topology,
+    origin_link: String,
+}
+
+impl Opening {
+    async fn start(seats: usize) -> Self {
+        let t = topology_with(
+            &["eu", "us", "ap"],
+            |o| {
+                o.variable("trusted_proxies", "127.0.0.1")
+                    .variable("registrations_per_minute", "0")
+            },
+            |o| {
+                o.variable("seed_demo", "false")
+                    .variable("registrations_per_minute", "0")
+            },
+        )
+        .await;
+        t.origin.publish_event(SLUG, open_event(seats as u32)).await;
+        // Clocks 20 ms apart: `us` 20 ms ahead of `eu`, `ap` 20 ms behind.
+        let skew = [20, 40, 0];
+        for (edge, ms) in t.edges.iter().zip(skew) {
+            edge.app.clock().advance(Duration::from_millis(ms));
+        }
+        t.origin.app.clock().advance(Duration::from_millis(20));
+        let origin_link = t.origin_server.addr().to_string();
+        Self { t, origin_link }
+    }
+
+    fn clocks(&self) -> impl Iterator<Item = &App> {
+        std::iter::once(&self.t.origin.app).chain(self.t.edges.iter().map(|e| &e.app))
+    }
+
+    fn advance(&self, by: Duration) {
+        for app in self.clocks() {
+            app.clock().advance(by);
+        }
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.t.origin.app.clock().since_epoch().as_millis() as i64
+    }
+
+    fn edge(&self, i: usize) -> &EdgeApp {
+        &self.t.edges[i % self.t.edges.len()]
+    }
+
+    /// Requests every edge has sent the origin so far.
+    fn origin_requests(&self) -> Vec<usize> {
+        self.t
+            .edges
+            .iter()
+            .map(|e| e.app.links().requests(&self.origin_link))
+            .collect()
+    }
+
+    fn cut(&self, cut: bool) {
+        for edge in &self.t.edges {
+            if cut {
+                edge.app.links().set(&self.origin_link, LinkFault::Cut);
+            } else {
+                edge.app.links().heal(&self.origin_link);
+            }
+        }
+    }
+
+    async fn cutoff(&self) -> i64 {
+        let rows = self
+            .t
+            .origin
+            .rows("SELECT admission FROM waiting_rooms WHERE event = 'opening'")
+            .await;
+        let admission: Value = serde_json::from_str(rows[0][0].as_str().unwrap()).unwrap();
+        admission["cutoff"].as_i64().unwrap()
+    }
+
+    /// Confirmed registrations' emails, and how many are confirmed.
+    async fn seated(&self) -> (HashSet<usize>, usize) {
+        let rows = self
+            .t
+            .origin
+            .rows(
+                "SELECT email FROM registrations WHERE event = 'opening' AND status = 'confirmed'",
+            )
+            .await;
+        let people: HashSet<usize> = rows
+            .iter()
+            .filter_map(|r| {
+                r[0].as_str()?
+                    .strip_prefix("p")?
+                    .split('@')
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        (people, rows.len())
+    }
+}
+
+fn registration(i: usize, ticket: Option<&str>) -> http::Request<Bytes> {
+    let mut body = json!({ "name": format!("Person {i}"), "email": format!("p{i}@example.org") });
+    if let Some(ticket) = ticket {
+        body["ticket"] = json!(ticket);
+    }
+    http::Request::post(format!("/api/events/{SLUG}/registrations"))
+        .header("content-type", "application/json")
+        .header("idempotency-key", format!("person-{i}"))
+        .header("x-forwarded-for", address(i))
+        .body(Bytes::from(body.to_string()))
+        .unwrap()
+}
+
+fn take(i: usize) -> http::Request<Bytes> {
+    http::Request::post(format!("/api/events/{SLUG}/waiting-room"))
+        .header("x-forwarded-for", address(i))
+        .body(Bytes::new())
+        .unwrap()
+}
+
+fn place(ticket: &str) -> http::Request<Bytes> {
+    http::Request::get(format!("/api/events/{SLUG}/waiting-room"))
+        .header("eventfront-ticket", ticket)
+        .body(Bytes::new())
+        .unwrap()
+}
+
+/// Sends `requests` (to the app each names), `CONCURRENCY` at a time:
+/// each answer's status, in order.
+async fn send_all(requests: Vec<(App, http::Request<Bytes>)>) -> Vec<(u16, Bytes)> {
+    futures::stream::iter(requests)
+        .map(|(app, request)| async move {
+            let answer = app.send(request).await;
+            (answer.status().as_u16(), answer.body().clone())
+        })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await
+}
+
+/// Kendall's tau between two rankings of the same items, over the pairs
+/// that neither ranks as a tie: admission comes in steps, each admitting
+/// many at once, whom admission order cannot tell apart.
+fn kendall_tau(a: &[i64], b: &[i64]) -> f64 {
+    // O(n²) on a sample: the full crowd would take minutes.
+    let (mut concordant, mut discordant) = (0f64, 0f64);
+    for i in 0..a.len() {
+        for j in i + 1..a.len() {
+            match ((a[i] - a[j]).signum(), (b[i] - b[j]).signum()) {
+                (0, _) | (_, 0) => {}
+                (x, y) if x == y => concordant += 1.0,
+                _ => discordant += 1.0,
+            }
+        }
+    }
+    (concordant - discordant) / (concordant + discordant).max(1.0)
+}
+
+/// Every `n / 4000`th item: a sample for tau.
+fn sample<T: Copy>(items: &[T]) -> Vec<T> {
+    let step = (items.len() / 4_000).max(1);
+    items.iter().step_by(step).copied().collect()
+}
+
+/// Prints the origin's requests per second: median, the busiest 10 s
+/// window's mean, and the busiest second.
+fn per_second(what: &str, counts: &[usize]) {
+    let mut sorted = counts.to_vec();
+    sorted.sort_unstable();
+    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0);
+    let peak = sorted.last().copied().unwrap_or(0);
+    let window = counts
+        .windows(10.min(counts.len()).max(1))
+        .map(|w| w.iter().sum::<usize>() / w.len())
+        .max()
+        .unwrap_or(0);
+    println!(
+        "  {what}: median {median}/s, busiest 10 s {window}/s, busiest second {peak}/s, over {} s",
+        counts.len()
+    );
+}
+
+/// Who of the first `seats` arrivals got a seat, as a share.
+fn first_come_share(seated: &HashSet<usize>, seats: usize) -> f64 {
+    (0..seats).filter(|i| seated.contains(i)).count() as f64 / seats as f64
+}
+
+async fn with_room(n: usize, per_minute: u64, random: &mut Lcg) {
+    let seats = n / 2;
+    let o = Opening::start(seats).await;
+    let start = o.now_ms();
+    let opens = start + 10_000;
+    let room = json!({
+        "opens_at": jiff::Timestamp::from_millisecond(opens).unwrap().to_string(),
+        "prequeue_minutes": 1, "per_minute": per_minute,
+    });
+    assert_eq!(
+        o.t.origin.admin("PUT", ROOM, Some(room)).await.status(),
+        200
+    );
+    let verifier = eventfront_domain::signing::Verifier::new(vec![
+        eventfront_domain::signing::Secret::new(SIGNING_SECRET).unwrap(),
+    ]);
+    let slug = eventfront_domain::Slug::parse(SLUG).unwrap();
+    let schedule = arrivals(n, random);
+    // Person i: its ticket, stamp, and the simulated second it was admitted.
+    let mut tickets: Vec<Option<(String, i64)>> = vec![None; n];
+    let mut admitted_in: Vec<Option<u64>> = vec![None; n];
+    let mut registered = vec![false; n];
+    let mut next = 0;
+    let (mut registrations_per_s, mut reports_per_s) = (Vec::new(), Vec::new());
+    let mut refused = BTreeMap::<u16, usize>::new();
+    let mut second = 0u64;
+    let began = Instant::now();
+    loop {
+        let real = Instant::now();
+        let clock = o.now_ms();
+        let before = o.origin_requests();
+        let outage = (OUTAGE.0..OUTAGE.0 + OUTAGE.1).contains(&second);
+        o.cut(outage);
+        // This second's arrivals take their tickets.
+        let mut arriving = Vec::new();
+        while next < n && schedule[next] < (second + 1) * 1_000 {
+            arriving.push(next);
+            next += 1;
+        }
+        let taken = send_all(
+            arriving
+                .iter()
+                .map(|&i| (o.edge(i).app.clone(), take(i)))
+                .collect(),
+        )
+        .await;
+        for (&i, (status, body)) in arriving.iter().zip(taken) {
+            assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+            let sealed = serde_json::from_slice::<Value>(&body).unwrap()["ticket"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let stamp = eventfront_domain::waiting_room::Ticket::open(&sealed, &verifier, &slug)
+                .unwrap()
+                .stamp;
+            tickets[i] = Some((sealed, stamp));
+        }
+        // Sampled waiting pages ask their place at every edge.
+        let waiting: Vec<usize> = (0..next).filter(|&i| admitted_in[i].is_none()).collect();
+        let mut asks = Vec::new();
+        for edge in 0..3 {
+            let at_edge: Vec<usize> = waiting.iter().copied().filter(|i| i % 3 == edge).collect();
+            for _ in 0..SAMPLED_PAGES.min(at_edge.len()) {
+                let i = at_edge[random.next(at_edge.len() as u64) as usize];
+                let (sealed, _) = tickets[i].as_ref().unwrap();
+                asks.push((o.edge(i).app.clone(), place(sealed)));
+            }
+        }
+        send_all(asks).await;
+        // Those the origin admitted register, through their edge.
+        let cutoff = if outage { i64::MIN } else { o.cutoff().await };
+        let mut now_in = Vec::new();
+        for i in 0..next {
+            let (_, stamp) = tickets[i].as_ref().unwrap();
+            if admitted_in[i].is_none() && *stamp <= cutoff {
+                admitted_in[i] = Some(second);
+            }
+            if admitted_in[i].is_some() && !registered[i] {
+                now_in.push(i);
+            }
+        }
+        let answers = send_all(
+            now_in
+                .iter()
+                .map(|&i| {
+                    let ticket = tickets[i].as_ref().map(|(t, _)| t.as_str());
+                    (o.edge(i).app.clone(), registration(i, ticket))
+                })
+                .collect(),
+        )
+        .await;
+        for (&i, (status, _)) in now_in.iter().zip(&answers) {
+            match status {
+                201 => registered[i] = true,
+                other => *refused.entry(*other).or_default() += 1,
+            }
+        }
+        // A simulated second is at least the real time it took.
+        o.advance(Duration::from_secs(1).saturating_sub(real.elapsed()));
+        let took = (o.now_ms() - clock).max(1) as usize;
+        let after = o.origin_requests();
+        let sent: usize = after.iter().zip(&before).map(|(a, b)| a - b).sum();
+        let registrations = answers.len();
+        // Seconds the room admits in: open, and the origin in reach.
+        if schedule_opened(second) && !outage {
+            registrations_per_s.push(registrations * 1_000 / took);
+        }
+        reports_per_s.push(sent.saturating_sub(registrations) * 1_000 / took);
+        second += 1;
+        if next == n && registered.iter().all(|&r| r) {
+            break;
+        }
+        assert!(second < 100_000, "the opening never ended");
+    }
+    let counted =
+        o.t.origin
+            .rows("SELECT CAST(sum(count) AS BIGINT) FROM waiting_room_arrivals")
+            .await[0][0]
+            .as_i64()
+            .unwrap();
+    let (seated, confirmed) = o.seated().await;
+    println!(
+        "\n(a) the opening through the room: {n} arrivals, {per_minute}/min, {seats} seats, \
+         {} simulated seconds in {:.0} s",
+        second,
+        began.elapsed().as_secs_f64()
+    );
+    println!(
+        "  origin's requests per second of the clock, each simulated second's, the rate being {}/s:",
+        per_minute / 60
+    );
+    per_second(
+        "registrations, while the room admits (open, origin in reach)",
+        &registrations_per_s,
+    );
+    per_second(
+        "arrival reports, three edges together, throughout",
+        &reports_per_s,
+    );
+    let by_stamp: Vec<i64> = (0..n).map(|i| tickets[i].as_ref().unwrap().1).collect();
+    let admitted: Vec<i64> = (0..n).map(|i| admitted_in[i].unwrap() as i64).collect();
+    let ahead = {
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by_key(|&i| by_stamp[i]);
+        let mut latest = 0;
+        let mut early = 0;
+        for i in order {
+            if admitted[i] < latest {
+                early += 1;
+            }
+            latest = latest.max(admitted[i]);
+        }
+        early
+    };
+    // Arrival order: the pre-queue's after its lottery (by stamp), every
+    // other person by when they came.
+    let arrival_rank: Vec<i64> = (0..n)
+        .map(|i| {
+            if schedule[i] < 10_000 {
+                by_stamp[i] - opens - 10_000_000
+            } else {
+                schedule[i] as i64
+            }
+        })
+        .collect();
+    let pick = |v: &[i64]| sample(v);
+    println!(
+        "  Kendall tau over pairs admitted at different times, ticket order vs admission order: {:.4}; \
+         arrival order vs admission order: {:.4} (a sample of {})",
+        kendall_tau(&pick(&by_stamp), &pick(&admitted)),
+        kendall_tau(&pick(&arrival_rank), &pick(&admitted)),
+        pick(&admitted).len()
+    );
+    println!("  tickets admitted before an earlier ticket: {ahead}");
+    println!(
+        "  arrivals counted by the origin: {counted} of {n} tickets issued (the outage: {}..{} s)",
+        OUTAGE.0,
+        OUTAGE.0 + OUTAGE.1
+    );
+    println!("  refused registrations by status (retried the next second): {refused:?}");
+    println!(
+        "  seats: {confirmed} confirmed of {seats}; the first {seats} by ticket order got {:.1}%",
+        100.0 * {
+            let mut order: Vec<usize> = (0..n).collect();
+            order.sort_by_key(|&i| by_stamp[i]);
+            order[..seats].iter().filter(|i| seated.contains(i)).count() as f64 / seats as f64
+        }
+    );
+    println!(
+        "  the first {seats} arrivals got {:.1}% of the seats; overbooked: {}",
+        100.0 * first_come_share(&seated, seats),
+        confirmed > seats
+    );
+}
+
+async fn without_room(n: usize, random: &mut Lcg) {
+    let seats = n / 2;
+    let o = Opening::start(seats).await;
+    let schedule = arrivals(n, random);
+    let mut next = 0;
+    let mut retrying: Vec<(usize, u32)> = Vec::new();
+    let mut per_second_counts = Vec::new();
+    let (mut unavailable, mut gave_up) = (0, 0);
+    let mut second = 0u64;
+    let began = Instant::now();
+    while next < n || !retrying.is_empty() {
+        let real = Instant::now();
+        let clock = o.now_ms();
+        let mut sending: Vec<(usize, u32)> = std::mem::take(&mut retrying);
+        while next < n && schedule[next] < (second + 1) * 1_000 {
+            sending.push((next, 0));
+            next += 1;
+        }
+        let answers = send_all(
+            sending
+                .iter()
+                .map(|&(i, _)| (o.edge(i).app.clone(), registration(i, None)))
+                .collect(),
+        )
+        .await;
+        for (&(i, tries), (status, _)) in sending.iter().zip(&answers) {
+            if *status == 503 {
+                unavailable += 1;
+                if tries < 10 {
+                    retrying.push((i, tries + 1));
+                } else {
+                    gave_up += 1;
+                }
+            }
+        }
+        o.advance(Duration::from_secs(1).saturating_sub(real.elapsed()));
+        let took = (o.now_ms() - clock).max(1) as usize;
+        per_second_counts.push(sending.len() * 1_000 / took);
+        second += 1;
+    }
+    let (seated, confirmed) = o.seated().await;
+    println!(
+        "\n(b) the same opening without a room: {n} arrivals, {seats} seats, {second} simulated seconds in {:.0} s",
+        began.elapsed().as_secs_f64()
+    );
+    per_second("origin's registrations", &per_second_counts);
+    println!("  answered 503: {unavailable}; gave up after 10 tries: {gave_up}");
+    println!(
+        "  the first {seats} arrivals got {:.1}% of the seats; {confirmed} confirmed; overbooked: {}",
+        100.0 * first_come_share(&seated, seats),
+        confirmed > seats
+    );
+}
+
+/// A client asking its own ticket's place.
+struct Waiting {
+    app: App,
+    ticket: String,
+}
+
+impl Reader for Waiting {
+    async fn read(&mut self, _path: &str) -> Answer {
+        let answer = self.app.send(place(&self.ticket)).await;
+        Answer::of(answer.status().as_u16(), answer.headers())
+    }
+}
+
+async fn check_cost(secs: u64) {
+    let o = Opening::start(100).await;
+    let opens = o.now_ms() + 3_600_000;
+    let room = json!({
+        "opens_at": jiff::Timestamp::from_millisecond(opens).unwrap().to_string(),
+        "prequeue_minutes": 120, "per_minute": 600,
+    });
+    assert_eq!(
+        o.t.origin.admin("PUT", ROOM, Some(room)).await.status(),
+        200
+    );
+    let edge = &o.t.edges[0].app;
+    let mut tickets = Vec::new();
+    for i in 0..64 {
+        let taken = edge.send(take(i)).await;
+        assert_eq!(taken.status(), 201);
+        tickets.push(body_json(&taken)["ticket"].as_str().unwrap().to_string());
+    }
+    let event = vec![format!("/api/events/{SLUG}")];
+    let duration = Duration::from_secs(secs);
+    let (mut reads, mut checks): (Vec<Run>, Vec<Run>) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        reads.push(run_load(vec![edge.clone(); 64], duration, &event).await);
+        let waiting = tickets
+            .iter()
+            .map(|ticket| Waiting {
+                app: edge.clone(),
+                ticket: ticket.clone(),
+            })
+            .collect();
+        checks.push(run_load(waiting, duration, &event).await);
+    }
+    let mut ratios: Vec<f64> = checks
+        .iter()
+        .zip(&reads)
+        .map(|(c, r)| c.per_second() / r.per_second())
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let line = |what: &str, f: &Figures| {
+        println!(
+            "  {what:<28} {:>8.0}/s  p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms  non-200 {}",
+            f.per_second,
+            ms(f.p50),
+            ms(f.p99),
+            ms(f.max),
+            f.non_200
+        )
+    };
+    println!("\n(c) the waiting check at one edge, 64 clients, 3 × {secs} s each:");
+    line("cached read of the event", &Figures::of(&reads));
+    line("a ticket's place", &Figures::of(&checks));
+    println!(
+        "  place ÷ cached read, median of the runs: {:.2}",
+        ratios[1]
+    );
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let n = setting("WR_BENCH_ARRIVALS", 100_000) as usize;
+    let rate = setting("WR_BENCH_RATE", 12_000);
+    let secs = setting("WR_BENCH_SECS", 8);
+    let mut random = Lcg::seeded("WR_BENCH_SEED");
+    println!("engine: the test host, in this process; origin on SQLite");
+    let parts = parts();
+    if parts.iter().any(|p| p == "room") {
+        with_room(n, rate, &mut Lcg::from_seed(random.next(u64::MAX))).await;
+    }
+    if parts.iter().any(|p| p == "no-room") {
+        without_room(n, &mut Lcg::from_seed(random.next(u64::MAX))).await;
+    }
+    if parts.iter().any(|p| p == "check") {
+        check_cost(secs).await;
+    }
+}
