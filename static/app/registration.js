@@ -112,19 +112,36 @@ export async function registerView() {
     ]);
   }
   // With a waiting room, the form opens for an admitted ticket only.
+  const here = location.pathname;
   const room = await roomOf(state.slug);
-  if (!room) return registrationForm({ settings, pendingKey, previous, at });
-  waitingView({
-    slug: state.slug,
-    title: `Register for ${state.event.name}`,
-    at,
-    admitted: (ticket, until) =>
-      registrationForm({ settings, pendingKey, previous, at, ticket, until }),
-  });
+  // The visitor went elsewhere meanwhile: nothing is shown over it.
+  if (location.pathname !== here) return;
+  const form = (more = {}) => registrationForm({ settings, pendingKey, previous, at, ...more });
+  const wait = () =>
+    waitingView({
+      slug: state.slug,
+      title: `Register for ${state.event.name}`,
+      at,
+      admitted: (ticket, until) => form({ ticket, until }),
+      noRoom: () => form({ wait }),
+    });
+  return room ? wait() : form({ wait });
 }
 
-/** The registration form, with the ticket that lets it register, if any, and its time left. */
-function registrationForm({ settings, pendingKey, previous, at, ticket = null, until = null }) {
+/**
+ * The registration form, with the ticket that lets it register, if any, and
+ * its time left; without one, `wait()` shows the waiting room should the
+ * event turn out to have one.
+ */
+function registrationForm({
+  settings,
+  pendingKey,
+  previous,
+  at,
+  ticket = null,
+  until = null,
+  wait = null,
+}) {
   // What is being done is announced once per attempt; the countdown beside
   // it ticks visibly without being read out every second.
   const progressStatus = h("span", { role: "status", id: "progress-status" });
@@ -222,6 +239,9 @@ function registrationForm({ settings, pendingKey, previous, at, ticket = null, u
       outcome.querySelector("#outcome").focus();
     } catch (error) {
       showProgress("");
+      // The page did not know of a room (an old copy of the event): it
+      // takes its place in line now.
+      if (error instanceof ApiError && error.status === 403 && !ticket && wait) return wait();
       if (error instanceof ApiError && error.fieldErrors.length) {
         const rest = showFieldErrors(form, error.fieldErrors);
         if (rest.length)
@@ -265,13 +285,10 @@ function registrationForm({ settings, pendingKey, previous, at, ticket = null, u
 // beside it without being read out every second.
 function turnNotice(until, at) {
   const left = h("span", { "aria-hidden": "true", id: "turn-left" });
-  const notice = h(
-    "p",
-    { className: "notice", id: "turn" },
-    h("span", { role: "status" }, `It is your turn: register by ${at(until)}.`),
-    " ",
-    left,
-  );
+  const said = h("span", { role: "status" });
+  const notice = h("p", { className: "notice", id: "turn" }, said, " ", left);
+  // Written once the region is on the page, so that it is announced.
+  requestAnimationFrame(() => announce(said, `It is your turn: register by ${at(until)}.`));
   const tick = () => {
     if (!notice.isConnected && left.textContent) return clearInterval(timer);
     const seconds = Math.max(0, Math.round((Date.parse(until) - Date.now()) / 1000));

@@ -31,9 +31,10 @@ export function ticketUsed(slug) {
 
 /**
  * Shows the waiting room until this browser's ticket is admitted, then
- * calls `admitted(ticket, until)`. `at` words an instant for the page.
+ * calls `admitted(ticket, until)`; `noRoom()` when the room is gone. `at`
+ * words an instant for the page.
  */
-export function waitingView({ slug, title, at, admitted }) {
+export function waitingView({ slug, title, at, admitted, noRoom }) {
   const key = ticketKey(slug);
   const status = h("p", { id: "waiting-status", role: "status" }, "Taking your place in line…");
   const expected = h("p", { id: "waiting-expected" });
@@ -54,6 +55,7 @@ export function waitingView({ slug, title, at, admitted }) {
     // Another view replaced this one: no more asking.
     if (!status.isConnected) return;
     problem.replaceChildren();
+    check.disabled = true;
     let ticket = localStorage.getItem(key);
     try {
       let place;
@@ -66,6 +68,8 @@ export function waitingView({ slug, title, at, admitted }) {
           headers: { "eventfront-ticket": ticket },
         }));
       }
+      // The answer came after the visitor went elsewhere: it is not shown.
+      if (!status.isConnected) return;
       if (place.state === "admitted") return admitted(ticket, place.admitted_until);
       if (place.state === "lapsed") {
         localStorage.removeItem(key);
@@ -88,6 +92,12 @@ export function waitingView({ slug, title, at, admitted }) {
           : "";
       again(place.check_again_secs);
     } catch (error) {
+      if (!status.isConnected) return;
+      if (error instanceof ApiError && error.status === 404) {
+        // The organizers took the room away: registration is open to all.
+        localStorage.removeItem(key);
+        return noRoom();
+      }
       if (error instanceof ApiError && error.status === 403 && !fresh) {
         // A ticket this site no longer takes: a new place.
         localStorage.removeItem(key);
@@ -99,6 +109,8 @@ export function waitingView({ slug, title, at, admitted }) {
           : "The waiting room cannot be reached right now. Your place is kept; this page tries again shortly.";
       problem.append(h("p", { className: "error" }, why));
       again(20);
+    } finally {
+      check.disabled = false;
     }
   }
   check.addEventListener("click", () => ask());

@@ -7,8 +7,11 @@
 //! once when sent again). A report also lets the origin move the cutoff,
 //! so an instance whose visitors wait reports even with nothing new.
 //! Seconds a report did not deliver go with the next, and the task runs
-//! until all are delivered (Spin keeps an instance while a task of its
-//! runs), so no arrival is lost to an outage or to the instance retiring.
+//! until all are delivered: Spin keeps an instance while a task of its
+//! runs, for up to a request timeout after its last response, so counts
+//! survive the instance retiring and an outage shorter than that. (A
+//! ticket whose count is lost keeps its place and turn; it is only not
+//! counted against the rate or in anyone's `ahead`.)
 
 use crate::cache::{self, instance::instance, now_ms};
 use crate::config::{EdgeConfig, OriginLink};
@@ -48,7 +51,6 @@ pub async fn take(config: &Arc<EdgeConfig>, slug: &Slug) -> Result<Reply, EdgeEr
     let now = now_ms();
     let id = format!("{:016x}{:016x}", get_random_u64(), get_random_u64());
     let ticket = live
-        .room
         .issue(slug, &config.region, now, get_random_u64(), id)
         .map_err(|from| {
             EdgeError::Conflict(format!(
@@ -70,16 +72,17 @@ pub async fn place(
     slug: &Slug,
     request: &Request,
 ) -> Result<Reply, EdgeError> {
+    // No room answers 404 whatever the request carries.
+    let live = live(config, slug).await?;
     let sealed = request
         .headers()
         .get(TICKET_HEADER)
         .and_then(|v| v.to_str().ok())
         .ok_or(EdgeError::Ticket(Refused::Missing))?;
-    let live = live(config, slug).await?;
     let link = OriginLink::get().await?;
     let ticket = Ticket::open(sealed, &link.verifier, slug).map_err(EdgeError::Ticket)?;
     let now = now_ms();
-    if matches!(live.place(ticket.stamp, now), Place::Waiting { .. }) {
+    if matches!(live.place(&ticket, now), Place::Waiting { .. }) {
         report_soon(slug.as_str(), true);
     }
     Ok(private(respond::json(200, &told(&live, &ticket, now))))
@@ -114,7 +117,7 @@ fn told(live: &Live, ticket: &Ticket, now: Millis) -> Value {
         "check_again_secs": again,
         "place_kept": true,
     });
-    match live.place(ticket.stamp, now) {
+    match live.place(ticket, now) {
         Place::Waiting { ahead, eta } => {
             body["state"] = json!("waiting");
             body["ahead"] = json!(ahead);
@@ -291,6 +294,11 @@ async fn report(slug: &str, reporter: &str, seconds: &BTreeMap<i64, u64>) -> Res
         200..=299 => Ok(()),
         // The room is gone: nothing to keep for it.
         404 => Ok(()),
+        // Sent again it would be refused again: said, and dropped.
+        status @ 400..=499 => {
+            eprintln!("edge: the origin refused a report of arrivals of {slug}: {status}");
+            Ok(())
+        }
         status => Err(format!("the origin answered {status}")),
     }
 }

@@ -38,7 +38,7 @@ pub async fn register(slug: &Slug, request: &Incoming) -> Result<Reply, OriginEr
     let request_hash = hex::encode(Sha256::digest(
         [request.target.as_bytes(), b"\n", &request.body].concat(),
     ));
-    let (status, body) = group_commit::decide(group_commit::Pending {
+    let decided = group_commit::decide(group_commit::Pending {
         slug: slug.clone(),
         key: key.clone(),
         request_hash,
@@ -50,10 +50,16 @@ pub async fn register(slug: &Slug, request: &Incoming) -> Result<Reply, OriginEr
         arrived: jiff::Timestamp::now(),
         client: attempts::counted_client(request).await,
     })
-    .await?;
-    if let Some(ticket) = ticket.filter(|_| status >= 400) {
-        waiting_room::refused(slug, &ticket, key.as_str()).await?;
+    .await;
+    // Refused, or not decided: the ticket may try again, under any key.
+    let registered = matches!(&decided, Ok((status, _)) if *status < 400);
+    if let Some(ticket) = ticket.filter(|_| !registered)
+        && let Err(e) = waiting_room::refused(slug, &ticket, key.as_str()).await
+    {
+        // Only a retry under this key can use the ticket now.
+        eprintln!("origin: ticket {ticket} of {slug} kept for its key: {e}");
     }
+    let (status, body) = decided?;
     Ok(respond::bytes(status, stored_type(status), body))
 }
 

@@ -109,7 +109,7 @@ pub async fn show(db: &Db, slug: &Slug) -> Result<Reply, OriginError> {
     } else {
         "admitting"
     };
-    let eta = |stamp| match live.place(stamp, now) {
+    let eta = |stamp| match live.place_at(stamp, now) {
         Place::Waiting { eta, .. } => eta.map_or(Json::Null, rfc3339),
         _ => Json::Null,
     };
@@ -150,11 +150,15 @@ pub async fn put(
     let event = slug.as_str();
     crate::webhooks::require_event(db, slug).await?;
     db.transaction(Scope::Event(event), async |db| {
-        let admission = match stored(db, event).await? {
+        let (held, arrivals) = futures::join!(stored(db, event), arrivals(db, event));
+        let admission = match held? {
             Some(held) if held.admission.admitted > 0 || !held.admission.steps.is_empty() => {
                 held.admission
             }
-            _ => Admission::new(&room),
+            // Nobody admitted yet: afresh, its tickets still good.
+            Some(held) => Admission::new(&room, held.admission.room, &arrivals?),
+            // A new room: tickets of any earlier one are not its own.
+            None => Admission::new(&room, crate::tokens::random()[..16].to_string(), &arrivals?),
         };
         let mut writes = Writes::default();
         writes.push(
@@ -229,6 +233,7 @@ pub async fn report(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, O
     let body = request.json(MAX_REPORT)?;
     let now = now_ms();
     let seconds = reported_seconds(&body, now)?;
+    let arrived = !seconds.is_empty();
     let reporter = body
         .get("reporter")
         .and_then(Json::as_str)
@@ -237,16 +242,17 @@ pub async fn report(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, O
     let Some(held) = stored(db, event).await? else {
         return Err(OriginError::NotFound("This event has no waiting room."));
     };
-    if !seconds.is_empty() {
+    if arrived {
         let rows: Vec<Value> = seconds
             .iter()
             .flat_map(|(&second, &count)| {
                 [text(event), text(reporter), int(second), int(count as i64)]
             })
             .collect();
+        let mut writes = Writes::default();
         // A total only grows: an older report arriving late changes nothing.
-        db.exec(
-            &format!(
+        writes.push(
+            format!(
                 "INSERT INTO waiting_room_arrivals (event, reporter, second, count) VALUES {}
                  ON CONFLICT (event, reporter, second) DO UPDATE
                  SET count = CASE WHEN excluded.count > waiting_room_arrivals.count
@@ -254,17 +260,21 @@ pub async fn report(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, O
                 placeholders(seconds.len(), 4)
             ),
             rows,
-        )
-        .await?;
+        );
+        // Who waits ahead of whom changed: the edges hear with the next push.
+        seat_counts::raise(&mut writes, event);
+        db.transaction(Scope::Event(event), async |db| writes.run(db).await)
+            .await?;
     }
-    if now - held.admission.advanced_at >= ADVANCE_EVERY || !seconds.is_empty() {
-        advance(db, event, now, !seconds.is_empty()).await?;
+    if now - held.admission.advanced_at >= ADVANCE_EVERY {
+        advance(db, event, now).await?;
     }
     Ok(no_content())
 }
 
-/// The seconds a report names, each within the clock skew an edge may
-/// have, with a count of at most a million.
+/// The seconds a report names with a count of at most a million; a second
+/// further from now than an edge's clock may be is left out (the rest of
+/// the report still counts), as no ticket can be stamped then.
 fn reported_seconds(body: &Json, now: Millis) -> Result<BTreeMap<i64, u64>, OriginError> {
     let invalid = |why: &str| OriginError::invalid("seconds", why);
     let Some(object) = body.get("seconds").and_then(Json::as_object) else {
@@ -284,21 +294,22 @@ fn reported_seconds(body: &Json, now: Millis) -> Result<BTreeMap<i64, u64>, Orig
             let second: i64 = second
                 .parse()
                 .map_err(|_| invalid("must be keyed by Unix seconds"))?;
-            if !(earliest..=latest).contains(&second) {
-                return Err(invalid("names a second too far from now"));
-            }
             match count.as_u64() {
                 Some(count) if count <= 1_000_000 => Ok((second, count)),
                 _ => Err(invalid("must count each second from 0 to 1000000")),
             }
         })
+        .filter(|counted| {
+            counted
+                .as_ref()
+                .map_or(true, |(second, _)| (earliest..=latest).contains(second))
+        })
         .collect()
 }
 
 /// Moves `event`'s cutoff at `now`, in its own transaction; the edges hear
-/// of it (and of `arrived` arrivals, which change who waits ahead of
-/// whom) with the next push of its live document.
-async fn advance(db: &Db, event: &str, now: Millis, arrived: bool) -> Result<(), OriginError> {
+/// of it with the next push of its live document.
+async fn advance(db: &Db, event: &str, now: Millis) -> Result<(), OriginError> {
     db.transaction(Scope::Event(event), async |db| {
         let (held, arrivals) = futures::join!(stored(db, event), arrivals(db, event));
         let Some(mut held) = held? else {
@@ -312,7 +323,7 @@ async fn advance(db: &Db, event: &str, now: Millis, arrived: bool) -> Result<(),
                 .into(),
             [json_text(&held.admission), text(event), int(held.version)],
         );
-        if moved || arrived {
+        if moved {
             seat_counts::raise(&mut writes, event);
         }
         writes.run(db).await

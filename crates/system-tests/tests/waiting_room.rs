@@ -293,6 +293,32 @@ async fn tickets_are_admitted_in_their_order_at_the_rate_and_register_once() {
         "{}",
         detail(&none)
     );
+
+    // A room opened again takes none of the last one's tickets, even one
+    // stamped inside its pre-queue.
+    let reopened = json!({
+        "opens_at": rfc3339(now_ms(origin.app.clock()) + 60_000),
+        "prequeue_minutes": 60, "per_minute": 60,
+    });
+    assert_eq!(
+        origin.admin("PUT", ROOM, Some(reopened)).await.status(),
+        200
+    );
+    let (old, _) = &in_order[3];
+    eventually("the edge hears of the new room", async || {
+        let live = body_json(&eu.app.get(&format!("/api/events/{SLUG}/seats")).await);
+        match live.get("waiting_room") {
+            Some(_) => Ok(()),
+            None => {
+                tick(&t, &[], Duration::from_millis(1_100));
+                Err(live)
+            }
+        }
+    })
+    .await;
+    assert_eq!(place(eu, old).await["state"], "lapsed");
+    let stale = eu.app.send(register(SLUG, "k-8", Some(old))).await;
+    assert_eq!(stale.status(), 403, "{:?}", stale.body());
 }
 
 #[tokio::test]

@@ -19,8 +19,8 @@ use eventfront_domain::freshness::{self, Decision, Millis};
 use eventfront_domain::seat_counts::SeatCounts;
 use eventfront_domain::waiting_room::Live;
 use serde::{Deserialize, Serialize};
-use std::sync::OnceLock;
 use std::sync::Arc;
+use std::sync::OnceLock;
 
 /// The counts of one event as this edge holds them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
