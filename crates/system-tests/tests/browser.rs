@@ -55,6 +55,16 @@ async fn assert_accessible(browser: &Browser, page: &str) {
     );
 }
 
+async fn assert_fits_the_screen(browser: &Browser) {
+    assert_eq!(
+        browser
+            .eval("return document.documentElement.scrollWidth <= window.innerWidth")
+            .await,
+        true,
+        "nothing wider than the phone's screen"
+    );
+}
+
 async fn wait_count(browser: &Browser, css: &str, wanted: usize) {
     until(&format!("{wanted} × {css}"), || async {
         (browser.count(css).await == wanted).then_some(())
@@ -252,13 +262,7 @@ async fn attendees_browse_filter_search_and_keep_a_personal_agenda() {
             .await,
         "flex"
     );
-    assert_eq!(
-        browser
-            .eval("return document.documentElement.scrollWidth <= window.innerWidth")
-            .await,
-        true,
-        "nothing wider than the phone's screen"
-    );
+    assert_fits_the_screen(&browser).await;
     let phone = browser.screenshot("agenda-phone").await;
     assert_accessible(&browser, "the agenda on a phone").await;
     assert!(desktop.exists() && phone.exists());
@@ -464,13 +468,7 @@ async fn attendees_wait_their_turn_in_the_waiting_room_then_register() {
         .wait_text("#waiting-kept", "kept if you close this tab")
         .await;
     assert_eq!(browser.eval(&key).await, ticket);
-    assert_eq!(
-        browser
-            .eval("return document.documentElement.scrollWidth <= window.innerWidth")
-            .await,
-        true,
-        "nothing wider than the phone's screen"
-    );
+    assert_fits_the_screen(&browser).await;
 
     // Time passes on the app's clock; when its turn comes the form opens,
     // with the time left to register.
