@@ -176,6 +176,12 @@ impl Opening {
         admission["cutoff"].as_i64().unwrap()
     }
 
+    /// How many the room has admitted, as its organizer sees it.
+    async fn admitted(&self) -> usize {
+        let room = self.t.origin.admin("GET", ROOM, None).await;
+        body_json(&room)["admitted"].as_u64().unwrap() as usize
+    }
+
     /// Confirmed registrations' emails, and how many are confirmed.
     async fn seated(&self) -> (HashSet<usize>, usize) {
         let rows = self
@@ -311,6 +317,8 @@ async fn with_room(n: usize, per_minute: u64, random: &mut Lcg) {
     let mut registered = vec![false; n];
     let mut next = 0;
     let (mut registrations_per_s, mut reports_per_s) = (Vec::new(), Vec::new());
+    let mut admitted_per_s = Vec::new();
+    let mut admitted_so_far = 0;
     let mut refused = BTreeMap::<u16, usize>::new();
     let mut second = 0u64;
     let began = Instant::now();
@@ -392,6 +400,9 @@ async fn with_room(n: usize, per_minute: u64, random: &mut Lcg) {
         let registrations = answers.len();
         // Seconds the room admits in: open, and the origin in reach.
         if schedule_opened(second) && !outage {
+            let admitted = o.admitted().await;
+            admitted_per_s.push(admitted.saturating_sub(admitted_so_far) * 1_000 / took);
+            admitted_so_far = admitted;
             registrations_per_s.push(registrations * 1_000 / took);
         }
         reports_per_s.push(sent.saturating_sub(registrations) * 1_000 / took);
@@ -419,7 +430,11 @@ async fn with_room(n: usize, per_minute: u64, random: &mut Lcg) {
         per_minute / 60
     );
     per_second(
-        "registrations, while the room admits (open, origin in reach)",
+        "admitted by the room, while it admits (open, origin in reach)",
+        &admitted_per_s,
+    );
+    per_second(
+        "registrations, while the room admits (the admitted, at once)",
         &registrations_per_s,
     );
     per_second(
