@@ -11,7 +11,7 @@ use bytes::Bytes;
 use eventfront_domain::Slug;
 use eventfront_domain::freshness;
 use eventfront_domain::headers::TOKEN_REFUSED_HEADER;
-use eventfront_domain::respond::{self, Reply};
+use eventfront_domain::respond::{self, Reply, rfc3339};
 use eventfront_domain::routes::Route;
 use eventfront_domain::snapshot;
 use http::Method;
@@ -212,11 +212,6 @@ fn client_of(rules: &ClientRules, request: &Request) -> String {
         last(&rules.client_ip_header),
         &rules.trusted_proxies,
     )
-}
-
-/// RFC 3339, like every time in the API.
-fn rfc3339(ms: i64) -> Value {
-    jiff::Timestamp::from_millisecond(ms).map_or(Value::Null, |t| json!(t.to_string()))
 }
 
 /// The edge's region and the version it holds of each event.

@@ -20,7 +20,7 @@ use crate::origin::{self, FETCH_TIMEOUT};
 use bytes::Bytes;
 use eventfront_domain::Slug;
 use eventfront_domain::freshness::Millis;
-use eventfront_domain::respond::{self, Reply};
+use eventfront_domain::respond::{self, Reply, rfc3339};
 use eventfront_domain::waiting_room::{
     CHECK_EVERY_SECS, Live, MAX_REPORTED_SECONDS, Place, Refused, TICKET_HEADER, Ticket,
 };
@@ -55,12 +55,12 @@ pub async fn take(config: &Arc<EdgeConfig>, slug: &Slug) -> Result<Reply, EdgeEr
         .map_err(|from| {
             EdgeError::Conflict(format!(
                 "The waiting room opens at {}: come back then.",
-                rfc3339_text(from)
+                rfc3339(from).as_str().unwrap_or("its opening")
             ))
         })?;
     count_arrival(slug.as_str(), ticket.stamp);
     report_soon(slug.as_str(), false);
-    let mut body = told(&live, &ticket, now);
+    let mut body = told(&live, &ticket, live.place(&ticket, now));
     body["ticket"] = json!(ticket.seal(&link.secret));
     Ok(private(respond::json(201, &body)))
 }
@@ -82,10 +82,11 @@ pub async fn place(
     let link = OriginLink::get().await?;
     let ticket = Ticket::open(sealed, &link.verifier, slug).map_err(EdgeError::Ticket)?;
     let now = now_ms();
-    if matches!(live.place(&ticket, now), Place::Waiting { .. }) {
+    let place = live.place(&ticket, now);
+    if matches!(place, Place::Waiting { .. }) {
         report_soon(slug.as_str(), true);
     }
-    Ok(private(respond::json(200, &told(&live, &ticket, now))))
+    Ok(private(respond::json(200, &told(&live, &ticket, place))))
 }
 
 /// Nothing about a ticket is kept by a cache on the way.
@@ -97,16 +98,8 @@ fn private(mut reply: Reply) -> Reply {
     reply
 }
 
-fn rfc3339_text(ms: Millis) -> String {
-    jiff::Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| t.to_string())
-}
-
-fn rfc3339(ms: Millis) -> Value {
-    json!(rfc3339_text(ms))
-}
-
 /// What a ticket's holder is told of its place.
-fn told(live: &Live, ticket: &Ticket, now: Millis) -> Value {
+fn told(live: &Live, ticket: &Ticket, place: Place) -> Value {
     let (low, high) = CHECK_EVERY_SECS;
     // Jittered, so that a crowd that arrived together does not ask together.
     let again = low + (get_random_u64() % u64::from(high - low + 1)) as u32;
@@ -117,7 +110,7 @@ fn told(live: &Live, ticket: &Ticket, now: Millis) -> Value {
         "check_again_secs": again,
         "place_kept": true,
     });
-    match live.place(ticket, now) {
+    match place {
         Place::Waiting { ahead, eta } => {
             body["state"] = json!("waiting");
             body["ahead"] = json!(ahead);

@@ -13,7 +13,7 @@ use crate::request::Incoming;
 use crate::seat_counts;
 use eventfront_domain::Slug;
 use eventfront_domain::freshness::Millis;
-use eventfront_domain::respond::{self, Reply};
+use eventfront_domain::respond::{self, Reply, rfc3339};
 use eventfront_domain::validate;
 use eventfront_domain::waiting_room::{
     Admission, Live, MAX_REPORTED_SECONDS, Place, Refused, Tally, Ticket, WaitingRoom,
@@ -81,10 +81,6 @@ pub async fn live(db: &Db, event: &str) -> Result<Option<Live>, OriginError> {
 
 fn now_ms() -> Millis {
     jiff::Timestamp::now().as_millisecond()
-}
-
-fn rfc3339(ms: Millis) -> Json {
-    jiff::Timestamp::from_millisecond(ms).map_or(Json::Null, |t| json!(t.to_string()))
 }
 
 /// `GET /api/admin/events/{slug}/waiting-room`: the settings, the crowd

@@ -9,6 +9,14 @@ use serde::Serialize;
 pub type Reply = http::Response<Full<Bytes>>;
 
 /// A JSON answer.
+/// An instant in Unix milliseconds as the API writes every time: RFC 3339
+/// (null for one out of range).
+pub fn rfc3339(ms: i64) -> serde_json::Value {
+    jiff::Timestamp::from_millisecond(ms).map_or(serde_json::Value::Null, |t| {
+        serde_json::Value::String(t.to_string())
+    })
+}
+
 pub fn json(status: u16, value: &impl Serialize) -> Reply {
     let body = serde_json::to_vec(value).expect("response types always serialize");
     bytes(status, "application/json", body)
