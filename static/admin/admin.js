@@ -1,8 +1,8 @@
 // The organizer page: sign in with an organizer token, edit the draft
 // (event, tracks, rooms, sessions, speakers) or import it whole, publish or
 // roll back and watch the version go live on the edge, read registrations,
-// the outbox of messages to registrants and the audit log, and, for owners,
-// manage the accounts. Each section shows only when the signed-in account's
+// run a waiting room in front of registration, read the outbox of messages
+// to registrants and the audit log, and, for owners, manage the accounts. Each section shows only when the signed-in account's
 // roles allow it. Everything goes through the organizer API (docs/api.md);
 // the token typed in opens a sign-in cookie and is forgotten. This entry signs in
 // and draws the dashboard of sections; the sections import `reload` and
@@ -18,6 +18,7 @@ import { importSection } from "/admin/import.js";
 import { publishSection } from "/admin/publish.js";
 import { registrationsSection, auditSection, outboxSection } from "/admin/records.js";
 import { accountsSection } from "/admin/accounts.js";
+import { waitingRoomSection } from "/admin/waiting-room.js";
 
 const main = document.getElementById("main");
 
@@ -198,6 +199,7 @@ function dashboard() {
       edits ? importSection() : null,
       draft && may("publish") ? publishSection() : null,
       people ? registrationsSection() : null,
+      people ? waitingRoomSection() : null,
       people ? outboxSection() : null,
       may("read_audit") ? auditSection() : null,
       may("manage_accounts") ? accountsSection() : null,

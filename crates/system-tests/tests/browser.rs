@@ -498,6 +498,163 @@ async fn attendees_wait_their_turn_in_the_waiting_room_then_register() {
 }
 
 #[tokio::test]
+async fn organizers_open_watch_retune_pause_and_remove_the_waiting_room() {
+    let _turn = TURN.lock().await;
+    let (app, server) = system(|o| o).await;
+    let browser = Browser::start(&server.url(), VIEWER_ZONE).await;
+    sign_in_as(&browser, ADMIN_TOKEN).await;
+    browser
+        .wait_text("#waiting-room-figures", "No waiting room")
+        .await;
+
+    // Admission starts in five minutes or less, in the event's zone; the
+    // pre-queue is open from now on.
+    let opens = jiff::Timestamp::from_millisecond(
+        app.clock().since_epoch().as_millis() as i64 + 5 * 60_000,
+    )
+    .unwrap()
+    .in_tz("Europe/Lisbon")
+    .unwrap()
+    .strftime("%Y-%m-%dT%H:%M")
+    .to_string();
+    browser
+        .eval(&format!(
+            "document.getElementById('room-opens').value = '{opens}'"
+        ))
+        .await;
+    browser.type_into("#room-rate", "60").await;
+    browser.type_into("#room-prequeue", "10").await;
+    browser
+        .click("#waiting-room-form button[type=submit]")
+        .await;
+    browser
+        .wait_text("#admin-status", "The waiting room is open")
+        .await;
+    browser
+        .wait_text("#waiting-room-figures", "Pre-queue")
+        .await;
+    let room = body_json(&admin(&app, "GET", "/waiting-room", None).await);
+    assert_eq!(room["per_minute"], 60);
+    assert_eq!(room["prequeue_minutes"], 10);
+    let typed = jiff::civil::DateTime::strptime("%Y-%m-%dT%H:%M", &opens)
+        .unwrap()
+        .in_tz("Europe/Lisbon")
+        .unwrap()
+        .timestamp();
+    let saved = room["opens_at"].as_str().and_then(|at| at.parse().ok());
+    assert_eq!(
+        saved,
+        Some(typed),
+        "the wall time typed, in the event's zone"
+    );
+
+    // Three people take tickets at the edge; the page shows them waiting,
+    // with when their band is expected in.
+    let taken = std::cell::Cell::new(0);
+    until("three tickets taken at the edge", || async {
+        let answer = app
+            .send(
+                http::Request::post(format!("/api/events/{DEMO}/waiting-room"))
+                    .body(Bytes::new())
+                    .unwrap(),
+            )
+            .await;
+        match answer.status().as_u16() {
+            201 => taken.set(taken.get() + 1),
+            // An edge instance whose copy is from before the room.
+            404 => app.clock().advance(Duration::from_secs(1)),
+            other => panic!("{other}: {:?}", answer.body()),
+        }
+        (taken.get() == 3).then_some(())
+    })
+    .await;
+    until("the arrivals are counted", || async {
+        let seen = browser.text("#waiting-room-figures").await?;
+        if seen.contains("3 arrived") && seen.contains("3 waiting") {
+            return Some(());
+        }
+        app.clock().advance(Duration::from_secs(1));
+        browser
+            .click("#waiting-room-controls button.secondary")
+            .await;
+        None
+    })
+    .await;
+    let curve = || async {
+        let rows = browser
+            .eval(
+                "return [...document.querySelectorAll('#waiting-room-curve tbody tr')]
+                    .map((row) => [...row.cells].map((cell) => cell.textContent))",
+            )
+            .await;
+        serde_json::from_value::<Vec<Vec<String>>>(rows).unwrap()
+    };
+    let bands = curve().await;
+    let waiting: u64 = bands
+        .iter()
+        .map(|band| band[1].parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(waiting, 3, "{bands:?}");
+    // `10:04:31`, after the date when not today.
+    let a_time = |shown: &str| {
+        let time = shown.rsplit(' ').next().unwrap_or_default();
+        let parts: Vec<&str> = time.split(':').collect();
+        parts.len() == 3
+            && parts
+                .iter()
+                .all(|p| p.len() == 2 && p.parse::<u8>().is_ok())
+    };
+    assert!(
+        bands.iter().all(|band| a_time(&band[2])),
+        "each band expected in at a time: {bands:?}"
+    );
+    assert_accessible(&browser, "the organizer's waiting room").await;
+    browser.screenshot("organizer-waiting-room").await;
+
+    // The rate changes while it runs; a pause keeps every place.
+    browser.type_into("#room-rate", "120").await;
+    browser
+        .click("#waiting-room-form button[type=submit]")
+        .await;
+    browser
+        .wait_text("#waiting-room-figures", "120 a minute")
+        .await;
+    browser.click("#waiting-room-pause").await;
+    browser.wait_text("#waiting-room-figures", "Paused").await;
+    browser
+        .wait_text("#waiting-room-pause", "Resume admission")
+        .await;
+    assert!(
+        curve().await.iter().all(|band| band[2] == "paused"),
+        "no time is promised while paused"
+    );
+    let paused = body_json(&admin(&app, "GET", "/waiting-room", None).await);
+    assert_eq!(
+        (&paused["paused"], &paused["per_minute"]),
+        (&json!(true), &json!(120))
+    );
+    browser.click("#waiting-room-pause").await;
+    browser
+        .wait_text("#waiting-room-figures", "Pre-queue")
+        .await;
+
+    // Removing asks once more.
+    browser.click("#waiting-room-remove").await;
+    browser.wait_text("#waiting-room-remove", "Really").await;
+    browser.click("#waiting-room-remove").await;
+    browser
+        .wait_text("#waiting-room-figures", "No waiting room")
+        .await;
+    assert_eq!(
+        admin(&app, "GET", "/waiting-room", None).await.status(),
+        404
+    );
+    let errors = browser.console_errors(false).await;
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    browser.close().await;
+}
+
+#[tokio::test]
 async fn attendees_pick_a_workshop_and_the_next_in_line_is_promoted() {
     let _turn = TURN.lock().await;
     let (app, server) = system(|o| o).await;
