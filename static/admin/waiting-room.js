@@ -42,15 +42,24 @@ function when(instant) {
   return date === dateIn(Date.now(), zone()) ? timeOfDay(at) : `${date} ${timeOfDay(at)}`;
 }
 
-/** The room's figures in a line: state, crowd, rate. */
+/** The room's figures in a line: state, crowd, rate, and the origin's last shed. */
 function summary(room) {
+  const rate =
+    room.pace === "decided"
+      ? `${count(room.admitting_per_minute)} a minute as the origin decides (at most ${count(room.per_minute)})`
+      : `${count(room.per_minute)} a minute`;
   return [
     STATES[room.state] ?? room.state,
     `${count(room.arrivals)} arrived`,
     `${count(room.admitted)} admitted (tickets through ${when(room.admitted_through)})`,
     `${count(room.waiting)} waiting`,
-    `${count(room.per_minute)} a minute`,
-  ].join(" · ");
+    rate,
+    room.shed_at
+      ? `the origin last turned a registration away (busy) at ${when(room.shed_at)}`
+      : null,
+  ]
+    .filter(Boolean)
+    .join(" · ");
 }
 
 /** The ETA curve: each band of those waiting, how many, and when its last is expected in. */
@@ -93,7 +102,7 @@ function settingsForm(room, show) {
       ),
       field(
         "room-rate",
-        "People admitted per minute",
+        "People admitted per minute (at most)",
         input("room-rate", "per_minute", room?.per_minute ?? 600, {
           type: "number",
           min: "1",
@@ -102,6 +111,20 @@ function settingsForm(room, show) {
           "aria-describedby": "room-rate-hint",
         }),
         "Set it to what the event can take; a change applies within a second.",
+      ),
+      field(
+        "room-pace",
+        "Pace",
+        h(
+          "select",
+          { id: "room-pace", name: "pace" },
+          h("option", { value: "rate", selected: room?.pace !== "decided" }, "At that rate"),
+          h(
+            "option",
+            { value: "decided", selected: room?.pace === "decided" },
+            "As fast as the origin decides, up to that rate",
+          ),
+        ),
       ),
     ),
     h(
@@ -146,6 +169,7 @@ function settingsForm(room, show) {
         per_minute: number("per_minute"),
         prequeue_minutes: number("prequeue_minutes"),
         admitted_for_minutes: number("admitted_for_minutes"),
+        pace: value("pace"),
         paused: room?.paused ?? false,
       });
       show(saved);
@@ -168,6 +192,7 @@ const settingsOf = (room) => ({
   per_minute: room.per_minute,
   prequeue_minutes: room.prequeue_minutes,
   admitted_for_minutes: room.admitted_for_minutes,
+  pace: room.pace,
   paused: room.paused,
 });
 

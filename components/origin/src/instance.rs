@@ -3,9 +3,9 @@
 //! behind one handle: what it has seen settled (the schema, the demo), when
 //! it last did its periodic work, its registrations waiting for a decision,
 //! its database connections and the gates its transactions take turns at,
-//! its delivery lanes, what it has read of published versions, and the
-//! pushes of seat counts it runs. Every
-//! map is bounded where it is used. Configuration is read once in
+//! its delivery lanes, what it has read of published versions, the
+//! pushes of seat counts it runs, and when it last noted shedding a
+//! waiting room's registrations. Every map is bounded where it is used. Configuration is read once in
 //! `config`.
 
 use crate::db::Slot;
@@ -55,6 +55,9 @@ pub struct Instance {
     /// The events whose seat counts this instance is pushing, and whether
     /// they changed again since its push task last looked.
     pub seat_count_pushes: RefCell<HashMap<String, bool>>,
+    /// When it last noted shedding a registration of each event's waiting
+    /// room (Unix ms): at most once a second each.
+    pub sheds_noted: RefCell<HashMap<String, i64>>,
 }
 
 impl Default for Instance {
@@ -75,6 +78,7 @@ impl Default for Instance {
             lanes: Lanes::default(),
             about: RefCell::default(),
             seat_count_pushes: RefCell::default(),
+            sheds_noted: RefCell::default(),
         }
     }
 }

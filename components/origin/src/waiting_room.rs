@@ -38,15 +38,19 @@ struct Stored {
     room: WaitingRoom,
     admission: Admission,
     version: i64,
+    /// When the origin last shed one of its registrations, if ever.
+    shed_at: Option<Millis>,
 }
 
-const SELECT_ROOM: &str = "SELECT settings, admission, version FROM waiting_rooms WHERE event = ?";
+const SELECT_ROOM: &str =
+    "SELECT settings, admission, version, shed_at FROM waiting_rooms WHERE event = ?";
 
 fn stored_of(row: &Row) -> Result<Stored, OriginError> {
     Ok(Stored {
         room: row.json("settings")?,
         admission: row.json("admission")?,
         version: row.int("version"),
+        shed_at: Some(row.int("shed_at")).filter(|&at| at > 0),
     })
 }
 
@@ -90,7 +94,10 @@ pub async fn show(db: &Db, slug: &Slug) -> Result<Reply, OriginError> {
     let event = slug.as_str();
     let (room, arrivals) = futures::join!(stored(db, event), arrivals(db, event));
     let Stored {
-        room, admission, ..
+        room,
+        admission,
+        shed_at,
+        ..
     } = room?.ok_or(OriginError::NotFound("This event has no waiting room."))?;
     let arrivals = arrivals?;
     let tally = Tally::of(&arrivals, &admission);
@@ -127,6 +134,8 @@ pub async fn show(db: &Db, slug: &Slug) -> Result<Reply, OriginError> {
     body["admitted"] = json!(tally.admitted);
     body["waiting"] = json!(tally.waiting);
     body["admitted_through"] = rfc3339(live.admission.cutoff);
+    body["admitting_per_minute"] = json!(live.admission.per_minute(&room));
+    body["shed_at"] = shed_at.map_or(Json::Null, rfc3339);
     body["bands"] = json!(bands);
     Ok(respond::json(200, &body))
 }
@@ -311,7 +320,9 @@ async fn advance(db: &Db, event: &str, now: Millis) -> Result<(), OriginError> {
         let Some(mut held) = held? else {
             return Ok(());
         };
-        let moved = held.admission.advance(&held.room, &arrivals?, now);
+        let moved = held
+            .admission
+            .advance(&held.room, &arrivals?, now, held.shed_at);
         let mut writes = Writes::default();
         writes.push(
             "UPDATE waiting_rooms SET admission = ?, version = version + 1
@@ -392,6 +403,67 @@ pub async fn admit(
     }
     // Used meanwhile, by this key's other attempt or another's.
     again(used_with(&reader).await?.unwrap_or_default())
+}
+
+/// How often an instance notes that it shed an event's registrations: the
+/// pace moves at most once a second, and a shedding origin is not to be
+/// given more writes than that.
+const NOTE_SHED_EVERY: Millis = 1_000;
+/// The events an instance remembers noting a shed for, at most.
+const MOST_SHEDS_NOTED: usize = 1_000;
+
+/// How many times a note of a shed is tried, a second apart: a shedding
+/// origin's database may stay busy for a few seconds.
+const NOTE_SHED_TRIES: u32 = 10;
+
+/// A registration for `slug` failed with `error`: when that is for want
+/// of capacity (503: too many waiting to be written, or the database
+/// unavailable), the origin shed it, which the room's pace is to hear
+/// of (`Pace::Decided`). Noted at most once a second per event and
+/// instance, by a task of its own, never in the way of the answer; an
+/// event without a room has no row to note it in.
+pub fn shed_if_overloaded(slug: &Slug, error: &OriginError) {
+    if !matches!(error, OriginError::Busy | OriginError::Database(_)) {
+        return;
+    }
+    let now = now_ms();
+    let instance = crate::instance::instance();
+    let mut noted = instance.sheds_noted.borrow_mut();
+    if noted
+        .get(slug.as_str())
+        .is_some_and(|&at| now - at < NOTE_SHED_EVERY)
+    {
+        return;
+    }
+    if noted.len() >= MOST_SHEDS_NOTED {
+        noted.clear();
+    }
+    noted.insert(slug.to_string(), now);
+    spin_sdk::wasip3::spawn(note_shed(slug.to_string()));
+}
+
+/// Notes a shed as of when the note is written: one that waited for the
+/// database is still news to the next move.
+async fn note_shed(event: String) {
+    let note = async || {
+        let at = now_ms();
+        Db::open()
+            .await?
+            .exec(
+                "UPDATE waiting_rooms SET shed_at = ? WHERE event = ? AND shed_at < ?",
+                [int(at), text(&event), int(at)],
+            )
+            .await
+    };
+    for _ in 1..NOTE_SHED_TRIES {
+        if note().await.is_ok() {
+            return;
+        }
+        spin_sdk::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+    if let Err(e) = note().await {
+        eprintln!("origin: a shed registration of {event} not noted for its room: {e}");
+    }
 }
 
 /// The registration that used ticket `id` under `key` was refused (its

@@ -10,7 +10,7 @@ use crate::model::{
 use crate::problem::FieldError;
 use crate::waiting_room::{
     DEFAULT_ADMITTED_FOR_MINUTES, MAX_ADMITTED_FOR_MINUTES, MAX_PER_MINUTE, MAX_PREQUEUE_MINUTES,
-    WaitingRoom,
+    Pace, WaitingRoom,
 };
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -700,6 +700,7 @@ pub fn waiting_room(input: &Value) -> Result<WaitingRoom, Errors> {
         "per_minute",
         "admitted_for_minutes",
         "paused",
+        "pace",
     ];
     let room = Reader::new(input, "", &fields, &mut errors).and_then(|mut r| {
         let opens_at = r.required_timestamp("opens_at");
@@ -711,10 +712,21 @@ pub fn waiting_room(input: &Value) -> Result<WaitingRoom, Errors> {
             Some(DEFAULT_ADMITTED_FOR_MINUTES),
         );
         let paused = r.flag("paused", false);
+        let pace = match r.text("pace", false, 16).as_deref() {
+            // Absent (read as empty) or wrongly typed (failed already).
+            None => None,
+            Some("" | "rate") => Some(Pace::Rate),
+            Some("decided") => Some(Pace::Decided),
+            Some(_) => {
+                r.fail("pace", "must be rate or decided");
+                None
+            }
+        };
         Some(WaitingRoom {
             opens_at: opens_at?,
             prequeue_minutes: prequeue?,
             per_minute: per_minute?,
+            pace: pace?,
             admitted_for_minutes: admitted_for?,
             paused: paused?,
         })
@@ -1192,6 +1204,32 @@ mod tests {
         assert_eq!(
             fields(&sessions_still_fit(&without, &[session])),
             ["tracks"]
+        );
+    }
+
+    #[test]
+    fn a_waiting_room_paces_at_its_rate_unless_told_to_follow_decisions() {
+        let opens = "2027-06-08T09:00:00Z";
+        let at_rate = waiting_room(&json!({"opens_at": opens, "per_minute": 600})).unwrap();
+        assert_eq!(at_rate.pace, Pace::Rate);
+        assert_eq!(at_rate.admitted_for_minutes, DEFAULT_ADMITTED_FOR_MINUTES);
+        let decided =
+            waiting_room(&json!({"opens_at": opens, "per_minute": 600, "pace": "decided"}));
+        assert_eq!(decided.unwrap().pace, Pace::Decided);
+        let fields = |body: Value| -> Vec<String> {
+            waiting_room(&body)
+                .unwrap_err()
+                .into_iter()
+                .map(|e| e.field)
+                .collect()
+        };
+        assert_eq!(
+            fields(json!({"opens_at": opens, "per_minute": 600, "pace": "fast"})),
+            ["pace"]
+        );
+        assert_eq!(
+            fields(json!({"opens_at": opens, "per_minute": 0, "pace": 1})),
+            ["per_minute", "pace"]
         );
     }
 }

@@ -20,6 +20,11 @@
 //!   many are ahead of me" from it.
 //! - An admitted ticket registers once, within `admitted_for_minutes` of
 //!   the step that admitted it.
+//! - The rate is the organizer's (`Pace::Rate`), or follows what the
+//!   origin manages to decide (`Pace::Decided`): it grows while more wait
+//!   than it lets in and the origin sheds no registration, and halves when
+//!   the origin sheds one (additive increase, multiplicative decrease, as
+//!   TCP finds a link's capacity), never above the organizer's.
 //!
 //! Order across edges follows their clocks: two people who arrive at two
 //! edges whose clocks differ by `s` may be admitted in the wrong order if
@@ -55,6 +60,15 @@ pub const MAX_BANDS: usize = 120;
 /// spread over up to two hours of them.
 pub const MAX_REPORTED_SECONDS: usize = 7_200;
 pub const MAX_PER_MINUTE: u32 = 1_000_000;
+/// Where a room paced by decisions starts: 100 a second, well within what
+/// one origin decides (docs/benchmarks.md), found more of quickly.
+pub const FIRST_PACE_PER_MINUTE: u32 = 6_000;
+/// The least a room paced by decisions admits: one a second.
+pub const LEAST_PACE_PER_MINUTE: u32 = 60;
+/// After the pace halves, the origin's sheds are taken as echoes of what
+/// was admitted before for this long (the people admitted then register
+/// over the following seconds), and the pace neither halves nor grows.
+pub const PACE_HOLD: Millis = 10_000;
 pub const MAX_PREQUEUE_MINUTES: u32 = 120;
 pub const MAX_ADMITTED_FOR_MINUTES: u32 = 30;
 pub const DEFAULT_ADMITTED_FOR_MINUTES: u32 = 10;
@@ -78,10 +92,24 @@ pub struct WaitingRoom {
     pub prequeue_minutes: u32,
     /// People admitted per minute at most.
     pub per_minute: u32,
+    /// At `per_minute`, or as fast as the origin decides up to it.
+    #[serde(default)]
+    pub pace: Pace,
     /// How long an admitted ticket may register.
     pub admitted_for_minutes: u32,
     /// No one more is admitted while paused; places are kept.
     pub paused: bool,
+}
+
+/// How fast a room admits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pace {
+    /// At the room's `per_minute`.
+    #[default]
+    Rate,
+    /// As fast as the origin decides registrations, up to `per_minute`.
+    Decided,
 }
 
 impl WaitingRoom {
@@ -249,6 +277,17 @@ pub struct Admission {
     /// Tickets stamped at or before it were admitted longer ago than they
     /// may register.
     pub lapsed_through: Millis,
+    /// With `Pace::Decided`: the rate found so far, per minute (0 before
+    /// the first move).
+    #[serde(default)]
+    pub pace_per_minute: u32,
+    /// When that rate last halved.
+    #[serde(default)]
+    pub eased_at: Millis,
+    /// The last move admitted less than waited before its limit: the rate,
+    /// not the crowd, held it back.
+    #[serde(default)]
+    pub pressed: bool,
 }
 
 impl Admission {
@@ -266,17 +305,59 @@ impl Admission {
             admitted: 0,
             steps: Vec::new(),
             lapsed_through: before,
+            pace_per_minute: 0,
+            eased_at: before,
+            pressed: false,
         }
+    }
+
+    /// The rate admission goes at, per minute.
+    pub fn per_minute(&self, room: &WaitingRoom) -> u32 {
+        match (room.pace, self.pace_per_minute) {
+            (Pace::Rate, _) => room.per_minute,
+            (Pace::Decided, 0) => FIRST_PACE_PER_MINUTE.min(room.per_minute),
+            (Pace::Decided, found) => found.min(room.per_minute),
+        }
+    }
+
+    /// With `Pace::Decided`, moves the rate at a move at `now`, given when
+    /// the origin last shed one of the room's registrations and when the
+    /// cutoff moved before: halved on a shed since then (and not an echo
+    /// of what came before the last halving), grown by a sixteenth while
+    /// the rate held the crowd back and nothing was shed for a while.
+    fn find_pace(
+        &mut self,
+        room: &WaitingRoom,
+        shed_at: Option<Millis>,
+        previous: Millis,
+        now: Millis,
+    ) {
+        if room.pace != Pace::Decided {
+            return;
+        }
+        let pace = self.per_minute(room);
+        let shed_at = shed_at.unwrap_or(Millis::MIN);
+        self.pace_per_minute = if shed_at > previous.max(self.eased_at + PACE_HOLD) {
+            self.eased_at = now;
+            (pace / 2).max(LEAST_PACE_PER_MINUTE)
+        } else if self.pressed && shed_at <= now - PACE_HOLD && now - self.eased_at >= PACE_HOLD {
+            (pace + (pace / 16).max(1)).min(room.per_minute)
+        } else {
+            pace
+        };
     }
 
     /// Moves the cutoff at `now` over `arrivals` (every arrival of the
     /// event: its count by the Unix second of the stamps), by the rate
-    /// since the last move. Whether anything changed that edges must hear.
+    /// since the last move; `shed_at`: when the origin last shed one of
+    /// the room's registrations, if it did (see `Pace::Decided`). Whether
+    /// anything changed that edges must hear.
     pub fn advance(
         &mut self,
         room: &WaitingRoom,
         arrivals: &BTreeMap<i64, u64>,
         now: Millis,
+        shed_at: Option<Millis>,
     ) -> bool {
         let opens = room.opens_ms();
         let since = self.advanced_at.max(opens);
@@ -288,12 +369,15 @@ impl Admission {
         if now <= since {
             return false;
         }
+        let previous = self.advanced_at;
         self.advanced_at = now;
         let lapsed = self.prune(room, now);
         if room.paused {
+            self.pressed = false;
             return lapsed;
         }
-        let rate = i64::from(room.per_minute);
+        self.find_pace(room, shed_at, previous, now);
+        let rate = i64::from(self.per_minute(room));
         // Arrivals reported after the cutoff passed them were admitted
         // beyond the rate: the rate pays for them now.
         let counted = admitted_under(arrivals, self.cutoff);
@@ -334,6 +418,7 @@ impl Admission {
                 break;
             }
         }
+        self.pressed = !caught_up;
         if caught_up {
             // Nobody else waits before the limit: the next arrivals are
             // admitted as soon as they are counted.
@@ -491,7 +576,8 @@ impl Live {
                 // (then the wait starts at the opening).
                 let eta = (!self.room.paused).then(|| {
                     let start = self.room.opens_ms().max(now);
-                    let wait = (ahead as i64 * 60_000) / i64::from(self.room.per_minute.max(1));
+                    let rate = self.admission.per_minute(&self.room).max(1);
+                    let wait = (ahead as i64 * 60_000) / i64::from(rate);
                     start + wait + REPORT_LAG
                 });
                 Place::Waiting { ahead, eta }
@@ -598,6 +684,7 @@ mod tests {
             opens_at: Timestamp::from_millisecond(OPENS).unwrap(),
             prequeue_minutes: 10,
             per_minute,
+            pace: Pace::Rate,
             admitted_for_minutes: 10,
             paused: false,
         }
@@ -741,11 +828,11 @@ mod tests {
                 .map(|s| (OPENS - s * 1_000, 100))
                 .collect::<Vec<_>>(),
         );
-        assert!(!admission.advance(&room, &crowd, OPENS - 1_000));
+        assert!(!admission.advance(&room, &crowd, OPENS - 1_000, None));
         assert_eq!(Tally::of(&crowd, &admission).admitted, 0);
         let mut admitted = Vec::new();
         for second in 1..=30 {
-            admission.advance(&room, &crowd, OPENS + second * 1_000);
+            admission.advance(&room, &crowd, OPENS + second * 1_000, None);
             admitted.push(Tally::of(&crowd, &admission).admitted);
         }
         // Ten a second from the opening, never more.
@@ -755,15 +842,146 @@ mod tests {
         }
     }
 
+    /// A crowd of `per_second` a second over the first `seconds` seconds
+    /// after the opening.
+    fn spike(per_second: u64, seconds: i64) -> BTreeMap<i64, u64> {
+        arrivals(
+            &(0..seconds)
+                .map(|s| (OPENS + s * 1_000, per_second))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    #[test]
+    fn a_pace_by_decisions_grows_while_a_crowd_waits_and_halves_when_the_origin_sheds() {
+        let room = WaitingRoom {
+            pace: Pace::Decided,
+            ..room(60_000_000 / 100) // a ceiling of 10,000 a second
+        };
+        let mut admission = Admission::new(&room, "r1".into(), &BTreeMap::new());
+        // 20 a millisecond: a move admits whole milliseconds of stamps.
+        let crowd = spike(20_000, 120);
+        let mut paces = Vec::new();
+        let mut admitted = 0;
+        let mut step = |admission: &mut Admission, second: i64, shed: Option<i64>| {
+            admission.advance(
+                &room,
+                &crowd,
+                OPENS + second * 1_000,
+                shed.map(|s| OPENS + s),
+            );
+            let now = Tally::of(&crowd, admission).admitted;
+            // A move admits at the pace it found, at most `MAX_STEP`'s worth.
+            let pace = u64::from(admission.per_minute(&room));
+            let most = pace * MAX_STEP as u64 / 60_000 + 20;
+            assert!(
+                now - admitted <= most,
+                "{now} after {admitted} at {pace}/min"
+            );
+            admitted = now;
+            pace
+        };
+        for second in 1..=20 {
+            paces.push(step(&mut admission, second, None));
+        }
+        // It starts where it starts (the crowd reaches the cutoff, which
+        // stays `REPORT_LAG` behind, in the third second), then grows.
+        assert_eq!(paces[..3], [u64::from(FIRST_PACE_PER_MINUTE); 3]);
+        assert!(paces.windows(2).skip(2).all(|w| w[1] > w[0]), "{paces:?}");
+        let grown = paces[19];
+        assert!(grown > 2 * u64::from(FIRST_PACE_PER_MINUTE), "{paces:?}");
+
+        // A shed halves it; sheds for `PACE_HOLD` after are echoes of what
+        // was admitted before, and it neither halves nor grows.
+        assert_eq!(step(&mut admission, 21, Some(20_500)), grown / 2);
+        for second in 22..=30 {
+            assert_eq!(
+                step(&mut admission, second, Some(second * 1_000 - 500)),
+                grown / 2
+            );
+        }
+        // Still shedding past the hold: halved again.
+        assert_eq!(step(&mut admission, 32, Some(31_500)), grown / 4);
+        // No shed for `PACE_HOLD`: it grows again.
+        let quiet: Vec<u64> = (33..=50)
+            .map(|s| step(&mut admission, s, Some(31_500)))
+            .collect();
+        assert_eq!(quiet[..9], [grown / 4; 9], "{quiet:?}");
+        assert!(quiet[17] > grown / 4, "{quiet:?}");
+        // Never below one a second.
+        for second in 0..40 {
+            let at = 60 + second * 11;
+            step(&mut admission, at, Some(at * 1_000 - 100));
+        }
+        assert_eq!(admission.per_minute(&room), LEAST_PACE_PER_MINUTE);
+    }
+
+    #[test]
+    fn a_pace_by_decisions_grows_only_while_held_back_and_never_past_the_ceiling() {
+        // A crowd thinner than the first pace: nothing to learn, no growth.
+        let room = WaitingRoom {
+            pace: Pace::Decided,
+            ..room(12_000)
+        };
+        let mut admission = Admission::new(&room, "r1".into(), &BTreeMap::new());
+        let thin = spike(10, 60);
+        // Past the last of them by the lag the cutoff keeps.
+        for second in 1..=63 {
+            admission.advance(&room, &thin, OPENS + second * 1_000, None);
+        }
+        assert_eq!(admission.per_minute(&room), FIRST_PACE_PER_MINUTE);
+        assert_eq!(Tally::of(&thin, &admission).waiting, 0);
+        // A thick one: it grows up to the organizer's rate and stays there.
+        let thick = spike(10_000, 120);
+        for second in 64..=120 {
+            admission.advance(&room, &thick, OPENS + second * 1_000, None);
+        }
+        assert_eq!(admission.per_minute(&room), 12_000);
+        // The organizer's rate lowered: the pace follows it at once.
+        let lower = WaitingRoom {
+            per_minute: 3_000,
+            ..room.clone()
+        };
+        assert_eq!(admission.per_minute(&lower), 3_000);
+    }
+
+    #[test]
+    fn a_room_at_its_rate_takes_no_notice_of_sheds_and_tells_the_wait_at_its_pace() {
+        let fixed = room(600);
+        let decided = WaitingRoom {
+            pace: Pace::Decided,
+            ..room(600_000)
+        };
+        let crowd = spike(100_000, 60);
+        for (room, shed) in [(&fixed, Some(OPENS)), (&decided, None)] {
+            let mut admission = Admission::new(room, "r1".into(), &BTreeMap::new());
+            for second in 1..=10 {
+                admission.advance(room, &crowd, OPENS + second * 1_000, shed);
+            }
+            let pace = admission.per_minute(room);
+            if room.pace == Pace::Rate {
+                assert_eq!(pace, 600);
+            }
+            // The wait told is at the pace in effect.
+            let live = Live::of(room.clone(), admission, &crowd);
+            let now = OPENS + 10_000;
+            let Place::Waiting { ahead, eta } = live.place_at(OPENS + 30_000, now) else {
+                panic!("still waiting");
+            };
+            let wait = ahead as i64 * 60_000 / i64::from(pace);
+            assert_eq!(eta, Some(now + wait + REPORT_LAG));
+        }
+    }
+
     #[test]
     fn an_outage_resumes_at_the_rate_and_late_reports_are_charged_to_it() {
         let room = room(600);
         let mut admission = Admission::new(&room, "r1".into(), &BTreeMap::new());
         let mut crowd = arrivals(&[(OPENS + 500, 1_000)]);
-        admission.advance(&room, &crowd, OPENS + 10_000);
+        admission.advance(&room, &crowd, OPENS + 10_000, None);
         let first = Tally::of(&crowd, &admission).admitted;
         // Nothing heard for a minute: one step admits `MAX_STEP`'s worth.
-        admission.advance(&room, &crowd, OPENS + 70_000);
+        admission.advance(&room, &crowd, OPENS + 70_000, None);
         assert_eq!(
             Tally::of(&crowd, &admission).admitted - first,
             (600 * MAX_STEP / 60_000) as u64
@@ -773,7 +991,7 @@ mod tests {
         let cutoff = admission.cutoff;
         crowd.insert(OPENS.div_euclid(1_000) - 1, 20);
         let before = admission.admitted;
-        admission.advance(&room, &crowd, OPENS + 71_000);
+        admission.advance(&room, &crowd, OPENS + 71_000, None);
         assert_eq!(admission.cutoff, cutoff);
         assert_eq!(admission.admitted - before, 20_000);
         assert!(admission.allowance < 0);
@@ -784,15 +1002,15 @@ mod tests {
         let room = room(60);
         let mut admission = Admission::new(&room, "r1".into(), &BTreeMap::new());
         let none = BTreeMap::new();
-        admission.advance(&room, &none, OPENS + 60_000);
+        admission.advance(&room, &none, OPENS + 60_000, None);
         assert_eq!(admission.cutoff, OPENS + 60_000 - REPORT_LAG);
         let one = arrivals(&[(OPENS + 60_500, 1)]);
-        admission.advance(&room, &one, OPENS + 61_000);
+        admission.advance(&room, &one, OPENS + 61_000, None);
         assert_eq!(
             admission.standing(&room, OPENS + 60_500, OPENS + 61_000),
             Standing::Waiting
         );
-        admission.advance(&room, &one, OPENS + 63_000);
+        admission.advance(&room, &one, OPENS + 63_000, None);
         // Its window started with the slot it was admitted in, 3 s ago.
         let until = OPENS + 60_000 + room.admitted_for_ms();
         assert!(OPENS + 63_000 + room.admitted_for_ms() - until <= room.slot_ms());
@@ -812,7 +1030,7 @@ mod tests {
         let mut now = OPENS;
         for _ in 0..600 {
             now += 1_000;
-            admission.advance(&room, &crowd, now);
+            admission.advance(&room, &crowd, now, None);
         }
         let admitted = Tally::of(&crowd, &admission).admitted;
         // Ten minutes at one a second: 600, give or take the millisecond
@@ -835,7 +1053,7 @@ mod tests {
             Standing::Waiting,
             "not lapsed"
         );
-        admission.advance(&later, &crowd, OPENS + 3_603_000);
+        admission.advance(&later, &crowd, OPENS + 3_603_000, None);
         assert_eq!(
             Tally::of(&crowd, &admission).admitted,
             2,
@@ -849,11 +1067,11 @@ mod tests {
         let mut admission = Admission::new(&room, "r1".into(), &BTreeMap::new());
         let crowd = arrivals(&[(OPENS + 100, 50)]);
         room.paused = true;
-        admission.advance(&room, &crowd, OPENS + 5_000);
-        admission.advance(&room, &crowd, OPENS + 60_000);
+        admission.advance(&room, &crowd, OPENS + 5_000, None);
+        admission.advance(&room, &crowd, OPENS + 60_000, None);
         assert_eq!(Tally::of(&crowd, &admission).admitted, 0);
         room.paused = false;
-        admission.advance(&room, &crowd, OPENS + 61_000);
+        admission.advance(&room, &crowd, OPENS + 61_000, None);
         assert_eq!(Tally::of(&crowd, &admission).admitted, 10);
     }
 
@@ -862,7 +1080,7 @@ mod tests {
         let room = room(6_000);
         let mut admission = Admission::new(&room, "r1".into(), &BTreeMap::new());
         let crowd = arrivals(&[(OPENS + 100, 10)]);
-        admission.advance(&room, &crowd, OPENS + 3_000);
+        admission.advance(&room, &crowd, OPENS + 3_000, None);
         let ticket = room
             .issue(&conf(), "r1", "eu", OPENS + 100, 0, "x".into())
             .unwrap();
@@ -877,7 +1095,7 @@ mod tests {
             Err(Refused::Lapsed)
         );
         // Once its step is pruned, it stays lapsed.
-        admission.advance(&room, &crowd, end + 1_000);
+        admission.advance(&room, &crowd, end + 1_000, None);
         assert!(admission.lapsed_through >= ticket.stamp);
         assert_eq!(
             admission.lets_register(&room, &ticket, end + 1_000),
@@ -1000,7 +1218,7 @@ mod tests {
         let mut now = OPENS;
         while admitted_at.iter().any(Option::is_none) {
             now += 1_000;
-            admission.advance(&room, &crowd, now);
+            admission.advance(&room, &crowd, now, None);
             for (i, ticket) in tickets.iter().enumerate() {
                 let standing = admission.standing_of(&room, ticket, now);
                 if admitted_at[i].is_none() && matches!(standing, Standing::Admitted { .. }) {
@@ -1050,7 +1268,7 @@ mod tests {
                     }
                     *crowd.entry(second).or_default() += count;
                 }
-                admission.advance(&room, &crowd, now);
+                admission.advance(&room, &crowd, now, None);
                 prop_assert!(admission.cutoff >= last_cutoff);
                 last_cutoff = admission.cutoff;
                 let admitted = Tally::of(&crowd, &admission).admitted as i64;
@@ -1072,7 +1290,7 @@ mod tests {
             if seconds <= 20_000 {
                 for _ in 0..(seconds * 11 / 10 + 120) {
                     now += 1_000;
-                    admission.advance(&room, &crowd, now);
+                    admission.advance(&room, &crowd, now, None);
                 }
                 prop_assert_eq!(Tally::of(&crowd, &admission).waiting, 0);
             }

@@ -611,14 +611,21 @@ async fn organizers_open_watch_retune_pause_and_remove_the_waiting_room() {
     assert_accessible(&browser, "the organizer's waiting room").await;
     browser.screenshot("organizer-waiting-room").await;
 
-    // The rate changes while it runs; a pause keeps every place.
+    // The rate changes while it runs, to a pace that follows the origin's
+    // decisions up to it; a pause keeps every place.
     browser.type_into("#room-rate", "120").await;
+    browser.choose("#room-pace", "decided").await;
     browser
         .click("#waiting-room-form button[type=submit]")
         .await;
     browser
-        .wait_text("#waiting-room-figures", "120 a minute")
+        .wait_text(
+            "#waiting-room-figures",
+            "120 a minute as the origin decides (at most 120)",
+        )
         .await;
+    let retuned = body_json(&admin(&app, "GET", "/waiting-room", None).await);
+    assert_eq!(retuned["pace"], "decided");
     browser.click("#waiting-room-pause").await;
     browser.wait_text("#waiting-room-figures", "Paused").await;
     browser

@@ -376,3 +376,65 @@ async fn places_survive_an_outage_and_an_edge_that_missed_every_push_catches_up(
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_room_paced_by_decisions_halves_its_pace_when_the_origin_sheds() {
+    let t = topology(&["eu"], "3600").await;
+    let (origin, eu) = (&t.origin, &t.edges[0]);
+    origin.publish_event(SLUG, open_event(100)).await;
+    let room = json!({
+        "opens_at": rfc3339(now_ms(origin.app.clock()) + 5_000), "prequeue_minutes": 1,
+        "per_minute": 600_000, "pace": "decided",
+    });
+    let set = body_json(&origin.admin("PUT", ROOM, Some(room)).await);
+    assert_eq!(
+        (&set["pace"], &set["admitting_per_minute"], &set["shed_at"]),
+        (&json!("decided"), &json!(6_000), &Value::Null),
+        "{set}"
+    );
+    let (ticket, _) = take(eu).await;
+    eventually("the ticket admitted", async || {
+        match place(eu, &ticket).await["state"].as_str() {
+            Some("admitted") => Ok(()),
+            other => {
+                tick(&t, &[], Duration::from_millis(1_100));
+                Err(other.map(str::to_string))
+            }
+        }
+    })
+    .await;
+
+    // The origin cannot decide in time: 503, and the room hears of it.
+    // (Sent as the edge forwards it: through an edge, the edge's own
+    // timeout would answer first.)
+    let holder = origin.hold_write_lock().await;
+    let shed = origin.signed(register(SLUG, "k-shed", Some(&ticket))).await;
+    assert_eq!(shed.status(), 503, "{:?}", shed.body());
+    assert!(
+        detail(&shed).contains("waiting to be written"),
+        "{}",
+        detail(&shed)
+    );
+    drop(holder);
+    let seen = eventually("the pace halved after the shed", async || {
+        let seen = body_json(&origin.admin("GET", ROOM, None).await);
+        if seen["admitting_per_minute"] == 3_000 {
+            return Ok(seen);
+        }
+        // The note may wait for the lock; a newcomer makes the edge
+        // report, and the report moves the room.
+        tick(&t, &[], Duration::from_millis(1_100));
+        take(eu).await;
+        Err(seen)
+    })
+    .await;
+    assert!(seen["shed_at"].is_string(), "{seen}");
+    assert_eq!(
+        seen["per_minute"], 600_000,
+        "the organizer's ceiling stands"
+    );
+
+    // The ticket was not used: it registers once the origin decides.
+    let made = eu.app.send(register(SLUG, "k-again", Some(&ticket))).await;
+    assert_eq!(made.status(), 201, "{:?}", made.body());
+}
