@@ -136,6 +136,9 @@ pub struct Arrivals {
     totals: BTreeMap<i64, u64>,
     /// The seconds whose totals the origin has not taken yet.
     unreported: BTreeSet<i64>,
+    /// When the oldest count the origin has not taken was made: the
+    /// origin keeps its cutoff as far behind as reports come late.
+    unreported_since: Option<Millis>,
     /// A waiting page asked here since the last report: the origin is to
     /// hear from this instance even with nothing new (it moves the cutoff
     /// on reports).
@@ -154,6 +157,7 @@ fn count_arrival(slug: &str, stamp: Millis) {
     let second = stamp.div_euclid(1_000);
     *event.totals.entry(second).or_default() += 1;
     event.unreported.insert(second);
+    event.unreported_since.get_or_insert_with(now_ms);
     // Bounded: the oldest seconds the origin already took make room.
     while event.totals.len() > 2 * MAX_REPORTED_SECONDS {
         let Some(oldest) = event
@@ -210,7 +214,7 @@ async fn report_while_pending(slug: String) {
             spin_sdk::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
         }
         let now = now_ms();
-        let seconds = {
+        let (seconds, since) = {
             let instance = instance();
             let mut arrivals = instance.arrivals.borrow_mut();
             let event = arrivals.entry(slug.clone()).or_default();
@@ -220,22 +224,29 @@ async fn report_while_pending(slug: String) {
             }
             event.asked = false;
             event.reported_at = Some(now);
-            // The oldest seconds first; the rest go with the next report.
+            // The oldest seconds first; the rest go with the next report,
+            // as old as these.
             let taken: Vec<i64> = event
                 .unreported
                 .iter()
                 .take(MAX_REPORTED_SECONDS)
                 .copied()
                 .collect();
-            taken
+            let seconds = taken
                 .into_iter()
                 .map(|second| {
                     event.unreported.remove(&second);
                     (second, event.totals.get(&second).copied().unwrap_or(0))
                 })
-                .collect::<BTreeMap<i64, u64>>()
+                .collect::<BTreeMap<i64, u64>>();
+            let since = if event.unreported.is_empty() {
+                event.unreported_since.take()
+            } else {
+                event.unreported_since
+            };
+            (seconds, since)
         };
-        match report(&slug, &reporter, &seconds).await {
+        match report(&slug, &reporter, &seconds, since).await {
             Ok(()) => (failing_since, backoff) = (None, 0),
             Err(why) => {
                 // Totals: sending them again, even if the origin took
@@ -244,6 +255,10 @@ async fn report_while_pending(slug: String) {
                 let mut arrivals = instance.arrivals.borrow_mut();
                 let event = arrivals.entry(slug.clone()).or_default();
                 event.unreported.extend(seconds.keys());
+                event.unreported_since = match (event.unreported_since, since) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
                 let since = *failing_since.get_or_insert(now);
                 if now - since >= GIVE_UP_AFTER {
                     eprintln!(
@@ -262,12 +277,21 @@ async fn report_while_pending(slug: String) {
     }
 }
 
-async fn report(slug: &str, reporter: &str, seconds: &BTreeMap<i64, u64>) -> Result<(), String> {
+async fn report(
+    slug: &str,
+    reporter: &str,
+    seconds: &BTreeMap<i64, u64>,
+    since: Option<Millis>,
+) -> Result<(), String> {
     let counts: serde_json::Map<String, Value> = seconds
         .iter()
         .map(|(second, count)| (second.to_string(), json!(count)))
         .collect();
-    let body = Bytes::from(json!({ "reporter": reporter, "seconds": counts }).to_string());
+    let mut body = json!({ "reporter": reporter, "seconds": counts });
+    if let Some(since) = since {
+        body["since"] = json!(since);
+    }
+    let body = Bytes::from(body.to_string());
     let headers = [(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),

@@ -16,7 +16,8 @@ use eventfront_domain::freshness::Millis;
 use eventfront_domain::respond::{self, Reply, rfc3339};
 use eventfront_domain::validate;
 use eventfront_domain::waiting_room::{
-    Admission, Live, MAX_REPORTED_SECONDS, Place, Refused, Tally, Ticket, WaitingRoom,
+    Admission, Heard, Lateness, Live, MAX_REPORTED_SECONDS, Place, Refused, Tally, Ticket,
+    WaitingRoom,
 };
 use serde_json::{Value as Json, json};
 use spin_sdk::sqlite::Value;
@@ -38,19 +39,25 @@ struct Stored {
     room: WaitingRoom,
     admission: Admission,
     version: i64,
-    /// When the origin last shed one of its registrations, if ever.
-    shed_at: Option<Millis>,
+    /// What the next move is to take into account besides the arrivals.
+    heard: Heard,
 }
 
-const SELECT_ROOM: &str =
-    "SELECT settings, admission, version, shed_at FROM waiting_rooms WHERE event = ?";
+const SELECT_ROOM: &str = "SELECT settings, admission, version, shed_at, reports_late_by,
+     reports_late_at FROM waiting_rooms WHERE event = ?";
 
 fn stored_of(row: &Row) -> Result<Stored, OriginError> {
     Ok(Stored {
         room: row.json("settings")?,
         admission: row.json("admission")?,
         version: row.int("version"),
-        shed_at: Some(row.int("shed_at")).filter(|&at| at > 0),
+        heard: Heard {
+            shed_at: Some(row.int("shed_at")).filter(|&at| at > 0),
+            lateness: Lateness {
+                most: row.int("reports_late_by"),
+                at: row.int("reports_late_at"),
+            },
+        },
     })
 }
 
@@ -96,7 +103,7 @@ pub async fn show(db: &Db, slug: &Slug) -> Result<Reply, OriginError> {
     let Stored {
         room,
         admission,
-        shed_at,
+        heard,
         ..
     } = room?.ok_or(OriginError::NotFound("This event has no waiting room."))?;
     let arrivals = arrivals?;
@@ -135,7 +142,8 @@ pub async fn show(db: &Db, slug: &Slug) -> Result<Reply, OriginError> {
     body["waiting"] = json!(tally.waiting);
     body["admitted_through"] = rfc3339(live.admission.cutoff);
     body["admitting_per_minute"] = json!(live.admission.per_minute(&room));
-    body["shed_at"] = shed_at.map_or(Json::Null, rfc3339);
+    body["shed_at"] = heard.shed_at.map_or(Json::Null, rfc3339);
+    body["lag_ms"] = json!(heard.lateness.lag(now));
     body["bands"] = json!(bands);
     Ok(respond::json(200, &body))
 }
@@ -247,6 +255,9 @@ pub async fn report(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, O
     let Some(held) = stored(db, event).await? else {
         return Err(OriginError::NotFound("This event has no waiting room."));
     };
+    let lateness = reported_since(&body, now)
+        .map(|since| held.heard.lateness.heard(now - since, now))
+        .filter(|&heard| heard != held.heard.lateness);
     if arrived {
         let rows: Vec<Value> = seconds
             .iter()
@@ -266,6 +277,15 @@ pub async fn report(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, O
             ),
             rows,
         );
+        if let Some(lateness) = lateness {
+            // Read before this transaction: a report alongside may write
+            // its own, as recent (the next report corrects it).
+            writes.push(
+                "UPDATE waiting_rooms SET reports_late_by = ?, reports_late_at = ? WHERE event = ?"
+                    .into(),
+                [int(lateness.most), int(lateness.at), text(event)],
+            );
+        }
         // Who waits ahead of whom changed: the edges hear with the next push.
         seat_counts::raise(&mut writes, event);
         db.transaction(Scope::Event(event), async |db| writes.run(db).await)
@@ -275,6 +295,15 @@ pub async fn report(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, O
         advance(db, event, now).await?;
     }
     Ok(no_content())
+}
+
+/// When the oldest count of a report was made (`since`, Unix ms), if it
+/// says and that is not further from now than an edge's clock may be.
+fn reported_since(body: &Json, now: Millis) -> Option<Millis> {
+    body.get("since")
+        .and_then(Json::as_i64)
+        .filter(|since| (now - REPORT_SKEW_MS..=now + REPORT_SKEW_MS).contains(since))
+        .map(|since| since.min(now))
 }
 
 /// The seconds a report names with a count of at most a million; a second
@@ -322,7 +351,7 @@ async fn advance(db: &Db, event: &str, now: Millis) -> Result<(), OriginError> {
         };
         let moved = held
             .admission
-            .advance(&held.room, &arrivals?, now, held.shed_at);
+            .advance(&held.room, &arrivals?, now, &held.heard);
         let mut writes = Writes::default();
         writes.push(
             "UPDATE waiting_rooms SET admission = ?, version = version + 1

@@ -12,7 +12,8 @@
 //!   (`Admission::advance`): every ticket stamped at or before it is
 //!   admitted. It moves by the rate since its last move, never by more
 //!   than `MAX_STEP`'s worth (admission resumes at the rate after an
-//!   outage), and stays `REPORT_LAG` behind the clock so that the
+//!   outage), and stays behind the clock by as long as reports have come
+//!   late lately (`Lateness`, `REPORT_LAG` at the least) so that the
 //!   arrivals an edge has not reported yet are counted before they are
 //!   admitted; arrivals reported later still are charged to the rate.
 //! - The origin pushes the admission, with the waiting arrivals in at most
@@ -43,9 +44,17 @@ use std::collections::BTreeMap;
 
 /// The header a ticket travels in from the browser to the edge.
 pub const TICKET_HEADER: &str = "eventfront-ticket";
-/// How far behind the clock the cutoff stays: edges report each second's
-/// arrivals within about a second.
+/// How far behind the clock the cutoff stays at the least: edges report
+/// each second's arrivals within about a second.
 pub const REPORT_LAG: Millis = 2_000;
+/// How far behind it stays at the most, however late reports come: a
+/// report later than that (an edge cut off for a while) is charged to
+/// the rate instead.
+pub const MOST_REPORT_LAG: Millis = 10_000;
+/// How long a late report keeps the cutoff further behind.
+pub const LATE_REPORTS_REMEMBERED: Millis = 30_000;
+/// What the cutoff waits beyond the latest report seen lately.
+const LATENESS_MARGIN: Millis = 500;
 /// The most one move of the cutoff admits: this long at the rate. Moves
 /// come about a second apart (edges report each second); after a gap, such
 /// as an outage, admission resumes at the rate instead of in a burst.
@@ -248,6 +257,57 @@ impl Ticket {
     }
 }
 
+/// How late edges' reports of arrivals came lately: the longest an
+/// arrival waited to be reported, seen within `LATE_REPORTS_REMEMBERED`,
+/// and when it was seen. A loaded edge or origin delays reports; the
+/// cutoff then stays further behind the clock instead of passing
+/// arrivals before they are counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lateness {
+    pub most: Millis,
+    pub at: Millis,
+}
+
+impl Lateness {
+    /// After a report at `now` whose oldest count was made `delay` before
+    /// (on the edge's clock, which keeps to the origin's within tens of
+    /// milliseconds): an arrival stamped that long ago may only now be
+    /// counted.
+    pub fn heard(self, delay: Millis, now: Millis) -> Self {
+        let kept = if now - self.at <= LATE_REPORTS_REMEMBERED {
+            self
+        } else {
+            Self::default()
+        };
+        if delay >= kept.most {
+            Self {
+                most: delay,
+                at: now,
+            }
+        } else {
+            kept
+        }
+    }
+
+    /// How far behind `now` the cutoff stays.
+    pub fn lag(self, now: Millis) -> Millis {
+        if now - self.at > LATE_REPORTS_REMEMBERED {
+            return REPORT_LAG;
+        }
+        (self.most + LATENESS_MARGIN).clamp(REPORT_LAG, MOST_REPORT_LAG)
+    }
+}
+
+/// What the origin heard since the last move, besides the arrivals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Heard {
+    /// When it last shed one of the room's registrations, if ever.
+    pub shed_at: Option<Millis>,
+    /// How late reports came lately.
+    pub lateness: Lateness,
+}
+
 /// When the tickets up to `through` were admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -288,6 +348,10 @@ pub struct Admission {
     /// not the crowd, held it back.
     #[serde(default)]
     pub pressed: bool,
+    /// How far behind the clock the last move kept the cutoff (0: moved
+    /// before this was kept, `REPORT_LAG`).
+    #[serde(default)]
+    pub lag: Millis,
 }
 
 impl Admission {
@@ -308,7 +372,13 @@ impl Admission {
             pace_per_minute: 0,
             eased_at: before,
             pressed: false,
+            lag: REPORT_LAG,
         }
+    }
+
+    /// How far behind the clock the cutoff stays, as of the last move.
+    pub fn lag(&self) -> Millis {
+        self.lag.max(REPORT_LAG)
     }
 
     /// The rate admission goes at, per minute.
@@ -349,15 +419,14 @@ impl Admission {
 
     /// Moves the cutoff at `now` over `arrivals` (every arrival of the
     /// event: its count by the Unix second of the stamps), by the rate
-    /// since the last move; `shed_at`: when the origin last shed one of
-    /// the room's registrations, if it did (see `Pace::Decided`). Whether
+    /// since the last move, with what else the origin `heard`. Whether
     /// anything changed that edges must hear.
     pub fn advance(
         &mut self,
         room: &WaitingRoom,
         arrivals: &BTreeMap<i64, u64>,
         now: Millis,
-        shed_at: Option<Millis>,
+        heard: &Heard,
     ) -> bool {
         let opens = room.opens_ms();
         let since = self.advanced_at.max(opens);
@@ -376,18 +445,21 @@ impl Admission {
             self.pressed = false;
             return lapsed;
         }
-        self.find_pace(room, shed_at, previous, now);
+        self.find_pace(room, heard.shed_at, previous, now);
         let rate = i64::from(self.per_minute(room));
         // Arrivals reported after the cutoff passed them were admitted
         // beyond the rate: the rate pays for them now.
         let counted = admitted_under(arrivals, self.cutoff);
         self.allowance -= counted - self.admitted;
         self.admitted = counted;
-        // At most `MAX_STEP`'s worth banked, and one person whatever the rate.
-        let most = (rate * MAX_STEP / 60).max(1_000);
+        // What the time since the last move earned (`MAX_STEP`'s worth at
+        // the most), and one person whatever the rate; nothing more is
+        // banked, so a crowd after a quiet spell comes in at the rate, not
+        // in a burst of what the quiet left unspent.
         let earned = rate * (now - since).min(MAX_STEP) / 60;
-        self.allowance = (self.allowance + earned).min(most);
-        let limit = now - REPORT_LAG;
+        self.allowance = (self.allowance + earned).min(earned.max(1_000));
+        self.lag = heard.lateness.lag(now);
+        let limit = now - self.lag;
         let before = self.cutoff;
         let mut cutoff = self.cutoff;
         let mut caught_up = true;
@@ -578,7 +650,7 @@ impl Live {
                     let start = self.room.opens_ms().max(now);
                     let rate = self.admission.per_minute(&self.room).max(1);
                     let wait = (ahead as i64 * 60_000) / i64::from(rate);
-                    start + wait + REPORT_LAG
+                    start + wait + self.admission.lag()
                 });
                 Place::Waiting { ahead, eta }
             }
@@ -828,11 +900,11 @@ mod tests {
                 .map(|s| (OPENS - s * 1_000, 100))
                 .collect::<Vec<_>>(),
         );
-        assert!(!admission.advance(&room, &crowd, OPENS - 1_000, None));
+        assert!(!admission.advance(&room, &crowd, OPENS - 1_000, &Heard::default()));
         assert_eq!(Tally::of(&crowd, &admission).admitted, 0);
         let mut admitted = Vec::new();
         for second in 1..=30 {
-            admission.advance(&room, &crowd, OPENS + second * 1_000, None);
+            admission.advance(&room, &crowd, OPENS + second * 1_000, &Heard::default());
             admitted.push(Tally::of(&crowd, &admission).admitted);
         }
         // Ten a second from the opening, never more.
@@ -868,7 +940,10 @@ mod tests {
                 &room,
                 &crowd,
                 OPENS + second * 1_000,
-                shed.map(|s| OPENS + s),
+                &Heard {
+                    shed_at: shed.map(|s| OPENS + s),
+                    ..Heard::default()
+                },
             );
             let now = Tally::of(&crowd, admission).admitted;
             // A move admits at the pace it found, at most `MAX_STEP`'s worth.
@@ -927,14 +1002,14 @@ mod tests {
         let thin = spike(10, 60);
         // Past the last of them by the lag the cutoff keeps.
         for second in 1..=63 {
-            admission.advance(&room, &thin, OPENS + second * 1_000, None);
+            admission.advance(&room, &thin, OPENS + second * 1_000, &Heard::default());
         }
         assert_eq!(admission.per_minute(&room), FIRST_PACE_PER_MINUTE);
         assert_eq!(Tally::of(&thin, &admission).waiting, 0);
         // A thick one: it grows up to the organizer's rate and stays there.
         let thick = spike(10_000, 120);
         for second in 64..=120 {
-            admission.advance(&room, &thick, OPENS + second * 1_000, None);
+            admission.advance(&room, &thick, OPENS + second * 1_000, &Heard::default());
         }
         assert_eq!(admission.per_minute(&room), 12_000);
         // The organizer's rate lowered: the pace follows it at once.
@@ -956,7 +1031,11 @@ mod tests {
         for (room, shed) in [(&fixed, Some(OPENS)), (&decided, None)] {
             let mut admission = Admission::new(room, "r1".into(), &BTreeMap::new());
             for second in 1..=10 {
-                admission.advance(room, &crowd, OPENS + second * 1_000, shed);
+                let heard = Heard {
+                    shed_at: shed,
+                    ..Heard::default()
+                };
+                admission.advance(room, &crowd, OPENS + second * 1_000, &heard);
             }
             let pace = admission.per_minute(room);
             if room.pace == Pace::Rate {
@@ -974,14 +1053,74 @@ mod tests {
     }
 
     #[test]
+    fn lateness_is_the_latest_report_seen_lately_and_sets_the_lag_within_bounds() {
+        let none = Lateness::default();
+        assert_eq!(none.lag(OPENS), REPORT_LAG);
+        let late = none.heard(4_000, OPENS);
+        assert_eq!(
+            late,
+            Lateness {
+                most: 4_000,
+                at: OPENS
+            }
+        );
+        assert_eq!(late.lag(OPENS + 1_000), 4_000 + LATENESS_MARGIN);
+        // A timelier report does not undo it while it is remembered...
+        assert_eq!(late.heard(500, OPENS + 3_000), late);
+        // ...and after that it does.
+        let much_later = OPENS + LATE_REPORTS_REMEMBERED + 1;
+        assert_eq!(late.lag(much_later), REPORT_LAG);
+        assert_eq!(late.heard(500, much_later).most, 500);
+        // The lag has a ceiling and a floor.
+        assert_eq!(none.heard(60_000, OPENS).lag(OPENS), MOST_REPORT_LAG);
+        assert_eq!(none.heard(0, OPENS).lag(OPENS), REPORT_LAG);
+    }
+
+    #[test]
+    fn reports_that_come_late_hold_the_cutoff_back_instead_of_overrunning_the_rate() {
+        let room = room(600); // ten a second
+        // One a second from the last minute of the pre-queue on, then a
+        // hundred a second from 20 s after the opening; each second
+        // reported four seconds after it ends.
+        let crowd = arrivals(
+            &(-60..120)
+                .map(|s| (OPENS + s * 1_000, if s < 20 { 1 } else { 100 }))
+                .collect::<Vec<_>>(),
+        );
+        let late_by = 4_000;
+        let most_in_10s = |learn: bool| {
+            let mut admission = Admission::new(&room, "r1".into(), &BTreeMap::new());
+            let mut heard = Heard::default();
+            let mut admitted = Vec::new();
+            for second in -60..=90 {
+                let now = OPENS + second * 1_000;
+                let known: BTreeMap<i64, u64> = crowd
+                    .iter()
+                    .filter(|&(&s, _)| (s + 1) * 1_000 + late_by <= now)
+                    .map(|(&s, &c)| (s, c))
+                    .collect();
+                if learn && !known.is_empty() {
+                    heard.lateness = heard.lateness.heard(late_by + 1_000, now);
+                }
+                admission.advance(&room, &known, now, &heard);
+                admitted.push(admitted_under(&crowd, admission.cutoff) / 1_000);
+            }
+            admitted.windows(11).map(|w| w[10] - w[0]).max().unwrap()
+        };
+        assert!(most_in_10s(false) > 150, "late arrivals admitted uncounted");
+        let learned = most_in_10s(true);
+        assert!(learned <= 105, "at most the rate + 5%: {learned} in 10 s");
+    }
+
+    #[test]
     fn an_outage_resumes_at_the_rate_and_late_reports_are_charged_to_it() {
         let room = room(600);
         let mut admission = Admission::new(&room, "r1".into(), &BTreeMap::new());
         let mut crowd = arrivals(&[(OPENS + 500, 1_000)]);
-        admission.advance(&room, &crowd, OPENS + 10_000, None);
+        admission.advance(&room, &crowd, OPENS + 10_000, &Heard::default());
         let first = Tally::of(&crowd, &admission).admitted;
         // Nothing heard for a minute: one step admits `MAX_STEP`'s worth.
-        admission.advance(&room, &crowd, OPENS + 70_000, None);
+        admission.advance(&room, &crowd, OPENS + 70_000, &Heard::default());
         assert_eq!(
             Tally::of(&crowd, &admission).admitted - first,
             (600 * MAX_STEP / 60_000) as u64
@@ -991,7 +1130,7 @@ mod tests {
         let cutoff = admission.cutoff;
         crowd.insert(OPENS.div_euclid(1_000) - 1, 20);
         let before = admission.admitted;
-        admission.advance(&room, &crowd, OPENS + 71_000, None);
+        admission.advance(&room, &crowd, OPENS + 71_000, &Heard::default());
         assert_eq!(admission.cutoff, cutoff);
         assert_eq!(admission.admitted - before, 20_000);
         assert!(admission.allowance < 0);
@@ -1002,15 +1141,15 @@ mod tests {
         let room = room(60);
         let mut admission = Admission::new(&room, "r1".into(), &BTreeMap::new());
         let none = BTreeMap::new();
-        admission.advance(&room, &none, OPENS + 60_000, None);
+        admission.advance(&room, &none, OPENS + 60_000, &Heard::default());
         assert_eq!(admission.cutoff, OPENS + 60_000 - REPORT_LAG);
         let one = arrivals(&[(OPENS + 60_500, 1)]);
-        admission.advance(&room, &one, OPENS + 61_000, None);
+        admission.advance(&room, &one, OPENS + 61_000, &Heard::default());
         assert_eq!(
             admission.standing(&room, OPENS + 60_500, OPENS + 61_000),
             Standing::Waiting
         );
-        admission.advance(&room, &one, OPENS + 63_000, None);
+        admission.advance(&room, &one, OPENS + 63_000, &Heard::default());
         // Its window started with the slot it was admitted in, 3 s ago.
         let until = OPENS + 60_000 + room.admitted_for_ms();
         assert!(OPENS + 63_000 + room.admitted_for_ms() - until <= room.slot_ms());
@@ -1030,7 +1169,7 @@ mod tests {
         let mut now = OPENS;
         for _ in 0..600 {
             now += 1_000;
-            admission.advance(&room, &crowd, now, None);
+            admission.advance(&room, &crowd, now, &Heard::default());
         }
         let admitted = Tally::of(&crowd, &admission).admitted;
         // Ten minutes at one a second: 600, give or take the millisecond
@@ -1053,7 +1192,7 @@ mod tests {
             Standing::Waiting,
             "not lapsed"
         );
-        admission.advance(&later, &crowd, OPENS + 3_603_000, None);
+        admission.advance(&later, &crowd, OPENS + 3_603_000, &Heard::default());
         assert_eq!(
             Tally::of(&crowd, &admission).admitted,
             2,
@@ -1067,11 +1206,11 @@ mod tests {
         let mut admission = Admission::new(&room, "r1".into(), &BTreeMap::new());
         let crowd = arrivals(&[(OPENS + 100, 50)]);
         room.paused = true;
-        admission.advance(&room, &crowd, OPENS + 5_000, None);
-        admission.advance(&room, &crowd, OPENS + 60_000, None);
+        admission.advance(&room, &crowd, OPENS + 5_000, &Heard::default());
+        admission.advance(&room, &crowd, OPENS + 60_000, &Heard::default());
         assert_eq!(Tally::of(&crowd, &admission).admitted, 0);
         room.paused = false;
-        admission.advance(&room, &crowd, OPENS + 61_000, None);
+        admission.advance(&room, &crowd, OPENS + 61_000, &Heard::default());
         assert_eq!(Tally::of(&crowd, &admission).admitted, 10);
     }
 
@@ -1080,7 +1219,7 @@ mod tests {
         let room = room(6_000);
         let mut admission = Admission::new(&room, "r1".into(), &BTreeMap::new());
         let crowd = arrivals(&[(OPENS + 100, 10)]);
-        admission.advance(&room, &crowd, OPENS + 3_000, None);
+        admission.advance(&room, &crowd, OPENS + 3_000, &Heard::default());
         let ticket = room
             .issue(&conf(), "r1", "eu", OPENS + 100, 0, "x".into())
             .unwrap();
@@ -1095,7 +1234,7 @@ mod tests {
             Err(Refused::Lapsed)
         );
         // Once its step is pruned, it stays lapsed.
-        admission.advance(&room, &crowd, end + 1_000, None);
+        admission.advance(&room, &crowd, end + 1_000, &Heard::default());
         assert!(admission.lapsed_through >= ticket.stamp);
         assert_eq!(
             admission.lets_register(&room, &ticket, end + 1_000),
@@ -1218,7 +1357,7 @@ mod tests {
         let mut now = OPENS;
         while admitted_at.iter().any(Option::is_none) {
             now += 1_000;
-            admission.advance(&room, &crowd, now, None);
+            admission.advance(&room, &crowd, now, &Heard::default());
             for (i, ticket) in tickets.iter().enumerate() {
                 let standing = admission.standing_of(&room, ticket, now);
                 if admitted_at[i].is_none() && matches!(standing, Standing::Admitted { .. }) {
@@ -1268,7 +1407,7 @@ mod tests {
                     }
                     *crowd.entry(second).or_default() += count;
                 }
-                admission.advance(&room, &crowd, now, None);
+                admission.advance(&room, &crowd, now, &Heard::default());
                 prop_assert!(admission.cutoff >= last_cutoff);
                 last_cutoff = admission.cutoff;
                 let admitted = Tally::of(&crowd, &admission).admitted as i64;
@@ -1290,7 +1429,7 @@ mod tests {
             if seconds <= 20_000 {
                 for _ in 0..(seconds * 11 / 10 + 120) {
                     now += 1_000;
-                    admission.advance(&room, &crowd, now, None);
+                    admission.advance(&room, &crowd, now, &Heard::default());
                 }
                 prop_assert_eq!(Tally::of(&crowd, &admission).waiting, 0);
             }

@@ -347,8 +347,12 @@ async fn places_survive_an_outage_and_an_edge_that_missed_every_push_catches_up(
             .unwrap()
     };
     assert!(arrived().await <= 1, "nothing reached the origin meanwhile");
+    tick(&t, &[&ap], Duration::from_secs(5));
+    let lag = async || body_json(&origin.admin("GET", ROOM, None).await)["lag_ms"].clone();
+    assert_eq!(lag().await, 2_000, "reports came on time so far");
 
-    // Back: what was counted meanwhile reaches the origin, none lost.
+    // Back: what was counted meanwhile reaches the origin, none lost, and
+    // the cutoff keeps as far behind as they were late.
     eu.app.links().heal(&origin_authority);
     eventually("every arrival reported", async || match arrived().await {
         5 => Ok(()),
@@ -359,6 +363,8 @@ async fn places_survive_an_outage_and_an_edge_that_missed_every_push_catches_up(
         }
     })
     .await;
+    let held_back = lag().await.as_i64().unwrap();
+    assert!((6_600..=10_000).contains(&held_back), "{held_back}");
 
     // Past the opening, `ap` tells every ticket it is in by asking the
     // origin once its window ends, with no push.
