@@ -54,6 +54,9 @@ function summary(room) {
     `${count(room.admitted)} admitted (tickets through ${when(room.admitted_through)})`,
     `${count(room.waiting)} waiting`,
     rate,
+    room.lag_ms > 2000
+      ? `${(room.lag_ms / 1000).toFixed(1)} s behind the clock while edges report late`
+      : null,
     room.shed_at
       ? `the origin last turned a registration away (busy) at ${when(room.shed_at)}`
       : null,

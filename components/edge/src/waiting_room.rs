@@ -5,7 +5,8 @@
 //! reported to the origin by a task of the instance at most once a second,
 //! as totals (a report the origin took but whose answer was lost counts
 //! once when sent again). A report also lets the origin move the cutoff,
-//! so an instance whose visitors wait reports even with nothing new.
+//! so an instance whose visitors wait reports even with nothing new when
+//! its copy shows no move for a while (`Live::move_overdue`).
 //! Seconds a report did not deliver go with the next, and the task runs
 //! until all are delivered: Spin keeps an instance while a task of its
 //! runs, for up to a request timeout after its last response, so counts
@@ -83,7 +84,7 @@ pub async fn place(
     let ticket = Ticket::open(sealed, &link.verifier, slug).map_err(EdgeError::Ticket)?;
     let now = now_ms();
     let place = live.place(&ticket, now);
-    if matches!(place, Place::Waiting { .. }) {
+    if matches!(place, Place::Waiting { .. }) && live.move_overdue(now) {
         report_soon(slug.as_str(), true);
     }
     Ok(private(respond::json(200, &told(&live, &ticket, place))))
@@ -139,9 +140,9 @@ pub struct Arrivals {
     /// When the oldest count the origin has not taken was made: the
     /// origin keeps its cutoff as far behind as reports come late.
     unreported_since: Option<Millis>,
-    /// A waiting page asked here since the last report: the origin is to
-    /// hear from this instance even with nothing new (it moves the cutoff
-    /// on reports).
+    /// A waiting page asked here since the last report while no move
+    /// came for a while: the origin is to hear from this instance even
+    /// with nothing new (it moves the cutoff on reports).
     asked: bool,
     /// This instance's reporter runs for the event.
     reporting: bool,

@@ -49,8 +49,14 @@ pub const TICKET_HEADER: &str = "eventfront-ticket";
 pub const REPORT_LAG: Millis = 2_000;
 /// How far behind it stays at the most, however late reports come: a
 /// report later than that (an edge cut off for a while) is charged to
-/// the rate instead.
-pub const MOST_REPORT_LAG: Millis = 10_000;
+/// the rate instead. Waiting this long costs only an idle room's
+/// newcomers, and only while reports are that late; a saturated test
+/// host delayed reports by more than 10 s.
+pub const MOST_REPORT_LAG: Millis = 30_000;
+/// How long a move may be missing from an edge's copy, while admission
+/// should be moving, before the edge asks for one: moves come about a
+/// second apart and reach an edge's copy within about another.
+pub const MOVE_OVERDUE: Millis = 3_000;
 /// How long a late report keeps the cutoff further behind.
 pub const LATE_REPORTS_REMEMBERED: Millis = 30_000;
 /// What the cutoff waits beyond the latest report seen lately.
@@ -430,8 +436,12 @@ impl Admission {
     ) -> bool {
         let opens = room.opens_ms();
         let since = self.advanced_at.max(opens);
-        if now < opens {
-            // Nothing to move yet; noted, so that reports are not each a move.
+        let lag = heard.lateness.lag(now);
+        if now - lag < opens {
+            // Nothing to move yet: the pre-queue's tickets, stamped anywhere
+            // inside it, are all counted only a lag after the last of them
+            // issued; admitting among them before would pass the uncounted.
+            // Noted, so that reports are not each a move.
             self.advanced_at = now;
             return false;
         }
@@ -453,13 +463,19 @@ impl Admission {
         self.allowance -= counted - self.admitted;
         self.admitted = counted;
         // What the time since the last move earned (`MAX_STEP`'s worth at
-        // the most), and one person whatever the rate; nothing more is
-        // banked, so a crowd after a quiet spell comes in at the rate, not
-        // in a burst of what the quiet left unspent.
+        // the most), and one person whatever the rate. What the last move
+        // left is kept while a crowd pressed (a part of a millisecond it
+        // could not afford, up to `MAX_STEP`'s worth in all), not after a
+        // quiet spell: a crowd then comes in at the rate, not in a burst.
         let earned = rate * (now - since).min(MAX_STEP) / 60;
-        self.allowance = (self.allowance + earned).min(earned.max(1_000));
-        self.lag = heard.lateness.lag(now);
-        let limit = now - self.lag;
+        let most = if self.pressed {
+            rate * MAX_STEP / 60
+        } else {
+            earned
+        };
+        self.allowance = (self.allowance + earned).min(most.max(1_000));
+        self.lag = lag;
+        let limit = now - lag;
         let before = self.cutoff;
         let mut cutoff = self.cutoff;
         let mut caught_up = true;
@@ -627,6 +643,16 @@ impl Live {
     ) -> Result<Ticket, Millis> {
         self.room
             .issue(event, &self.admission.room, edge, now, draw, id)
+    }
+
+    /// Whether, at `now`, the cutoff should be moving but this copy shows
+    /// no move for `MOVE_OVERDUE`: an edge whose visitors wait then makes
+    /// the origin hear from it even with no new arrival (the origin moves
+    /// the cutoff on reports). While moves come, other reports drive them.
+    pub fn move_overdue(&self, now: Millis) -> bool {
+        !self.room.paused
+            && now >= self.room.opens_ms()
+            && now - self.admission.advanced_at > MOVE_OVERDUE
     }
 
     /// What a waiting page shows of `ticket` at `now`.
@@ -907,10 +933,14 @@ mod tests {
             admission.advance(&room, &crowd, OPENS + second * 1_000, &Heard::default());
             admitted.push(Tally::of(&crowd, &admission).admitted);
         }
-        // Ten a second from the opening, never more.
-        for (second, &count) in admitted.iter().enumerate() {
-            assert!(count <= 10 * (second as u64 + 1), "{admitted:?}");
-            assert!(count + 1 >= 10 * (second as u64 + 1), "{admitted:?}");
+        // Nobody until every pre-queue ticket may be counted (`REPORT_LAG`
+        // after the opening), then ten a second, never more.
+        let first_move = (REPORT_LAG / 1_000) as usize - 1;
+        assert_eq!(admitted[..first_move], vec![0; first_move]);
+        for (second, &count) in admitted.iter().enumerate().skip(first_move) {
+            let earned = 10 * (second + 1 - first_move) as u64;
+            assert!(count <= earned, "{admitted:?}");
+            assert!(count + 1 >= earned, "{admitted:?}");
         }
     }
 
@@ -1113,6 +1143,43 @@ mod tests {
     }
 
     #[test]
+    fn pre_queue_tickets_reported_late_are_not_passed_uncounted_at_the_opening() {
+        let room = room(600);
+        // A thousand pre-queue tickets, stamped all over its ten minutes,
+        // issued up to the opening and reported four seconds after it.
+        let prequeue: BTreeMap<i64, u64> = (0..600)
+            .map(|s| {
+                (
+                    (OPENS - 600_000) / 1_000 + s,
+                    if s % 3 == 0 { 5 } else { 0 },
+                )
+            })
+            .filter(|&(_, c)| c > 0)
+            .collect();
+        let total: u64 = prequeue.values().sum();
+        let early: BTreeMap<i64, u64> = prequeue.iter().take(1).map(|(&s, &c)| (s, c)).collect();
+        // Reports came four seconds late through the pre-queue: known.
+        let heard = Heard {
+            lateness: Lateness::default().heard(4_000, OPENS - 1_000),
+            ..Heard::default()
+        };
+        let mut admission = Admission::new(&room, "r1".into(), &BTreeMap::new());
+        let mut most = 0;
+        for second in 1..=60 {
+            let now = OPENS + second * 1_000;
+            let known = if second < 4 { &early } else { &prequeue };
+            let before = admitted_under(&prequeue, admission.cutoff);
+            admission.advance(&room, known, now, &heard);
+            let step = admitted_under(&prequeue, admission.cutoff) - before;
+            most = most.max(step / 1_000);
+        }
+        // Never more than a move's worth at once: none passed uncounted.
+        assert!(most <= 20, "{most} admitted in one move");
+        assert!(admitted_under(&prequeue, admission.cutoff) / 1_000 > 0);
+        assert!(total > 500);
+    }
+
+    #[test]
     fn an_outage_resumes_at_the_rate_and_late_reports_are_charged_to_it() {
         let room = room(600);
         let mut admission = Admission::new(&room, "r1".into(), &BTreeMap::new());
@@ -1247,6 +1314,30 @@ mod tests {
             admission.lets_register(&room, &newer, end + 1_000),
             Err(Refused::Waiting)
         );
+    }
+
+    #[test]
+    fn an_edge_asks_for_a_move_only_when_one_is_overdue_while_admitting() {
+        let room = room(600);
+        let crowd = spike(100, 60);
+        let mut admission = Admission::new(&room, "r1".into(), &BTreeMap::new());
+        let live = |admission: &Admission, room: &WaitingRoom| {
+            Live::of(room.clone(), admission.clone(), &crowd)
+        };
+        // Before the opening there is nothing to move.
+        assert!(!live(&admission, &room).move_overdue(OPENS - 10_000));
+        // After it, nothing moved yet: overdue.
+        assert!(live(&admission, &room).move_overdue(OPENS + 5_000));
+        admission.advance(&room, &crowd, OPENS + 5_000, &Heard::default());
+        let moving = live(&admission, &room);
+        assert!(!moving.move_overdue(OPENS + 5_000 + MOVE_OVERDUE));
+        assert!(moving.move_overdue(OPENS + 5_001 + MOVE_OVERDUE));
+        // Paused, no move is wanted.
+        let paused = WaitingRoom {
+            paused: true,
+            ..room.clone()
+        };
+        assert!(!live(&admission, &paused).move_overdue(OPENS + 60_000));
     }
 
     #[test]

@@ -364,7 +364,7 @@ async fn places_survive_an_outage_and_an_edge_that_missed_every_push_catches_up(
     })
     .await;
     let held_back = lag().await.as_i64().unwrap();
-    assert!((6_600..=10_000).contains(&held_back), "{held_back}");
+    assert!((6_600..=30_000).contains(&held_back), "{held_back}");
 
     // Past the opening, `ap` tells every ticket it is in by asking the
     // origin once its window ends, with no push.
