@@ -54,9 +54,9 @@ pub const REPORT_LAG: Millis = 2_000;
 /// host delayed reports by more than 10 s.
 pub const MOST_REPORT_LAG: Millis = 30_000;
 /// How long a move may be missing from an edge's copy, while admission
-/// should be moving, before the edge asks for one: moves come about a
-/// second apart and reach an edge's copy within about another.
-pub const MOVE_OVERDUE: Millis = 3_000;
+/// should be moving, before the edge asks for one: less than a move may
+/// admit (`MAX_STEP`), so that moves asked for keep up with the rate.
+pub const MOVE_OVERDUE: Millis = 1_500;
 /// How long a late report keeps the cutoff further behind.
 pub const LATE_REPORTS_REMEMBERED: Millis = 30_000;
 /// What the cutoff waits beyond the latest report seen lately.
