@@ -34,10 +34,7 @@ pub async fn register(slug: &Slug, request: &Incoming) -> Result<Reply, OriginEr
             IdempotencyKey::parse(k).map_err(|e| OriginError::invalid("Idempotency-Key", e.0))
         })?;
     let new = validate::registration(&request.json(MAX_BODY)?).map_err(OriginError::Invalid)?;
-    // Using a ticket writes: an origin too busy for that sheds it too.
-    let ticket = waiting_room::admit(slug, new.ticket.as_deref(), key.as_str())
-        .await
-        .inspect_err(|e| waiting_room::shed_if_overloaded(slug, e))?;
+    let ticket = waiting_room::admit(slug, new.ticket.as_deref(), key.as_str()).await?;
     let request_hash = hex::encode(Sha256::digest(
         [request.target.as_bytes(), b"\n", &request.body].concat(),
     ));
@@ -56,6 +53,7 @@ pub async fn register(slug: &Slug, request: &Incoming) -> Result<Reply, OriginEr
     .await;
     // Refused, or not decided: the ticket may try again, under any key.
     let registered = matches!(&decided, Ok((status, _)) if *status < 400);
+    // Not decided for want of capacity: a room's pace hears of it.
     if ticket.is_some()
         && let Err(e) = &decided
     {

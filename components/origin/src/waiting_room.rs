@@ -419,14 +419,20 @@ pub async fn admit(
     held.admission
         .lets_register(&held.room, &ticket, now_ms())
         .map_err(OriginError::Ticket)?;
-    let first = Db::open()
-        .await?
-        .rows(
-            "INSERT INTO waiting_room_uses (event, ticket, idempotency_key) VALUES (?, ?, ?)
-             ON CONFLICT (event, ticket) DO NOTHING RETURNING ticket",
-            [text(event), text(ticket.id.as_str()), text(key)],
-        )
-        .await?;
+    // Using the ticket writes: an origin too busy for that sheds it.
+    let use_it = async || {
+        Db::open()
+            .await?
+            .rows(
+                "INSERT INTO waiting_room_uses (event, ticket, idempotency_key) VALUES (?, ?, ?)
+                 ON CONFLICT (event, ticket) DO NOTHING RETURNING ticket",
+                [text(event), text(ticket.id.as_str()), text(key)],
+            )
+            .await
+    };
+    let first = use_it()
+        .await
+        .inspect_err(|e| shed_if_overloaded(slug, e))?;
     if !first.is_empty() {
         return Ok(Some(ticket.id.clone()));
     }
@@ -449,8 +455,9 @@ const NOTE_SHED_TRIES: u32 = 10;
 /// of capacity (503: too many waiting to be written, or the database
 /// unavailable), the origin shed it, which the room's pace is to hear
 /// of (`Pace::Decided`). Noted at most once a second per event and
-/// instance, by a task of its own, never in the way of the answer; an
-/// event without a room has no row to note it in.
+/// instance, by a task of its own, never in the way of the answer. Only
+/// for an event with a room: a note is a write, which an overloaded
+/// origin is not to be given for nothing.
 pub fn shed_if_overloaded(slug: &Slug, error: &OriginError) {
     if !matches!(error, OriginError::Busy | OriginError::Database(_)) {
         return;
