@@ -2,37 +2,37 @@
 //! ticket issued, and a ticket's place told, from the event's live
 //! document (`cache::counts`) with no request to the origin; and the
 //! tickets this instance issued, counted by the second of their stamps and
-//! reported to the origin by a task of the instance at most once a second,
-//! as totals (a report the origin took but whose answer was lost counts
-//! once when sent again). A report also lets the origin move the cutoff,
-//! so an instance whose visitors wait reports even with nothing new when
-//! its copy shows no move for a while (`Live::move_overdue`).
-//! Seconds a report did not deliver go with the next, and the task runs
-//! until all are delivered: Spin keeps an instance while a task of its
-//! runs, for up to a request timeout after its last response, so counts
-//! survive the instance retiring and an outage shorter than that. (A
-//! ticket whose count is lost keeps its place and turn; it is only not
-//! counted against the rate or in anyone's `ahead`.)
+//! reported to the origin once per edge, not per instance
+//! (`eventfront_domain::arrival_reports`): a task of the instance writes
+//! its totals to the store at most once a second, and one instance of the
+//! edge, elected by a lease, sends all of them in one report a second.
+//! A report also lets the origin move the cutoff, so an instance whose
+//! visitors wait writes an ask even with nothing new when its copy shows
+//! no move for a while (`Live::move_overdue`).
+//! The task runs until the origin took what the instance counted (Spin
+//! keeps an instance while a task of its runs), and what it wrote stays in
+//! the store through an outage of any length, for a later reporter; with
+//! the store failing, the instance reports its own counts. (A ticket whose
+//! count is lost keeps its place and turn; it is only not counted against
+//! the rate or in anyone's `ahead`.)
 
 use crate::cache::{self, instance::instance, now_ms};
 use crate::config::{EdgeConfig, OriginLink};
 use crate::error::EdgeError;
+use crate::kv;
 use crate::origin::{self, FETCH_TIMEOUT};
 use bytes::Bytes;
 use eventfront_domain::Slug;
+use eventfront_domain::arrival_reports::{Batch, Counted, LEAD_FOR, Lead, REPORT_EVERY, Written};
 use eventfront_domain::freshness::Millis;
 use eventfront_domain::respond::{self, Reply, rfc3339};
 use eventfront_domain::waiting_room::{
-    CHECK_EVERY_SECS, Live, MAX_REPORTED_SECONDS, Place, Refused, TICKET_HEADER, Ticket,
+    CHECK_EVERY_SECS, Live, Place, Refused, TICKET_HEADER, Ticket,
 };
 use serde_json::{Value, json};
 use spin_sdk::http::Request;
 use spin_sdk::wasip3::random::random::get_random_u64;
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-
-/// How often this instance reports to the origin at most.
-const REPORT_EVERY: Millis = 1_000;
 
 /// `slug`'s room as this edge holds it.
 async fn live(config: &Arc<EdgeConfig>, slug: &Slug) -> Result<Arc<Live>, EdgeError> {
@@ -130,168 +130,233 @@ fn told(live: &Live, ticket: &Ticket, place: Place) -> Value {
     body
 }
 
-/// The tickets an instance issued for one event, as it reports them.
+/// The tickets an instance issued for one event, and its reporter task.
 #[derive(Default)]
 pub struct Arrivals {
-    /// How many it stamped in each Unix second so far.
-    totals: BTreeMap<i64, u64>,
-    /// The seconds whose totals the origin has not taken yet.
-    unreported: BTreeSet<i64>,
-    /// When the oldest count the origin has not taken was made: the
-    /// origin keeps its cutoff as far behind as reports come late.
-    unreported_since: Option<Millis>,
-    /// A waiting page asked here since the last report while no move
-    /// came for a while: the origin is to hear from this instance even
-    /// with nothing new (it moves the cutoff on reports).
-    asked: bool,
-    /// This instance's reporter runs for the event.
+    counted: Counted,
+    /// This instance's reporter task runs for the event.
     reporting: bool,
-    /// When it last sent a report.
-    reported_at: Option<Millis>,
+}
+
+/// Runs `change` on this instance's arrivals of `slug`.
+fn with_counted<T>(slug: &str, change: impl FnOnce(&mut Counted) -> T) -> T {
+    let instance = instance();
+    let mut arrivals = instance.arrivals.borrow_mut();
+    change(&mut arrivals.entry(slug.to_string()).or_default().counted)
 }
 
 /// One more ticket stamped `stamp` for `slug`, to report.
 fn count_arrival(slug: &str, stamp: Millis) {
-    let instance = instance();
-    let mut arrivals = instance.arrivals.borrow_mut();
-    let event = arrivals.entry(slug.to_string()).or_default();
-    let second = stamp.div_euclid(1_000);
-    *event.totals.entry(second).or_default() += 1;
-    event.unreported.insert(second);
-    event.unreported_since.get_or_insert_with(now_ms);
-    // Bounded: the oldest seconds the origin already took make room.
-    while event.totals.len() > 2 * MAX_REPORTED_SECONDS {
-        let Some(oldest) = event
-            .totals
-            .keys()
-            .find(|s| !event.unreported.contains(s))
-            .copied()
-        else {
-            break;
-        };
-        event.totals.remove(&oldest);
-    }
+    with_counted(slug, |counted| counted.count(stamp, now_ms()));
 }
 
-/// Makes sure this instance's reporter for `slug` runs: it reports at most
-/// once every `REPORT_EVERY` until nothing is left to tell. `asked`: a
-/// waiting page asked, so the origin is to hear even with nothing new.
+/// Makes sure this instance's reporter task for `slug` runs: it writes
+/// what the instance counted for the edge's reporter at most once every
+/// `REPORT_EVERY`, until the origin took it all. `asked`: a waiting page
+/// asked, so the origin is to hear even with nothing new.
 fn report_soon(slug: &str, asked: bool) {
     let instance = instance();
     let mut arrivals = instance.arrivals.borrow_mut();
     let event = arrivals.entry(slug.to_string()).or_default();
-    event.asked |= asked;
+    if asked {
+        event.counted.ask();
+    }
     if event.reporting {
         return;
     }
     event.reporting = true;
     // Spin keeps the instance until the task ends, whatever requests it
-    // takes meanwhile: what it counted is reported before it goes.
+    // takes meanwhile: what it counted is written before it goes.
     spin_sdk::wasip3::spawn(report_while_pending(slug.to_string()));
 }
 
 /// How long an instance keeps trying to report through an outage before
-/// it drops what it counted (and says so).
+/// it leaves what it counted to the store (and says so): a reporter of a
+/// later visit sends it.
 const GIVE_UP_AFTER: Millis = 30 * 60_000;
 /// The longest wait between two tries while the origin cannot be reached.
 const MOST_BACKOFF: Millis = 5_000;
+/// How long an elected instance waits before reading the lease back, so
+/// that instances that raced for it settle on one.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(50);
 
+/// Where an instance's write for `slug` is kept, `arrivals/{slug}/{reporter}`.
+fn written_prefix(slug: &str) -> String {
+    format!("arrivals/{slug}/")
+}
+
+fn lead_key(slug: &str) -> String {
+    format!("arrivals-lead/{slug}")
+}
+
+/// An instance's reporter task for `slug` (`arrival_reports`): each
+/// second, it writes what the instance counted, and then either learns
+/// from the edge's reporter what the origin took, or is the reporter.
 async fn report_while_pending(slug: String) {
     let reporter = instance()
         .reporter
         .get_or_init(|| format!("{:016x}", get_random_u64()))
         .clone();
+    let owner = get_random_u64();
+    let mine = format!("{}{reporter}", written_prefix(&slug));
     let mut failing_since: Option<Millis> = None;
     let mut backoff: Millis = 0;
+    let mut ticked: Option<Millis> = None;
     loop {
-        let due = {
-            let instance = instance();
-            let arrivals = instance.arrivals.borrow();
-            let last = arrivals.get(&slug).and_then(|e| e.reported_at);
-            last.map_or(0, |last| last + REPORT_EVERY + backoff)
-        };
-        let wait = due - now_ms();
-        if wait > 0 {
-            spin_sdk::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
+        if let Some(last) = ticked {
+            let wait = last + REPORT_EVERY + backoff - now_ms();
+            if wait > 0 {
+                spin_sdk::time::sleep(std::time::Duration::from_millis(wait as u64)).await;
+            }
         }
         let now = now_ms();
-        let (seconds, since) = {
-            let instance = instance();
-            let mut arrivals = instance.arrivals.borrow_mut();
-            let event = arrivals.entry(slug.clone()).or_default();
-            if event.unreported.is_empty() && !event.asked {
-                event.reporting = false;
-                return;
+        ticked = Some(now);
+        let outcome = match with_counted(&slug, |counted| counted.due(now)) {
+            Some(due) if !kv::set_json(&mine, &due.written).await => {
+                // The store fails: this instance tells the origin itself.
+                let written = due.written.clone();
+                let at = written.at;
+                let batch = Batch::of(
+                    &Lead::taken_over(owner, now, None),
+                    &[(reporter.clone(), written)],
+                );
+                let sent = report(&slug, batch.body()).await;
+                if sent.is_ok() {
+                    with_counted(&slug, |counted| {
+                        counted.wrote(due);
+                        counted.taken(at);
+                    });
+                }
+                sent.map(|()| true)
             }
-            event.asked = false;
-            event.reported_at = Some(now);
-            // The oldest seconds first; the rest go with the next report,
-            // as old as these.
-            let taken: Vec<i64> = event
-                .unreported
-                .iter()
-                .take(MAX_REPORTED_SECONDS)
-                .copied()
-                .collect();
-            let seconds = taken
-                .into_iter()
-                .map(|second| {
-                    event.unreported.remove(&second);
-                    (second, event.totals.get(&second).copied().unwrap_or(0))
-                })
-                .collect::<BTreeMap<i64, u64>>();
-            let since = if event.unreported.is_empty() {
-                event.unreported_since.take()
-            } else {
-                event.unreported_since
-            };
-            (seconds, since)
+            due => {
+                if let Some(due) = due {
+                    with_counted(&slug, |counted| counted.wrote(due));
+                }
+                lead_or_follow(&slug, &reporter, owner).await
+            }
         };
-        match report(&slug, &reporter, &seconds, since).await {
-            Ok(()) => (failing_since, backoff) = (None, 0),
+        let reported = match outcome {
+            Ok(reported) => {
+                (failing_since, backoff) = (None, 0);
+                reported
+            }
             Err(why) => {
-                // Totals: sending them again, even if the origin took
-                // them, counts each ticket once.
-                let instance = instance();
-                let mut arrivals = instance.arrivals.borrow_mut();
-                let event = arrivals.entry(slug.clone()).or_default();
-                event.unreported.extend(seconds.keys());
-                event.unreported_since = match (event.unreported_since, since) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
                 let since = *failing_since.get_or_insert(now);
                 if now - since >= GIVE_UP_AFTER {
                     eprintln!(
-                        "edge: gave up reporting {} seconds of arrivals of {slug} after {} min: {why}",
-                        event.unreported.len(),
+                        "edge: stopped reporting arrivals of {slug} after {} min; a later reporter sends what is stored: {why}",
                         GIVE_UP_AFTER / 60_000
                     );
-                    event.unreported.clear();
-                    event.reporting = false;
-                    return;
+                    break;
                 }
                 eprintln!("edge: arrivals of {slug} kept for the next report: {why}");
                 backoff = (backoff * 2).clamp(500, MOST_BACKOFF);
+                true
             }
+        };
+        if !reported && with_counted(&slug, |counted| counted.done()) {
+            kv::delete(&mine).await;
+            break;
         }
+    }
+    let key = lead_key(&slug);
+    if let Some(mut lead) = kv::get_json::<Lead>(&key)
+        .await
+        .filter(|l| l.owner == owner)
+    {
+        // Lapsed, not deleted: instances yet to read their marks still can.
+        lead.until = now_ms();
+        kv::set_json(&key, &lead).await;
+    }
+    let instance = instance();
+    if let Some(event) = instance.arrivals.borrow_mut().get_mut(&slug) {
+        event.reporting = false;
     }
 }
 
-async fn report(
-    slug: &str,
-    reporter: &str,
-    seconds: &BTreeMap<i64, u64>,
-    since: Option<Millis>,
-) -> Result<(), String> {
-    let counts: serde_json::Map<String, Value> = seconds
-        .iter()
-        .map(|(second, count)| (second.to_string(), json!(count)))
-        .collect();
-    let mut body = json!({ "reporter": reporter, "seconds": counts });
-    if let Some(since) = since {
-        body["since"] = json!(since);
+/// Learns from the edge's reporter which write of this instance the origin
+/// took, or, with no reporter, becomes it and reports: `Ok(true)` when it
+/// sent a report, so there may be more to send.
+async fn lead_or_follow(slug: &str, reporter: &str, owner: u64) -> Result<bool, String> {
+    let now = now_ms();
+    let key = lead_key(slug);
+    let stored: Option<Lead> = kv::get_json(&key).await;
+    if let Some(lead) = stored.as_ref().filter(|lead| lead.owner != owner) {
+        // A lapsed lease still tells what its reporter sent.
+        if let Some(at) = lead.taken_of(reporter) {
+            with_counted(slug, |counted| counted.taken(at));
+        }
+        if lead.active(now) || with_counted(slug, |counted| counted.done()) {
+            return Ok(false);
+        }
     }
+    let lead = match stored {
+        Some(lead) if lead.owner == owner => lead,
+        before => {
+            // Several instances may find it free at once; the write that
+            // stands after a moment decides.
+            let mine = Lead::taken_over(owner, now, before);
+            if !kv::set_json(&key, &mine).await {
+                return Ok(false);
+            }
+            spin_sdk::time::sleep(SETTLE).await;
+            match kv::get_json::<Lead>(&key).await {
+                Some(standing) if standing.owner == owner => mine,
+                _ => return Ok(false),
+            }
+        }
+    };
+    lead_once(slug, reporter, lead).await
+}
+
+/// As the edge's reporter: sends the origin every write it has not sent
+/// (as many as one report takes), and marks them taken in the lease.
+async fn lead_once(slug: &str, reporter: &str, mut lead: Lead) -> Result<bool, String> {
+    let prefix = written_prefix(slug);
+    let keys: Vec<String> = kv::keys_with_prefix(&prefix)
+        .await
+        .into_iter()
+        .filter(|key| !key.contains('#'))
+        .collect();
+    let writes: Vec<(String, Written)> = futures::future::join_all(keys.iter().map(async |key| {
+        let written = kv::get_json::<Written>(key).await?;
+        Some((key[prefix.len()..].to_string(), written))
+    }))
+    .await
+    .into_iter()
+    .flatten()
+    .collect();
+    let now = now_ms();
+    for gone in lead.forget(&writes, now) {
+        kv::delete(&format!("{prefix}{gone}")).await;
+    }
+    let batch = Batch::of(&lead, &writes);
+    let key = lead_key(slug);
+    if !batch.any {
+        lead.until = now + LEAD_FOR;
+        kv::set_json(&key, &lead).await;
+        return Ok(false);
+    }
+    // Held through the call, so that nobody takes over while it waits.
+    let call_ends = now + FETCH_TIMEOUT.as_millis() as Millis;
+    if lead.until < call_ends + REPORT_EVERY {
+        lead.until = call_ends + LEAD_FOR;
+        kv::set_json(&key, &lead).await;
+    }
+    let own = batch.mark_of(reporter);
+    report(slug, batch.body()).await?;
+    batch.taken(&mut lead);
+    lead.until = now_ms() + LEAD_FOR;
+    kv::set_json(&key, &lead).await;
+    if let Some(at) = own {
+        with_counted(slug, |counted| counted.taken(at));
+    }
+    Ok(true)
+}
+
+/// Sends the origin one report of arrivals, `body` as `Batch::body` makes it.
+async fn report(slug: &str, body: Value) -> Result<(), String> {
     let body = Bytes::from(body.to_string());
     let headers = [(
         http::header::CONTENT_TYPE,

@@ -1,6 +1,6 @@
 //! An event's waiting room at the origin (`eventfront_domain::waiting_room`):
 //! the organizer's settings and figures, the arrivals edges report (at most
-//! once a second each, never one request per person), the cutoff moved
+//! once a second per edge, never one request per person), the cutoff moved
 //! from them, and the check that lets only an admitted ticket register,
 //! once. Where admission stands reaches every edge in the event's live
 //! document (`seat_counts`), pushed at most once a second.
@@ -12,6 +12,7 @@ use crate::error::OriginError;
 use crate::request::Incoming;
 use crate::seat_counts;
 use eventfront_domain::Slug;
+use eventfront_domain::arrival_reports::MAX_REPORTERS;
 use eventfront_domain::freshness::Millis;
 use eventfront_domain::respond::{self, Reply, rfc3339};
 use eventfront_domain::validate;
@@ -234,24 +235,27 @@ fn json_text(value: &impl serde::Serialize) -> Value {
     text(serde_json::to_string(value).unwrap_or_default())
 }
 
-/// `POST /_origin/events/{slug}/arrivals` from an edge instance,
-/// `{"reporter": "<its id>", "seconds": {"<Unix second>": count, …}}`:
-/// how many tickets it stamped in each second so far, for the seconds
-/// whose count changed since the origin last took its report (possibly
-/// none: a report also moves the cutoff). Totals, not increments: a
-/// report the origin took but whose answer was lost, sent again, counts
-/// once. 204; 404 when the event has no room.
+/// `POST /_origin/events/{slug}/arrivals` from an edge's reporter,
+/// `{"reporters": {"<instance>": {"<Unix second>": count, …}, …}, "since": ms}`:
+/// how many tickets each instance of the edge stamped in each second so
+/// far, for the seconds whose count changed since the origin last took
+/// them (possibly none: a report also moves the cutoff). Totals, not
+/// increments: a report the origin took but whose answer was lost, sent
+/// again, counts once. 204; 404 when the event has no room.
 pub async fn report(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, OriginError> {
     let event = slug.as_str();
     let body = request.json(MAX_REPORT)?;
     let now = now_ms();
-    let seconds = reported_seconds(&body, now)?;
-    let arrived = !seconds.is_empty();
-    let reporter = body
-        .get("reporter")
-        .and_then(Json::as_str)
-        .filter(|r| (1..=64).contains(&r.len()))
-        .ok_or_else(|| OriginError::invalid("reporter", "must name the reporting instance"))?;
+    let reporters = reported(&body, now)?;
+    let rows: Vec<Value> = reporters
+        .iter()
+        .flat_map(|(reporter, seconds)| {
+            seconds.iter().flat_map(move |(&second, &count)| {
+                [text(event), text(reporter), int(second), int(count as i64)]
+            })
+        })
+        .collect();
+    let arrived = !rows.is_empty();
     let Some(held) = stored(db, event).await? else {
         return Err(OriginError::NotFound("This event has no waiting room."));
     };
@@ -259,12 +263,6 @@ pub async fn report(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, O
         .map(|since| held.heard.lateness.heard(now - since, now))
         .filter(|&heard| heard != held.heard.lateness);
     if arrived {
-        let rows: Vec<Value> = seconds
-            .iter()
-            .flat_map(|(&second, &count)| {
-                [text(event), text(reporter), int(second), int(count as i64)]
-            })
-            .collect();
         let mut writes = Writes::default();
         // A total only grows: an older report arriving late changes nothing.
         writes.push(
@@ -273,7 +271,7 @@ pub async fn report(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, O
                  ON CONFLICT (event, reporter, second) DO UPDATE
                  SET count = CASE WHEN excluded.count > waiting_room_arrivals.count
                                   THEN excluded.count ELSE waiting_room_arrivals.count END",
-                placeholders(seconds.len(), 4)
+                placeholders(rows.len() / 4, 4)
             ),
             rows,
         );
@@ -306,13 +304,42 @@ fn reported_since(body: &Json, now: Millis) -> Option<Millis> {
         .map(|since| since.min(now))
 }
 
+/// The seconds each instance of a report names, at most
+/// `MAX_REPORTED_SECONDS` in all.
+fn reported(body: &Json, now: Millis) -> Result<BTreeMap<String, BTreeMap<i64, u64>>, OriginError> {
+    let invalid = |why: &str| OriginError::invalid("reporters", why);
+    let Some(object) = body.get("reporters").and_then(Json::as_object) else {
+        return Err(invalid("must be an object of counts by instance"));
+    };
+    if object.len() > MAX_REPORTERS {
+        return Err(invalid("names too many instances"));
+    }
+    let mut named = 0;
+    object
+        .iter()
+        .map(|(reporter, seconds)| {
+            if !(1..=64).contains(&reporter.len()) {
+                return Err(invalid("must name each instance in 1 to 64 characters"));
+            }
+            let seconds = reported_seconds(seconds, now)?;
+            named += seconds.len();
+            if named > MAX_REPORTED_SECONDS {
+                return Err(invalid("names too many seconds"));
+            }
+            Ok((reporter.clone(), seconds))
+        })
+        .collect()
+}
+
 /// The seconds a report names with a count of at most a million; a second
 /// further from now than an edge's clock may be is left out (the rest of
 /// the report still counts), as no ticket can be stamped then.
-fn reported_seconds(body: &Json, now: Millis) -> Result<BTreeMap<i64, u64>, OriginError> {
-    let invalid = |why: &str| OriginError::invalid("seconds", why);
-    let Some(object) = body.get("seconds").and_then(Json::as_object) else {
-        return Err(invalid("must be an object of counts by Unix second"));
+fn reported_seconds(seconds: &Json, now: Millis) -> Result<BTreeMap<i64, u64>, OriginError> {
+    let invalid = |why: &str| OriginError::invalid("reporters", why);
+    let Some(object) = seconds.as_object() else {
+        return Err(invalid(
+            "must hold an object of counts by Unix second for each instance",
+        ));
     };
     if object.len() > MAX_REPORTED_SECONDS {
         return Err(invalid("names too many seconds"));

@@ -3,6 +3,7 @@
 //! by, the edge's freshness rule, per-client limits and the registration rule. Plain Rust with no spin-sdk, so all of it is tested natively.
 
 pub mod access;
+pub mod arrival_reports;
 pub mod body;
 pub mod client_limit;
 pub mod conditional;

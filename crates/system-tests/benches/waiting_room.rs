@@ -412,12 +412,7 @@ async fn with_room(n: usize, per_minute: u64, random: &mut Lcg) {
         }
         assert!(second < 100_000, "the opening never ended");
     }
-    let counted =
-        o.t.origin
-            .rows("SELECT CAST(sum(count) AS BIGINT) FROM waiting_room_arrivals")
-            .await[0][0]
-            .as_i64()
-            .unwrap();
+    let counted = o.t.origin.arrivals_reported().await;
     let (seated, confirmed) = o.seated().await;
     println!(
         "\n(a) the opening through the room: {n} arrivals, {per_minute}/min, {seats} seats, \

@@ -233,6 +233,15 @@ impl OriginApp {
         }
     }
 
+    /// How many waiting-room arrivals the edges reported, all events
+    /// together.
+    pub async fn arrivals_reported(&self) -> i64 {
+        self.rows("SELECT CAST(coalesce(sum(count), 0) AS BIGINT) FROM waiting_room_arrivals")
+            .await[0][0]
+            .as_i64()
+            .expect("a count")
+    }
+
     /// Runs the one statement `sql` on the origin's database, as something
     /// outside the origin changing it: the rows it changed.
     pub async fn execute(&self, sql: &str) -> u64 {

@@ -396,6 +396,69 @@ async fn an_edge_outlives_an_outage_of_its_redis() {
     assert_eq!(head["version"], 3, "the edge reconnected to Redis");
 }
 
+/// Instances leave their waiting-room counts in the edge's store for the
+/// edge's one reporter; with the store down, each reports its own, and
+/// none is lost.
+#[tokio::test]
+async fn waiting_room_arrivals_reach_the_origin_while_the_store_is_down() {
+    let redis = Redis::start();
+    let dir = tempfile::tempdir().unwrap();
+    let runtime_config = redis_runtime_config(&dir, redis.port);
+    let origin_addr = free_loopback_addr();
+    let edge = EdgeApp::start("us", &format!("http://{origin_addr}"), |o| {
+        on_redis(o, &runtime_config)
+    })
+    .await;
+    let origin = OriginApp::start(|o| o.variable("edge_urls", edge.server.url())).await;
+    let _server = Server::bind(origin.app.clone(), origin_addr).await.unwrap();
+    origin
+        .publish_event("conf", system_tests::open_event(10))
+        .await;
+    let opens = origin.app.clock().since_epoch().as_millis() as i64 + 60_000;
+    let room = json!({
+        "opens_at": jiff::Timestamp::from_millisecond(opens).unwrap().to_string(),
+        "prequeue_minutes": 5, "per_minute": 60,
+    });
+    let set = origin
+        .admin("PUT", "/api/admin/events/conf/waiting-room", Some(room))
+        .await;
+    assert_eq!(set.status(), 200, "{:?}", set.body());
+    let take = async || {
+        let request = http::Request::post("/api/events/conf/waiting-room")
+            .body(bytes::Bytes::new())
+            .unwrap();
+        assert_eq!(edge.app.send(request).await.status(), 201);
+    };
+    let reported = async |n: i64| {
+        system_tests::eventually("the arrivals reported", async || {
+            match origin.arrivals_reported().await {
+                seen if seen == n => Ok(()),
+                seen => {
+                    for clock in [edge.app.clock(), origin.app.clock()] {
+                        clock.advance(std::time::Duration::from_millis(250));
+                    }
+                    Err(seen)
+                }
+            }
+        })
+        .await
+    };
+    take().await;
+    reported(1).await;
+    assert!(
+        redis
+            .cli(&["KEYS", "arrivals-lead/conf"])
+            .contains("arrivals-lead/conf"),
+        "reported through the store"
+    );
+
+    drop(redis);
+    for _ in 0..3 {
+        take().await;
+    }
+    reported(4).await;
+}
+
 /// A Redis under `maxmemory` may evict any key: an edge that finds the head
 /// but not a document it points at gets the document from the origin.
 #[tokio::test]

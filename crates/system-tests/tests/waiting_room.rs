@@ -4,19 +4,20 @@
 //! ticket order at the organizer's rate, and lets only an admitted ticket
 //! of the event register, once. A place survives the origin being out of
 //! reach, an edge that missed every push catches up within its staleness
-//! window, and without a room registration is as it always was.
+//! window, and without a room registration is as it always was. However
+//! many instances an edge runs, the origin hears from it once a second.
 
 use bytes::Bytes;
 use eventfront_domain::Slug;
 use eventfront_domain::signing::{Secret, Verifier};
 use eventfront_domain::waiting_room::Ticket;
 use serde_json::{Value, json};
-use spin_test_host::LinkFault;
 use spin_test_host::clock::Clock;
+use spin_test_host::{LinkFault, ReuseLimits};
 use std::time::Duration;
 use system_tests::{
     EdgeApp, OriginApp, SIGNING_SECRET, Topology, eventually, json as body_json, open_event,
-    topology,
+    topology, topology_with,
 };
 
 const SLUG: &str = "conf";
@@ -322,6 +323,68 @@ async fn tickets_are_admitted_in_their_order_at_the_rate_and_register_once() {
 }
 
 #[tokio::test]
+async fn an_edge_of_many_instances_reports_its_arrivals_once_a_second() {
+    // A fresh instance for every request: each ticket is counted by an
+    // instance of its own, which used to report on its own.
+    let t = topology_with(
+        &["eu"],
+        |mut o| {
+            o.reuse = ReuseLimits {
+                max_requests: 1,
+                max_concurrent: 1,
+                ..ReuseLimits::default()
+            };
+            o.variable("staleness_secs", "3600")
+        },
+        |o| o,
+    )
+    .await;
+    let (origin, eu) = (&t.origin, &t.edges[0]);
+    conf_with_room(origin, Duration::from_secs(30), 60).await;
+    let origin_authority = t.origin_server.addr().to_string();
+    take(eu).await;
+    eventually("the first arrival reported", async || {
+        match origin.arrivals_reported().await {
+            1 => Ok(()),
+            seen => {
+                tick(&t, &[], Duration::from_millis(100));
+                Err(seen)
+            }
+        }
+    })
+    .await;
+
+    let sent_before = eu.app.links().requests(&origin_authority);
+    let started = now_ms(eu.app.clock());
+    let (seconds, per_second) = (6, 15);
+    for _ in 0..seconds {
+        for _ in 0..per_second {
+            take(eu).await;
+        }
+        tick(&t, &[], Duration::from_millis(1_000));
+        tokio::task::yield_now().await;
+    }
+    let all = 1 + seconds * per_second;
+    eventually("every arrival reported", async || {
+        match origin.arrivals_reported().await {
+            n if n == all => Ok(()),
+            seen => {
+                tick(&t, &[], Duration::from_millis(250));
+                Err(seen)
+            }
+        }
+    })
+    .await;
+    let took_secs = (now_ms(eu.app.clock()) - started + 999) / 1_000;
+    let sent = eu.app.links().requests(&origin_authority) - sent_before;
+    assert!(
+        sent as i64 <= took_secs + 1,
+        "{sent} requests to the origin in {took_secs} s for {} tickets, each from an instance of its own",
+        all - 1
+    );
+}
+
+#[tokio::test]
 async fn places_survive_an_outage_and_an_edge_that_missed_every_push_catches_up() {
     // `eu` is told of every change; `ap` is not, and has the default
     // window (5 s).
@@ -339,14 +402,10 @@ async fn places_survive_an_outage_and_an_edge_that_missed_every_push_catches_up(
     }
     tick(&t, &[&ap], Duration::from_millis(1_100));
     assert_eq!(place(eu, &tickets[1].0).await["state"], "waiting");
-    let arrived = async || {
-        origin
-            .rows("SELECT CAST(coalesce(sum(count), 0) AS BIGINT) FROM waiting_room_arrivals")
-            .await[0][0]
-            .as_i64()
-            .unwrap()
-    };
-    assert!(arrived().await <= 1, "nothing reached the origin meanwhile");
+    assert!(
+        origin.arrivals_reported().await <= 1,
+        "nothing reached the origin meanwhile"
+    );
     tick(&t, &[&ap], Duration::from_secs(5));
     let lag = async || body_json(&origin.admin("GET", ROOM, None).await)["lag_ms"].clone();
     assert_eq!(lag().await, 2_000, "reports came on time so far");
@@ -354,12 +413,14 @@ async fn places_survive_an_outage_and_an_edge_that_missed_every_push_catches_up(
     // Back: what was counted meanwhile reaches the origin, none lost, and
     // the cutoff keeps as far behind as they were late.
     eu.app.links().heal(&origin_authority);
-    eventually("every arrival reported", async || match arrived().await {
-        5 => Ok(()),
-        seen => {
-            tick(&t, &[&ap], Duration::from_millis(1_100));
-            place(eu, &tickets[0].0).await;
-            Err(seen)
+    eventually("every arrival reported", async || {
+        match origin.arrivals_reported().await {
+            5 => Ok(()),
+            seen => {
+                tick(&t, &[&ap], Duration::from_millis(1_100));
+                place(eu, &tickets[0].0).await;
+                Err(seen)
+            }
         }
     })
     .await;

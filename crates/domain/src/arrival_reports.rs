@@ -1,0 +1,625 @@
+//! Reports of waiting-room arrivals, one per edge a second rather than one
+//! per instance. Spin runs many instances of an edge at once and retires
+//! each after a number of requests; when each reported what it counted,
+//! the origin heard from every instance every second.
+//!
+//! Now each instance leaves its totals in the edge's key-value store
+//! (`Written`, at most once a second, from its `Counted`), and one
+//! instance of the edge, its reporter (`Lead`, a lease in the same store),
+//! sends the origin all the writes it has not sent in one report
+//! (`Batch`). The lease records which write of each instance the origin
+//! took, so every instance learns when it is done, and takes the lease
+//! itself when the reporter is gone. No KV atomics are needed: two
+//! reporters for a moment send the same totals twice, which the origin
+//! counts once (totals, not increments), and a write the store lost is
+//! written again (`REWRITE_AFTER`).
+
+use crate::freshness::Millis;
+use crate::waiting_room::MAX_REPORTED_SECONDS;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// How often an instance writes its totals, and the reporter reports, at
+/// most.
+pub const REPORT_EVERY: Millis = 1_000;
+/// How long a reporter's lease runs past its last renewal (each report
+/// renews it): a reporter gone is replaced within this.
+pub const LEAD_FOR: Millis = 3 * REPORT_EVERY;
+/// A write the reporter has not marked taken this long after it is written
+/// again: a store that lost it, or that shows it late, heals.
+pub const REWRITE_AFTER: Millis = 10_000;
+/// A taken write this old is deleted by the reporter: its instance is gone
+/// without deleting it (an instance alive writes again within
+/// `REWRITE_AFTER` what it still has to tell).
+pub const FORGET_AFTER: Millis = 60_000;
+/// The most instances one report names; the rest go with the next.
+pub const MAX_REPORTERS: usize = 256;
+
+/// The tickets one instance stamped for one event, and how far the origin
+/// has taken them.
+#[derive(Debug, Default)]
+pub struct Counted {
+    /// How many it stamped in each Unix second.
+    totals: BTreeMap<i64, u64>,
+    /// The seconds whose totals the origin has not taken yet, and when the
+    /// oldest such count was made.
+    untaken: BTreeSet<i64>,
+    untaken_since: Option<Millis>,
+    /// The seconds counted since the last write, and when the first was.
+    unwritten: BTreeSet<i64>,
+    unwritten_since: Option<Millis>,
+    /// A waiting page asked here while the cutoff seemed stuck: the origin
+    /// is to hear even with nothing new (it moves the cutoff on reports).
+    asked: bool,
+    /// The last write the reporter has not marked taken: when, the seconds
+    /// it carried and whether it carried an ask.
+    pending: Option<(Millis, BTreeSet<i64>, bool)>,
+    /// Counts so far: a write taken while more were counted leaves them
+    /// to the next write.
+    counts: u64,
+    /// When the last write was made: each is marked by when, so each is
+    /// later than the one before.
+    last_written: Millis,
+}
+
+/// What an instance writes for the reporter: the totals of the seconds the
+/// origin has not taken (the oldest `MAX_REPORTED_SECONDS` of them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Written {
+    /// When it was written: the reporter marks it taken by this.
+    pub at: Millis,
+    /// When the oldest count in it was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Millis>,
+    #[serde(default)]
+    pub asked: bool,
+    pub seconds: BTreeMap<i64, u64>,
+}
+
+/// A write as `Counted::due` makes it, to be confirmed by `wrote`.
+#[derive(Debug)]
+pub struct Due {
+    pub written: Written,
+    counts: u64,
+}
+
+impl Counted {
+    /// One more ticket stamped `stamp`, counted at `now`.
+    pub fn count(&mut self, stamp: Millis, now: Millis) {
+        let second = stamp.div_euclid(1_000);
+        *self.totals.entry(second).or_default() += 1;
+        self.counts += 1;
+        self.untaken.insert(second);
+        self.untaken_since.get_or_insert(now);
+        self.unwritten.insert(second);
+        self.unwritten_since.get_or_insert(now);
+        // Bounded: the oldest seconds the origin took make room.
+        while self.totals.len() > 2 * MAX_REPORTED_SECONDS {
+            let Some(oldest) = self
+                .totals
+                .keys()
+                .find(|s| !self.untaken.contains(s))
+                .copied()
+            else {
+                break;
+            };
+            self.totals.remove(&oldest);
+        }
+    }
+
+    /// A waiting page asked while the cutoff seemed stuck.
+    pub fn ask(&mut self) {
+        self.asked = true;
+    }
+
+    /// Whether nothing is left to tell the origin.
+    pub fn done(&self) -> bool {
+        self.untaken.is_empty() && !self.asked && self.pending.is_none()
+    }
+
+    /// The write due at `now`, if one is: something counted or asked since
+    /// the last, seconds left over from a write that could not carry them
+    /// all, or a write not taken for `REWRITE_AFTER`.
+    pub fn due(&self, now: Millis) -> Option<Due> {
+        let due = match &self.pending {
+            _ if !self.unwritten.is_empty() || self.asked => true,
+            Some((at, ..)) => now - at >= REWRITE_AFTER,
+            None => !self.untaken.is_empty(),
+        };
+        due.then(|| {
+            let seconds = self
+                .untaken
+                .iter()
+                .take(MAX_REPORTED_SECONDS)
+                .map(|&s| (s, self.totals.get(&s).copied().unwrap_or(0)))
+                .collect();
+            let asked = self.asked || self.pending.as_ref().is_some_and(|(.., asked)| *asked);
+            Due {
+                written: Written {
+                    at: now.max(self.last_written + 1),
+                    since: self.untaken_since,
+                    asked,
+                    seconds,
+                },
+                counts: self.counts,
+            }
+        })
+    }
+
+    /// `due` is in the store.
+    pub fn wrote(&mut self, due: Due) {
+        let written = due.written;
+        if due.counts == self.counts {
+            self.unwritten.clear();
+            self.unwritten_since = None;
+        }
+        self.asked = false;
+        self.last_written = written.at;
+        let seconds = written.seconds.into_keys().collect();
+        self.pending = Some((written.at, seconds, written.asked));
+    }
+
+    /// The reporter marked this instance's write made `at` taken by the
+    /// origin (or a later one).
+    pub fn taken(&mut self, at: Millis) {
+        let Some((written_at, seconds, _)) = self.pending.take_if(|(w, ..)| *w <= at) else {
+            return;
+        };
+        debug_assert!(written_at <= at);
+        // A second counted again since the write is still to tell.
+        for second in seconds.difference(&self.unwritten) {
+            self.untaken.remove(second);
+        }
+        self.untaken_since = if self.untaken.is_empty() {
+            None
+        } else if self.untaken.is_subset(&self.unwritten) {
+            self.unwritten_since
+        } else {
+            self.untaken_since
+        };
+    }
+}
+
+/// The edge's reporter, as the store holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lead {
+    /// A random number naming the instance that holds it.
+    pub owner: u64,
+    /// Nobody else reports before this instant.
+    pub until: Millis,
+    /// For each instance, its latest write the origin took.
+    #[serde(default)]
+    pub taken: BTreeMap<String, Millis>,
+}
+
+impl Lead {
+    /// The lease `owner` takes at `now`, keeping what `before` marked.
+    pub fn taken_over(owner: u64, now: Millis, before: Option<Lead>) -> Self {
+        Self {
+            owner,
+            until: now + LEAD_FOR,
+            taken: before.map(|b| b.taken).unwrap_or_default(),
+        }
+    }
+
+    pub fn active(&self, now: Millis) -> bool {
+        now < self.until
+    }
+
+    /// The instance `reporter`'s latest write the origin took.
+    pub fn taken_of(&self, reporter: &str) -> Option<Millis> {
+        self.taken.get(reporter).copied()
+    }
+
+    /// Of the writes in the store, those to delete: taken, and older than
+    /// `FORGET_AFTER`. Their marks go with them.
+    pub fn forget(&mut self, writes: &[(String, Written)], now: Millis) -> Vec<String> {
+        let old: Vec<String> = writes
+            .iter()
+            .filter(|(reporter, w)| {
+                now - w.at >= FORGET_AFTER && self.taken_of(reporter) >= Some(w.at)
+            })
+            .map(|(reporter, _)| reporter.clone())
+            .collect();
+        for reporter in &old {
+            self.taken.remove(reporter);
+        }
+        // Marks of instances whose write is gone (deleted once done).
+        self.taken
+            .retain(|reporter, _| writes.iter().any(|(r, _)| r == reporter));
+        old
+    }
+}
+
+/// One report to the origin: the writes the reporter has not sent, oldest
+/// first, as many as one report takes.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Batch {
+    pub reporters: BTreeMap<String, BTreeMap<i64, u64>>,
+    /// When the oldest count in it was made.
+    pub since: Option<Millis>,
+    /// Whether anything is in it: counts, or an ask with none.
+    pub any: bool,
+    /// The write of each reporter it carries.
+    marks: BTreeMap<String, Millis>,
+}
+
+impl Batch {
+    pub fn of(lead: &Lead, writes: &[(String, Written)]) -> Self {
+        let mut untaken: Vec<&(String, Written)> = writes
+            .iter()
+            .filter(|(reporter, w)| lead.taken_of(reporter) < Some(w.at))
+            .collect();
+        untaken.sort_by_key(|(_, w)| (w.since.unwrap_or(w.at), w.at));
+        let mut batch = Self::default();
+        let mut room = MAX_REPORTED_SECONDS;
+        for (reporter, written) in untaken {
+            let fits = written.seconds.len() <= room && batch.reporters.len() < MAX_REPORTERS;
+            if !fits && batch.any {
+                break;
+            }
+            room = room.saturating_sub(written.seconds.len());
+            batch
+                .reporters
+                .insert(reporter.clone(), written.seconds.clone());
+            batch.marks.insert(reporter.clone(), written.at);
+            batch.since = match (batch.since, written.since) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            batch.any = true;
+        }
+        batch
+    }
+
+    /// The report's body (`docs/api.md`, "How admission moves").
+    pub fn body(&self) -> serde_json::Value {
+        let mut body = serde_json::json!({ "reporters": self.reporters });
+        if let Some(since) = self.since {
+            body["since"] = since.into();
+        }
+        body
+    }
+
+    /// The origin took it: `lead` marks each write it carried.
+    pub fn taken(self, lead: &mut Lead) {
+        lead.taken.extend(self.marks);
+    }
+
+    /// When the write of `reporter` it carries was made.
+    pub fn mark_of(&self, reporter: &str) -> Option<Millis> {
+        self.marks.get(reporter).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(counted: &mut Counted, now: Millis) -> Written {
+        let due = counted.due(now).expect("a write is due");
+        let written = due.written.clone();
+        counted.wrote(due);
+        written
+    }
+
+    #[test]
+    fn an_instance_writes_what_it_counted_and_is_done_once_it_is_taken() {
+        let mut counted = Counted::default();
+        assert!(counted.done());
+        assert!(counted.due(0).is_none(), "nothing to tell");
+        counted.count(10_100, 10_200);
+        counted.count(10_900, 10_950);
+        counted.count(11_000, 11_010);
+        let first = written(&mut counted, 11_100);
+        assert_eq!(first.seconds, BTreeMap::from([(10, 2), (11, 1)]));
+        assert_eq!(first.since, Some(10_200));
+        assert!(counted.due(11_500).is_none(), "written, not yet taken");
+        assert!(!counted.done());
+
+        // One more in a second already written: the next write carries
+        // the new total, and taking the first leaves that second to tell.
+        counted.count(11_500, 11_600);
+        counted.taken(first.at);
+        assert!(!counted.done());
+        let second = written(&mut counted, 12_100);
+        assert_eq!(second.seconds, BTreeMap::from([(11, 2)]));
+        assert_eq!(second.since, Some(11_600), "the oldest count untaken");
+        // A mark of an older write takes nothing of this one.
+        counted.taken(first.at);
+        assert!(!counted.done());
+        counted.taken(second.at);
+        assert!(counted.done());
+        assert!(counted.due(20_000).is_none());
+    }
+
+    #[test]
+    fn counts_made_while_a_write_is_on_its_way_are_written_next() {
+        let mut counted = Counted::default();
+        counted.count(1_000, 1_000);
+        let due = counted.due(1_100).unwrap();
+        let at = due.written.at;
+        // Counted while the store was being written.
+        counted.count(1_200, 1_200);
+        counted.count(2_000, 1_300);
+        counted.wrote(due);
+        counted.taken(at);
+        let next = written(&mut counted, 2_200);
+        assert_eq!(next.seconds, BTreeMap::from([(1, 2), (2, 1)]));
+    }
+
+    #[test]
+    fn an_ask_is_written_and_held_until_taken() {
+        let mut counted = Counted::default();
+        counted.ask();
+        assert!(!counted.done());
+        let asked = written(&mut counted, 5_000);
+        assert!(asked.asked && asked.seconds.is_empty());
+        assert!(!counted.done(), "the origin has not heard the ask yet");
+        // Rewritten after a while without being taken: still an ask.
+        let again = written(&mut counted, 5_000 + REWRITE_AFTER);
+        assert!(again.asked);
+        counted.taken(again.at);
+        assert!(counted.done());
+    }
+
+    #[test]
+    fn a_write_not_taken_is_written_again_after_a_while() {
+        let mut counted = Counted::default();
+        counted.count(1_000, 1_000);
+        let first = written(&mut counted, 1_000);
+        assert!(counted.due(1_000 + REWRITE_AFTER - 1).is_none());
+        let again = written(&mut counted, 1_000 + REWRITE_AFTER);
+        assert_eq!(again.seconds, first.seconds);
+        assert_eq!(again.since, first.since);
+    }
+
+    #[test]
+    fn seconds_beyond_one_report_go_with_the_next_write() {
+        let mut counted = Counted::default();
+        let seconds = MAX_REPORTED_SECONDS as i64 + 5;
+        for s in 0..seconds {
+            counted.count(s * 1_000, 100);
+        }
+        let first = written(&mut counted, 200);
+        assert_eq!(first.seconds.len(), MAX_REPORTED_SECONDS);
+        assert_eq!(first.seconds.keys().next(), Some(&0), "the oldest first");
+        counted.taken(first.at);
+        let rest = written(&mut counted, 300);
+        assert_eq!(rest.seconds.len(), 5);
+        assert_eq!(rest.since, Some(100), "as old as the first");
+        counted.taken(rest.at);
+        assert!(counted.done());
+    }
+
+    fn write(at: Millis, since: Millis, seconds: &[(i64, u64)]) -> Written {
+        Written {
+            at,
+            since: Some(since),
+            asked: false,
+            seconds: seconds.iter().copied().collect(),
+        }
+    }
+
+    #[test]
+    fn a_report_carries_every_write_not_taken_and_marks_them_when_taken() {
+        let mut lead = Lead::taken_over(7, 0, None);
+        let writes = vec![
+            ("a".to_string(), write(900, 500, &[(0, 3)])),
+            ("b".to_string(), write(950, 200, &[(0, 1), (1, 4)])),
+        ];
+        let batch = Batch::of(&lead, &writes);
+        assert!(batch.any);
+        assert_eq!(batch.since, Some(200));
+        assert_eq!(
+            batch.body(),
+            serde_json::json!({
+                "reporters": {"a": {"0": 3}, "b": {"0": 1, "1": 4}}, "since": 200
+            })
+        );
+        batch.taken(&mut lead);
+        assert!(!Batch::of(&lead, &writes).any, "nothing new to send");
+
+        // `b` wrote again: only it goes.
+        let writes = vec![
+            writes[0].clone(),
+            ("b".into(), write(1_950, 1_200, &[(1, 5)])),
+        ];
+        let batch = Batch::of(&lead, &writes);
+        assert_eq!(batch.reporters.keys().collect::<Vec<_>>(), ["b"]);
+        assert_eq!(batch.mark_of("b"), Some(1_950));
+    }
+
+    #[test]
+    fn a_report_takes_as_many_writes_as_fit_the_oldest_first() {
+        let lead = Lead::taken_over(7, 0, None);
+        let many: BTreeMap<i64, u64> = (0..MAX_REPORTED_SECONDS as i64 - 1)
+            .map(|s| (s, 1))
+            .collect();
+        let writes = vec![
+            ("late".to_string(), write(900, 800, &[(5, 1), (6, 1)])),
+            (
+                "big".to_string(),
+                Written {
+                    seconds: many,
+                    ..write(900, 100, &[])
+                },
+            ),
+            ("small".to_string(), write(900, 300, &[(9, 1)])),
+        ];
+        let batch = Batch::of(&lead, &writes);
+        assert_eq!(
+            batch.reporters.keys().collect::<Vec<_>>(),
+            ["big", "small"],
+            "the oldest first, until the next does not fit"
+        );
+        let instances: Vec<(String, Written)> = (0..MAX_REPORTERS + 3)
+            .map(|i| (format!("i{i}"), write(900, i as Millis, &[(0, 1)])))
+            .collect();
+        assert_eq!(Batch::of(&lead, &instances).reporters.len(), MAX_REPORTERS);
+    }
+
+    #[test]
+    fn a_new_reporter_keeps_the_marks_and_old_taken_writes_are_forgotten() {
+        let mut lead = Lead::taken_over(1, 0, None);
+        let writes = [
+            ("gone".to_string(), write(1_000, 900, &[(0, 1)])),
+            ("alive".to_string(), write(50_000, 49_000, &[(49, 1)])),
+            ("untaken".to_string(), write(1_000, 900, &[(0, 2)])),
+        ];
+        let batch = Batch::of(&lead, &writes[..2]);
+        batch.taken(&mut lead);
+        let mut next = Lead::taken_over(2, 5_000, Some(lead));
+        assert!(next.active(5_000 + LEAD_FOR - 1) && !next.active(5_000 + LEAD_FOR));
+        assert_eq!(next.taken_of("alive"), Some(50_000));
+        let listed = vec![writes[0].clone(), writes[2].clone()];
+        let forgotten = next.forget(&listed, 1_000 + FORGET_AFTER);
+        assert_eq!(forgotten, ["gone"], "taken and old; never one untaken");
+        assert_eq!(next.taken_of("gone"), None);
+        assert_eq!(next.taken_of("alive"), None, "its write is gone");
+    }
+
+    /// What happens at an edge, in any order.
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// Instance `i` stamps a ticket in `second`.
+        Count(usize, i64),
+        /// Instance `i` writes what is due, if anything.
+        Write(usize),
+        /// The store loses what instance `i` wrote.
+        Lose(usize),
+        /// The reporter reports; the origin takes it unless `lost`.
+        Report { lost: bool },
+        /// Instance `i` reads the lease's marks.
+        Follow(usize),
+        /// A new reporter takes the lease over.
+        TakeOver,
+        /// Time passes.
+        Wait(Millis),
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => (0..3usize, 0..8i64).prop_map(|(i, s)| Step::Count(i, s)),
+            3 => (0..3usize).prop_map(Step::Write),
+            1 => (0..3usize).prop_map(Step::Lose),
+            2 => any::<bool>().prop_map(|lost| Step::Report { lost }),
+            2 => (0..3usize).prop_map(Step::Follow),
+            1 => Just(Step::TakeOver),
+            2 => (1..30_000i64).prop_map(Step::Wait),
+        ]
+    }
+
+    /// An edge of three instances, its store and reporter, and the totals
+    /// the origin took.
+    struct Edge {
+        instances: Vec<Counted>,
+        store: BTreeMap<String, Written>,
+        lead: Lead,
+        origin: BTreeMap<(String, i64), u64>,
+        stamped: BTreeMap<(String, i64), u64>,
+        now: Millis,
+    }
+
+    impl Edge {
+        fn name(i: usize) -> String {
+            format!("i{i}")
+        }
+
+        fn run(&mut self, step: Step) {
+            match step {
+                Step::Count(i, second) => {
+                    self.instances[i].count(second * 1_000, self.now);
+                    *self.stamped.entry((Self::name(i), second)).or_default() += 1;
+                }
+                Step::Write(i) => {
+                    if let Some(due) = self.instances[i].due(self.now) {
+                        self.store.insert(Self::name(i), due.written.clone());
+                        self.instances[i].wrote(due);
+                    }
+                }
+                Step::Lose(i) => {
+                    self.store.remove(&Self::name(i));
+                }
+                Step::Report { lost } => {
+                    let writes: Vec<(String, Written)> = self
+                        .store
+                        .iter()
+                        .map(|(r, w)| (r.clone(), w.clone()))
+                        .collect();
+                    for gone in self.lead.forget(&writes, self.now) {
+                        self.store.remove(&gone);
+                    }
+                    let batch = Batch::of(&self.lead, &writes);
+                    if lost {
+                        return;
+                    }
+                    for (reporter, seconds) in &batch.reporters {
+                        for (&second, &count) in seconds {
+                            let total = self.origin.entry((reporter.clone(), second)).or_default();
+                            *total = (*total).max(count);
+                        }
+                    }
+                    batch.taken(&mut self.lead);
+                }
+                Step::Follow(i) => {
+                    if let Some(at) = self.lead.taken_of(&Self::name(i)) {
+                        self.instances[i].taken(at);
+                    }
+                }
+                Step::TakeOver => {
+                    let before = self.lead.clone();
+                    self.lead = Lead::taken_over(before.owner + 1, self.now, Some(before));
+                }
+                Step::Wait(ms) => self.now += ms,
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the order of counts, writes, lost writes and reports,
+        /// once the instances go on writing and reading their marks and the
+        /// reporter on reporting, every instance is done and the origin
+        /// holds every total exactly.
+        #[test]
+        fn every_count_reaches_the_origin_once_whatever_happens_on_the_way(
+            steps in proptest::collection::vec(step(), 0..120),
+        ) {
+            let mut edge = Edge {
+                instances: (0..3).map(|_| Counted::default()).collect(),
+                store: BTreeMap::new(),
+                lead: Lead::taken_over(0, 0, None),
+                origin: BTreeMap::new(),
+                stamped: BTreeMap::new(),
+                now: 1_000_000,
+            };
+            for step in steps {
+                edge.run(step);
+            }
+            for _ in 0..4 {
+                edge.run(Step::Wait(REWRITE_AFTER));
+                for i in 0..3 {
+                    edge.run(Step::Write(i));
+                }
+                edge.run(Step::Report { lost: false });
+                for i in 0..3 {
+                    edge.run(Step::Follow(i));
+                }
+            }
+            proptest::prop_assert!(edge.instances.iter().all(Counted::done));
+            proptest::prop_assert_eq!(&edge.origin, &edge.stamped);
+        }
+    }
+
+    #[test]
+    fn the_lease_is_stored_as_json_and_read_back() {
+        let mut lead = Lead::taken_over(3, 10, None);
+        lead.taken.insert("a".into(), 4);
+        let text = serde_json::to_string(&lead).unwrap();
+        assert_eq!(serde_json::from_str::<Lead>(&text).unwrap(), lead);
+        let w = write(1, 0, &[(-5, 2)]);
+        let text = serde_json::to_string(&w).unwrap();
+        assert_eq!(serde_json::from_str::<Written>(&text).unwrap(), w);
+    }
+}
