@@ -212,13 +212,12 @@ async fn report_while_pending(slug: String) {
         let now = now_ms();
         ticked = Some(now);
         let outcome = match with_counted(&slug, |counted| counted.due(now)) {
-            Some(due) if !kv::set_json(&mine, &due.written).await => {
+            Some(due) if !kv::set_json(&mine, &due).await => {
                 // The store fails: this instance tells the origin itself.
-                let written = due.written.clone();
-                let at = written.at;
+                let at = due.at;
                 let batch = Batch::of(
                     &Lead::taken_over(owner, now, None),
-                    &[(reporter.clone(), written)],
+                    &[(reporter.clone(), due.clone())],
                 );
                 let sent = report(&slug, batch.body()).await;
                 if sent.is_ok() {
@@ -333,21 +332,24 @@ async fn lead_once(slug: &str, reporter: &str, mut lead: Lead) -> Result<bool, S
     }
     let batch = Batch::of(&lead, &writes);
     let key = lead_key(slug);
+    // The lease covers the next call too, so a reporter that reports
+    // every second writes it once a second.
+    let held_for = FETCH_TIMEOUT.as_millis() as Millis + LEAD_FOR;
     if !batch.any {
-        lead.until = now + LEAD_FOR;
-        kv::set_json(&key, &lead).await;
+        if lead.until - now < LEAD_FOR {
+            lead.until = now + held_for;
+            kv::set_json(&key, &lead).await;
+        }
         return Ok(false);
     }
-    // Held through the call, so that nobody takes over while it waits.
-    let call_ends = now + FETCH_TIMEOUT.as_millis() as Millis;
-    if lead.until < call_ends + REPORT_EVERY {
-        lead.until = call_ends + LEAD_FOR;
+    if lead.until - now < held_for - REPORT_EVERY {
+        lead.until = now + held_for;
         kv::set_json(&key, &lead).await;
     }
     let own = batch.mark_of(reporter);
     report(slug, batch.body()).await?;
     batch.taken(&mut lead);
-    lead.until = now_ms() + LEAD_FOR;
+    lead.until = now_ms() + held_for;
     kv::set_json(&key, &lead).await;
     if let Some(at) = own {
         with_counted(slug, |counted| counted.taken(at));

@@ -17,7 +17,7 @@
 use crate::freshness::Millis;
 use crate::waiting_room::MAX_REPORTED_SECONDS;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// How often an instance writes its totals, and the reporter reports, at
 /// most.
@@ -35,28 +35,32 @@ pub const FORGET_AFTER: Millis = 60_000;
 /// The most instances one report names; the rest go with the next.
 pub const MAX_REPORTERS: usize = 256;
 
+/// The most writes an instance remembers until the reporter marks one
+/// taken; an older one forgotten costs nothing, as every later write
+/// carries what it carried and the origin has not taken.
+const MAX_PENDING: usize = 16;
+
 /// The tickets one instance stamped for one event, and how far the origin
 /// has taken them.
 #[derive(Debug, Default)]
 pub struct Counted {
     /// How many it stamped in each Unix second.
     totals: BTreeMap<i64, u64>,
-    /// The seconds whose totals the origin has not taken yet, and when the
-    /// oldest such count was made.
-    untaken: BTreeSet<i64>,
-    untaken_since: Option<Millis>,
-    /// The seconds counted since the last write, and when the first was.
+    /// The seconds whose totals the origin has not taken yet, each with
+    /// when its oldest count the origin has not taken was made (or a
+    /// moment before).
+    untaken: BTreeMap<i64, Millis>,
+    /// The seconds counted since they were last written.
     unwritten: BTreeSet<i64>,
-    unwritten_since: Option<Millis>,
     /// A waiting page asked here while the cutoff seemed stuck: the origin
     /// is to hear even with nothing new (it moves the cutoff on reports).
     asked: bool,
-    /// The last write the reporter has not marked taken: when, the seconds
-    /// it carried and whether it carried an ask.
-    pending: Option<(Millis, BTreeSet<i64>, bool)>,
-    /// Counts so far: a write taken while more were counted leaves them
-    /// to the next write.
-    counts: u64,
+    /// An ask is written and the origin has not taken it yet.
+    ask_untaken: bool,
+    /// The writes the reporter has not marked taken, oldest first. The
+    /// reporter's mark may name any of them: an instance that writes
+    /// every second learns of a mark a second or so after it was made.
+    pending: VecDeque<Written>,
     /// When the last write was made: each is marked by when, so each is
     /// later than the one before.
     last_written: Millis,
@@ -68,7 +72,7 @@ pub struct Counted {
 pub struct Written {
     /// When it was written: the reporter marks it taken by this.
     pub at: Millis,
-    /// When the oldest count in it was made.
+    /// When the oldest count in it that the origin has not taken was made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<Millis>,
     #[serde(default)]
@@ -76,29 +80,19 @@ pub struct Written {
     pub seconds: BTreeMap<i64, u64>,
 }
 
-/// A write as `Counted::due` makes it, to be confirmed by `wrote`.
-#[derive(Debug)]
-pub struct Due {
-    pub written: Written,
-    counts: u64,
-}
-
 impl Counted {
     /// One more ticket stamped `stamp`, counted at `now`.
     pub fn count(&mut self, stamp: Millis, now: Millis) {
         let second = stamp.div_euclid(1_000);
         *self.totals.entry(second).or_default() += 1;
-        self.counts += 1;
-        self.untaken.insert(second);
-        self.untaken_since.get_or_insert(now);
+        self.untaken.entry(second).or_insert(now);
         self.unwritten.insert(second);
-        self.unwritten_since.get_or_insert(now);
         // Bounded: the oldest seconds the origin took make room.
         while self.totals.len() > 2 * MAX_REPORTED_SECONDS {
             let Some(oldest) = self
                 .totals
                 .keys()
-                .find(|s| !self.untaken.contains(s))
+                .find(|s| !self.untaken.contains_key(s))
                 .copied()
             else {
                 break;
@@ -114,69 +108,67 @@ impl Counted {
 
     /// Whether nothing is left to tell the origin.
     pub fn done(&self) -> bool {
-        self.untaken.is_empty() && !self.asked && self.pending.is_none()
+        self.untaken.is_empty() && !self.asked && !self.ask_untaken
     }
 
     /// The write due at `now`, if one is: something counted or asked since
     /// the last, seconds left over from a write that could not carry them
-    /// all, or a write not taken for `REWRITE_AFTER`.
-    pub fn due(&self, now: Millis) -> Option<Due> {
-        let due = match &self.pending {
+    /// all, or a write not taken for `REWRITE_AFTER`. `wrote` confirms it.
+    pub fn due(&self, now: Millis) -> Option<Written> {
+        let due = match self.pending.back() {
             _ if !self.unwritten.is_empty() || self.asked => true,
-            Some((at, ..)) => now - at >= REWRITE_AFTER,
-            None => !self.untaken.is_empty(),
+            _ if self.done() => false,
+            Some(last) => now - last.at >= REWRITE_AFTER,
+            None => true,
         };
         due.then(|| {
-            let seconds = self
-                .untaken
-                .iter()
-                .take(MAX_REPORTED_SECONDS)
-                .map(|&s| (s, self.totals.get(&s).copied().unwrap_or(0)))
-                .collect();
-            let asked = self.asked || self.pending.as_ref().is_some_and(|(.., asked)| *asked);
-            Due {
-                written: Written {
-                    at: now.max(self.last_written + 1),
-                    since: self.untaken_since,
-                    asked,
-                    seconds,
-                },
-                counts: self.counts,
+            let carried = self.untaken.iter().take(MAX_REPORTED_SECONDS);
+            Written {
+                at: now.max(self.last_written + 1),
+                since: carried.clone().map(|(_, &since)| since).min(),
+                asked: self.asked || self.ask_untaken,
+                seconds: carried
+                    .map(|(&s, _)| (s, self.totals.get(&s).copied().unwrap_or(0)))
+                    .collect(),
             }
         })
     }
 
-    /// `due` is in the store.
-    pub fn wrote(&mut self, due: Due) {
-        let written = due.written;
-        if due.counts == self.counts {
-            self.unwritten.clear();
-            self.unwritten_since = None;
+    /// `written` is in the store. A second counted again meanwhile stays
+    /// to write.
+    pub fn wrote(&mut self, written: Written) {
+        for (second, total) in &written.seconds {
+            if self.totals.get(second) == Some(total) {
+                self.unwritten.remove(second);
+            }
         }
+        self.ask_untaken |= written.asked;
         self.asked = false;
         self.last_written = written.at;
-        let seconds = written.seconds.into_keys().collect();
-        self.pending = Some((written.at, seconds, written.asked));
+        self.pending.push_back(written);
+        if self.pending.len() > MAX_PENDING {
+            self.pending.pop_front();
+        }
     }
 
     /// The reporter marked this instance's write made `at` taken by the
-    /// origin (or a later one).
+    /// origin (and, with it, every earlier one).
     pub fn taken(&mut self, at: Millis) {
-        let Some((written_at, seconds, _)) = self.pending.take_if(|(w, ..)| *w <= at) else {
-            return;
-        };
-        debug_assert!(written_at <= at);
-        // A second counted again since the write is still to tell.
-        for second in seconds.difference(&self.unwritten) {
-            self.untaken.remove(second);
+        while let Some(written) = self.pending.pop_front_if(|w| w.at <= at) {
+            for (second, total) in written.seconds {
+                if self.totals.get(&second) == Some(&total) {
+                    self.untaken.remove(&second);
+                } else if let Some(since) = self.untaken.get_mut(&second) {
+                    // Counted again after this write's counts were read,
+                    // so no earlier than it was made.
+                    *since = (*since).max(written.at);
+                }
+            }
+            self.ask_untaken &= !written.asked;
         }
-        self.untaken_since = if self.untaken.is_empty() {
-            None
-        } else if self.untaken.is_subset(&self.unwritten) {
-            self.unwritten_since
-        } else {
-            self.untaken_since
-        };
+        if self.done() {
+            self.pending.clear();
+        }
     }
 }
 
@@ -298,9 +290,8 @@ mod tests {
 
     fn written(counted: &mut Counted, now: Millis) -> Written {
         let due = counted.due(now).expect("a write is due");
-        let written = due.written.clone();
-        counted.wrote(due);
-        written
+        counted.wrote(due.clone());
+        due
     }
 
     #[test]
@@ -324,7 +315,11 @@ mod tests {
         assert!(!counted.done());
         let second = written(&mut counted, 12_100);
         assert_eq!(second.seconds, BTreeMap::from([(11, 2)]));
-        assert_eq!(second.since, Some(11_600), "the oldest count untaken");
+        assert_eq!(
+            second.since,
+            Some(first.at),
+            "the oldest count untaken: after the first write, when that was made"
+        );
         // A mark of an older write takes nothing of this one.
         counted.taken(first.at);
         assert!(!counted.done());
@@ -338,7 +333,7 @@ mod tests {
         let mut counted = Counted::default();
         counted.count(1_000, 1_000);
         let due = counted.due(1_100).unwrap();
-        let at = due.written.at;
+        let at = due.at;
         // Counted while the store was being written.
         counted.count(1_200, 1_200);
         counted.count(2_000, 1_300);
@@ -346,6 +341,54 @@ mod tests {
         counted.taken(at);
         let next = written(&mut counted, 2_200);
         assert_eq!(next.seconds, BTreeMap::from([(1, 2), (2, 1)]));
+    }
+
+    #[test]
+    fn an_instance_counting_without_pause_tells_its_counts_as_recent() {
+        // The bench found it: an instance that counted while each of its
+        // writes was on its way told the age of its first count ever, and
+        // the cutoff fell a second further behind every second.
+        let mut counted = Counted::default();
+        for tick in 1..=20 {
+            let now = tick * 1_000;
+            counted.count(now, now);
+            let due = counted.due(now + 10).unwrap();
+            let age = due.at - due.since.unwrap();
+            assert!(
+                age <= 1_010,
+                "at {now}: the oldest untaken count is {age} ms old"
+            );
+            counted.count(now + 20, now + 20);
+            counted.wrote(due.clone());
+            counted.taken(due.at);
+        }
+    }
+
+    #[test]
+    fn an_instance_that_learns_of_each_mark_after_its_next_write_is_not_told_late() {
+        // The bench found it too: an instance writing every second reads
+        // the mark of a write after it made the next one; the mark must
+        // still take what it covers.
+        let mut counted = Counted::default();
+        let mut marked = None;
+        for tick in 1..=20 {
+            let now = tick * 1_000;
+            counted.count(now, now);
+            let due = counted.due(now + 10).unwrap();
+            let age = due.at - due.since.unwrap();
+            assert!(
+                age <= 2_010,
+                "at {now}: the oldest untaken count is {age} ms old"
+            );
+            counted.wrote(due.clone());
+            // The mark of the write before, read after this one was made.
+            if let Some(at) = marked {
+                counted.taken(at);
+            }
+            marked = Some(due.at);
+        }
+        counted.taken(marked.unwrap());
+        assert!(counted.done());
     }
 
     #[test]
@@ -535,7 +578,7 @@ mod tests {
                 }
                 Step::Write(i) => {
                     if let Some(due) = self.instances[i].due(self.now) {
-                        self.store.insert(Self::name(i), due.written.clone());
+                        self.store.insert(Self::name(i), due.clone());
                         self.instances[i].wrote(due);
                     }
                 }
