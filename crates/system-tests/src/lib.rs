@@ -284,7 +284,15 @@ impl OriginApp {
             }
             None => {
                 let db = self.sqlite();
-                db.execute_batch("BEGIN IMMEDIATE").unwrap();
+                // The origin's own background work (reports, pushes) may
+                // be writing: its turn first. Never a blocking wait, which
+                // would stop the origin, running on this thread, from
+                // finishing.
+                eventually("the origin's write lock", async || {
+                    db.execute_batch("BEGIN IMMEDIATE")
+                        .map_err(|e| e.to_string())
+                })
+                .await;
                 WriteLock::Sqlite(db)
             }
         }
