@@ -219,7 +219,7 @@ async fn report_while_pending(slug: String) {
                     &Lead::taken_over(owner, now, None),
                     &[(reporter.clone(), due.clone())],
                 );
-                let sent = report(&slug, batch.body()).await;
+                let sent = report(&slug, batch.report.body()).await;
                 if sent.is_ok() {
                     with_counted(&slug, |counted| {
                         counted.wrote(due);
@@ -347,7 +347,7 @@ async fn lead_once(slug: &str, reporter: &str, mut lead: Lead) -> Result<bool, S
         kv::set_json(&key, &lead).await;
     }
     let own = batch.mark_of(reporter);
-    report(slug, batch.body()).await?;
+    report(slug, batch.report.body()).await?;
     batch.taken(&mut lead);
     lead.until = now_ms() + held_for;
     kv::set_json(&key, &lead).await;
@@ -357,7 +357,7 @@ async fn lead_once(slug: &str, reporter: &str, mut lead: Lead) -> Result<bool, S
     Ok(true)
 }
 
-/// Sends the origin one report of arrivals, `body` as `Batch::body` makes it.
+/// Sends the origin one report of arrivals, `body` as `Report::body` makes it.
 async fn report(slug: &str, body: Value) -> Result<(), String> {
     let body = Bytes::from(body.to_string());
     let headers = [(

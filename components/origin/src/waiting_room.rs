@@ -12,13 +12,12 @@ use crate::error::OriginError;
 use crate::request::Incoming;
 use crate::seat_counts;
 use eventfront_domain::Slug;
-use eventfront_domain::arrival_reports::MAX_REPORTERS;
+use eventfront_domain::arrival_reports::Report;
 use eventfront_domain::freshness::Millis;
 use eventfront_domain::respond::{self, Reply, rfc3339};
 use eventfront_domain::validate;
 use eventfront_domain::waiting_room::{
-    Admission, Heard, Lateness, Live, MAX_REPORTED_SECONDS, Place, Refused, Tally, Ticket,
-    WaitingRoom,
+    Admission, Heard, Lateness, Live, Place, Refused, Tally, Ticket, WaitingRoom,
 };
 use serde_json::{Value as Json, json};
 use spin_sdk::sqlite::Value;
@@ -28,9 +27,6 @@ use std::collections::BTreeMap;
 pub const MAX_REPORT: usize = 256 << 10;
 /// Settings are a few short fields.
 const MAX_SETTINGS: usize = 4 * 1024;
-/// How far a reported second may be from the origin's clock: an edge's
-/// clock may be off by as much as a signature tolerates.
-const REPORT_SKEW_MS: Millis = 300_000;
 /// A move of the cutoff is tried at most this often per event: every edge
 /// reports each second, and one move a second is what the rate needs.
 const ADVANCE_EVERY: Millis = 1_000;
@@ -246,8 +242,9 @@ pub async fn report(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, O
     let event = slug.as_str();
     let body = request.json(MAX_REPORT)?;
     let now = now_ms();
-    let reporters = reported(&body, now)?;
-    let rows: Vec<Value> = reporters
+    let report = Report::read(&body, now).map_err(|why| OriginError::invalid("reporters", why))?;
+    let rows: Vec<Value> = report
+        .reporters
         .iter()
         .flat_map(|(reporter, seconds)| {
             seconds.iter().flat_map(move |(&second, &count)| {
@@ -259,7 +256,8 @@ pub async fn report(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, O
     let Some(held) = stored(db, event).await? else {
         return Err(OriginError::NotFound("This event has no waiting room."));
     };
-    let lateness = reported_since(&body, now)
+    let lateness = report
+        .since
         .map(|since| held.heard.lateness.heard(now - since, now))
         .filter(|&heard| heard != held.heard.lateness);
     if arrived {
@@ -293,79 +291,6 @@ pub async fn report(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, O
         advance(db, event, now).await?;
     }
     Ok(no_content())
-}
-
-/// When the oldest count of a report was made (`since`, Unix ms), if it
-/// says and that is not further from now than an edge's clock may be.
-fn reported_since(body: &Json, now: Millis) -> Option<Millis> {
-    body.get("since")
-        .and_then(Json::as_i64)
-        .filter(|since| (now - REPORT_SKEW_MS..=now + REPORT_SKEW_MS).contains(since))
-        .map(|since| since.min(now))
-}
-
-/// The seconds each instance of a report names, at most
-/// `MAX_REPORTED_SECONDS` in all.
-fn reported(body: &Json, now: Millis) -> Result<BTreeMap<String, BTreeMap<i64, u64>>, OriginError> {
-    let invalid = |why: &str| OriginError::invalid("reporters", why);
-    let Some(object) = body.get("reporters").and_then(Json::as_object) else {
-        return Err(invalid("must be an object of counts by instance"));
-    };
-    if object.len() > MAX_REPORTERS {
-        return Err(invalid("names too many instances"));
-    }
-    let mut named = 0;
-    object
-        .iter()
-        .map(|(reporter, seconds)| {
-            if !(1..=64).contains(&reporter.len()) {
-                return Err(invalid("must name each instance in 1 to 64 characters"));
-            }
-            let seconds = reported_seconds(seconds, now)?;
-            named += seconds.len();
-            if named > MAX_REPORTED_SECONDS {
-                return Err(invalid("names too many seconds"));
-            }
-            Ok((reporter.clone(), seconds))
-        })
-        .collect()
-}
-
-/// The seconds a report names with a count of at most a million; a second
-/// further from now than an edge's clock may be is left out (the rest of
-/// the report still counts), as no ticket can be stamped then.
-fn reported_seconds(seconds: &Json, now: Millis) -> Result<BTreeMap<i64, u64>, OriginError> {
-    let invalid = |why: &str| OriginError::invalid("reporters", why);
-    let Some(object) = seconds.as_object() else {
-        return Err(invalid(
-            "must hold an object of counts by Unix second for each instance",
-        ));
-    };
-    if object.len() > MAX_REPORTED_SECONDS {
-        return Err(invalid("names too many seconds"));
-    }
-    let earliest = (now
-        - i64::from(eventfront_domain::waiting_room::MAX_PREQUEUE_MINUTES) * 60_000
-        - REPORT_SKEW_MS)
-        / 1_000;
-    let latest = (now + REPORT_SKEW_MS) / 1_000;
-    object
-        .iter()
-        .map(|(second, count)| {
-            let second: i64 = second
-                .parse()
-                .map_err(|_| invalid("must be keyed by Unix seconds"))?;
-            match count.as_u64() {
-                Some(count) if count <= 1_000_000 => Ok((second, count)),
-                _ => Err(invalid("must count each second from 0 to 1000000")),
-            }
-        })
-        .filter(|counted| {
-            counted
-                .as_ref()
-                .map_or(true, |(second, _)| (earliest..=latest).contains(second))
-        })
-        .collect()
 }
 
 /// Moves `event`'s cutoff at `now`, in its own transaction; the edges hear

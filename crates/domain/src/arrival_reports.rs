@@ -223,13 +223,90 @@ impl Lead {
     }
 }
 
+/// A report of arrivals as it goes from an edge's reporter to the origin
+/// (`docs/api.md`, "How admission moves"): each instance's totals by
+/// Unix second of stamp, and when the oldest count in it was made.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    pub reporters: BTreeMap<String, BTreeMap<i64, u64>>,
+    pub since: Option<Millis>,
+}
+
+/// How far a reported second or `since` may be from the origin's clock: an
+/// edge's clock may be off by as much as a signature tolerates.
+pub const REPORT_SKEW_MS: Millis = 300_000;
+/// The most tickets one instance stamps in one second, as a report says.
+const MOST_PER_SECOND: u64 = 1_000_000;
+
+impl Report {
+    pub fn body(&self) -> serde_json::Value {
+        let mut body = serde_json::json!({ "reporters": self.reporters });
+        if let Some(since) = self.since {
+            body["since"] = since.into();
+        }
+        body
+    }
+
+    /// The report `body` makes, read at `now`, or why it is refused: at
+    /// most `MAX_REPORTERS` instances named in 1 to 64 characters, at most
+    /// `MAX_REPORTED_SECONDS` seconds in all, each counted 0 to a million.
+    /// A second further from now than an edge's clock may be is left out
+    /// (the rest still counts), as no ticket can be stamped then; so is a
+    /// `since` that far off.
+    pub fn read(body: &serde_json::Value, now: Millis) -> Result<Self, &'static str> {
+        let object = body
+            .get("reporters")
+            .and_then(serde_json::Value::as_object)
+            .ok_or("must be an object of counts by instance")?;
+        if object.len() > MAX_REPORTERS {
+            return Err("names too many instances");
+        }
+        let earliest =
+            (now - i64::from(crate::waiting_room::MAX_PREQUEUE_MINUTES) * 60_000 - REPORT_SKEW_MS)
+                / 1_000;
+        let latest = (now + REPORT_SKEW_MS) / 1_000;
+        let mut named = 0;
+        let mut reporters = BTreeMap::new();
+        for (reporter, seconds) in object {
+            if !(1..=64).contains(&reporter.len()) {
+                return Err("must name each instance in 1 to 64 characters");
+            }
+            let seconds = seconds
+                .as_object()
+                .ok_or("must hold an object of counts by Unix second for each instance")?;
+            named += seconds.len();
+            if named > MAX_REPORTED_SECONDS {
+                return Err("names too many seconds");
+            }
+            let mut counts = BTreeMap::new();
+            for (second, count) in seconds {
+                let second: i64 = second
+                    .parse()
+                    .map_err(|_| "must be keyed by Unix seconds")?;
+                let count = count
+                    .as_u64()
+                    .filter(|&c| c <= MOST_PER_SECOND)
+                    .ok_or("must count each second from 0 to 1000000")?;
+                if (earliest..=latest).contains(&second) {
+                    counts.insert(second, count);
+                }
+            }
+            reporters.insert(reporter.clone(), counts);
+        }
+        let since = body
+            .get("since")
+            .and_then(serde_json::Value::as_i64)
+            .filter(|since| (now - REPORT_SKEW_MS..=now + REPORT_SKEW_MS).contains(since))
+            .map(|since| since.min(now));
+        Ok(Self { reporters, since })
+    }
+}
+
 /// One report to the origin: the writes the reporter has not sent, oldest
 /// first, as many as one report takes.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Batch {
-    pub reporters: BTreeMap<String, BTreeMap<i64, u64>>,
-    /// When the oldest count in it was made.
-    pub since: Option<Millis>,
+    pub report: Report,
     /// Whether anything is in it: counts, or an ask with none.
     pub any: bool,
     /// The write of each reporter it carries.
@@ -244,33 +321,25 @@ impl Batch {
             .collect();
         untaken.sort_by_key(|(_, w)| (w.since.unwrap_or(w.at), w.at));
         let mut batch = Self::default();
+        let report = &mut batch.report;
         let mut room = MAX_REPORTED_SECONDS;
         for (reporter, written) in untaken {
-            let fits = written.seconds.len() <= room && batch.reporters.len() < MAX_REPORTERS;
+            let fits = written.seconds.len() <= room && report.reporters.len() < MAX_REPORTERS;
             if !fits && batch.any {
                 break;
             }
             room = room.saturating_sub(written.seconds.len());
-            batch
+            report
                 .reporters
                 .insert(reporter.clone(), written.seconds.clone());
             batch.marks.insert(reporter.clone(), written.at);
-            batch.since = match (batch.since, written.since) {
+            report.since = match (report.since, written.since) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
             batch.any = true;
         }
         batch
-    }
-
-    /// The report's body (`docs/api.md`, "How admission moves").
-    pub fn body(&self) -> serde_json::Value {
-        let mut body = serde_json::json!({ "reporters": self.reporters });
-        if let Some(since) = self.since {
-            body["since"] = since.into();
-        }
-        body
     }
 
     /// The origin took it: `lead` marks each write it carried.
@@ -440,9 +509,9 @@ mod tests {
         ];
         let batch = Batch::of(&lead, &writes);
         assert!(batch.any);
-        assert_eq!(batch.since, Some(200));
+        assert_eq!(batch.report.since, Some(200));
         assert_eq!(
-            batch.body(),
+            batch.report.body(),
             serde_json::json!({
                 "reporters": {"a": {"0": 3}, "b": {"0": 1, "1": 4}}, "since": 200
             })
@@ -456,8 +525,58 @@ mod tests {
             ("b".into(), write(1_950, 1_200, &[(1, 5)])),
         ];
         let batch = Batch::of(&lead, &writes);
-        assert_eq!(batch.reporters.keys().collect::<Vec<_>>(), ["b"]);
+        assert_eq!(batch.report.reporters.keys().collect::<Vec<_>>(), ["b"]);
         assert_eq!(batch.mark_of("b"), Some(1_950));
+    }
+
+    #[test]
+    fn a_report_reads_back_as_sent_and_refuses_what_no_edge_sends() {
+        let now = 1_800_000_000_000;
+        let second = now / 1_000;
+        let sent = Report {
+            reporters: BTreeMap::from([
+                (
+                    "a".to_string(),
+                    BTreeMap::from([(second - 1, 3), (second, 1)]),
+                ),
+                ("b".to_string(), BTreeMap::new()),
+            ]),
+            since: Some(now - 1_500),
+        };
+        assert_eq!(Report::read(&sent.body(), now), Ok(sent));
+        let read = |body: serde_json::Value| Report::read(&body, now);
+        // Seconds and a `since` no clock could give are left out.
+        let far = read(serde_json::json!({
+            "reporters": {"a": {"0": 2, (second).to_string(): 1}}, "since": 5
+        }))
+        .unwrap();
+        assert_eq!(far.reporters["a"], BTreeMap::from([(second, 1)]));
+        assert_eq!(far.since, None);
+        for refused in [
+            serde_json::json!({"seconds": {}}),
+            serde_json::json!({"reporters": {"": {}}}),
+            serde_json::json!({"reporters": {"a": [1]}}),
+            serde_json::json!({"reporters": {"a": {"x": 1}}}),
+            serde_json::json!({"reporters": {"a": {"1": 1_000_001}}}),
+            serde_json::json!({"reporters": {"a": {"1": -1}}}),
+        ] {
+            assert!(read(refused.clone()).is_err(), "{refused}");
+        }
+        let too_many: serde_json::Map<String, serde_json::Value> = (0..=MAX_REPORTERS)
+            .map(|i| (format!("i{i}"), serde_json::json!({})))
+            .collect();
+        assert_eq!(
+            read(serde_json::json!({ "reporters": too_many })),
+            Err("names too many instances")
+        );
+        let seconds: serde_json::Map<String, serde_json::Value> = (0..=MAX_REPORTED_SECONDS as i64)
+            .map(|s| ((second - s).to_string(), serde_json::json!(1)))
+            .collect();
+        let halves = serde_json::json!({ "reporters": {
+            "a": seconds.iter().take(4_000).map(|(k, v)| (k.clone(), v.clone())).collect::<serde_json::Map<_, _>>(),
+            "b": seconds.iter().skip(4_000).map(|(k, v)| (k.clone(), v.clone())).collect::<serde_json::Map<_, _>>(),
+        }});
+        assert_eq!(read(halves), Err("names too many seconds"), "in all");
     }
 
     #[test]
@@ -479,14 +598,17 @@ mod tests {
         ];
         let batch = Batch::of(&lead, &writes);
         assert_eq!(
-            batch.reporters.keys().collect::<Vec<_>>(),
+            batch.report.reporters.keys().collect::<Vec<_>>(),
             ["big", "small"],
             "the oldest first, until the next does not fit"
         );
         let instances: Vec<(String, Written)> = (0..MAX_REPORTERS + 3)
             .map(|i| (format!("i{i}"), write(900, i as Millis, &[(0, 1)])))
             .collect();
-        assert_eq!(Batch::of(&lead, &instances).reporters.len(), MAX_REPORTERS);
+        assert_eq!(
+            Batch::of(&lead, &instances).report.reporters.len(),
+            MAX_REPORTERS
+        );
     }
 
     #[test]
@@ -585,7 +707,7 @@ mod tests {
                     if lost {
                         return;
                     }
-                    for (reporter, seconds) in &batch.reporters {
+                    for (reporter, seconds) in &batch.report.reporters {
                         for (&second, &count) in seconds {
                             let total = self.origin.entry((reporter.clone(), second)).or_default();
                             *total = (*total).max(count);
