@@ -14,6 +14,10 @@ pub enum EdgeError {
     MethodNotAllowed { allow: &'static str },
     #[error("origin unreachable: {0}")]
     OriginUnavailable(String),
+    /// A write sent on whose answer the wait ran out or broke off: the
+    /// origin may have made it.
+    #[error("no answer from the origin: {0}")]
+    OriginSilent(String),
     #[error("configuration: {0}")]
     Config(String),
     #[error("key-value store: {0}")]
@@ -59,6 +63,18 @@ impl EdgeError {
                 eprintln!("edge: origin unavailable: {cause}");
                 respond::problem(
                     &Problem::new(503, "The origin cannot be reached; try again shortly."),
+                    Some(2),
+                )
+            }
+            EdgeError::OriginSilent(cause) => {
+                eprintln!("edge: no answer from the origin: {cause}");
+                respond::problem(
+                    &Problem::new(
+                        503,
+                        "The origin did not answer in time and may still act on this request. \
+                         Send it again with the same Idempotency-Key: it takes effect once, and \
+                         the answer tells its outcome.",
+                    ),
                     Some(2),
                 )
             }

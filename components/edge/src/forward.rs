@@ -1,7 +1,9 @@
 //! Writes and organizer requests, forwarded to the origin signed. The edge
 //! bounds the body first, passes the origin's answer through, and answers
-//! 503 with `Retry-After` when the origin cannot be reached: never a false
-//! confirmation.
+//! 503 with `Retry-After` when the origin cannot be reached or does not
+//! answer in time: never a false confirmation, and never a false refusal
+//! of a write the origin may still make (its retry under the same
+//! Idempotency-Key gets the one outcome).
 
 use crate::error::EdgeError;
 use crate::origin;
@@ -93,7 +95,14 @@ pub async fn forward(
         .collect();
     let answer = origin::call(&parts.method, target, &headers, body, client, timeout)
         .await
-        .map_err(|e| EdgeError::OriginUnavailable(e.0))?;
+        .map_err(|e| {
+            // A write the origin may still act on is not told it failed.
+            if e.maybe_received && sends_body {
+                EdgeError::OriginSilent(e.why)
+            } else {
+                EdgeError::OriginUnavailable(e.why)
+            }
+        })?;
     if answer.status.is_server_error() && answer.status != http::StatusCode::SERVICE_UNAVAILABLE {
         return Err(EdgeError::OriginUnavailable(format!(
             "origin answered {}",

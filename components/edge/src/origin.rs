@@ -7,6 +7,7 @@ use eventfront_domain::signing::{Direction, Message};
 use futures::FutureExt;
 use spin_sdk::http::FullBody;
 use spin_sdk::http::body::IncomingBodyExt;
+use spin_sdk::wasip3::http::types::ErrorCode;
 use std::time::Duration;
 
 /// How long a read-side call (snapshot fetch) may take.
@@ -33,7 +34,48 @@ pub struct Answer {
 
 /// The origin could not be reached or did not answer in time.
 #[derive(Debug)]
-pub struct Unreachable(pub String);
+pub struct Unreachable {
+    pub why: String,
+    /// Whether the origin may have the request and act on it: the wait ran
+    /// out, or its answer broke off. A refused or unresolved connection
+    /// says the request never arrived.
+    pub maybe_received: bool,
+}
+
+impl Unreachable {
+    fn before_sending(why: String) -> Self {
+        Self {
+            why,
+            maybe_received: false,
+        }
+    }
+
+    fn after_sending(why: String) -> Self {
+        Self {
+            why,
+            maybe_received: true,
+        }
+    }
+
+    fn of_send(code: &ErrorCode) -> Self {
+        let never_arrived = matches!(
+            code,
+            ErrorCode::DnsTimeout
+                | ErrorCode::DnsError(_)
+                | ErrorCode::DestinationNotFound
+                | ErrorCode::DestinationUnavailable
+                | ErrorCode::DestinationIpProhibited
+                | ErrorCode::DestinationIpUnroutable
+                | ErrorCode::ConnectionRefused
+                | ErrorCode::ConnectionTimeout
+                | ErrorCode::HttpRequestDenied
+        );
+        Self {
+            why: format!("{code:?}"),
+            maybe_received: !never_arrived,
+        }
+    }
+}
 
 /// Sends a signed request to the origin and reads the whole answer;
 /// `client`, when given, is the client the origin is to count it against.
@@ -47,7 +89,7 @@ pub async fn call(
 ) -> Result<Answer, Unreachable> {
     let link = OriginLink::get()
         .await
-        .map_err(|e| Unreachable(e.to_string()))?;
+        .map_err(|e| Unreachable::before_sending(e.to_string()))?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
@@ -71,18 +113,18 @@ pub async fn call(
     }
     let request = request
         .body(FullBody::new(body))
-        .map_err(|e| Unreachable(format!("invalid request: {e}")))?;
+        .map_err(|e| Unreachable::before_sending(format!("invalid request: {e}")))?;
     let exchange = async {
         let response = eventfront_domain::started::polled_again(spin_sdk::http::send(request))
             .await
-            .map_err(|e| Unreachable(format!("{e:?}")))?;
+            .map_err(|e| Unreachable::of_send(&e))?;
         let status = response.status();
         let headers = response.headers().clone();
         let body = response
             .into_body()
             .bytes()
             .await
-            .map_err(|e| Unreachable(format!("body: {e:?}")))?;
+            .map_err(|e| Unreachable::after_sending(format!("body: {e:?}")))?;
         Ok(Answer {
             status,
             headers,
@@ -91,6 +133,8 @@ pub async fn call(
     };
     futures::select! {
         answer = exchange.fuse() => answer,
-        () = spin_sdk::time::sleep(timeout).fuse() => Err(Unreachable(format!("no answer within {timeout:?}"))),
+        () = spin_sdk::time::sleep(timeout).fuse() => {
+            Err(Unreachable::after_sending(format!("no answer within {timeout:?}")))
+        }
     }
 }

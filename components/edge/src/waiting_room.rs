@@ -374,7 +374,7 @@ async fn report(slug: &str, body: Value) -> Result<(), String> {
         FETCH_TIMEOUT,
     )
     .await
-    .map_err(|e| e.0)?;
+    .map_err(|e| e.why)?;
     match answer.status.as_u16() {
         200..=299 => Ok(()),
         // The room is gone: nothing to keep for it.

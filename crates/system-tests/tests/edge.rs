@@ -927,6 +927,50 @@ async fn a_setting_only_writes_need_does_not_stop_reads() {
     );
 }
 
+/// A registration whose answer is lost on the way back was made by the
+/// origin: the edge says it may still count, and the retry under the same
+/// key gets the one registration. A refused link says it was not made.
+#[tokio::test]
+async fn a_write_whose_answer_is_lost_is_not_told_it_failed() {
+    let t = topology(&["eu"], "60").await;
+    let edge = &t.edges[0];
+    let origin = t.origin_server.addr().to_string();
+    let register = || registration(DEMO, "lost-answer", "Ada", "ada@example.com");
+
+    edge.app.links().set(&origin, LinkFault::Cut);
+    let refused = edge.app.send(register()).await;
+    assert_eq!(refused.status(), 503);
+    assert!(header(&refused, "retry-after").is_some());
+    assert_eq!(
+        body_json(&refused)["detail"],
+        "The origin cannot be reached; try again shortly."
+    );
+
+    edge.app.links().set(&origin, LinkFault::LoseAnswer);
+    let lost = edge.app.send(register()).await;
+    assert_eq!(lost.status(), 503);
+    assert!(header(&lost, "retry-after").is_some());
+    let detail = body_json(&lost)["detail"].as_str().unwrap().to_string();
+    assert!(
+        detail.contains("may still act on this request") && detail.contains("Idempotency-Key"),
+        "{detail}"
+    );
+
+    edge.app.links().heal(&origin);
+    let retried = edge.app.send(register()).await;
+    assert_eq!(retried.status(), 201);
+    let made = t
+        .origin
+        .rows("SELECT id FROM registrations WHERE email = 'ada@example.com'")
+        .await;
+    assert_eq!(
+        made.len(),
+        1,
+        "made once, by the request whose answer was lost"
+    );
+    assert_eq!(body_json(&retried)["id"], made[0][0]);
+}
+
 #[tokio::test]
 async fn a_cold_edge_without_its_origin_answers_503_with_retry_after() {
     let edge = EdgeApp::start("eu", "http://127.0.0.1:9", |o| o).await;

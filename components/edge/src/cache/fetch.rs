@@ -55,7 +55,7 @@ async fn conditional<T: serde::de::DeserializeOwned>(
     )
     .await;
     match answer {
-        Err(e) => Fetched::Unavailable(e.0),
+        Err(e) => Fetched::Unavailable(e.why),
         Ok(answer) => match answer.status.as_u16() {
             304 => Fetched::NotModified,
             404 => Fetched::Gone,

@@ -109,7 +109,7 @@ async fn fetch() -> Option<Published> {
             return None;
         }
         Err(e) => {
-            eprintln!("edge: the event list could not be revalidated: {}", e.0);
+            eprintln!("edge: the event list could not be revalidated: {}", e.why);
             return None;
         }
     };
