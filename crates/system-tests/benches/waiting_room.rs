@@ -29,25 +29,39 @@
 //! (c) What the waiting check costs an edge: 64 clients, each asking its own
 //!     ticket's place, against the same clients reading the event from the
 //!     edge's cache, in alternating runs of `WR_BENCH_SECS` (default 8),
-//!     three each: throughput ratio (median), p50, p99 and max.
+//!     three each: throughput ratio (median), p50, p99 and max. In this
+//!     process by default; `-- --spin` runs it as deployed instead (the
+//!     origin and an edge from `deploy/*.toml` under `spin up`, the demo
+//!     event, Spin's default instance reuse, clients on kept-alive TCP
+//!     connections), and `-- --both` so under the test host's `up` and
+//!     then under `spin up` (`cargo build --release -p spin-test-host`
+//!     first). Under the engines, one address takes at most 30 tickets a
+//!     minute, so clients share the tickets it got.
 //!
 //! Build the components first
 //! (`cargo build --target wasm32-wasip2 --profile wasm -p edge -p origin`),
 //! then `cargo bench -p system-tests --bench waiting_room`.
-//! `WR_BENCH_PARTS` (default `room,no-room,check`) picks the parts.
+//! `WR_BENCH_PARTS` (default `room,no-room,check`) picks the parts;
+//! `WR_BENCH_TRACE=path` writes (a)'s seconds to a CSV file.
 
 use bytes::Bytes;
+use eventfront_domain::waiting_room::TICKET_HEADER;
 use futures::StreamExt;
 use serde_json::{Value, json};
 use spin_test_host::{App, LinkFault};
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 use system_tests::load::{Answer, Figures, Reader, Run, ms, run_load};
+use system_tests::processes::{
+    Browser, Engine, Launcher, StateDir, free_port, send, stop, wait_ready,
+};
 use system_tests::{
     EdgeApp, Lcg, SIGNING_SECRET, Topology, json as body_json, open_event, topology_with,
 };
 
 const SLUG: &str = "opening";
+/// The event the origin seeds as deployed (`seed_demo`).
+const DEMO: &str = "wasm-edge-summit-2027";
 const ROOM: &str = "/api/admin/events/opening/waiting-room";
 /// Requests in flight at once from the simulated crowd.
 const CONCURRENCY: usize = 64;
@@ -219,7 +233,7 @@ fn take(i: usize) -> http::Request<Bytes> {
 
 fn place(ticket: &str) -> http::Request<Bytes> {
     http::Request::get(format!("/api/events/{SLUG}/waiting-room"))
-        .header("eventfront-ticket", ticket)
+        .header(TICKET_HEADER, ticket)
         .body(Bytes::new())
         .unwrap()
 }
@@ -229,6 +243,26 @@ fn place(ticket: &str) -> http::Request<Bytes> {
 async fn send_all(requests: Vec<(App, http::Request<Bytes>)>) -> Vec<(u16, Bytes)> {
     futures::stream::iter(requests)
         .map(|(app, request)| async move {
+            let answer = app.send(request).await;
+            (answer.status().as_u16(), answer.body().clone())
+        })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await
+}
+
+/// Sends each request when its offset from `start` comes (they are in the
+/// order of their offsets), `CONCURRENCY` at a time, so that arrivals
+/// spread over the second as scheduled, not in one burst at its start
+/// (a burst would bunch a second's stamps, which the origin takes as
+/// spread over it): each answer's status, in order.
+async fn send_spread(
+    start: Instant,
+    requests: Vec<(Duration, App, http::Request<Bytes>)>,
+) -> Vec<(u16, Bytes)> {
+    futures::stream::iter(requests)
+        .map(|(offset, app, request)| async move {
+            tokio::time::sleep_until((start + offset).into()).await;
             let answer = app.send(request).await;
             (answer.status().as_u16(), answer.body().clone())
         })
@@ -261,22 +295,68 @@ fn sample<T: Copy>(items: &[T]) -> Vec<T> {
     items.iter().step_by(step).copied().collect()
 }
 
-/// Prints the origin's requests per second: median, the busiest 10 s
-/// window's mean, and the busiest second.
-fn per_second(what: &str, counts: &[usize]) {
-    let mut sorted = counts.to_vec();
-    sorted.sort_unstable();
-    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0);
-    let peak = sorted.last().copied().unwrap_or(0);
-    let window = counts
-        .windows(10.min(counts.len()).max(1))
-        .map(|w| w.iter().sum::<usize>() / w.len())
+/// How many of something one simulated second saw, and how long that
+/// second lasted on the clock (a loaded host stretches some of them).
+#[derive(Debug, Clone, Copy)]
+struct Tally {
+    count: usize,
+    ms: usize,
+}
+
+impl Tally {
+    fn rate(self) -> usize {
+        self.count * 1_000 / self.ms.max(1)
+    }
+}
+
+/// Prints the origin's requests per second of the clock over the seconds
+/// a figure applies to (`None`: not one of them, such as the outage's):
+/// the median second, the busiest stretch of at least 10 s of clock that
+/// no excluded second breaks (its total over its duration, not an average
+/// of rates, which would weigh a short second like a long one), and the
+/// busiest second.
+fn per_second(what: &str, seconds: &[Option<Tally>]) {
+    let tallies: Vec<Tally> = seconds.iter().flatten().copied().collect();
+    let mut rates: Vec<usize> = tallies.iter().map(|t| t.rate()).collect();
+    rates.sort_unstable();
+    let median = rates.get(rates.len() / 2).copied().unwrap_or(0);
+    let peak = rates.last().copied().unwrap_or(0);
+    let busiest_10s = (0..seconds.len())
+        .filter_map(|start| {
+            let mut total = Tally { count: 0, ms: 0 };
+            for tally in &seconds[start..] {
+                let tally = (*tally)?;
+                total.count += tally.count;
+                total.ms += tally.ms;
+                if total.ms >= 10_000 {
+                    return Some(total.rate());
+                }
+            }
+            None
+        })
         .max()
         .unwrap_or(0);
     println!(
-        "  {what}: median {median}/s, busiest 10 s {window}/s, busiest second {peak}/s, over {} s",
-        counts.len()
+        "  {what}: median {median}/s, busiest 10 s {busiest_10s}/s, busiest second {peak}/s, over {} s",
+        tallies.len()
     );
+}
+
+/// Writes each simulated second's clock duration and tallies (admitted,
+/// registrations, reports) as CSV to `path`, to look at where a figure
+/// came from without running the opening again.
+fn write_trace(path: &str, series: &[&[Option<Tally>]]) {
+    let mut csv = String::from("second,ms,admitted,registrations,reports\n");
+    for second in 0..series[0].len() {
+        let tallies: Vec<Option<Tally>> = series.iter().map(|s| s[second]).collect();
+        let ms = tallies.iter().flatten().map(|t| t.ms).next().unwrap_or(0);
+        let counts: Vec<String> = tallies
+            .iter()
+            .map(|t| t.map_or(String::new(), |t| t.count.to_string()))
+            .collect();
+        csv.push_str(&format!("{second},{ms},{}\n", counts.join(",")));
+    }
+    std::fs::write(path, csv).expect("the trace is written");
 }
 
 /// Ends a simulated second begun at `real`: it lasts a real second at
@@ -329,19 +409,63 @@ async fn with_room(n: usize, per_minute: u64, random: &mut Lcg) {
         let before = o.origin_requests();
         let outage = (OUTAGE.0..OUTAGE.0 + OUTAGE.1).contains(&second);
         o.cut(outage);
-        // This second's arrivals take their tickets.
+        // This second's arrivals take their tickets, each at its time in
+        // the second, while the rest of the second's work goes on.
+        let issued = next;
         let mut arriving = Vec::new();
         while next < n && schedule[next] < (second + 1) * 1_000 {
             arriving.push(next);
             next += 1;
         }
-        let taken = send_all(
+        let arrive = send_spread(
+            real,
             arriving
                 .iter()
-                .map(|&i| (o.edge(i).app.clone(), take(i)))
+                .map(|&i| {
+                    let offset = Duration::from_millis(schedule[i] - second * 1_000);
+                    (offset, o.edge(i).app.clone(), take(i))
+                })
                 .collect(),
-        )
-        .await;
+        );
+        let others = async {
+            // Sampled waiting pages ask their place at every edge.
+            let waiting: Vec<usize> = (0..issued).filter(|&i| admitted_in[i].is_none()).collect();
+            let mut asks = Vec::new();
+            for edge in 0..3 {
+                let at_edge: Vec<usize> =
+                    waiting.iter().copied().filter(|i| i % 3 == edge).collect();
+                for _ in 0..SAMPLED_PAGES.min(at_edge.len()) {
+                    let i = at_edge[random.next(at_edge.len() as u64) as usize];
+                    let (sealed, _) = tickets[i].as_ref().unwrap();
+                    asks.push((o.edge(i).app.clone(), place(sealed)));
+                }
+            }
+            send_all(asks).await;
+            // Those the origin admitted register, through their edge.
+            let cutoff = if outage { i64::MIN } else { o.cutoff().await };
+            let mut now_in = Vec::new();
+            for i in 0..issued {
+                let (_, stamp) = tickets[i].as_ref().unwrap();
+                if admitted_in[i].is_none() && *stamp <= cutoff {
+                    admitted_in[i] = Some(second);
+                }
+                if admitted_in[i].is_some() && !registered[i] {
+                    now_in.push(i);
+                }
+            }
+            let answers = send_all(
+                now_in
+                    .iter()
+                    .map(|&i| {
+                        let ticket = tickets[i].as_ref().map(|(t, _)| t.as_str());
+                        (o.edge(i).app.clone(), registration(i, ticket))
+                    })
+                    .collect(),
+            )
+            .await;
+            (now_in, answers)
+        };
+        let (taken, (now_in, answers)) = futures::join!(arrive, others);
         for (&i, (status, body)) in arriving.iter().zip(taken) {
             assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
             let sealed = serde_json::from_slice::<Value>(&body).unwrap()["ticket"]
@@ -353,40 +477,6 @@ async fn with_room(n: usize, per_minute: u64, random: &mut Lcg) {
                 .stamp;
             tickets[i] = Some((sealed, stamp));
         }
-        // Sampled waiting pages ask their place at every edge.
-        let waiting: Vec<usize> = (0..next).filter(|&i| admitted_in[i].is_none()).collect();
-        let mut asks = Vec::new();
-        for edge in 0..3 {
-            let at_edge: Vec<usize> = waiting.iter().copied().filter(|i| i % 3 == edge).collect();
-            for _ in 0..SAMPLED_PAGES.min(at_edge.len()) {
-                let i = at_edge[random.next(at_edge.len() as u64) as usize];
-                let (sealed, _) = tickets[i].as_ref().unwrap();
-                asks.push((o.edge(i).app.clone(), place(sealed)));
-            }
-        }
-        send_all(asks).await;
-        // Those the origin admitted register, through their edge.
-        let cutoff = if outage { i64::MIN } else { o.cutoff().await };
-        let mut now_in = Vec::new();
-        for i in 0..next {
-            let (_, stamp) = tickets[i].as_ref().unwrap();
-            if admitted_in[i].is_none() && *stamp <= cutoff {
-                admitted_in[i] = Some(second);
-            }
-            if admitted_in[i].is_some() && !registered[i] {
-                now_in.push(i);
-            }
-        }
-        let answers = send_all(
-            now_in
-                .iter()
-                .map(|&i| {
-                    let ticket = tickets[i].as_ref().map(|(t, _)| t.as_str());
-                    (o.edge(i).app.clone(), registration(i, ticket))
-                })
-                .collect(),
-        )
-        .await;
         for (&i, (status, _)) in now_in.iter().zip(&answers) {
             match status {
                 201 => registered[i] = true,
@@ -395,22 +485,32 @@ async fn with_room(n: usize, per_minute: u64, random: &mut Lcg) {
         }
         second_done(real).await;
         let took = (o.now_ms() - clock).max(1) as usize;
+        let tally = |count| Tally { count, ms: took };
         let after = o.origin_requests();
         let sent: usize = after.iter().zip(&before).map(|(a, b)| a - b).sum();
         let registrations = answers.len();
         // Seconds the room admits in: open, and the origin in reach.
         if schedule_opened(second) && !outage {
             let admitted = o.admitted().await;
-            admitted_per_s.push(admitted.saturating_sub(admitted_so_far) * 1_000 / took);
+            admitted_per_s.push(Some(tally(admitted.saturating_sub(admitted_so_far))));
             admitted_so_far = admitted;
-            registrations_per_s.push(registrations * 1_000 / took);
+            registrations_per_s.push(Some(tally(registrations)));
+        } else {
+            admitted_per_s.push(None);
+            registrations_per_s.push(None);
         }
-        reports_per_s.push(sent.saturating_sub(registrations) * 1_000 / took);
+        reports_per_s.push(Some(tally(sent.saturating_sub(registrations))));
         second += 1;
         if next == n && registered.iter().all(|&r| r) {
             break;
         }
         assert!(second < 100_000, "the opening never ended");
+    }
+    if let Ok(path) = std::env::var("WR_BENCH_TRACE") {
+        write_trace(
+            &path,
+            &[&admitted_per_s, &registrations_per_s, &reports_per_s],
+        );
     }
     let counted = o.t.origin.arrivals_reported().await;
     let (seated, confirmed) = o.seated().await;
@@ -529,7 +629,10 @@ async fn without_room(n: usize, random: &mut Lcg) {
         }
         second_done(real).await;
         let took = (o.now_ms() - clock).max(1) as usize;
-        per_second_counts.push(sending.len() * 1_000 / took);
+        per_second_counts.push(Some(Tally {
+            count: sending.len(),
+            ms: took,
+        }));
         second += 1;
     }
     let (seated, confirmed) = o.seated().await;
@@ -546,57 +649,161 @@ async fn without_room(n: usize, random: &mut Lcg) {
     );
 }
 
-/// A client asking its own ticket's place.
+/// A client asking its own ticket's place (the path read is the room's).
 struct Waiting {
     app: App,
     ticket: String,
 }
 
 impl Reader for Waiting {
-    async fn read(&mut self, _path: &str) -> Answer {
-        let answer = self.app.send(place(&self.ticket)).await;
+    async fn read(&mut self, path: &str) -> Answer {
+        let request = http::Request::get(path)
+            .header(TICKET_HEADER, &self.ticket)
+            .body(Bytes::new())
+            .unwrap();
+        let answer = self.app.send(request).await;
         Answer::of(answer.status().as_u16(), answer.headers())
     }
 }
 
-async fn check_cost(secs: u64) {
-    let o = Opening::start(100).await;
-    let opens = o.now_ms() + 3_600_000;
-    let room = json!({
-        "opens_at": jiff::Timestamp::from_millisecond(opens).unwrap().to_string(),
+/// A room that opens in an hour, its pre-queue issuing tickets now.
+fn room_opening_in_an_hour(now_ms: i64) -> Value {
+    json!({
+        "opens_at": jiff::Timestamp::from_millisecond(now_ms + 3_600_000).unwrap().to_string(),
         "prequeue_minutes": 120, "per_minute": 600,
-    });
+    })
+}
+
+/// Runs of 64 clients reading `event` from an edge, and of 64 clients
+/// asking their ticket's place at `room`, alternating, three each.
+async fn alternate<R: Reader, W: Reader>(
+    readers: impl Fn() -> Vec<R>,
+    waiting: impl Fn() -> Vec<W>,
+    (event, room): (&str, &str),
+    duration: Duration,
+) -> (Vec<Run>, Vec<Run>) {
+    let (mut reads, mut checks) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        reads.push(run_load(readers(), duration, &[event.to_string()]).await);
+        checks.push(run_load(waiting(), duration, &[room.to_string()]).await);
+    }
+    (reads, checks)
+}
+
+/// (c) in this process: the test host's apps, requests sent in process.
+async fn check_in_process(duration: Duration) -> (Vec<Run>, Vec<Run>) {
+    let o = Opening::start(100).await;
+    let room = room_opening_in_an_hour(o.now_ms());
     assert_eq!(
         o.t.origin.admin("PUT", ROOM, Some(room)).await.status(),
         200
     );
     let edge = &o.t.edges[0].app;
     let mut tickets = Vec::new();
-    for i in 0..64 {
+    for i in 0..CONCURRENCY {
         let taken = edge.send(take(i)).await;
         assert_eq!(taken.status(), 201);
         tickets.push(body_json(&taken)["ticket"].as_str().unwrap().to_string());
     }
-    let event = vec![format!("/api/events/{SLUG}")];
-    let duration = Duration::from_secs(secs);
-    let (mut reads, mut checks): (Vec<Run>, Vec<Run>) = (Vec::new(), Vec::new());
-    for _ in 0..3 {
-        reads.push(run_load(vec![edge.clone(); 64], duration, &event).await);
-        let waiting = tickets
+    let waiting = || {
+        tickets
             .iter()
             .map(|ticket| Waiting {
                 app: edge.clone(),
                 ticket: ticket.clone(),
             })
-            .collect();
-        checks.push(run_load(waiting, duration, &event).await);
+            .collect()
+    };
+    let paths = (
+        &*format!("/api/events/{SLUG}"),
+        &*format!("/api/events/{SLUG}/waiting-room"),
+    );
+    alternate(|| vec![edge.clone(); CONCURRENCY], waiting, paths, duration).await
+}
+
+/// (c) as deployed: the origin and an edge as processes under `engine`
+/// (`deploy/*.toml`, the demo event, Spin's default instance reuse), read
+/// over kept-alive TCP connections.
+async fn check_as_processes(engine: Engine, duration: Duration) -> (Vec<Run>, Vec<Run>) {
+    const SECRET: &str = "wr-bench-signing-secret-0123456789";
+    const ADMIN: &str = "wr-bench-admin-token-0123456789abcdef";
+    let state = StateDir::new();
+    let tools = Launcher::new(engine, state.path());
+    let (origin, edge) = (free_port(), free_port());
+    let mut running = vec![
+        tools.origin(origin, (SECRET, ADMIN), &[edge], None),
+        tools.edge(edge, "bench", origin, SECRET, None),
+    ];
+    let event = format!("/api/events/{DEMO}");
+    let room = format!("{event}/waiting-room");
+    wait_ready(edge, &event).await;
+    let now_ms = jiff::Timestamp::now().as_millisecond();
+    let organizer = [
+        ("authorization".to_string(), format!("Bearer {ADMIN}")),
+        ("content-type".to_string(), "application/json".to_string()),
+    ];
+    let body = Bytes::from(room_opening_in_an_hour(now_ms).to_string());
+    let admin_path = format!("/api/admin/events/{DEMO}/waiting-room");
+    let put = send(edge, "PUT", &admin_path, &organizer, body).await;
+    assert_eq!(put.map(|(status, ..)| status), Some(200), "the room opens");
+    // The edge knows of the room once a place is asked for with no ticket
+    // and refused for that, not for there being no room.
+    let started = Instant::now();
+    while send(edge, "GET", &room, &[], Bytes::new())
+        .await
+        .map(|(s, ..)| s)
+        == Some(404)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the edge never heard of the room"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let mut ratios: Vec<f64> = checks
-        .iter()
-        .zip(&reads)
-        .map(|(c, r)| c.per_second() / r.per_second())
-        .collect();
-    ratios.sort_by(f64::total_cmp);
+    // One address takes at most `Limit::TICKETS` a minute: clients share
+    // what it got (a ticket's place costs the same whoever asks).
+    let mut tickets = Vec::new();
+    for _ in 0..CONCURRENCY {
+        if let Some((201, _, body)) = send(edge, "POST", &room, &[], Bytes::new()).await {
+            let taken: Value = serde_json::from_slice(&body).unwrap();
+            tickets.push(taken["ticket"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(!tickets.is_empty(), "the edge issued no ticket");
+    let waiting = || {
+        (0..CONCURRENCY)
+            .map(|i| {
+                let ticket = tickets[i % tickets.len()].clone();
+                Browser::with_headers(edge, vec![(TICKET_HEADER.to_string(), ticket)])
+            })
+            .collect()
+    };
+    let readers = || (0..CONCURRENCY).map(|_| Browser::new(edge)).collect();
+    let runs = alternate(readers, waiting, (&event, &room), duration).await;
+    stop(&mut running);
+    runs
+}
+
+/// (c): in this process, or with `--spin` or `--both` as processes under
+/// each engine asked for, each engine's figures printed as it ends.
+async fn check_cost(secs: u64) {
+    let duration = Duration::from_secs(secs);
+    let engines = Engine::asked(&[]);
+    if engines.is_empty() {
+        let runs = check_in_process(duration).await;
+        print_check("the test host, in this process", secs, runs);
+    }
+    for engine in engines {
+        let runs = check_as_processes(engine, duration).await;
+        print_check(
+            &format!("{}, as processes over TCP", engine.name()),
+            secs,
+            runs,
+        );
+    }
+}
+
+fn print_check(engine: &str, secs: u64, (reads, checks): (Vec<Run>, Vec<Run>)) {
     let line = |what: &str, f: &Figures| {
         println!(
             "  {what:<28} {:>8.0}/s  p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms  non-200 {}",
@@ -607,7 +814,15 @@ async fn check_cost(secs: u64) {
             f.non_200
         )
     };
-    println!("\n(c) the waiting check at one edge, 64 clients, 3 × {secs} s each:");
+    let mut ratios: Vec<f64> = checks
+        .iter()
+        .zip(&reads)
+        .map(|(c, r)| c.per_second() / r.per_second())
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "\n(c) the waiting check at one edge, {engine}, {CONCURRENCY} clients, 3 × {secs} s each:"
+    );
     line("cached read of the event", &Figures::of(&reads));
     line("a ticket's place", &Figures::of(&checks));
     println!(

@@ -404,16 +404,22 @@ impl Reader for Attendee {
 }
 
 /// A browser reading over one kept-alive connection (as `wrk` does), made
-/// again when it breaks.
+/// again when it breaks, sending the same headers with every read.
 pub struct Browser {
     port: u16,
+    headers: Vec<(String, String)>,
     connection: Option<SendRequest<Full<Bytes>>>,
 }
 
 impl Browser {
     pub fn new(port: u16) -> Self {
+        Self::with_headers(port, Vec::new())
+    }
+
+    pub fn with_headers(port: u16, headers: Vec<(String, String)>) -> Self {
         Self {
             port,
+            headers,
             connection: None,
         }
     }
@@ -427,7 +433,7 @@ impl Reader for Browser {
         let Some(sender) = self.connection.as_mut() else {
             return Answer::NONE;
         };
-        match exchange(sender, self.port, "GET", path, &[], Bytes::new()).await {
+        match exchange(sender, self.port, "GET", path, &self.headers, Bytes::new()).await {
             Some((status, headers, _)) => Answer::of(status, &headers),
             None => {
                 self.connection = None;
