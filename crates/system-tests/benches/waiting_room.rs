@@ -837,7 +837,7 @@ async fn main() {
     let rate = setting("WR_BENCH_RATE", 12_000);
     let secs = setting("WR_BENCH_SECS", 8);
     let mut random = Lcg::seeded("WR_BENCH_SEED");
-    println!("engine: the test host, in this process; origin on SQLite");
+    println!("engine of (a) and (b): the test host, in this process; origin on SQLite");
     let parts = parts();
     if parts.iter().any(|p| p == "room") {
         with_room(n, rate, &mut Lcg::from_seed(random.next(u64::MAX))).await;
