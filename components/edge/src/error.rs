@@ -15,9 +15,9 @@ pub enum EdgeError {
     #[error("origin unreachable: {0}")]
     OriginUnavailable(String),
     /// A write sent on whose answer the wait ran out or broke off: the
-    /// origin may have made it.
-    #[error("no answer from the origin: {0}")]
-    OriginSilent(String),
+    /// origin may have made it. `keyed`: it carried an Idempotency-Key.
+    #[error("no answer from the origin: {cause}")]
+    OriginSilent { cause: String, keyed: bool },
     #[error("configuration: {0}")]
     Config(String),
     #[error("key-value store: {0}")]
@@ -66,17 +66,18 @@ impl EdgeError {
                     Some(2),
                 )
             }
-            EdgeError::OriginSilent(cause) => {
+            EdgeError::OriginSilent { cause, keyed } => {
                 eprintln!("edge: no answer from the origin: {cause}");
-                respond::problem(
-                    &Problem::new(
-                        503,
-                        "The origin did not answer in time and may still act on this request. \
-                         Send it again with the same Idempotency-Key: it takes effect once, and \
-                         the answer tells its outcome.",
-                    ),
-                    Some(2),
-                )
+                let next = if keyed {
+                    "Send it again with the same Idempotency-Key: it takes effect once, and the \
+                     answer tells its outcome."
+                } else {
+                    "Look at its outcome before sending it again."
+                };
+                let detail = format!(
+                    "The origin did not answer in time and may still act on this request. {next}"
+                );
+                respond::problem(&Problem::new(503, detail), Some(2))
             }
             EdgeError::TooLarge(limit) => respond::problem(
                 &Problem::new(413, format!("The body must be at most {limit} bytes.")),

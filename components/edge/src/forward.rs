@@ -98,7 +98,10 @@ pub async fn forward(
         .map_err(|e| {
             // A write the origin may still act on is not told it failed.
             if e.maybe_received && sends_body {
-                EdgeError::OriginSilent(e.why)
+                EdgeError::OriginSilent {
+                    cause: e.why,
+                    keyed: parts.headers.contains_key("idempotency-key"),
+                }
             } else {
                 EdgeError::OriginUnavailable(e.why)
             }

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 use system_tests::load::concurrent_gets;
 use system_tests::{
-    ADMIN_TOKEN, EdgeApp, OriginApp, SIGNING_SECRET, Topology, dev_app, eventually,
+    ADMIN_TOKEN, EdgeApp, OriginApp, SIGNING_SECRET, Topology, admin_request, dev_app, eventually,
     json as body_json, push_notice, registration, sign_notice, topology, topology_with, with_token,
 };
 
@@ -954,6 +954,21 @@ async fn a_write_whose_answer_is_lost_is_not_told_it_failed() {
     assert!(
         detail.contains("may still act on this request") && detail.contains("Idempotency-Key"),
         "{detail}"
+    );
+
+    // An organizer's write carries no key: it is told to look first
+    // (whatever the origin made of this draft, its answer is lost).
+    let draft = json!({ "title": "Renamed while the answer was lost" });
+    let path = format!("/api/admin/events/{DEMO}");
+    let unkeyed = edge
+        .app
+        .send(admin_request("PUT", &path, Some(draft)))
+        .await;
+    assert_eq!(unkeyed.status(), 503);
+    assert_eq!(
+        body_json(&unkeyed)["detail"],
+        "The origin did not answer in time and may still act on this request. \
+         Look at its outcome before sending it again."
     );
 
     edge.app.links().heal(&origin);
