@@ -54,6 +54,8 @@ fn stored_of(row: &Row) -> Result<Stored, OriginError> {
                 most: row.int("reports_late_by"),
                 at: row.int("reports_late_at"),
             },
+            // Counted where a move needs it (`advance`).
+            used: 0,
         },
     })
 }
@@ -78,6 +80,17 @@ async fn arrivals(db: &Db, event: &str) -> Result<BTreeMap<i64, u64>, OriginErro
         .iter()
         .map(|row| (row.int("second"), row.int("count").max(0) as u64))
         .collect())
+}
+
+/// How many of `event`'s tickets were used to register.
+async fn used(db: &Db, event: &str) -> Result<u64, OriginError> {
+    let row = db
+        .row(
+            "SELECT count(*) AS used FROM waiting_room_uses WHERE event = ?",
+            [text(event)],
+        )
+        .await?;
+    Ok(row.map_or(0, |row| row.int("used").max(0) as u64))
 }
 
 /// What the edges are told of `event`'s room, if it has one: part of its
@@ -297,10 +310,12 @@ pub async fn report(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, O
 /// of it with the next push of its live document.
 async fn advance(db: &Db, event: &str, now: Millis) -> Result<(), OriginError> {
     db.transaction(Scope::Event(event), async |db| {
-        let (held, arrivals) = futures::join!(stored(db, event), arrivals(db, event));
+        let (held, arrivals, used) =
+            futures::join!(stored(db, event), arrivals(db, event), used(db, event));
         let Some(mut held) = held? else {
             return Ok(());
         };
+        held.heard.used = used?;
         let moved = held
             .admission
             .advance(&held.room, &arrivals?, now, &held.heard);

@@ -15,7 +15,10 @@
 //!   outage), and stays behind the clock by as long as reports have come
 //!   late lately (`Lateness`, `REPORT_LAG` at the least) so that the
 //!   arrivals an edge has not reported yet are counted before they are
-//!   admitted; arrivals reported later still are charged to the rate.
+//!   admitted; arrivals reported later still are charged to the rate, as
+//!   are tickets that registered beyond what the per-second counts say
+//!   was admitted (arrivals bunched inside a second, which the counts
+//!   take as spread evenly over it).
 //! - The origin pushes the admission, with the waiting arrivals in at most
 //!   `MAX_BANDS` bands, to every edge; an edge answers "am I in, and how
 //!   many are ahead of me" from it.
@@ -312,6 +315,11 @@ pub struct Heard {
     pub shed_at: Option<Millis>,
     /// How late reports came lately.
     pub lateness: Lateness,
+    /// How many of the room's tickets were used to register so far: all
+    /// of them admitted, so at least that many were, whatever the counts
+    /// per second say (a second's arrivals that bunched inside it were
+    /// admitted faster than the even spread the counts assume).
+    pub used: u64,
 }
 
 /// When the tickets up to `through` were admitted.
@@ -335,8 +343,9 @@ pub struct Admission {
     /// Of the rate, what is not spent yet, in thousandths of a person;
     /// below zero when arrivals reported late were admitted.
     pub allowance: i64,
-    /// How many were admitted, in thousandths of a person, as counted
-    /// when the cutoff last moved.
+    /// How many the rate has paid for, in thousandths of a person: those
+    /// counted under the cutoff when it last moved, or more when more
+    /// registered than that count says were admitted.
     pub admitted: i64,
     /// The recent steps, oldest first, one per slot.
     pub steps: Vec<Step>,
@@ -457,11 +466,14 @@ impl Admission {
         }
         self.find_pace(room, heard.shed_at, previous, now);
         let rate = i64::from(self.per_minute(room));
-        // Arrivals reported after the cutoff passed them were admitted
-        // beyond the rate: the rate pays for them now.
-        let counted = admitted_under(arrivals, self.cutoff);
-        self.allowance -= counted - self.admitted;
-        self.admitted = counted;
+        // Arrivals reported after the cutoff passed them, and tickets that
+        // registered beyond what the counts say was admitted, were admitted
+        // beyond the rate: the rate pays for them now, once.
+        let counted = admitted_under(arrivals, self.cutoff).max(heard.used as i64 * 1_000);
+        if counted > self.admitted {
+            self.allowance -= counted - self.admitted;
+            self.admitted = counted;
+        }
         // What the time since the last move earned (`MAX_STEP`'s worth at
         // the most), and one person whatever the rate. What the last move
         // left is kept while a crowd pressed (a part of a millisecond it
@@ -515,8 +527,8 @@ impl Admission {
         if cutoff <= before {
             return lapsed;
         }
+        self.admitted += admitted_under(arrivals, cutoff) - admitted_under(arrivals, before);
         self.cutoff = cutoff;
-        self.admitted = admitted_under(arrivals, cutoff);
         let slot = room.slot_ms();
         match self.steps.last_mut() {
             Some(last) if now - last.at < slot => last.through = cutoff,
@@ -1201,6 +1213,44 @@ mod tests {
         assert_eq!(admission.cutoff, cutoff);
         assert_eq!(admission.admitted - before, 20_000);
         assert!(admission.allowance < 0);
+    }
+
+    #[test]
+    fn tickets_used_beyond_the_count_admitted_are_charged_to_the_rate_once() {
+        // 100 a second, and 2,000 stamped in one second: the counts say a
+        // move of a second admits 50 ms of it.
+        let room = room(6_000);
+        let mut admission = Admission::new(&room, "r1".into(), &BTreeMap::new());
+        let crowd = arrivals(&[(OPENS + 500, 2_000)]);
+        let at = |s: i64| OPENS + 2_000 + s * 1_000;
+        let used = |n: i64| Heard {
+            used: n as u64,
+            ..Heard::default()
+        };
+        admission.advance(&room, &crowd, at(0), &used(0));
+        admission.advance(&room, &crowd, at(1), &used(0));
+        // Those stamps bunched at the second's start: 300 more registered
+        // than the counts say were admitted.
+        let bunched = admission.admitted / 1_000 + 300;
+        let cutoff = admission.cutoff;
+        admission.advance(&room, &crowd, at(2), &used(bunched));
+        assert_eq!(
+            admission.cutoff, cutoff,
+            "the 300 beyond are paid for first"
+        );
+        assert_eq!(admission.admitted, bunched * 1_000);
+        // Paid once: the same tickets heard again cost nothing more, and
+        // the cutoff moves again once the rate has earned them (3 s).
+        for s in 3..=4 {
+            admission.advance(&room, &crowd, at(s), &used(bunched));
+            assert_eq!(admission.cutoff, cutoff, "{s}");
+        }
+        admission.advance(&room, &crowd, at(5), &used(bunched));
+        assert!(admission.cutoff > cutoff);
+        // From there on at the rate: 100 a second more.
+        let paid = admission.admitted;
+        admission.advance(&room, &crowd, at(6), &used(bunched));
+        assert_eq!(admission.admitted - paid, 100_000);
     }
 
     #[test]
