@@ -341,7 +341,8 @@ pub struct Admission {
     /// When the cutoff was last moved (or found with nothing to move).
     pub advanced_at: Millis,
     /// Of the rate, what is not spent yet, in thousandths of a person;
-    /// below zero when arrivals reported late were admitted.
+    /// below zero when arrivals reported late, or more tickets than were
+    /// counted under the cutoff, were admitted.
     pub allowance: i64,
     /// How many the rate has paid for, in thousandths of a person: those
     /// counted under the cutoff when it last moved, or more when more
