@@ -205,30 +205,33 @@ impl OriginApp {
                     .collect()
             }
             None => {
-                let db = self.sqlite();
-                let mut statement = db.prepare(sql).expect(sql);
-                let columns = statement.column_count();
-                statement
-                    .query_map([], |r| {
-                        (0..columns)
-                            .map(|i| {
-                                Ok(match r.get_ref(i)? {
-                                    rusqlite::types::ValueRef::Integer(n) => Value::from(n),
-                                    rusqlite::types::ValueRef::Text(t) => {
-                                        Value::from(String::from_utf8_lossy(t).into_owned())
-                                    }
-                                    rusqlite::types::ValueRef::Real(f) => Value::from(f),
-                                    rusqlite::types::ValueRef::Null => Value::Null,
-                                    rusqlite::types::ValueRef::Blob(_) => {
-                                        panic!("{sql}: the origin stores no blobs")
-                                    }
+                let sql = sql.to_string();
+                self.on_sqlite(move |db| {
+                    let mut statement = db.prepare(&sql).expect(&sql);
+                    let columns = statement.column_count();
+                    statement
+                        .query_map([], |r| {
+                            (0..columns)
+                                .map(|i| {
+                                    Ok(match r.get_ref(i)? {
+                                        rusqlite::types::ValueRef::Integer(n) => Value::from(n),
+                                        rusqlite::types::ValueRef::Text(t) => {
+                                            Value::from(String::from_utf8_lossy(t).into_owned())
+                                        }
+                                        rusqlite::types::ValueRef::Real(f) => Value::from(f),
+                                        rusqlite::types::ValueRef::Null => Value::Null,
+                                        rusqlite::types::ValueRef::Blob(_) => {
+                                            panic!("{sql}: the origin stores no blobs")
+                                        }
+                                    })
                                 })
-                            })
-                            .collect()
-                    })
-                    .expect(sql)
-                    .collect::<Result<_, _>>()
-                    .expect(sql)
+                                .collect()
+                        })
+                        .expect(&sql)
+                        .collect::<Result<_, _>>()
+                        .expect(&sql)
+                })
+                .await
             }
         }
     }
@@ -251,7 +254,11 @@ impl OriginApp {
                 .execute(sql, &[])
                 .await
                 .expect(sql),
-            None => self.sqlite().execute(sql, []).expect(sql) as u64,
+            None => {
+                let sql = sql.to_string();
+                self.on_sqlite(move |db| db.execute(&sql, []).expect(&sql) as u64)
+                    .await
+            }
         }
     }
 
@@ -319,8 +326,29 @@ impl OriginApp {
         self.postgres.as_deref()
     }
 
+    /// A connection of the test's own to the origin's SQLite file.
     fn sqlite(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(self.state.path().join("state/sqlite_db.db")).unwrap()
+        rusqlite::Connection::open(self.sqlite_path()).unwrap()
+    }
+
+    fn sqlite_path(&self) -> PathBuf {
+        self.state.path().join("state/sqlite_db.db")
+    }
+
+    /// Runs `work` on a connection to the origin's SQLite file, off this
+    /// thread. The origin runs on the test's thread: a statement waiting
+    /// here for a lock one of its transactions holds would keep it from
+    /// ever committing, and fail with `database is locked` after
+    /// rusqlite's 5 s (a clean-clone CI run once did, under load).
+    async fn on_sqlite<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&rusqlite::Connection) -> T + Send + 'static,
+    ) -> T {
+        let path = self.sqlite_path();
+        let done =
+            tokio::task::spawn_blocking(move || work(&rusqlite::Connection::open(path).unwrap()))
+                .await;
+        done.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
     }
 
     /// Every row of every table, for before/after comparisons; but where
