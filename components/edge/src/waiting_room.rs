@@ -1,7 +1,7 @@
 //! The waiting room at the edge (`eventfront_domain::waiting_room`): a
 //! ticket issued, and a ticket's place told, from the event's live
 //! document (`cache::counts`) with no request to the origin; and the
-//! tickets this instance issued, counted by the second of their stamps and
+//! tickets this instance issued, counted by the bucket of their stamps and
 //! reported to the origin once per edge, not per instance
 //! (`eventfront_domain::arrival_reports`): a task of the instance writes
 //! its totals to the store at most once a second, and one instance of the

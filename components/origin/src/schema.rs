@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/016.sql"),
     include_str!("../migrations/017.sql"),
     include_str!("../migrations/018.sql"),
+    include_str!("../migrations/019.sql"),
 ];
 
 /// PostgreSQL's steps, the version kept in the `schema_version` table.
@@ -50,6 +51,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/010.sql"),
     include_str!("../migrations/postgres/011.sql"),
     include_str!("../migrations/postgres/012.sql"),
+    include_str!("../migrations/postgres/013.sql"),
 ];
 
 /// Migrates and seeds once per instance, on a connection of its own, before

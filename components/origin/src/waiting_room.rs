@@ -23,7 +23,7 @@ use serde_json::{Value as Json, json};
 use spin_sdk::sqlite::Value;
 use std::collections::BTreeMap;
 
-/// A report of arrivals: up to `MAX_REPORTED_SECONDS` counts.
+/// A report of arrivals: up to `MAX_REPORTED_BUCKETS` counts.
 pub const MAX_REPORT: usize = 256 << 10;
 /// Settings are a few short fields.
 const MAX_SETTINGS: usize = 4 * 1024;
@@ -68,17 +68,17 @@ async fn stored(db: &Db, event: &str) -> Result<Option<Stored>, OriginError> {
         .transpose()
 }
 
-/// Every arrival reported for `event`, by the Unix second of its stamp.
-async fn arrivals(db: &Db, event: &str) -> Result<BTreeMap<i64, u64>, OriginError> {
+/// Every arrival reported for `event`, by the bucket of its stamp.
+async fn arrivals(db: &Db, event: &str) -> Result<BTreeMap<Millis, u64>, OriginError> {
     Ok(db
         .rows(
-            "SELECT second, CAST(sum(count) AS BIGINT) AS count FROM waiting_room_arrivals
-             WHERE event = ? GROUP BY second",
+            "SELECT bucket_starts_ms, CAST(sum(count) AS BIGINT) AS count
+             FROM waiting_room_arrivals WHERE event = ? GROUP BY bucket_starts_ms",
             [text(event)],
         )
         .await?
         .iter()
-        .map(|row| (row.int("second"), row.int("count").max(0) as u64))
+        .map(|row| (row.int("bucket_starts_ms"), row.int("count").max(0) as u64))
         .collect())
 }
 
@@ -245,10 +245,10 @@ fn json_text(value: &impl serde::Serialize) -> Value {
 }
 
 /// `POST /_origin/events/{slug}/arrivals` from an edge's reporter,
-/// `{"reporters": {"<instance>": {"<Unix second>": count, …}, …}, "since": ms}`:
-/// how many tickets each instance of the edge stamped in each second so
-/// far, for the seconds whose count changed since the origin last took
-/// them (possibly none: a report also moves the cutoff). Totals, not
+/// `{"bucket_ms": 100, "reporters": {"<instance>": {"<bucket's start, Unix ms>": count, …}, …},
+/// "since": ms}`: how many tickets each instance of the edge stamped in
+/// each bucket so far, for the buckets whose count changed since the
+/// origin last took them (possibly none: a report also moves the cutoff). Totals, not
 /// increments: a report the origin took but whose answer was lost, sent
 /// again, counts once. 204; 404 when the event has no room.
 pub async fn report(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, OriginError> {
@@ -259,9 +259,9 @@ pub async fn report(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, O
     let rows: Vec<Value> = report
         .reporters
         .iter()
-        .flat_map(|(reporter, seconds)| {
-            seconds.iter().flat_map(move |(&second, &count)| {
-                [text(event), text(reporter), int(second), int(count as i64)]
+        .flat_map(|(reporter, buckets)| {
+            buckets.iter().flat_map(move |(&starts, &count)| {
+                [text(event), text(reporter), int(starts), int(count as i64)]
             })
         })
         .collect();
@@ -278,8 +278,9 @@ pub async fn report(db: &Db, slug: &Slug, request: &Incoming) -> Result<Reply, O
         // A total only grows: an older report arriving late changes nothing.
         writes.push(
             format!(
-                "INSERT INTO waiting_room_arrivals (event, reporter, second, count) VALUES {}
-                 ON CONFLICT (event, reporter, second) DO UPDATE
+                "INSERT INTO waiting_room_arrivals (event, reporter, bucket_starts_ms, count)
+                 VALUES {}
+                 ON CONFLICT (event, reporter, bucket_starts_ms) DO UPDATE
                  SET count = CASE WHEN excluded.count > waiting_room_arrivals.count
                                   THEN excluded.count ELSE waiting_room_arrivals.count END",
                 placeholders(rows.len() / 4, 4)

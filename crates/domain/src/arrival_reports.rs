@@ -15,7 +15,7 @@
 //! written again (`REWRITE_AFTER`).
 
 use crate::freshness::Millis;
-use crate::waiting_room::MAX_REPORTED_SECONDS;
+use crate::waiting_room::{BUCKET_MS, MAX_REPORTED_BUCKETS, bucket_of};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -44,14 +44,15 @@ const MAX_PENDING: usize = 16;
 /// has taken them.
 #[derive(Debug, Default)]
 pub struct Counted {
-    /// How many it stamped in each Unix second.
-    totals: BTreeMap<i64, u64>,
-    /// The seconds whose totals the origin has not taken yet, each with
+    /// How many it stamped in each bucket (`waiting_room::BUCKET_MS` of
+    /// stamps, by when it starts).
+    totals: BTreeMap<Millis, u64>,
+    /// The buckets whose totals the origin has not taken yet, each with
     /// when its oldest count the origin has not taken was made (or a
     /// moment before).
-    untaken: BTreeMap<i64, Millis>,
-    /// The seconds counted since they were last written.
-    unwritten: BTreeSet<i64>,
+    untaken: BTreeMap<Millis, Millis>,
+    /// The buckets counted since they were last written.
+    unwritten: BTreeSet<Millis>,
     /// A waiting page asked here while the cutoff seemed stuck: the origin
     /// is to hear even with nothing new (it moves the cutoff on reports).
     asked: bool,
@@ -66,8 +67,8 @@ pub struct Counted {
     last_written: Millis,
 }
 
-/// What an instance writes for the reporter: the totals of the seconds the
-/// origin has not taken (the oldest `MAX_REPORTED_SECONDS` of them).
+/// What an instance writes for the reporter: the totals of the buckets the
+/// origin has not taken (the oldest `MAX_REPORTED_BUCKETS` of them).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Written {
     /// When it was written: the reporter marks it taken by this.
@@ -77,18 +78,18 @@ pub struct Written {
     pub since: Option<Millis>,
     #[serde(default)]
     pub asked: bool,
-    pub seconds: BTreeMap<i64, u64>,
+    pub buckets: BTreeMap<Millis, u64>,
 }
 
 impl Counted {
     /// One more ticket stamped `stamp`, counted at `now`.
     pub fn count(&mut self, stamp: Millis, now: Millis) {
-        let second = stamp.div_euclid(1_000);
-        *self.totals.entry(second).or_default() += 1;
-        self.untaken.entry(second).or_insert(now);
-        self.unwritten.insert(second);
-        // Bounded: the oldest seconds the origin took make room.
-        while self.totals.len() > 2 * MAX_REPORTED_SECONDS {
+        let bucket = bucket_of(stamp);
+        *self.totals.entry(bucket).or_default() += 1;
+        self.untaken.entry(bucket).or_insert(now);
+        self.unwritten.insert(bucket);
+        // Bounded: the oldest buckets the origin took make room.
+        while self.totals.len() > 2 * MAX_REPORTED_BUCKETS {
             let Some(oldest) = self
                 .totals
                 .keys()
@@ -112,7 +113,7 @@ impl Counted {
     }
 
     /// The write due at `now`, if one is: something counted or asked since
-    /// the last, seconds left over from a write that could not carry them
+    /// the last, buckets left over from a write that could not carry them
     /// all, or a write not taken for `REWRITE_AFTER`. `wrote` confirms it.
     pub fn due(&self, now: Millis) -> Option<Written> {
         let due = match self.pending.back() {
@@ -122,24 +123,24 @@ impl Counted {
             None => true,
         };
         due.then(|| {
-            let carried = self.untaken.iter().take(MAX_REPORTED_SECONDS);
+            let carried = self.untaken.iter().take(MAX_REPORTED_BUCKETS);
             Written {
                 at: now.max(self.last_written + 1),
                 since: carried.clone().map(|(_, &since)| since).min(),
                 asked: self.asked || self.ask_untaken,
-                seconds: carried
-                    .map(|(&s, _)| (s, self.totals.get(&s).copied().unwrap_or(0)))
+                buckets: carried
+                    .map(|(&b, _)| (b, self.totals.get(&b).copied().unwrap_or(0)))
                     .collect(),
             }
         })
     }
 
-    /// `written` is in the store. A second counted again meanwhile stays
+    /// `written` is in the store. A bucket counted again meanwhile stays
     /// to write.
     pub fn wrote(&mut self, written: Written) {
-        for (second, total) in &written.seconds {
-            if self.totals.get(second) == Some(total) {
-                self.unwritten.remove(second);
+        for (bucket, total) in &written.buckets {
+            if self.totals.get(bucket) == Some(total) {
+                self.unwritten.remove(bucket);
             }
         }
         self.ask_untaken |= written.asked;
@@ -155,10 +156,10 @@ impl Counted {
     /// origin (and, with it, every earlier one).
     pub fn taken(&mut self, at: Millis) {
         while let Some(written) = self.pending.pop_front_if(|w| w.at <= at) {
-            for (second, total) in written.seconds {
-                if self.totals.get(&second) == Some(&total) {
-                    self.untaken.remove(&second);
-                } else if let Some(since) = self.untaken.get_mut(&second) {
+            for (bucket, total) in written.buckets {
+                if self.totals.get(&bucket) == Some(&total) {
+                    self.untaken.remove(&bucket);
+                } else if let Some(since) = self.untaken.get_mut(&bucket) {
                     // Counted again after this write's counts were read,
                     // so no earlier than it was made.
                     *since = (*since).max(written.at);
@@ -225,22 +226,23 @@ impl Lead {
 
 /// A report of arrivals as it goes from an edge's reporter to the origin
 /// (`docs/api.md`, "How admission moves"): each instance's totals by
-/// Unix second of stamp, and when the oldest count in it was made.
+/// bucket of stamp (its start, in Unix milliseconds), and when the oldest
+/// count in it was made.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Report {
-    pub reporters: BTreeMap<String, BTreeMap<i64, u64>>,
+    pub reporters: BTreeMap<String, BTreeMap<Millis, u64>>,
     pub since: Option<Millis>,
 }
 
-/// How far a reported second or `since` may be from the origin's clock: an
+/// How far a reported bucket or `since` may be from the origin's clock: an
 /// edge's clock may be off by as much as a signature tolerates.
 pub const REPORT_SKEW_MS: Millis = 300_000;
-/// The most tickets one instance stamps in one second, as a report says.
-const MOST_PER_SECOND: u64 = 1_000_000;
+/// The most tickets one instance stamps in one bucket, as a report says.
+const MOST_PER_BUCKET: u64 = 1_000_000;
 
 impl Report {
     pub fn body(&self) -> serde_json::Value {
-        let mut body = serde_json::json!({ "reporters": self.reporters });
+        let mut body = serde_json::json!({ "bucket_ms": BUCKET_MS, "reporters": self.reporters });
         if let Some(since) = self.since {
             body["since"] = since.into();
         }
@@ -249,10 +251,12 @@ impl Report {
 
     /// The report `body` makes, read at `now`, or why it is refused: at
     /// most `MAX_REPORTERS` instances named in 1 to 64 characters, at most
-    /// `MAX_REPORTED_SECONDS` seconds in all, each counted 0 to a million.
-    /// A second further from now than an edge's clock may be is left out
+    /// `MAX_REPORTED_BUCKETS` buckets in all, each counted 0 to a million.
+    /// A bucket further from now than an edge's clock may be is left out
     /// (the rest still counts), as no ticket can be stamped then; so is a
-    /// `since` that far off.
+    /// `since` that far off. A report with no `bucket_ms`, from an edge
+    /// older than buckets, counts by Unix second: each second's count is
+    /// spread evenly over its buckets, as the origin once took it.
     pub fn read(body: &serde_json::Value, now: Millis) -> Result<Self, &'static str> {
         let object = body
             .get("reporters")
@@ -261,34 +265,45 @@ impl Report {
         if object.len() > MAX_REPORTERS {
             return Err("names too many instances");
         }
+        let by_second = match body.get("bucket_ms") {
+            None => true,
+            Some(ms) if ms.as_i64() == Some(BUCKET_MS) => false,
+            Some(_) => return Err("must count in buckets of 100 ms"),
+        };
         let earliest =
-            (now - i64::from(crate::waiting_room::MAX_PREQUEUE_MINUTES) * 60_000 - REPORT_SKEW_MS)
-                / 1_000;
-        let latest = (now + REPORT_SKEW_MS) / 1_000;
+            now - i64::from(crate::waiting_room::MAX_PREQUEUE_MINUTES) * 60_000 - REPORT_SKEW_MS;
+        let latest = now + REPORT_SKEW_MS;
         let mut named = 0;
         let mut reporters = BTreeMap::new();
-        for (reporter, seconds) in object {
+        for (reporter, buckets) in object {
             if !(1..=64).contains(&reporter.len()) {
                 return Err("must name each instance in 1 to 64 characters");
             }
-            let seconds = seconds
+            let buckets = buckets
                 .as_object()
-                .ok_or("must hold an object of counts by Unix second for each instance")?;
-            named += seconds.len();
-            if named > MAX_REPORTED_SECONDS {
-                return Err("names too many seconds");
+                .ok_or("must hold an object of counts by bucket for each instance")?;
+            named += buckets.len();
+            if named > MAX_REPORTED_BUCKETS {
+                return Err("names too many buckets");
             }
             let mut counts = BTreeMap::new();
-            for (second, count) in seconds {
-                let second: i64 = second
+            for (start, count) in buckets {
+                let start: i64 = start
                     .parse()
-                    .map_err(|_| "must be keyed by Unix seconds")?;
+                    .map_err(|_| "must key each count by when its bucket starts")?;
                 let count = count
                     .as_u64()
-                    .filter(|&c| c <= MOST_PER_SECOND)
-                    .ok_or("must count each second from 0 to 1000000")?;
-                if (earliest..=latest).contains(&second) {
-                    counts.insert(second, count);
+                    .filter(|&c| c <= MOST_PER_BUCKET)
+                    .ok_or("must count each bucket from 0 to 1000000")?;
+                if by_second {
+                    let second = start.saturating_mul(1_000);
+                    if (earliest..=latest).contains(&second) {
+                        counts.extend(spread_over_second(second, count));
+                    }
+                } else if start != bucket_of(start) {
+                    return Err("must key each count by when its bucket starts");
+                } else if (earliest..=latest).contains(&start) {
+                    counts.insert(start, count);
                 }
             }
             reporters.insert(reporter.clone(), counts);
@@ -300,6 +315,20 @@ impl Report {
             .map(|since| since.min(now));
         Ok(Self { reporters, since })
     }
+}
+
+/// A second's count spread evenly over its buckets, the first ones taking
+/// what does not divide: arrival `k` in bucket `k` modulo their number, so
+/// that a bucket's share never falls as the second's total grows (the
+/// origin keeps the highest total it was told of each bucket).
+pub fn spread_over_second(second: Millis, count: u64) -> impl Iterator<Item = (Millis, u64)> {
+    let buckets = (1_000 / BUCKET_MS) as u64;
+    (0..buckets).map(move |i| {
+        (
+            second + i as Millis * BUCKET_MS,
+            (count + buckets - 1 - i) / buckets,
+        )
+    })
 }
 
 /// One report to the origin: the writes the reporter has not sent, oldest
@@ -322,16 +351,16 @@ impl Batch {
         untaken.sort_by_key(|(_, w)| (w.since.unwrap_or(w.at), w.at));
         let mut batch = Self::default();
         let report = &mut batch.report;
-        let mut room = MAX_REPORTED_SECONDS;
+        let mut room = MAX_REPORTED_BUCKETS;
         for (reporter, written) in untaken {
-            let fits = written.seconds.len() <= room && report.reporters.len() < MAX_REPORTERS;
+            let fits = written.buckets.len() <= room && report.reporters.len() < MAX_REPORTERS;
             if !fits && batch.any {
                 break;
             }
-            room = room.saturating_sub(written.seconds.len());
+            room = room.saturating_sub(written.buckets.len());
             report
                 .reporters
-                .insert(reporter.clone(), written.seconds.clone());
+                .insert(reporter.clone(), written.buckets.clone());
             batch.marks.insert(reporter.clone(), written.at);
             report.since = match (report.since, written.since) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -369,21 +398,21 @@ mod tests {
         assert!(counted.done());
         assert!(counted.due(0).is_none(), "nothing to tell");
         counted.count(10_100, 10_200);
-        counted.count(10_900, 10_950);
+        counted.count(10_150, 10_950);
         counted.count(11_000, 11_010);
         let first = written(&mut counted, 11_100);
-        assert_eq!(first.seconds, BTreeMap::from([(10, 2), (11, 1)]));
+        assert_eq!(first.buckets, BTreeMap::from([(10_100, 2), (11_000, 1)]));
         assert_eq!(first.since, Some(10_200));
         assert!(counted.due(11_500).is_none(), "written, not yet taken");
         assert!(!counted.done());
 
-        // One more in a second already written: the next write carries
-        // the new total, and taking the first leaves that second to tell.
-        counted.count(11_500, 11_600);
+        // One more in a bucket already written: the next write carries
+        // the new total, and taking the first leaves that bucket to tell.
+        counted.count(11_050, 11_600);
         counted.taken(first.at);
         assert!(!counted.done());
         let second = written(&mut counted, 12_100);
-        assert_eq!(second.seconds, BTreeMap::from([(11, 2)]));
+        assert_eq!(second.buckets, BTreeMap::from([(11_000, 2)]));
         assert_eq!(
             second.since,
             Some(first.at),
@@ -404,12 +433,12 @@ mod tests {
         let due = counted.due(1_100).unwrap();
         let at = due.at;
         // Counted while the store was being written.
-        counted.count(1_200, 1_200);
+        counted.count(1_050, 1_200);
         counted.count(2_000, 1_300);
         counted.wrote(due);
         counted.taken(at);
         let next = written(&mut counted, 2_200);
-        assert_eq!(next.seconds, BTreeMap::from([(1, 2), (2, 1)]));
+        assert_eq!(next.buckets, BTreeMap::from([(1_000, 2), (2_000, 1)]));
     }
 
     /// How old the oldest count in each write of an instance is, when it
@@ -453,7 +482,7 @@ mod tests {
         counted.ask();
         assert!(!counted.done());
         let asked = written(&mut counted, 5_000);
-        assert!(asked.asked && asked.seconds.is_empty());
+        assert!(asked.asked && asked.buckets.is_empty());
         assert!(!counted.done(), "the origin has not heard the ask yet");
         // Rewritten after a while without being taken: still an ask.
         let again = written(&mut counted, 5_000 + REWRITE_AFTER);
@@ -469,34 +498,34 @@ mod tests {
         let first = written(&mut counted, 1_000);
         assert!(counted.due(1_000 + REWRITE_AFTER - 1).is_none());
         let again = written(&mut counted, 1_000 + REWRITE_AFTER);
-        assert_eq!(again.seconds, first.seconds);
+        assert_eq!(again.buckets, first.buckets);
         assert_eq!(again.since, first.since);
     }
 
     #[test]
-    fn seconds_beyond_one_report_go_with_the_next_write() {
+    fn buckets_beyond_one_report_go_with_the_next_write() {
         let mut counted = Counted::default();
-        let seconds = MAX_REPORTED_SECONDS as i64 + 5;
-        for s in 0..seconds {
-            counted.count(s * 1_000, 100);
+        let buckets = MAX_REPORTED_BUCKETS as i64 + 5;
+        for b in 0..buckets {
+            counted.count(b * BUCKET_MS, 100);
         }
         let first = written(&mut counted, 200);
-        assert_eq!(first.seconds.len(), MAX_REPORTED_SECONDS);
-        assert_eq!(first.seconds.keys().next(), Some(&0), "the oldest first");
+        assert_eq!(first.buckets.len(), MAX_REPORTED_BUCKETS);
+        assert_eq!(first.buckets.keys().next(), Some(&0), "the oldest first");
         counted.taken(first.at);
         let rest = written(&mut counted, 300);
-        assert_eq!(rest.seconds.len(), 5);
+        assert_eq!(rest.buckets.len(), 5);
         assert_eq!(rest.since, Some(100), "as old as the first");
         counted.taken(rest.at);
         assert!(counted.done());
     }
 
-    fn write(at: Millis, since: Millis, seconds: &[(i64, u64)]) -> Written {
+    fn write(at: Millis, since: Millis, buckets: &[(Millis, u64)]) -> Written {
         Written {
             at,
             since: Some(since),
             asked: false,
-            seconds: seconds.iter().copied().collect(),
+            buckets: buckets.iter().copied().collect(),
         }
     }
 
@@ -505,7 +534,7 @@ mod tests {
         let mut lead = Lead::taken_over(7, 0, None);
         let writes = vec![
             ("a".to_string(), write(900, 500, &[(0, 3)])),
-            ("b".to_string(), write(950, 200, &[(0, 1), (1, 4)])),
+            ("b".to_string(), write(950, 200, &[(0, 1), (100, 4)])),
         ];
         let batch = Batch::of(&lead, &writes);
         assert!(batch.any);
@@ -513,7 +542,8 @@ mod tests {
         assert_eq!(
             batch.report.body(),
             serde_json::json!({
-                "reporters": {"a": {"0": 3}, "b": {"0": 1, "1": 4}}, "since": 200
+                "bucket_ms": 100,
+                "reporters": {"a": {"0": 3}, "b": {"0": 1, "100": 4}}, "since": 200
             })
         );
         batch.taken(&mut lead);
@@ -532,12 +562,11 @@ mod tests {
     #[test]
     fn a_report_reads_back_as_sent_and_refuses_what_no_edge_sends() {
         let now = 1_800_000_000_000;
-        let second = now / 1_000;
         let sent = Report {
             reporters: BTreeMap::from([
                 (
                     "a".to_string(),
-                    BTreeMap::from([(second - 1, 3), (second, 1)]),
+                    BTreeMap::from([(now - BUCKET_MS, 3), (now, 1)]),
                 ),
                 ("b".to_string(), BTreeMap::new()),
             ]),
@@ -545,13 +574,22 @@ mod tests {
         };
         assert_eq!(Report::read(&sent.body(), now), Ok(sent));
         let read = |body: serde_json::Value| Report::read(&body, now);
-        // Seconds and a `since` no clock could give are left out.
+        // Buckets and a `since` no clock could give are left out.
         let far = read(serde_json::json!({
-            "reporters": {"a": {"0": 2, (second).to_string(): 1}}, "since": 5
+            "bucket_ms": 100, "reporters": {"a": {"0": 2, now.to_string(): 1}}, "since": 5
         }))
         .unwrap();
-        assert_eq!(far.reporters["a"], BTreeMap::from([(second, 1)]));
+        assert_eq!(far.reporters["a"], BTreeMap::from([(now, 1)]));
         assert_eq!(far.since, None);
+        // An edge older than buckets counts by Unix second: each second is
+        // spread over its buckets.
+        let by_second = read(serde_json::json!({
+            "reporters": {"a": {(now / 1_000).to_string(): 25}}
+        }))
+        .unwrap();
+        let spread: Vec<u64> = by_second.reporters["a"].values().copied().collect();
+        assert_eq!(spread, [3, 3, 3, 3, 3, 2, 2, 2, 2, 2]);
+        assert_eq!(by_second.reporters["a"].keys().next(), Some(&now));
         for refused in [
             serde_json::json!({"seconds": {}}),
             serde_json::json!({"reporters": {"": {}}}),
@@ -559,6 +597,8 @@ mod tests {
             serde_json::json!({"reporters": {"a": {"x": 1}}}),
             serde_json::json!({"reporters": {"a": {"1": 1_000_001}}}),
             serde_json::json!({"reporters": {"a": {"1": -1}}}),
+            serde_json::json!({"bucket_ms": 1_000, "reporters": {}}),
+            serde_json::json!({"bucket_ms": 100, "reporters": {"a": {(now + 50).to_string(): 1}}}),
         ] {
             assert!(read(refused.clone()).is_err(), "{refused}");
         }
@@ -569,28 +609,28 @@ mod tests {
             read(serde_json::json!({ "reporters": too_many })),
             Err("names too many instances")
         );
-        let seconds: serde_json::Map<String, serde_json::Value> = (0..=MAX_REPORTED_SECONDS as i64)
-            .map(|s| ((second - s).to_string(), serde_json::json!(1)))
+        let buckets: serde_json::Map<String, serde_json::Value> = (0..=MAX_REPORTED_BUCKETS as i64)
+            .map(|b| ((now - b * BUCKET_MS).to_string(), serde_json::json!(1)))
             .collect();
-        let halves = serde_json::json!({ "reporters": {
-            "a": seconds.iter().take(4_000).map(|(k, v)| (k.clone(), v.clone())).collect::<serde_json::Map<_, _>>(),
-            "b": seconds.iter().skip(4_000).map(|(k, v)| (k.clone(), v.clone())).collect::<serde_json::Map<_, _>>(),
+        let halves = serde_json::json!({ "bucket_ms": 100, "reporters": {
+            "a": buckets.iter().take(4_000).map(|(k, v)| (k.clone(), v.clone())).collect::<serde_json::Map<_, _>>(),
+            "b": buckets.iter().skip(4_000).map(|(k, v)| (k.clone(), v.clone())).collect::<serde_json::Map<_, _>>(),
         }});
-        assert_eq!(read(halves), Err("names too many seconds"), "in all");
+        assert_eq!(read(halves), Err("names too many buckets"), "in all");
     }
 
     #[test]
     fn a_report_takes_as_many_writes_as_fit_the_oldest_first() {
         let lead = Lead::taken_over(7, 0, None);
-        let many: BTreeMap<i64, u64> = (0..MAX_REPORTED_SECONDS as i64 - 1)
-            .map(|s| (s, 1))
+        let many: BTreeMap<Millis, u64> = (0..MAX_REPORTED_BUCKETS as i64 - 1)
+            .map(|b| (b * BUCKET_MS, 1))
             .collect();
         let writes = vec![
             ("late".to_string(), write(900, 800, &[(5, 1), (6, 1)])),
             (
                 "big".to_string(),
                 Written {
-                    seconds: many,
+                    buckets: many,
                     ..write(900, 100, &[])
                 },
             ),
@@ -683,7 +723,10 @@ mod tests {
             match step {
                 Step::Count(i, second) => {
                     self.instances[i].count(second * 1_000, self.now);
-                    *self.stamped.entry((Self::name(i), second)).or_default() += 1;
+                    *self
+                        .stamped
+                        .entry((Self::name(i), second * 1_000))
+                        .or_default() += 1;
                 }
                 Step::Write(i) => {
                     if let Some(due) = self.instances[i].due(self.now) {
@@ -707,9 +750,9 @@ mod tests {
                     if lost {
                         return;
                     }
-                    for (reporter, seconds) in &batch.report.reporters {
-                        for (&second, &count) in seconds {
-                            let total = self.origin.entry((reporter.clone(), second)).or_default();
+                    for (reporter, buckets) in &batch.report.reporters {
+                        for (&bucket, &count) in buckets {
+                            let total = self.origin.entry((reporter.clone(), bucket)).or_default();
                             *total = (*total).max(count);
                         }
                     }
