@@ -6,7 +6,8 @@
 //! message, and the event goes on registering without confirmation, as it
 //! was published. The same for a PostgreSQL database at its version 1
 //! (seat counts kept by a row trigger), whose counts go on adding up once
-//! counted per statement.
+//! counted per statement; and for a waiting room's arrivals, counted by
+//! second before version 19 and by 100 ms bucket since.
 
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -339,4 +340,92 @@ async fn a_postgres_database_at_version_1_keeps_its_counts_and_the_origin_writes
         triggers.is_empty(),
         "no trigger restates the rule: {triggers:?}"
     );
+}
+
+/// An event with a waiting room whose arrivals a version-18 origin
+/// counted by Unix second: each second's count is spread over its ten
+/// 100 ms buckets by the migration, the first ones taking what does not
+/// divide, and the organizer sees the same crowd as before.
+#[tokio::test]
+async fn a_version_18_database_keeps_its_waiting_rooms_arrivals_spread_over_buckets() {
+    use eventfront_domain::waiting_room::{Admission, Pace, WaitingRoom};
+    let state = tempfile::tempdir().unwrap();
+    let path = state.path().join("sqlite_db.db");
+    let now = jiff::Timestamp::now().as_millisecond();
+    let second = now / 1_000 - 10;
+    {
+        let db = rusqlite::Connection::open(&path).unwrap();
+        for migration in migrations_up_to(18) {
+            db.execute_batch(&migration).unwrap();
+        }
+        db.execute_batch("PRAGMA user_version = 18").unwrap();
+        let event = eventfront_domain::validate::event(&json!({
+            "name": "Old Conf", "timezone": "Europe/Paris",
+            "starts_at": "2027-05-01T09:00:00+02:00", "ends_at": "2027-05-01T18:00:00+02:00",
+            "registration": {"open": true, "capacity": 2}
+        }))
+        .unwrap();
+        db.execute(
+            "INSERT INTO events (slug, draft, created_at, updated_at) VALUES ('old', ?1, 'then', 'then')",
+            [json!({"event": event, "sessions": [], "speakers": []}).to_string()],
+        )
+        .unwrap();
+        let room = WaitingRoom {
+            opens_at: jiff::Timestamp::from_millisecond(now + 3_600_000).unwrap(),
+            prequeue_minutes: 60,
+            per_minute: 600,
+            pace: Pace::Rate,
+            admitted_for_minutes: 10,
+            paused: false,
+        };
+        let admission = Admission::new(&room, "r1".into(), &Default::default());
+        db.execute(
+            "INSERT INTO waiting_rooms (event, settings, admission) VALUES ('old', ?1, ?2)",
+            [
+                serde_json::to_string(&room).unwrap(),
+                serde_json::to_string(&admission).unwrap(),
+            ],
+        )
+        .unwrap();
+        db.execute(
+            "INSERT INTO waiting_room_arrivals (event, reporter, second, count)
+             VALUES ('old', 'eu-1', ?1, 25), ('old', 'eu-1', ?1 + 1, 7), ('old', 'us-1', ?1, 1)",
+            [second],
+        )
+        .unwrap();
+    }
+    let state_dir = state.path().to_path_buf();
+    let origin = OriginApp::start(move |mut o| {
+        o.state_dir = Some(state_dir);
+        o
+    })
+    .await;
+
+    let shown = origin
+        .admin("GET", "/api/admin/events/old/waiting-room", None)
+        .await;
+    assert_eq!(shown.status(), 200, "{:?}", shown.body());
+    assert_eq!(body_json(&shown)["arrivals"], 33);
+    // Off the test's thread, which the origin runs on.
+    let spread = tokio::task::spawn_blocking(move || {
+        let db = rusqlite::Connection::open(path).unwrap();
+        let mut rows = db
+            .prepare(
+                "SELECT bucket_starts_ms, count FROM waiting_room_arrivals
+                 WHERE reporter = 'eu-1' AND bucket_starts_ms < ?1 ORDER BY 1",
+            )
+            .unwrap();
+        rows.query_map([(second + 1) * 1_000], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<Vec<(i64, i64)>, _>>()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let expected: Vec<(i64, i64)> = [3, 3, 3, 3, 3, 2, 2, 2, 2, 2]
+        .into_iter()
+        .enumerate()
+        .map(|(i, count)| (second * 1_000 + i as i64 * 100, count))
+        .collect();
+    assert_eq!(spread, expected);
 }
