@@ -31,6 +31,18 @@ fn migrations_up_to(version: usize) -> Vec<String> {
         .collect()
 }
 
+/// Runs `work` on the SQLite file at `path` off the test's thread, which
+/// the origin runs on: a statement waiting there for a lock one of its
+/// background transactions holds would keep it from ever committing.
+async fn read_database<T: Send + 'static>(
+    path: std::path::PathBuf,
+    work: impl FnOnce(&rusqlite::Connection) -> T + Send + 'static,
+) -> T {
+    tokio::task::spawn_blocking(move || work(&rusqlite::Connection::open(path).unwrap()))
+        .await
+        .unwrap()
+}
+
 fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
@@ -175,33 +187,42 @@ async fn a_version_8_database_keeps_its_registrations_and_registers_as_it_was_pu
         "confirmed"
     );
 
-    let db = rusqlite::Connection::open(state.path().join("sqlite_db.db")).unwrap();
-    let version: i64 = db
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(version as usize, migrations_up_to(usize::MAX).len());
-    let counts: (i64, i64, i64) = db
-        .query_row(
-            "SELECT seated, waiting, last_seq FROM seat_counts WHERE event = 'old'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
-    // r2 and r3 seated; the newcomer and r4's return wait.
-    assert_eq!(counts, (2, 2, 6));
-    for (table, column, path) in [
-        ("events", "slug", "$.registration"),
-        ("snapshots", "event", "$.event.registration"),
-    ] {
-        let confirm: i64 = db
+    let (version, counts, confirms) = read_database(state.path().join("sqlite_db.db"), |db| {
+        let version: i64 = db
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        let counts: (i64, i64, i64) = db
             .query_row(
-                &format!(
-                    "SELECT json_extract(draft, '{path}.confirm_email') FROM {table} WHERE {column} = 'old'"
-                ),
+                "SELECT seated, waiting, last_seq FROM seat_counts WHERE event = 'old'",
                 [],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .unwrap();
+        let confirms: Vec<(&str, i64)> = [
+            ("events", "slug", "$.registration"),
+            ("snapshots", "event", "$.event.registration"),
+        ]
+        .into_iter()
+        .map(|(table, column, path)| {
+            let confirm = db
+                .query_row(
+                    &format!(
+                        "SELECT json_extract(draft, '{path}.confirm_email') FROM {table} WHERE {column} = 'old'"
+                    ),
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            (table, confirm)
+        })
+        .collect();
+        (version, counts, confirms)
+    })
+    .await;
+    assert_eq!(version as usize, migrations_up_to(usize::MAX).len());
+    // r2 and r3 seated; the newcomer and r4's return wait.
+    assert_eq!(counts, (2, 2, 6));
+    for (table, confirm) in confirms {
         assert_eq!(confirm, 0, "{table} keeps registering without confirmation");
     }
     let outbox = body_json(
@@ -406,9 +427,7 @@ async fn a_version_18_database_keeps_its_waiting_rooms_arrivals_spread_over_buck
         .await;
     assert_eq!(shown.status(), 200, "{:?}", shown.body());
     assert_eq!(body_json(&shown)["arrivals"], 33);
-    // Off the test's thread, which the origin runs on.
-    let spread = tokio::task::spawn_blocking(move || {
-        let db = rusqlite::Connection::open(path).unwrap();
+    let spread = read_database(path, move |db| {
         let mut rows = db
             .prepare(
                 "SELECT bucket_starts_ms, count FROM waiting_room_arrivals
@@ -420,8 +439,7 @@ async fn a_version_18_database_keeps_its_waiting_rooms_arrivals_spread_over_buck
             .collect::<Result<Vec<(i64, i64)>, _>>()
             .unwrap()
     })
-    .await
-    .unwrap();
+    .await;
     let expected: Vec<(i64, i64)> = [3, 3, 3, 3, 3, 2, 2, 2, 2, 2]
         .into_iter()
         .enumerate()
