@@ -91,11 +91,6 @@ const SHARE_PER_MS: i64 = 1_000 / BUCKET_MS;
 /// the first bucket of each of their seconds, which bounds the buckets a
 /// pre-queue names to its seconds.
 const PREQUEUE_GRAIN: Millis = 1_000;
-
-/// The bucket a ticket stamped `stamp` is counted in, by when it starts.
-pub fn bucket_of(stamp: Millis) -> Millis {
-    stamp - stamp.rem_euclid(BUCKET_MS)
-}
 pub const MAX_PER_MINUTE: u32 = 1_000_000;
 /// Where a room paced by decisions starts: 100 a second, well within what
 /// one origin decides (docs/benchmarks.md), found more of quickly.
@@ -117,6 +112,11 @@ const TICKET_LABEL: &[u8] = b"eventfront/v1 waiting-room ticket";
 const TICKET_PREFIX: &str = "t1.";
 /// A ticket is a few hundred bytes; a longer text is not one.
 const MAX_TICKET: usize = 1024;
+
+/// The bucket a ticket stamped `stamp` is counted in, by when it starts.
+pub fn bucket_of(stamp: Millis) -> Millis {
+    stamp - stamp.rem_euclid(BUCKET_MS)
+}
 
 /// The organizer's settings of an event's waiting room.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
