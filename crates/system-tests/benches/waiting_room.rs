@@ -42,7 +42,12 @@
 //! (`cargo build --target wasm32-wasip2 --profile wasm -p edge -p origin`),
 //! then `cargo bench -p system-tests --bench waiting_room`.
 //! `WR_BENCH_PARTS` (default `room,no-room,check`) picks the parts;
-//! `WR_BENCH_TRACE=path` writes (a)'s seconds to a CSV file.
+//! `WR_BENCH_TRACE=path` writes (a)'s seconds to a CSV file. The edges'
+//! link to the origin in (a) and (b): `WR_BENCH_LINK=slow:<ms>` answers
+//! every request that much later, as a far origin does (default `near`,
+//! loopback); `WR_BENCH_OUTAGE=hung` makes (a)'s outage a link that
+//! accepts and never answers, where by default it refuses, as a dead
+//! origin's does.
 
 use bytes::Bytes;
 use eventfront_domain::waiting_room::TICKET_HEADER;
@@ -117,6 +122,48 @@ fn address(i: usize) -> String {
 struct Opening {
     t: Topology,
     origin_link: String,
+    link: Link,
+}
+
+/// The edges' link to the origin, as `WR_BENCH_LINK` and `WR_BENCH_OUTAGE`
+/// set it.
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    /// How much later every answer comes outside the outage, if at all.
+    slow: Option<Duration>,
+    /// What the link does during the outage.
+    outage: LinkFault,
+}
+
+impl Link {
+    fn configured() -> Self {
+        let slow = match std::env::var("WR_BENCH_LINK").as_deref() {
+            Err(_) | Ok("near") => None,
+            Ok(other) => Some(Duration::from_millis(
+                other
+                    .strip_prefix("slow:")
+                    .and_then(|ms| ms.parse().ok())
+                    .expect("WR_BENCH_LINK is near or slow:<ms>"),
+            )),
+        };
+        let outage = match std::env::var("WR_BENCH_OUTAGE").as_deref() {
+            Err(_) | Ok("refused") => LinkFault::Cut,
+            Ok("hung") => LinkFault::Hang,
+            Ok(other) => panic!("WR_BENCH_OUTAGE is refused or hung, not {other}"),
+        };
+        Self { slow, outage }
+    }
+
+    fn describe(&self) -> String {
+        let normal = self.slow.map_or("near (loopback)".to_string(), |d| {
+            format!("{} ms slower each answer", d.as_millis())
+        });
+        let outage = match self.outage {
+            LinkFault::Hang => "hung",
+            _ => "refused",
+        };
+        format!("edges' link to the origin: {normal}; during (a)'s outage: {outage}")
+    }
 }
 
 impl Opening {
@@ -141,7 +188,13 @@ impl Opening {
         }
         t.origin.app.clock().advance(Duration::from_millis(20));
         let origin_link = t.origin_server.addr().to_string();
-        Self { t, origin_link }
+        let opening = Self {
+            t,
+            origin_link,
+            link: Link::configured(),
+        };
+        opening.cut(false);
+        opening
     }
 
     fn now_ms(&self) -> i64 {
@@ -161,12 +214,15 @@ impl Opening {
             .collect()
     }
 
+    /// Cuts the edges off the origin as the outage does, or puts their
+    /// link back as it is outside it.
     fn cut(&self, cut: bool) {
         for edge in &self.t.edges {
-            if cut {
-                edge.app.links().set(&self.origin_link, LinkFault::Cut);
-            } else {
-                edge.app.links().heal(&self.origin_link);
+            let links = edge.app.links();
+            match (cut, self.link.slow) {
+                (true, _) => links.set(&self.origin_link, self.link.outage),
+                (false, Some(delay)) => links.set(&self.origin_link, LinkFault::Delay(delay)),
+                (false, None) => links.heal(&self.origin_link),
             }
         }
     }
@@ -838,6 +894,7 @@ async fn main() {
     let secs = setting("WR_BENCH_SECS", 8);
     let mut random = Lcg::seeded("WR_BENCH_SEED");
     println!("engine of (a) and (b): the test host, in this process; origin on SQLite");
+    println!("{}", Link::configured().describe());
     let parts = parts();
     if parts.iter().any(|p| p == "room") {
         with_room(n, rate, &mut Lcg::from_seed(random.next(u64::MAX))).await;
