@@ -335,20 +335,13 @@ impl OriginApp {
         self.state.path().join("state/sqlite_db.db")
     }
 
-    /// Runs `work` on a connection to the origin's SQLite file, off this
-    /// thread. The origin runs on the test's thread: a statement waiting
-    /// here for a lock one of its transactions holds would keep it from
-    /// ever committing, and fail with `database is locked` after
-    /// rusqlite's 5 s (a clean-clone CI run once did, under load).
+    /// Runs `work` on a connection to the origin's SQLite file
+    /// (`on_sqlite_file`).
     async fn on_sqlite<T: Send + 'static>(
         &self,
         work: impl FnOnce(&rusqlite::Connection) -> T + Send + 'static,
     ) -> T {
-        let path = self.sqlite_path();
-        let done =
-            tokio::task::spawn_blocking(move || work(&rusqlite::Connection::open(path).unwrap()))
-                .await;
-        done.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+        on_sqlite_file(self.sqlite_path(), work).await
     }
 
     /// Every row of every table, for before/after comparisons; but where
@@ -613,6 +606,20 @@ pub async fn dev_app(options: impl FnOnce(AppOptions) -> AppOptions) -> App {
     App::start(options(AppOptions::new(dev_manifest())))
         .await
         .expect("the development app starts")
+}
+
+/// Runs `work` on a connection to the SQLite file at `path`, off this
+/// thread. An origin under test runs on the test's thread: a statement
+/// waiting here for a lock one of its transactions holds would keep it
+/// from ever committing, and fail with `database is locked` after
+/// rusqlite's 5 s (a clean-clone CI run once did, under load).
+pub async fn on_sqlite_file<T: Send + 'static>(
+    path: PathBuf,
+    work: impl FnOnce(&rusqlite::Connection) -> T + Send + 'static,
+) -> T {
+    let done =
+        tokio::task::spawn_blocking(move || work(&rusqlite::Connection::open(path).unwrap())).await;
+    done.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
 }
 
 pub fn json(response: &http::Response<Bytes>) -> serde_json::Value {

@@ -12,7 +12,9 @@
 use bytes::Bytes;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use system_tests::{OriginApp, json as body_json, postgres, registration, workspace_root};
+use system_tests::{
+    OriginApp, json as body_json, on_sqlite_file, postgres, registration, workspace_root,
+};
 
 /// The origin's migrations up to and including `version`, in order.
 fn migrations_up_to(version: usize) -> Vec<String> {
@@ -29,18 +31,6 @@ fn migrations_up_to(version: usize) -> Vec<String> {
         .take(version)
         .map(|path| std::fs::read_to_string(path).unwrap())
         .collect()
-}
-
-/// Runs `work` on the SQLite file at `path` off the test's thread, which
-/// the origin runs on: a statement waiting there for a lock one of its
-/// background transactions holds would keep it from ever committing.
-async fn read_database<T: Send + 'static>(
-    path: std::path::PathBuf,
-    work: impl FnOnce(&rusqlite::Connection) -> T + Send + 'static,
-) -> T {
-    tokio::task::spawn_blocking(move || work(&rusqlite::Connection::open(path).unwrap()))
-        .await
-        .unwrap()
 }
 
 fn token_hash(token: &str) -> String {
@@ -187,7 +177,7 @@ async fn a_version_8_database_keeps_its_registrations_and_registers_as_it_was_pu
         "confirmed"
     );
 
-    let (version, counts, confirms) = read_database(state.path().join("sqlite_db.db"), |db| {
+    let (version, counts, confirms) = on_sqlite_file(state.path().join("sqlite_db.db"), |db| {
         let version: i64 = db
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
@@ -427,7 +417,7 @@ async fn a_version_18_database_keeps_its_waiting_rooms_arrivals_spread_over_buck
         .await;
     assert_eq!(shown.status(), 200, "{:?}", shown.body());
     assert_eq!(body_json(&shown)["arrivals"], 33);
-    let spread = read_database(path, move |db| {
+    let spread = on_sqlite_file(path, move |db| {
         let mut rows = db
             .prepare(
                 "SELECT bucket_starts_ms, count FROM waiting_room_arrivals
